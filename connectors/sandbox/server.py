@@ -1,0 +1,172 @@
+"""A tiny threaded HTTP server on 127.0.0.1 with routes and injectable faults.
+
+Each emulated platform is an :class:`ApiServer` on its own ephemeral port. Tests inject
+faults per endpoint (a path regex): a status with optional headers and body (429 with
+Retry-After, 5xx, 401), a slow response, or a malformed JSON body, for the next N requests.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    match: re.Match | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"{}")
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json; charset=utf-8"
+    raw: bytes | None = None
+
+
+@dataclass
+class Fault:
+    """What to do instead of answering, for the next ``times`` matching requests."""
+
+    path: str
+    status: int | None = None
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    malformed: bool = False
+    times: int = 1
+    method: str | None = None
+    hits: int = 0
+
+
+Handler = Callable[[Request], Response]
+
+
+class ApiServer:
+    """Routes requests to handlers; the platform module supplies routes and error shapes."""
+
+    def __init__(self, name: str, error_response: Callable[[int, str], Response]) -> None:
+        self.name = name
+        self.routes: list[tuple[str, re.Pattern, Handler]] = []
+        self.faults: list[Fault] = []
+        self.requests: list[Request] = []
+        self.error_response = error_response
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+
+    def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            self.routes.append((method, re.compile(pattern + r"/?$"), fn))
+            return fn
+
+        return register
+
+    def inject(self, path: str, **kwargs: Any) -> Fault:
+        """Add a fault for requests whose path matches the regex ``path``."""
+        fault = Fault(path=path, **kwargs)
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
+
+    # ------------------------------------------------------------------ serving
+
+    def start(self) -> str:
+        server = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                split = urlsplit(self.path)
+                req = Request(
+                    method=self.command,
+                    path=split.path,
+                    query={k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()},
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=self.rfile.read(length) if length else b"",
+                )
+                resp = server.handle(req)
+                payload = resp.raw if resp.raw is not None else (
+                    b"" if resp.body is None else json.dumps(resp.body).encode()
+                )
+                self.send_response(resp.status)
+                self.send_header("Content-Type", resp.content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                for key, value in resp.headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.daemon_threads = True
+        threading.Thread(target=self._httpd.serve_forever, daemon=True, name=f"sandbox-{self.name}").start()
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def stop(self) -> None:
+        if self._httpd:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+
+    def handle(self, req: Request) -> Response:
+        with self._lock:
+            self.requests.append(req)
+            fault = next(
+                (f for f in self.faults
+                 if f.hits < f.times and re.search(f.path, req.path) and f.method in (None, req.method)),
+                None,
+            )
+            if fault:
+                fault.hits += 1
+        if fault:
+            if fault.delay:
+                time.sleep(fault.delay)
+            if fault.malformed:
+                return Response(200, raw=b'{"truncated": [1, 2,')
+            if fault.status:
+                resp = self.error_response(fault.status, "injected fault")
+                if fault.body is not None:
+                    resp.body = fault.body
+                resp.headers.update(fault.headers)
+                return resp
+        for method, pattern, fn in self.routes:
+            match = pattern.match(req.path)
+            if match and method == req.method:
+                req.match = match
+                try:
+                    return fn(req)
+                except ApiError as err:
+                    return self.error_response(err.status, err.detail)
+        return self.error_response(404, "The requested resource could not be found.")
+
+
+class ApiError(Exception):
+    """Raised by handlers to answer with the platform's error shape."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
