@@ -1,0 +1,20 @@
+"""Which platform modules exist: source name -> (connect function, stream specs)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from connectors import mailchimp
+from connectors.streams import StreamSpec
+
+SOURCES: dict[str, tuple[Callable[[dict[str, Any]], Any], dict[str, StreamSpec]]] = {
+    "mailchimp": (mailchimp.connect, mailchimp.STREAMS),
+}
+
+
+def streams(source: str) -> dict[str, StreamSpec]:
+    """The stream specs of a source; an unknown source lists the known ones."""
+    try:
+        return SOURCES[source][1]
+    except KeyError:
+        raise KeyError(f"unknown source {source!r}; known: {', '.join(sorted(SOURCES))}") from None

@@ -1,0 +1,168 @@
+"""Declarative stream specs: what a stream lands, how it is keyed, how far back it reaches.
+
+A platform module declares ``StreamSpec`` objects and one ``fetch`` generator per stream
+that yields :class:`Page` objects. The runner (``kpi_pipeline``) turns pages into typed
+columns and writes them; connectors never write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Literal
+from zoneinfo import ZoneInfo
+
+from connectors.http import CallStats
+
+log = logging.getLogger("kpi.streams")
+
+
+@dataclass(frozen=True)
+class Window:
+    """An inclusive range of business-local dates."""
+
+    start: dt.date
+    end: dt.date
+
+    def __post_init__(self) -> None:
+        if self.start > self.end:
+            raise ValueError(f"window start {self.start} is after its end {self.end}")
+
+    def __str__(self) -> str:
+        return f"{self.start}..{self.end}"
+
+
+@dataclass
+class StreamContext:
+    """What a fetch needs to know besides the window.
+
+    Attributes:
+        timezone: the business timezone; all dates are business-local.
+        as_of: the last complete day.
+        snapshot_date: the date a point-in-time value fetched now stands for, or None
+            when "now" is not the end of ``as_of`` (a past as_of cannot be snapshotted).
+    """
+
+    timezone: str
+    as_of: dt.date
+    snapshot_date: dt.date | None
+    stats: CallStats = field(default_factory=CallStats)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def local_date(self, timestamp: str | dt.datetime) -> dt.date:
+        """Business-local date of an ISO timestamp (UTC when it has no offset)."""
+        ts = dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00")) if isinstance(timestamp, str) else timestamp
+        if ts.tzinfo is None:
+            ts = ts.replace(tzinfo=dt.timezone.utc)
+        return ts.astimezone(self.tz).date()
+
+    def local_start(self, day: dt.date) -> dt.datetime:
+        """Start of a business-local day as an aware UTC datetime."""
+        return dt.datetime.combine(day, dt.time(), self.tz).astimezone(dt.timezone.utc)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        log.warning(message)
+
+
+@dataclass
+class Page:
+    """One page of API records, all from one account (list, property, ad account...)."""
+
+    records: list[dict[str, Any]]
+    account: str
+
+
+@dataclass(frozen=True)
+class Column:
+    """A typed column of a raw table, read from the record by dotted path or derived."""
+
+    name: str
+    type: str
+    path: str | None = None
+    derive: Callable[[dict[str, Any], StreamContext], Any] | None = None
+    from_account: bool = False
+
+    def value(self, record: dict[str, Any], ctx: StreamContext, account: str = "") -> Any:
+        if self.from_account:
+            return account
+        if self.derive is not None:
+            return self.derive(record, ctx)
+        node: Any = record
+        for part in (self.path or self.name).split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return None if node == "" else node
+
+
+Kind = Literal["daily", "monthly", "snapshot"]
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """A stream: its raw table's key, columns, date key, lookback and history limit.
+
+    Attributes:
+        kind: ``daily`` (one date key per record), ``monthly`` (key is the month's first
+            day) or ``snapshot`` (a point-in-time value, only obtainable "now").
+        lookback_days: the recent days the platform still restates; re-fetched every run.
+        history_days: how far back the platform keeps the data (None: all of it).
+    """
+
+    source: str
+    name: str
+    description: str
+    key: tuple[str, ...]
+    date_column: str
+    columns: tuple[Column, ...]
+    fetch: Callable[[Any, Window, StreamContext], Iterator[Page]]
+    kind: Kind = "daily"
+    lookback_days: int = 7
+    history_days: int | None = None
+    history_note: str = ""
+
+    @property
+    def table(self) -> str:
+        return f"{self.source}__{self.name}"
+
+    def replace_range(self, window: Window, ctx: StreamContext) -> Window | None:
+        """The key range a fetch of ``window`` really covers, hence may replace.
+
+        Dates the platform no longer serves are left out (and reported), so a backfill never
+        deletes history it cannot fetch again.
+        """
+        if self.kind == "snapshot":
+            if ctx.snapshot_date is None or not window.start <= ctx.snapshot_date <= window.end:
+                ctx.warn(
+                    f"{self.source}/{self.name}: the platform only reports this as of now "
+                    f"({self.history_note or 'no history is kept'}); nothing fetched for {window}"
+                )
+                return None
+            if window.start < ctx.snapshot_date:
+                ctx.warn(f"{self.source}/{self.name}: only {ctx.snapshot_date} can be recorded; "
+                         f"{window.start}..{ctx.snapshot_date - dt.timedelta(days=1)} keep what they had "
+                         f"({self.history_note or 'the platform keeps no history'})")
+            return Window(ctx.snapshot_date, ctx.snapshot_date)
+        start = window.start
+        if self.kind == "monthly":
+            start = start.replace(day=1)
+        if self.history_days is not None:
+            oldest = ctx.as_of - dt.timedelta(days=self.history_days - 1)
+            if window.end < oldest:
+                ctx.warn(f"{self.source}/{self.name}: {self.history_note}; {window} is older than "
+                         f"{oldest} and cannot be fetched; existing rows are kept")
+                return None
+            if start < oldest:
+                ctx.warn(f"{self.source}/{self.name}: {self.history_note}; "
+                         f"{start}..{oldest - dt.timedelta(days=1)} cannot be fetched and keeps what it had")
+                start = oldest
+        return Window(start, window.end)
+
+    def lookback_window(self, as_of: dt.date, lookback_days: int | None = None) -> Window:
+        """The window a routine sync re-fetches: the lookback ending at ``as_of``."""
+        days = max(self.lookback_days, lookback_days or 0)
+        return Window(as_of - dt.timedelta(days=days - 1), as_of)

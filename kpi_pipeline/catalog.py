@@ -1,0 +1,45 @@
+"""The KPI catalog: dbt_like_sql/kpis/catalog.yml plus the custom KPIs of kpi.yaml."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+CATALOG_FILE = Path(__file__).resolve().parent.parent / "dbt_like_sql" / "kpis" / "catalog.yml"
+DOMAINS = ("marketing", "sales", "production", "customer_service", "hr")
+
+
+class KpiDef(BaseModel):
+    """One catalog entry; ids are public."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")
+    label: str
+    label_nl: str | None = None
+    domain: Literal["marketing", "sales", "production", "customer_service", "hr"]
+    unit: Literal["count", "ratio", "currency"]
+    direction: Literal["higher", "lower"]
+    aggregation: Literal["sum", "ratio", "last", "distinct"]
+    description: str = ""
+    sources: tuple[str, ...] = ()
+    denominator_kpi: str | None = None
+
+    def label_in(self, language: str) -> str:
+        return (self.label_nl if language == "nl" else None) or self.label
+
+
+@lru_cache(maxsize=1)
+def builtin_kpis() -> tuple[KpiDef, ...]:
+    """The catalog shipped in dbt_like_sql/kpis/catalog.yml."""
+    raw = yaml.safe_load(CATALOG_FILE.read_text())
+    kpis = tuple(KpiDef(**entry) for entry in raw["kpis"])
+    ids = [k.id for k in kpis]
+    dupes = {i for i in ids if ids.count(i) > 1}
+    if dupes:
+        raise ValueError(f"{CATALOG_FILE}: duplicate KPI ids {sorted(dupes)}")
+    return kpis

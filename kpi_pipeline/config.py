@@ -1,0 +1,302 @@
+"""kpi.yaml -> validated settings.
+
+``${NAME}`` is read from the environment (and a ``.env`` beside kpi.yaml). An invalid file
+is refused as a whole: :class:`ConfigError` lists every problem with its YAML path.
+Secrets are kept as ``SecretStr`` and registered for redaction; they are never printed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from connectors.http import register_secret
+from kpi_pipeline.catalog import KpiDef, builtin_kpis
+from kpi_pipeline.periods import GRAINS, WEEKDAYS, parse_label
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ConfigError(ValueError):
+    """kpi.yaml is invalid; ``problems`` holds (yaml path, message) pairs."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {path}: {msg}" for path, msg in problems)
+        super().__init__(f"{source} is invalid ({len(problems)} problem(s)):\n{lines}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceBase(_Strict):
+    """Settings every source takes."""
+
+    base_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    lookback_days: int | None = Field(default=None, ge=1, le=400)
+    timeout: float = Field(default=30.0, gt=0, le=600)
+
+
+class MailchimpSource(SourceBase):
+    api_key: SecretStr | None = None
+
+
+SOURCE_MODELS: dict[str, type[SourceBase]] = {"mailchimp": MailchimpSource}
+CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {"mailchimp": ("api_key",)}
+
+
+class Sources(_Strict):
+    mailchimp: MailchimpSource | None = None
+
+
+class CustomKpi(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")
+    label: str
+    domain: Literal["marketing", "sales", "production", "customer_service", "hr"]
+    unit: Literal["count", "ratio", "currency"] = "count"
+    aggregation: Literal["sum", "last"] = "sum"
+    direction: Literal["higher", "lower"] = "higher"
+    description: str = ""
+
+
+class Schedule(_Strict):
+    nightly_at: str = Field(default="03:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class StatusRules(_Strict):
+    at_risk_within: float = Field(default=0.10, ge=0, lt=1)
+    too_early_before: float = Field(default=0.20, ge=0, lt=1)
+
+
+class Alerts(_Strict):
+    webhook_url: SecretStr | None = None
+
+
+class Settings(_Strict):
+    """The validated kpi.yaml (plus where it lives)."""
+
+    business: str = Field(min_length=1)
+    timezone: str = "Europe/Brussels"
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    week_start: Literal[WEEKDAYS] = "monday"  # type: ignore[valid-type]
+    demo: bool = False
+    warehouse: str = "data/warehouse.duckdb"
+    history_start: dt.date
+    schedule: Schedule = Schedule()
+    language: Literal["en", "nl"] = "en"
+    status: StatusRules = StatusRules()
+    sources: Sources = Sources()
+    custom_kpis: list[CustomKpi] = []
+    targets: dict[str, dict[str, Any]] = {}
+    alerts: Alerts = Alerts()
+
+    # not from YAML
+    config_path: Path = Path("kpi.yaml")
+    missing_env: list[tuple[str, str]] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name like Europe/Brussels)") from None
+        return value
+
+    # ------------------------------------------------------------------ derived
+
+    @property
+    def business_id(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "_", self.business.lower()).strip("_") or "business"
+
+    @property
+    def base_dir(self) -> Path:
+        return self.config_path.resolve().parent
+
+    @property
+    def warehouse_path(self) -> Path:
+        value = os.environ.get("KPI_WAREHOUSE") or self.warehouse
+        path = Path(value)
+        return path if path.is_absolute() else self.base_dir / path
+
+    @property
+    def published_path(self) -> Path:
+        return self.warehouse_path.with_name("kpis.duckdb")
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.warehouse_path.parent / "reports"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def enabled_sources(self) -> dict[str, SourceBase]:
+        return {name: block for name in Sources.model_fields if (block := getattr(self.sources, name)) is not None}
+
+    def kpis(self) -> tuple[KpiDef, ...]:
+        """Built-in KPIs whose sources are all enabled, plus the custom ones."""
+        enabled = set(self.enabled_sources())
+        builtin = tuple(k for k in builtin_kpis() if set(k.sources) <= enabled)
+        custom = tuple(KpiDef(**c.model_dump(), sources=("manual",)) for c in self.custom_kpis)
+        return builtin + custom
+
+    def default_as_of(self, today: dt.date | None = None) -> dt.date:
+        """Yesterday in the business timezone."""
+        today = today or dt.datetime.now(self.tz).date()
+        return today - dt.timedelta(days=1)
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def _interpolate(node: Any, path: str, env: dict[str, str], missing: list[tuple[str, str]]) -> Any:
+    if isinstance(node, dict):
+        return {k: _interpolate(v, f"{path}.{k}" if path else str(k), env, missing) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(v, f"{path}.{i}", env, missing) for i, v in enumerate(node)]
+    if isinstance(node, str) and _ENV_REF.search(node):
+        names = _ENV_REF.findall(node)
+        absent = [n for n in names if not env.get(n)]
+        if absent:
+            missing.extend((path, n) for n in absent)
+            return None
+        return _ENV_REF.sub(lambda m: env[m.group(1)], node)
+    return node
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _check_targets(raw: dict[str, Any], known: dict[str, KpiDef], week_start: str) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    for kpi_id, grains in (raw or {}).items():
+        base = f"targets.{kpi_id}"
+        if kpi_id not in known:
+            problems.append((base, f"unknown KPI id (see `kpi catalog`)"))
+            continue
+        if not isinstance(grains, dict):
+            problems.append((base, "expected a mapping of grain -> target"))
+            continue
+        for grain, spec in grains.items():
+            where = f"{base}.{grain}"
+            if grain not in GRAINS or grain == "day":
+                problems.append((where, f"unknown grain (use {', '.join(GRAINS[1:])})"))
+                continue
+            values = spec if isinstance(spec, dict) else {"default": spec}
+            for period, value in values.items():
+                at = f"{where}.{period}" if isinstance(spec, dict) else where
+                if period != "default":
+                    try:
+                        parse_label(grain, str(period), week_start)
+                    except ValueError as err:
+                        problems.append((at, str(err)))
+                        continue
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    problems.append((at, "target must be a number"))
+                elif known[kpi_id].unit == "ratio" and not 0 <= value <= 1:
+                    problems.append((at, "a ratio target is a fraction between 0 and 1 (40% is 0.40)"))
+                elif value < 0:
+                    problems.append((at, "target must not be negative"))
+    return problems
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read and validate kpi.yaml (``path``, else env ``KPI_CONFIG``, else ./kpi.yaml).
+
+    Raises:
+        ConfigError: listing every problem with its YAML path.
+    """
+    config_path = Path(path or os.environ.get("KPI_CONFIG") or "kpi.yaml")
+    if not config_path.is_file():
+        raise ConfigError(str(config_path), [("(file)", "not found; pass --config PATH or set KPI_CONFIG")])
+    try:
+        raw = yaml.safe_load(config_path.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        raise ConfigError(str(config_path), [(where, f"not valid YAML: {getattr(err, 'problem', err)}")]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(str(config_path), [("(file)", "expected a mapping at the top level")])
+
+    env = {**{k: v for k, v in dotenv_values(config_path.parent / ".env").items() if v is not None}, **os.environ}
+    missing: list[tuple[str, str]] = []
+    data = _interpolate(raw, "", env, missing)
+
+    problems: list[tuple[str, str]] = []
+    sources = data.get("sources") or {}
+    if isinstance(sources, dict):
+        for name in list(sources):
+            if name not in SOURCE_MODELS:
+                problems.append((f"sources.{name}", f"unknown source; known: {', '.join(SOURCE_MODELS)}"))
+                sources.pop(name)
+    targets = data.pop("targets", {}) or {}
+    settings: Settings | None = None
+    try:
+        settings = Settings(**data, config_path=config_path, missing_env=missing)
+    except ValidationError as err:
+        for e in err.errors():
+            msg = e["msg"].removeprefix("Value error, ")
+            problems.append((_loc(e["loc"]) or "(file)", msg))
+    if not isinstance(targets, dict):
+        problems.append(("targets", "expected a mapping of KPI id -> grain -> target"))
+    elif settings is not None:
+        known = {k.id: k for k in settings.kpis()}
+        problems.extend(_check_targets(targets, known, settings.week_start))
+        custom_ids = [c.id for c in settings.custom_kpis]
+        for i, cid in enumerate(custom_ids):
+            if cid in {k.id for k in builtin_kpis()} or custom_ids.count(cid) > 1:
+                problems.append((f"custom_kpis.{i}.id", f"{cid!r} is already a KPI id"))
+    if problems or settings is None:
+        raise ConfigError(str(config_path), problems)
+    settings.targets = {k: {str(g): v for g, v in grains.items()} for k, grains in targets.items()}
+    for block in settings.enabled_sources().values():
+        for value in block.__dict__.values():
+            if isinstance(value, SecretStr):
+                register_secret(value.get_secret_value())
+    if settings.alerts.webhook_url:
+        register_secret(settings.alerts.webhook_url.get_secret_value())
+    return settings
+
+
+def missing_credentials(settings: Settings) -> list[str]:
+    """YAML paths of credentials that are not set (env var absent or value empty)."""
+    if settings.demo:
+        return []
+    out = [f"{path} (${{{var}}} is not set)" for path, var in settings.missing_env if path.startswith("sources.")]
+    for name, block in settings.enabled_sources().items():
+        for field in CREDENTIAL_FIELDS.get(name, ()):
+            path = f"sources.{name}.{field}"
+            if getattr(block, field) is None and not any(p.startswith(path) for p in out):
+                out.append(f"{path} (not set)")
+    return out
+
+
+def source_settings(settings: Settings, source: str, as_of: dt.date) -> dict[str, Any]:
+    """A source block as plain values for its connector; the sandbox's in demo mode.
+
+    Raises:
+        ConfigError: when a credential is missing (named by its YAML path).
+    """
+    block = settings.enabled_sources()[source]
+    values = {k: (v.get_secret_value() if isinstance(v, SecretStr) else v) for k, v in block.__dict__.items()}
+    if settings.demo:
+        from connectors.sandbox import CREDENTIALS, shared_sandbox
+
+        sandbox = shared_sandbox(as_of)
+        return {**values, **CREDENTIALS[source], "base_url": sandbox.urls[source]}
+    absent = [f for f in CREDENTIAL_FIELDS.get(source, ()) if not values.get(f)]
+    if absent:
+        raise ConfigError(str(settings.config_path), [
+            (f"sources.{source}.{f}", "credential not set (see `kpi check`)") for f in absent])
+    return values
