@@ -215,6 +215,11 @@ def _last_open(record: dict[str, Any], ctx: StreamContext) -> str | None:
     return max(stamps) if stamps else None
 
 
+def _open_dates(record: dict[str, Any], ctx: StreamContext) -> list[dt.date]:
+    """Business-local dates of every open, so engagement can be judged for any day."""
+    return sorted({ctx.local_date(o["timestamp"]) for o in record.get("opens") or [] if o.get("timestamp")})
+
+
 def _send_date(key: str) -> Callable[[dict[str, Any], StreamContext], dt.date]:
     return lambda record, ctx: ctx.local_date(record[key])
 
@@ -280,7 +285,8 @@ STREAMS: dict[str, StreamSpec] = {
             key=("campaign_id", "member_id"), date_column="send_date", lookback_days=COLD_AFTER_DAYS,
             columns=(Column("campaign_id", "VARCHAR"), Column("send_date", "DATE", derive=_send_date("_send_time")),
                      Column("member_id", "VARCHAR", "email_id"), Column("opens_count", "BIGINT"),
-                     Column("last_open_at", "TIMESTAMPTZ", derive=_last_open)),
+                     Column("last_open_at", "TIMESTAMPTZ", derive=_last_open),
+                     Column("open_dates", "DATE[]", derive=_open_dates)),
             fetch=fetch_campaign_opens),
     )
 }

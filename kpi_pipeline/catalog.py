@@ -28,6 +28,7 @@ class KpiDef(BaseModel):
     description: str = ""
     sources: tuple[str, ...] = ()
     denominator_kpi: str | None = None
+    dense: bool = False
 
     def label_in(self, language: str) -> str:
         return (self.label_nl if language == "nl" else None) or self.label

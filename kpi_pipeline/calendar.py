@@ -1,0 +1,90 @@
+"""The windows every KPI is aggregated over, and the targets in force per period.
+
+Window kinds, per grain and period from history_start up to as-of:
+- ``period``: the period from its first day up to as-of (all of it once closed);
+- ``previous``: the previous period at the same elapsed share (like for like: the first 10
+  days of last month when 10 days of this month have passed);
+- ``last_year``: the same period a year earlier, at the same elapsed share.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+
+from kpi_pipeline.config import Settings
+from kpi_pipeline.periods import GRAINS, SNAPSHOT_GRAINS, iter_periods, label, parse_label, period_end, \
+    previous_start, same_period_last_year
+
+
+def _to_date(start: dt.date, days: int, cap: dt.date) -> dt.date:
+    return min(start + dt.timedelta(days=days - 1), cap)
+
+
+def calendar_windows(settings: Settings, as_of: dt.date) -> pd.DataFrame:
+    """One row per grain x window kind x period (see module docstring)."""
+    rows: list[dict[str, Any]] = []
+    first = settings.history_start
+    for grain in GRAINS:
+        for start in iter_periods(grain, first, as_of, settings.week_start):
+            end = period_end(grain, start)
+            window_end = min(end, as_of)
+            elapsed = (window_end - start).days + 1
+            kinds = [("period", start, window_end)]
+            if grain in SNAPSHOT_GRAINS:
+                prev = previous_start(grain, start, settings.week_start)
+                kinds.append(("previous", prev, _to_date(prev, elapsed, period_end(grain, prev))))
+                ly = same_period_last_year(grain, start, settings.week_start)
+                kinds.append(("last_year", ly, _to_date(ly, elapsed, period_end(grain, ly))))
+            for kind, w_start, w_end in kinds:
+                if w_start < first:
+                    continue
+                rows.append({
+                    "business_id": settings.business_id, "grain": grain, "window_kind": kind,
+                    "period_start": start, "period_end": end, "window_start": w_start, "window_end": w_end,
+                    "window_days": (w_end - w_start).days + 1, "as_of": as_of,
+                })
+    return pd.DataFrame(rows)
+
+
+def target_for(settings: Settings, kpi_id: str, grain: str, start: dt.date) -> float | None:
+    """The target of a KPI for one period: a period-specific value, else the grain default."""
+    spec = settings.targets.get(kpi_id, {}).get(grain)
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        return float(spec)
+    for key, value in spec.items():
+        if key != "default" and parse_label(grain, key, settings.week_start) == start:
+            return float(value)
+    return float(spec["default"]) if "default" in spec else None
+
+
+def targets_frame(settings: Settings, as_of: dt.date) -> pd.DataFrame:
+    """snapshots.targets: the targets in force for every period up to as-of."""
+    rows = []
+    for kpi in settings.kpis():
+        for grain in SNAPSHOT_GRAINS:
+            if grain not in settings.targets.get(kpi.id, {}):
+                continue
+            for start in iter_periods(grain, settings.history_start, as_of, settings.week_start):
+                target = target_for(settings, kpi.id, grain, start)
+                if target is not None:
+                    rows.append({"business_id": settings.business_id, "kpi_id": kpi.id, "grain": grain,
+                                 "period_start": start, "period": label(grain, start, settings.week_start),
+                                 "target": target})
+    columns = ["business_id", "kpi_id", "grain", "period_start", "period", "target"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def catalog_frame(settings: Settings) -> pd.DataFrame:
+    """kpis.catalog: every KPI of this configuration."""
+    return pd.DataFrame([
+        {"business_id": settings.business_id, "kpi_id": k.id, "label": k.label_in(settings.language),
+         "domain": k.domain, "unit": k.unit, "direction": k.direction, "aggregation": k.aggregation,
+         "description": k.description, "sources": ",".join(k.sources), "denominator_kpi": k.denominator_kpi,
+         "dense": k.dense}
+        for k in settings.kpis()
+    ])

@@ -1,0 +1,106 @@
+"""SQL models: one SELECT per file under dbt_like_sql/<schema>/<table>.sql.
+
+Dependencies are discovered by parsing (sqlglot), never listed by hand: for every scope of
+the query, tables read from are collected, skipping the scope's CTE names (a plain
+``find_all(exp.Table)`` would count CTEs as tables). An unknown table fails at load time with
+its file and line; a cycle fails naming the whole cycle.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.optimizer.scope import traverse_scope
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "dbt_like_sql"
+
+
+class ModelError(ValueError):
+    """A model file is wrong: unparsable, unknown table, or part of a cycle."""
+
+
+@dataclass(frozen=True)
+class Model:
+    table: str  # schema.name
+    path: Path
+    sql: str
+    deps: frozenset[str]
+
+    @property
+    def schema(self) -> str:
+        return self.table.split(".", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.table.split(".", 1)[1]
+
+    @property
+    def description(self) -> str:
+        """The header comment: the model's grain, in words."""
+        lines = []
+        for line in self.sql.splitlines():
+            if not line.startswith("--"):
+                break
+            lines.append(line.lstrip("- ").rstrip())
+        return " ".join(lines)
+
+
+def find_tables(sql: str) -> set[str]:
+    """Schema-qualified tables a SELECT reads, CTE names excluded (scope-aware)."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    found: set[str] = set()
+    for scope in traverse_scope(tree):
+        for source in scope.sources.values():
+            if isinstance(source, exp.Table) and source.name not in scope.cte_sources:
+                found.add(f"{source.db}.{source.name}" if source.db else source.name)
+    # tables inside subqueries of expressions that have no scope of their own
+    for table in tree.find_all(exp.Table):
+        if table.db:
+            found.add(f"{table.db}.{table.name}")
+    return found
+
+
+def _line_of(sql: str, table: str) -> int:
+    match = re.search(re.escape(table), sql, flags=re.IGNORECASE)
+    return sql.count("\n", 0, match.start()) + 1 if match else 1
+
+
+def load_models(external: Iterable[str], sql_dir: Path = SQL_DIR) -> list[Model]:
+    """Parse every model, check its tables exist, and return them in dependency order.
+
+    Args:
+        external: tables made elsewhere (raw streams, Python assets).
+
+    Raises:
+        ModelError: naming the file (and line) of the first problem found.
+    """
+    models: dict[str, Model] = {}
+    for path in sorted(sql_dir.glob("*/*.sql")):
+        table = f"{path.parent.name}.{path.stem}"
+        sql = path.read_text()
+        try:
+            deps = find_tables(sql)
+        except sqlglot.errors.ParseError as err:
+            raise ModelError(f"{path}: cannot parse: {str(err).splitlines()[0]}") from None
+        models[table] = Model(table, path, sql, frozenset(deps))
+    known = set(external) | set(models)
+    for model in models.values():
+        for dep in sorted(model.deps):
+            if dep not in known:
+                raise ModelError(
+                    f"{model.path}:{_line_of(model.sql, dep)}: unknown table {dep!r} "
+                    f"(not a raw stream, a Python asset or a model)")
+    sorter = graphlib.TopologicalSorter({t: {d for d in m.deps if d in models} for t, m in models.items()})
+    try:
+        order = list(sorter.static_order())
+    except graphlib.CycleError as err:
+        cycle = err.args[1]
+        files = " -> ".join(str(models[t].path.relative_to(sql_dir)) for t in cycle)
+        raise ModelError(f"dependency cycle between models: {files}") from None
+    return [models[t] for t in order]
