@@ -8,15 +8,11 @@ columns and writes them; connectors never write.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Literal
 from zoneinfo import ZoneInfo
 
 from connectors.http import CallStats
-
-log = logging.getLogger("kpi.streams")
-
 
 @dataclass(frozen=True)
 class Window:
@@ -67,7 +63,6 @@ class StreamContext:
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
-        log.warning(message)
 
 
 @dataclass

@@ -78,12 +78,9 @@ def assess(*, aggregation: str, direction: str, actual: float | None, target: fl
 
 def source_lookbacks(settings: Settings) -> dict[str, int]:
     """The largest re-fetch window of each enabled source, in days."""
-    from connectors.registry import streams
+    from kpi_pipeline.runtime import max_lookback
 
-    out = {}
-    for name, block in settings.enabled_sources().items():
-        out[name] = max(max(spec.lookback_days, block.lookback_days or 0) for spec in streams(name).values())
-    return out
+    return {name: max_lookback(settings, [name]) for name in settings.enabled_sources()}
 
 
 def build_snapshots(

@@ -18,7 +18,7 @@ recent_openers as (
         on o.business_id = m.business_id
         and o.member_id = m.member_id
         and o.send_date <= m.snapshot_date
-        and len(list_filter(o.open_dates, d -> d between m.snapshot_date - 89 and m.snapshot_date)) > 0
+        and len(list_filter(o.open_dates, lambda d: d between m.snapshot_date - 89 and m.snapshot_date)) > 0
 ),
 
 final as (

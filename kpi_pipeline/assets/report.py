@@ -1,0 +1,39 @@
+"""The HTML scorecard and the published copy of the warehouse for analysts."""
+
+# no `from __future__ import annotations`: Dagster reads the context annotations at runtime
+import os
+
+import dagster as dg
+
+from kpi_pipeline.assets.keys import PUBLISH_KEY, REPORT_KEY, table_key
+from kpi_pipeline.config import Settings
+from kpi_pipeline.render import html_page, scorecard_rows
+from kpi_pipeline.resources import WarehouseResource
+from kpi_pipeline.runtime import resolve_as_of
+
+
+def report_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    @dg.asset(key=REPORT_KEY, deps=[table_key("snapshots.kpi_snapshots")], group_name="reports",
+              kinds={"python", "html"})
+    def scorecard(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        """data/reports/scorecard.html: the current month and quarter, per KPI."""
+        as_of = resolve_as_of(settings, context.run.tags)
+        snaps = warehouse.get().query_df("select * from snapshots.kpi_snapshots where business_id = ?",
+                                         [settings.business_id])
+        rows = scorecard_rows(snaps, settings, as_of)
+        path = settings.reports_dir / "scorecard.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".html.tmp")
+        tmp.write_text(html_page(rows, settings, as_of))
+        os.replace(tmp, path)
+        return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path)), "kpis": len(rows)})
+
+    @dg.asset(key=PUBLISH_KEY, deps=[REPORT_KEY], group_name="reports", kinds={"duckdb"}, pool="duckdb")
+    def kpis_duckdb(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        """data/kpis.duckdb: the analysts' copy, replaced atomically after a successful run."""
+        wh = warehouse.get()
+        target = wh.publish(os.path.join(os.path.dirname(wh.path), "kpis.duckdb"))
+        return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(target)),
+                                              "bytes": target.stat().st_size})
+
+    return [scorecard, kpis_duckdb]

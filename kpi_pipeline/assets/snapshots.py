@@ -1,0 +1,94 @@
+"""Python assets of the KPI layer: catalog, calendar windows, targets, snapshots."""
+
+# no `from __future__ import annotations`: Dagster reads the context annotations at runtime
+import datetime as dt
+
+import dagster as dg
+import pandas as pd
+
+from kpi_pipeline.assets.keys import table_key
+from kpi_pipeline.calendar import calendar_windows, catalog_frame, targets_frame
+from kpi_pipeline.config import Settings
+from kpi_pipeline.render import markdown_table, scorecard_rows
+from kpi_pipeline.resources import WarehouseResource
+from kpi_pipeline.runtime import resolve_as_of
+from kpi_pipeline.scorecard import build_snapshots
+from kpi_pipeline.warehouse import Warehouse
+
+
+def source_coverage(wh: Warehouse, settings: Settings) -> dict[str, dt.date]:
+    """Per source, the day through which every one of its streams has been loaded."""
+    if not wh.table_exists("raw._loads"):
+        return {}
+    rows = wh.query(
+        "select source, stream, max(window_end) from raw._loads where business_id = ? group by source, stream",
+        [settings.business_id])
+    from connectors.registry import streams
+
+    out: dict[str, dt.date] = {}
+    for source in settings.enabled_sources():
+        ends = {stream: end for src, stream, end in rows if src == source}
+        if set(streams(source)) <= set(ends):
+            out[source] = min(ends.values())
+    return out
+
+
+def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    @dg.asset(key=table_key("kpis.catalog"), group_name="kpis", kinds={"python", "duckdb"}, pool="duckdb")
+    def catalog(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        """Every KPI of this configuration: label, domain, unit, direction, aggregation, formula."""
+        frame = catalog_frame(settings)
+        warehouse.get().write_frame("kpis.catalog", frame)
+        return dg.MaterializeResult(metadata={"rows": len(frame)})
+
+    @dg.asset(key=table_key("kpis.calendar_windows"), group_name="kpis", kinds={"python", "duckdb"}, pool="duckdb")
+    def calendar(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        """Every period up to as-of, with its like-for-like comparison windows."""
+        as_of = resolve_as_of(settings, context.run.tags)
+        frame = calendar_windows(settings, as_of)
+        warehouse.get().write_frame("kpis.calendar_windows", frame)
+        return dg.MaterializeResult(metadata={"rows": len(frame), "as_of": str(as_of)})
+
+    @dg.asset(key=table_key("snapshots.targets"), group_name="snapshots", kinds={"python", "duckdb"}, pool="duckdb")
+    def targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        """The targets of kpi.yaml in force for every period."""
+        frame = targets_frame(settings, resolve_as_of(settings, context.run.tags))
+        warehouse.get().write_frame("snapshots.targets", frame)
+        return dg.MaterializeResult(metadata={"rows": len(frame)})
+
+    @dg.asset(
+        key=table_key("snapshots.kpi_snapshots"),
+        deps=[table_key("kpis.kpi_window_values"), table_key("snapshots.targets"), table_key("kpis.kpi_values")],
+        group_name="snapshots", kinds={"python", "duckdb"}, pool="duckdb",
+    )
+    def kpi_snapshots(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        """Every KPI per week, month, quarter and year against its target; history appended per as-of."""
+        as_of = resolve_as_of(settings, context.run.tags)
+        rows = write_snapshots(warehouse.get(), settings, as_of)
+        card = scorecard_rows(rows, settings, as_of)
+        return dg.MaterializeResult(metadata={
+            "rows": len(rows), "as_of": str(as_of),
+            "scorecard": dg.MetadataValue.md(markdown_table(card, settings)),
+            "off_track": int((rows["status"] == "off_track").sum()),
+        })
+
+    return [catalog, calendar, targets, kpi_snapshots]
+
+
+def write_snapshots(wh: Warehouse, settings: Settings, as_of: dt.date) -> pd.DataFrame:
+    """Compute snapshots for as-of; keep final rows as they were; append to history."""
+    values = wh.query_df("select * from kpis.kpi_window_values where business_id = ? and grain <> 'day'",
+                         [settings.business_id])
+    previous_final = None
+    if wh.table_exists("snapshots.kpi_snapshots"):
+        previous_final = wh.query_df(
+            "select * from snapshots.kpi_snapshots where business_id = ? and is_final", [settings.business_id])
+    frame = build_snapshots(settings, as_of, values, source_coverage(wh, settings), previous_final)
+    for column in ("period_start", "period_end", "as_of"):
+        frame[column] = pd.to_datetime(frame[column]).dt.date
+    wh.write_frame("snapshots.kpi_snapshots", frame, mode="append",
+                   delete_where="business_id = ?", params=[settings.business_id])
+    current = frame[frame["as_of"] == as_of]
+    wh.write_frame("snapshots.kpi_snapshot_history", current, mode="append",
+                   delete_where="business_id = ? and as_of = ?", params=[settings.business_id, as_of])
+    return frame

@@ -1,0 +1,40 @@
+"""Asset checks: blocking where downstream must not run on bad numbers, WARN where a human should look."""
+
+# no `from __future__ import annotations`: Dagster reads the context annotations at runtime
+import dagster as dg
+
+from kpi_pipeline.assets.keys import table_key
+from kpi_pipeline.config import Settings
+from kpi_pipeline.resources import WarehouseResource
+from kpi_pipeline.runtime import resolve_as_of
+
+
+def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
+    values_key = table_key("kpis.kpi_values")
+
+    @dg.asset_check(asset=values_key, blocking=True, description="Ratio KPIs lie between 0 and 1.")
+    def ratios_between_zero_and_one(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        bad = warehouse.get().query(
+            "select v.kpi_id, v.grain, v.period_start, v.value from kpis.kpi_values v "
+            "join kpis.catalog c using (kpi_id) where c.unit = 'ratio' and (v.value < 0 or v.value > 1) limit 5")
+        return dg.AssetCheckResult(passed=not bad, metadata={"examples": str(bad) if bad else "none"})
+
+    @dg.asset_check(asset=values_key, blocking=True, description="One row per KPI x grain x period x dimension value.")
+    def one_row_per_period(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        dupes = warehouse.get().query(
+            "select kpi_id, grain, period_start, dimension, dimension_value, count(*) from kpis.kpi_values "
+            "group by all having count(*) > 1 limit 5")
+        return dg.AssetCheckResult(passed=not dupes, metadata={"examples": str(dupes) if dupes else "none"})
+
+    @dg.asset_check(asset=table_key("snapshots.kpi_snapshots"), description="Every source has data through as-of.")
+    def sources_fresh(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        from kpi_pipeline.assets.snapshots import source_coverage
+
+        as_of = resolve_as_of(settings, context.run.tags)
+        coverage = source_coverage(warehouse.get(), settings)
+        stale = {s: str(coverage.get(s, "never")) for s in settings.enabled_sources()
+                 if coverage.get(s) is None or coverage[s] < as_of}
+        return dg.AssetCheckResult(passed=not stale, severity=dg.AssetCheckSeverity.WARN,
+                                   metadata={"as_of": str(as_of), "stale_sources": str(stale or "none")})
+
+    return [ratios_between_zero_and_one, one_row_per_period, sources_fresh]

@@ -1,0 +1,215 @@
+"""The ``kpi`` command: demo, sync, report, check, catalog.
+
+Exit codes: 0 ok, 1 the run failed (or there is nothing to report yet), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+from kpi_pipeline.config import ConfigError, Settings, load_config, missing_credentials
+from kpi_pipeline.periods import SNAPSHOT_GRAINS, grain_of, parse_label
+
+OK, FAILED, BAD_INPUT = 0, 1, 2
+
+
+class BadInput(Exception):
+    """A command-line value is wrong; the message says which and why."""
+
+
+def _date(value: str, what: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise BadInput(f"{what}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _as_of(args: argparse.Namespace, settings: Settings) -> dt.date:
+    value = args.as_of or os.environ.get("KPI_AS_OF")
+    as_of = _date(value, "--as-of") if value else settings.default_as_of()
+    if as_of < settings.history_start:
+        raise BadInput(f"--as-of: {as_of} is before history_start ({settings.history_start})")
+    if as_of >= dt.datetime.now(settings.tz).date():
+        raise BadInput(f"--as-of: {as_of} is not a complete day yet in {settings.timezone}")
+    return as_of
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="kpi.yaml (default: env KPI_CONFIG, else ./kpi.yaml)")
+    common.add_argument("--as-of", help="last complete day, YYYY-MM-DD (env KPI_AS_OF; default yesterday)")
+    parser = argparse.ArgumentParser(prog="kpi", description="Pull a business's KPIs and score them.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("demo", parents=[common], help="run the whole pipeline on the offline sandbox")
+    sync = sub.add_parser("sync", parents=[common], help="sync sources, then models, snapshots, report")
+    sync.add_argument("--source", action="append", default=[], help="only this source (repeatable)")
+    sync.add_argument("--start", help="first day to (re)load, YYYY-MM-DD")
+    sync.add_argument("--end", help="last day to (re)load, YYYY-MM-DD (default as-of)")
+    report = sub.add_parser("report", parents=[common], help="print the scorecard")
+    report.add_argument("--grain", choices=SNAPSHOT_GRAINS)
+    report.add_argument("--period", help="2026-11, 2026-Q4, 2026-W48 or 2026")
+    report.add_argument("--format", default="table", choices=("table", "markdown", "html", "json"))
+    report.add_argument("--output", help="write to this file instead of stdout")
+    sub.add_parser("check", parents=[common], help="validate kpi.yaml and the credentials' presence")
+    catalog = sub.add_parser("catalog", parents=[common], help="list every KPI with its formula")
+    catalog.add_argument("--format", default="table", choices=("table", "json"))
+    sub.add_parser("init-instance", parents=[common], help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    warnings.filterwarnings("ignore")
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_config(args.config)
+        return COMMANDS[args.command](args, settings)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return BAD_INPUT
+    except BadInput as err:
+        print(f"error: {err}", file=sys.stderr)
+        return BAD_INPUT
+
+
+def cmd_sync(args: argparse.Namespace, settings: Settings, *, demo: bool = False) -> int:
+    from kpi_pipeline.run import run_pipeline, summary_lines
+
+    as_of = _as_of(args, settings)
+    sources = list(getattr(args, "source", []) or [])
+    unknown = [s for s in sources if s not in settings.enabled_sources()]
+    if unknown:
+        raise BadInput(f"--source: {', '.join(unknown)} not in kpi.yaml sources "
+                       f"({', '.join(settings.enabled_sources()) or 'none'})")
+    start = _date(args.start, "--start") if getattr(args, "start", None) else None
+    end = _date(args.end, "--end") if getattr(args, "end", None) else None
+    if demo:
+        start, end = settings.history_start, as_of
+    if start and start < settings.history_start:
+        raise BadInput(f"--start: {start} is before history_start ({settings.history_start})")
+    if end and end > as_of:
+        raise BadInput(f"--end: {end} is after as-of ({as_of})")
+    if start and end and start > end:
+        raise BadInput(f"--start {start} is after --end {end}")
+    if start and not end:
+        end = as_of
+    missing = missing_credentials(settings)
+    if missing and not settings.demo:
+        raise BadInput("missing credentials: " + "; ".join(missing))
+    print(f"{settings.business}: syncing {', '.join(sources) or 'all sources'} as of {as_of}"
+          f"{' (demo sandbox)' if settings.demo else ''}")
+    outcome = run_pipeline(settings, as_of, sources=sources or None, start=start, end=end)
+    print()
+    for line in summary_lines(outcome):
+        print(line)
+    print(f"run {outcome.run_id}: {'ok' if outcome.success else 'FAILED'}")
+    return OK if outcome.success else FAILED
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    settings = settings.model_copy(update={"demo": True})
+    code = cmd_sync(args, settings, demo=True)
+    if code != OK:
+        return code
+    print()
+    args.grain, args.period, args.format, args.output = None, None, "table", None
+    return cmd_report(args, settings)
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from kpi_pipeline.render import render, scorecard_rows
+    from kpi_pipeline.warehouse import Warehouse
+
+    if args.period and not args.grain:
+        args.grain = grain_of(args.period)
+        if args.grain not in SNAPSHOT_GRAINS:
+            raise BadInput(f"--period: {args.period!r} is not a week, month, quarter or year label")
+    if args.period:
+        try:
+            parse_label(args.grain, args.period, settings.week_start)
+        except ValueError as err:
+            raise BadInput(f"--period: {args.period!r} is {err}") from None
+    if not settings.warehouse_path.exists():
+        print(f"no data yet at {settings.warehouse_path}: run `kpi sync` first", file=sys.stderr)
+        return FAILED
+    wh = Warehouse(settings.warehouse_path, settings.business_id)
+    requested = args.as_of or os.environ.get("KPI_AS_OF")
+    table = "snapshots.kpi_snapshot_history" if requested else "snapshots.kpi_snapshots"
+    if not wh.table_exists(table):
+        print("no snapshots yet: run `kpi sync` first", file=sys.stderr)
+        return FAILED
+    if requested:
+        as_of = _date(requested, "--as-of")
+    else:
+        latest = wh.query("select max(as_of) from snapshots.kpi_snapshots where business_id = ?",
+                          [settings.business_id])[0][0]
+        if latest is None:
+            print("no snapshots yet: run `kpi sync` first", file=sys.stderr)
+            return FAILED
+        as_of = latest
+    snaps = wh.query_df(f"select * from {table} where business_id = ? and as_of = ?",
+                        [settings.business_id, as_of]) if requested else wh.query_df(
+        f"select * from {table} where business_id = ?", [settings.business_id])
+    if snaps.empty:
+        print(f"no snapshot for as-of {as_of}: run `kpi sync --as-of {as_of}`", file=sys.stderr)
+        return FAILED
+    grains = (args.grain,) if args.grain else ("month", "quarter")
+    rows = scorecard_rows(snaps, settings, as_of, grains, args.period)
+    text = render(args.format, rows, settings, as_of)
+    if args.output:
+        Path(args.output).write_text(text if text.endswith("\n") else text + "\n")
+        print(f"wrote {args.output}")
+    else:
+        print(text)
+    return OK
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    print(f"{settings.config_path}: valid ({settings.business}, {settings.timezone}, "
+          f"{'demo sandbox' if settings.demo else 'live APIs'})")
+    print(f"sources: {', '.join(settings.enabled_sources()) or 'none'}; KPIs: {len(settings.kpis())}; "
+          f"warehouse: {settings.warehouse_path}")
+    missing = missing_credentials(settings)
+    if missing:
+        print("missing credentials:", file=sys.stderr)
+        for item in missing:
+            print(f"  - {item}", file=sys.stderr)
+        return BAD_INPUT
+    print("credentials: all set" if not settings.demo else "credentials: not needed in demo mode")
+    return OK
+
+
+def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
+    kpis = settings.kpis()
+    if args.format == "json":
+        print(json.dumps([k.model_dump() for k in kpis], indent=2))
+        return OK
+    for domain in ("marketing", "sales", "production", "customer_service", "hr"):
+        group = [k for k in kpis if k.domain == domain]
+        if not group:
+            continue
+        print(f"{domain}")
+        for k in group:
+            print(f"  {k.id:<34} {k.unit:<8} {k.aggregation:<8} {k.direction:<6} {k.label_in(settings.language)}")
+            print(f"  {'':<34} {k.description}")
+    return OK
+
+
+def cmd_init_instance(args: argparse.Namespace, settings: Settings) -> int:
+    from kpi_pipeline.run import ensure_instance
+
+    print(f"DAGSTER_HOME: {ensure_instance(settings)}")
+    return OK
+
+
+COMMANDS = {"demo": cmd_demo, "sync": cmd_sync, "report": cmd_report, "check": cmd_check,
+            "catalog": cmd_catalog, "init-instance": cmd_init_instance}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Run-time facts every asset needs: as-of, today, the windows a run covers.
+
+``as_of`` (the last complete day) comes from the run tag ``kpi/as_of`` (set by the CLI and
+the schedule), else env ``KPI_AS_OF``, else yesterday in the business timezone. ``today``
+(the platforms' "now", which decides whether a point-in-time value can be recorded) is the
+real date, or as-of + 1 in demo mode, or env ``KPI_TODAY`` for simulations against a
+sandbox started by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Any, Mapping
+
+from connectors.streams import StreamContext, StreamSpec, Window
+from kpi_pipeline.config import Settings
+
+AS_OF_TAG = "kpi/as_of"
+WINDOW_TAG = "kpi/window"  # "lookback": each stream re-fetches its own lookback only
+
+
+def parse_date(value: str, what: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{what}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def resolve_as_of(settings: Settings, tags: Mapping[str, str] | None = None) -> dt.date:
+    value = (tags or {}).get(AS_OF_TAG) or os.environ.get("KPI_AS_OF")
+    return parse_date(value, "as-of") if value else settings.default_as_of()
+
+
+def today(settings: Settings, as_of: dt.date) -> dt.date:
+    if settings.demo:
+        return as_of + dt.timedelta(days=1)
+    if os.environ.get("KPI_TODAY"):
+        return parse_date(os.environ["KPI_TODAY"], "KPI_TODAY")
+    return dt.datetime.now(settings.tz).date()
+
+
+def stream_context(settings: Settings, as_of: dt.date) -> StreamContext:
+    """Point-in-time values stand for as-of only when the platforms' today is as-of + 1."""
+    snapshot = as_of if today(settings, as_of) == as_of + dt.timedelta(days=1) else None
+    return StreamContext(settings.timezone, as_of, snapshot)
+
+
+def stream_window(settings: Settings, spec: StreamSpec, as_of: dt.date, first: dt.date, last: dt.date,
+                  tags: Mapping[str, Any]) -> Window | None:
+    """The window of one stream in a run over partitions ``first..last``."""
+    last = min(last, as_of)
+    if tags.get(WINDOW_TAG) == "lookback":
+        block = settings.enabled_sources()[spec.source]
+        own = spec.lookback_window(as_of, block.lookback_days)
+        first = max(first, own.start)
+    if first > last:
+        return None
+    return Window(first, last)
+
+
+def max_lookback(settings: Settings, sources: list[str] | None = None) -> int:
+    from connectors.registry import streams
+
+    days = 1
+    for name, block in settings.enabled_sources().items():
+        if sources and name not in sources:
+            continue
+        for spec in streams(name).values():
+            days = max(days, spec.lookback_days, block.lookback_days or 0)
+    return days
