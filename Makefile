@@ -26,4 +26,4 @@ bench: $(STAMP)
 	$(PY) bench/run.py
 
 clean:
-	rm -rf .venv .dagster data/warehouse.duckdb* data/kpis.duckdb data/reports
+	rm -rf .venv .dagster data/warehouse.duckdb* data/analytics.duckdb data/reports

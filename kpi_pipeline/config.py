@@ -22,6 +22,7 @@ from connectors.http import register_secret
 from kpi_pipeline.catalog import KpiDef, builtin_kpis
 from kpi_pipeline.periods import GRAINS, WEEKDAYS, parse_label
 
+PUBLISHED_FILE = "analytics.duckdb"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -130,7 +131,9 @@ class Settings(_Strict):
 
     @property
     def published_path(self) -> Path:
-        return self.warehouse_path.with_name("kpis.duckdb")
+        # not "kpis.duckdb": a file of that name opens as catalog "kpis", which makes every
+        # query of the kpis schema ambiguous in DuckDB ("Ambiguous reference to catalog or schema")
+        return self.warehouse_path.with_name(PUBLISHED_FILE)
 
     @property
     def reports_dir(self) -> Path:
@@ -178,12 +181,16 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def _check_targets(raw: dict[str, Any], known: dict[str, KpiDef], week_start: str) -> list[tuple[str, str]]:
+def _check_targets(raw: dict[str, Any], known: dict[str, KpiDef | str], week_start: str) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     for kpi_id, grains in (raw or {}).items():
         base = f"targets.{kpi_id}"
         if kpi_id not in known:
-            problems.append((base, f"unknown KPI id (see `kpi catalog`)"))
+            problems.append((base, "unknown KPI id (see `kpi catalog`)"))
+            continue
+        kpi = known[kpi_id]
+        if isinstance(kpi, str):
+            problems.append((base, kpi))
             continue
         if not isinstance(grains, dict):
             problems.append((base, "expected a mapping of grain -> target"))
@@ -204,11 +211,33 @@ def _check_targets(raw: dict[str, Any], known: dict[str, KpiDef], week_start: st
                         continue
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
                     problems.append((at, "target must be a number"))
-                elif known[kpi_id].unit == "ratio" and not 0 <= value <= 1:
+                elif kpi.unit == "ratio" and not 0 <= value <= 1:
                     problems.append((at, "a ratio target is a fraction between 0 and 1 (40% is 0.40)"))
                 elif value < 0:
                     problems.append((at, "target must not be negative"))
     return problems
+
+
+def _known_kpis(data: dict[str, Any], settings: Settings | None) -> dict[str, KpiDef | str]:
+    """KPI ids a target may name: the configuration's, or (if it is broken) every known one.
+
+    A built-in KPI whose source is not configured maps to a message saying so.
+    """
+    if settings is not None:
+        known: dict[str, KpiDef | str] = {k.id: k for k in settings.kpis()}
+        enabled = set(settings.enabled_sources())
+    else:
+        known = {}
+        enabled = set(SOURCE_MODELS)
+        for entry in data.get("custom_kpis") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                known[entry["id"]] = KpiDef(id=entry["id"], label=entry["id"], domain="hr", unit="count",
+                                            direction="higher", aggregation="sum")
+    for kpi in builtin_kpis():
+        if kpi.id not in known:
+            need = sorted(set(kpi.sources) - enabled)
+            known[kpi.id] = kpi if not need else f"needs sources.{need[0]}, which kpi.yaml does not configure"
+    return known
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
@@ -250,9 +279,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
             problems.append((_loc(e["loc"]) or "(file)", msg))
     if not isinstance(targets, dict):
         problems.append(("targets", "expected a mapping of KPI id -> grain -> target"))
-    elif settings is not None:
-        known = {k.id: k for k in settings.kpis()}
-        problems.extend(_check_targets(targets, known, settings.week_start))
+    else:
+        problems.extend(_check_targets(targets, _known_kpis(data, settings),
+                                       settings.week_start if settings else "monday"))
+    if settings is not None:
         custom_ids = [c.id for c in settings.custom_kpis]
         for i, cid in enumerate(custom_ids):
             if cid in {k.id for k in builtin_kpis()} or custom_ids.count(cid) > 1:

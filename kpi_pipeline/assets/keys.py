@@ -19,4 +19,4 @@ def group_for(table: str) -> str:
 
 
 REPORT_KEY = dg.AssetKey(["reports", "scorecard"])
-PUBLISH_KEY = dg.AssetKey(["published", "kpis_duckdb"])
+PUBLISH_KEY = dg.AssetKey(["published", "analytics_duckdb"])

@@ -6,7 +6,7 @@ import os
 import dagster as dg
 
 from kpi_pipeline.assets.keys import PUBLISH_KEY, REPORT_KEY, table_key
-from kpi_pipeline.config import Settings
+from kpi_pipeline.config import PUBLISHED_FILE, Settings
 from kpi_pipeline.render import html_page, scorecard_rows
 from kpi_pipeline.resources import WarehouseResource
 from kpi_pipeline.runtime import resolve_as_of
@@ -29,11 +29,11 @@ def report_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path)), "kpis": len(rows)})
 
     @dg.asset(key=PUBLISH_KEY, deps=[REPORT_KEY], group_name="reports", kinds={"duckdb"}, pool="duckdb")
-    def kpis_duckdb(warehouse: WarehouseResource) -> dg.MaterializeResult:
-        """data/kpis.duckdb: the analysts' copy, replaced atomically after a successful run."""
+    def analytics_duckdb(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        """data/analytics.duckdb: the analysts' copy, replaced atomically after a successful run."""
         wh = warehouse.get()
-        target = wh.publish(os.path.join(os.path.dirname(wh.path), "kpis.duckdb"))
+        target = wh.publish(os.path.join(os.path.dirname(wh.path), PUBLISHED_FILE))
         return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(target)),
                                               "bytes": target.stat().st_size})
 
-    return [scorecard, kpis_duckdb]
+    return [scorecard, analytics_duckdb]

@@ -1,0 +1,144 @@
+"""kpi.yaml validation: every problem named by its YAML path, nothing half-loaded."""
+
+import pytest
+
+from kpi_pipeline.cli import main
+from kpi_pipeline.config import ConfigError, load_config, missing_credentials
+from tests.conftest import write_config
+
+BASE = """\
+business: Studio Lumen
+timezone: Europe/Brussels
+history_start: 2025-01-01
+demo: false
+sources:
+  mailchimp: {api_key: "${MC_KEY_FOR_TEST}"}
+"""
+
+
+def test_shipped_kpi_yaml_is_valid_demo_with_targets_for_every_newsletter_kpi():
+    settings = load_config("kpi.yaml")
+    assert settings.demo
+    ids = {k.id for k in settings.kpis()}
+    assert {"newsletter_subscribers", "newsletter_churn_rate", "newsletter_cold_subscriber_share"} <= ids
+    assert ids <= set(settings.targets)
+
+
+def test_every_problem_is_listed_with_its_path(tmp_path):
+    path = write_config(tmp_path, """\
+        business: Studio Lumen
+        timezone: Mars/Olympus
+        currency: euro
+        history_start: 2025-01-01
+        schedule: {nightly_at: "25:00"}
+        colour: blue
+        sources:
+          mailchimp: {api_key: x-us6, lookback_days: 0}
+          myspace: {token: y}
+        targets:
+          revenue_of_mars: {month: 3}
+          email_open_rate: {month: {default: 0.4, 2026-13: 0.5}, fortnight: 0.3, year: 40}
+          newsletter_new_subscribers: {week: lots}
+        """)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    paths = dict(info.value.problems)
+    assert "Mars/Olympus" in paths["timezone"]
+    assert "currency" in paths
+    assert "schedule.nightly_at" in paths
+    assert "colour" in paths
+    assert "sources.mailchimp.lookback_days" in paths
+    assert "unknown source" in paths["sources.myspace"]
+    assert "unknown KPI id" in paths["targets.revenue_of_mars"]
+    assert paths["targets.email_open_rate.month.2026-13"] == "not a month (YYYY-MM)"
+    assert "unknown grain" in paths["targets.email_open_rate.fortnight"]
+    assert "fraction between 0 and 1" in paths["targets.email_open_rate.year"]
+    assert paths["targets.newsletter_new_subscribers.week"] == "target must be a number"
+    assert str(info.value).count("\n  - ") == len(info.value.problems) >= 11
+
+
+def test_cli_refuses_an_invalid_file_with_exit_2_and_writes_nothing(tmp_path, capsys):
+    path = write_config(tmp_path, BASE + "targets: {email_open_rate: {month: {2026-13: 0.4}}}\n")
+    assert main(["sync", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "targets.email_open_rate.month.2026-13: not a month" in err
+    assert not (tmp_path / "data").exists() and not (tmp_path / ".dagster").exists()
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    path = write_config(tmp_path, "business: [unclosed\ntimezone: UTC\n")
+    with pytest.raises(ConfigError, match="line"):
+        load_config(path)
+
+
+def test_missing_file_says_how_to_point_at_one(tmp_path):
+    with pytest.raises(ConfigError, match="--config PATH or set KPI_CONFIG"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_kpi_config_env_and_dotenv(tmp_path, monkeypatch):
+    path = write_config(tmp_path, BASE)
+    (tmp_path / ".env").write_text("MC_KEY_FOR_TEST=fromdotenv-us6\n")
+    monkeypatch.setenv("KPI_CONFIG", str(path))
+    monkeypatch.delenv("MC_KEY_FOR_TEST", raising=False)
+    settings = load_config()
+    assert settings.sources.mailchimp.api_key.get_secret_value() == "fromdotenv-us6"
+    assert "fromdotenv-us6" not in repr(settings)
+
+
+def test_check_reports_missing_credentials_by_path_without_values(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("MC_KEY_FOR_TEST", raising=False)
+    path = write_config(tmp_path, BASE)
+    assert missing_credentials(load_config(path)) == ["sources.mailchimp.api_key (${MC_KEY_FOR_TEST} is not set)"]
+    assert main(["check", "--config", str(path)]) == 2
+    assert "sources.mailchimp.api_key" in capsys.readouterr().err
+
+
+def test_check_never_prints_a_set_secret(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MC_KEY_FOR_TEST", "verysecretvalue0-us6")
+    path = write_config(tmp_path, BASE)
+    assert main(["check", "--config", str(path)]) == 0
+    out = capsys.readouterr()
+    assert "verysecretvalue0" not in out.out + out.err
+    assert "credentials: all set" in out.out
+
+
+def test_sync_without_credentials_is_bad_input(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("MC_KEY_FOR_TEST", raising=False)
+    path = write_config(tmp_path, BASE)
+    assert main(["sync", "--config", str(path), "--as-of", "2026-11-01"]) == 2
+    assert "sources.mailchimp.api_key" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["sync", "--as-of", "2026-02-30"], "--as-of: '2026-02-30' is not a date"),
+    (["sync", "--as-of", "2024-06-01"], "before history_start"),
+    (["sync", "--as-of", "2099-01-01"], "not a complete day yet"),
+    (["sync", "--as-of", "2026-11-01", "--source", "tiktok"], "--source: tiktok not in kpi.yaml"),
+    (["sync", "--as-of", "2026-11-01", "--start", "2026-10-10", "--end", "2026-10-01"], "is after --end"),
+    (["sync", "--as-of", "2026-11-01", "--end", "2026-11-05"], "is after as-of"),
+    (["report", "--period", "2026-13"], "--period"),
+    (["report", "--period", "next month"], "not a week, month, quarter or year"),
+])
+def test_bad_command_line_values_exit_2(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.setenv("MC_KEY_FOR_TEST", "k-us6")
+    path = write_config(tmp_path, BASE)
+    assert main([*argv, "--config", str(path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_report_before_any_sync_exits_1(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MC_KEY_FOR_TEST", "k-us6")
+    path = write_config(tmp_path, BASE)
+    assert main(["report", "--config", str(path)]) == 1
+    assert "run `kpi sync` first" in capsys.readouterr().err
+
+
+def test_catalog_lists_every_kpi_with_its_formula(capsys):
+    assert main(["catalog", "--config", "kpi.yaml"]) == 0
+    out = capsys.readouterr().out
+    for kpi in ("newsletter_subscribers", "newsletter_new_subscribers", "newsletter_unsubscribes",
+                "newsletter_net_growth", "newsletter_churn_rate", "email_open_rate", "email_click_rate",
+                "email_click_to_open_rate", "newsletter_cold_subscriber_share"):
+        assert kpi in out
+    assert "sum of unique_opens / sum of delivered" in out.lower()
