@@ -133,6 +133,11 @@ class Warehouse:
             outside = con.execute(
                 f"select count(*) from {staging} where {ident(date_column)} not between ? and ?"
                 f" or {ident(date_column)} is null", [start, end]).fetchone()[0]
+            foreign = con.execute(f"select count(*) from {staging} where business_id is distinct from ?",
+                                  [self.business_id]).fetchone()[0]
+            if foreign:
+                con.execute(f"drop table {staging}")
+                raise ValueError(f"raw.{table}: {foreign} row(s) belong to another business; nothing loaded")
             keys = ", ".join(ident(k) for k in key)
             dupes = con.execute(
                 f"select count(*) - count(distinct ({keys})) from {staging}").fetchone()[0]

@@ -1,0 +1,124 @@
+"""Atomic, idempotent range replace and the atomic publish of the analysts' copy."""
+
+import datetime as dt
+import multiprocessing
+
+import duckdb
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from kpi_pipeline.warehouse import Warehouse
+
+COLUMNS = [("day", "DATE"), ("item", "VARCHAR"), ("amount", "BIGINT")]
+BASE = dt.date(2026, 1, 1)
+
+
+def batch(rows, business="b"):
+    return pa.table({
+        "business_id": [business] * len(rows), "day": [r[0] for r in rows], "item": [r[1] for r in rows],
+        "amount": [r[2] for r in rows], "_account": ["acc"] * len(rows), "_record": ["{}"] * len(rows),
+        "_synced_at": [dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)] * len(rows),
+    })
+
+
+def load(wh, start, end, rows, batches=None):
+    return wh.replace_range("t__s", COLUMNS, ("day", "item"), "day", start, end,
+                            batches if batches is not None else [batch(rows, wh.business_id)])
+
+
+def table(wh):
+    return sorted(wh.query("select day, item, amount from raw.t__s"))
+
+
+loads = st.lists(
+    st.tuples(st.integers(0, 12), st.integers(0, 6), st.integers(0, 3), st.integers(0, 1000)),
+    min_size=1, max_size=8)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(loads)
+def test_any_sequence_of_loads_equals_the_last_load_of_each_day(sequence):
+    wh = Warehouse(":memory:", "b")
+    expected: dict[dt.date, list[tuple]] = {}
+    for first, length, per_day, seed in sequence:
+        start, end = BASE + dt.timedelta(days=first), BASE + dt.timedelta(days=first + length)
+        rows = [(start + dt.timedelta(days=d), f"i{k}", seed + d * 10 + k)
+                for d in range(length + 1) for k in range(per_day)]
+        load(wh, start, end, rows)
+        for d in range(length + 1):
+            day = start + dt.timedelta(days=d)
+            expected[day] = [r for r in rows if r[0] == day]
+    assert table(wh) == sorted(r for rows in expected.values() for r in rows)
+
+
+def test_reloading_the_same_range_changes_nothing():
+    wh = Warehouse(":memory:", "b")
+    rows = [(BASE, "a", 1), (BASE + dt.timedelta(days=1), "b", 2)]
+    load(wh, BASE, BASE + dt.timedelta(days=1), rows)
+    first = table(wh)
+    for _ in range(3):
+        load(wh, BASE, BASE + dt.timedelta(days=1), rows)
+    assert table(wh) == first
+
+
+def test_a_load_failing_half_way_leaves_the_previous_rows():
+    wh = Warehouse(":memory:", "b")
+    load(wh, BASE, BASE, [(BASE, "a", 1)])
+
+    def broken():
+        yield batch([(BASE, "new", 2)])
+        raise RuntimeError("connection dropped on page 2")
+
+    with pytest.raises(RuntimeError):
+        load(wh, BASE, BASE, [], batches=broken())
+    assert table(wh) == [(BASE, "a", 1)]
+
+
+def test_duplicate_keys_and_rows_outside_the_range_are_refused_whole():
+    wh = Warehouse(":memory:", "b")
+    load(wh, BASE, BASE, [(BASE, "a", 1)])
+    with pytest.raises(ValueError, match="repeat the key"):
+        load(wh, BASE, BASE, [(BASE, "x", 1), (BASE, "x", 2)])
+    with pytest.raises(ValueError, match="outside"):
+        load(wh, BASE, BASE, [(BASE + dt.timedelta(days=5), "x", 1)])
+    assert table(wh) == [(BASE, "a", 1)]
+
+
+def test_other_businesses_rows_are_untouched():
+    wh = Warehouse(":memory:", "b")
+    other = Warehouse(":memory:", "c")
+    other._mem_con = wh._mem_con
+    load(other, BASE, BASE, [(BASE, "theirs", 5)])
+    load(wh, BASE, BASE, [(BASE, "ours", 1)])
+    assert sorted(wh.query("select business_id, item from raw.t__s")) == [("b", "ours"), ("c", "theirs")]
+    with pytest.raises(ValueError, match="another business"):
+        wh.replace_range("t__s", COLUMNS, ("day", "item"), "day", BASE, BASE, [batch([(BASE, "x", 1)], "c")])
+
+
+def _hold_open(path, started, release, seen):
+    con = duckdb.connect(str(path), read_only=True)
+    seen.put(con.execute("select count(*) from raw.t__s").fetchone()[0])
+    started.set()
+    release.wait(20)
+    seen.put(con.execute("select count(*) from raw.t__s").fetchone()[0])
+    con.close()
+
+
+def test_publish_replaces_atomically_while_an_analyst_holds_the_old_copy(tmp_path):
+    wh = Warehouse(tmp_path / "warehouse.duckdb", "b")
+    load(wh, BASE, BASE, [(BASE, "a", 1)])
+    target = wh.publish(tmp_path / "analytics.duckdb")
+    ctx = multiprocessing.get_context("spawn")
+    started, release, seen = ctx.Event(), ctx.Event(), ctx.Queue()
+    analyst = ctx.Process(target=_hold_open, args=(target, started, release, seen))
+    analyst.start()
+    assert started.wait(30)
+    load(wh, BASE, BASE + dt.timedelta(days=1), [(BASE, "a", 1), (BASE + dt.timedelta(days=1), "b", 2)])
+    wh.publish(target)  # neither blocked nor failing while the analyst reads
+    release.set()
+    analyst.join(30)
+    assert [seen.get(timeout=5), seen.get(timeout=5)] == [1, 1]  # the analyst saw one whole state
+    with duckdb.connect(str(target), read_only=True) as con:
+        assert con.execute("select count(*) from raw.t__s").fetchone()[0] == 2
+    assert not list(tmp_path.glob(".analytics.duckdb.*.tmp"))
