@@ -17,7 +17,8 @@ import requests
 from mailchimp_marketing.api_client import ApiClientError
 
 from connectors.errors import ConfigurationError, FatalError, RetriableError
-from connectors.http import CallStats, RetryPolicy, call_with_retries, classify_status, register_secret
+from connectors.http import CallStats, RetryPolicy, call_with_retries, classify_status, parse_retry_after, \
+    register_secret
 from connectors.pagination import OffsetPaginator
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
@@ -49,6 +50,17 @@ class MailchimpClient:
             self.sdk.api_client.server = ""
         self.policy = policy or RetryPolicy()
         self.stats = CallStats()
+        # The SDK's errors carry no headers; keep the last response to read Retry-After and
+        # X-Request-Id from it (the SDK's own request method, wrapped on this instance only).
+        self.last_response: requests.Response | None = None
+        send = self.sdk.api_client.request
+
+        def request(*args: Any, **kwargs: Any) -> requests.Response:
+            self.last_response = None
+            self.last_response = send(*args, **kwargs)
+            return self.last_response
+
+        self.sdk.api_client.request = request
 
     def call(self, stream: str, path: str, fn: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
         """One SDK call under the shared retry policy; returns the JSON body."""
@@ -57,7 +69,7 @@ class MailchimpClient:
             try:
                 result = fn(**kwargs)
             except ApiClientError as err:
-                raise _classify(err, stream, path) from None
+                raise _classify(err, stream, path, self.last_response) from None
             if isinstance(result, requests.Response):  # SDK returns the response when the body is not JSON
                 if not result.ok:
                     raise classify_status(result.status_code, platform=PLATFORM, stream=stream, path=path,
@@ -98,7 +110,7 @@ class MailchimpClient:
         return ids
 
 
-def _classify(err: ApiClientError, stream: str, path: str) -> Exception:
+def _classify(err: ApiClientError, stream: str, path: str, response: requests.Response | None) -> Exception:
     if err.status_code is None:  # network failure wrapped by the SDK
         return RetriableError(f"{type(err.text).__name__} calling the API", platform=PLATFORM, stream=stream,
                               path=path, hint="check the network or sources.mailchimp.base_url")
@@ -110,9 +122,11 @@ def _classify(err: ApiClientError, stream: str, path: str) -> Exception:
             body = {"detail": body[:200]}
     body = body if isinstance(body, dict) else {}
     message = " - ".join(str(body[k]) for k in ("title", "detail") if body.get(k)) or "error"
-    request_id = body.get("instance") or body.get("ref_no")
+    headers = response.headers if response is not None else {}
+    request_id = body.get("instance") or body.get("ref_no") or headers.get("X-Request-Id")
     return classify_status(err.status_code, platform=PLATFORM, stream=stream, path=path, message=message,
-                           request_id=request_id, credential_setting="sources.mailchimp.api_key")
+                           request_id=request_id, retry_after=parse_retry_after(headers.get("Retry-After")),
+                           credential_setting="sources.mailchimp.api_key")
 
 
 def connect(settings: dict[str, Any]) -> MailchimpClient:

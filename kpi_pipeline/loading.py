@@ -77,6 +77,7 @@ def load_stream(spec: StreamSpec, client: Any, window: Window, ctx: StreamContex
     """Fetch ``window`` of a stream and replace the key range it really covers."""
     started = time.monotonic()
     result = LoadResult(spec.name, None)
+    ensure_tables(warehouse, [spec])  # downstream models can run even when nothing was fetchable
     replace = spec.replace_range(window, ctx)
     if replace is not None:
         synced_at = dt.datetime.now(dt.timezone.utc)
@@ -97,6 +98,13 @@ def load_stream(spec: StreamSpec, client: Any, window: Window, ctx: StreamContex
     result.warnings = list(ctx.warnings)
     result.seconds = round(time.monotonic() - started, 3)
     return result
+
+
+def ensure_tables(warehouse: Warehouse, specs: list[StreamSpec]) -> None:
+    """Create the raw tables of these streams (empty) where they do not exist yet."""
+    with warehouse.writer() as con:
+        for spec in specs:
+            warehouse.ensure_raw_table(con, spec.table, [(c.name, c.type) for c in spec.columns], spec.key)
 
 
 def record_load(warehouse: Warehouse, spec: StreamSpec, result: LoadResult, ctx: StreamContext) -> None:

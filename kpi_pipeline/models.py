@@ -104,3 +104,23 @@ def load_models(external: Iterable[str], sql_dir: Path = SQL_DIR) -> list[Model]
         files = " -> ".join(str(models[t].path.relative_to(sql_dir)) for t in cycle)
         raise ModelError(f"dependency cycle between models: {files}") from None
     return [models[t] for t in order]
+
+
+def run_models(warehouse, settings, as_of, sql_dir: Path = SQL_DIR) -> dict[str, int]:
+    """Build the calendar, the catalog and every model in order, outside Dagster.
+
+    For tests and benchmarks: the same SQL the model assets run, on any warehouse.
+    Returns rows per table.
+    """
+    from connectors.registry import streams
+    from kpi_pipeline.assets.raw import raw_tables
+    from kpi_pipeline.calendar import calendar_windows, catalog_frame
+    from kpi_pipeline.loading import ensure_tables
+
+    ensure_tables(warehouse, [spec for source in settings.enabled_sources() for spec in streams(source).values()])
+    warehouse.write_frame("kpis.catalog", catalog_frame(settings))
+    warehouse.write_frame("kpis.calendar_windows", calendar_windows(settings, as_of))
+    counts = {}
+    for model in load_models([*raw_tables(settings), "kpis.catalog", "kpis.calendar_windows"], sql_dir):
+        counts[model.table] = warehouse.rebuild(model.table, model.sql)
+    return counts
