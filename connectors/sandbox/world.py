@@ -188,7 +188,9 @@ class World:
             rec = Recipient(member.member_id, "delivered")
             campaign.recipients.append(rec)
             if rng.random() < min(0.95, member.p_open * quality):
-                first = campaign.send_time + dt.timedelta(hours=min(rng.expovariate(1 / 20), 24 * 21))
+                # most opens come within a day; a long tail keeps arriving for weeks
+                delay = rng.expovariate(1 / 12) if rng.random() < 0.8 else rng.uniform(24, 24 * 28)
+                first = campaign.send_time + dt.timedelta(hours=delay)
                 rec.opens.append(first)
                 if rng.random() < 0.35:
                     rec.opens.append(first + dt.timedelta(hours=rng.uniform(1, 72)))

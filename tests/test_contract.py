@@ -1,0 +1,98 @@
+"""One contract for every stream of every connector, against the sandbox.
+
+A new connector needs its sandbox emulation and an entry in connectors.sandbox.CREDENTIALS,
+not new test code: the streams come from connectors.registry.
+"""
+
+import datetime as dt
+
+import pytest
+
+from connectors.errors import AuthenticationError, FatalError
+from connectors.registry import SOURCES
+from connectors.sandbox import CREDENTIALS
+from connectors.streams import StreamContext
+from kpi_pipeline.loading import load_stream
+from kpi_pipeline.warehouse import Warehouse
+from tests.conftest import AS_OF
+
+STREAMS = [(source, name) for source, (_, specs) in sorted(SOURCES.items()) for name in sorted(specs)]
+IDS = [f"{s}/{n}" for s, n in STREAMS]
+
+
+def make_client(sandbox, source, policy):
+    client = SOURCES[source][0]({**CREDENTIALS[source], "base_url": sandbox.urls[source], "timeout": 2})
+    client.policy = policy
+    return client
+
+
+def run(sandbox, source, name, policy, wh=None):
+    spec = SOURCES[source][1][name]
+    wh = wh or Warehouse(":memory:", "contract")
+    window = spec.lookback_window(AS_OF)
+    ctx = StreamContext("Europe/Brussels", AS_OF, AS_OF)
+    result = load_stream(spec, make_client(sandbox, source, policy), window, ctx, wh)
+    return spec, wh, result, window
+
+
+def content(wh, spec):
+    cols = ", ".join(["business_id", *(c.name for c in spec.columns), "_account", "_record::varchar"])
+    return sorted(wh.query(f"select {cols} from raw.{spec.table}"), key=repr)
+
+
+@pytest.mark.parametrize("source,name", STREAMS, ids=IDS)
+def test_stream_returns_records_with_unique_keys_and_business_dates(sandbox, fast_policy, source, name):
+    spec, wh, result, window = run(sandbox, source, name, fast_policy)
+    assert result.rows > 0 and result.requests >= 1
+    keys = ", ".join(spec.key)
+    total, distinct, nulls = wh.query(
+        f"select count(*), count(distinct ({keys})), count(*) filter (where "
+        + " or ".join(f"{k} is null" for k in spec.key) + f") from raw.{spec.table}")[0]
+    assert total == result.rows and distinct == total and nulls == 0
+    low, high = wh.query(f"select min({spec.date_column}), max({spec.date_column}) from raw.{spec.table}")[0]
+    first = window.start.replace(day=1) if spec.kind == "monthly" else window.start
+    assert first <= low <= high <= AS_OF
+    bad_json = wh.query(f"select count(*) from raw.{spec.table} where json_valid(_record::varchar) is not true")
+    assert bad_json[0][0] == 0
+
+
+@pytest.mark.parametrize("source,name", STREAMS, ids=IDS)
+def test_reloading_the_same_range_changes_nothing(sandbox, fast_policy, source, name):
+    spec, wh, _, _ = run(sandbox, source, name, fast_policy)
+    before = content(wh, spec)
+    run(sandbox, source, name, fast_policy, wh)
+    assert content(wh, spec) == before
+
+
+@pytest.mark.parametrize("source,name", STREAMS, ids=IDS)
+def test_401_is_an_authentication_error_naming_the_setting(sandbox, fast_policy, source, name):
+    sandbox.servers[source].inject(r".*", status=401, times=1)
+    with pytest.raises(AuthenticationError) as info:
+        run(sandbox, source, name, fast_policy)
+    assert f"sources.{source}" in str(info.value) and info.value.platform == source
+    assert fast_policy.waits == []
+    assert CREDENTIALS[source].get("api_key", "~none~") not in str(info.value)
+
+
+@pytest.mark.parametrize("source,name", STREAMS, ids=IDS)
+def test_429_with_retry_after_waits_as_told_then_succeeds(sandbox, fast_policy, source, name):
+    sandbox.servers[source].inject(r".*", status=429, headers={"Retry-After": "3"}, times=1)
+    _, _, result, _ = run(sandbox, source, name, fast_policy)
+    assert fast_policy.waits == [3.0] and result.rows > 0 and result.retries == 1
+
+
+@pytest.mark.parametrize("source,name", STREAMS, ids=IDS)
+def test_5xx_is_retried_with_backoff(sandbox, fast_policy, source, name):
+    sandbox.servers[source].inject(r".*", status=503, times=2)
+    _, _, result, _ = run(sandbox, source, name, fast_policy)
+    assert len(fast_policy.waits) == 2 and result.rows > 0
+
+
+@pytest.mark.parametrize("source,name", STREAMS, ids=IDS)
+def test_malformed_body_is_fatal_and_loads_nothing(sandbox, fast_policy, source, name):
+    spec, wh, _, _ = run(sandbox, source, name, fast_policy)
+    before = content(wh, spec)
+    sandbox.servers[source].inject(r".*", malformed=True, times=1)
+    with pytest.raises(FatalError, match="malformed"):
+        run(sandbox, source, name, fast_policy, wh)
+    assert content(wh, spec) == before
