@@ -11,19 +11,21 @@ from kpi_pipeline.assets.snapshots import kpi_assets
 from kpi_pipeline.checks import build_checks
 from kpi_pipeline.config import Settings
 from kpi_pipeline.resources import WarehouseResource
-from kpi_pipeline.schedules import nightly_job, nightly_schedule
+from kpi_pipeline.schedules import nightly_job, nightly_schedule, refresh_job
+from kpi_pipeline.sensors import refresh_after_failure
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Every asset, check, job and schedule of one kpi.yaml."""
     assets = [*raw_assets(settings), *model_assets(raw_tables(settings)), *kpi_assets(settings),
               *report_assets(settings)]
-    job = nightly_job()
+    nightly, refresh = nightly_job(), refresh_job(settings)
     return dg.Definitions(
         assets=assets,
         asset_checks=build_checks(settings),
-        jobs=[job],
-        schedules=[nightly_schedule(settings, job)],
+        jobs=[nightly, refresh],
+        schedules=[nightly_schedule(settings, nightly)],
+        sensors=[refresh_after_failure(nightly, refresh)],
         resources={"warehouse": WarehouseResource(path=str(settings.warehouse_path),
                                                   business_id=settings.business_id)},
     )

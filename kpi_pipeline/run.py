@@ -15,7 +15,8 @@ from dagster._core.events import DagsterEventType
 
 from kpi_pipeline.config import Settings
 from kpi_pipeline.defs import build_definitions
-from kpi_pipeline.schedules import NIGHTLY_JOB, run_tags
+from kpi_pipeline.runtime import AS_OF_TAG
+from kpi_pipeline.schedules import NIGHTLY_JOB, REFRESH_JOB, run_tags
 
 INSTANCE_YAML = """\
 # Written by kpi-pipeline. Every asset that writes DuckDB runs in the pool "duckdb", one at a time.
@@ -102,9 +103,10 @@ def run_pipeline(
     sources: list[str] | None = None,
     start: dt.date | None = None,
     end: dt.date | None = None,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> RunOutcome:
     """Materialize the selected sources' streams and everything downstream, in one run."""
+    out = out or sys.stdout
     ensure_instance(settings)
     defs = build_definitions(settings)
     defs = dg.Definitions.merge(defs, dg.Definitions(loggers={"progress": _progress_logger(out)}))
@@ -114,14 +116,20 @@ def run_pipeline(
     if sources:
         selection = dg.AssetSelection.groups(*sources).downstream()
     keys = sorted(selection.resolve(graph))
+    run_config = {"loggers": {"progress": {}}}
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            tags=run_tags(settings, as_of, start, end, sources),
-            asset_selection=keys,
-            raise_on_error=False,
-            run_config={"loggers": {"progress": {}}},
-        )
+        result = job.execute_in_process(instance=instance, tags=run_tags(settings, as_of, start, end, sources),
+                                        asset_selection=keys, raise_on_error=False, run_config=run_config)
+        failed_raw = [e.step_key for e in result.all_events
+                      if e.event_type == DagsterEventType.STEP_FAILURE and (e.step_key or "").startswith("raw__")]
+        if failed_raw:
+            # the scorecard still moves on: what did load is used, what did not shows no_data
+            out.write("  refreshing models and the scorecard from the data that did load\n")
+            refresh = defs.resolve_job_def(REFRESH_JOB)
+            refresh_keys = [k for k in keys if k.path[0] != "raw"]
+            refresh.execute_in_process(instance=instance, tags={AS_OF_TAG: as_of.isoformat(),
+                                                                "kpi/refresh_after": result.run_id},
+                                       asset_selection=refresh_keys, raise_on_error=False, run_config=run_config)
     streams: list[StreamLine] = []
     failures: list[str] = []
     for event in result.all_events:

@@ -11,6 +11,7 @@ from kpi_pipeline.config import Settings
 from kpi_pipeline.runtime import AS_OF_TAG, WINDOW_TAG, max_lookback
 
 NIGHTLY_JOB = "nightly"
+REFRESH_JOB = "refresh"
 
 
 def run_tags(settings: Settings, as_of: dt.date, start: dt.date | None = None,
@@ -30,6 +31,14 @@ def run_tags(settings: Settings, as_of: dt.date, start: dt.date | None = None,
 def nightly_job() -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(NIGHTLY_JOB, selection=dg.AssetSelection.all(),
                                description="Sync every source's lookback window, then models, snapshots, report, publish.")
+
+
+def refresh_job(settings: Settings) -> dg.UnresolvedAssetJobDefinition:
+    """Everything but the raw streams: models, snapshots, report, publish from what is loaded."""
+    raw = dg.AssetSelection.groups(*settings.enabled_sources())
+    return dg.define_asset_job(REFRESH_JOB, selection=dg.AssetSelection.all() - raw,
+                               description="Rebuild models, snapshots, report and the analysts' copy "
+                                           "from the data already loaded (stale sources show no_data).")
 
 
 def nightly_schedule(settings: Settings, job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:

@@ -1,0 +1,225 @@
+"""The whole graph on the sandbox through Dagster, checked against the world's ground truth.
+
+The pipeline runs as in production: kpi.yaml with credentials from the environment and a
+base_url, real HTTP through the official SDK, a persistent Dagster instance in a tmp
+DAGSTER_HOME. Ground truth comes from the world's events, not from the API path.
+"""
+
+import datetime as dt
+import io
+
+import duckdb
+import pytest
+
+from kpi_pipeline.cli import main
+from kpi_pipeline.config import load_config
+from kpi_pipeline.periods import iter_periods, period_end
+from kpi_pipeline.run import run_pipeline
+from tests.conftest import AS_OF
+
+HISTORY_START = dt.date(2026, 5, 1)
+TIMESTAMPS = {"_synced_at", "computed_at", "loaded_at"}
+
+
+@pytest.fixture(scope="module")
+def synced(sandbox, tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    folder = tmp_path_factory.mktemp("e2e")
+    from tests.conftest import LIVE_CONFIG, write_config
+    from connectors.sandbox import CREDENTIALS
+
+    mp.setenv("MAILCHIMP_API_KEY", CREDENTIALS["mailchimp"]["api_key"])
+    mp.setenv("KPI_TODAY", (AS_OF + dt.timedelta(days=1)).isoformat())
+    mp.setenv("DAGSTER_HOME", str(folder / ".dagster"))
+    mp.delenv("KPI_WAREHOUSE", raising=False)
+    path = write_config(folder, LIVE_CONFIG.format(history_start=HISTORY_START,
+                                                   mailchimp_url=sandbox.urls["mailchimp"]))
+    settings = load_config(path)
+    out = io.StringIO()
+    outcome = run_pipeline(settings, AS_OF, start=HISTORY_START, end=AS_OF, out=out)
+    assert outcome.success, out.getvalue()
+    yield settings, outcome, out.getvalue(), path
+    mp.undo()
+
+
+def kpi_values(settings):
+    con = duckdb.connect(str(settings.published_path), read_only=True)
+    rows = con.execute("select kpi_id, grain, period_start, value from kpis.kpi_values where dimension is null").fetchall()
+    con.close()
+    return {(k, g, s): v for k, g, s, v in rows}
+
+
+def truth(world, kpi, start, end):
+    return {
+        "newsletter_new_subscribers": lambda: world.truth_new_subscribers(start, end),
+        "newsletter_unsubscribes": lambda: world.truth_unsubscribes(start, end),
+        "newsletter_net_growth": lambda: world.truth_net_growth(start, end),
+        "newsletter_subscribers": lambda: world.truth_subscribers(end),
+        "newsletter_churn_rate": lambda: world.truth_churn_rate(start, end),
+        "email_open_rate": lambda: world.truth_open_rate(start, end),
+        "email_click_rate": lambda: world.truth_click_rate(start, end),
+        "email_click_to_open_rate": lambda: world.truth_click_to_open_rate(start, end),
+        "newsletter_cold_subscriber_share": lambda: world.truth_cold_share(end),
+    }[kpi]()
+
+
+ACTIVITY_FROM = AS_OF - dt.timedelta(days=179)  # Mailchimp's 180-day activity window
+REBUILT_FROM = dt.date(2026, 6, 1)  # first month whose activity is complete from its first day
+
+
+def level_known(day):
+    """A subscriber level is known at month ends (growth history) and on days rebuilt from activity."""
+    return day >= REBUILT_FROM or day == period_end("month", day.replace(day=1))
+
+
+@pytest.mark.parametrize("grain", ["week", "month", "quarter"])
+def test_every_newsletter_kpi_matches_ground_truth(synced, sandbox, grain):
+    settings, *_ = synced
+    values = kpi_values(settings)
+    checked = 0
+    for start in iter_periods(grain, ACTIVITY_FROM, AS_OF):
+        if start < ACTIVITY_FROM:
+            continue
+        end = min(period_end(grain, start), AS_OF)
+        for kpi in settings.kpis():
+            if kpi.id == "newsletter_cold_subscriber_share" and end != AS_OF:
+                continue  # membership is only known for days the pipeline ran
+            expected = truth(sandbox.world, kpi.id, start, end)
+            if kpi.id == "newsletter_churn_rate" and not level_known(start - dt.timedelta(days=1)):
+                expected = None  # its denominator, the opening level, cannot be known: no value
+            actual = values.get((kpi.id, grain, start))
+            if expected is None:
+                assert actual is None, (kpi.id, grain, start)
+            else:
+                assert actual == pytest.approx(expected, rel=1e-12), (kpi.id, grain, start)
+            checked += 1
+    assert checked >= {"week": 150, "month": 30, "quarter": 8}[grain]
+
+
+def test_closed_months_before_the_activity_window_still_have_campaign_and_level_kpis(synced, sandbox):
+    settings, *_ = synced
+    values = kpi_values(settings)
+    may = dt.date(2026, 5, 1)
+    assert values[("email_open_rate", "month", may)] == pytest.approx(
+        sandbox.world.truth_open_rate(may, dt.date(2026, 5, 31)))
+    assert values[("newsletter_subscribers", "month", may)] == sandbox.world.truth_subscribers(dt.date(2026, 5, 31))
+    assert ("newsletter_new_subscribers", "month", may) not in values  # never invented from partial days
+
+
+def test_open_month_status_follows_pacing_against_truth(synced, sandbox):
+    settings, *_ = synced
+    con = duckdb.connect(str(settings.published_path), read_only=True)
+    rows = {r[0]: r[1:] for r in con.execute(
+        "select kpi_id, actual, target, projected, status, is_closed, previous_actual from snapshots.kpi_snapshots "
+        "where grain = 'month' and period_start = date '2026-11-01'").fetchall()}
+    con.close()
+    new = sandbox.world.truth_new_subscribers(dt.date(2026, 11, 1), AS_OF)
+    actual, target, projected, status, is_closed, previous = rows["newsletter_new_subscribers"]
+    assert (actual, target, is_closed) == (new, 110, False)
+    assert projected == pytest.approx(new / (15 / 30))
+    expected = "on_track" if projected >= 110 else "at_risk" if projected >= 99 else "off_track"
+    assert status == expected
+    assert previous == sandbox.world.truth_new_subscribers(dt.date(2026, 10, 1), dt.date(2026, 10, 15))
+    rate = sandbox.world.truth_open_rate(dt.date(2026, 11, 1), AS_OF)
+    assert rows["email_open_rate"][2] == pytest.approx(rate)  # a ratio is not paced
+    assert rows["email_open_rate"][3] == ("on_track" if rate >= 0.30 else "at_risk" if rate >= 0.27 else "off_track")
+    assert rows["newsletter_churn_rate"][3] == "no_target"
+
+
+def test_progress_and_one_summary_line_per_stream(synced):
+    _, outcome, progress, _ = synced
+    assert "  > raw/mailchimp__list_activity" in progress
+    assert {s.asset for s in outcome.streams} == {
+        "raw/mailchimp__lists", "raw/mailchimp__list_activity", "raw/mailchimp__growth_history",
+        "raw/mailchimp__campaign_reports", "raw/mailchimp__members", "raw/mailchimp__campaign_opens"}
+    activity = next(s for s in outcome.streams if s.asset == "raw/mailchimp__list_activity")
+    assert activity.rows == 180 and activity.requests == 2  # the lists call, then one page of activity
+
+
+def test_the_run_is_in_the_dagster_instance_with_partitions(synced):
+    import dagster as dg
+
+    _, outcome, _, _ = synced
+    with dg.DagsterInstance.get() as instance:
+        run = instance.get_run_by_id(outcome.run_id)
+        assert run is not None and run.is_success
+        keys = instance.get_materialized_partitions(dg.AssetKey(["raw", "mailchimp__campaign_reports"]))
+        assert len(keys) == (AS_OF - HISTORY_START).days + 1
+
+
+def test_report_command_in_every_format(synced, capsys, tmp_path):
+    settings, _, _, path = synced
+    assert main(["report", "--config", str(path), "--format", "json"]) == 0
+    import json
+
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["as_of"] == AS_OF.isoformat() and {r["period"] for r in doc["kpis"]} == {"2026-11", "2026-Q4"}
+    assert main(["report", "--config", str(path), "--period", "2026-10", "--format", "markdown"]) == 0
+    md = capsys.readouterr().out
+    assert md.startswith("| KPI |") and "2026-10" in md and ("achieved" in md or "MISSED" in md)
+    out = tmp_path / "card.html"
+    assert main(["report", "--config", str(path), "--grain", "week", "--format", "html", "--output", str(out)]) == 0
+    assert "<table>" in out.read_text() and "2026-W46" in out.read_text()
+    assert (settings.reports_dir / "scorecard.html").exists()
+    assert main(["report", "--config", str(path), "--as-of", AS_OF.isoformat()]) == 0  # from history
+    assert main(["report", "--config", str(path), "--as-of", "2026-06-01"]) == 1
+
+
+def test_rerunning_the_same_range_changes_no_table_while_an_analyst_reads(synced):
+    settings, _, _, _ = synced
+
+    def dump():
+        con = duckdb.connect(str(settings.published_path), read_only=True)
+        tables = con.execute("select table_schema, table_name from information_schema.tables "
+                             "where table_name <> '_loads' order by 1, 2").fetchall()
+        out = {}
+        for schema, name in tables:
+            cols = [c[0] for c in con.execute(f"describe {schema}.{name}").fetchall() if c[0] not in TIMESTAMPS]
+            out[f"{schema}.{name}"] = sorted(map(repr, con.execute(
+                f"select {', '.join(cols)} from {schema}.{name}").fetchall()))
+        con.close()
+        return out
+
+    before = dump()
+    analyst = duckdb.connect(str(settings.published_path), read_only=True)
+    held = analyst.execute("select count(*) from kpis.kpi_values").fetchone()[0]
+    outcome = run_pipeline(settings, AS_OF, start=HISTORY_START, end=AS_OF, out=io.StringIO())
+    assert outcome.success
+    assert analyst.execute("select count(*) from kpis.kpi_values").fetchone()[0] == held
+    analyst.close()
+    after = dump()
+    assert after.keys() == before.keys() and len(before) >= 20
+    for table in before:
+        assert after[table] == before[table], table
+
+
+def test_a_failing_source_fails_the_run_names_the_fix_and_marks_its_kpis_no_data(synced, sandbox, capsys):
+    settings, _, _, path = synced
+    sandbox.mailchimp.server.inject(r".*", status=401, times=1000)
+    later = AS_OF + dt.timedelta(days=1)  # the next night: the source now refuses the key
+    code = main(["sync", "--config", str(path), "--as-of", later.isoformat()])
+    out = capsys.readouterr()
+    assert code == 1
+    assert "x raw/mailchimp__list_activity failed: " in out.out
+    assert "mailchimp/list_activity: API Key Invalid" in out.out and "check sources.mailchimp.api_key" in out.out
+    assert "refreshing models and the scorecard" in out.out
+    secret = "sandboxkey0000"
+    assert secret not in out.out + out.err
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    statuses = dict(con.execute(
+        "select kpi_id, status from snapshots.kpi_snapshots where grain = 'month' and period_start = ?",
+        [dt.date(2026, 11, 1)]).fetchall())
+    october = dict(con.execute(
+        "select kpi_id, status from snapshots.kpi_snapshots where grain = 'month' and period_start = ?",
+        [dt.date(2026, 10, 1)]).fetchall())
+    assert set(statuses.values()) == {"no_data"}  # stale: never shown as on track
+    assert october["newsletter_new_subscribers"] in ("achieved", "missed")
+    for (table,) in con.execute("select table_schema || '.' || table_name from information_schema.tables").fetchall():
+        assert not con.execute(f"select count(*) from {table} t where t::varchar like '%{secret}%'").fetchone()[0]
+    con.close()
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        for run in instance.get_runs(limit=3):
+            for entry in instance.all_logs(run.run_id):
+                assert secret not in repr(entry)
