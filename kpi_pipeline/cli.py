@@ -113,6 +113,13 @@ def cmd_sync(args: argparse.Namespace, settings: Settings, *, demo: bool = False
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.demo:
+        # never mix sandbox data into a real warehouse: the demo gets a folder of its own
+        demo_dir = settings.warehouse_path.parent / "demo"
+        os.environ.pop("KPI_WAREHOUSE", None)
+        os.environ["DAGSTER_HOME"] = str(demo_dir / ".dagster")
+        settings = settings.model_copy(update={"warehouse": str(demo_dir / "warehouse.duckdb")})
+        print(f"kpi.yaml is not in demo mode: the demo writes to {demo_dir}")
     settings = settings.model_copy(update={"demo": True})
     code = cmd_sync(args, settings, demo=True)
     if code != OK:
@@ -123,8 +130,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    import duckdb
+
     from kpi_pipeline.render import render, scorecard_rows
-    from kpi_pipeline.warehouse import Warehouse
 
     if args.period and not args.grain:
         args.grain = grain_of(args.period)
@@ -135,27 +143,26 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
             parse_label(args.grain, args.period, settings.week_start)
         except ValueError as err:
             raise BadInput(f"--period: {args.period!r} is {err}") from None
-    if not settings.warehouse_path.exists():
-        print(f"no data yet at {settings.warehouse_path}: run `kpi sync` first", file=sys.stderr)
+    # the published copy: reading it never waits for (or blocks) a running sync
+    source = settings.published_path
+    if not source.exists():
+        print(f"no data yet at {source}: run `kpi sync` first", file=sys.stderr)
         return FAILED
-    wh = Warehouse(settings.warehouse_path, settings.business_id)
     requested = args.as_of or os.environ.get("KPI_AS_OF")
     table = "snapshots.kpi_snapshot_history" if requested else "snapshots.kpi_snapshots"
-    if not wh.table_exists(table):
-        print("no snapshots yet: run `kpi sync` first", file=sys.stderr)
-        return FAILED
-    if requested:
-        as_of = _date(requested, "--as-of")
-    else:
-        latest = wh.query("select max(as_of) from snapshots.kpi_snapshots where business_id = ?",
-                          [settings.business_id])[0][0]
-        if latest is None:
+    with duckdb.connect(str(source), read_only=True) as con:
+        if not con.execute("select count(*) from information_schema.tables where table_schema || '.' || "
+                           "table_name = ?", [table]).fetchone()[0]:
             print("no snapshots yet: run `kpi sync` first", file=sys.stderr)
             return FAILED
-        as_of = latest
-    snaps = wh.query_df(f"select * from {table} where business_id = ? and as_of = ?",
-                        [settings.business_id, as_of]) if requested else wh.query_df(
-        f"select * from {table} where business_id = ?", [settings.business_id])
+        if requested:
+            as_of = _date(requested, "--as-of")
+        else:
+            as_of = con.execute("select max(as_of) from snapshots.kpi_snapshots where business_id = ?",
+                                [settings.business_id]).fetchone()[0]
+        snaps = con.execute(f"select * from {table} where business_id = ? and as_of = ?",
+                            [settings.business_id, as_of]).df() if requested else con.execute(
+            f"select * from {table} where business_id = ?", [settings.business_id]).df()
     if snaps.empty:
         print(f"no snapshot for as-of {as_of}: run `kpi sync --as-of {as_of}`", file=sys.stderr)
         return FAILED

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import duckdb
 import pyarrow as pa
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 SCHEMAS = ("raw", "staging", "kpis", "snapshots")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -67,13 +67,27 @@ class Warehouse:
             yield self._mem_con
             return
         assert self.lock is not None
-        with self.lock:
+        with self._locked():
             con = duckdb.connect(self.path)
             try:
                 self._ensure_schemas(con)
                 yield con
             finally:
                 con.close()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        assert self.lock is not None
+        try:
+            self.lock.acquire()
+        except Timeout:
+            raise RuntimeError(
+                f"another writer has held {self.lock.lock_file} for {self.lock.timeout:.0f}s; "
+                "is another `kpi sync` or a Dagster run still writing?") from None
+        try:
+            yield
+        finally:
+            self.lock.release()
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -226,8 +240,7 @@ class Warehouse:
             raise ValueError("an in-memory warehouse cannot be published")
         target = Path(target)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        assert self.lock is not None
-        with self.lock:
+        with self._locked():
             con = duckdb.connect(self.path)
             try:
                 con.execute("checkpoint")

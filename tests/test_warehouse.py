@@ -122,3 +122,12 @@ def test_publish_replaces_atomically_while_an_analyst_holds_the_old_copy(tmp_pat
     with duckdb.connect(str(target), read_only=True) as con:
         assert con.execute("select count(*) from raw.t__s").fetchone()[0] == 2
     assert not list(tmp_path.glob(".analytics.duckdb.*.tmp"))
+
+
+def test_a_writer_waiting_too_long_gets_a_clear_message(tmp_path):
+    holder = Warehouse(tmp_path / "w.duckdb", "b")
+    waiter = Warehouse(tmp_path / "w.duckdb", "b", lock_timeout=0.2)
+    with holder.writer():
+        with pytest.raises(RuntimeError, match="another writer has held .*w.duckdb.lock"):
+            with waiter.writer():
+                pass
