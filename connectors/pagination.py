@@ -11,6 +11,14 @@ from typing import Any, Mapping, Sequence
 from connectors.errors import FatalError
 
 
+def dig(body: Any, path: Sequence[str]) -> Any:
+    """The value at a dotted path in a JSON body, or None."""
+    node = body
+    for part in path:
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
+
+
 class Paginator:
     """Base class: subclasses set ``has_next`` and put their position into params."""
 
@@ -101,10 +109,7 @@ class PageTokenPaginator(Paginator):
         return {self.size_param: self.page_size} if self.page_size else {}
 
     def update(self, body: Mapping[str, Any], items: Sequence[Any]) -> None:
-        node: Any = body
-        for part in self.token_path:
-            node = node.get(part) if isinstance(node, Mapping) else None
-        self.token = node
+        node = self.token = dig(body, self.token_path)
         self.has_next = bool(node)
         if self.has_next:
             self._advance(node)
@@ -122,10 +127,7 @@ class NextUrlPaginator(Paginator):
         self.next_url: str | None = None
 
     def update(self, body: Mapping[str, Any], items: Sequence[Any]) -> None:
-        node: Any = body
-        for part in self.next_path:
-            node = node.get(part) if isinstance(node, Mapping) else None
-        self.next_url = node
+        node = self.next_url = dig(body, self.next_path)
         self.has_next = bool(node)
         if self.has_next:
             self._advance(node)

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator, Literal
 from zoneinfo import ZoneInfo
 
 from connectors.http import CallStats
+from connectors.pagination import dig
 
 @dataclass(frozen=True)
 class Window:
@@ -88,9 +89,7 @@ class Column:
             return account
         if self.derive is not None:
             return self.derive(record, ctx)
-        node: Any = record
-        for part in (self.path or self.name).split("."):
-            node = node.get(part) if isinstance(node, dict) else None
+        node = dig(record, (self.path or self.name).split("."))
         return None if node == "" else node
 
 
