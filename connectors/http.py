@@ -194,6 +194,7 @@ class HttpClient:
         timeout: (connect, read) seconds for every call.
         error_parser: turns a failed response into (message, request id); per platform.
         credential_setting: the kpi.yaml path named when authentication fails.
+        classifier: platform rules that beat the HTTP status (return None to use the status).
     """
 
     def __init__(
@@ -206,6 +207,7 @@ class HttpClient:
         policy: RetryPolicy | None = None,
         error_parser: Callable[[requests.Response], tuple[str, str | None]] | None = None,
         credential_setting: str | None = None,
+        classifier: Callable[[requests.Response, str | None, str], ConnectorError | None] | None = None,
     ) -> None:
         self.platform = platform
         self.base_url = base_url.rstrip("/")
@@ -218,6 +220,7 @@ class HttpClient:
         self.policy = policy or RetryPolicy()
         self.error_parser = error_parser or default_error_parser
         self.credential_setting = credential_setting
+        self.classifier = classifier
         self.stats = CallStats()
 
     def request_json(
@@ -255,6 +258,10 @@ class HttpClient:
             ) from None
         if response.ok:
             return response
+        if self.classifier is not None:
+            special = self.classifier(response, stream, path)
+            if special is not None:
+                raise special
         message, request_id = self.error_parser(response)
         raise classify_status(
             response.status_code,

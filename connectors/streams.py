@@ -46,6 +46,9 @@ class StreamContext:
     snapshot_date: dt.date | None
     stats: CallStats = field(default_factory=CallStats)
     warnings: list[str] = field(default_factory=list)
+    # (window kind, first day, last day, period still open) of every week..year period up to
+    # as-of and its like-for-like comparison windows: the exact ranges unique counts need
+    ranges: list[tuple[str, dt.date, dt.date, bool]] = field(default_factory=list)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -93,7 +96,7 @@ class Column:
         return None if node == "" else node
 
 
-Kind = Literal["daily", "monthly", "snapshot"]
+Kind = Literal["daily", "monthly", "snapshot", "as_of"]
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,8 @@ class StreamSpec:
 
     Attributes:
         kind: ``daily`` (one date key per record), ``monthly`` (key is the month's first
-            day) or ``snapshot`` (a point-in-time value, only obtainable "now").
+            day), ``snapshot`` (a point-in-time value, only obtainable "now") or ``as_of``
+            (figures computed for one as-of day, obtainable for any as-of).
         lookback_days: the recent days the platform still restates; re-fetched every run.
         history_days: how far back the platform keeps the data (None: all of it).
     """
@@ -141,6 +145,8 @@ class StreamSpec:
                          f"{window.start}..{ctx.snapshot_date - dt.timedelta(days=1)} keep what they had "
                          f"({self.history_note or 'the platform keeps no history'})")
             return Window(ctx.snapshot_date, ctx.snapshot_date)
+        if self.kind == "as_of":
+            return Window(ctx.as_of, ctx.as_of) if window.start <= ctx.as_of <= window.end else None
         start = window.start
         if self.kind == "monthly":
             start = start.replace(day=1)

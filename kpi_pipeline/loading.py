@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import json
 import time
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ def _typed(value: Any, sql_type: str) -> Any:
         return float(value)
     if sql_type == "VARCHAR":
         return str(value)
+    if sql_type.startswith("DECIMAL"):
+        return decimal.Decimal(str(value)).quantize(decimal.Decimal("0.01"))
     return value
 
 

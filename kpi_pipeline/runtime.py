@@ -42,8 +42,13 @@ def today(settings: Settings, as_of: dt.date) -> dt.date:
 
 def stream_context(settings: Settings, as_of: dt.date) -> StreamContext:
     """Point-in-time values stand for as-of only when the platforms' today is as-of + 1."""
+    from kpi_pipeline.calendar import calendar_windows
+
     snapshot = as_of if today(settings, as_of) == as_of + dt.timedelta(days=1) else None
-    return StreamContext(settings.timezone, as_of, snapshot)
+    windows = calendar_windows(settings, as_of)
+    ranges = sorted({(w.window_kind, w.window_start, w.window_end, bool(w.period_end > as_of))
+                     for w in windows.itertuples() if w.grain != "day"})
+    return StreamContext(settings.timezone, as_of, snapshot, ranges=ranges)
 
 
 def stream_window(settings: Settings, spec: StreamSpec, as_of: dt.date, first: dt.date, last: dt.date,

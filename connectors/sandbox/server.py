@@ -164,13 +164,13 @@ class ApiServer:
                 try:
                     return fn(req)
                 except ApiError as err:
-                    return self.error_response(err.status, err.detail)
+                    return err.response or self.error_response(err.status, err.detail)
         return self.error_response(404, "The requested resource could not be found.")
 
 
 class ApiError(Exception):
     """Raised by handlers to answer with the platform's error shape."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, response: Response | None = None) -> None:
         super().__init__(detail)
-        self.status, self.detail = status, detail
+        self.status, self.detail, self.response = status, detail, response

@@ -18,6 +18,8 @@ import heapq
 import random
 from dataclasses import dataclass, field
 from functools import lru_cache
+
+from connectors.sandbox.marketing_world import Ads, Instagram, WebTraffic
 from zoneinfo import ZoneInfo
 
 WORLD_START = dt.date(2025, 1, 1)
@@ -87,6 +89,9 @@ class World:
         # (time, kind, member_id) for subscription changes, in time order
         self.changes: list[tuple[dt.datetime, str, str]] = []
         self._generate()
+        self.web = WebTraffic(seed, WORLD_START, as_of)
+        self.ads = Ads(seed, WORLD_START, as_of, self.now)
+        self.instagram = Instagram(seed, WORLD_START, as_of)
 
     # ------------------------------------------------------------------ generation
 
@@ -287,6 +292,18 @@ class World:
 
     def campaigns_sent(self) -> list[Campaign]:
         return [c for c in self.campaigns if self.seen(c.send_time)]
+
+    # ------------------------------------------------------------------ marketing truth
+
+    def truth_ads(self, start: dt.date, end: dt.date, network: str | None = None,
+                  campaign: str | None = None) -> dict[str, float]:
+        """Sums over ad rows: impressions, clicks (link clicks), spend in currency units."""
+        rows = [r for r in self.ads.select(start, end, network) if campaign is None or r.campaign == campaign]
+        return {"impressions": sum(r.impressions for r in rows), "clicks": sum(r.link_clicks for r in rows),
+                "spend": sum(r.spend_cents for r in rows) / 100}
+
+    def truth_follower_growth_rate(self, start: dt.date, end: dt.date) -> float:
+        return self.instagram.new_followers(start, end) / self.instagram.followers(start - dt.timedelta(days=1))
 
 
 def _poisson(rng: random.Random, lam: float) -> int:

@@ -1,0 +1,160 @@
+"""Google Ads API over REST with ``requests``: googleAds:searchStream (apis.md §6).
+
+The access token comes from the OAuth refresh-token flow (the token endpoint is
+configurable, so the sandbox can serve it). Every call sends ``developer-token`` and, when
+set, ``login-customer-id``. searchStream answers a JSON array of batches with camelCase
+fields, int64 values as strings and money in micros; dates are in the account's timezone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from typing import Any, Iterator
+
+import requests
+
+from connectors.errors import AuthenticationError, ConfigurationError, ConnectorError, FatalError, \
+    RateLimitedError
+from connectors.http import HttpClient, RetryPolicy, register_secret
+from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
+
+PLATFORM = "google_ads"
+DEFAULT_VERSION = "v23"
+TOKEN_URI = "https://oauth2.googleapis.com/token"
+QUERY = ("SELECT segments.date, campaign.id, campaign.name, metrics.impressions, metrics.clicks, "
+         "metrics.cost_micros, metrics.conversions, metrics.conversions_value FROM campaign "
+         "WHERE segments.date BETWEEN '{since}' AND '{until}' ORDER BY segments.date")
+log = logging.getLogger("kpi.google_ads")
+
+
+def _ads_classifier(response: requests.Response, stream: str | None, path: str) -> ConnectorError | None:
+    """GoogleAdsFailure: the error family decides (quota, authentication, authorization, query)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None
+    failures = [e for d in error.get("details") or [] if "GoogleAdsFailure" in str(d.get("@type"))
+                for e in d.get("errors") or []]
+    request_id = response.headers.get("request-id") or next(
+        (d.get("requestId") for d in error.get("details") or [] if d.get("requestId")), None)
+    family, code = next(iter((failures[0].get("errorCode") or {"": ""}).items())) if failures else ("", "")
+    message = (failures[0].get("message") if failures else None) or error.get("message", "error")
+    common = dict(platform=PLATFORM, stream=stream, status=response.status_code, path=path, request_id=request_id)
+    text = f"{family}.{code}: {message}" if family else message
+    if family == "quotaError" or response.status_code == 429:
+        delay = (failures[0].get("details") or {}).get("quotaErrorDetails", {}).get("retryDelay") if failures else None
+        seconds = float(delay.rstrip("s")) if isinstance(delay, str) and delay.rstrip("s").replace(".", "").isdigit() else None
+        return RateLimitedError(text, **common, retry_after=seconds)
+    if family == "authenticationError":
+        return AuthenticationError(text, **common, hint="check sources.google_ads developer_token, client_id, "
+                                                        "client_secret and refresh_token")
+    if family == "authorizationError":
+        hint = ("set sources.google_ads.login_customer_id to the manager account that grants access"
+                if "login-customer-id" in message else "the Google account lacks access to sources.google_ads.customer_id")
+        return AuthenticationError(text, **common, hint=hint)
+    if family in ("queryError", "requestError", "fieldError"):
+        return ConfigurationError(text, **common, hint="the query or sources.google_ads.customer_id is wrong")
+    return None
+
+
+class GoogleAdsClient:
+    def __init__(self, customer_id: str, developer_token: str, client_id: str, client_secret: str,
+                 refresh_token: str, login_customer_id: str | None = None, base_url: str | None = None,
+                 token_uri: str | None = None, api_version: str = DEFAULT_VERSION, timeout: float = 120.0,
+                 policy: RetryPolicy | None = None) -> None:
+        for secret in (developer_token, client_secret, refresh_token):
+            register_secret(secret)
+        self.customer_id = customer_id.replace("-", "")
+        headers = {"developer-token": developer_token}
+        if login_customer_id:
+            headers["login-customer-id"] = login_customer_id.replace("-", "")
+        self.http = HttpClient(PLATFORM, f"{(base_url or 'https://googleads.googleapis.com').rstrip('/')}/{api_version}",
+                               headers=headers, timeout=(5.0, timeout), policy=policy, classifier=_ads_classifier,
+                               credential_setting="sources.google_ads credentials")
+        self.token_http = HttpClient(PLATFORM, token_uri or TOKEN_URI, timeout=(5.0, 30.0), policy=self.http.policy,
+                                     error_parser=_oauth_error,
+                                     credential_setting="sources.google_ads client_id, client_secret and refresh_token")
+        self.token_http.stats = self.http.stats
+        self._form = {"grant_type": "refresh_token", "client_id": client_id, "client_secret": client_secret,
+                      "refresh_token": refresh_token}
+        self._expires = 0.0
+
+    @property
+    def stats(self):
+        return self.http.stats
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return self.http.policy
+
+    @policy.setter
+    def policy(self, value: RetryPolicy) -> None:
+        self.http.policy = self.token_http.policy = value
+
+    def _authorize(self, stream: str) -> None:
+        if time.monotonic() < self._expires:
+            return
+        body = self.token_http.request_json("POST", "", stream=stream, data=self._form)
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not token:
+            raise FatalError("the token endpoint answered without an access_token", platform=PLATFORM, stream=stream)
+        register_secret(token)
+        self.http.session.headers["Authorization"] = f"Bearer {token}"
+        self._expires = time.monotonic() + max(60, int(body.get("expires_in", 3600)) - 60)
+
+    def search_stream(self, query: str, stream: str) -> list[dict[str, Any]]:
+        """All result rows of a GAQL query (the batches of the streamed JSON array)."""
+        self._authorize(stream)
+        body = self.http.request_json("POST", f"/customers/{self.customer_id}/googleAds:searchStream",
+                                      stream=stream, json={"query": query})
+        if not isinstance(body, list):
+            raise FatalError("searchStream did not answer a JSON array of batches", platform=PLATFORM, stream=stream)
+        return [row for batch in body for row in batch.get("results", [])]
+
+    def time_zone(self, stream: str) -> str | None:
+        rows = self.search_stream("SELECT customer.time_zone, customer.currency_code FROM customer", stream)
+        return rows[0].get("customer", {}).get("timeZone") if rows else None
+
+
+def _oauth_error(response: requests.Response) -> tuple[str, str | None]:
+    try:
+        body = response.json()
+        return f"{body.get('error')}: {body.get('error_description', '')}".strip(), None
+    except ValueError:
+        return response.text[:200], None
+
+
+def connect(settings: dict[str, Any]) -> GoogleAdsClient:
+    return GoogleAdsClient(settings["customer_id"], settings["developer_token"], settings["client_id"],
+                           settings["client_secret"], settings["refresh_token"], settings.get("login_customer_id"),
+                           settings.get("base_url"), settings.get("token_uri"),
+                           settings.get("api_version") or DEFAULT_VERSION, settings.get("timeout", 120.0))
+
+
+def fetch_campaign_daily(client: GoogleAdsClient, window: Window, ctx: StreamContext) -> Iterator[Page]:
+    zone = client.time_zone("campaign_daily")
+    if zone and zone != ctx.timezone:
+        ctx.warn(f"google_ads: the account reports days in {zone}, the business in {ctx.timezone}; "
+                 "Google Ads days are kept as the account reports them")
+    rows = client.search_stream(QUERY.format(since=window.start, until=window.end), "campaign_daily")
+    if rows:
+        yield Page(rows, account=client.customer_id)
+
+
+STREAMS = {
+    "campaign_daily": StreamSpec(
+        PLATFORM, "campaign_daily", "Campaign-day metrics: impressions, clicks, cost, conversions.",
+        key=("date", "campaign_id"), date_column="date", lookback_days=30,
+        columns=(Column("date", "DATE", "segments.date"), Column("campaign_id", "VARCHAR", "campaign.id"),
+                 Column("campaign_name", "VARCHAR", "campaign.name"),
+                 Column("impressions", "BIGINT", "metrics.impressions"), Column("clicks", "BIGINT", "metrics.clicks"),
+                 Column("cost_micros", "BIGINT", "metrics.costMicros"),
+                 Column("conversions", "DOUBLE", "metrics.conversions"),
+                 Column("conversions_value", "DOUBLE", "metrics.conversionsValue")),
+        fetch=fetch_campaign_daily),
+}
