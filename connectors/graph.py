@@ -60,7 +60,8 @@ def graph_classifier(platform: str, token_setting: str):
         if not isinstance(error, dict) or "code" not in error:
             return None
         code, sub = error.get("code"), error.get("error_subcode")
-        message = f"(#{code}{f'/{sub}' if sub else ''}) {error.get('message', '')}".strip()
+        text = str(error.get("message", ""))
+        message = text if text.startswith("(#") else f"(#{code}{f'/{sub}' if sub else ''}) {text}".strip()
         common = dict(platform=platform, stream=stream, status=response.status_code, path=path,
                       request_id=error.get("fbtrace_id") or response.headers.get("x-fb-trace-id"))
         if code in RATE_LIMIT_CODES or (isinstance(code, int) and 80000 <= code <= 80014):

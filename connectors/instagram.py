@@ -18,7 +18,7 @@ from connectors.http import HttpClient, RetryPolicy, register_secret
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
 PLATFORM = "instagram"
-MAX_SPAN_DAYS = 30
+MAX_SPAN_DAYS = 29  # 30 days apart at most; a DST change makes a 30-day span 30 days + 1 hour
 
 
 class InstagramClient:

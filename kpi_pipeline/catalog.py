@@ -29,6 +29,8 @@ class KpiDef(BaseModel):
     sources: tuple[str, ...] = ()
     denominator_kpi: str | None = None
     dense: bool = False
+    total: bool = True
+    any_source: bool = False
 
     def label_in(self, language: str) -> str:
         return (self.label_nl if language == "nl" else None) or self.label

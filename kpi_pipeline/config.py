@@ -51,12 +51,49 @@ class MailchimpSource(SourceBase):
     api_key: SecretStr | None = None
 
 
-SOURCE_MODELS: dict[str, type[SourceBase]] = {"mailchimp": MailchimpSource}
-CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {"mailchimp": ("api_key",)}
+class Ga4Source(SourceBase):
+    property_id: str = Field(pattern=r"^\d{4,20}$")
+    credentials_file: str | None = None
+
+
+class MetaAdsSource(SourceBase):
+    ad_account_id: str = Field(pattern=r"^(act_)?\d{3,25}$")
+    access_token: SecretStr | None = None
+    api_version: str = Field(default="v23.0", pattern=r"^v\d{2}\.0$")
+
+
+class GoogleAdsSource(SourceBase):
+    customer_id: str = Field(pattern=r"^\d{3}-?\d{3}-?\d{4}$")
+    developer_token: SecretStr | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    refresh_token: SecretStr | None = None
+    login_customer_id: str | None = Field(default=None, pattern=r"^\d{3}-?\d{3}-?\d{4}$")
+    token_uri: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    api_version: str = Field(default="v23", pattern=r"^v\d{2}$")
+
+
+class InstagramSource(SourceBase):
+    user_id: str = Field(pattern=r"^\d{5,25}$")
+    access_token: SecretStr | None = None
+    api_version: str = Field(default="v23.0", pattern=r"^v\d{2}\.0$")
+
+
+SOURCE_MODELS: dict[str, type[SourceBase]] = {
+    "mailchimp": MailchimpSource, "ga4": Ga4Source, "meta_ads": MetaAdsSource, "google_ads": GoogleAdsSource,
+    "instagram": InstagramSource}
+CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "mailchimp": ("api_key",), "ga4": ("credentials_file",), "meta_ads": ("access_token",),
+    "google_ads": ("developer_token", "client_id", "client_secret", "refresh_token"),
+    "instagram": ("access_token",)}
 
 
 class Sources(_Strict):
     mailchimp: MailchimpSource | None = None
+    ga4: Ga4Source | None = None
+    meta_ads: MetaAdsSource | None = None
+    google_ads: GoogleAdsSource | None = None
+    instagram: InstagramSource | None = None
 
 
 class CustomKpi(_Strict):
@@ -149,7 +186,10 @@ class Settings(_Strict):
     def kpis(self) -> tuple[KpiDef, ...]:
         """Built-in KPIs whose sources are all enabled, plus the custom ones."""
         enabled = set(self.enabled_sources())
-        builtin = tuple(k for k in builtin_kpis() if set(k.sources) <= enabled)
+        builtin = tuple(
+            k.model_copy(update={"sources": tuple(s for s in k.sources if s in enabled)}) if k.any_source else k
+            for k in builtin_kpis()
+            if (set(k.sources) & enabled if k.any_source else set(k.sources) <= enabled))
         custom = tuple(KpiDef(**c.model_dump(), sources=("manual",)) for c in self.custom_kpis)
         return builtin + custom
 
@@ -321,10 +361,9 @@ def source_settings(settings: Settings, source: str, as_of: dt.date) -> dict[str
     block = settings.enabled_sources()[source]
     values = {k: (v.get_secret_value() if isinstance(v, SecretStr) else v) for k, v in block.__dict__.items()}
     if settings.demo:
-        from connectors.sandbox import CREDENTIALS, shared_sandbox
+        from connectors.sandbox import shared_sandbox
 
-        sandbox = shared_sandbox(as_of)
-        return {**values, **CREDENTIALS[source], "base_url": sandbox.urls[source]}
+        return {**values, **shared_sandbox(as_of).settings_for(source)}
     absent = [f for f in CREDENTIAL_FIELDS.get(source, ()) if not values.get(f)]
     if absent:
         raise ConfigError(str(settings.config_path), [

@@ -115,6 +115,8 @@ def build_snapshots(
             final_keys.add((rec["kpi_id"], rec["grain"], _date(rec["period_start"])))
             rows.append(rec)
     for kpi in settings.kpis():
+        if not kpi.total:
+            continue  # a per-dimension KPI (traffic_share) has no total to score
         for grain, spans in periods.items():
             for start, end in sorted(spans):
                 if (kpi.id, grain, start) in final_keys:

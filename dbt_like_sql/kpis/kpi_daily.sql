@@ -3,8 +3,14 @@ with newsletter as (
     select * from kpis.kpi_daily_newsletter
 ),
 
+marketing as (
+    select * from kpis.kpi_daily_marketing
+),
+
 final as (
     select * from newsletter
+    union all
+    select * from marketing
 )
 
 select * from final

@@ -2,7 +2,8 @@
 -- window (the period up to as-of, or a comparison window), by the catalog's aggregation:
 -- sum = sum of numerators; ratio = sum(numerator) / sum(denominator) (never an average of daily
 -- ratios); last = the level on the window's last day; a denominator_kpi ratio divides by that
--- level KPI's value at the end of the day before the window.
+-- level KPI's value at the end of the day before the window; distinct = the platform's unique
+-- count for exactly the window's dates (no value when the platform was not asked for them).
 with windows as (
     select * from kpis.calendar_windows
 ),
@@ -13,6 +14,10 @@ catalog as (
 
 facts as (
     select * from kpis.kpi_daily
+),
+
+range_facts as (
+    select * from kpis.kpi_ranges
 ),
 
 additive as (
@@ -73,6 +78,16 @@ combined as (
         and o.dimension_value is not distinct from a.dimension_value
     union all
     select * from levels
+    union all
+    select
+        w.business_id, r.kpi_id, w.grain, w.window_kind, w.period_start, w.period_end,
+        w.window_start, w.window_end, w.window_days, r.dimension, r.dimension_value,
+        r.value as numerator, null::double as denominator, w.window_days as count_days
+    from windows as w
+    inner join range_facts as r
+        on r.business_id = w.business_id
+        and r.window_start = w.window_start
+        and r.window_end = w.window_end
 ),
 
 final as (
@@ -90,7 +105,7 @@ final as (
         x.numerator,
         x.denominator,
         case
-            when c.aggregation = 'sum' then x.numerator
+            when c.aggregation in ('sum', 'distinct') then x.numerator
             when x.denominator is null and c.aggregation = 'last' then x.numerator
             else x.numerator / nullif(x.denominator, 0)
         end as value

@@ -1,0 +1,94 @@
+-- one row per marketing KPI per business-local day per dimension value (null = the total):
+-- website sessions and traffic share by channel, ads by network and campaign, Instagram
+with traffic as (
+    select * from staging.stg_ga4__traffic_daily
+),
+
+meta_ads as (
+    select * from staging.stg_meta_ads__campaign_days
+),
+
+google_ads as (
+    select * from staging.stg_google_ads__campaign_days
+),
+
+instagram as (
+    select * from staging.stg_instagram__daily
+),
+
+instagram_levels as (
+    select * from kpis.instagram_follower_levels
+),
+
+site_days as (
+    select business_id, day, count_sessions from traffic where is_all_channels
+),
+
+channel_days as (
+    select t.business_id, t.day, t.channel, t.count_sessions, s.count_sessions as count_site_sessions
+    from traffic as t
+    inner join site_days as s on s.business_id = t.business_id and s.day = t.day
+    where not t.is_all_channels
+),
+
+ad_days as (
+    select business_id, day, network, network || ' / ' || campaign_name as campaign,
+           count_impressions, count_clicks, amount_spend
+    from meta_ads
+    union all
+    select business_id, day, network, network || ' / ' || campaign_name,
+           count_impressions, count_clicks, amount_spend
+    from google_ads
+),
+
+ad_facts as (
+    -- each ad KPI once in total, once per network, once per campaign
+    select business_id, day, null as dimension, null as dimension_value,
+           sum(count_impressions) as impressions, sum(count_clicks) as clicks, sum(amount_spend) as spend
+    from ad_days group by business_id, day
+    union all
+    select business_id, day, 'network', network,
+           sum(count_impressions), sum(count_clicks), sum(amount_spend)
+    from ad_days group by business_id, day, network
+    union all
+    select business_id, day, 'campaign', campaign,
+           sum(count_impressions), sum(count_clicks), sum(amount_spend)
+    from ad_days group by business_id, day, campaign
+),
+
+final as (
+    select business_id, 'website_sessions' as kpi_id, day, null as dimension, null as dimension_value,
+           count_sessions::double as numerator, null::double as denominator
+    from site_days
+    union all
+    select business_id, 'website_sessions', day, 'channel', channel, count_sessions, null from channel_days
+    union all
+    select business_id, 'traffic_share', day, 'channel', channel, count_sessions, count_site_sessions
+    from channel_days
+    union all
+    select business_id, 'ad_impressions', day, dimension, dimension_value, impressions, null from ad_facts
+    union all
+    select business_id, 'ad_clicks', day, dimension, dimension_value, clicks, null from ad_facts
+    union all
+    select business_id, 'ad_spend', day, dimension, dimension_value, spend, null from ad_facts
+    union all
+    select business_id, 'ad_ctr', day, dimension, dimension_value, clicks, impressions from ad_facts
+    union all
+    select business_id, 'ad_cpc', day, dimension, dimension_value, spend, clicks from ad_facts
+    union all
+    select business_id, 'instagram_new_followers', day, null, null, count_follows, null from instagram
+    union all
+    select business_id, 'instagram_follower_growth_rate', day, null, null, count_follows, null from instagram
+    union all
+    select business_id, 'instagram_followers', day, null, null, count_followers, null from instagram_levels
+)
+
+select
+    business_id,
+    kpi_id,
+    day,
+    dimension::varchar as dimension,
+    dimension_value::varchar as dimension_value,
+    numerator::double as numerator,
+    denominator::double as denominator
+from final

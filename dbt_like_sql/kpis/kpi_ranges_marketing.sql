@@ -1,0 +1,32 @@
+-- one row per distinct-count KPI per exact date range per dimension value: unique visitors as
+-- GA4 counted them for that range (days from the daily report, longer ranges asked exactly)
+with ranges as (
+    select * from staging.stg_ga4__users_by_range
+),
+
+traffic as (
+    select * from staging.stg_ga4__traffic_daily
+),
+
+all_ranges as (
+    select business_id, start_date, end_date, channel, count_users from ranges
+    union all
+    select business_id, day, day, channel, count_users from traffic
+),
+
+final as (
+    select business_id, 'website_visitors' as kpi_id, start_date as window_start, end_date as window_end,
+           null::varchar as dimension, null::varchar as dimension_value, count_users::double as value
+    from all_ranges
+    where channel = '(all)'
+    union all
+    select business_id, 'website_visitors', start_date, end_date, 'channel', channel, count_users
+    from all_ranges
+    where channel <> '(all)'
+    union all
+    select business_id, 'organic_search_visitors', start_date, end_date, null, null, count_users
+    from all_ranges
+    where channel = 'Organic Search'
+)
+
+select * from final
