@@ -20,9 +20,10 @@ from google.analytics.data_v1beta import BetaAnalyticsDataClient
 from google.analytics.data_v1beta.types import DateRange, Dimension, Metric, OrderBy, RunReportRequest
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exc
+from google.protobuf import json_format
 from google.oauth2 import service_account
 
-from connectors.errors import AuthenticationError, ConfigurationError, RetriableError
+from connectors.errors import AuthenticationError, ConfigurationError, FatalError, RetriableError
 from connectors.http import CallStats, RetryPolicy, call_with_retries, classify_status, parse_retry_after
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
@@ -90,6 +91,9 @@ class Ga4Client:
             cls = RetriableError if retriable else AuthenticationError
             raise cls(f"could not get an access token ({str(err)[:120]})", platform=PLATFORM, stream=stream,
                       hint="check sources.ga4.credentials_file (the service account and its key)") from None
+        except json_format.ParseError as err:
+            raise FatalError(f"malformed JSON in response ({str(err)[:80]})", platform=PLATFORM,
+                             stream=stream) from None
         except (auth_exc.TransportError, requests.ConnectionError, requests.Timeout) as err:
             raise RetriableError(f"{type(err).__name__} calling the API", platform=PLATFORM, stream=stream,
                                  hint="check the network or sources.ga4.base_url") from None

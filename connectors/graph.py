@@ -13,6 +13,7 @@ import requests
 
 from connectors.errors import AuthenticationError, ConfigurationError, ConnectorError, FatalError, \
     RateLimitedError, RetriableError
+from connectors.http import parse_retry_after
 
 DEFAULT_VERSION = "v23.0"
 RATE_LIMIT_CODES = {4, 17, 32, 613}
@@ -65,7 +66,8 @@ def graph_classifier(platform: str, token_setting: str):
         common = dict(platform=platform, stream=stream, status=response.status_code, path=path,
                       request_id=error.get("fbtrace_id") or response.headers.get("x-fb-trace-id"))
         if code in RATE_LIMIT_CODES or (isinstance(code, int) and 80000 <= code <= 80014):
-            return RateLimitedError(message, **common, retry_after=regain_access_seconds(response),
+            wait = parse_retry_after(response.headers.get("Retry-After")) or regain_access_seconds(response)
+            return RateLimitedError(message, **common, retry_after=wait,
                                     hint="Meta is throttling this app or account; the sync waits and retries")
         if code == 1 and "reduce the amount of data" in str(error.get("message", "")).lower():
             return ReduceDataError(message, **common)

@@ -1,7 +1,8 @@
 """One contract for every stream of every connector, against the sandbox.
 
 A new connector needs its sandbox emulation and an entry in connectors.sandbox.CREDENTIALS,
-not new test code: the streams come from connectors.registry.
+not new test code: the streams come from connectors.registry. Faults are injected on the
+stream's first request, whatever it is (Google Ads: the OAuth token call).
 """
 
 import datetime as dt
@@ -11,8 +12,9 @@ import pytest
 from connectors.errors import AuthenticationError, FatalError
 from connectors.registry import SOURCES
 from connectors.sandbox import CREDENTIALS
-from connectors.streams import StreamContext
+from kpi_pipeline.config import load_config
 from kpi_pipeline.loading import load_stream
+from kpi_pipeline.runtime import stream_context
 from kpi_pipeline.warehouse import Warehouse
 from tests.conftest import AS_OF
 
@@ -21,16 +23,20 @@ IDS = [f"{s}/{n}" for s, n in STREAMS]
 
 
 def make_client(sandbox, source, policy):
-    client = SOURCES[source][0]({**CREDENTIALS[source], "base_url": sandbox.urls[source], "timeout": 2})
+    client = SOURCES[source][0]({**sandbox.settings_for(source), "timeout": 2})
     client.policy = policy
     return client
+
+
+SETTINGS = load_config("kpi.yaml")
 
 
 def run(sandbox, source, name, policy, wh=None):
     spec = SOURCES[source][1][name]
     wh = wh or Warehouse(":memory:", "contract")
     window = spec.lookback_window(AS_OF)
-    ctx = StreamContext("Europe/Brussels", AS_OF, AS_OF)
+    ctx = stream_context(SETTINGS, AS_OF)
+    ctx.snapshot_date = AS_OF
     result = load_stream(spec, make_client(sandbox, source, policy), window, ctx, wh)
     return spec, wh, result, window
 
@@ -66,12 +72,14 @@ def test_reloading_the_same_range_changes_nothing(sandbox, fast_policy, source, 
 
 @pytest.mark.parametrize("source,name", STREAMS, ids=IDS)
 def test_401_is_an_authentication_error_naming_the_setting(sandbox, fast_policy, source, name):
-    sandbox.servers[source].inject(r".*", status=401, times=1)
+    # persistent: Google's clients refresh their token once on a 401 before giving up
+    sandbox.servers[source].inject(r".*", status=401, times=5)
     with pytest.raises(AuthenticationError) as info:
         run(sandbox, source, name, fast_policy)
     assert f"sources.{source}" in str(info.value) and info.value.platform == source
     assert fast_policy.waits == []
-    assert CREDENTIALS[source].get("api_key", "~none~") not in str(info.value)
+    for secret in ("api_key", "access_token", "developer_token", "client_secret", "refresh_token"):
+        assert CREDENTIALS[source].get(secret, "~none~") not in str(info.value)
 
 
 @pytest.mark.parametrize("source,name", STREAMS, ids=IDS)
