@@ -77,7 +77,7 @@ class GoogleAdsClient:
                                headers=headers, timeout=(5.0, timeout), policy=policy, classifier=_ads_classifier,
                                credential_setting="sources.google_ads credentials")
         self.token_http = HttpClient(PLATFORM, token_uri or TOKEN_URI, timeout=(5.0, 30.0), policy=self.http.policy,
-                                     error_parser=_oauth_error,
+                                     error_parser=_oauth_error, classifier=_oauth_classifier,
                                      credential_setting="sources.google_ads client_id, client_secret and refresh_token")
         self.token_http.stats = self.http.stats
         self._form = {"grant_type": "refresh_token", "client_id": client_id, "client_secret": client_secret,
@@ -119,6 +119,16 @@ class GoogleAdsClient:
     def time_zone(self, stream: str) -> str | None:
         rows = self.search_stream("SELECT customer.time_zone, customer.currency_code FROM customer", stream)
         return rows[0].get("customer", {}).get("timeZone") if rows else None
+
+
+def _oauth_classifier(response: requests.Response, stream: str | None, path: str) -> ConnectorError | None:
+    """OAuth token endpoint: a refused grant or client is a credential problem, not a bad request."""
+    message, _ = _oauth_error(response)
+    if message.split(":")[0] in ("invalid_grant", "invalid_client", "unauthorized_client"):
+        return AuthenticationError(message, platform=PLATFORM, stream=stream, status=response.status_code,
+                                   path="(token endpoint)",
+                                   hint="check sources.google_ads client_id, client_secret and refresh_token")
+    return None
 
 
 def _oauth_error(response: requests.Response) -> tuple[str, str | None]:

@@ -51,24 +51,41 @@ demo: false
 warehouse: data/warehouse.duckdb
 history_start: {history_start}
 sources:
-  mailchimp: {{api_key: "${{MAILCHIMP_API_KEY}}", base_url: "{mailchimp_url}", lookback_days: 14}}
+  mailchimp: {{api_key: "${{MAILCHIMP_API_KEY}}", base_url: "{urls[mailchimp]}", lookback_days: 14}}
+  ga4: {{property_id: "123456789", credentials_file: "${{GOOGLE_APPLICATION_CREDENTIALS}}", base_url: "{urls[ga4]}"}}
+  meta_ads: {{ad_account_id: act_1234567890, access_token: "${{META_ACCESS_TOKEN}}", base_url: "{urls[meta_ads]}"}}
+  google_ads: {{customer_id: "123-456-7890", developer_token: "${{GOOGLE_ADS_DEVELOPER_TOKEN}}",
+               client_id: "${{GOOGLE_ADS_CLIENT_ID}}", client_secret: "${{GOOGLE_ADS_CLIENT_SECRET}}",
+               refresh_token: "${{GOOGLE_ADS_REFRESH_TOKEN}}", base_url: "{urls[google_ads]}",
+               token_uri: "{urls[google_ads]}/token"}}
+  instagram: {{user_id: "17841400000000000", access_token: "${{META_ACCESS_TOKEN}}", base_url: "{urls[instagram]}"}}
 targets:
   newsletter_subscribers: {{month: 2400}}
   newsletter_new_subscribers: {{week: 25, month: 110, quarter: 330}}
   email_open_rate: {{month: 0.30, quarter: 0.30}}
   newsletter_unsubscribes: {{month: 40}}
+  website_visitors: {{month: 4000}}
+  ad_cpc: {{month: 0.70}}
 """
+
+
+def live_environment(mp: pytest.MonkeyPatch, sandbox, folder: Path) -> None:
+    """Credentials in the environment, as an operator would set them for real accounts."""
+    from connectors.sandbox import CREDENTIALS
+
+    mp.setenv("MAILCHIMP_API_KEY", CREDENTIALS["mailchimp"]["api_key"])
+    mp.setenv("GOOGLE_APPLICATION_CREDENTIALS", sandbox.ga4.credentials_file)
+    mp.setenv("META_ACCESS_TOKEN", CREDENTIALS["meta_ads"]["access_token"])
+    for name in ("developer_token", "client_id", "client_secret", "refresh_token"):
+        mp.setenv(f"GOOGLE_ADS_{name.upper()}", CREDENTIALS["google_ads"][name])
+    mp.setenv("KPI_TODAY", (AS_OF + dt.timedelta(days=1)).isoformat())
+    mp.setenv("DAGSTER_HOME", str(folder / ".dagster"))
+    mp.delenv("KPI_WAREHOUSE", raising=False)
+    mp.delenv("KPI_AS_OF", raising=False)
 
 
 @pytest.fixture
 def live_config(tmp_path, sandbox, monkeypatch):
     """kpi.yaml pointing at the sandbox like a real deployment (not demo mode)."""
-    from connectors.sandbox import CREDENTIALS
-
-    monkeypatch.setenv("MAILCHIMP_API_KEY", CREDENTIALS["mailchimp"]["api_key"])
-    monkeypatch.setenv("KPI_TODAY", (AS_OF + dt.timedelta(days=1)).isoformat())
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / ".dagster"))
-    monkeypatch.delenv("KPI_WAREHOUSE", raising=False)
-    monkeypatch.delenv("KPI_AS_OF", raising=False)
-    return write_config(tmp_path, LIVE_CONFIG.format(history_start="2026-05-01",
-                                                     mailchimp_url=sandbox.urls["mailchimp"]))
+    live_environment(monkeypatch, sandbox, tmp_path)
+    return write_config(tmp_path, LIVE_CONFIG.format(history_start="2026-05-01", urls=sandbox.urls))

@@ -89,6 +89,6 @@ select
     day,
     dimension::varchar as dimension,
     dimension_value::varchar as dimension_value,
-    numerator::double as numerator,
-    denominator::double as denominator
+    numerator::decimal(38, 6) as numerator,      -- exact: sums do not depend on row order
+    denominator::decimal(38, 6) as denominator
 from final

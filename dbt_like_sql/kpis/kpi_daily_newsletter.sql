@@ -65,6 +65,6 @@ select
     day,
     null::varchar as dimension,
     null::varchar as dimension_value,
-    numerator,
-    denominator
+    numerator::decimal(38, 6) as numerator,      -- exact: sums do not depend on row order
+    denominator::decimal(38, 6) as denominator
 from final

@@ -8,15 +8,22 @@ traffic as (
     select * from staging.stg_ga4__traffic_daily
 ),
 
-all_ranges as (
-    select business_id, start_date, end_date, channel, count_users from ranges
+candidates as (
+    select business_id, start_date, end_date, channel, count_users, 1 as priority from ranges
     union all
-    select business_id, day, day, channel, count_users from traffic
+    select business_id, day, day, channel, count_users, 2 as priority from traffic
+),
+
+all_ranges as (
+    -- a one-day range can come from both reports (a week open for one day): keep one
+    select business_id, start_date, end_date, channel, arg_min(count_users, priority) as count_users
+    from candidates
+    group by business_id, start_date, end_date, channel
 ),
 
 final as (
     select business_id, 'website_visitors' as kpi_id, start_date as window_start, end_date as window_end,
-           null::varchar as dimension, null::varchar as dimension_value, count_users::double as value
+           null::varchar as dimension, null::varchar as dimension_value, count_users::decimal(38, 6) as value
     from all_ranges
     where channel = '(all)'
     union all

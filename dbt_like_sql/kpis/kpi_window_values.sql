@@ -82,7 +82,7 @@ combined as (
     select
         w.business_id, r.kpi_id, w.grain, w.window_kind, w.period_start, w.period_end,
         w.window_start, w.window_end, w.window_days, r.dimension, r.dimension_value,
-        r.value as numerator, null::double as denominator, w.window_days as count_days
+        r.value as numerator, null::decimal(38, 6) as denominator, w.window_days as count_days
     from windows as w
     inner join range_facts as r
         on r.business_id = w.business_id
@@ -105,9 +105,9 @@ final as (
         x.numerator,
         x.denominator,
         case
-            when c.aggregation in ('sum', 'distinct') then x.numerator
-            when x.denominator is null and c.aggregation = 'last' then x.numerator
-            else x.numerator / nullif(x.denominator, 0)
+            when c.aggregation in ('sum', 'distinct') then x.numerator::double
+            when x.denominator is null and c.aggregation = 'last' then x.numerator::double
+            else x.numerator::double / nullif(x.denominator::double, 0)
         end as value
     from combined as x
     inner join catalog as c on c.kpi_id = x.kpi_id
