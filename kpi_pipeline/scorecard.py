@@ -52,7 +52,9 @@ def assess(*, aggregation: str, direction: str, actual: float | None, target: fl
     """
     if actual is None or (isinstance(actual, float) and math.isnan(actual)):
         return Assessment(None, None, None, "no_data")
-    pace = aggregation == "sum" and not is_closed
+    # counts that accumulate over the period are paced: sums, and unique counts (visitors), whose
+    # to-date value can only grow towards the period's (a linear pace slightly flatters them)
+    pace = aggregation in ("sum", "distinct") and not is_closed
     projected = actual / elapsed_share if pace and elapsed_share > 0 else actual
     if target is None:
         return Assessment(None, projected, None, "no_data" if stale else "no_target")

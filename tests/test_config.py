@@ -16,12 +16,13 @@ sources:
 """
 
 
-def test_shipped_kpi_yaml_is_valid_demo_with_targets_for_every_newsletter_kpi():
+def test_shipped_kpi_yaml_is_valid_demo_with_targets_for_every_scored_kpi():
     settings = load_config("kpi.yaml")
-    assert settings.demo
-    ids = {k.id for k in settings.kpis()}
-    assert {"newsletter_subscribers", "newsletter_churn_rate", "newsletter_cold_subscriber_share"} <= ids
-    assert ids <= set(settings.targets)
+    assert settings.demo and set(settings.enabled_sources()) == {"mailchimp", "ga4", "meta_ads", "google_ads",
+                                                                 "instagram"}
+    ids = {k.id for k in settings.kpis() if k.total}
+    assert {"newsletter_subscribers", "website_visitors", "ad_cpc", "instagram_follower_growth_rate"} <= ids
+    assert ids == set(settings.targets)
 
 
 def test_every_problem_is_listed_with_its_path(tmp_path):

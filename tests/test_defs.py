@@ -6,32 +6,46 @@ from kpi_pipeline.config import load_config
 from kpi_pipeline.defs import build_definitions
 
 GRAPH = {
+    "kpis/calendar_windows": ("kpis", []),
+    "kpis/catalog": ("kpis", []),
+    "kpis/instagram_follower_levels": ("kpis", ['staging/stg_instagram__account_snapshots', 'staging/stg_instagram__daily']),
+    "kpis/kpi_daily": ("kpis", ['kpis/kpi_daily_marketing', 'kpis/kpi_daily_newsletter']),
+    "kpis/kpi_daily_marketing": ("kpis", ['kpis/instagram_follower_levels', 'staging/stg_ga4__traffic_daily', 'staging/stg_google_ads__campaign_days', 'staging/stg_instagram__daily', 'staging/stg_meta_ads__campaign_days']),
+    "kpis/kpi_daily_newsletter": ("kpis", ['kpis/newsletter_subscriber_levels', 'staging/stg_mailchimp__campaigns', 'staging/stg_mailchimp__list_activity', 'staging/stg_mailchimp__member_engagement']),
+    "kpis/kpi_ranges": ("kpis", ['kpis/kpi_ranges_marketing']),
+    "kpis/kpi_ranges_marketing": ("kpis", ['staging/stg_ga4__traffic_daily', 'staging/stg_ga4__users_by_range']),
+    "kpis/kpi_values": ("kpis", ['kpis/kpi_window_values']),
+    "kpis/kpi_window_values": ("kpis", ['kpis/calendar_windows', 'kpis/catalog', 'kpis/kpi_daily', 'kpis/kpi_ranges']),
+    "kpis/newsletter_subscriber_levels": ("kpis", ['staging/stg_mailchimp__growth_history', 'staging/stg_mailchimp__list_activity', 'staging/stg_mailchimp__list_snapshots']),
+    "published/analytics_duckdb": ("reports", ['reports/scorecard']),
+    "raw/ga4__traffic_daily": ("ga4", []),
+    "raw/ga4__users_by_period": ("ga4", []),
+    "raw/ga4__users_comparisons": ("ga4", []),
+    "raw/google_ads__campaign_daily": ("google_ads", []),
+    "raw/instagram__account": ("instagram", []),
+    "raw/instagram__daily_totals": ("instagram", []),
+    "raw/instagram__follower_count": ("instagram", []),
     "raw/mailchimp__campaign_opens": ("mailchimp", []),
     "raw/mailchimp__campaign_reports": ("mailchimp", []),
     "raw/mailchimp__growth_history": ("mailchimp", []),
     "raw/mailchimp__list_activity": ("mailchimp", []),
     "raw/mailchimp__lists": ("mailchimp", []),
     "raw/mailchimp__members": ("mailchimp", []),
-    "staging/stg_mailchimp__campaigns": ("staging", ["raw/mailchimp__campaign_reports"]),
-    "staging/stg_mailchimp__growth_history": ("staging", ["raw/mailchimp__growth_history"]),
-    "staging/stg_mailchimp__list_activity": ("staging", ["raw/mailchimp__list_activity"]),
-    "staging/stg_mailchimp__list_snapshots": ("staging", ["raw/mailchimp__lists"]),
-    "staging/stg_mailchimp__member_engagement": ("staging", ["raw/mailchimp__campaign_opens", "raw/mailchimp__members"]),
-    "kpis/newsletter_subscriber_levels": ("kpis", ["staging/stg_mailchimp__growth_history",
-                                                   "staging/stg_mailchimp__list_activity",
-                                                   "staging/stg_mailchimp__list_snapshots"]),
-    "kpis/kpi_daily_newsletter": ("kpis", ["kpis/newsletter_subscriber_levels", "staging/stg_mailchimp__campaigns",
-                                           "staging/stg_mailchimp__list_activity",
-                                           "staging/stg_mailchimp__member_engagement"]),
-    "kpis/kpi_daily": ("kpis", ["kpis/kpi_daily_newsletter"]),
-    "kpis/catalog": ("kpis", []),
-    "kpis/calendar_windows": ("kpis", []),
-    "kpis/kpi_window_values": ("kpis", ["kpis/calendar_windows", "kpis/catalog", "kpis/kpi_daily"]),
-    "kpis/kpi_values": ("kpis", ["kpis/kpi_window_values"]),
+    "raw/meta_ads__campaign_insights": ("meta_ads", []),
+    "reports/scorecard": ("reports", ['snapshots/kpi_snapshots']),
+    "snapshots/kpi_snapshots": ("snapshots", ['kpis/kpi_values', 'kpis/kpi_window_values', 'snapshots/targets']),
     "snapshots/targets": ("snapshots", []),
-    "snapshots/kpi_snapshots": ("snapshots", ["kpis/kpi_values", "kpis/kpi_window_values", "snapshots/targets"]),
-    "reports/scorecard": ("reports", ["snapshots/kpi_snapshots"]),
-    "published/analytics_duckdb": ("reports", ["reports/scorecard"]),
+    "staging/stg_ga4__traffic_daily": ("staging", ['raw/ga4__traffic_daily']),
+    "staging/stg_ga4__users_by_range": ("staging", ['raw/ga4__users_by_period', 'raw/ga4__users_comparisons']),
+    "staging/stg_google_ads__campaign_days": ("staging", ['raw/google_ads__campaign_daily']),
+    "staging/stg_instagram__account_snapshots": ("staging", ['raw/instagram__account']),
+    "staging/stg_instagram__daily": ("staging", ['raw/instagram__daily_totals', 'raw/instagram__follower_count']),
+    "staging/stg_mailchimp__campaigns": ("staging", ['raw/mailchimp__campaign_reports']),
+    "staging/stg_mailchimp__growth_history": ("staging", ['raw/mailchimp__growth_history']),
+    "staging/stg_mailchimp__list_activity": ("staging", ['raw/mailchimp__list_activity']),
+    "staging/stg_mailchimp__list_snapshots": ("staging", ['raw/mailchimp__lists']),
+    "staging/stg_mailchimp__member_engagement": ("staging", ['raw/mailchimp__campaign_opens', 'raw/mailchimp__members']),
+    "staging/stg_meta_ads__campaign_days": ("staging", ['raw/meta_ads__campaign_insights']),
 }
 
 
@@ -54,9 +68,9 @@ def test_raw_assets_are_daily_partitioned_in_business_time_and_every_writer_is_i
         if name.startswith("raw/"):
             partitions = node.partitions_def
             assert isinstance(partitions, dg.DailyPartitionsDefinition)
-            assert partitions.timezone == "Europe/Brussels" and partitions.start.date().isoformat() == "2025-01-01"
+            assert partitions.timezone == "Europe/Brussels" and partitions.start.date().isoformat() == "2025-10-01"
             assert node.backfill_policy == dg.BackfillPolicy.single_run()
-            assert "mailchimp" in node.kinds
+            assert name.split("/")[1].split("__")[0] in node.kinds
         else:
             assert node.partitions_def is None
         if name != "reports/scorecard":

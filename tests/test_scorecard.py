@@ -48,6 +48,11 @@ def test_direction_lower_inverts_the_comparison():
     assert a(actual=0.01, **low).attainment == pytest.approx(2.0)
 
 
+def test_distinct_counts_are_paced_like_sums():
+    r = a(aggregation="distinct", actual=60.0, target=100.0, elapsed_share=0.5)
+    assert r.projected == 120.0 and r.expected_to_date == 50.0 and r.status == "on_track"
+
+
 def test_non_sum_kpis_are_not_paced():
     r = a(aggregation="ratio", actual=0.3, target=0.4, elapsed_share=0.5)
     assert r.projected == 0.3 and r.expected_to_date == 0.4 and r.status == "off_track"
