@@ -261,6 +261,9 @@ class HttpClient:
         if self.classifier is not None:
             special = self.classifier(response, stream, path)
             if special is not None:
+                told = parse_retry_after(response.headers.get("Retry-After"))
+                if special.retriable and told is not None:
+                    special.retry_after = told  # an explicit Retry-After beats the platform's hints
                 raise special
         message, request_id = self.error_parser(response)
         raise classify_status(

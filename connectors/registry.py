@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from connectors import ga4, google_ads, instagram, mailchimp, meta_ads
+from connectors import calendly, ga4, google_ads, hubspot, instagram, mailchimp, manual, meta_ads, stripe
 from connectors.streams import StreamSpec
 
 SOURCES: dict[str, tuple[Callable[[dict[str, Any]], Any], dict[str, StreamSpec]]] = {
     module.PLATFORM: (module.connect, module.STREAMS)
-    for module in (mailchimp, ga4, meta_ads, google_ads, instagram)
+    for module in (mailchimp, ga4, meta_ads, google_ads, instagram, stripe, calendly, hubspot, manual)
 }
 
 

@@ -96,7 +96,7 @@ class Column:
         return None if node == "" else node
 
 
-Kind = Literal["daily", "monthly", "snapshot", "as_of"]
+Kind = Literal["daily", "monthly", "snapshot", "as_of", "file"]
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,8 @@ class StreamSpec:
     lookback_days: int = 7
     history_days: int | None = None
     history_note: str = ""
+    future_days: int = 0  # also (re)fetch this many days after the window (bookings ahead)
+    first_load_all: bool = False  # the first load fetches the platform's whole history
 
     @property
     def table(self) -> str:
@@ -145,6 +147,8 @@ class StreamSpec:
                          f"{window.start}..{ctx.snapshot_date - dt.timedelta(days=1)} keep what they had "
                          f"({self.history_note or 'the platform keeps no history'})")
             return Window(ctx.snapshot_date, ctx.snapshot_date)
+        if self.kind == "file":  # the whole file is the truth: replace all it ever loaded
+            return Window(dt.date(1900, 1, 1), dt.date(2999, 12, 31))
         if self.kind == "as_of":
             return Window(ctx.as_of, ctx.as_of) if window.start <= ctx.as_of <= window.end else None
         start = window.start
@@ -160,7 +164,7 @@ class StreamSpec:
                 ctx.warn(f"{self.source}/{self.name}: {self.history_note}; "
                          f"{start}..{oldest - dt.timedelta(days=1)} cannot be fetched and keeps what it had")
                 start = oldest
-        return Window(start, window.end)
+        return Window(start, window.end + dt.timedelta(days=self.future_days))
 
     def lookback_window(self, as_of: dt.date, lookback_days: int | None = None) -> Window:
         """The window a routine sync re-fetches: the lookback ending at ``as_of``."""

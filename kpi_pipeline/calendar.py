@@ -88,3 +88,16 @@ def catalog_frame(settings: Settings) -> pd.DataFrame:
          "dense": k.dense, "total": k.total}
         for k in settings.kpis()
     ])
+
+
+def parameters_frame(settings: Settings) -> pd.DataFrame:
+    """kpis.parameters: the settings SQL models need (intro-call event types, lead stages)."""
+    rows = []
+    calendly = settings.sources.calendly
+    for value in (calendly.intro_call_event_types if calendly else []):
+        rows.append(("intro_call_event_type", value.lower()))
+    hubspot = settings.sources.hubspot
+    for value in (hubspot.lead_stages if hubspot else []):
+        rows.append(("lead_stage", value.lower()))
+    return pd.DataFrame([{"business_id": settings.business_id, "name": n, "value": v} for n, v in rows],
+                        columns=["business_id", "name", "value"])

@@ -30,6 +30,7 @@ class KpiDef(BaseModel):
     denominator_kpi: str | None = None
     dense: bool = False
     total: bool = True
+    pace: bool = True
     any_source: bool = False
 
     def label_in(self, language: str) -> str:

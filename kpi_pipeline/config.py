@@ -79,13 +79,34 @@ class InstagramSource(SourceBase):
     api_version: str = Field(default="v23.0", pattern=r"^v\d{2}\.0$")
 
 
+class StripeSource(SourceBase):
+    api_key: SecretStr | None = None
+
+
+class CalendlySource(SourceBase):
+    token: SecretStr | None = None
+    user: str | None = None
+    organization: str | None = None
+    intro_call_event_types: list[str] = Field(default=["Intro call"], min_length=1)
+
+
+class HubSpotSource(SourceBase):
+    token: SecretStr | None = None
+    lead_stages: list[str] = Field(default=["lead", "marketingqualifiedlead", "salesqualifiedlead"], min_length=1)
+
+
+class ManualSource(SourceBase):
+    path: str = "data/manual_metrics.csv"
+
+
 SOURCE_MODELS: dict[str, type[SourceBase]] = {
     "mailchimp": MailchimpSource, "ga4": Ga4Source, "meta_ads": MetaAdsSource, "google_ads": GoogleAdsSource,
-    "instagram": InstagramSource}
+    "instagram": InstagramSource, "stripe": StripeSource, "calendly": CalendlySource, "hubspot": HubSpotSource,
+    "manual": ManualSource}
 CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {
     "mailchimp": ("api_key",), "ga4": ("credentials_file",), "meta_ads": ("access_token",),
     "google_ads": ("developer_token", "client_id", "client_secret", "refresh_token"),
-    "instagram": ("access_token",)}
+    "instagram": ("access_token",), "stripe": ("api_key",), "calendly": ("token",), "hubspot": ("token",)}
 
 
 class Sources(_Strict):
@@ -94,6 +115,10 @@ class Sources(_Strict):
     meta_ads: MetaAdsSource | None = None
     google_ads: GoogleAdsSource | None = None
     instagram: InstagramSource | None = None
+    stripe: StripeSource | None = None
+    calendly: CalendlySource | None = None
+    hubspot: HubSpotSource | None = None
+    manual: ManualSource | None = None
 
 
 class CustomKpi(_Strict):
@@ -360,6 +385,10 @@ def source_settings(settings: Settings, source: str, as_of: dt.date) -> dict[str
     """
     block = settings.enabled_sources()[source]
     values = {k: (v.get_secret_value() if isinstance(v, SecretStr) else v) for k, v in block.__dict__.items()}
+    if source == "manual":  # a local file, the same in demo mode
+        path = Path(values["path"])
+        return {**values, "path": str(path if path.is_absolute() else settings.base_dir / path),
+                "kpi_ids": [c.id for c in settings.custom_kpis]}
     if settings.demo:
         from connectors.sandbox import shared_sandbox
 

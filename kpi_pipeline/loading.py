@@ -16,6 +16,9 @@ from connectors.streams import Page, StreamContext, StreamSpec, Window
 from kpi_pipeline.warehouse import ARROW_TYPES, Warehouse
 
 
+FIRST_DAY = dt.date(2000, 1, 1)
+
+
 @dataclass
 class LoadResult:
     """What one stream load did, for metadata and the end-of-sync summary."""
@@ -81,6 +84,11 @@ def load_stream(spec: StreamSpec, client: Any, window: Window, ctx: StreamContex
     started = time.monotonic()
     result = LoadResult(spec.name, None)
     ensure_tables(warehouse, [spec])  # downstream models can run even when nothing was fetchable
+    if spec.first_load_all and not warehouse.query(
+            f"select count(*) from raw.{spec.table} where business_id = ?", [warehouse.business_id])[0][0]:
+        # e.g. "first successful payment" needs every earlier payment, not only those since history_start
+        ctx.warn(f"{spec.source}/{spec.name}: first load: fetching the whole history up to {window.end}")
+        window = Window(FIRST_DAY, window.end)
     replace = spec.replace_range(window, ctx)
     if replace is not None:
         synced_at = dt.datetime.now(dt.timezone.utc)

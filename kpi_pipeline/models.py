@@ -112,15 +112,17 @@ def run_models(warehouse, settings, as_of, sql_dir: Path = SQL_DIR) -> dict[str,
     For tests and benchmarks: the same SQL the model assets run, on any warehouse.
     Returns rows per table.
     """
-    from connectors.registry import streams
-    from kpi_pipeline.assets.raw import raw_tables
-    from kpi_pipeline.calendar import calendar_windows, catalog_frame
+    from connectors.registry import SOURCES
+    from kpi_pipeline.assets.raw import all_raw_tables
+    from kpi_pipeline.calendar import calendar_windows, catalog_frame, parameters_frame
     from kpi_pipeline.loading import ensure_tables
 
-    ensure_tables(warehouse, [spec for source in settings.enabled_sources() for spec in streams(source).values()])
+    ensure_tables(warehouse, [spec for _, specs in SOURCES.values() for spec in specs.values()])
     warehouse.write_frame("kpis.catalog", catalog_frame(settings))
     warehouse.write_frame("kpis.calendar_windows", calendar_windows(settings, as_of))
+    warehouse.write_frame("kpis.parameters", parameters_frame(settings))
     counts = {}
-    for model in load_models([*raw_tables(settings), "kpis.catalog", "kpis.calendar_windows"], sql_dir):
+    for model in load_models([*all_raw_tables(), "kpis.catalog", "kpis.calendar_windows", "kpis.parameters"],
+                             sql_dir):
         counts[model.table] = warehouse.rebuild(model.table, model.sql)
     return counts

@@ -144,7 +144,7 @@ def _row(settings: Settings, kpi: KpiDef, grain: str, start: dt.date, end: dt.da
     previous = index.get((kpi.id, grain, "previous", start))
     last_year = index.get((kpi.id, grain, "last_year", start))
     target = target_for(settings, kpi.id, grain, start)
-    result = assess(aggregation=kpi.aggregation, direction=kpi.direction, actual=actual, target=target,
+    result = assess(aggregation=kpi.aggregation if kpi.pace else "ratio", direction=kpi.direction, actual=actual, target=target,
                     elapsed_share=elapsed, is_closed=is_closed, stale=stale,
                     at_risk_within=settings.status.at_risk_within,
                     too_early_before=settings.status.too_early_before)

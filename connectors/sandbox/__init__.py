@@ -12,7 +12,7 @@ import os
 import threading
 from typing import Any
 
-from connectors.sandbox import ga4, google_ads, mailchimp, meta
+from connectors.sandbox import ga4, google_ads, mailchimp, meta, sales
 from connectors.sandbox.world import World, get_world
 
 CREDENTIALS: dict[str, dict[str, Any]] = {
@@ -23,6 +23,9 @@ CREDENTIALS: dict[str, dict[str, Any]] = {
     "google_ads": {"customer_id": google_ads.CUSTOMER_ID, "developer_token": google_ads.DEVELOPER_TOKEN,
                    "client_id": google_ads.CLIENT_ID, "client_secret": google_ads.CLIENT_SECRET,
                    "refresh_token": google_ads.REFRESH_TOKEN},
+    "stripe": {"api_key": sales.STRIPE_KEY},
+    "calendly": {"token": sales.CALENDLY_TOKEN},
+    "hubspot": {"token": sales.HUBSPOT_TOKEN},
 }
 
 
@@ -35,8 +38,12 @@ class Sandbox:
         self.ga4 = ga4.Ga4Emulator(self.world)
         self.meta = meta.MetaEmulator(self.world)
         self.google_ads = google_ads.GoogleAdsEmulator(self.world)
+        self.stripe = sales.StripeEmulator(self.world)
+        self.calendly = sales.CalendlyEmulator(self.world)
+        self.hubspot = sales.HubSpotEmulator(self.world)
         self.servers = {"mailchimp": self.mailchimp.server, "ga4": self.ga4.server, "meta_ads": self.meta.server,
-                        "google_ads": self.google_ads.server}
+                        "google_ads": self.google_ads.server, "stripe": self.stripe.server,
+                        "calendly": self.calendly.server, "hubspot": self.hubspot.server}
         self.servers["instagram"] = self.meta.server  # the same Graph API host
         self.urls: dict[str, str] = {}
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from connectors.sandbox.marketing_world import Ads, Instagram, WebTraffic
+from connectors.sandbox.sales_world import Sales
 from zoneinfo import ZoneInfo
 
 WORLD_START = dt.date(2025, 1, 1)
@@ -92,6 +93,7 @@ class World:
         self.web = WebTraffic(seed, WORLD_START, as_of)
         self.ads = Ads(seed, WORLD_START, as_of, self.now)
         self.instagram = Instagram(seed, WORLD_START, as_of)
+        self.sales = Sales(seed, WORLD_START, as_of, self.now, TZ)
 
     # ------------------------------------------------------------------ generation
 
@@ -301,6 +303,42 @@ class World:
         rows = [r for r in self.ads.select(start, end, network) if campaign is None or r.campaign == campaign]
         return {"impressions": sum(r.impressions for r in rows), "clicks": sum(r.link_clicks for r in rows),
                 "spend": sum(r.spend_cents for r in rows) / 100}
+
+    # ------------------------------------------------------------------ sales truth
+
+    def truth_sales(self, start: dt.date, end: dt.date,
+                    lead_stages: tuple[str, ...] = ("lead", "marketingqualifiedlead", "salesqualifiedlead")) -> dict:
+        """Every sales KPI for start..end (business-local dates), from the funnel's events."""
+        s = self.sales
+        inside = lambda ts: start <= local_date(ts) <= end  # noqa: E731
+        paid = s.succeeded()
+        first_paid: dict[str, dt.datetime] = {}
+        for p in sorted(paid, key=lambda p: p.created_at):
+            first_paid.setdefault(p.customer_id, p.created_at)
+        period = [p for p in paid if inside(p.created_at)]
+        customers = {p.customer_id for p in period}
+        before = local_midnight(start)
+        leads = sum(1 for c in s.contacts if c.stage in lead_stages and inside(c.created_at) and s.seen(c.created_at))
+        calls = sum(1 for b in s.bookings if b.event_type == "intro" and inside(b.start_time)
+                    and b.start_time < s.now and not s.seen(b.canceled_at))
+        new = sum(1 for t in first_paid.values() if inside(t))
+        revenue = sum(p.amount - s.refunded(p) for p in period) / 100
+        by_product: dict[str, float] = {}
+        units: dict[str, int] = {}
+        for p in period:
+            for line in p.lines:
+                by_product[line.name] = by_product.get(line.name, 0) + line.unit_amount * line.quantity / 100
+                units[line.name] = units.get(line.name, 0) + line.quantity
+        return {
+            "leads": leads, "intro_calls": calls, "new_customers": new, "orders": len(period), "revenue": revenue,
+            "average_order_value": revenue / len(period) if period else None,
+            "lead_conversion_rate": new / leads if leads else None,
+            "call_conversion_rate": new / calls if calls else None,
+            "orders_per_customer": len(period) / len(customers) if customers else None,
+            "repeat_customer_rate": (sum(1 for c in customers if first_paid[c] < before) / len(customers)
+                                     if customers else None),
+            "sales_by_product": by_product, "units_by_product": units,
+        }
 
     def truth_follower_growth_rate(self, start: dt.date, end: dt.date) -> float:
         return self.instagram.new_followers(start, end) / self.instagram.followers(start - dt.timedelta(days=1))

@@ -7,10 +7,16 @@ marketing as (
     select * from kpis.kpi_daily_marketing
 ),
 
+sales as (
+    select * from kpis.kpi_daily_sales
+),
+
 final as (
     select * from newsletter
     union all
     select * from marketing
+    union all
+    select * from sales
 )
 
 select * from final

@@ -3,8 +3,14 @@ with marketing as (
     select * from kpis.kpi_ranges_marketing
 ),
 
+sales as (
+    select * from kpis.kpi_ranges_sales
+),
+
 final as (
     select * from marketing
+    union all
+    select * from sales
 )
 
 select * from final

@@ -23,7 +23,7 @@ all_ranges as (
 
 final as (
     select business_id, 'website_visitors' as kpi_id, start_date as window_start, end_date as window_end,
-           null::varchar as dimension, null::varchar as dimension_value, count_users::decimal(38, 6) as value
+           null::varchar as dimension, null::varchar as dimension_value, count_users::double as value
     from all_ranges
     where channel = '(all)'
     union all

@@ -78,11 +78,13 @@ combined as (
         and o.dimension_value is not distinct from a.dimension_value
     union all
     select * from levels
-    union all
+),
+
+exact_ranges as (
     select
         w.business_id, r.kpi_id, w.grain, w.window_kind, w.period_start, w.period_end,
-        w.window_start, w.window_end, w.window_days, r.dimension, r.dimension_value,
-        r.value as numerator, null::decimal(38, 6) as denominator, w.window_days as count_days
+        w.window_start, w.window_end, r.dimension, r.dimension_value,
+        r.value::decimal(38, 6) as numerator, null::decimal(38, 6) as denominator, r.value
     from windows as w
     inner join range_facts as r
         on r.business_id = w.business_id
@@ -105,12 +107,14 @@ final as (
         x.numerator,
         x.denominator,
         case
-            when c.aggregation in ('sum', 'distinct') then x.numerator::double
+            when c.aggregation = 'sum' then x.numerator::double
             when x.denominator is null and c.aggregation = 'last' then x.numerator::double
             else x.numerator::double / nullif(x.denominator::double, 0)
         end as value
     from combined as x
     inner join catalog as c on c.kpi_id = x.kpi_id
+    union all
+    select * from exact_ranges
 )
 
 select * from final

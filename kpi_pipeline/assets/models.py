@@ -5,17 +5,23 @@ import hashlib
 
 import dagster as dg
 
+from connectors.registry import SOURCES
 from kpi_pipeline.assets.keys import group_for, table_key
+from kpi_pipeline.assets.raw import all_raw_tables
+from kpi_pipeline.loading import ensure_tables
 from kpi_pipeline.models import Model, load_models
 from kpi_pipeline.resources import WarehouseResource
 
-PYTHON_TABLES = ("kpis.catalog", "kpis.calendar_windows")
+PYTHON_TABLES = ("kpis.catalog", "kpis.calendar_windows", "kpis.parameters")
 
 
-def build_model_asset(model: Model) -> dg.AssetsDefinition:
+def build_model_asset(model: Model, defined: set[str]) -> dg.AssetsDefinition:
+    # a raw table of a source kpi.yaml does not enable has no asset: it is read empty
+    missing_raw = [f.removeprefix("raw.") for f in sorted(model.deps) if f.startswith("raw.") and f not in defined]
+
     @dg.asset(
         key=table_key(model.table),
-        deps=[table_key(dep) for dep in sorted(model.deps)],
+        deps=[table_key(dep) for dep in sorted(model.deps) if dep in defined],
         group_name=group_for(model.table),
         kinds={"sql", "duckdb"},
         pool="duckdb",
@@ -24,7 +30,11 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
         metadata={"file": str(model.path.relative_to(model.path.parents[1]))},
     )
     def sql_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        rows = warehouse.get().rebuild(model.table, model.sql)
+        wh = warehouse.get()
+        if missing_raw:
+            ensure_tables(wh, [spec for _, specs in SOURCES.values() for spec in specs.values()
+                               if spec.table in missing_raw])
+        rows = wh.rebuild(model.table, model.sql)
         context.log.info(f"{model.table}: {rows} rows")
         return dg.MaterializeResult(metadata={"rows": rows})
 
@@ -33,4 +43,6 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
 
 def model_assets(raw_tables: list[str]) -> list[dg.AssetsDefinition]:
     """Load every model (failing on unknown tables or cycles) and build its asset."""
-    return [build_model_asset(m) for m in load_models([*raw_tables, *PYTHON_TABLES])]
+    models = load_models([*all_raw_tables(), *PYTHON_TABLES])
+    defined = {*raw_tables, *PYTHON_TABLES, *(m.table for m in models)}
+    return [build_model_asset(m, defined) for m in models]

@@ -64,4 +64,12 @@ def raw_assets(settings: Settings) -> list[dg.AssetsDefinition]:
 
 
 def raw_tables(settings: Settings) -> list[str]:
+    """Raw tables of the enabled sources (each one an asset)."""
     return [f"raw.{spec.table}" for source in settings.enabled_sources() for spec in streams(source).values()]
+
+
+def all_raw_tables() -> list[str]:
+    """Raw tables of every known source: models may read those of disabled sources (then empty)."""
+    from connectors.registry import SOURCES
+
+    return [f"raw.{spec.table}" for _, specs in SOURCES.values() for spec in specs.values()]

@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from kpi_pipeline.assets.keys import table_key
-from kpi_pipeline.calendar import calendar_windows, catalog_frame, targets_frame
+from kpi_pipeline.calendar import calendar_windows, catalog_frame, parameters_frame, targets_frame
 from kpi_pipeline.config import Settings
 from kpi_pipeline.render import markdown_table, scorecard_rows
 from kpi_pipeline.resources import WarehouseResource
@@ -41,6 +41,13 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         warehouse.get().write_frame("kpis.catalog", frame)
         return dg.MaterializeResult(metadata={"rows": len(frame)})
 
+    @dg.asset(key=table_key("kpis.parameters"), group_name="kpis", kinds={"python", "duckdb"}, pool="duckdb")
+    def parameters(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        """Settings the SQL models read: which event types are intro calls, which stages are leads."""
+        frame = parameters_frame(settings)
+        warehouse.get().write_frame("kpis.parameters", frame)
+        return dg.MaterializeResult(metadata={"rows": len(frame)})
+
     @dg.asset(key=table_key("kpis.calendar_windows"), group_name="kpis", kinds={"python", "duckdb"}, pool="duckdb")
     def calendar(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Every period up to as-of, with its like-for-like comparison windows."""
@@ -72,7 +79,7 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             "off_track": int((rows["status"] == "off_track").sum()),
         })
 
-    return [catalog, calendar, targets, kpi_snapshots]
+    return [catalog, parameters, calendar, targets, kpi_snapshots]
 
 
 def write_snapshots(wh: Warehouse, settings: Settings, as_of: dt.date) -> pd.DataFrame:

@@ -1,0 +1,91 @@
+"""Calendly API v2 scheduled events with ``requests`` (apis.md §7.2).
+
+Every run re-fetches all future events and the lookback (30 days): cancellations and
+reschedules arrive after the booking. Both active and canceled events are kept (status);
+which event types are intro calls is the KPI layer's business. Respects X-RateLimit-*.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterator
+
+import requests
+
+from connectors.errors import ConnectorError, RateLimitedError
+from connectors.http import HttpClient, RetryPolicy, register_secret
+from connectors.pagination import PageTokenPaginator
+from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
+
+PLATFORM = "calendly"
+FUTURE_DAYS = 365
+
+
+def _calendly_classifier(response: requests.Response, stream: str | None, path: str) -> ConnectorError | None:
+    if response.status_code != 429:
+        return None
+    reset = response.headers.get("X-RateLimit-Reset")
+    return RateLimitedError("rate limit reached", platform=PLATFORM, stream=stream, status=429, path=path,
+                            retry_after=float(reset) if reset and reset.isdigit() else None)
+
+
+class CalendlyClient:
+    def __init__(self, token: str, base_url: str | None = None, user: str | None = None,
+                 organization: str | None = None, timeout: float = 60.0, policy: RetryPolicy | None = None):
+        register_secret(token)
+        self.user, self.organization = user, organization
+        self.http = HttpClient(PLATFORM, (base_url or "https://api.calendly.com").rstrip("/"),
+                               headers={"Authorization": f"Bearer {token}"}, timeout=(5.0, timeout), policy=policy,
+                               classifier=_calendly_classifier, credential_setting="sources.calendly.token")
+
+    stats = property(lambda self: self.http.stats)
+    policy = property(lambda self: self.http.policy, lambda self, v: setattr(self.http, "policy", v))
+
+    def scope(self, stream: str) -> dict[str, str]:
+        if self.organization:
+            return {"organization": self.organization}
+        if not self.user:
+            self.user = self.http.request_json("GET", "/users/me", stream=stream)["resource"]["uri"]
+        return {"user": self.user}
+
+    def events(self, start: dt.datetime, end: dt.datetime, stream: str) -> Iterator[list[dict[str, Any]]]:
+        paginator = PageTokenPaginator("pagination.next_page_token", "page_token", page_size=100)
+        base = {**self.scope(stream), "min_start_time": _z(start), "max_start_time": _z(end), "sort": "start_time:asc"}
+        params = {**base, **paginator.first_params()}
+        while True:
+            body = self.http.request_json("GET", "/scheduled_events", stream=stream, params=params)
+            items = body.get("collection") or []
+            yield items
+            paginator.update(body, items)
+            if not paginator.has_next:
+                return
+            params = {**base, **paginator.next_params()}
+
+
+def _z(ts: dt.datetime) -> str:
+    return ts.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+
+
+def connect(settings: dict[str, Any]) -> CalendlyClient:
+    return CalendlyClient(settings["token"], settings.get("base_url"), settings.get("user"),
+                          settings.get("organization"), settings.get("timeout", 60.0))
+
+
+def fetch_events(client: CalendlyClient, window: Window, ctx: StreamContext) -> Iterator[Page]:
+    for items in client.events(ctx.local_start(window.start), ctx.local_start(window.end + dt.timedelta(days=1)),
+                               "scheduled_events"):
+        if items:
+            yield Page(items, account=client.user or client.organization or "")
+
+
+STREAMS = {
+    "scheduled_events": StreamSpec(
+        PLATFORM, "scheduled_events", "Meetings by their local start date, active and canceled; future ones too.",
+        key=("event_uri",), date_column="start_date", lookback_days=30, future_days=FUTURE_DAYS,
+        columns=(Column("event_uri", "VARCHAR", "uri"),
+                 Column("start_date", "DATE", derive=lambda r, c: c.local_date(r["start_time"])),
+                 Column("start_time", "TIMESTAMPTZ"), Column("name", "VARCHAR"), Column("status", "VARCHAR"),
+                 Column("event_type", "VARCHAR"), Column("created_at", "TIMESTAMPTZ"),
+                 Column("canceled_at", "TIMESTAMPTZ", "cancellation.created_at")),
+        fetch=fetch_events),
+}

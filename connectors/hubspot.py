@@ -1,0 +1,103 @@
+"""HubSpot CRM v3 search with ``requests`` (apis.md §7.3): contacts (leads) and deals.
+
+The search API stops at 10,000 results per query: a window whose ``total`` passes that is
+cut in halves by time until every slice fits, so nothing is lost. 429 ``RATE_LIMIT`` waits
+by its policy (one second for SECONDLY, ten for TEN_SECONDLY_ROLLING).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterator
+
+import requests
+
+from connectors.errors import ConnectorError, RateLimitedError
+from connectors.http import HttpClient, RetryPolicy, register_secret
+from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
+
+PLATFORM = "hubspot"
+SEARCH_CAP = 10_000
+PAGE = 200
+
+
+def _hubspot_classifier(response: requests.Response, stream: str | None, path: str) -> ConnectorError | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if body.get("errorType") == "RATE_LIMIT":
+        wait = 10.0 if body.get("policyName") == "TEN_SECONDLY_ROLLING" else 1.0
+        return RateLimitedError(body.get("message", "rate limited"), platform=PLATFORM, stream=stream,
+                                status=response.status_code, path=path, request_id=body.get("correlationId"),
+                                retry_after=wait)
+    return None
+
+
+class HubSpotClient:
+    def __init__(self, token: str, base_url: str | None = None, timeout: float = 60.0,
+                 policy: RetryPolicy | None = None, search_cap: int = SEARCH_CAP) -> None:
+        register_secret(token)
+        self.search_cap = search_cap
+        self.http = HttpClient(PLATFORM, (base_url or "https://api.hubapi.com").rstrip("/"),
+                               headers={"Authorization": f"Bearer {token}"}, timeout=(5.0, timeout), policy=policy,
+                               classifier=_hubspot_classifier, credential_setting="sources.hubspot.token")
+
+    stats = property(lambda self: self.http.stats)
+    policy = property(lambda self: self.http.policy, lambda self, v: setattr(self.http, "policy", v))
+
+    def search(self, kind: str, start: dt.datetime, end: dt.datetime, properties: list[str],
+               stream: str) -> Iterator[list[dict[str, Any]]]:
+        """Records created in [start, end), sliced by time whenever a query would pass the cap."""
+        body = {"filterGroups": [{"filters": [
+                    {"propertyName": "createdate", "operator": "GTE", "value": str(int(start.timestamp() * 1000))},
+                    {"propertyName": "createdate", "operator": "LT", "value": str(int(end.timestamp() * 1000))}]}],
+                "sorts": [{"propertyName": "createdate", "direction": "ASCENDING"}],
+                "properties": properties, "limit": PAGE, "after": "0"}
+        path = f"/crm/v3/objects/{kind}/search"
+        first = self.http.request_json("POST", path, stream=stream, json=body)
+        if first.get("total", 0) > self.search_cap and end - start > dt.timedelta(seconds=2):
+            middle = start + (end - start) / 2
+            yield from self.search(kind, start, middle, properties, stream)
+            yield from self.search(kind, middle, end, properties, stream)
+            return
+        page = first
+        while True:
+            yield page.get("results") or []
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return
+            page = self.http.request_json("POST", path, stream=stream, json={**body, "after": after})
+
+
+def connect(settings: dict[str, Any]) -> HubSpotClient:
+    return HubSpotClient(settings["token"], settings.get("base_url"), settings.get("timeout", 60.0))
+
+
+def _fetch(kind: str, properties: list[str]):
+    def fetch(client: HubSpotClient, window: Window, ctx: StreamContext) -> Iterator[Page]:
+        for items in client.search(kind, ctx.local_start(window.start), ctx.local_start(window.end + dt.timedelta(days=1)),
+                                   properties, kind):
+            if items:
+                yield Page(items, account=kind)
+    return fetch
+
+
+_CREATED = Column("created_date", "DATE", derive=lambda r, c: c.local_date(r["properties"]["createdate"]))
+STREAMS = {spec.name: spec for spec in (
+    StreamSpec(PLATFORM, "contacts", "Contacts by creation date, with their current lifecycle stage.",
+               key=("contact_id",), date_column="created_date", lookback_days=30,
+               columns=(Column("contact_id", "VARCHAR", "id"), _CREATED,
+                        Column("lifecycle_stage", "VARCHAR", "properties.lifecyclestage"),
+                        Column("created_at", "TIMESTAMPTZ", "properties.createdate")),
+               fetch=_fetch("contacts", ["email", "createdate", "lifecyclestage", "lastmodifieddate"])),
+    StreamSpec(PLATFORM, "deals", "Deals by creation date: stage, amount, close date, won or not.",
+               key=("deal_id",), date_column="created_date", lookback_days=60,
+               columns=(Column("deal_id", "VARCHAR", "id"), _CREATED, Column("deal_name", "VARCHAR", "properties.dealname"),
+                        Column("deal_stage", "VARCHAR", "properties.dealstage"),
+                        Column("amount", "DECIMAL(18,2)", "properties.amount"),
+                        Column("close_date", "DATE", derive=lambda r, c: c.local_date(r["properties"]["closedate"])
+                               if r["properties"].get("closedate") else None),
+                        Column("is_won", "BOOLEAN", derive=lambda r, c: r["properties"].get("hs_is_closed_won") == "true")),
+               fetch=_fetch("deals", ["dealname", "amount", "dealstage", "createdate", "closedate", "hs_is_closed_won"])),
+)}

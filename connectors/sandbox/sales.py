@@ -1,0 +1,296 @@
+"""Stripe, Calendly and HubSpot emulation (apis.md §7 and the §10 checklist).
+
+Stripe: list envelopes newest first, ``limit`` 1-100, ``starting_after``, ``created[gte|lt]``,
+amounts in cents, ``Request-Id``, error objects with type and code. Calendly: one scope
+selector, ``count`` <= 100, ``page_token`` pagination, ``X-RateLimit-*`` headers. HubSpot CRM
+v3 search: filterGroups, string property values, ``paging.next.after``, and the 10,000-result
+cap per query (``search_cap``, lowered by tests).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import uuid
+from typing import Any
+
+from connectors.sandbox.server import ApiError, ApiServer, Request, Response
+from connectors.sandbox.world import World
+
+STRIPE_KEY = "sk_test_sandbox0000"
+CALENDLY_TOKEN = "sandbox-calendly-pat"
+HUBSPOT_TOKEN = "pat-sandbox-hubspot"
+CALENDLY_USER = "https://api.calendly.com/users/SANDBOXUSER0001"
+CALENDLY_ORG = "https://api.calendly.com/organizations/SANDBOXORG0001"
+EVENT_TYPES = {"intro": ("https://api.calendly.com/event_types/INTROCALL0000001", "Intro call (30 min)"),
+               "follow_up": ("https://api.calendly.com/event_types/FOLLOWUP00000001", "Follow-up (15 min)")}
+
+
+def _ts(value: dt.datetime) -> int:
+    return int(value.timestamp())
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+
+
+def _cursor(n: int) -> str:
+    return base64.urlsafe_b64encode(str(n).encode()).decode()
+
+
+def _uncursor(token: str) -> int:
+    try:
+        return int(base64.urlsafe_b64decode(token.encode()).decode())
+    except ValueError:
+        raise ApiError(400, "invalid page token") from None
+
+
+# --------------------------------------------------------------------------- Stripe
+
+def _stripe_error(status: int, detail: str) -> Response:
+    kind, code = {400: ("invalid_request_error", "parameter_invalid"), 401: ("invalid_request_error", None),
+                  404: ("invalid_request_error", "resource_missing"), 429: ("invalid_request_error", "rate_limit")
+                  }.get(status, ("api_error", None))
+    if status == 401:
+        detail = "Invalid API Key provided: sk_test_****"
+    if status == 429:
+        detail = "Too many requests hit the API too quickly."
+    request_id = "req_" + uuid.uuid4().hex[:14]
+    body = {"error": {"type": kind, "message": detail, "doc_url": "https://stripe.com/docs/error-codes",
+                      "request_log_url": f"https://dashboard.stripe.com/test/logs/{request_id}"}}
+    if code:
+        body["error"]["code"] = code
+    return Response(status, body, headers={"Request-Id": request_id,
+                                           "Stripe-Should-Retry": "true" if status in (429, 500) else "false"})
+
+
+class StripeEmulator:
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.server = ApiServer("stripe", _stripe_error)
+        self.server.route("GET", r"/v1/charges")(lambda r: self._list(r, "charges", self._charges()))
+        self.server.route("GET", r"/v1/invoices")(lambda r: self._list(r, "invoices", self._invoices()))
+        self.server.route("GET", r"/v1/customers")(lambda r: self._list(r, "customers", self._customers()))
+
+    def _auth(self, req: Request) -> None:
+        if req.headers.get("authorization") != f"Bearer {STRIPE_KEY}":
+            raise ApiError(401, "Invalid API Key provided")
+
+    def _list(self, req: Request, name: str, objects: list[dict[str, Any]]) -> Response:
+        self._auth(req)
+        try:
+            limit = int(req.query.get("limit", 10))
+            gte = int(req.query["created[gte]"]) if "created[gte]" in req.query else None
+            lt = int(req.query["created[lt]"]) if "created[lt]" in req.query else None
+        except ValueError:
+            raise ApiError(400, "Invalid integer") from None
+        if not 1 <= limit <= 100:
+            raise ApiError(400, "Invalid limit: must be between 1 and 100")
+        chosen = [o for o in objects if (gte is None or o["created"] >= gte) and (lt is None or o["created"] < lt)]
+        chosen.sort(key=lambda o: (o["created"], o["id"]), reverse=True)  # newest first
+        after = req.query.get("starting_after")
+        if after:
+            ids = [o["id"] for o in chosen]
+            if after not in ids:
+                raise ApiError(404, f"No such object: '{after}'")
+            chosen = chosen[ids.index(after) + 1:]
+        return Response(200, {"object": "list", "url": f"/v1/{name}", "has_more": len(chosen) > limit,
+                              "data": chosen[:limit]},
+                        headers={"Request-Id": "req_" + uuid.uuid4().hex[:14], "Stripe-Version": "2024-06-20"})
+
+    def _charges(self) -> list[dict[str, Any]]:
+        s = self.world.sales
+        out = []
+        for p in s.payments:
+            if not s.seen(p.created_at):
+                continue
+            refunded = s.refunded(p) if p.status == "succeeded" else 0
+            out.append({"id": p.charge_id, "object": "charge", "amount": p.amount,
+                        "amount_captured": p.amount if p.status == "succeeded" else 0, "amount_refunded": refunded,
+                        "currency": "eur", "status": p.status, "paid": p.status == "succeeded",
+                        "refunded": refunded == p.amount, "captured": p.status == "succeeded",
+                        "created": _ts(p.created_at), "customer": p.customer_id, "invoice": p.invoice_id,
+                        "payment_intent": "pi_" + p.charge_id[3:], "livemode": False, "disputed": False})
+        return out
+
+    def _invoices(self) -> list[dict[str, Any]]:
+        s = self.world.sales
+        out = []
+        for p in s.payments:
+            if not s.seen(p.created_at):
+                continue
+            lines = [{"id": f"il_{p.invoice_id[3:]}{i}", "object": "line_item", "amount": ln.unit_amount * ln.quantity,
+                      "currency": "eur", "description": ln.name, "quantity": ln.quantity,
+                      "price": {"id": f"price_{ln.product_id[5:]}", "object": "price", "product": ln.product_id,
+                                "unit_amount": ln.unit_amount, "currency": "eur", "nickname": ln.name}}
+                     for i, ln in enumerate(p.lines)]
+            paid = p.status == "succeeded"
+            out.append({"id": p.invoice_id, "object": "invoice", "customer": p.customer_id, "currency": "eur",
+                        "status": "paid" if paid else "open", "total": p.amount, "amount_due": p.amount,
+                        "amount_paid": p.amount if paid else 0, "created": _ts(p.created_at), "charge": p.charge_id,
+                        "status_transitions": {"paid_at": _ts(p.created_at) if paid else None},
+                        "lines": {"object": "list", "data": lines, "has_more": False,
+                                  "url": f"/v1/invoices/{p.invoice_id}/lines"}})
+        return out
+
+    def _customers(self) -> list[dict[str, Any]]:
+        s = self.world.sales
+        return [{"id": cid, "object": "customer", "created": _ts(at), "email": f"{cid}@example.com",
+                 "name": None, "metadata": {}} for cid, at in s.customers.items() if s.seen(at)]
+
+
+# --------------------------------------------------------------------------- Calendly
+
+def _calendly_error(status: int, detail: str) -> Response:
+    titles = {400: "Invalid Argument", 401: "Unauthenticated", 403: "Permission Denied", 404: "Resource Not Found",
+              429: "Too Many Requests", 500: "Internal Server Error"}
+    if status == 401:
+        detail = "The access token is invalid"
+    return Response(status, {"title": titles.get(status, "Error"), "message": detail},
+                    headers={"X-RateLimit-Limit": "500", "X-RateLimit-Remaining": "0" if status == 429 else "499",
+                             "X-RateLimit-Reset": "30"})
+
+
+class CalendlyEmulator:
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.server = ApiServer("calendly", _calendly_error)
+        self.server.route("GET", r"/users/me")(self.me)
+        self.server.route("GET", r"/scheduled_events")(self.events)
+
+    def _auth(self, req: Request) -> None:
+        if req.headers.get("authorization") != f"Bearer {CALENDLY_TOKEN}":
+            raise ApiError(401, "The access token is invalid")
+
+    def me(self, req: Request) -> Response:
+        self._auth(req)
+        return Response(200, {"resource": {"uri": CALENDLY_USER, "current_organization": CALENDLY_ORG,
+                                           "name": "Studio Lumen", "timezone": "Europe/Brussels"}})
+
+    def events(self, req: Request) -> Response:
+        self._auth(req)
+        scopes = [k for k in ("user", "organization", "group") if k in req.query]
+        if not scopes or (req.query.get("user") and req.query["user"] != CALENDLY_USER) or \
+                (req.query.get("organization") and req.query["organization"] != CALENDLY_ORG):
+            raise ApiError(400, "The supplied parameters are invalid.")
+        count = int(req.query.get("count", 20))
+        if not 1 <= count <= 100:
+            raise ApiError(400, "The supplied parameters are invalid.")
+        lo = req.query.get("min_start_time")
+        hi = req.query.get("max_start_time")
+        s = self.world.sales
+        rows = []
+        for b in s.bookings:
+            if not s.seen(b.created_at):
+                continue
+            start = _iso(b.start_time)
+            if (lo and start < lo) or (hi and start >= hi):
+                continue
+            canceled = s.seen(b.canceled_at)
+            status = "canceled" if canceled else "active"
+            if req.query.get("status") and req.query["status"] != status:
+                continue
+            uri, name = EVENT_TYPES[b.event_type]
+            event = {"uri": f"https://api.calendly.com/scheduled_events/{b.event_id}", "name": name, "status": status,
+                     "start_time": start, "end_time": _iso(b.start_time + dt.timedelta(minutes=30)),
+                     "event_type": uri, "location": {"type": "physical", "location": "Studio Lumen, Gent"},
+                     "invitees_counter": {"total": 1, "active": 0 if canceled else 1, "limit": 1},
+                     "created_at": _iso(b.created_at), "updated_at": _iso(b.canceled_at if canceled else b.created_at),
+                     "event_memberships": [{"user": CALENDLY_USER, "user_email": "hello@studiolumen.be"}],
+                     "event_guests": []}
+            if canceled:
+                event["cancellation"] = {"canceled_by": "Invitee", "reason": "", "canceler_type": "invitee",
+                                         "created_at": _iso(b.canceled_at)}
+            rows.append(event)
+        rows.sort(key=lambda e: (e["start_time"], e["uri"]), reverse=req.query.get("sort") == "start_time:desc")
+        offset = _uncursor(req.query["page_token"]) if req.query.get("page_token") else 0
+        page = rows[offset:offset + count]
+        token = _cursor(offset + count) if offset + count < len(rows) else None
+        return Response(200, {"collection": page, "pagination": {
+            "count": len(page), "next_page_token": token, "previous_page_token": None,
+            "next_page": f"{req.path}?page_token={token}" if token else None, "previous_page": None}},
+            headers={"X-RateLimit-Limit": "500", "X-RateLimit-Remaining": "498", "X-RateLimit-Reset": "42"})
+
+
+# --------------------------------------------------------------------------- HubSpot
+
+def _hubspot_error(status: int, detail: str) -> Response:
+    body: dict[str, Any] = {"status": "error", "message": detail, "correlationId": str(uuid.uuid4()),
+                            "category": {401: "INVALID_AUTHENTICATION", 400: "VALIDATION_ERROR"}.get(status, "ERROR")}
+    if status == 429:
+        body.update(message="You have reached your secondly limit.", errorType="RATE_LIMIT", policyName="SECONDLY")
+    if status == 401:
+        body["message"] = "Authentication credentials not found."
+    return Response(status, body)
+
+
+class HubSpotEmulator:
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.search_cap = 10_000
+        self.server = ApiServer("hubspot", _hubspot_error)
+        self.server.route("POST", r"/crm/v3/objects/(?P<kind>contacts|deals)/search")(self.search)
+
+    def search(self, req: Request) -> Response:
+        if req.headers.get("authorization") != f"Bearer {HUBSPOT_TOKEN}":
+            raise ApiError(401, "Authentication credentials not found.")
+        body = req.json()
+        limit = int(body.get("limit", 10))
+        after = int(body.get("after", 0) or 0)
+        if not 1 <= limit <= 200:
+            raise ApiError(400, "limit must be between 1 and 200")
+        if after + limit > self.search_cap:
+            raise ApiError(400, f"Search results are limited to {self.search_cap} per query; narrow the filters.")
+        records = self._contacts() if req.match.group("kind") == "contacts" else self._deals()
+        for group in body.get("filterGroups") or []:
+            for f in group.get("filters") or []:
+                records = [r for r in records if _match(r, f)]
+        records.sort(key=lambda r: (r["properties"]["createdate"], r["id"]))
+        page = records[after:after + limit]
+        out: dict[str, Any] = {"total": len(records), "results": page}
+        if after + limit < len(records):
+            out["paging"] = {"next": {"after": str(after + limit), "link": "?after=" + str(after + limit)}}
+        return Response(200, out)
+
+    def _contacts(self) -> list[dict[str, Any]]:
+        s = self.world.sales
+        return [{"id": c.contact_id, "properties": {"email": c.email, "createdate": _ms_iso(c.created_at),
+                                                     "lifecyclestage": c.stage, "lastmodifieddate": _ms_iso(c.created_at),
+                                                     "hs_object_id": c.contact_id},
+                 "createdAt": _ms_iso(c.created_at), "updatedAt": _ms_iso(c.created_at), "archived": False}
+                for c in s.contacts if s.seen(c.created_at)]
+
+    def _deals(self) -> list[dict[str, Any]]:
+        s = self.world.sales
+        return [{"id": d.deal_id, "properties": {
+            "dealname": f"Treatment plan {d.deal_id[-4:]}", "amount": str(d.amount / 100),
+            "dealstage": "closedwon" if d.won and s.seen(d.close_at) else "appointmentscheduled",
+            "createdate": _ms_iso(d.created_at), "closedate": _ms_iso(d.close_at) if s.seen(d.close_at) else None,
+            "hs_is_closed_won": "true" if d.won and s.seen(d.close_at) else "false",
+            "hs_lastmodifieddate": _ms_iso(d.created_at)},
+            "createdAt": _ms_iso(d.created_at), "updatedAt": _ms_iso(d.created_at), "archived": False}
+            for d in s.deals if s.seen(d.created_at)]
+
+
+def _ms_iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        f"{value.microsecond // 1000:03d}Z"
+
+
+def _match(record: dict[str, Any], f: dict[str, Any]) -> bool:
+    value = record["properties"].get(f.get("propertyName"))
+    if value is None:
+        return False
+    target = f.get("value")
+    if str(target).isdigit():  # epoch milliseconds
+        target = _ms_iso(dt.datetime.fromtimestamp(int(target) / 1000, dt.timezone.utc))
+    op = f.get("operator")
+    if op == "GTE":
+        return value >= target
+    if op == "LT":
+        return value < target
+    if op == "EQ":
+        return value == target
+    if op == "IN":
+        return value in f.get("values", [])
+    raise ApiError(400, f"Unsupported operator {op}")
