@@ -239,14 +239,14 @@ class HubSpotEmulator:
         after = int(body.get("after", 0) or 0)
         if not 1 <= limit <= 200:
             raise ApiError(400, "limit must be between 1 and 200")
-        if after + limit > self.search_cap:
+        if after >= self.search_cap:
             raise ApiError(400, f"Search results are limited to {self.search_cap} per query; narrow the filters.")
         records = self._contacts() if req.match.group("kind") == "contacts" else self._deals()
         for group in body.get("filterGroups") or []:
             for f in group.get("filters") or []:
                 records = [r for r in records if _match(r, f)]
         records.sort(key=lambda r: (r["properties"]["createdate"], r["id"]))
-        page = records[after:after + limit]
+        page = records[after:min(after + limit, self.search_cap)]
         out: dict[str, Any] = {"total": len(records), "results": page}
         if after + limit < len(records):
             out["paging"] = {"next": {"after": str(after + limit), "link": "?after=" + str(after + limit)}}
