@@ -31,6 +31,7 @@ class KpiDef(BaseModel):
     dense: bool = False
     total: bool = True
     pace: bool = True
+    share: bool = False
     any_source: bool = False
 
     def label_in(self, language: str) -> str:

@@ -13,13 +13,13 @@ def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
     values_key = table_key("kpis.kpi_values")
 
     @dg.asset_check(asset=values_key, blocking=True,
-                    description="Shares lie between 0 and 1; rates against an opening level are not negative.")
+                    description="Shares lie between 0 and 1; no ratio is negative.")
     def ratios_between_zero_and_one(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        # a growth rate (new followers / followers at the start) may pass 100%; a share may not
+        # a growth or conversion ratio (new customers / intro calls) may pass 100%; a share may not
         bad = warehouse.get().query(
             "select v.kpi_id, v.grain, v.period_start, v.value from kpis.kpi_values v "
             "join kpis.catalog c using (kpi_id) where c.unit = 'ratio' "
-            "and (v.value < 0 or (v.value > 1 and c.denominator_kpi is null)) limit 5")
+            "and (v.value < 0 or (v.value > 1 and c.share)) limit 5")
         return dg.AssetCheckResult(passed=not bad, metadata={"examples": str(bad) if bad else "none"})
 
     @dg.asset_check(asset=values_key, blocking=True, description="One row per KPI x grain x period x dimension value.")

@@ -59,6 +59,14 @@ sources:
                refresh_token: "${{GOOGLE_ADS_REFRESH_TOKEN}}", base_url: "{urls[google_ads]}",
                token_uri: "{urls[google_ads]}/token"}}
   instagram: {{user_id: "17841400000000000", access_token: "${{META_ACCESS_TOKEN}}", base_url: "{urls[instagram]}"}}
+  stripe: {{api_key: "${{STRIPE_API_KEY}}", base_url: "{urls[stripe]}"}}
+  calendly: {{token: "${{CALENDLY_TOKEN}}", base_url: "{urls[calendly]}", intro_call_event_types: ["intro call"]}}
+  hubspot: {{token: "${{HUBSPOT_TOKEN}}", base_url: "{urls[hubspot]}"}}
+  manual: {{path: "{manual_csv}"}}
+custom_kpis:
+  - {{id: treatments_performed, label: Treatments performed, domain: production, aggregation: sum}}
+  - {{id: support_tickets_solved, label: Support tickets solved, domain: customer_service, aggregation: sum}}
+  - {{id: staff_sick_days, label: Staff sick days, domain: hr, aggregation: sum, direction: lower}}
 targets:
   newsletter_subscribers: {{month: 2400}}
   newsletter_new_subscribers: {{week: 25, month: 110, quarter: 330}}
@@ -78,6 +86,9 @@ def live_environment(mp: pytest.MonkeyPatch, sandbox, folder: Path) -> None:
     mp.setenv("META_ACCESS_TOKEN", CREDENTIALS["meta_ads"]["access_token"])
     for name in ("developer_token", "client_id", "client_secret", "refresh_token"):
         mp.setenv(f"GOOGLE_ADS_{name.upper()}", CREDENTIALS["google_ads"][name])
+    mp.setenv("STRIPE_API_KEY", CREDENTIALS["stripe"]["api_key"])
+    mp.setenv("CALENDLY_TOKEN", CREDENTIALS["calendly"]["token"])
+    mp.setenv("HUBSPOT_TOKEN", CREDENTIALS["hubspot"]["token"])
     mp.setenv("KPI_TODAY", (AS_OF + dt.timedelta(days=1)).isoformat())
     mp.setenv("DAGSTER_HOME", str(folder / ".dagster"))
     mp.delenv("KPI_WAREHOUSE", raising=False)
@@ -88,4 +99,8 @@ def live_environment(mp: pytest.MonkeyPatch, sandbox, folder: Path) -> None:
 def live_config(tmp_path, sandbox, monkeypatch):
     """kpi.yaml pointing at the sandbox like a real deployment (not demo mode)."""
     live_environment(monkeypatch, sandbox, tmp_path)
-    return write_config(tmp_path, LIVE_CONFIG.format(history_start="2026-05-01", urls=sandbox.urls))
+    return write_config(tmp_path, LIVE_CONFIG.format(history_start="2026-05-01", urls=sandbox.urls,
+                                                     manual_csv=MANUAL_CSV))
+
+
+MANUAL_CSV = Path(__file__).resolve().parent.parent / "data" / "manual_metrics.csv"

@@ -15,7 +15,7 @@ from kpi_pipeline.cli import main
 from kpi_pipeline.config import load_config
 from kpi_pipeline.periods import iter_periods, period_end
 from kpi_pipeline.run import run_pipeline
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, MANUAL_CSV
 
 HISTORY_START = dt.date(2026, 5, 1)
 TIMESTAMPS = {"_synced_at", "computed_at", "loaded_at"}
@@ -28,7 +28,10 @@ def synced(sandbox, tmp_path_factory):
     from tests.conftest import LIVE_CONFIG, live_environment, write_config
 
     live_environment(mp, sandbox, folder)
-    path = write_config(folder, LIVE_CONFIG.format(history_start=HISTORY_START, urls=sandbox.urls))
+    from tests.conftest import MANUAL_CSV
+
+    path = write_config(folder, LIVE_CONFIG.format(history_start=HISTORY_START, urls=sandbox.urls,
+                                                   manual_csv=MANUAL_CSV))
     settings = load_config(path)
     out = io.StringIO()
     outcome = run_pipeline(settings, AS_OF, start=HISTORY_START, end=AS_OF, out=out)
@@ -44,7 +47,24 @@ def kpi_values(settings):
     return {(k, g, s): v for k, g, s, v in rows}
 
 
+SALES = ("leads", "intro_calls", "new_customers", "orders", "revenue", "average_order_value", "lead_conversion_rate",
+         "call_conversion_rate", "orders_per_customer", "repeat_customer_rate")
+
+
+def manual_truth(kpi, start, end):
+    import csv
+
+    with MANUAL_CSV.open() as handle:
+        values = [float(r["value"]) for r in csv.DictReader(handle)
+                  if r["kpi_id"] == kpi and start <= dt.date.fromisoformat(r["date"]) <= end]
+    return sum(values) if values else None
+
+
 def truth(world, kpi, start, end):
+    if kpi in SALES:
+        return world.truth_sales(start, end)[kpi]
+    if kpi in ("treatments_performed", "support_tickets_solved", "staff_sick_days"):
+        return manual_truth(kpi, start, end)
     ads = world.truth_ads(start, end)
     return {
         "website_visitors": lambda: world.web.users(start, end),
@@ -106,21 +126,36 @@ def test_every_newsletter_kpi_matches_ground_truth(synced, sandbox, grain):
 
 
 @pytest.mark.parametrize("grain", ["week", "month", "quarter"])
-def test_marketing_kpis_match_ground_truth_over_the_whole_history(synced, sandbox, grain):
+def test_marketing_sales_and_custom_kpis_match_ground_truth(synced, sandbox, grain):
     settings, *_ = synced
     values = kpi_values(settings)
-    marketing = [k for k in settings.kpis() if set(k.sources) & {"ga4", "meta_ads", "google_ads", "instagram"}
-                 and k.total]
+    marketing = [k for k in settings.kpis() if set(k.sources) & {"ga4", "meta_ads", "google_ads", "instagram",
+                                                                 "stripe", "calendly", "hubspot", "manual"} and k.total]
     checked = 0
     for start in iter_periods(grain, HISTORY_START, AS_OF):
         if start < HISTORY_START:
             continue
         end = min(period_end(grain, start), AS_OF)
         for kpi in marketing:
-            assert values.get((kpi.id, grain, start)) == pytest.approx(truth(sandbox.world, kpi.id, start, end),
-                                                                      rel=1e-9), (kpi.id, grain, start)
+            expected = truth(sandbox.world, kpi.id, start, end)
+            if expected is None:
+                assert values.get((kpi.id, grain, start)) is None, (kpi.id, grain, start)
+            else:
+                assert values.get((kpi.id, grain, start)) == pytest.approx(expected, rel=1e-9), (kpi.id, grain, start)
             checked += 1
-    assert checked >= {"week": 300, "month": 70, "quarter": 20}[grain]
+    assert checked == {"week": 672, "month": 168, "quarter": 48}[grain]
+
+
+def test_sales_by_product_and_units_per_product(synced, sandbox):
+    settings, *_ = synced
+    con = duckdb.connect(str(settings.published_path), read_only=True)
+    rows = {(k, v): x for k, v, x in con.execute(
+        "select kpi_id, dimension_value, value from kpis.kpi_values where grain = 'month' "
+        "and period_start = date '2026-10-01' and dimension = 'product'").fetchall()}
+    con.close()
+    truth_ = sandbox.world.truth_sales(dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+    assert {k: v for (kpi, k), v in rows.items() if kpi == "sales_by_product"} == pytest.approx(truth_["sales_by_product"])
+    assert {k: v for (kpi, k), v in rows.items() if kpi == "units_by_product"} == truth_["units_by_product"]
 
 
 def test_a_months_visitors_are_fewer_than_the_sum_of_its_days(synced, sandbox):
@@ -201,7 +236,9 @@ def test_progress_and_one_summary_line_per_stream(synced):
         "raw/mailchimp__campaign_reports", "raw/mailchimp__members", "raw/mailchimp__campaign_opens",
         "raw/ga4__traffic_daily", "raw/ga4__users_by_period", "raw/ga4__users_comparisons",
         "raw/meta_ads__campaign_insights", "raw/google_ads__campaign_daily", "raw/instagram__account",
-        "raw/instagram__follower_count", "raw/instagram__daily_totals"}
+        "raw/instagram__follower_count", "raw/instagram__daily_totals", "raw/stripe__charges",
+        "raw/stripe__invoices", "raw/stripe__customers", "raw/calendly__scheduled_events", "raw/hubspot__contacts",
+        "raw/hubspot__deals", "raw/manual__metrics"}
     activity = next(s for s in outcome.streams if s.asset == "raw/mailchimp__list_activity")
     assert activity.rows == 180 and activity.requests == 2  # the lists call, then one page of activity
 
