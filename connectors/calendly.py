@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import requests
 
 from connectors.errors import ConnectorError, RateLimitedError
-from connectors.http import HttpClient, RetryPolicy, register_secret
+from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
 from connectors.pagination import PageTokenPaginator
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
@@ -29,7 +29,7 @@ def _calendly_classifier(response: requests.Response, stream: str | None, path: 
                             retry_after=float(reset) if reset and reset.isdigit() else None)
 
 
-class CalendlyClient:
+class CalendlyClient(HttpConnector):
     def __init__(self, token: str, base_url: str | None = None, user: str | None = None,
                  organization: str | None = None, timeout: float = 60.0, policy: RetryPolicy | None = None):
         register_secret(token)
@@ -37,9 +37,6 @@ class CalendlyClient:
         self.http = HttpClient(PLATFORM, (base_url or "https://api.calendly.com").rstrip("/"),
                                headers={"Authorization": f"Bearer {token}"}, timeout=(5.0, timeout), policy=policy,
                                classifier=_calendly_classifier, credential_setting="sources.calendly.token")
-
-    stats = property(lambda self: self.http.stats)
-    policy = property(lambda self: self.http.policy, lambda self, v: setattr(self.http, "policy", v))
 
     def scope(self, stream: str) -> dict[str, str]:
         if self.organization:

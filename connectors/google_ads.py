@@ -17,7 +17,7 @@ import requests
 
 from connectors.errors import AuthenticationError, ConfigurationError, ConnectorError, FatalError, \
     RateLimitedError
-from connectors.http import HttpClient, RetryPolicy, register_secret
+from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
 PLATFORM = "google_ads"
@@ -62,7 +62,7 @@ def _ads_classifier(response: requests.Response, stream: str | None, path: str) 
     return None
 
 
-class GoogleAdsClient:
+class GoogleAdsClient(HttpConnector):
     def __init__(self, customer_id: str, developer_token: str, client_id: str, client_secret: str,
                  refresh_token: str, login_customer_id: str | None = None, base_url: str | None = None,
                  token_uri: str | None = None, api_version: str = DEFAULT_VERSION, timeout: float = 120.0,
@@ -84,17 +84,9 @@ class GoogleAdsClient:
                       "refresh_token": refresh_token}
         self._expires = 0.0
 
-    @property
-    def stats(self):
-        return self.http.stats
-
-    @property
-    def policy(self) -> RetryPolicy:
-        return self.http.policy
-
-    @policy.setter
+    @HttpConnector.policy.setter  # type: ignore[attr-defined]
     def policy(self, value: RetryPolicy) -> None:
-        self.http.policy = self.token_http.policy = value
+        self.http.policy = self.token_http.policy = value  # the token call retries like the rest
 
     def _authorize(self, stream: str) -> None:
         if time.monotonic() < self._expires:

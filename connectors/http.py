@@ -297,3 +297,21 @@ def default_error_parser(response: requests.Response) -> tuple[str, str | None]:
             text = err.get("message") or err.get("detail") or err.get("title") or json.dumps(err)[:200]
             return str(text), err.get("request_id") or err.get("fbtrace_id")
     return json.dumps(body)[:200], None
+
+
+class HttpConnector:
+    """Base of the connectors built on one :class:`HttpClient`: its request stats and policy."""
+
+    http: HttpClient
+
+    @property
+    def stats(self) -> CallStats:
+        return self.http.stats
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return self.http.policy
+
+    @policy.setter
+    def policy(self, value: RetryPolicy) -> None:
+        self.http.policy = value

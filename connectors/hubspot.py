@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import requests
 
 from connectors.errors import ConnectorError, RateLimitedError
-from connectors.http import HttpClient, RetryPolicy, register_secret
+from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
 PLATFORM = "hubspot"
@@ -34,7 +34,7 @@ def _hubspot_classifier(response: requests.Response, stream: str | None, path: s
     return None
 
 
-class HubSpotClient:
+class HubSpotClient(HttpConnector):
     def __init__(self, token: str, base_url: str | None = None, timeout: float = 60.0,
                  policy: RetryPolicy | None = None, search_cap: int = SEARCH_CAP) -> None:
         register_secret(token)
@@ -42,9 +42,6 @@ class HubSpotClient:
         self.http = HttpClient(PLATFORM, (base_url or "https://api.hubapi.com").rstrip("/"),
                                headers={"Authorization": f"Bearer {token}"}, timeout=(5.0, timeout), policy=policy,
                                classifier=_hubspot_classifier, credential_setting="sources.hubspot.token")
-
-    stats = property(lambda self: self.http.stats)
-    policy = property(lambda self: self.http.policy, lambda self, v: setattr(self.http, "policy", v))
 
     def search(self, kind: str, start: dt.datetime, end: dt.datetime, properties: list[str],
                stream: str) -> Iterator[list[dict[str, Any]]]:

@@ -14,14 +14,14 @@ import datetime as dt
 from typing import Any, Iterator
 
 from connectors.graph import DEFAULT_VERSION, graph_classifier
-from connectors.http import HttpClient, RetryPolicy, register_secret
+from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
 PLATFORM = "instagram"
 MAX_SPAN_DAYS = 29  # 30 days apart at most; a DST change makes a 30-day span 30 days + 1 hour
 
 
-class InstagramClient:
+class InstagramClient(HttpConnector):
     def __init__(self, user_id: str, access_token: str, base_url: str | None = None,
                  api_version: str = DEFAULT_VERSION, timeout: float = 60.0, policy: RetryPolicy | None = None):
         register_secret(access_token)
@@ -30,18 +30,6 @@ class InstagramClient:
                                timeout=(5.0, timeout), policy=policy,
                                classifier=graph_classifier(PLATFORM, "sources.instagram.access_token"),
                                credential_setting="sources.instagram.access_token")
-
-    @property
-    def stats(self):
-        return self.http.stats
-
-    @property
-    def policy(self) -> RetryPolicy:
-        return self.http.policy
-
-    @policy.setter
-    def policy(self, value: RetryPolicy) -> None:
-        self.http.policy = value
 
     def get(self, path: str, stream: str, **params: Any) -> dict[str, Any]:
         return self.http.request_json("GET", path, stream=stream, params={**params, "access_token": self.token})

@@ -14,7 +14,7 @@ import logging
 from typing import Any, Iterator
 
 from connectors.graph import DEFAULT_VERSION, ReduceDataError, graph_classifier
-from connectors.http import HttpClient, RetryPolicy, register_secret
+from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
 from connectors.pagination import NextUrlPaginator
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
@@ -25,7 +25,7 @@ CHUNK_DAYS = 30
 log = logging.getLogger("kpi.meta_ads")
 
 
-class MetaAdsClient:
+class MetaAdsClient(HttpConnector):
     """Graph API client for one ad account (token as the ``access_token`` parameter)."""
 
     def __init__(self, ad_account_id: str, access_token: str, base_url: str | None = None,
@@ -37,18 +37,6 @@ class MetaAdsClient:
                                timeout=(5.0, timeout), policy=policy,
                                classifier=graph_classifier(PLATFORM, "sources.meta_ads.access_token"),
                                credential_setting="sources.meta_ads.access_token")
-
-    @property
-    def stats(self):
-        return self.http.stats
-
-    @property
-    def policy(self) -> RetryPolicy:
-        return self.http.policy
-
-    @policy.setter
-    def policy(self, value: RetryPolicy) -> None:
-        self.http.policy = value
 
     def insights(self, since: dt.date, until: dt.date, stream: str) -> Iterator[list[dict[str, Any]]]:
         """Pages of campaign-day rows for since..until; halves the range on code 1."""

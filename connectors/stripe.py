@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import requests
 
 from connectors.errors import ConnectorError, RateLimitedError
-from connectors.http import HttpClient, RetryPolicy, register_secret
+from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
 from connectors.pagination import CursorPaginator
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
@@ -35,7 +35,7 @@ def _stripe_classifier(response: requests.Response, stream: str | None, path: st
     return None
 
 
-class StripeClient:
+class StripeClient(HttpConnector):
     def __init__(self, api_key: str, base_url: str | None = None, timeout: float = 60.0,
                  policy: RetryPolicy | None = None) -> None:
         register_secret(api_key)
@@ -43,9 +43,6 @@ class StripeClient:
                                headers={"Authorization": f"Bearer {api_key}", "Stripe-Version": STRIPE_VERSION},
                                timeout=(5.0, timeout), policy=policy, classifier=_stripe_classifier,
                                credential_setting="sources.stripe.api_key")
-
-    stats = property(lambda self: self.http.stats)
-    policy = property(lambda self: self.http.policy, lambda self, v: setattr(self.http, "policy", v))
 
     def list(self, resource: str, window: Window, ctx: StreamContext, stream: str) -> Iterator[list[dict[str, Any]]]:
         paginator = CursorPaginator(100)
