@@ -18,11 +18,43 @@ sources:
 
 def test_shipped_kpi_yaml_is_valid_demo_with_targets_for_every_scored_kpi():
     settings = load_config("kpi.yaml")
-    assert settings.demo and set(settings.enabled_sources()) == {"mailchimp", "ga4", "meta_ads", "google_ads",
-                                                                 "instagram"}
+    assert settings.demo and set(settings.enabled_sources()) == {
+        "mailchimp", "ga4", "meta_ads", "google_ads", "instagram", "stripe", "calendly", "hubspot", "manual"}
     ids = {k.id for k in settings.kpis() if k.total}
     assert {"newsletter_subscribers", "website_visitors", "ad_cpc", "instagram_follower_growth_rate"} <= ids
     assert ids == set(settings.targets)
+
+
+def test_source_blocks_are_validated_per_platform(tmp_path):
+    path = write_config(tmp_path, """\
+        business: Studio Lumen
+        history_start: 2025-01-01
+        sources:
+          ga4: {property_id: "G-12345"}
+          meta_ads: {ad_account_id: act_12, api_version: "23"}
+          google_ads: {customer_id: "123-45", login_customer_id: "x"}
+          calendly: {token: t, intro_call_event_types: []}
+          manual: {path: data/x.csv, sheet: 2}
+        custom_kpis:
+          - {id: revenue, label: Clash, domain: sales}
+        targets:
+          staff_sick_days: {month: 3}
+        """)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    paths = dict(info.value.problems)
+    for where in ("sources.ga4.property_id", "sources.meta_ads.ad_account_id", "sources.meta_ads.api_version",
+                  "sources.google_ads.customer_id", "sources.google_ads.login_customer_id",
+                  "sources.calendly.intro_call_event_types", "sources.manual.sheet"):
+        assert where in paths, where
+    assert "unknown KPI id" in paths["targets.staff_sick_days"]
+
+
+def test_a_custom_kpi_may_not_take_a_builtin_id(tmp_path):
+    path = write_config(tmp_path, BASE + "custom_kpis:\n  - {id: revenue, label: Clash, domain: sales}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert dict(info.value.problems)["custom_kpis.0.id"] == "'revenue' is already a KPI id"
 
 
 def test_every_problem_is_listed_with_its_path(tmp_path):
