@@ -31,7 +31,9 @@ def fmt(value: Any, unit: str, currency: str = "EUR") -> str:
         return f"{value:.1%}"
     if unit == "currency":
         return f"{currency} {value:,.2f}"
-    return f"{value:,.0f}" if abs(value - round(value)) < 1e-9 or abs(value) >= 100 else f"{value:,.1f}"
+    if abs(value - round(value)) < 1e-9 or abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.2f}" if abs(value) < 10 else f"{value:,.1f}"
 
 
 def scorecard_rows(snapshots: pd.DataFrame, settings: Settings, as_of: dt.date,

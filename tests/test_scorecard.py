@@ -136,3 +136,11 @@ def test_a_stale_source_turns_its_kpis_to_no_data(settings):
     older = snap[(snap.kpi_id == "newsletter_new_subscribers") & (snap.grain == "month")
                  & (snap.period_start == dt.date(2026, 10, 1))].iloc[0]
     assert older.status == "achieved"  # a period the source fully covered keeps its status
+
+
+def test_values_are_formatted_for_people():
+    from kpi_pipeline.render import fmt
+
+    assert fmt(2467.0, "count") == "2,467" and fmt(1.0106, "count") == "1.01" and fmt(55.56, "count") == "55.6"
+    assert fmt(0.2963, "ratio") == "29.6%" and fmt(3419.187, "currency", "EUR") == "EUR 3,419.19"
+    assert fmt(None, "count") == "-" and fmt(float("nan"), "ratio") == "-"
