@@ -88,19 +88,20 @@ def minor_unit_factor(currency: str) -> int:
 
 
 _CREATED = Column("created_date", "DATE", derive=_local_day("created"))
+_MINOR = Column("minor_units", "BIGINT", derive=lambda r, c: minor_unit_factor(r.get("currency")))
 STREAMS = {spec.name: spec for spec in (
     StreamSpec(PLATFORM, "charges", "Charges with amount refunded, on the payment date (business timezone).",
                key=("charge_id",), date_column="created_date", lookback_days=30, first_load_all=True,
                columns=(Column("charge_id", "VARCHAR", "id"), _CREATED, Column("created", "BIGINT"),
                         Column("customer_id", "VARCHAR", "customer"), Column("invoice_id", "VARCHAR", "invoice"),
-                        Column("status", "VARCHAR"), Column("currency", "VARCHAR"), Column("amount", "BIGINT"),
-                        Column("amount_refunded", "BIGINT"), Column("refunded", "BOOLEAN")),
+                        Column("status", "VARCHAR"), Column("currency", "VARCHAR"), _MINOR,
+                        Column("amount", "BIGINT"), Column("amount_refunded", "BIGINT"), Column("refunded", "BOOLEAN")),
                fetch=_fetch("charges")),
     StreamSpec(PLATFORM, "invoices", "Invoices with their line items (price, product, quantity).",
                key=("invoice_id",), date_column="created_date", lookback_days=30,
                columns=(Column("invoice_id", "VARCHAR", "id"), _CREATED, Column("customer_id", "VARCHAR", "customer"),
                         Column("charge_id", "VARCHAR", "charge"), Column("status", "VARCHAR"),
-                        Column("currency", "VARCHAR"), Column("total", "BIGINT"),
+                        Column("currency", "VARCHAR"), _MINOR, Column("total", "BIGINT"),
                         Column("lines", "VARCHAR", derive=_lines)),
                fetch=_fetch("invoices")),
     StreamSpec(PLATFORM, "customers", "Customers by creation date.",

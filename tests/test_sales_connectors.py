@@ -60,9 +60,11 @@ def test_stripe_zero_decimal_currencies_are_not_divided(tmp_path):
 
     con = duckdb.connect()
     con.execute("create schema raw; create table raw.stripe__charges as select * from (values "
-                "('b', 'ch_1', date '2026-01-01', 'jpy', 5000::bigint, 0::bigint, 'succeeded', 'c', 'in'),"
-                "('b', 'ch_2', date '2026-01-01', 'eur', 5000::bigint, 1000::bigint, 'succeeded', 'c', 'in')) "
-                "t(business_id, charge_id, created_date, currency, amount, amount_refunded, status, customer_id, invoice_id)")
+                f"('b', 'ch_1', date '2026-01-01', 'jpy', {stripe.minor_unit_factor('jpy')}, 5000::bigint, 0::bigint, "
+                "'succeeded', 'c', 'in'),"
+                f"('b', 'ch_2', date '2026-01-01', 'eur', {stripe.minor_unit_factor('EUR')}, 5000::bigint, 1000::bigint, "
+                "'succeeded', 'c', 'in')) t(business_id, charge_id, created_date, currency, minor_units, amount, "
+                "amount_refunded, status, customer_id, invoice_id)")
     rows = dict((r[0], r[1:]) for r in con.execute(
         (SQL_DIR / "staging" / "stg_stripe__charges.sql").read_text().replace("select * from final",
                                                                             "select charge_id, amount, amount_refunded from final")).fetchall())

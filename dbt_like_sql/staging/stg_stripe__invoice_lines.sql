@@ -10,6 +10,7 @@ lines as (
         charge_id,
         created_date,
         currency,
+        minor_units,
         status,
         unnest(from_json(lines, '[{"product": "VARCHAR", "name": "VARCHAR", "amount": "BIGINT", "quantity": "BIGINT"}]'))
             as line
@@ -25,8 +26,7 @@ final as (
         line.product as product_id,
         line.name as product_name,
         line.quantity as quantity,
-        (line.amount::decimal(18, 2) / case when lower(currency) in ('bif', 'clp', 'djf', 'gnf', 'jpy', 'kmf', 'krw',
-            'mga', 'pyg', 'rwf', 'ugx', 'vnd', 'vuv', 'xaf', 'xof', 'xpf') then 1 else 100 end)::decimal(18, 2) as amount
+        (line.amount::decimal(18, 2) / minor_units)::decimal(18, 2) as amount
     from lines
     where status = 'paid'
 )
