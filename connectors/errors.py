@@ -5,7 +5,6 @@
     │   └── RateLimitedError        the platform asked us to slow down (429, Graph codes 4/17/...)
     ├── AuthenticationError         401/403: the credential setting named in the message is wrong
     ├── ConfigurationError          the request itself is wrong for this account (bad id, 404)
-    ├── HistoryUnavailableError     the platform does not keep data that far back
     └── FatalError                  anything else: malformed payloads, repeating cursors, 4xx
 
 Every message names the platform, stream, HTTP status, path and the provider's request id
@@ -77,10 +76,6 @@ class AuthenticationError(ConnectorError):
 
 class ConfigurationError(ConnectorError, ValueError):
     """The request is wrong for this account: unknown id, wrong data center, bad parameter."""
-
-
-class HistoryUnavailableError(ConnectorError):
-    """The platform keeps no data for the requested dates; nothing is invented."""
 
 
 class FatalError(ConnectorError):

@@ -8,7 +8,6 @@ fields, int64 values as strings and money in micros; dates are in the account's 
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from typing import Any, Iterator

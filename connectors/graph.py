@@ -7,7 +7,6 @@ HTTP 400; "reduce the amount of data" as HTTP 500 with code 1). apis.md §3.2-3.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import requests
 
@@ -17,7 +16,6 @@ from connectors.http import parse_retry_after
 
 DEFAULT_VERSION = "v23.0"
 RATE_LIMIT_CODES = {4, 17, 32, 613}
-USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-App-Usage", "X-Ad-Account-Usage", "x-fb-ads-insights-throttle")
 
 
 class ReduceDataError(ConnectorError):
@@ -36,18 +34,6 @@ def regain_access_seconds(response: requests.Response) -> float | None:
     minutes = [entry.get("estimated_time_to_regain_access") or 0
                for entries in usage.values() if isinstance(entries, list) for entry in entries if isinstance(entry, dict)]
     return 60.0 * max(minutes) if minutes and max(minutes) > 0 else None
-
-
-def usage(response: requests.Response) -> dict[str, Any]:
-    """The usage headers Meta sent, parsed (for metadata and logs)."""
-    out = {}
-    for name in USAGE_HEADERS:
-        if response.headers.get(name):
-            try:
-                out[name] = json.loads(response.headers[name])
-            except ValueError:
-                out[name] = response.headers[name]
-    return out
 
 
 def graph_classifier(platform: str, token_setting: str):

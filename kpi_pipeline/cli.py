@@ -16,6 +16,7 @@ from typing import Sequence
 
 from kpi_pipeline.config import ConfigError, Settings, load_config, missing_credentials
 from kpi_pipeline.periods import SNAPSHOT_GRAINS, grain_of, parse_label
+from kpi_pipeline.runtime import AS_OF_TAG, parse_date, resolve_as_of
 
 OK, FAILED, BAD_INPUT = 0, 1, 2
 
@@ -26,14 +27,16 @@ class BadInput(Exception):
 
 def _date(value: str, what: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise BadInput(f"{what}: {value!r} is not a date (YYYY-MM-DD)") from None
+        return parse_date(value, what)
+    except ValueError as err:
+        raise BadInput(str(err)) from None
 
 
 def _as_of(args: argparse.Namespace, settings: Settings) -> dt.date:
-    value = args.as_of or os.environ.get("KPI_AS_OF")
-    as_of = _date(value, "--as-of") if value else settings.default_as_of()
+    try:  # --as-of, else env KPI_AS_OF, else yesterday: the same rule the assets follow
+        as_of = resolve_as_of(settings, {AS_OF_TAG: args.as_of} if args.as_of else None)
+    except ValueError as err:
+        raise BadInput(str(err).replace("as-of:", "--as-of:", 1)) from None
     if as_of < settings.history_start:
         raise BadInput(f"--as-of: {as_of} is before history_start ({settings.history_start})")
     if as_of >= dt.datetime.now(settings.tz).date():

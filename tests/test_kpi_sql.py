@@ -2,7 +2,6 @@
 
 import datetime as dt
 
-import pyarrow as pa
 import pytest
 
 from connectors.mailchimp import STREAMS

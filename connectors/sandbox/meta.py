@@ -133,7 +133,7 @@ class MetaEmulator:
                 raise GraphError(400, 100, f"(#100) Starting from version 22 and above, the {m} metric is no "
                                            "longer supported. Please use views instead.")
             if m not in ("reach", "follower_count", *TOTAL_VALUE_ONLY):
-                raise GraphError(400, 100, f"(#100) metric[0] must be one of the following values: reach, "
+                raise GraphError(400, 100, "(#100) metric[0] must be one of the following values: reach, "
                                            "follower_count, profile_views, follows_and_unfollows, views")
         wrong = [m for m in metrics if m in TOTAL_VALUE_ONLY] if metric_type != "total_value" else []
         if wrong:
