@@ -114,7 +114,11 @@ def run_pipeline(
     graph = defs.resolve_asset_graph()
     selection = dg.AssetSelection.all()
     if sources:
-        selection = dg.AssetSelection.groups(*sources).downstream()
+        # the chosen sources' streams, and every model, snapshot, report and publish step: a model
+        # reads all its upstream tables, and on a new warehouse those of the other sources (and the
+        # Python tables like kpis.parameters) exist only once their assets have run
+        others = [s for s in settings.enabled_sources() if s not in sources]
+        selection = dg.AssetSelection.all() - dg.AssetSelection.groups(*others)
     keys = sorted(selection.resolve(graph))
     run_config = {"loggers": {"progress": {}}}
     with dg.DagsterInstance.get() as instance:

@@ -104,3 +104,41 @@ def live_config(tmp_path, sandbox, monkeypatch):
 
 
 MANUAL_CSV = Path(__file__).resolve().parent.parent / "data" / "manual_metrics.csv"
+
+
+SOURCE_BLOCKS = {
+    "mailchimp": 'mailchimp: {{api_key: "${{MAILCHIMP_API_KEY}}", base_url: "{urls[mailchimp]}", lookback_days: 14}}',
+    "ga4": 'ga4: {{property_id: "123456789", credentials_file: "${{GOOGLE_APPLICATION_CREDENTIALS}}", '
+           'base_url: "{urls[ga4]}"}}',
+    "meta_ads": 'meta_ads: {{ad_account_id: act_1234567890, access_token: "${{META_ACCESS_TOKEN}}", '
+                'base_url: "{urls[meta_ads]}"}}',
+    "google_ads": 'google_ads: {{customer_id: "123-456-7890", developer_token: "${{GOOGLE_ADS_DEVELOPER_TOKEN}}", '
+                  'client_id: "${{GOOGLE_ADS_CLIENT_ID}}", client_secret: "${{GOOGLE_ADS_CLIENT_SECRET}}", '
+                  'refresh_token: "${{GOOGLE_ADS_REFRESH_TOKEN}}", base_url: "{urls[google_ads]}", '
+                  'token_uri: "{urls[google_ads]}/token"}}',
+    "instagram": 'instagram: {{user_id: "17841400000000000", access_token: "${{META_ACCESS_TOKEN}}", '
+                 'base_url: "{urls[instagram]}"}}',
+    "stripe": 'stripe: {{api_key: "${{STRIPE_API_KEY}}", base_url: "{urls[stripe]}"}}',
+    "calendly": 'calendly: {{token: "${{CALENDLY_TOKEN}}", base_url: "{urls[calendly]}", '
+                'intro_call_event_types: ["intro call"]}}',
+    "hubspot": 'hubspot: {{token: "${{HUBSPOT_TOKEN}}", base_url: "{urls[hubspot]}"}}',
+    "manual": 'manual: {{path: "{manual_csv}"}}',
+}
+CUSTOM_KPIS = """\
+custom_kpis:
+  - {id: treatments_performed, label: Treatments performed, domain: production, aggregation: sum}
+  - {id: support_tickets_solved, label: Support tickets solved, domain: customer_service, aggregation: sum}
+  - {id: staff_sick_days, label: Staff sick days, domain: hr, aggregation: sum, direction: lower}
+"""
+
+
+def subset_config(folder: Path, sandbox, sources: list[str], history_start: dt.date, *,
+                  week_start: str = "monday", extra: str = "") -> Path:
+    """kpi.yaml with only ``sources`` (sandbox URLs, credentials from the environment)."""
+    blocks = "\n".join("  " + SOURCE_BLOCKS[s].format(urls=sandbox.urls, manual_csv=MANUAL_CSV) for s in sources)
+    text = (f"business: Studio Lumen\ntimezone: Europe/Brussels\ncurrency: EUR\nweek_start: {week_start}\n"
+            f"demo: false\nwarehouse: data/warehouse.duckdb\nhistory_start: {history_start}\n"
+            f"sources:\n{blocks}\n" + (CUSTOM_KPIS if "manual" in sources else "") + extra)
+    path = folder / "kpi.yaml"
+    path.write_text(text)
+    return path

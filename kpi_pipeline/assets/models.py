@@ -16,8 +16,9 @@ PYTHON_TABLES = ("kpis.catalog", "kpis.calendar_windows", "kpis.parameters")
 
 
 def build_model_asset(model: Model, defined: set[str]) -> dg.AssetsDefinition:
-    # a raw table of a source kpi.yaml does not enable has no asset: it is read empty
-    missing_raw = [f.removeprefix("raw.") for f in sorted(model.deps) if f.startswith("raw.") and f not in defined]
+    # a raw table not loaded yet (a source kpi.yaml does not enable, or one this run did not
+    # select on a new warehouse) is read empty
+    raw_deps = [f.removeprefix("raw.") for f in sorted(model.deps) if f.startswith("raw.")]
 
     @dg.asset(
         key=table_key(model.table),
@@ -31,9 +32,9 @@ def build_model_asset(model: Model, defined: set[str]) -> dg.AssetsDefinition:
     )
     def sql_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         wh = warehouse.get()
-        if missing_raw:
+        if raw_deps:
             ensure_tables(wh, [spec for _, specs in SOURCES.values() for spec in specs.values()
-                               if spec.table in missing_raw])
+                               if spec.table in raw_deps])
         rows = wh.rebuild(model.table, model.sql)
         context.log.info(f"{model.table}: {rows} rows")
         return dg.MaterializeResult(metadata={"rows": rows})
