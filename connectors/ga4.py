@@ -171,7 +171,8 @@ def fetch_users_by_period(client: Ga4Client, window: Window, ctx: StreamContext)
 
 
 def fetch_users_comparisons(client: Ga4Client, window: Window, ctx: StreamContext) -> Iterator[Page]:
-    spans = sorted({(s, e) for kind, s, e, is_open in ctx.ranges if kind != "period" and is_open})
+    # whole past periods (*_full) are users_by_period's ranges already
+    spans = sorted({(s, e) for kind, s, e, is_open in ctx.ranges if kind in ("previous", "last_year") and is_open})
     for start, end in spans:
         rows = [{**r, "asOf": ctx.as_of.isoformat()} for r in _users(client, "users_comparisons", start, end)]
         if rows:
@@ -188,7 +189,7 @@ _USER_COLUMNS = (Column("start_date", "DATE", "startDate"), Column("end_date", "
 
 STREAMS = {spec.name: spec for spec in (
     StreamSpec(PLATFORM, "traffic_daily", "Daily sessions, users and key events per channel, and for all channels.",
-               key=("date", "channel"), date_column="date", lookback_days=3,
+               key=("date", "channel"), date_column="date", lookback_days=3, events=True,
                columns=(Column("date", "DATE", derive=_ymd), Column("channel", "VARCHAR", "sessionDefaultChannelGroup"),
                         Column("sessions", "BIGINT"), Column("total_users", "BIGINT", "totalUsers"),
                         Column("new_users", "BIGINT", "newUsers"),

@@ -107,9 +107,10 @@ class GoogleAdsClient(HttpConnector):
             raise FatalError("searchStream did not answer a JSON array of batches", platform=PLATFORM, stream=stream)
         return [row for batch in body for row in batch.get("results", [])]
 
-    def time_zone(self, stream: str) -> str | None:
+    def account(self, stream: str) -> dict[str, Any]:
+        """The account's timeZone and currencyCode: every day and amount is in these."""
         rows = self.search_stream("SELECT customer.time_zone, customer.currency_code FROM customer", stream)
-        return rows[0].get("customer", {}).get("timeZone") if rows else None
+        return rows[0].get("customer", {}) if rows else {}
 
 
 def _oauth_classifier(response: requests.Response, stream: str | None, path: str) -> ConnectorError | None:
@@ -138,24 +139,27 @@ def connect(settings: dict[str, Any]) -> GoogleAdsClient:
 
 
 def fetch_campaign_daily(client: GoogleAdsClient, window: Window, ctx: StreamContext) -> Iterator[Page]:
-    zone = client.time_zone("campaign_daily")
+    account = client.account("campaign_daily")
+    zone = account.get("timeZone")
     if zone and zone != ctx.timezone:
         ctx.warn(f"google_ads: the account reports days in {zone}, the business in {ctx.timezone}; "
                  "Google Ads days are kept as the account reports them")
     rows = client.search_stream(QUERY.format(since=window.start, until=window.end), "campaign_daily")
     if rows:
-        yield Page(rows, account=client.customer_id)
+        currency = account.get("currencyCode")
+        yield Page([{**r, "_account_currency": currency} for r in rows], account=client.customer_id)
 
 
 STREAMS = {
     "campaign_daily": StreamSpec(
         PLATFORM, "campaign_daily", "Campaign-day metrics: impressions, clicks, cost, conversions.",
-        key=("date", "campaign_id"), date_column="date", lookback_days=30,
+        key=("date", "campaign_id"), date_column="date", lookback_days=30, events=True,
         columns=(Column("date", "DATE", "segments.date"), Column("campaign_id", "VARCHAR", "campaign.id"),
                  Column("campaign_name", "VARCHAR", "campaign.name"),
                  Column("impressions", "BIGINT", "metrics.impressions"), Column("clicks", "BIGINT", "metrics.clicks"),
                  Column("cost_micros", "BIGINT", "metrics.costMicros"),
                  Column("conversions", "DOUBLE", "metrics.conversions"),
-                 Column("conversions_value", "DOUBLE", "metrics.conversionsValue")),
-        fetch=fetch_campaign_daily),
+                 Column("conversions_value", "DOUBLE", "metrics.conversionsValue"),
+                 Column("account_currency", "VARCHAR", "_account_currency")),
+        currency_column="account_currency", fetch=fetch_campaign_daily),
 }

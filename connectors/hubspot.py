@@ -14,7 +14,7 @@ import requests
 
 from connectors.errors import ConnectorError, RateLimitedError
 from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
-from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
+from connectors.streams import Column, Page, StreamContext, StreamSpec, Window, person_column
 
 PLATFORM = "hubspot"
 SEARCH_CAP = 10_000
@@ -81,13 +81,34 @@ def _fetch(kind: str, properties: list[str]):
 
 
 _CREATED = Column("created_date", "DATE", derive=lambda r, c: c.local_date(r["properties"]["createdate"]))
+# HubSpot keeps the date a contact entered each lifecycle stage after it moves on (apis.md §12)
+STAGES = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer",
+          "evangelist", "other")
+
+
+def _stage_dates(record: dict[str, Any], ctx: StreamContext) -> str:
+    """{stage: business-local date entered} as JSON; epoch milliseconds (older APIs) or ISO."""
+    import json
+
+    out = {}
+    for stage in STAGES:
+        value = (record.get("properties") or {}).get(f"hs_lifecyclestage_{stage}_date")
+        if value:
+            ts = dt.datetime.fromtimestamp(int(value) / 1000, dt.timezone.utc) if str(value).isdigit() else value
+            out[stage] = ctx.local_date(ts).isoformat()
+    return json.dumps(out, sort_keys=True)
 STREAMS = {spec.name: spec for spec in (
-    StreamSpec(PLATFORM, "contacts", "Contacts by creation date, with their current lifecycle stage.",
-               key=("contact_id",), date_column="created_date", lookback_days=30,
+    StreamSpec(PLATFORM, "contacts", "Contacts by creation date: current lifecycle stage, the date each stage "
+               "was entered, and a salted key of the e-mail (never the address).",
+               key=("contact_id",), date_column="created_date", lookback_days=30, events=True,
+               first_load_all=True,  # a contact created before history_start may become a lead after it
+               pii=("properties.email",),
                columns=(Column("contact_id", "VARCHAR", "id"), _CREATED,
                         Column("lifecycle_stage", "VARCHAR", "properties.lifecyclestage"),
-                        Column("created_at", "TIMESTAMPTZ", "properties.createdate")),
-               fetch=_fetch("contacts", ["email", "createdate", "lifecyclestage", "lastmodifieddate"])),
+                        Column("created_at", "TIMESTAMPTZ", "properties.createdate"),
+                        Column("stage_dates", "VARCHAR", derive=_stage_dates), person_column("properties.email")),
+               fetch=_fetch("contacts", ["email", "createdate", "lifecyclestage", "lastmodifieddate",
+                                         *(f"hs_lifecyclestage_{s}_date" for s in STAGES)])),
     StreamSpec(PLATFORM, "deals", "Deals by creation date: stage, amount, close date, won or not.",
                key=("deal_id",), date_column="created_date", lookback_days=60,
                columns=(Column("deal_id", "VARCHAR", "id"), _CREATED, Column("deal_name", "VARCHAR", "properties.dealname"),

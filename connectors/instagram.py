@@ -104,7 +104,7 @@ STREAMS = {spec.name: spec for spec in (
                         Column("new_followers", "BIGINT", "value")),
                fetch=fetch_follower_count),
     StreamSpec(PLATFORM, "daily_totals", "Reach, profile views, follows and unfollows per day (total_value).",
-               key=("day",), date_column="day", lookback_days=3, history_days=730,
+               key=("day",), date_column="day", lookback_days=3, history_days=730, events=True,
                history_note="Instagram keeps account insights for about two years",
                columns=(Column("day", "DATE"), Column("reach", "BIGINT"), Column("profile_views", "BIGINT"),
                         Column("follows", "BIGINT", derive=lambda r, c: r.get("follows_and_unfollows.follower")),

@@ -272,7 +272,7 @@ STREAMS: dict[str, StreamSpec] = {
             fetch=fetch_growth_history),
         StreamSpec(
             PLATFORM, "campaign_reports", "One report per sent campaign; opens and clicks keep counting after the send.",
-            key=("campaign_id",), date_column="send_date", lookback_days=30,
+            key=("campaign_id",), date_column="send_date", lookback_days=30, events=True,
             columns=(Column("campaign_id", "VARCHAR", "id"), Column("send_date", "DATE", derive=_send_date("send_time")),
                      Column("send_time", "TIMESTAMPTZ"), Column("list_id", "VARCHAR"),
                      Column("campaign_title", "VARCHAR"), Column("subject_line", "VARCHAR"),
@@ -292,7 +292,10 @@ STREAMS: dict[str, StreamSpec] = {
             lookback_days=1, history_note="Mailchimp reports membership only as of now",
             columns=(Column("snapshot_date", "DATE", derive=_snapshot), Column("list_id", "VARCHAR", from_account=True),
                      Column("member_id", "VARCHAR", "id"), Column("status", "VARCHAR"),
-                     Column("timestamp_opt", "TIMESTAMPTZ"), Column("last_changed", "TIMESTAMPTZ")),
+                     Column("timestamp_opt", "TIMESTAMPTZ"), Column("last_changed", "TIMESTAMPTZ"),
+                     # business-local opt-in date; "" (imported before opt-in was recorded) is unknown
+                     Column("opt_in_date", "DATE", derive=lambda r, c: c.local_date(r["timestamp_opt"])
+                            if r.get("timestamp_opt") else None)),
             fetch=fetch_members),
         StreamSpec(
             PLATFORM, "campaign_opens", "Who opened each campaign and when last (open-details), by send date.",

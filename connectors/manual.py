@@ -92,7 +92,7 @@ def fetch_metrics(client: ManualFile, window: Window, ctx: StreamContext) -> Ite
 STREAMS = {
     "metrics": StreamSpec(
         PLATFORM, "metrics", "Hand-kept numbers of the custom KPIs; each load replaces the previous file's rows.",
-        key=("date", "kpi_id", "dimension_value"), date_column="date", kind="file", lookback_days=1,
+        key=("date", "kpi_id", "dimension_value"), date_column="date", kind="file", lookback_days=1, events=True,
         columns=(Column("date", "DATE"), Column("kpi_id", "VARCHAR"), Column("value", "DOUBLE"),
                  Column("dimension_value", "VARCHAR", derive=lambda r, c: r["dimension_value"]),  # '' = total
                  Column("line", "BIGINT")),

@@ -95,7 +95,7 @@ def _action(kind: str, key: str = "actions"):
 STREAMS = {
     "campaign_insights": StreamSpec(
         PLATFORM, "campaign_insights", "Campaign-day delivery: impressions, reach, clicks, spend, purchases.",
-        key=("date", "campaign_id"), date_column="date", lookback_days=28, history_days=37 * 30,
+        key=("date", "campaign_id"), date_column="date", lookback_days=28, history_days=37 * 30, events=True,
         history_note="Meta keeps insights for 37 months",
         columns=(Column("date", "DATE", "date_start"), Column("campaign_id", "VARCHAR"),
                  Column("campaign_name", "VARCHAR"), Column("impressions", "BIGINT"), Column("reach", "BIGINT"),
@@ -104,5 +104,5 @@ STREAMS = {
                  Column("purchases", "DOUBLE", derive=_action("offsite_conversion.fb_pixel_purchase")),
                  Column("purchase_value", "DOUBLE",
                         derive=_action("offsite_conversion.fb_pixel_purchase", "action_values"))),
-        fetch=fetch_campaign_insights),
+        currency_column="account_currency", fetch=fetch_campaign_insights),
 }

@@ -7,7 +7,10 @@ columns and writes them; connectors never write.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Literal
 from zoneinfo import ZoneInfo
@@ -49,6 +52,20 @@ class StreamContext:
     # (window kind, first day, last day, period still open) of every week..year period up to
     # as-of and its like-for-like comparison windows: the exact ranges unique counts need
     ranges: list[tuple[str, dt.date, dt.date, bool]] = field(default_factory=list)
+    # the secret salt of person_key: the same person on every platform, never their address
+    person_salt: str = field(default="", repr=False)
+    # currencies amounts may be in: the business currency and those kpi.yaml gives a rate for
+    # (empty: not checked); other amounts are refused, never added up silently
+    currencies: frozenset[str] = frozenset()
+    currency: str = ""  # the business currency
+
+    def person_key(self, email: Any) -> str | None:
+        """A salted hash of a normalised e-mail (trimmed, lower case), or None without one."""
+        if not isinstance(email, str) or not email.strip():
+            return None
+        if not self.person_salt:
+            raise ValueError("no person salt: person keys need one (see kpi_pipeline.runtime.person_salt)")
+        return hmac.new(self.person_salt.encode(), email.strip().lower().encode(), hashlib.sha256).hexdigest()[:32]
 
     @property
     def tz(self) -> ZoneInfo:
@@ -75,6 +92,26 @@ class Page:
 
     records: list[dict[str, Any]]
     account: str
+
+
+def scrubbed(record: dict[str, Any], paths: tuple[str, ...]) -> dict[str, Any]:
+    """A copy of ``record`` without the personal fields at ``paths`` (dotted): what `_record` keeps."""
+    if not paths:
+        return record
+    out = copy.deepcopy(record)
+    for path in paths:
+        *parents, leaf = path.split(".")
+        node: Any = out
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return out
+
+
+def person_column(path: str, name: str = "person_key") -> "Column":
+    """The salted person key of the e-mail at ``path`` (declare ``path`` in the spec's ``pii``)."""
+    return Column(name, "VARCHAR", derive=lambda r, ctx: ctx.person_key(dig(r, path.split("."))))
 
 
 @dataclass(frozen=True)
@@ -124,6 +161,11 @@ class StreamSpec:
     history_note: str = ""
     future_days: int = 0  # also (re)fetch this many days after the window (bookings ahead)
     first_load_all: bool = False  # the first load fetches the platform's whole history
+    currency_column: str | None = None  # the column naming the currency of the stream's amounts
+    pii: tuple[str, ...] = ()  # dotted paths of personal data (e-mails): hashed into columns, never stored
+    # the stream lists events (payments, meetings, campaigns, ad delivery): a day it loaded without
+    # a record had none, so the source *covers* that day and its counts are 0 there, not unknown
+    events: bool = False
 
     @property
     def table(self) -> str:

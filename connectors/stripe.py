@@ -1,9 +1,11 @@
 """Stripe with ``requests`` and a pinned ``Stripe-Version`` (apis.md §7.1).
 
-Charges (with their refunds), customers and invoices (whose line items carry price and
-product: what sales per product needs; chosen over Checkout Sessions because invoices list
-their lines inline, one request per page). ``limit``/``starting_after``/``has_more`` paging
-inside ``created[gte]/[lt]`` windows. Amounts stay in minor units here; staging converts them.
+Charges (with their refunds and the buyer), balance transactions (the money as settled in the
+account's currency, refunds on their own date), customers and invoices (whose line items carry
+price and product: what sales per product needs; an invoice with more than 10 lines has the
+rest paged from its lines list). ``limit``/``starting_after``/``has_more`` paging inside
+``created[gte]/[lt]`` windows. Amounts stay in minor units here; staging converts them.
+E-mails become salted person keys here and never reach the warehouse.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import requests
 from connectors.errors import ConnectorError, RateLimitedError
 from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
 from connectors.pagination import CursorPaginator
-from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
+from connectors.streams import Column, Page, StreamContext, StreamSpec, Window, person_column
 
 PLATFORM = "stripe"
 STRIPE_VERSION = "2024-06-20"  # charges still link their invoice in this version
@@ -44,10 +46,14 @@ class StripeClient(HttpConnector):
                                timeout=(5.0, timeout), policy=policy, classifier=_stripe_classifier,
                                credential_setting="sources.stripe.api_key")
 
-    def list(self, resource: str, window: Window, ctx: StreamContext, stream: str) -> Iterator[list[dict[str, Any]]]:
+    def list(self, resource: str, window: Window | None, ctx: StreamContext | None, stream: str,
+             extra: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Pages of a list endpoint, within the window's created range when one is given."""
         paginator = CursorPaginator(100)
-        params = {**paginator.first_params(), "created[gte]": int(ctx.local_start(window.start).timestamp()),
-                  "created[lt]": int(ctx.local_start(window.end + dt.timedelta(days=1)).timestamp())}
+        params = {**paginator.first_params(), **(extra or {})}
+        if window is not None and ctx is not None:
+            params.update({"created[gte]": int(ctx.local_start(window.start).timestamp()),
+                           "created[lt]": int(ctx.local_start(window.end + dt.timedelta(days=1)).timestamp())})
         while True:
             body = self.http.request_json("GET", f"/v1/{resource}", stream=stream, params=params)
             items = body.get("data") or []
@@ -62,12 +68,37 @@ def connect(settings: dict[str, Any]) -> StripeClient:
     return StripeClient(settings["api_key"], settings.get("base_url"), settings.get("timeout", 60.0))
 
 
-def _fetch(resource: str):
+def _fetch(resource: str, extra: dict[str, Any] | None = None):
     def fetch(client: StripeClient, window: Window, ctx: StreamContext) -> Iterator[Page]:
-        for items in client.list(resource, window, ctx, resource):
+        for items in client.list(resource, window, ctx, resource, extra):
             if items:
                 yield Page(items, account="stripe")
     return fetch
+
+
+def fetch_invoices(client: StripeClient, window: Window, ctx: StreamContext) -> Iterator[Page]:
+    """Invoices with all their lines: Stripe embeds the first 10, the rest are paged separately."""
+    for items in client.list("invoices", window, ctx, "invoices"):
+        for invoice in items:
+            lines = invoice.get("lines") or {}
+            if lines.get("has_more"):
+                rest = [line for page in client.list(f"invoices/{invoice['id']}/lines", None, None, "invoices")
+                        for line in page]
+                invoice["lines"] = {**lines, "data": rest, "has_more": False}
+        if items:
+            yield Page(items, account="stripe")
+
+
+def _source(field: str):
+    """A field of a balance transaction's source (expanded: the charge or the refund)."""
+    def value(record: dict[str, Any], ctx: StreamContext) -> Any:
+        source = record.get("source")
+        if not isinstance(source, dict):
+            return source if field == "id" else None
+        if field == "charge_id":
+            return source.get("charge") if source.get("object") == "refund" else source.get("id")
+        return source.get(field)
+    return value
 
 
 def _local_day(key: str):
@@ -90,22 +121,37 @@ def minor_unit_factor(currency: str) -> int:
 _CREATED = Column("created_date", "DATE", derive=_local_day("created"))
 _MINOR = Column("minor_units", "BIGINT", derive=lambda r, c: minor_unit_factor(r.get("currency")))
 STREAMS = {spec.name: spec for spec in (
-    StreamSpec(PLATFORM, "charges", "Charges with amount refunded, on the payment date (business timezone).",
-               key=("charge_id",), date_column="created_date", lookback_days=30, first_load_all=True,
+    StreamSpec(PLATFORM, "charges", "Charges on the payment date (business timezone): amount in the charge's "
+               "currency, refunds, customer, and a salted key of the billing e-mail (never the address).",
+               key=("charge_id",), date_column="created_date", lookback_days=30, first_load_all=True, events=True,
+               pii=("billing_details.email", "receipt_email"),
                columns=(Column("charge_id", "VARCHAR", "id"), _CREATED, Column("created", "BIGINT"),
                         Column("customer_id", "VARCHAR", "customer"), Column("invoice_id", "VARCHAR", "invoice"),
                         Column("status", "VARCHAR"), Column("currency", "VARCHAR"), _MINOR,
-                        Column("amount", "BIGINT"), Column("amount_refunded", "BIGINT"), Column("refunded", "BOOLEAN")),
+                        Column("amount", "BIGINT"), Column("amount_refunded", "BIGINT"), Column("refunded", "BOOLEAN"),
+                        person_column("billing_details.email", "billing_person_key")),
                fetch=_fetch("charges")),
-    StreamSpec(PLATFORM, "invoices", "Invoices with their line items (price, product, quantity).",
+    StreamSpec(PLATFORM, "balance_transactions", "Money settled in the account's currency: one entry per charge, "
+               "one per refund on the refund's own date (apis.md §12), with the charge each belongs to.",
+               key=("transaction_id",), date_column="created_date", lookback_days=30, first_load_all=True,
+               columns=(Column("transaction_id", "VARCHAR", "id"), _CREATED, Column("type", "VARCHAR"),
+                        Column("currency", "VARCHAR"), _MINOR, Column("amount", "BIGINT"), Column("fee", "BIGINT"),
+                        Column("net", "BIGINT"), Column("exchange_rate", "DOUBLE"),
+                        Column("source_id", "VARCHAR", derive=_source("id")),
+                        Column("charge_id", "VARCHAR", derive=_source("charge_id")),
+                        Column("source_amount", "BIGINT", derive=_source("amount")),
+                        Column("source_currency", "VARCHAR", derive=_source("currency"))),
+               currency_column="currency", fetch=_fetch("balance_transactions", {"expand[]": "data.source"})),
+    StreamSpec(PLATFORM, "invoices", "Invoices with all their line items (price, product, quantity).",
                key=("invoice_id",), date_column="created_date", lookback_days=30,
                columns=(Column("invoice_id", "VARCHAR", "id"), _CREATED, Column("customer_id", "VARCHAR", "customer"),
                         Column("charge_id", "VARCHAR", "charge"), Column("status", "VARCHAR"),
                         Column("currency", "VARCHAR"), _MINOR, Column("total", "BIGINT"),
                         Column("lines", "VARCHAR", derive=_lines)),
-               fetch=_fetch("invoices")),
-    StreamSpec(PLATFORM, "customers", "Customers by creation date.",
-               key=("customer_id",), date_column="created_date", lookback_days=30,
-               columns=(Column("customer_id", "VARCHAR", "id"), _CREATED, Column("email", "VARCHAR")),
+               pii=("customer_email", "customer_name", "customer_address"), currency_column="currency",
+               fetch=fetch_invoices),
+    StreamSpec(PLATFORM, "customers", "Customers by creation date, with a salted key of their e-mail.",
+               key=("customer_id",), date_column="created_date", lookback_days=30, pii=("email", "name", "phone"),
+               columns=(Column("customer_id", "VARCHAR", "id"), _CREATED, person_column("email")),
                fetch=_fetch("customers")),
 )}

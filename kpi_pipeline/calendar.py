@@ -3,8 +3,12 @@
 Window kinds, per grain and period from history_start up to as-of:
 - ``period``: the period from its first day up to as-of (all of it once closed);
 - ``previous``: the previous period at the same elapsed share (like for like: the first 10
-  days of last month when 10 days of this month have passed);
-- ``last_year``: the same period a year earlier, at the same elapsed share.
+  days of last month when 10 of this month's 30 have passed), all of it once this one closed;
+- ``last_year``: the same period a year earlier (for weeks: the same ISO week number of the
+  previous year, none for a week 53 without a twin), at the same elapsed share;
+- ``previous_full`` and ``last_year_full`` (open periods only): those periods whole, so that
+  a unique count can be projected by how much last year's (or last period's) grew after the
+  same elapsed share.
 """
 
 from __future__ import annotations
@@ -16,11 +20,25 @@ import pandas as pd
 
 from kpi_pipeline.config import Settings
 from kpi_pipeline.periods import GRAINS, SNAPSHOT_GRAINS, iter_periods, label, parse_label, period_end, \
-    previous_start, same_period_last_year
+    previous_start, same_period_last_year, share_of
 
 
-def _to_date(start: dt.date, days: int, cap: dt.date) -> dt.date:
-    return min(start + dt.timedelta(days=days - 1), cap)
+def comparison_windows(grain: str, start: dt.date, as_of: dt.date,
+                       week_start: str) -> list[tuple[str, dt.date, dt.date]]:
+    """(kind, first day, last day) of a period's comparison windows (see module docstring)."""
+    end = period_end(grain, start)
+    is_open = as_of < end
+    share = ((min(end, as_of) - start).days + 1) / ((end - start).days + 1)
+    out = []
+    for kind, other in (("previous", previous_start(grain, start, week_start)),
+                        ("last_year", same_period_last_year(grain, start, week_start))):
+        if other is None:
+            continue
+        other_end = period_end(grain, other)
+        out.append((kind, other, share_of(other, other_end, share) if is_open else other_end))
+        if is_open:
+            out.append((f"{kind}_full", other, other_end))
+    return out
 
 
 def calendar_windows(settings: Settings, as_of: dt.date) -> pd.DataFrame:
@@ -30,14 +48,9 @@ def calendar_windows(settings: Settings, as_of: dt.date) -> pd.DataFrame:
     for grain in GRAINS:
         for start in iter_periods(grain, first, as_of, settings.week_start):
             end = period_end(grain, start)
-            window_end = min(end, as_of)
-            elapsed = (window_end - start).days + 1
-            kinds = [("period", start, window_end)]
+            kinds = [("period", start, min(end, as_of))]
             if grain in SNAPSHOT_GRAINS:
-                prev = previous_start(grain, start, settings.week_start)
-                kinds.append(("previous", prev, _to_date(prev, elapsed, period_end(grain, prev))))
-                ly = same_period_last_year(grain, start, settings.week_start)
-                kinds.append(("last_year", ly, _to_date(ly, elapsed, period_end(grain, ly))))
+                kinds += comparison_windows(grain, start, as_of, settings.week_start)
             for kind, w_start, w_end in kinds:
                 if w_start < first:
                     continue
@@ -91,8 +104,10 @@ def catalog_frame(settings: Settings) -> pd.DataFrame:
 
 
 def parameters_frame(settings: Settings) -> pd.DataFrame:
-    """kpis.parameters: the settings SQL models need (intro-call event types, lead stages)."""
-    rows = []
+    """kpis.parameters: the settings SQL models need (intro-call event types, lead stages, the
+    conversion window, the business currency and the kpi.yaml exchange rates ``fx_rate:<CUR>``)."""
+    rows = [("currency", settings.currency), ("conversion_window_days", str(settings.conversion_window_days))]
+    rows += [(f"fx_rate:{currency}", repr(float(rate))) for currency, rate in sorted(settings.fx.items())]
     calendly = settings.sources.calendly
     for value in (calendly.intro_call_event_types if calendly else []):
         rows.append(("intro_call_event_type", value.lower()))

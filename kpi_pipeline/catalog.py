@@ -33,6 +33,22 @@ class KpiDef(BaseModel):
     pace: bool = True
     share: bool = False
     any_source: bool = False
+    cohort: bool = False  # follows people for the conversion window: final only after it
+
+    @property
+    def pacing(self) -> str:
+        """How an open period's value is projected to its end (DESIGN §5 "Pacing").
+
+        ``linear`` for what accumulates over the period: sums, and ratios whose numerator
+        accumulates over a level fixed at the period's start (churn, follower growth);
+        ``history`` for unique counts, which grow slower than linearly; ``none`` for levels and
+        ratios of two flows (open rate, conversion), which are projected as they stand.
+        """
+        if not self.pace:
+            return "none"
+        if self.aggregation == "sum" or (self.aggregation == "ratio" and self.denominator_kpi):
+            return "linear"
+        return "history" if self.aggregation == "distinct" else "none"
 
     def label_in(self, language: str) -> str:
         return (self.label_nl if language == "nl" else None) or self.label

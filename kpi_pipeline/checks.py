@@ -13,13 +13,13 @@ def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
     values_key = table_key("kpis.kpi_values")
 
     @dg.asset_check(asset=values_key, blocking=True,
-                    description="Shares lie between 0 and 1; no ratio is negative.")
+                    description="Shares lie between 0 and 1; no ratio is negative but a growth rate.")
     def ratios_between_zero_and_one(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        # a growth or conversion ratio (new customers / intro calls) may pass 100%; a share may not
+        # a growth ratio may pass 100% and, net of losses, fall below 0; a share may do neither
         bad = warehouse.get().query(
             "select v.kpi_id, v.grain, v.period_start, v.value from kpis.kpi_values v "
             "join kpis.catalog c using (kpi_id) where c.unit = 'ratio' "
-            "and (v.value < 0 or (v.value > 1 and c.share)) limit 5")
+            "and ((v.value < 0 and c.denominator_kpi is null) or (v.value > 1 and c.share)) limit 5")
         return dg.AssetCheckResult(passed=not bad, metadata={"examples": str(bad) if bad else "none"})
 
     @dg.asset_check(asset=values_key, blocking=True, description="One row per KPI x grain x period x dimension value.")
@@ -31,10 +31,10 @@ def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
 
     @dg.asset_check(asset=table_key("snapshots.kpi_snapshots"), description="Every source has data through as-of.")
     def sources_fresh(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        from kpi_pipeline.assets.snapshots import source_coverage
+        from kpi_pipeline.coverage import loaded_through
 
         as_of = resolve_as_of(settings, context.run.tags)
-        coverage = source_coverage(warehouse.get(), settings)
+        coverage = loaded_through(warehouse.get(), settings)
         stale = {s: str(coverage.get(s, "never")) for s in settings.enabled_sources()
                  if coverage.get(s) is None or coverage[s] < as_of}
         return dg.AssetCheckResult(passed=not stale, severity=dg.AssetCheckSeverity.WARN,

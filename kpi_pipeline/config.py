@@ -8,6 +8,7 @@ Secrets are kept as ``SecretStr`` and registered for redaction; they are never p
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import re
 from pathlib import Path
@@ -74,6 +75,9 @@ class Settings(_Strict):
     status: StatusRules = StatusRules()
     sources: Sources = Sources()
     custom_kpis: list[CustomKpi] = []
+    # currency -> how many units of the business currency one unit of it is worth
+    fx: dict[str, float] = {}
+    conversion_window_days: int = Field(default=90, ge=1, le=730)
     targets: dict[str, dict[str, Any]] = {}
     alerts: Alerts = Alerts()
 
@@ -88,6 +92,16 @@ class Settings(_Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown timezone {value!r} (use an IANA name like Europe/Brussels)") from None
+        return value
+
+    @field_validator("fx")
+    @classmethod
+    def _rates(cls, value: dict[str, float]) -> dict[str, float]:
+        for currency, rate in value.items():
+            if not re.fullmatch(r"[A-Z]{3}", str(currency)):
+                raise ValueError(f"{currency!r}: not a currency code (three capitals, like USD)")
+            if not math.isfinite(rate) or rate <= 0:
+                raise ValueError(f"{currency}: the rate must be a positive number")
         return value
 
     # ------------------------------------------------------------------ derived

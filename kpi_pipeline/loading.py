@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import pyarrow as pa
 
 from connectors.registry import SOURCES
-from connectors.streams import Page, StreamContext, StreamSpec, Window
+from connectors.streams import Page, StreamContext, StreamSpec, Window, scrubbed
 from kpi_pipeline.warehouse import ARROW_TYPES, Warehouse
 
 
@@ -72,10 +72,26 @@ def page_to_arrow(spec: StreamSpec, page: Page, ctx: StreamContext, business_id:
 
             raise FatalError(f"malformed record: column {col.name} ({type(err).__name__}: {err})",
                              platform=spec.source, stream=spec.name) from None
+    if spec.currency_column and ctx.currencies:
+        _check_currencies(spec, columns[spec.currency_column], ctx)
     columns["_account"] = [page.account] * len(page.records)
-    columns["_record"] = [json.dumps(r, default=str) for r in page.records]
+    columns["_record"] = [json.dumps(scrubbed(r, spec.pii), default=str) for r in page.records]
     columns["_synced_at"] = [synced_at] * len(page.records)
     return pa.table(columns, schema=arrow_schema(spec))
+
+
+def _check_currencies(spec: StreamSpec, values: list[Any], ctx: StreamContext) -> None:
+    """Amounts in a currency the business neither keeps nor has a rate for are refused whole."""
+    from connectors.errors import ConfigurationError
+
+    foreign = sorted({str(v).upper() for v in values if v} - ctx.currencies)
+    if foreign:
+        home = ctx.currency or "the business currency"
+        rates = ", ".join(f"{c}: <{home} per {c}>" for c in foreign)
+        raise ConfigurationError(
+            f"amounts in {', '.join(foreign)}, but the business keeps {home} and kpi.yaml has no rate for "
+            f"{'them' if len(foreign) > 1 else 'it'}; nothing was loaded", platform=spec.source, stream=spec.name,
+            hint=f"add `fx: {{{rates}}}` to kpi.yaml, or set currency to the account's")
 
 
 def load_stream(spec: StreamSpec, client: Any, window: Window, ctx: StreamContext,

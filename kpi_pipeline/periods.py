@@ -7,6 +7,7 @@ Labels: ``2026-W48`` (ISO-style week number of the week's first day shifted to M
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from typing import Iterator
 
@@ -50,12 +51,29 @@ def previous_start(grain: str, start: dt.date, week_start: str = "monday") -> dt
     return period_start(grain, start - dt.timedelta(days=1), week_start)
 
 
-def same_period_last_year(grain: str, start: dt.date, week_start: str = "monday") -> dt.date:
+def same_period_last_year(grain: str, start: dt.date, week_start: str = "monday") -> dt.date | None:
+    """Start of the same period a year earlier, or None when it has no twin.
+
+    A week's twin is the week with the same week number in the previous (ISO) year, so
+    2026-W53 has none; months, quarters and years move back one calendar year.
+    """
     if grain == "week":
-        return start - dt.timedelta(weeks=52)
+        year, week = label(grain, start, week_start).split("-W")
+        try:
+            return parse_label("week", f"{int(year) - 1}-W{week}", week_start)
+        except ValueError:
+            return None
     if grain == "day":
         return start - dt.timedelta(days=364)
     return start.replace(year=start.year - 1)
+
+
+def share_of(start: dt.date, end: dt.date, share: float) -> dt.date:
+    """Last day of the first ``share`` of the period start..end (like for like: 10 of 30 days
+    of this month is the first 10 of a 31-day month), at least its first day. A tie rounds
+    down (15 of 30 days is 15 of 31, not 16), so a comparison never spans more time."""
+    days = (end - start).days + 1
+    return start + dt.timedelta(days=min(days, max(1, math.ceil(share * days - 0.5 - 1e-9))) - 1)
 
 
 def iter_periods(grain: str, first: dt.date, last: dt.date, week_start: str = "monday") -> Iterator[dt.date]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 from typing import Any, Mapping
 
 from connectors.streams import StreamContext, StreamSpec, Window
@@ -40,6 +41,29 @@ def today(settings: Settings, as_of: dt.date) -> dt.date:
     return dt.datetime.now(settings.tz).date()
 
 
+def person_salt(settings: Settings) -> str:
+    """The secret salt of person keys: env ``KPI_PERSON_SALT``, else a random one kept in
+    ``.person_salt`` beside the warehouse (made once, readable by its owner only). The same
+    salt must stay: a new one gives every person a new key."""
+    from connectors.http import register_secret
+
+    salt = os.environ.get("KPI_PERSON_SALT", "")
+    if not salt:
+        path = settings.warehouse_path.parent / ".person_salt"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another process made it a moment ago
+                fd = None
+            if fd is not None:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(secrets.token_hex(32))
+        salt = path.read_text().strip()
+    register_secret(salt)
+    return salt
+
+
 def stream_context(settings: Settings, as_of: dt.date) -> StreamContext:
     """Point-in-time values stand for as-of only when the platforms' today is as-of + 1."""
     from kpi_pipeline.calendar import calendar_windows
@@ -48,7 +72,8 @@ def stream_context(settings: Settings, as_of: dt.date) -> StreamContext:
     windows = calendar_windows(settings, as_of)
     ranges = sorted({(w.window_kind, w.window_start, w.window_end, bool(w.period_end > as_of))
                      for w in windows.itertuples() if w.grain != "day"})
-    return StreamContext(settings.timezone, as_of, snapshot, ranges=ranges)
+    return StreamContext(settings.timezone, as_of, snapshot, ranges=ranges, person_salt=person_salt(settings),
+                         currency=settings.currency, currencies=frozenset({settings.currency, *settings.fx}))
 
 
 def stream_window(settings: Settings, spec: StreamSpec, as_of: dt.date, first: dt.date, last: dt.date,

@@ -1,7 +1,7 @@
 """Snapshot arithmetic: pacing, projection, status, comparisons, closed and final periods.
 
 ``assess`` is the pure rule (DESIGN §5); ``build_snapshots`` applies it to every KPI x grain
-x period from the window values, the targets and the sources' coverage.
+x period from the window values, the targets and what the sources covered.
 """
 
 from __future__ import annotations
@@ -16,14 +16,17 @@ import pandas as pd
 from kpi_pipeline.calendar import target_for
 from kpi_pipeline.catalog import KpiDef
 from kpi_pipeline.config import Settings
+from kpi_pipeline.coverage import Coverage
 from kpi_pipeline.periods import SNAPSHOT_GRAINS, iter_periods, label, period_end
 
 _EPS = 1e-9
 SNAPSHOT_COLUMNS = [
     "business_id", "kpi_id", "grain", "period", "period_start", "period_end", "as_of", "actual", "target",
-    "expected_to_date", "projected", "attainment", "status", "previous_actual", "change_pct",
-    "last_year_actual", "elapsed_share", "is_closed", "is_final", "computed_at",
+    "expected_to_date", "projected", "projection_method", "attainment", "status", "status_reason",
+    "previous_actual", "change_pct", "last_year_actual", "elapsed_share", "is_closed", "is_final", "computed_at",
 ]
+NOTHING_TO_DIVIDE = "nothing to divide by"
+NO_VALUE = "no value for this period (before the history the platform keeps, or not loaded yet)"
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Assessment:
     projected: float | None
     attainment: float | None
     status: str
+    projection_method: str = "none"
 
 
 def _meets(value: float, target: float, direction: str, slack: float = 0.0) -> bool:
@@ -41,24 +45,35 @@ def _meets(value: float, target: float, direction: str, slack: float = 0.0) -> b
     return value <= target * (1 + slack) + tol
 
 
-def assess(*, aggregation: str, direction: str, actual: float | None, target: float | None,
-           elapsed_share: float, is_closed: bool, stale: bool = False,
+def _missing(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def assess(*, pacing: str, direction: str, actual: float | None, target: float | None,
+           elapsed_share: float, is_closed: bool, stale: bool = False, growth: float | None = None,
            at_risk_within: float = 0.10, too_early_before: float = 0.20) -> Assessment:
-    """Status of one KPI for one period (DESIGN §5 "Open periods" / "Closed periods").
+    """Status of one KPI for one period (DESIGN §5 "Pacing" / "Closed periods").
 
     Args:
+        pacing: ``linear``, ``history`` or ``none`` (:attr:`KpiDef.pacing`).
         elapsed_share: days up to as-of / days in the period (1.0 once closed).
-        stale: a source the KPI needs has not delivered data through the period's as-of day.
+        stale: a source the KPI needs did not cover the period up to as-of.
+        growth: for ``history`` pacing, final / to-date at the same elapsed share of the same
+            period last year (else the previous period); None falls back to linear.
     """
-    if actual is None or (isinstance(actual, float) and math.isnan(actual)):
+    if _missing(actual):
         return Assessment(None, None, None, "no_data")
-    # counts that accumulate over the period are paced: sums, and unique counts (visitors), whose
-    # to-date value can only grow towards the period's (a linear pace slightly flatters them)
-    pace = aggregation in ("sum", "distinct") and not is_closed
-    projected = actual / elapsed_share if pace and elapsed_share > 0 else actual
+    method = "none" if is_closed else pacing
+    if method == "history" and (growth is None or growth <= 0):
+        method = "linear"
+    if method == "linear" and elapsed_share > 0:
+        projected, expected = actual / elapsed_share, None if target is None else target * elapsed_share
+    elif method == "history":
+        projected, expected = actual * growth, None if target is None else target / growth
+    else:
+        method, projected, expected = "none", actual, target
     if target is None:
-        return Assessment(None, projected, None, "no_data" if stale else "no_target")
-    expected = target * elapsed_share if pace else target
+        return Assessment(None, projected, None, "no_data" if stale else "no_target", method)
     if direction == "higher":
         attainment = projected / target if target else None
     else:
@@ -75,7 +90,7 @@ def assess(*, aggregation: str, direction: str, actual: float | None, target: fl
         status = "at_risk"
     else:
         status = "off_track"
-    return Assessment(expected, projected, attainment, status)
+    return Assessment(expected, projected, attainment, status, method)
 
 
 def source_lookbacks(settings: Settings) -> dict[str, int]:
@@ -89,41 +104,42 @@ def build_snapshots(
     settings: Settings,
     as_of: dt.date,
     window_values: pd.DataFrame,
-    coverage: Mapping[str, dt.date],
+    coverage: Coverage,
     previous_final: pd.DataFrame | None = None,
     computed_at: dt.datetime | None = None,
 ) -> pd.DataFrame:
     """snapshots.kpi_snapshots for as-of: every KPI x snapshot grain x period (totals only).
 
     Args:
-        window_values: kpis.kpi_window_values (dimension null rows are used).
-        coverage: per source, the last day its streams have all been loaded through.
-        previous_final: rows already final in kpi_snapshots; they are kept unchanged.
+        window_values: kpis.kpi_window_values (dimension null rows are used; a row whose value
+            is null is a ratio with nothing to divide by).
+        coverage: what each source covered.
+        previous_final: rows already final in kpi_snapshots; they are kept unchanged (except
+            no_data rows, which a backfill may still fill).
     """
     computed_at = computed_at or dt.datetime.now(dt.timezone.utc)
     lookbacks = source_lookbacks(settings)
     totals = window_values[window_values["dimension"].isna()] if len(window_values) else window_values
-    index: dict[tuple[str, str, str, dt.date], float] = {}
-    periods: dict[str, set[tuple[dt.date, dt.date]]] = {g: set() for g in SNAPSHOT_GRAINS}
+    index: dict[tuple[str, str, str, dt.date], float | None] = {}
     for row in totals.itertuples(index=False):
-        index[(row.kpi_id, row.grain, row.window_kind, _date(row.period_start))] = float(row.value)
-    for grain in SNAPSHOT_GRAINS:
-        for start in iter_periods(grain, settings.history_start, as_of, settings.week_start):
-            periods[grain].add((start, period_end(grain, start)))
+        index[(row.kpi_id, row.grain, row.window_kind, _date(row.period_start))] = \
+            None if _missing(row.value) else float(row.value)
     final_keys: set[tuple[str, str, dt.date]] = set()
     rows: list[dict[str, Any]] = []
     if previous_final is not None and len(previous_final):
         for rec in previous_final.to_dict("records"):
+            if rec["status"] == "no_data":
+                continue  # never frozen as no_data: a backfill may still bring the data
             final_keys.add((rec["kpi_id"], rec["grain"], _date(rec["period_start"])))
             rows.append(rec)
     for kpi in settings.kpis():
         if not kpi.total:
             continue  # a per-dimension KPI (traffic_share) has no total to score
-        for grain, spans in periods.items():
-            for start, end in sorted(spans):
+        for grain in SNAPSHOT_GRAINS:
+            for start in iter_periods(grain, settings.history_start, as_of, settings.week_start):
                 if (kpi.id, grain, start) in final_keys:
                     continue
-                rows.append(_row(settings, kpi, grain, start, end, as_of, index, coverage, lookbacks, computed_at))
+                rows.append(_row(settings, kpi, grain, start, as_of, index, coverage, lookbacks, computed_at))
     return pd.DataFrame(rows, columns=SNAPSHOT_COLUMNS)
 
 
@@ -131,30 +147,50 @@ def _date(value: Any) -> dt.date:
     return value.date() if isinstance(value, (pd.Timestamp, dt.datetime)) else value
 
 
-def _row(settings: Settings, kpi: KpiDef, grain: str, start: dt.date, end: dt.date, as_of: dt.date,
-         index: Mapping, coverage: Mapping[str, dt.date], lookbacks: Mapping[str, int],
-         computed_at: dt.datetime) -> dict[str, Any]:
+def _growth(index: Mapping, kpi: KpiDef, grain: str, start: dt.date) -> float | None:
+    """final / to-date at the same elapsed share: last year's, else the previous period's."""
+    for kind in ("last_year", "previous"):
+        full, to_date = index.get((kpi.id, grain, f"{kind}_full", start)), index.get((kpi.id, grain, kind, start))
+        if full is not None and to_date:
+            return full / to_date
+    return None
+
+
+def _row(settings: Settings, kpi: KpiDef, grain: str, start: dt.date, as_of: dt.date, index: Mapping,
+         coverage: Coverage, lookbacks: Mapping[str, int], computed_at: dt.datetime) -> dict[str, Any]:
+    end = period_end(grain, start)
     is_closed = as_of >= end
     through = min(end, as_of)
     elapsed = ((through - start).days + 1) / ((end - start).days + 1)
-    stale = any(coverage.get(s) is None or coverage[s] < through for s in kpi.sources)
-    lookback = max((lookbacks.get(s, 0) for s in kpi.sources), default=0)
-    is_final = as_of >= end + dt.timedelta(days=lookback)
-    actual = index.get((kpi.id, grain, "period", start))
+    uncovered = [s for s in kpi.sources if coverage.gaps(s, start, through)]
+    settle = max((lookbacks.get(s, 0) for s in kpi.sources), default=0)
+    if kpi.cohort:  # a conversion can still happen until the window has passed
+        settle = max(settle, settings.conversion_window_days)
+    key = (kpi.id, grain, "period", start)
+    actual = index.get(key)
     previous = index.get((kpi.id, grain, "previous", start))
     last_year = index.get((kpi.id, grain, "last_year", start))
     target = target_for(settings, kpi.id, grain, start)
-    result = assess(aggregation=kpi.aggregation if kpi.pace else "ratio", direction=kpi.direction, actual=actual, target=target,
-                    elapsed_share=elapsed, is_closed=is_closed, stale=stale,
+    result = assess(pacing=kpi.pacing, direction=kpi.direction, actual=actual, target=target,
+                    elapsed_share=elapsed, is_closed=is_closed, stale=bool(uncovered),
+                    growth=_growth(index, kpi, grain, start) if kpi.pacing == "history" else None,
                     at_risk_within=settings.status.at_risk_within,
                     too_early_before=settings.status.too_early_before)
+    reason = None
+    if result.status == "no_data":
+        if uncovered:
+            reason = f"source not covered through {through}: {', '.join(uncovered)} (failed, stale or not loaded)"
+        else:
+            reason = NOTHING_TO_DIVIDE if key in index else NO_VALUE
     change = (actual - previous) / abs(previous) if actual is not None and previous else None
     return {
         "business_id": settings.business_id, "kpi_id": kpi.id, "grain": grain,
         "period": label(grain, start, settings.week_start), "period_start": start, "period_end": end,
         "as_of": as_of, "actual": actual, "target": target, "expected_to_date": result.expected_to_date,
-        "projected": result.projected, "attainment": result.attainment, "status": result.status,
+        "projected": result.projected, "projection_method": result.projection_method,
+        "attainment": result.attainment, "status": result.status, "status_reason": reason,
         "previous_actual": previous, "change_pct": change, "last_year_actual": last_year,
-        "elapsed_share": elapsed, "is_closed": is_closed, "is_final": is_final and is_closed,
+        "elapsed_share": elapsed, "is_closed": is_closed,
+        "is_final": is_closed and not uncovered and as_of >= end + dt.timedelta(days=settle),
         "computed_at": computed_at,
     }

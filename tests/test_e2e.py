@@ -237,7 +237,8 @@ def test_progress_and_one_summary_line_per_stream(synced):
         "raw/ga4__traffic_daily", "raw/ga4__users_by_period", "raw/ga4__users_comparisons",
         "raw/meta_ads__campaign_insights", "raw/google_ads__campaign_daily", "raw/instagram__account",
         "raw/instagram__follower_count", "raw/instagram__daily_totals", "raw/stripe__charges",
-        "raw/stripe__invoices", "raw/stripe__customers", "raw/calendly__scheduled_events", "raw/hubspot__contacts",
+        "raw/stripe__invoices", "raw/stripe__customers", "raw/stripe__balance_transactions",
+        "raw/calendly__scheduled_events", "raw/calendly__invitees", "raw/hubspot__contacts",
         "raw/hubspot__deals", "raw/manual__metrics"}
     activity = next(s for s in outcome.streams if s.asset == "raw/mailchimp__list_activity")
     assert activity.rows == 180 and activity.requests == 2  # the lists call, then one page of activity

@@ -1,5 +1,6 @@
 """Stripe, Calendly and HubSpot: the behaviours apis.md §7 lists."""
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -12,7 +13,7 @@ from kpi_pipeline.loading import load_stream
 from kpi_pipeline.warehouse import Warehouse
 from tests.conftest import AS_OF
 
-CTX = lambda as_of=AS_OF: StreamContext("Europe/Brussels", as_of, None)  # noqa: E731
+CTX = lambda as_of=AS_OF: StreamContext("Europe/Brussels", as_of, None, person_salt="test-salt")  # noqa: E731
 
 
 def client(sandbox, module, policy, **extra):
@@ -35,40 +36,49 @@ def test_stripe_pins_its_version_and_pages_newest_first(sandbox, fast_policy):
     assert len(ids) == len(expected)
 
 
-def test_stripe_refunds_arrive_later_and_the_lookback_picks_them_up(fast_policy):
+def test_stripe_refunds_land_on_their_own_date_even_for_months_old_charges(fast_policy):
     later = AS_OF + dt.timedelta(days=20)
     wh = Warehouse(":memory:", "t")
-    spec = stripe.STREAMS["charges"]
+    spec = dataclasses.replace(stripe.STREAMS["balance_transactions"], first_load_all=False)
     with Sandbox(AS_OF) as early:
         load_stream(spec, client(early, stripe, fast_policy), spec.lookback_window(AS_OF), CTX(), wh)
-        before = dict(wh.query("select charge_id, amount_refunded from raw.stripe__charges"))
     with Sandbox(later) as late:
         load_stream(spec, client(late, stripe, fast_policy), spec.lookback_window(later), CTX(later), wh)
-        after = dict(wh.query("select charge_id, amount_refunded from raw.stripe__charges"))
-        window = spec.lookback_window(later)
-        refunded_late = [p.charge_id for p in late.world.sales.payments
-                         if p.charge_id in before and before[p.charge_id] == 0
-                         and window.start <= p.created_at.astimezone(CTX().tz).date()
-                         and any(early.world.now <= t < late.world.now for t, _ in p.refunds)]
-    assert refunded_late and all(after[c] > 0 for c in refunded_late)
+        tz = CTX().tz
+        refunds = {(p.charge_id, t.astimezone(tz).date(), -p.settled(a)) for p in late.world.sales.payments
+                   for t, a in p.refunds if early.world.now <= t < late.world.now}
+    landed = set(wh.query("select charge_id, created_date, amount from raw.stripe__balance_transactions "
+                          "where type = 'refund' and created_date > ?", [AS_OF]))
+    assert refunds and refunds <= landed
+    old = [c for c, day, _ in refunds if wh.query("select count(*) from raw.stripe__balance_transactions "
+                                                  "where charge_id = ? and type = 'charge'", [c])[0][0] == 0]
+    assert old  # a refund of a charge older than both loads' windows still arrives, with its charge id
 
 
-def test_stripe_zero_decimal_currencies_are_not_divided(tmp_path):
-    import duckdb
-
+def test_stripe_zero_decimal_currencies_are_not_divided_and_refunds_count_however_late():
+    from kpi_pipeline.loading import ensure_tables
     from kpi_pipeline.models import SQL_DIR
 
-    con = duckdb.connect()
-    con.execute("create schema raw; create table raw.stripe__charges as select * from (values "
-                f"('b', 'ch_1', date '2026-01-01', 'jpy', {stripe.minor_unit_factor('jpy')}, 5000::bigint, 0::bigint, "
-                "'succeeded', 'c', 'in'),"
-                f"('b', 'ch_2', date '2026-01-01', 'eur', {stripe.minor_unit_factor('EUR')}, 5000::bigint, 1000::bigint, "
-                "'succeeded', 'c', 'in')) t(business_id, charge_id, created_date, currency, minor_units, amount, "
-                "amount_refunded, status, customer_id, invoice_id)")
-    rows = dict((r[0], r[1:]) for r in con.execute(
-        (SQL_DIR / "staging" / "stg_stripe__charges.sql").read_text().replace("select * from final",
-                                                                            "select charge_id, amount, amount_refunded from final")).fetchall())
+    wh = Warehouse(":memory:", "b")
+    ensure_tables(wh, list(stripe.STREAMS.values()))
+    with wh.writer() as con:
+        con.execute("insert into raw.stripe__charges (business_id, charge_id, created_date, currency, minor_units, "
+                    "amount, amount_refunded, status, customer_id, _synced_at) values "
+                    f"('b', 'ch_1', date '2026-01-01', 'jpy', {stripe.minor_unit_factor('jpy')}, 5000, 0, 'succeeded', "
+                    "'c', now()), "
+                    f"('b', 'ch_2', date '2026-01-01', 'eur', {stripe.minor_unit_factor('EUR')}, 5000, 1000, "
+                    "'succeeded', 'c', now()), "
+                    "('b', 'ch_3', date '2026-01-01', 'eur', 100, 5000, 0, 'succeeded', null, now())")
+        # ch_3 was refunded in full in April: long after the charges' re-fetch window
+        con.execute("insert into raw.stripe__balance_transactions (business_id, transaction_id, created_date, type, "
+                    "currency, minor_units, amount, charge_id, source_amount, _synced_at) values "
+                    "('b', 'txn_1', date '2026-04-20', 'refund', 'eur', 100, -5000, 'ch_3', 5000, now())")
+    sql = (SQL_DIR / "staging" / "stg_stripe__charges.sql").read_text()
+    rows = {r[0]: r[1:] for r in wh.query(sql.replace(
+        "select * from final", "select charge_id, amount, amount_refunded, is_order, customer_key from final"))}
     assert float(rows["ch_1"][0]) == 5000 and float(rows["ch_2"][0]) == 50 and float(rows["ch_2"][1]) == 10
+    assert rows["ch_1"][2] and rows["ch_2"][2] and not rows["ch_3"][2]  # fully refunded: not an order
+    assert rows["ch_3"][3] == "charge:ch_3"  # no customer, no e-mail: its own customer
 
 
 def test_calendly_keeps_canceled_and_future_events(sandbox, fast_policy):
@@ -96,7 +106,8 @@ def test_hubspot_slices_by_time_when_a_query_passes_the_search_cap(sandbox, fast
         c = client(sandbox, hubspot, fast_policy)
         c.search_cap = 60
         wh = Warehouse(":memory:", "t")
-        load_stream(hubspot.STREAMS["contacts"], c, Window(dt.date(2026, 6, 1), dt.date(2026, 7, 31)), CTX(), wh)
+        spec = dataclasses.replace(hubspot.STREAMS["contacts"], first_load_all=False)
+        load_stream(spec, c, Window(dt.date(2026, 6, 1), dt.date(2026, 7, 31)), CTX(), wh)
     finally:
         sandbox.hubspot.search_cap = 10_000
     (count,) = wh.query("select count(*) from raw.hubspot__contacts")[0]

@@ -7,11 +7,12 @@ import pytest
 
 from kpi_pipeline.calendar import calendar_windows
 from kpi_pipeline.config import load_config
+from kpi_pipeline.coverage import Coverage
 from kpi_pipeline.scorecard import assess, build_snapshots
 
 
 def a(**kw):
-    args = dict(aggregation="sum", direction="higher", actual=50.0, target=100.0, elapsed_share=0.5,
+    args = dict(pacing="linear", direction="higher", actual=50.0, target=100.0, elapsed_share=0.5,
                 is_closed=False)
     args.update(kw)
     return assess(**args)
@@ -41,23 +42,40 @@ def test_too_early_in_the_first_fifth_of_a_period():
 
 
 def test_direction_lower_inverts_the_comparison():
-    low = dict(direction="lower", aggregation="ratio", target=0.02, elapsed_share=0.5)
+    low = dict(direction="lower", pacing="none", target=0.02, elapsed_share=0.5)
     assert a(actual=0.02, **low).status == "on_track"
     assert a(actual=0.022, **low).status == "at_risk"      # 10% above a lower-is-better target
     assert a(actual=0.0221, **low).status == "off_track"
     assert a(actual=0.01, **low).attainment == pytest.approx(2.0)
 
 
-def test_distinct_counts_are_paced_like_sums():
-    r = a(aggregation="distinct", actual=60.0, target=100.0, elapsed_share=0.5)
-    assert r.projected == 120.0 and r.expected_to_date == 50.0 and r.status == "on_track"
+def test_unique_counts_are_paced_by_history_else_linearly():
+    # last year 80 after half the period and 100 at its end: a unique count grows 1.25x after half
+    r = a(pacing="history", actual=60.0, target=100.0, elapsed_share=0.5, growth=1.25)
+    assert r.projected == 75.0 and r.expected_to_date == 80.0 and r.status == "off_track"
+    assert r.projection_method == "history"
+    r = a(pacing="history", actual=60.0, target=100.0, elapsed_share=0.5, growth=None)
+    assert r.projected == 120.0 and r.expected_to_date == 50.0 and r.projection_method == "linear"
 
 
-def test_non_sum_kpis_are_not_paced():
-    r = a(aggregation="ratio", actual=0.3, target=0.4, elapsed_share=0.5)
+def test_non_accumulating_kpis_are_not_paced():
+    r = a(pacing="none", actual=0.3, target=0.4, elapsed_share=0.5)
     assert r.projected == 0.3 and r.expected_to_date == 0.4 and r.status == "off_track"
-    r = a(aggregation="last", actual=2400.0, target=2400.0, elapsed_share=0.5)
+    assert r.projection_method == "none"
+    r = a(pacing="none", actual=2400.0, target=2400.0, elapsed_share=0.5)
     assert r.projected == 2400.0 and r.status == "on_track"
+    assert a(actual=100.0, elapsed_share=1.0, is_closed=True).projection_method == "none"
+
+
+def test_pacing_follows_how_each_kpi_accumulates():
+    from kpi_pipeline.catalog import builtin_kpis
+
+    pacing = {k.id: k.pacing for k in builtin_kpis()}
+    assert pacing["newsletter_new_subscribers"] == pacing["revenue"] == "linear"
+    assert pacing["newsletter_churn_rate"] == pacing["instagram_follower_growth_rate"] == "linear"
+    assert pacing["website_visitors"] == pacing["organic_search_visitors"] == "history"
+    assert pacing["email_open_rate"] == pacing["call_conversion_rate"] == pacing["newsletter_subscribers"] == "none"
+    assert pacing["orders_per_customer"] == "none"
 
 
 def test_closed_periods_are_achieved_or_missed():
@@ -99,7 +117,7 @@ def test_previous_final_rows_never_change_even_when_targets_do(settings):
     rows = values([("newsletter_new_subscribers", "month", "period", dt.date(2026, 6, 1), 120.0),
                    ("newsletter_new_subscribers", "month", "period", dt.date(2026, 11, 1), 70.0),
                    ("newsletter_new_subscribers", "month", "previous", dt.date(2026, 11, 1), 50.0)])
-    coverage = {"mailchimp": as_of}
+    coverage = Coverage.complete(settings.history_start, {"mailchimp": as_of})
     first = build_snapshots(settings, as_of, rows, coverage)
     june = first[(first.kpi_id == "newsletter_new_subscribers") & (first.grain == "month")
                  & (first.period_start == dt.date(2026, 6, 1))].iloc[0]
@@ -120,7 +138,7 @@ def test_previous_final_rows_never_change_even_when_targets_do(settings):
 
 def test_closed_but_not_final_inside_the_lookback(settings):
     as_of = dt.date(2026, 11, 15)
-    snap = build_snapshots(settings, as_of, values([]), {"mailchimp": as_of})
+    snap = build_snapshots(settings, as_of, values([]), Coverage.complete(settings.history_start, {"mailchimp": as_of}))
     october = snap[(snap.grain == "month") & (snap.period_start == dt.date(2026, 10, 1))].iloc[0]
     assert october.is_closed and not october.is_final  # Mailchimp restates for up to 90 days
 
@@ -129,7 +147,8 @@ def test_a_stale_source_turns_its_kpis_to_no_data(settings):
     as_of = dt.date(2026, 11, 15)
     rows = values([("newsletter_new_subscribers", "month", "period", dt.date(2026, 11, 1), 999.0),
                    ("newsletter_new_subscribers", "month", "period", dt.date(2026, 10, 1), 130.0)])
-    snap = build_snapshots(settings, as_of, rows, {"mailchimp": as_of - dt.timedelta(days=2)})
+    snap = build_snapshots(settings, as_of, rows,
+                           Coverage.complete(settings.history_start, {"mailchimp": as_of - dt.timedelta(days=2)}))
     nov = snap[(snap.kpi_id == "newsletter_new_subscribers") & (snap.grain == "month")
                & (snap.period_start == dt.date(2026, 11, 1))].iloc[0]
     assert nov.status == "no_data"
@@ -144,3 +163,105 @@ def test_values_are_formatted_for_people():
     assert fmt(2467.0, "count") == "2,467" and fmt(1.0106, "count") == "1.01" and fmt(55.56, "count") == "55.6"
     assert fmt(0.2963, "ratio") == "29.6%" and fmt(3419.187, "currency", "EUR") == "EUR 3,419.19"
     assert fmt(None, "count") == "-" and fmt(float("nan"), "ratio") == "-"
+
+
+def _one(snap, kpi, grain, start):
+    return snap[(snap.kpi_id == kpi) & (snap.grain == grain) & (snap.period_start == start)].iloc[0]
+
+
+def test_a_closed_month_is_compared_with_the_whole_previous_month(settings):
+    from kpi_pipeline.calendar import comparison_windows
+
+    kinds = {k: (s, e) for k, s, e in comparison_windows("month", dt.date(2026, 9, 1), dt.date(2026, 11, 15),
+                                                         "monday")}
+    assert kinds == {"previous": (dt.date(2026, 8, 1), dt.date(2026, 8, 31)),
+                     "last_year": (dt.date(2025, 9, 1), dt.date(2025, 9, 30))}
+    # open: 10 of November's 30 days against 10 of October's 31, and the whole of both for pacing
+    kinds = {k: (s, e) for k, s, e in comparison_windows("month", dt.date(2026, 11, 1), dt.date(2026, 11, 10),
+                                                         "monday")}
+    assert kinds["previous"] == (dt.date(2026, 10, 1), dt.date(2026, 10, 10))
+    assert kinds["previous_full"] == (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+    assert kinds["last_year_full"] == (dt.date(2025, 11, 1), dt.date(2025, 11, 30))
+    # half of February (14 of 28 days) is half of January (15.5 of 31 days: a tie rounds down)
+    kinds = dict((k, (s, e)) for k, s, e in comparison_windows("month", dt.date(2027, 2, 1), dt.date(2027, 2, 14),
+                                                              "monday"))
+    assert kinds["previous"] == (dt.date(2027, 1, 1), dt.date(2027, 1, 15))
+
+
+def test_a_week_is_compared_with_the_same_iso_week_last_year_and_week_53_has_none():
+    from kpi_pipeline.calendar import comparison_windows
+
+    w53 = {k for k, _, _ in comparison_windows("week", dt.date(2026, 12, 28), dt.date(2027, 1, 3), "monday")}
+    assert w53 == {"previous"}  # 2025 has no week 53
+    w01 = {k: (s, e) for k, s, e in comparison_windows("week", dt.date(2027, 1, 4), dt.date(2027, 1, 10), "monday")}
+    assert w01["last_year"] == (dt.date(2025, 12, 29), dt.date(2026, 1, 4))  # 2026-W01, not 2026-W53
+    assert w01["previous"] == (dt.date(2026, 12, 28), dt.date(2027, 1, 3))
+    # Sunday weeks carry the number of the ISO week holding their Wednesday
+    sun = {k: (s, e) for k, s, e in comparison_windows("week", dt.date(2026, 11, 22), dt.date(2026, 11, 28),
+                                                       "sunday")}
+    assert sun["last_year"] == (dt.date(2025, 11, 23), dt.date(2025, 11, 29))
+
+
+def test_a_covered_ratio_with_nothing_to_divide_by_is_no_data_with_its_reason(settings):
+    as_of = dt.date(2026, 11, 15)
+    rows = values([("email_open_rate", "month", "period", dt.date(2026, 11, 1), None)])
+    snap = build_snapshots(settings, as_of, rows, Coverage.complete(settings.history_start, {"mailchimp": as_of}))
+    nov = _one(snap, "email_open_rate", "month", dt.date(2026, 11, 1))
+    assert nov.status == "no_data" and nov.status_reason == "nothing to divide by"
+    october = _one(snap, "email_open_rate", "month", dt.date(2026, 10, 1))
+    assert october.status == "no_data" and october.status_reason.startswith("no value")
+
+
+def test_a_month_with_a_source_outage_is_never_final_until_backfilled(settings):
+    as_of = dt.date(2026, 11, 15)
+    june = dt.date(2026, 6, 1)
+    rows = values([("newsletter_new_subscribers", "month", "period", june, 120.0)])
+    gap = Coverage.complete(settings.history_start, {"mailchimp": as_of})
+    gap.days["mailchimp"] -= {dt.date(2026, 6, 10), dt.date(2026, 6, 11)}  # the source was down two days
+    first = build_snapshots(settings, as_of, rows, gap)
+    row = _one(first, "newsletter_new_subscribers", "month", june)
+    assert row.status == "no_data" and not row.is_final and "mailchimp" in row.status_reason
+    assert _one(first, "newsletter_new_subscribers", "month", dt.date(2026, 7, 1)).is_final
+    # the frozen rows of the first run do not stop the backfilled month from being scored
+    backfilled = build_snapshots(settings, as_of, rows, Coverage.complete(settings.history_start,
+                                                                          {"mailchimp": as_of}),
+                                 first[first.is_final])
+    row = _one(backfilled, "newsletter_new_subscribers", "month", june)
+    assert row.status == "achieved" and row.is_final
+    # and a row frozen as no_data by an older release is recomputed too
+    frozen = first[first.period_start == june].assign(is_final=True)
+    again = build_snapshots(settings, as_of, rows, Coverage.complete(settings.history_start, {"mailchimp": as_of}),
+                            frozen)
+    assert _one(again, "newsletter_new_subscribers", "month", june).status == "achieved"
+
+
+def test_unique_visitors_are_projected_by_last_years_growth_after_the_same_share(settings):
+    as_of = dt.date(2026, 11, 15)
+    nov = dt.date(2026, 11, 1)
+    rows = values([("website_visitors", "month", "period", nov, 2000.0),
+                   ("website_visitors", "month", "last_year", nov, 1800.0),
+                   ("website_visitors", "month", "last_year_full", nov, 3000.0),
+                   ("website_visitors", "month", "previous", nov, 1000.0),
+                   ("website_visitors", "month", "previous_full", nov, 1900.0)])
+    cov = Coverage.complete(settings.history_start, {"ga4": as_of, "mailchimp": as_of})
+    row = _one(build_snapshots(settings, as_of, rows, cov), "website_visitors", "month", nov)
+    assert row.projection_method == "history"
+    assert row.projected == pytest.approx(2000 * 3000 / 1800)  # not 2000 / 0.5 = 4000
+    assert row.expected_to_date == pytest.approx(3400 * 1800 / 3000)
+    no_ly = rows[rows.window_kind != "last_year_full"]
+    row = _one(build_snapshots(settings, as_of, no_ly, cov), "website_visitors", "month", nov)
+    assert row.projected == pytest.approx(2000 * 1.9) and row.projection_method == "history"
+    only = rows[rows.window_kind == "period"]
+    row = _one(build_snapshots(settings, as_of, only, cov), "website_visitors", "month", nov)
+    assert row.projected == pytest.approx(4000) and row.projection_method == "linear"
+
+
+def test_churn_is_paced_against_the_level_at_the_start(settings):
+    as_of = dt.date(2026, 11, 10)
+    nov = dt.date(2026, 11, 1)
+    rows = values([("newsletter_churn_rate", "month", "period", nov, 0.01)])
+    edited = settings.model_copy(update={"targets": {"newsletter_churn_rate": {"month": 0.02}}})
+    row = _one(build_snapshots(edited, as_of, rows, Coverage.complete(settings.history_start, {"mailchimp": as_of})),
+               "newsletter_churn_rate", "month", nov)
+    # 1% lost in a third of the month is 3% by its end: off track against 2%, not on track
+    assert row.projected == pytest.approx(0.03) and row.status == "off_track" and row.projection_method == "linear"

@@ -69,6 +69,7 @@ class GoogleAdsError(ApiError):
 class GoogleAdsEmulator:
     def __init__(self, world: World) -> None:
         self.world = world
+        self.currency = "EUR"  # the customer account's currency (tests set another)
         self.tokens: set[str] = set()
         self.server = ApiServer("google_ads", _default_error)
         self.server.route("POST", r"/token")(self.token)
@@ -112,7 +113,7 @@ class GoogleAdsEmulator:
         request_id = uuid.uuid4().hex[:16]
         if resource == "customer":
             row = {"customer": {"resourceName": f"customers/{CUSTOMER_ID}", "timeZone": TIMEZONE,
-                                "currencyCode": "EUR"}}
+                                "currencyCode": self.currency}}
             return Response(200, [{"results": [row], "fieldMask": "customer.timeZone,customer.currencyCode",
                                    "requestId": request_id}])
         unknown = [f for f in fields if f not in _FIELD and f not in ("metrics.conversions", "metrics.conversions_value")]

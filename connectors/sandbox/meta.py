@@ -47,6 +47,7 @@ def _graph_error(status: int, detail: str, code: int | None = None, subcode: int
 class MetaEmulator:
     def __init__(self, world: World) -> None:
         self.world = world
+        self.currency = "EUR"  # the ad account's currency (tests set another)
         self.server = ApiServer("meta", _graph_error)
         self.server.route("GET", r"/(?P<v>v\d+\.0)/act_(?P<acct>\d+)/insights")(self.ads_insights)
         self.server.route("GET", r"/(?P<v>v\d+\.0)/(?P<ig>\d+)/insights")(self.ig_insights)
@@ -85,7 +86,7 @@ class MetaEmulator:
                         key=lambda r: (r.day, r.campaign_id)):
             purchases, value = self.world.ads.known_conversions(r)
             full = {
-                "account_currency": "EUR", "campaign_id": r.campaign_id, "campaign_name": r.campaign,
+                "account_currency": self.currency, "campaign_id": r.campaign_id, "campaign_name": r.campaign,
                 "impressions": str(r.impressions), "reach": str(r.reach),
                 "frequency": f"{r.impressions / max(r.reach, 1):.6f}", "clicks": str(r.clicks),
                 "inline_link_clicks": str(r.link_clicks), "spend": f"{r.spend_cents / 100:.2f}",

@@ -70,13 +70,16 @@ class StripeEmulator:
         self.server = ApiServer("stripe", _stripe_error)
         self.server.route("GET", r"/v1/charges")(lambda r: self._list(r, "charges", self._charges()))
         self.server.route("GET", r"/v1/invoices")(lambda r: self._list(r, "invoices", self._invoices()))
+        self.server.route("GET", r"/v1/invoices/(?P<invoice>in_[0-9a-f]+)/lines")(self._invoice_lines)
         self.server.route("GET", r"/v1/customers")(lambda r: self._list(r, "customers", self._customers()))
+        self.server.route("GET", r"/v1/balance_transactions")(
+            lambda r: self._list(r, "balance_transactions", self._balance_transactions(r)))
 
     def _auth(self, req: Request) -> None:
         if req.headers.get("authorization") != f"Bearer {STRIPE_KEY}":
             raise ApiError(401, "Invalid API Key provided")
 
-    def _list(self, req: Request, name: str, objects: list[dict[str, Any]]) -> Response:
+    def _list(self, req: Request, name: str, objects: list[dict[str, Any]], *, by_created: bool = True) -> Response:
         self._auth(req)
         try:
             limit = int(req.query.get("limit", 10))
@@ -87,7 +90,8 @@ class StripeEmulator:
         if not 1 <= limit <= 100:
             raise ApiError(400, "Invalid limit: must be between 1 and 100")
         chosen = [o for o in objects if (gte is None or o["created"] >= gte) and (lt is None or o["created"] < lt)]
-        chosen.sort(key=lambda o: (o["created"], o["id"]), reverse=True)  # newest first
+        if by_created:
+            chosen.sort(key=lambda o: (o["created"], o["id"]), reverse=True)  # newest first
         after = req.query.get("starting_after")
         if after:
             ids = [o["id"] for o in chosen]
@@ -107,36 +111,80 @@ class StripeEmulator:
             refunded = s.refunded(p) if p.status == "succeeded" else 0
             out.append({"id": p.charge_id, "object": "charge", "amount": p.amount,
                         "amount_captured": p.amount if p.status == "succeeded" else 0, "amount_refunded": refunded,
-                        "currency": "eur", "status": p.status, "paid": p.status == "succeeded",
+                        "currency": p.currency, "status": p.status, "paid": p.status == "succeeded",
                         "refunded": refunded == p.amount, "captured": p.status == "succeeded",
                         "created": _ts(p.created_at), "customer": p.customer_id, "invoice": p.invoice_id,
+                        "billing_details": {"email": p.email, "name": None, "address": None, "phone": None},
+                        "balance_transaction": "txn_" + p.charge_id[3:] if p.status == "succeeded" else None,
                         "payment_intent": "pi_" + p.charge_id[3:], "livemode": False, "disputed": False})
         return out
+
+    def _lines(self, p) -> list[dict[str, Any]]:
+        return [{"id": f"il_{p.invoice_id[3:]}{i:02d}", "object": "line_item", "amount": ln.unit_amount * ln.quantity,
+                 "currency": "eur", "description": ln.name, "quantity": ln.quantity,
+                 "price": {"id": f"price_{ln.product_id[5:]}", "object": "price", "product": ln.product_id,
+                           "unit_amount": ln.unit_amount, "currency": "eur", "nickname": ln.name}}
+                for i, ln in enumerate(p.lines)]
 
     def _invoices(self) -> list[dict[str, Any]]:
         s = self.world.sales
         out = []
         for p in s.payments:
-            if not s.seen(p.created_at):
+            if not s.seen(p.created_at) or p.invoice_id is None:
                 continue
-            lines = [{"id": f"il_{p.invoice_id[3:]}{i}", "object": "line_item", "amount": ln.unit_amount * ln.quantity,
-                      "currency": "eur", "description": ln.name, "quantity": ln.quantity,
-                      "price": {"id": f"price_{ln.product_id[5:]}", "object": "price", "product": ln.product_id,
-                                "unit_amount": ln.unit_amount, "currency": "eur", "nickname": ln.name}}
-                     for i, ln in enumerate(p.lines)]
+            lines = self._lines(p)
             paid = p.status == "succeeded"
             out.append({"id": p.invoice_id, "object": "invoice", "customer": p.customer_id, "currency": "eur",
                         "status": "paid" if paid else "open", "total": p.amount, "amount_due": p.amount,
                         "amount_paid": p.amount if paid else 0, "created": _ts(p.created_at), "charge": p.charge_id,
                         "status_transitions": {"paid_at": _ts(p.created_at) if paid else None},
-                        "lines": {"object": "list", "data": lines, "has_more": False,
+                        # Stripe embeds the first 10 lines; the rest come from the invoice's lines list
+                        "lines": {"object": "list", "data": lines[:10], "has_more": len(lines) > 10,
                                   "url": f"/v1/invoices/{p.invoice_id}/lines"}})
         return out
 
+    def _invoice_lines(self, req: Request) -> Response:
+        self._auth(req)
+        s = self.world.sales
+        invoice = req.match.group("invoice")
+        payment = next((p for p in s.payments if p.invoice_id == invoice and s.seen(p.created_at)), None)
+        if payment is None:
+            raise ApiError(404, f"No such invoice: '{invoice}'")
+        lines = [{**ln, "created": 0} for ln in self._lines(payment)]
+        return self._list(req, f"invoices/{invoice}/lines", lines, by_created=False)
+
     def _customers(self) -> list[dict[str, Any]]:
         s = self.world.sales
-        return [{"id": cid, "object": "customer", "created": _ts(at), "email": f"{cid}@example.com",
-                 "name": None, "metadata": {}} for cid, at in s.customers.items() if s.seen(at)]
+        return [{"id": cid, "object": "customer", "created": _ts(at), "email": email,
+                 "name": None, "metadata": {}} for cid, (at, email) in s.customers.items() if s.seen(at)]
+
+    def _balance_transactions(self, req: Request) -> list[dict[str, Any]]:
+        """Settled money in the account's currency (euros): one entry per charge, one per refund."""
+        s = self.world.sales
+        expand = req.query.get("expand[]") == "data.source"
+        out = []
+        for p in s.succeeded():
+            rate = None if p.currency == "eur" else p.settled(10_000) / 10_000
+            charge = {"id": p.charge_id, "object": "charge", "amount": p.amount, "currency": p.currency}
+            amount = p.settled(p.amount)
+            fee = round(amount * 0.015) + 25
+            out.append({"id": "txn_" + p.charge_id[3:], "object": "balance_transaction", "amount": amount,
+                        "currency": "eur", "fee": fee, "net": amount - fee, "exchange_rate": rate, "type": "charge",
+                        "reporting_category": "charge", "created": _ts(p.created_at),
+                        "available_on": _ts(p.created_at + dt.timedelta(days=7)), "status": "available",
+                        "source": charge if expand else p.charge_id})
+            for n, (when, refund) in enumerate(p.refunds):
+                if not s.seen(when):
+                    continue
+                rid = f"re_{p.charge_id[3:]}{n}"
+                source = {"id": rid, "object": "refund", "amount": refund, "currency": p.currency,
+                          "charge": p.charge_id, "created": _ts(when), "status": "succeeded"}
+                out.append({"id": "txn_" + rid[3:], "object": "balance_transaction", "amount": -p.settled(refund),
+                            "currency": "eur", "fee": 0, "net": -p.settled(refund), "exchange_rate": rate,
+                            "type": "refund", "reporting_category": "refund", "created": _ts(when),
+                            "available_on": _ts(when), "status": "available", "source": source if expand else rid})
+        kind = req.query.get("type")
+        return [t for t in out if kind is None or t["type"] == kind]
 
 
 # --------------------------------------------------------------------------- Calendly
@@ -157,6 +205,7 @@ class CalendlyEmulator:
         self.server = ApiServer("calendly", _calendly_error)
         self.server.route("GET", r"/users/me")(self.me)
         self.server.route("GET", r"/scheduled_events")(self.events)
+        self.server.route("GET", r"/scheduled_events/(?P<uuid>[A-Za-z0-9]+)/invitees")(self.invitees)
 
     def _auth(self, req: Request) -> None:
         if req.headers.get("authorization") != f"Bearer {CALENDLY_TOKEN}":
@@ -203,13 +252,37 @@ class CalendlyEmulator:
                                          "created_at": _iso(b.canceled_at)}
             rows.append(event)
         rows.sort(key=lambda e: (e["start_time"], e["uri"]), reverse=req.query.get("sort") == "start_time:desc")
-        offset = _uncursor(req.query["page_token"]) if req.query.get("page_token") else 0
-        page = rows[offset:offset + count]
-        token = _cursor(offset + count) if offset + count < len(rows) else None
-        return Response(200, {"collection": page, "pagination": {
-            "count": len(page), "next_page_token": token, "previous_page_token": None,
-            "next_page": f"{req.path}?page_token={token}" if token else None, "previous_page": None}},
-            headers={"X-RateLimit-Limit": "500", "X-RateLimit-Remaining": "498", "X-RateLimit-Reset": "42"})
+        return _page(req, rows)
+
+    def invitees(self, req: Request) -> Response:
+        """Who booked: the e-mail is only here, not on the event (apis.md §12)."""
+        self._auth(req)
+        s = self.world.sales
+        event_id = req.match.group("uuid")
+        booking = next((b for b in s.bookings if b.event_id == event_id and s.seen(b.created_at)), None)
+        if booking is None:
+            raise ApiError(404, "Resource Not Found")
+        canceled = s.seen(booking.canceled_at)
+        event_uri = f"https://api.calendly.com/scheduled_events/{event_id}"
+        return _page(req, [{"uri": f"{event_uri}/invitees/INV{event_id[2:]}", "email": booking.invitee_email,
+                            "name": "Sandbox Invitee", "status": "canceled" if canceled else "active",
+                            "created_at": _iso(booking.created_at),
+                            "updated_at": _iso(booking.canceled_at if canceled else booking.created_at),
+                            "canceled": canceled, "rescheduled": False, "event": event_uri, "timezone": "Europe/Brussels"}])
+
+
+def _page(req: Request, rows: list[dict[str, Any]]) -> Response:
+    """Calendly's page-token paging over ``rows``."""
+    count = int(req.query.get("count", 20))
+    if not 1 <= count <= 100:
+        raise ApiError(400, "The supplied parameters are invalid.")
+    offset = _uncursor(req.query["page_token"]) if req.query.get("page_token") else 0
+    page = rows[offset:offset + count]
+    token = _cursor(offset + count) if offset + count < len(rows) else None
+    return Response(200, {"collection": page, "pagination": {
+        "count": len(page), "next_page_token": token, "previous_page_token": None,
+        "next_page": f"{req.path}?page_token={token}" if token else None, "previous_page": None}},
+        headers={"X-RateLimit-Limit": "500", "X-RateLimit-Remaining": "498", "X-RateLimit-Reset": "42"})
 
 
 # --------------------------------------------------------------------------- HubSpot
@@ -247,18 +320,31 @@ class HubSpotEmulator:
                 records = [r for r in records if _match(r, f)]
         records.sort(key=lambda r: (r["properties"]["createdate"], r["id"]))
         page = records[after:min(after + limit, self.search_cap)]
+        # like HubSpot: only the asked-for properties, plus the few it always returns
+        wanted = set(body.get("properties") or []) | {"createdate", "lastmodifieddate", "hs_lastmodifieddate",
+                                                       "hs_object_id"}
+        page = [{**r, "properties": {k: v for k, v in r["properties"].items() if k in wanted}} for r in page]
         out: dict[str, Any] = {"total": len(records), "results": page}
         if after + limit < len(records):
             out["paging"] = {"next": {"after": str(after + limit), "link": "?after=" + str(after + limit)}}
         return Response(200, out)
 
     def _contacts(self) -> list[dict[str, Any]]:
+        """Contacts with their current stage and the date they entered each stage (apis.md §12)."""
         s = self.world.sales
-        return [{"id": c.contact_id, "properties": {"email": c.email, "createdate": _ms_iso(c.created_at),
-                                                     "lifecyclestage": c.stage, "lastmodifieddate": _ms_iso(c.created_at),
-                                                     "hs_object_id": c.contact_id},
-                 "createdAt": _ms_iso(c.created_at), "updatedAt": _ms_iso(c.created_at), "archived": False}
-                for c in s.contacts if s.seen(c.created_at)]
+        out = []
+        for c in s.contacts:
+            if not s.seen(c.created_at):
+                continue
+            entered = s.stage_dates(c)
+            current = max(entered, key=entered.get)
+            changed = max(entered.values())
+            props = {"email": c.email, "createdate": _ms_iso(c.created_at), "lifecyclestage": current,
+                     "lastmodifieddate": _ms_iso(changed), "hs_object_id": c.contact_id,
+                     **{f"hs_lifecyclestage_{stage}_date": _ms_iso(at) for stage, at in entered.items()}}
+            out.append({"id": c.contact_id, "properties": props, "createdAt": _ms_iso(c.created_at),
+                        "updatedAt": _ms_iso(changed), "archived": False})
+        return out
 
     def _deals(self) -> list[dict[str, Any]]:
         s = self.world.sales

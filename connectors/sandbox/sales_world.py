@@ -1,10 +1,13 @@
 """The salon's sales funnel: leads -> intro calls -> customers -> repeat purchases.
 
-Leads are CRM contacts; some book an intro call (Calendly) a few days ahead, some cancel
-before it; some callers, and some webshop visitors directly, become customers with a first
-payment (Stripe), and customers come back. Payments buy products; some are refunded later.
-Everything late (cancellations, refunds) carries the time it happens and is hidden until the
-world's now. Truth methods compute the sales KPIs from these events directly.
+Contacts enter the CRM at some stage; most are leads at once, some subscribers become leads
+days later, and a lead who buys becomes a customer (the current stage changes, the lead date
+stays). Some leads book an intro call (Calendly) a few days ahead, some cancel; some callers,
+some leads without a call and some webshop visitors buy (Stripe). People are the same person
+across platforms by e-mail, typed differently now and then (case, spaces). Some buyers check
+out as guests (no Stripe customer), a few pay in US dollars or yen (settled in euros), some
+payments are refunded later, in part or in full, a few of them months later. Everything late
+carries the time it happens and is hidden until the world's now.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ PRODUCTS = [("prod_facial", "Signature facial", 8900), ("prod_peel", "Gentle pee
             ("prod_serum", "Vitamin C serum", 3950), ("prod_cream", "Night cream", 4600),
             ("prod_voucher", "Gift voucher", 5000)]
 STAGES = ["lead", "marketingqualifiedlead", "salesqualifiedlead", "subscriber", "other"]
+# settlement into the account's euros: units of the charge currency's minor unit -> euro cents
+SETTLE = {"eur": 1.0, "usd": 0.9213, "jpy": 0.61}  # 1 yen (zero-decimal) = 0.61 euro cent
+GIFT_BASKET_LINES = 12  # more lines than Stripe embeds in an invoice (10): the rest are paged
 
 
 @dataclass
@@ -26,7 +32,9 @@ class Contact:
     contact_id: str
     email: str
     created_at: dt.datetime
-    stage: str
+    stage: str                            # the stage it entered with
+    lead_at: dt.datetime | None = None    # when it became a lead (subscribers may later)
+    customer_at: dt.datetime | None = None
 
 
 @dataclass
@@ -36,6 +44,7 @@ class Booking:
     contact_id: str
     created_at: dt.datetime
     start_time: dt.datetime
+    invitee_email: str = ""
     canceled_at: dt.datetime | None = None
 
 
@@ -50,16 +59,22 @@ class Line:
 @dataclass
 class Payment:
     charge_id: str
-    invoice_id: str
-    customer_id: str
+    invoice_id: str | None
+    customer_id: str | None  # None: a guest checkout, identified by its billing e-mail
+    email: str
     created_at: dt.datetime
     lines: list[Line]
+    currency: str = "eur"
     status: str = "succeeded"
-    refunds: list[tuple[dt.datetime, int]] = field(default_factory=list)
+    refunds: list[tuple[dt.datetime, int]] = field(default_factory=list)  # (when, charge-currency units)
 
     @property
     def amount(self) -> int:
         return sum(line.unit_amount * line.quantity for line in self.lines)
+
+    def settled(self, amount: int) -> int:
+        """Euro cents credited to the account for ``amount`` of the charge currency."""
+        return round(amount * SETTLE[self.currency])
 
 
 @dataclass
@@ -76,6 +91,16 @@ def _id(prefix: str, *parts: object) -> str:
     return prefix + hashlib.sha1(":".join(map(str, parts)).encode()).hexdigest()[:14]
 
 
+def _typed(rng, email: str) -> str:
+    """The same address as a person types it now and then: capitals, a stray space."""
+    roll = rng.random()
+    if roll < 0.15:
+        return email.upper()
+    if roll < 0.25:
+        return f" {email.capitalize()} "
+    return email
+
+
 class Sales:
     def __init__(self, seed: int, start: dt.date, as_of: dt.date, now: dt.datetime, tz) -> None:
         self.now = now
@@ -83,8 +108,8 @@ class Sales:
         self.bookings: list[Booking] = []
         self.payments: list[Payment] = []
         self.deals: list[Deal] = []
-        self.customers: dict[str, dt.datetime] = {}  # customer id -> created
-        buyers: list[str] = []
+        self.customers: dict[str, tuple[dt.datetime, str]] = {}  # customer id -> (created, e-mail)
+        buyers: list[tuple[str, str]] = []  # (customer id, e-mail)
 
         def at(day: dt.date, rng, lo: int = 8, hi: int = 20) -> dt.datetime:
             local = dt.datetime.combine(day, dt.time(rng.randrange(lo, hi), rng.randrange(60)), tz)
@@ -92,44 +117,77 @@ class Sales:
 
         for day in days(start, as_of):
             rng = rng_for(seed, "sales", day)
-            for n in range(rng.randrange(2, 9)):
+            quiet = day.isocalendar()[1] % 9 == 0  # now and then a week without new leads or calls
+            for n in range(0 if quiet else rng.randrange(2, 9)):
                 created = at(day, rng, 0, 24)
                 stage = rng.choices(STAGES, [55, 15, 8, 17, 5])[0]
                 contact = Contact(_id("", seed, "contact", day, n), f"lead{day:%Y%m%d}{n}@example.com", created, stage)
+                if stage in ("lead", "marketingqualifiedlead", "salesqualifiedlead"):
+                    contact.lead_at = created
+                elif stage == "subscriber" and rng.random() < 0.5:  # becomes a lead within three weeks
+                    contact.lead_at = created + dt.timedelta(days=rng.uniform(1, 20))
                 self.contacts.append(contact)
-                if rng.random() < 0.45:  # books an intro call in 1-14 days
+                if contact.lead_at and rng.random() < 0.45:  # books an intro call in 1-14 days
                     start_time = at(day + dt.timedelta(days=rng.randrange(1, 15)), rng, 9, 18)
                     booking = Booking(_id("EV", seed, contact.contact_id), "intro", contact.contact_id, created,
-                                      start_time)
+                                      start_time, _typed(rng, contact.email))
                     if rng.random() < 0.15:
                         booking.canceled_at = created + (start_time - created) * rng.uniform(0.2, 0.9)
                     self.bookings.append(booking)
                     if booking.canceled_at is None and rng.random() < 0.4:
-                        self._buy(rng, contact.contact_id, start_time + dt.timedelta(days=rng.randrange(0, 6), hours=2),
-                                  buyers)
+                        self._buy(rng, contact, start_time + dt.timedelta(days=rng.randrange(0, 6), hours=2), buyers)
                         self.deals.append(Deal(_id("", seed, "deal", contact.contact_id), contact.contact_id, created,
                                                start_time + dt.timedelta(days=1), rng.randrange(100, 600) * 100, True))
+                elif contact.lead_at and rng.random() < 0.08:  # buys without a call, up to two months later
+                    self._buy(rng, contact, contact.lead_at + dt.timedelta(days=rng.uniform(0.5, 60)), buyers)
             if rng.random() < 0.3:  # a follow-up meeting, not an intro call
                 self.bookings.append(Booking(_id("EV", seed, "fu", day), "follow_up", "", at(day, rng),
-                                             at(day + dt.timedelta(days=3), rng, 9, 18)))
+                                             at(day + dt.timedelta(days=3), rng, 9, 18), "client@example.com"))
             for n in range(rng.randrange(0, 3)):  # webshop buyers without a call
-                self._buy(rng, _id("", seed, "shop", day, n), at(day, rng, 7, 23), buyers)
+                guest = rng.random() < 0.15
+                email = f"shop{day:%Y%m%d}{n}@example.com"
+                self._pay(rng, None if guest else "cus_" + _id("", seed, "shop", day, n)[-14:], email,
+                          at(day, rng, 7, 23), buyers, currency=rng.choices(["eur", "usd", "jpy"], [94, 4, 2])[0])
             for _ in range(rng.randrange(0, 4)):  # returning customers
                 if buyers:
-                    self._buy(rng, buyers[rng.randrange(len(buyers))], at(day, rng, 7, 23), buyers, returning=True)
+                    customer_id, email = buyers[rng.randrange(len(buyers))]
+                    self._pay(rng, customer_id, email, at(day, rng, 7, 23), buyers)
+            if day.day == 15:  # a gift basket: an invoice with more lines than Stripe embeds
+                if buyers:
+                    customer_id, email = buyers[rng.randrange(len(buyers))]
+                    lines = [Line(*PRODUCTS[i % len(PRODUCTS)], 1) for i in range(GIFT_BASKET_LINES)]
+                    self._pay(rng, customer_id, email, at(day, rng, 9, 17), buyers, lines=lines)
+        first_paid: dict[str, dt.datetime] = {}
+        for p in self.payments:
+            if p.status == "succeeded":
+                key = p.email.strip().lower()
+                first_paid[key] = min(first_paid.get(key, p.created_at), p.created_at)
+        for contact in self.contacts:
+            contact.customer_at = first_paid.get(contact.email)
 
-    def _buy(self, rng, who: str, when: dt.datetime, buyers: list[str], returning: bool = False) -> None:
-        customer = who if returning else "cus_" + who[-14:]
-        if customer not in self.customers:
-            self.customers[customer] = when
-            buyers.append(customer)
-        lines = [Line(pid, name, price, rng.randrange(1, 3)) for pid, name, price in
-                 rng.sample(PRODUCTS, rng.randrange(1, 3))]
-        payment = Payment(_id("ch_", customer, when), _id("in_", customer, when), customer, when, lines)
-        if rng.random() < 0.04:
+    def _buy(self, rng, contact: Contact, when: dt.datetime, buyers: list[tuple[str, str]]) -> None:
+        self._pay(rng, "cus_" + contact.contact_id[-14:], _typed(rng, contact.email), when, buyers)
+
+    def _pay(self, rng, customer_id: str | None, email: str, when: dt.datetime, buyers: list[tuple[str, str]],
+             currency: str = "eur", lines: list[Line] | None = None) -> None:
+        if customer_id and customer_id not in self.customers:
+            self.customers[customer_id] = (when, email)
+            buyers.append((customer_id, email))
+        lines = lines or [Line(pid, name, price, rng.randrange(1, 3)) for pid, name, price in
+                          rng.sample(PRODUCTS, rng.randrange(1, 3))]
+        if currency == "jpy":  # prices in yen (no minor unit)
+            lines = [Line(ln.product_id, ln.name, ln.unit_amount * 164 // 100, ln.quantity) for ln in lines]
+        charge_id = _id("ch_", customer_id or email, when)
+        invoiced = currency == "eur" and customer_id is not None  # one-off foreign and guest payments: no invoice
+        payment = Payment(charge_id, _id("in_", charge_id) if invoiced else None, customer_id, email, when, lines,
+                          currency)
+        roll = rng.random()
+        if roll < 0.04:
             payment.status = "failed"
-        elif rng.random() < 0.06:
+        elif roll < 0.07:  # refunded within weeks, in full or in half
             payment.refunds.append((when + dt.timedelta(days=rng.randrange(1, 25)), payment.amount // rng.choice((1, 2))))
+        elif roll < 0.08:  # refunded in full months later, long after the charges' re-fetch window
+            payment.refunds.append((when + dt.timedelta(days=rng.randrange(45, 120)), payment.amount))
         self.payments.append(payment)
 
     # ------------------------------------------------------------------ views
@@ -138,7 +196,17 @@ class Sales:
         return ts is not None and ts < self.now
 
     def refunded(self, p: Payment) -> int:
+        """Refunded so far, in the charge currency's minor units."""
         return sum(a for t, a in p.refunds if self.seen(t))
 
     def succeeded(self) -> list[Payment]:
         return [p for p in self.payments if p.status == "succeeded" and self.seen(p.created_at)]
+
+    def stage_dates(self, c: Contact) -> dict[str, dt.datetime]:
+        """The lifecycle stages a contact has entered by now, with when (HubSpot keeps them all)."""
+        out = {c.stage: c.created_at}
+        if c.lead_at and c.lead_at != c.created_at and self.seen(c.lead_at):
+            out["lead"] = c.lead_at
+        if self.seen(c.customer_at):
+            out["customer"] = c.customer_at
+        return out

@@ -275,7 +275,8 @@ class World:
         return clicks / opens if opens else None
 
     def truth_cold_share(self, day: dt.date) -> float | None:
-        """Subscribed at the end of ``day`` with no open in the 90 days ending that day."""
+        """Of those subscribed at the end of ``day`` who opted in 90+ days before it, the share
+        with no open in the 90 days ending that day."""
         end = local_midnight(day + dt.timedelta(days=1))
         since = local_midnight(day - dt.timedelta(days=COLD_DAYS - 1))
         opened: set[str] = set()
@@ -287,6 +288,7 @@ class World:
             m.member_id
             for m in self.members.values()
             if m.opted_in_at < end and (m.removed_at is None or m.removed_at >= end)
+            and local_date(m.opted_in_at) <= day - dt.timedelta(days=COLD_DAYS)
         ]
         if not subscribed:
             return None
@@ -307,41 +309,62 @@ class World:
     # ------------------------------------------------------------------ sales truth
 
     def truth_sales(self, start: dt.date, end: dt.date,
-                    lead_stages: tuple[str, ...] = ("lead", "marketingqualifiedlead", "salesqualifiedlead")) -> dict:
+                    lead_stages: tuple[str, ...] = ("lead", "marketingqualifiedlead", "salesqualifiedlead"),
+                    window_days: int = 90) -> dict:
         """Every sales KPI for start..end (business-local dates), from the funnel's events."""
         s = self.sales
         inside = lambda ts: start <= local_date(ts) <= end  # noqa: E731
-        paid = s.succeeded()
-        first_paid: dict[str, dt.datetime] = {}
-        for p in sorted(paid, key=lambda p: p.created_at):
-            first_paid.setdefault(p.customer_id, p.created_at)
-        period = [p for p in paid if inside(p.created_at)]
-        customers = {p.customer_id for p in period}
+        norm = lambda email: email.strip().lower()  # noqa: E731
+        orders = [p for p in s.succeeded() if s.refunded(p) < p.amount]  # fully refunded: no order
+        who = lambda p: p.customer_id or "guest:" + norm(p.email)  # noqa: E731
+        first_order: dict[str, dt.datetime] = {}
+        first_of_person: dict[str, dt.date] = {}
+        for p in sorted(orders, key=lambda p: p.created_at):
+            first_order.setdefault(who(p), p.created_at)
+            first_of_person.setdefault(norm(p.email), local_date(p.created_at))
+        in_period = [p for p in orders if inside(p.created_at)]
+        customers = {who(p) for p in in_period}
         before = local_midnight(start)
-        leads = sum(1 for c in s.contacts if c.stage in lead_stages and inside(c.created_at) and s.seen(c.created_at))
-        calls = sum(1 for b in s.bookings if b.event_type == "intro" and inside(b.start_time)
-                    and b.start_time < s.now and not s.seen(b.canceled_at))
-        new = sum(1 for t in first_paid.values() if inside(t))
-        revenue = sum(p.amount - s.refunded(p) for p in period) / 100
+        converted = lambda person, day: (person in first_of_person  # noqa: E731
+                                         and day <= first_of_person[person] <= day + dt.timedelta(days=window_days))
+        leads = []
+        for c in s.contacts:
+            dates = [at for stage, at in s.stage_dates(c).items() if stage in lead_stages and s.seen(at)]
+            if dates and s.seen(c.created_at) and inside(min(dates)):
+                leads.append((norm(c.email), local_date(min(dates))))
+        calls = [(norm(b.invitee_email), local_date(b.start_time)) for b in s.bookings
+                 if b.event_type == "intro" and inside(b.start_time) and b.start_time < s.now
+                 and s.seen(b.created_at) and not s.seen(b.canceled_at)]
+        money = sum(p.settled(p.amount) for p in s.succeeded() if inside(p.created_at))
+        money -= sum(p.settled(amount) for p in s.succeeded() for at, amount in p.refunds
+                     if s.seen(at) and inside(at))
+        revenue = money / 100
         by_product: dict[str, float] = {}
         units: dict[str, int] = {}
-        for p in period:
-            for line in p.lines:
-                by_product[line.name] = by_product.get(line.name, 0) + line.unit_amount * line.quantity / 100
-                units[line.name] = units.get(line.name, 0) + line.quantity
+        for p in s.succeeded():
+            if p.invoice_id and inside(p.created_at):
+                for line in p.lines:
+                    by_product[line.name] = by_product.get(line.name, 0) + line.unit_amount * line.quantity / 100
+                    units[line.name] = units.get(line.name, 0) + line.quantity
+        won_leads = sum(1 for person, day in leads if converted(person, day))
+        won_calls = sum(1 for person, day in calls if converted(person, day))
         return {
-            "leads": leads, "intro_calls": calls, "new_customers": new, "orders": len(period), "revenue": revenue,
-            "average_order_value": revenue / len(period) if period else None,
-            "lead_conversion_rate": new / leads if leads else None,
-            "call_conversion_rate": new / calls if calls else None,
-            "orders_per_customer": len(period) / len(customers) if customers else None,
-            "repeat_customer_rate": (sum(1 for c in customers if first_paid[c] < before) / len(customers)
+            "leads": len(leads), "intro_calls": len(calls),
+            "new_customers": sum(1 for t in first_order.values() if inside(t)),
+            "orders": len(in_period), "revenue": revenue,
+            "average_order_value": revenue / len(in_period) if in_period else None,
+            "lead_conversion_rate": won_leads / len(leads) if leads else None,
+            "call_conversion_rate": won_calls / len(calls) if calls else None,
+            "orders_per_customer": len(in_period) / len(customers) if customers else None,
+            "repeat_customer_rate": (sum(1 for c in customers if first_order[c] < before) / len(customers)
                                      if customers else None),
             "sales_by_product": by_product, "units_by_product": units,
         }
 
     def truth_follower_growth_rate(self, start: dt.date, end: dt.date) -> float:
-        return self.instagram.new_followers(start, end) / self.instagram.followers(start - dt.timedelta(days=1))
+        """Net new followers (follows - unfollows) over the followers at the start."""
+        opening = self.instagram.followers(start - dt.timedelta(days=1))
+        return (self.instagram.followers(end) - opening) / opening
 
 
 def _poisson(rng: random.Random, lam: float) -> int:

@@ -25,10 +25,18 @@ site_days as (
 ),
 
 channel_days as (
-    select t.business_id, t.day, t.channel, t.count_sessions, s.count_sessions as count_site_sessions
-    from traffic as t
-    inner join site_days as s on s.business_id = t.business_id and s.day = t.day
-    where not t.is_all_channels
+    select business_id, day, channel, count_sessions from traffic where not is_all_channels
+),
+
+channel_shares as (
+    -- every channel on every day of the site, 0 sessions where it brought none: a period's share
+    -- divides by all of the period's sessions, not only those of the days the channel appears
+    select s.business_id, s.day, ch.channel, coalesce(c.count_sessions, 0) as count_sessions,
+           s.count_sessions as count_site_sessions
+    from site_days as s
+    inner join (select distinct business_id, channel from channel_days) as ch on ch.business_id = s.business_id
+    left join channel_days as c
+        on c.business_id = s.business_id and c.day = s.day and c.channel = ch.channel
 ),
 
 ad_days as (
@@ -64,7 +72,7 @@ final as (
     select business_id, 'website_sessions', day, 'channel', channel, count_sessions, null from channel_days
     union all
     select business_id, 'traffic_share', day, 'channel', channel, count_sessions, count_site_sessions
-    from channel_days
+    from channel_shares
     union all
     select business_id, 'ad_impressions', day, dimension, dimension_value, impressions, null from ad_facts
     union all
@@ -78,7 +86,7 @@ final as (
     union all
     select business_id, 'instagram_new_followers', day, null, null, count_follows, null from instagram
     union all
-    select business_id, 'instagram_follower_growth_rate', day, null, null, count_follows, null from instagram
+    select business_id, 'instagram_follower_growth_rate', day, null, null, net_followers, null from instagram
     union all
     select business_id, 'instagram_followers', day, null, null, count_followers, null from instagram_levels
 )

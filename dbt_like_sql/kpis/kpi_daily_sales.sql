@@ -1,7 +1,13 @@
 -- one row per sales KPI per business-local day per dimension value: leads, intro calls, new
--- customers, revenue net of refunds, orders, sales per product, and the custom (manual) KPIs
+-- customers, revenue net of refunds (settled money, refunds on their own date), orders, sales per
+-- product, the two conversion cohorts (by lead date and by call date: how many of that day's
+-- leads or calls became customers within the conversion window), and the custom (manual) KPIs
 with charges as (
     select * from staging.stg_stripe__charges
+),
+
+money as (
+    select * from staging.stg_stripe__balance_transactions
 ),
 
 lines as (
@@ -12,6 +18,10 @@ events as (
     select * from staging.stg_calendly__events
 ),
 
+invitees as (
+    select * from staging.stg_calendly__invitees
+),
+
 contacts as (
     select * from staging.stg_hubspot__contacts
 ),
@@ -20,40 +30,88 @@ manual as (
     select * from staging.stg_manual__metrics
 ),
 
-paid as (
-    select * from charges where is_succeeded
+settings as (
+    select business_id, value::integer as window_days
+    from kpis.parameters
+    where name = 'conversion_window_days'
 ),
 
-first_payments as (
-    select business_id, customer_id, min(payment_date) as first_payment_date
-    from paid
-    group by business_id, customer_id
+orders as (
+    select * from charges where is_order
 ),
 
-days as (
-    select business_id, payment_date as day, sum(amount - amount_refunded) as revenue, count(*) as orders
-    from paid
+first_orders as (
+    -- a customer is new on the day of its first order (fully refunded charges are no orders)
+    select business_id, customer_key, min(payment_date) as first_payment_date
+    from orders
+    group by business_id, customer_key
+),
+
+first_purchases as (
+    -- the same person across platforms: the first order of each salted e-mail key
+    select business_id, person_key, min(payment_date) as first_payment_date
+    from orders
+    where person_key is not null
+    group by business_id, person_key
+),
+
+revenue_days as (
+    select business_id, day, sum(amount) as revenue
+    from money
+    where type in ('charge', 'payment', 'refund', 'payment_refund')
+    group by business_id, day
+),
+
+order_days as (
+    select business_id, payment_date as day, count(*) as orders
+    from orders
     group by business_id, payment_date
 ),
 
 new_customers as (
     select business_id, first_payment_date as day, count(*) as customers
-    from first_payments
+    from first_orders
     group by business_id, first_payment_date
 ),
 
-intro_calls as (
-    select business_id, meeting_date as day, count(*) as calls
+calls as (
+    select business_id, event_uri, meeting_date
     from events
     where is_intro_call and is_active
-    group by business_id, meeting_date
 ),
 
-leads as (
-    select business_id, created_date as day, count(*) as leads
-    from contacts
-    where is_lead
-    group by business_id, created_date
+call_cohorts as (
+    select
+        c.business_id,
+        c.meeting_date as day,
+        count(*) as calls,
+        count(*) filter (where c.event_uri in (
+            select i.event_uri
+            from invitees as i
+            inner join first_purchases as f
+                on f.business_id = i.business_id
+                and f.person_key = i.person_key
+            inner join settings as s on s.business_id = i.business_id
+            where f.first_payment_date between i.meeting_date and i.meeting_date + s.window_days
+        )) as converted
+    from calls as c
+    group by c.business_id, c.meeting_date
+),
+
+lead_cohorts as (
+    select
+        l.business_id,
+        l.lead_date as day,
+        count(*) as leads,
+        count(f.person_key) filter (
+            where f.first_payment_date between l.lead_date and l.lead_date + s.window_days) as converted
+    from contacts as l
+    inner join settings as s on s.business_id = l.business_id
+    left join first_purchases as f
+        on f.business_id = l.business_id
+        and f.person_key = l.person_key
+    where l.is_lead
+    group by l.business_id, l.lead_date
 ),
 
 products as (
@@ -64,25 +122,23 @@ products as (
 
 final as (
     select business_id, 'revenue' as kpi_id, day, null as dimension, null as dimension_value,
-           revenue as numerator, null as denominator from days
+           revenue as numerator, null as denominator from revenue_days
     union all
-    select business_id, 'orders', day, null, null, orders, null from days
+    select business_id, 'orders', day, null, null, orders, null from order_days
     union all
-    select business_id, 'average_order_value', day, null, null, revenue, orders from days
+    select business_id, 'average_order_value', day, null, null, revenue, 0 from revenue_days
+    union all
+    select business_id, 'average_order_value', day, null, null, 0, orders from order_days
     union all
     select business_id, 'new_customers', day, null, null, customers, null from new_customers
     union all
-    select business_id, 'intro_calls', day, null, null, calls, null from intro_calls
+    select business_id, 'intro_calls', day, null, null, calls, null from call_cohorts
     union all
-    select business_id, 'leads', day, null, null, leads, null from leads
+    select business_id, 'leads', day, null, null, leads, null from lead_cohorts
     union all
-    select business_id, 'lead_conversion_rate', day, null, null, customers, null from new_customers
+    select business_id, 'lead_conversion_rate', day, null, null, converted, leads from lead_cohorts
     union all
-    select business_id, 'lead_conversion_rate', day, null, null, 0, leads from leads
-    union all
-    select business_id, 'call_conversion_rate', day, null, null, customers, null from new_customers
-    union all
-    select business_id, 'call_conversion_rate', day, null, null, 0, calls from intro_calls
+    select business_id, 'call_conversion_rate', day, null, null, converted, calls from call_cohorts
     union all
     select business_id, 'sales_by_product', day, 'product', product_name, amount, null from products
     union all

@@ -10,7 +10,8 @@ charges as (
 ),
 
 paid as (
-    select business_id, customer_id, payment_date from charges where is_succeeded
+    -- orders: succeeded and not fully refunded; a guest's charges are one customer by billing e-mail
+    select business_id, customer_key as customer_id, payment_date from charges where is_order
 ),
 
 first_payments as (

@@ -4,6 +4,7 @@
 -- ratios); last = the level on the window's last day; a denominator_kpi ratio divides by that
 -- level KPI's value at the end of the day before the window; distinct = the platform's unique
 -- count for exactly the window's dates (no value when the platform was not asked for them).
+-- A ratio whose denominator is 0 keeps its row with a null value: nothing to divide by.
 with windows as (
     select * from kpis.calendar_windows
 ),
@@ -119,3 +120,4 @@ final as (
 
 select * from final
 where value is not null
+    or denominator = 0  -- a ratio with nothing to divide by: undefined, but the period was covered

@@ -1,20 +1,28 @@
--- one row per Google Ads campaign per day (account's timezone); cost converted from micros
+-- one row per Google Ads campaign per day (account's timezone); cost converted from micros into
+-- the business currency (the account currency times kpi.yaml's fx rate when they differ)
 with campaigns as (
     select * from raw.google_ads__campaign_daily
 ),
 
+rates as (
+    select * from staging.stg_settings__fx_rates
+),
+
 final as (
     select
-        business_id,
-        date as day,
+        c.business_id,
+        c.date as day,
         'google' as network,
-        campaign_id,
-        campaign_name,
-        impressions as count_impressions,
-        clicks as count_clicks,
-        (cost_micros::decimal(18, 0) / 1000000)::decimal(18, 6) as amount_spend,
-        conversions as count_conversions
-    from campaigns
+        c.campaign_id,
+        c.campaign_name,
+        c.impressions as count_impressions,
+        c.clicks as count_clicks,
+        (c.cost_micros::decimal(18, 0) / 1000000 * coalesce(r.rate, 1))::decimal(18, 6) as amount_spend,
+        c.conversions as count_conversions
+    from campaigns as c
+    left join rates as r
+        on r.business_id = c.business_id
+        and r.currency = upper(c.account_currency)
 )
 
 select * from final

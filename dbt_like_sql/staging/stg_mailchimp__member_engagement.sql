@@ -1,5 +1,6 @@
--- one row per business per snapshot day: subscribed members, and those with no open in the
--- 90 days up to and including that day ("cold")
+-- one row per business per snapshot day: subscribed members on the list for 90 days or more
+-- (opted in 90+ days before, or before opt-in dates were recorded), and those of them with no
+-- open in the 90 days up to and including that day ("cold"); newer members cannot be cold yet
 with members as (
     select * from raw.mailchimp__members
 ),
@@ -33,6 +34,7 @@ final as (
         and r.snapshot_date = m.snapshot_date
         and r.member_id = m.member_id
     where m.status = 'subscribed'
+        and (m.opt_in_date is null or m.opt_in_date <= m.snapshot_date - 90)
     group by m.business_id, m.snapshot_date
 )
 

@@ -1,21 +1,29 @@
--- one row per Meta campaign per day (ad account's timezone); money in the account currency
+-- one row per Meta campaign per day (ad account's timezone); spend in the business currency (the
+-- account currency times kpi.yaml's fx rate when they differ; a load without a rate is refused)
 with insights as (
     select * from raw.meta_ads__campaign_insights
 ),
 
+rates as (
+    select * from staging.stg_settings__fx_rates
+),
+
 final as (
     select
-        business_id,
-        date as day,
+        i.business_id,
+        i.date as day,
         'meta' as network,
-        campaign_id,
-        campaign_name,
-        impressions as count_impressions,
-        reach as count_reach,                  -- unique people: never summed across days
-        inline_link_clicks as count_clicks,    -- link clicks, comparable with Google Ads clicks
-        spend::decimal(18, 6) as amount_spend,
-        purchases as count_conversions
-    from insights
+        i.campaign_id,
+        i.campaign_name,
+        i.impressions as count_impressions,
+        i.reach as count_reach,                  -- unique people: never summed across days
+        i.inline_link_clicks as count_clicks,    -- link clicks, comparable with Google Ads clicks
+        (i.spend * coalesce(r.rate, 1))::decimal(18, 6) as amount_spend,
+        i.purchases as count_conversions
+    from insights as i
+    left join rates as r
+        on r.business_id = i.business_id
+        and r.currency = upper(i.account_currency)
 )
 
 select * from final

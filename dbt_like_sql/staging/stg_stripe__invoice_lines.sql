@@ -1,4 +1,5 @@
--- one row per line of a paid Stripe invoice: product, quantity and amount in currency units
+-- one row per line of a paid Stripe invoice: product, quantity and amount in the business currency
+-- (the invoice currency's units, times the kpi.yaml rate for an invoice in another currency)
 with invoices as (
     select * from raw.stripe__invoices
 ),
@@ -17,18 +18,25 @@ lines as (
     from invoices
 ),
 
+rates as (
+    select * from staging.stg_settings__fx_rates
+),
+
 final as (
     select
-        business_id,
-        invoice_id,
-        charge_id,
-        created_date as payment_date,
-        line.product as product_id,
-        line.name as product_name,
-        line.quantity as quantity,
-        (line.amount::decimal(18, 2) / minor_units)::decimal(18, 2) as amount
-    from lines
-    where status = 'paid'
+        l.business_id,
+        l.invoice_id,
+        l.charge_id,
+        l.created_date as payment_date,
+        l.line.product as product_id,
+        l.line.name as product_name,
+        l.line.quantity as quantity,
+        (l.line.amount::decimal(18, 2) / l.minor_units * coalesce(r.rate, 1))::decimal(18, 2) as amount
+    from lines as l
+    left join rates as r
+        on r.business_id = l.business_id
+        and r.currency = upper(l.currency)
+    where l.status = 'paid'
 )
 
 select * from final

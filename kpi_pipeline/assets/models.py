@@ -12,7 +12,7 @@ from kpi_pipeline.loading import ensure_tables
 from kpi_pipeline.models import Model, load_models
 from kpi_pipeline.resources import WarehouseResource
 
-PYTHON_TABLES = ("kpis.catalog", "kpis.calendar_windows", "kpis.parameters")
+PYTHON_TABLES = ("kpis.catalog", "kpis.calendar_windows", "kpis.parameters", "kpis.coverage")
 
 
 def build_model_asset(model: Model, defined: set[str]) -> dg.AssetsDefinition:

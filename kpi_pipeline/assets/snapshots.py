@@ -8,29 +8,14 @@ import pandas as pd
 
 from kpi_pipeline.assets.keys import table_key
 from kpi_pipeline.calendar import calendar_windows, catalog_frame, parameters_frame, targets_frame
+from kpi_pipeline.assets.raw import raw_tables
 from kpi_pipeline.config import Settings
+from kpi_pipeline.coverage import Coverage, coverage_table
 from kpi_pipeline.render import markdown_table, scorecard_rows
 from kpi_pipeline.resources import WarehouseResource
 from kpi_pipeline.runtime import resolve_as_of
 from kpi_pipeline.scorecard import build_snapshots
 from kpi_pipeline.warehouse import Warehouse
-
-
-def source_coverage(wh: Warehouse, settings: Settings) -> dict[str, dt.date]:
-    """Per source, the day through which every one of its streams has been loaded."""
-    if not wh.table_exists("raw._loads"):
-        return {}
-    rows = wh.query(
-        "select source, stream, max(window_end) from raw._loads where business_id = ? group by source, stream",
-        [settings.business_id])
-    from connectors.registry import streams
-
-    out: dict[str, dt.date] = {}
-    for source in settings.enabled_sources():
-        ends = {stream: end for src, stream, end in rows if src == source}
-        if set(streams(source)) <= set(ends):
-            out[source] = min(ends.values())
-    return out
 
 
 def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
@@ -56,6 +41,14 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         warehouse.get().write_frame("kpis.calendar_windows", frame)
         return dg.MaterializeResult(metadata={"rows": len(frame), "as_of": str(as_of)})
 
+    @dg.asset(key=table_key("kpis.coverage"), group_name="kpis", kinds={"python", "duckdb"}, pool="duckdb",
+              deps=[table_key(t) for t in raw_tables(settings)])
+    def coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        """Days each source covered: a covered day without events counts 0, an uncovered one is unknown."""
+        table = coverage_table(warehouse.get(), settings, resolve_as_of(settings, context.run.tags))
+        warehouse.get().write_frame("kpis.coverage", table)
+        return dg.MaterializeResult(metadata={"rows": table.num_rows})
+
     @dg.asset(key=table_key("snapshots.targets"), group_name="snapshots", kinds={"python", "duckdb"}, pool="duckdb")
     def targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """The targets of kpi.yaml in force for every period."""
@@ -79,7 +72,7 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             "off_track": int((rows["status"] == "off_track").sum()),
         })
 
-    return [catalog, parameters, calendar, targets, kpi_snapshots]
+    return [catalog, parameters, calendar, coverage, targets, kpi_snapshots]
 
 
 def write_snapshots(wh: Warehouse, settings: Settings, as_of: dt.date) -> pd.DataFrame:
@@ -90,9 +83,15 @@ def write_snapshots(wh: Warehouse, settings: Settings, as_of: dt.date) -> pd.Dat
     if wh.table_exists("snapshots.kpi_snapshots"):
         previous_final = wh.query_df(
             "select * from snapshots.kpi_snapshots where business_id = ? and is_final", [settings.business_id])
-    frame = build_snapshots(settings, as_of, values, source_coverage(wh, settings), previous_final)
+    frame = build_snapshots(settings, as_of, values, Coverage.read(wh, settings, as_of), previous_final)
     for column in ("period_start", "period_end", "as_of"):
         frame[column] = pd.to_datetime(frame[column]).dt.date
+    for column, sql_type in (("projection_method", "varchar"), ("status_reason", "varchar")):
+        frame[column] = frame[column].astype("string")  # VARCHAR even when every value is null
+        for table in ("snapshots.kpi_snapshots", "snapshots.kpi_snapshot_history"):
+            if wh.table_exists(table):  # a warehouse from before these columns: add them
+                with wh.writer() as con:
+                    con.execute(f"alter table {table} add column if not exists {column} {sql_type}")
     wh.write_frame("snapshots.kpi_snapshots", frame, mode="append",
                    delete_where="business_id = ?", params=[settings.business_id])
     current = frame[frame["as_of"] == as_of]

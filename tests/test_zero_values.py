@@ -1,0 +1,95 @@
+"""Zero is a value: a period the sources covered without events counts 0, not "no data".
+
+Raw rows are landed as a load would land them (with their raw._loads entry, which is what
+says a source covered a day); the KPI models then run on an in-memory DuckDB.
+"""
+
+import datetime as dt
+
+import pytest
+
+from connectors.registry import SOURCES
+from connectors.streams import Page, StreamContext, Window
+from kpi_pipeline.config import load_config
+from kpi_pipeline.loading import LoadResult, page_to_arrow, record_load
+from kpi_pipeline.models import run_models
+from kpi_pipeline.warehouse import Warehouse
+
+D = dt.date
+AS_OF = D(2026, 3, 10)
+
+
+@pytest.fixture
+def settings():
+    base = load_config("kpi.yaml")
+    only = base.sources.model_copy(update={s: None for s in base.enabled_sources() if s not in ("calendly",
+                                                                                                 "meta_ads")})
+    return base.model_copy(update={"history_start": D(2026, 2, 1), "sources": only, "demo": False})
+
+
+def load(wh, source, stream, records, start, end):
+    """Land ``records`` as one successful load of start..end (covered even when empty)."""
+    spec = SOURCES[source][1][stream]
+    ctx = StreamContext("Europe/Brussels", AS_OF, AS_OF)
+    tbl = page_to_arrow(spec, Page(records, "acct"), ctx, wh.business_id, dt.datetime(2026, 3, 11,
+                                                                                     tzinfo=dt.timezone.utc))
+    wh.replace_range(spec.table, [(c.name, c.type) for c in spec.columns], spec.key, spec.date_column,
+                     start, end, [tbl])
+    record_load(wh, spec, LoadResult(stream, Window(start, end), rows=len(records)), ctx)
+
+
+def meeting(day, name="Intro call (30 min)", status="active"):
+    return {"uri": f"https://api.calendly.com/scheduled_events/{day}{name}", "name": name, "status": status,
+            "start_time": f"{day}T10:00:00.000000Z", "event_type": "https://api.calendly.com/event_types/A",
+            "created_at": "2026-01-20T10:00:00.000000Z"}
+
+
+def ad_day(day, impressions, clicks, spend):
+    return {"date_start": day.isoformat(), "campaign_id": "1", "campaign_name": "Prospecting",
+            "impressions": str(impressions), "reach": "1", "clicks": str(clicks),
+            "inline_link_clicks": str(clicks), "spend": str(spend), "account_currency": "EUR"}
+
+
+def value(wh, kpi, grain, start):
+    rows = wh.query("select value, denominator from kpis.kpi_values where kpi_id = ? and grain = ? "
+                    "and period_start = ? and dimension is null", [kpi, grain, start])
+    return rows[0] if rows else None
+
+
+@pytest.fixture
+def wh(settings):
+    wh = Warehouse(":memory:", settings.business_id)
+    # calls in the weeks of Feb 2 and Feb 16, none in the week of Feb 9; a canceled one that week
+    load(wh, "calendly", "scheduled_events",
+         [meeting(D(2026, 2, 3)), meeting(D(2026, 2, 5)), meeting(D(2026, 2, 11), status="canceled"),
+          meeting(D(2026, 2, 17)), meeting(D(2026, 2, 18), name="Follow-up")], D(2026, 2, 1), AS_OF)
+    # ads ran only until Feb 20; the account was loaded (and so covered) through Mar 10
+    load(wh, "meta_ads", "campaign_insights",
+         [ad_day(D(2026, 2, 1) + dt.timedelta(days=i), 1000, 20, 10) for i in range(20)], D(2026, 2, 1), AS_OF)
+    run_models(wh, settings, AS_OF)
+    return wh
+
+
+def test_a_week_without_intro_calls_has_zero_calls(wh):
+    assert value(wh, "intro_calls", "week", D(2026, 2, 2))[0] == 2
+    assert value(wh, "intro_calls", "week", D(2026, 2, 9))[0] == 0  # covered, nothing happened: 0
+    assert value(wh, "intro_calls", "day", D(2026, 2, 10))[0] == 0
+    assert value(wh, "intro_calls", "month", D(2026, 2, 1))[0] == 3
+    assert value(wh, "intro_calls", "week", D(2026, 3, 9))[0] == 0  # the open week up to as-of
+
+
+def test_days_without_ad_spend_are_zero_and_their_ratios_have_nothing_to_divide_by(wh):
+    assert value(wh, "ad_clicks", "week", D(2026, 2, 23))[0] == 0
+    assert value(wh, "ad_spend", "week", D(2026, 2, 23))[0] == 0
+    assert value(wh, "ad_cpc", "week", D(2026, 2, 23)) == (None, 0)  # undefined, but covered
+    assert value(wh, "ad_cpc", "week", D(2026, 2, 16))[0] == pytest.approx(10 / 20)
+    assert value(wh, "ad_clicks", "month", D(2026, 3, 1))[0] == 0
+
+
+def test_days_no_load_reached_are_unknown_not_zero(wh, settings):
+    assert value(wh, "intro_calls", "week", D(2026, 1, 26)) is None  # before the loads: not covered
+    wh.rebuild("raw._loads", "select * from raw._loads where source <> 'calendly'")
+    load(wh, "calendly", "scheduled_events", [meeting(D(2026, 2, 3))], D(2026, 2, 1), D(2026, 2, 5))
+    run_models(wh, settings, AS_OF)
+    assert value(wh, "intro_calls", "week", D(2026, 2, 9)) is None  # the source never covered it
+    assert value(wh, "intro_calls", "week", D(2026, 2, 2))[0] == 1  # a partial week keeps what it has
