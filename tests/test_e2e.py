@@ -13,9 +13,9 @@ import pytest
 
 from kpi_pipeline.cli import main
 from kpi_pipeline.config import load_config
-from kpi_pipeline.periods import iter_periods, period_end
 from kpi_pipeline.run import run_pipeline
-from tests.conftest import AS_OF, MANUAL_CSV
+from tests.conftest import AS_OF
+from tests.truth import periods, truth
 
 HISTORY_START = dt.date(2026, 5, 1)
 TIMESTAMPS = {"_synced_at", "computed_at", "loaded_at"}
@@ -47,56 +47,13 @@ def kpi_values(settings):
     return {(k, g, s): v for k, g, s, v in rows}
 
 
-SALES = ("leads", "intro_calls", "new_customers", "orders", "revenue", "average_order_value", "lead_conversion_rate",
-         "call_conversion_rate", "orders_per_customer", "repeat_customer_rate")
-
-
-def manual_truth(kpi, start, end):
-    import csv
-
-    with MANUAL_CSV.open() as handle:
-        values = [float(r["value"]) for r in csv.DictReader(handle)
-                  if r["kpi_id"] == kpi and start <= dt.date.fromisoformat(r["date"]) <= end]
-    return sum(values) if values else None
-
-
-def truth(world, kpi, start, end):
-    if kpi in SALES:
-        return world.truth_sales(start, end)[kpi]
-    if kpi in ("treatments_performed", "support_tickets_solved", "staff_sick_days"):
-        return manual_truth(kpi, start, end)
-    ads = world.truth_ads(start, end)
-    return {
-        "website_visitors": lambda: world.web.users(start, end),
-        "organic_search_visitors": lambda: world.web.users(start, end, "Organic Search"),
-        "website_sessions": lambda: world.web.sessions(start, end),
-        "ad_impressions": lambda: ads["impressions"],
-        "ad_clicks": lambda: ads["clicks"],
-        "ad_spend": lambda: ads["spend"],
-        "ad_ctr": lambda: ads["clicks"] / ads["impressions"],
-        "ad_cpc": lambda: ads["spend"] / ads["clicks"],
-        "instagram_followers": lambda: world.instagram.followers(end),
-        "instagram_new_followers": lambda: world.instagram.new_followers(start, end),
-        "instagram_follower_growth_rate": lambda: world.truth_follower_growth_rate(start, end),
-        "newsletter_new_subscribers": lambda: world.truth_new_subscribers(start, end),
-        "newsletter_unsubscribes": lambda: world.truth_unsubscribes(start, end),
-        "newsletter_net_growth": lambda: world.truth_net_growth(start, end),
-        "newsletter_subscribers": lambda: world.truth_subscribers(end),
-        "newsletter_churn_rate": lambda: world.truth_churn_rate(start, end),
-        "email_open_rate": lambda: world.truth_open_rate(start, end),
-        "email_click_rate": lambda: world.truth_click_rate(start, end),
-        "email_click_to_open_rate": lambda: world.truth_click_to_open_rate(start, end),
-        "newsletter_cold_subscriber_share": lambda: world.truth_cold_share(end),
-    }[kpi]()
-
-
 ACTIVITY_FROM = AS_OF - dt.timedelta(days=179)  # Mailchimp's 180-day activity window
 REBUILT_FROM = dt.date(2026, 6, 1)  # first month whose activity is complete from its first day
 
 
 def level_known(day):
     """A subscriber level is known at month ends (growth history) and on days rebuilt from activity."""
-    return day >= REBUILT_FROM or day == period_end("month", day.replace(day=1))
+    return day >= REBUILT_FROM or (day + dt.timedelta(days=1)).day == 1
 
 
 @pytest.mark.parametrize("grain", ["week", "month", "quarter"])
@@ -104,10 +61,8 @@ def test_every_newsletter_kpi_matches_ground_truth(synced, sandbox, grain):
     settings, *_ = synced
     values = kpi_values(settings)
     checked = 0
-    for start in iter_periods(grain, ACTIVITY_FROM, AS_OF):
-        if start < ACTIVITY_FROM:
-            continue
-        end = min(period_end(grain, start), AS_OF)
+    for start, last in periods(grain, ACTIVITY_FROM, AS_OF):
+        end = min(last, AS_OF)
         for kpi in settings.kpis():
             if kpi.id == "newsletter_cold_subscriber_share" and end != AS_OF:
                 continue  # membership is only known for days the pipeline ran
@@ -125,17 +80,15 @@ def test_every_newsletter_kpi_matches_ground_truth(synced, sandbox, grain):
     assert checked >= {"week": 400, "month": 100, "quarter": 25}[grain]
 
 
-@pytest.mark.parametrize("grain", ["week", "month", "quarter"])
+@pytest.mark.parametrize("grain", ["day", "week", "month", "quarter"])
 def test_marketing_sales_and_custom_kpis_match_ground_truth(synced, sandbox, grain):
     settings, *_ = synced
     values = kpi_values(settings)
     marketing = [k for k in settings.kpis() if set(k.sources) & {"ga4", "meta_ads", "google_ads", "instagram",
                                                                  "stripe", "calendly", "hubspot", "manual"} and k.total]
     checked = 0
-    for start in iter_periods(grain, HISTORY_START, AS_OF):
-        if start < HISTORY_START:
-            continue
-        end = min(period_end(grain, start), AS_OF)
+    for start, last in periods(grain, HISTORY_START, AS_OF):
+        end = min(last, AS_OF)
         for kpi in marketing:
             expected = truth(sandbox.world, kpi.id, start, end)
             if expected is None:
@@ -143,7 +96,7 @@ def test_marketing_sales_and_custom_kpis_match_ground_truth(synced, sandbox, gra
             else:
                 assert values.get((kpi.id, grain, start)) == pytest.approx(expected, rel=1e-9), (kpi.id, grain, start)
             checked += 1
-    assert checked == {"week": 672, "month": 168, "quarter": 48}[grain]
+    assert checked == {"day": 199 * 24, "week": 672, "month": 168, "quarter": 48}[grain]
 
 
 def test_sales_by_product_and_units_per_product(synced, sandbox):
@@ -183,6 +136,28 @@ def test_dimensions_channel_network_and_campaign(synced, sandbox):
     assert rows[("ad_cpc", "network", "meta")] == pytest.approx(meta["spend"] / meta["clicks"])
     brand = sandbox.world.truth_ads(oct1, oct31, "google", "Search - Brand")
     assert rows[("ad_clicks", "campaign", "google / Search - Brand")] == brand["clicks"]
+
+
+def test_traffic_shares_of_a_week_add_up_to_all_its_sessions(synced):
+    settings, *_ = synced
+    con = duckdb.connect(str(settings.published_path), read_only=True)
+    sums = con.execute("select period_start, sum(value) from kpis.kpi_values where kpi_id = 'traffic_share' "
+                       "and grain = 'week' group by period_start").fetchall()
+    con.close()
+    assert len(sums) > 20 and all(total == pytest.approx(1.0, abs=1e-9) for _, total in sums)
+
+
+def test_a_closed_month_is_compared_with_all_of_the_month_before(synced, sandbox):
+    settings, *_ = synced
+    con = duckdb.connect(str(settings.published_path), read_only=True)
+    rows = {k: r for k, *r in con.execute(
+        "select kpi_id, actual, previous_actual, last_year_actual from snapshots.kpi_snapshots "
+        "where grain = 'month' and period_start = date '2026-10-01'").fetchall()}
+    con.close()
+    world = sandbox.world
+    assert rows["website_visitors"][1] == world.web.users(dt.date(2026, 9, 1), dt.date(2026, 9, 30))
+    assert rows["revenue"][1] == pytest.approx(world.truth_sales(dt.date(2026, 9, 1), dt.date(2026, 9, 30))["revenue"])
+    assert rows["intro_calls"][1] == world.truth_sales(dt.date(2026, 9, 1), dt.date(2026, 9, 30))["intro_calls"]
 
 
 def test_distinct_kpis_compare_like_for_like_with_exact_ranges(synced, sandbox):
@@ -291,7 +266,8 @@ def test_rerunning_the_same_range_changes_no_table_while_an_analyst_reads(synced
     before = dump()
     analyst = duckdb.connect(str(settings.published_path), read_only=True)
     held = analyst.execute("select count(*) from kpis.kpi_values").fetchone()[0]
-    outcome = run_pipeline(settings, AS_OF, start=HISTORY_START, end=AS_OF, out=io.StringIO())
+    # the last six weeks again (every stream's lookback and more): nothing may change
+    outcome = run_pipeline(settings, AS_OF, start=AS_OF - dt.timedelta(days=41), end=AS_OF, out=io.StringIO())
     assert outcome.success
     assert analyst.execute("select count(*) from kpis.kpi_values").fetchone()[0] == held
     analyst.close()
