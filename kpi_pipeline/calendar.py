@@ -98,7 +98,7 @@ def catalog_frame(settings: Settings) -> pd.DataFrame:
         {"business_id": settings.business_id, "kpi_id": k.id, "label": k.label_in(settings.language),
          "domain": k.domain, "unit": k.unit, "direction": k.direction, "aggregation": k.aggregation,
          "description": k.description, "sources": ",".join(k.sources), "denominator_kpi": k.denominator_kpi,
-         "dense": k.dense, "total": k.total, "share": k.share}
+         "dense": k.dense, "total": k.total, "share": k.share, "pacing": k.pacing, "cohort": k.cohort}
         for k in settings.kpis()
     ])
 

@@ -195,10 +195,18 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     return OK
 
 
+PACING_WORDS = {
+    "linear": "Open periods: paced linearly (projected = to-date / elapsed share).",
+    "history": "Open periods: paced by history (to-date x final / to-date at the same share last year, "
+               "else last period; linearly without either).",
+    "none": "Open periods: not paced (projected = the value as it stands).",
+}
+
+
 def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
     kpis = settings.kpis()
     if args.format == "json":
-        print(json.dumps([k.model_dump() for k in kpis], indent=2))
+        print(json.dumps([{**k.model_dump(), "pacing": k.pacing} for k in kpis], indent=2))
         return OK
     for domain in ("marketing", "sales", "production", "customer_service", "hr"):
         group = [k for k in kpis if k.domain == domain]
@@ -208,6 +216,9 @@ def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
         for k in group:
             print(f"  {k.id:<34} {k.unit:<8} {k.aggregation:<8} {k.direction:<6} {k.label_in(settings.language)}")
             print(f"  {'':<34} {k.description}")
+            print(f"  {'':<34} {PACING_WORDS[k.pacing]}"
+                  + (f"; final once the {settings.conversion_window_days}-day conversion window has passed"
+                     if k.cohort else ""))
     return OK
 
 

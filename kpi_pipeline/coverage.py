@@ -3,7 +3,8 @@
 A source covers a business-local day when every one of its event streams (``StreamSpec.events``:
 payments, meetings, campaigns, ad delivery...) has loaded that day successfully: a covered day
 without events has a count of 0. A day no load reached is unknown, never 0. The hand-kept CSV
-covers every day from history_start up to its last dated row (days after it are not entered yet).
+is the truth once loaded: it covers every day from history_start through as-of, and a day without
+a row is 0 (owners enter weekly or monthly totals on one date of the period).
 """
 
 from __future__ import annotations
@@ -42,9 +43,7 @@ def covered_days(wh: Warehouse, settings: Settings, as_of: dt.date) -> dict[str,
             if not spec.events:
                 continue
             if spec.kind == "file":
-                windows = loads.get((source, spec.name))
-                last = _last_file_day(wh, settings, spec.table) if windows else None
-                stream_days = _days(first, min(last, as_of)) if last else set()
+                stream_days = _days(first, as_of) if loads.get((source, spec.name)) else set()
             else:
                 stream_days = set()
                 for start, end in loads.get((source, spec.name), []):
@@ -52,10 +51,6 @@ def covered_days(wh: Warehouse, settings: Settings, as_of: dt.date) -> dict[str,
             days = stream_days if days is None else days & stream_days
         out[source] = days or set()
     return out
-
-
-def _last_file_day(wh: Warehouse, settings: Settings, table: str) -> dt.date | None:
-    return wh.query(f"select max(date) from raw.{table} where business_id = ?", [settings.business_id])[0][0]
 
 
 def coverage_table(wh: Warehouse, settings: Settings, as_of: dt.date) -> pa.Table:

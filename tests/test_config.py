@@ -175,3 +175,25 @@ def test_catalog_lists_every_kpi_with_its_formula(capsys):
                 "email_click_to_open_rate", "newsletter_cold_subscriber_share"):
         assert kpi in out
     assert "sum of unique_opens / sum of delivered" in out.lower()
+
+
+def test_fx_rates_and_the_conversion_window_are_validated_with_their_paths(tmp_path):
+    path = write_config(tmp_path, BASE + "fx: {usd: 0.9, GBP: -1, JPY: .nan}\nconversion_window_days: 0\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    problems = dict(info.value.problems)
+    assert "'usd': not a currency code" in problems["fx"]
+    assert "conversion_window_days" in problems
+    good = write_config(tmp_path, BASE + "fx: {USD: 0.92}\nconversion_window_days: 60\n")
+    settings = load_config(good)
+    assert settings.fx == {"USD": 0.92} and settings.conversion_window_days == 60
+    for bad, word in (("{GBP: -1}", "GBP"), ("{JPY: .nan}", "JPY"), ("{CHF: .inf}", "CHF")):
+        with pytest.raises(ConfigError, match=word):
+            load_config(write_config(tmp_path, BASE + f"fx: {bad}\n"))
+
+
+def test_catalog_states_each_kpis_pacing(capsys):
+    assert main(["catalog", "--config", "kpi.yaml"]) == 0
+    out = capsys.readouterr().out
+    assert "paced linearly" in out and "paced by history" in out and "not paced" in out
+    assert "final once the 90-day conversion window has passed" in out

@@ -277,6 +277,40 @@ def test_rerunning_the_same_range_changes_no_table_while_an_analyst_reads(synced
         assert after[table] == before[table], table
 
 
+def test_a_quiet_week_counts_zero_and_its_ratios_have_nothing_to_divide_by(synced, sandbox):
+    settings, *_ = synced
+    quiet, after = dt.date(2026, 11, 2), dt.date(2026, 11, 9)  # 2026-W45: the owner was away
+    con = duckdb.connect(str(settings.published_path), read_only=True)
+    rows = {(k, s): r for k, s, *r in con.execute(
+        "select kpi_id, period_start, actual, status, status_reason, previous_actual from snapshots.kpi_snapshots "
+        "where grain = 'week' and period_start in (?, ?)", [quiet, after]).fetchall()}
+    con.close()
+    truth_ = sandbox.world.truth_sales(quiet, quiet + dt.timedelta(days=6))
+    assert truth_["intro_calls"] == 0 and not sandbox.world.ads.select(quiet, quiet + dt.timedelta(days=6))
+    for kpi in ("intro_calls", "ad_clicks", "ad_spend", "ad_impressions"):
+        actual, status, _, _ = rows[(kpi, quiet)]
+        assert actual == 0 and status != "no_data", kpi
+    for kpi in ("ad_cpc", "ad_ctr", "call_conversion_rate"):
+        actual, status, reason, _ = rows[(kpi, quiet)]
+        assert actual is None and status == "no_data" and reason == "nothing to divide by", kpi
+    assert rows[("intro_calls", after)][3] == 0  # the next week compares with 0, not with nothing
+
+
+def test_open_visitors_are_projected_by_how_last_month_grew_after_the_same_share(synced, sandbox):
+    settings, *_ = synced
+    con = duckdb.connect(str(settings.published_path), read_only=True)
+    actual, projected, method = con.execute(
+        "select actual, projected, projection_method from snapshots.kpi_snapshots where kpi_id = "
+        "'website_visitors' and grain = 'month' and period_start = date '2026-11-01'").fetchone()
+    con.close()
+    web = sandbox.world.web
+    growth = web.users(dt.date(2026, 10, 1), dt.date(2026, 10, 31)) / web.users(dt.date(2026, 10, 1),
+                                                                                 dt.date(2026, 10, 15))
+    assert method == "history"  # no November 2025 in this history: October's growth after its first half
+    assert projected == pytest.approx(actual * growth) and projected < actual / 0.5
+
+
+# last: it syncs the next night (as-of + 1), which moves every open period on
 def test_a_failing_source_fails_the_run_names_the_fix_and_marks_its_kpis_no_data(synced, sandbox, capsys):
     settings, _, _, path = synced
     sandbox.mailchimp.server.inject(r".*", status=401, times=1000)

@@ -104,6 +104,8 @@ class Ads:
         self.now = now
         self.rows: list[AdDay] = []
         for day in days(start, as_of):
+            if day.isocalendar()[1] % 9 == 0:
+                continue  # the owner is away: every campaign paused, no delivery at all (no rows)
             for network, campaigns in (("meta", META_CAMPAIGNS), ("google", GOOGLE_CAMPAIGNS)):
                 for cid, name, months in campaigns:
                     if months and day.month not in months:

@@ -87,6 +87,11 @@ class Deal:
     won: bool
 
 
+def quiet_week(day: dt.date) -> bool:
+    """Now and then a week when the owner is away: no new leads, no calls, no ads."""
+    return day.isocalendar()[1] % 9 == 0
+
+
 def _id(prefix: str, *parts: object) -> str:
     return prefix + hashlib.sha1(":".join(map(str, parts)).encode()).hexdigest()[:14]
 
@@ -117,7 +122,7 @@ class Sales:
 
         for day in days(start, as_of):
             rng = rng_for(seed, "sales", day)
-            quiet = day.isocalendar()[1] % 9 == 0  # now and then a week without new leads or calls
+            quiet = quiet_week(day)
             for n in range(0 if quiet else rng.randrange(2, 9)):
                 created = at(day, rng, 0, 24)
                 stage = rng.choices(STAGES, [55, 15, 8, 17, 5])[0]
@@ -128,7 +133,10 @@ class Sales:
                     contact.lead_at = created + dt.timedelta(days=rng.uniform(1, 20))
                 self.contacts.append(contact)
                 if contact.lead_at and rng.random() < 0.45:  # books an intro call in 1-14 days
-                    start_time = at(day + dt.timedelta(days=rng.randrange(1, 15)), rng, 9, 18)
+                    meeting_day = day + dt.timedelta(days=rng.randrange(1, 15))
+                    if quiet_week(meeting_day):  # the owner is away: no calls that week
+                        meeting_day += dt.timedelta(days=7)
+                    start_time = at(meeting_day, rng, 9, 18)
                     booking = Booking(_id("EV", seed, contact.contact_id), "intro", contact.contact_id, created,
                                       start_time, _typed(rng, contact.email))
                     if rng.random() < 0.15:
