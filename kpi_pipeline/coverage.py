@@ -93,7 +93,14 @@ class Coverage:
 
     @classmethod
     def read(cls, wh: Warehouse, settings: Settings, as_of: dt.date) -> "Coverage":
-        return cls(covered_days(wh, settings, as_of), loaded_through(wh, settings))
+        """The coverage the models used (kpis.coverage), else computed from the loads."""
+        if not wh.table_exists("kpis.coverage"):
+            return cls(covered_days(wh, settings, as_of), loaded_through(wh, settings))
+        days: dict[str, set[dt.date]] = {s: set() for s in settings.enabled_sources()}
+        for source, day in wh.query("select source, day from kpis.coverage where business_id = ? and day <= ?",
+                                    [settings.business_id, as_of]):
+            days.setdefault(source, set()).add(day)
+        return cls(days, loaded_through(wh, settings))
 
     @classmethod
     def complete(cls, first: dt.date, through: dict[str, dt.date]) -> "Coverage":

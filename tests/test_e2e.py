@@ -160,13 +160,18 @@ def test_a_closed_month_is_compared_with_all_of_the_month_before(synced, sandbox
     assert rows["intro_calls"][1] == world.truth_sales(dt.date(2026, 9, 1), dt.date(2026, 9, 30))["intro_calls"]
 
 
+def november_visitors(settings, columns):
+    """Columns of the open month's website_visitors snapshot, from the analysts' copy."""
+    con = duckdb.connect(str(settings.published_path), read_only=True)
+    row = con.execute(f"select {columns} from snapshots.kpi_snapshots where kpi_id = 'website_visitors' "
+                      "and grain = 'month' and period_start = date '2026-11-01'").fetchone()
+    con.close()
+    return row
+
+
 def test_distinct_kpis_compare_like_for_like_with_exact_ranges(synced, sandbox):
     settings, *_ = synced
-    con = duckdb.connect(str(settings.published_path), read_only=True)
-    actual, previous, last_year = con.execute(
-        "select actual, previous_actual, last_year_actual from snapshots.kpi_snapshots where kpi_id = "
-        "'website_visitors' and grain = 'month' and period_start = date '2026-11-01'").fetchone()
-    con.close()
+    actual, previous, last_year = november_visitors(settings, "actual, previous_actual, last_year_actual")
     web = sandbox.world.web
     assert actual == web.users(dt.date(2026, 11, 1), AS_OF)
     assert previous == web.users(dt.date(2026, 10, 1), dt.date(2026, 10, 15))  # the first 15 days of October
@@ -298,11 +303,7 @@ def test_a_quiet_week_counts_zero_and_its_ratios_have_nothing_to_divide_by(synce
 
 def test_open_visitors_are_projected_by_how_last_month_grew_after_the_same_share(synced, sandbox):
     settings, *_ = synced
-    con = duckdb.connect(str(settings.published_path), read_only=True)
-    actual, projected, method = con.execute(
-        "select actual, projected, projection_method from snapshots.kpi_snapshots where kpi_id = "
-        "'website_visitors' and grain = 'month' and period_start = date '2026-11-01'").fetchone()
-    con.close()
+    actual, projected, method = november_visitors(settings, "actual, projected, projection_method")
     web = sandbox.world.web
     growth = web.users(dt.date(2026, 10, 1), dt.date(2026, 10, 31)) / web.users(dt.date(2026, 10, 1),
                                                                                  dt.date(2026, 10, 15))
