@@ -205,6 +205,8 @@ def _check_targets(raw: dict[str, Any], known: dict[str, KpiDef | str], week_sta
                         continue
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
                     problems.append((at, "target must be a number"))
+                elif not math.isfinite(value):
+                    problems.append((at, "target must be a finite number (not .nan or .inf)"))
                 elif kpi.unit == "ratio" and not 0 <= value <= 1:
                     problems.append((at, "a ratio target is a fraction between 0 and 1 (40% is 0.40)"))
                 elif value < 0:
@@ -234,6 +236,37 @@ def _known_kpis(data: dict[str, Any], settings: Settings | None) -> dict[str, Kp
     return known
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, except that a date-like scalar that is no date (2025-13-01) stays a
+    string, so validation names its path instead of the parser raising."""
+
+
+def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
+
+
+def _read_yaml(config_path: Path) -> Any:
+    data = config_path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise ConfigError(str(config_path), [(f"line {line}", f"not UTF-8 text (byte 0x{data[err.start]:02x}); "
+                                              "save the file as UTF-8 (in most editors: Save as > Encoding)")]) from None
+    try:
+        return yaml.load(text, Loader=_Loader) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        raise ConfigError(str(config_path), [(where, f"not valid YAML: {getattr(err, 'problem', err)}")]) from None
+
+
 def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
     """Read and validate kpi.yaml (``path``, else env ``KPI_CONFIG``, else ./kpi.yaml).
 
@@ -243,12 +276,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
     config_path = Path(path or os.environ.get("KPI_CONFIG") or "kpi.yaml")
     if not config_path.is_file():
         raise ConfigError(str(config_path), [("(file)", "not found; pass --config PATH or set KPI_CONFIG")])
-    try:
-        raw = yaml.safe_load(config_path.read_text()) or {}
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(file)"
-        raise ConfigError(str(config_path), [(where, f"not valid YAML: {getattr(err, 'problem', err)}")]) from None
+    raw = _read_yaml(config_path)
     if not isinstance(raw, dict):
         raise ConfigError(str(config_path), [("(file)", "expected a mapping at the top level")])
 
@@ -282,6 +310,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
             if cid in {k.id for k in builtin_kpis()} or custom_ids.count(cid) > 1:
                 problems.append((f"custom_kpis.{i}.id", f"{cid!r} is already a KPI id"))
     if problems or settings is None:
+        if not data.get("demo"):  # all at once: the missing credentials too
+            problems.extend(_missing_credentials_raw(data, missing))
         raise ConfigError(str(config_path), problems)
     settings.targets = {k: {str(g): v for g, v in grains.items()} for k, grains in targets.items()}
     for block in settings.enabled_sources().values():
@@ -291,6 +321,22 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
     if settings.alerts.webhook_url:
         register_secret(settings.alerts.webhook_url.get_secret_value())
     return settings
+
+
+def _missing_credentials_raw(data: dict[str, Any], missing_env: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Missing credentials of a file that did not validate, as (yaml path, message)."""
+    out = [(path, f"credential not set (${{{var}}} is not set)") for path, var in missing_env
+           if path.startswith("sources.")]
+    sources = data.get("sources") if isinstance(data.get("sources"), dict) else {}
+    for name, block in sources.items():
+        if name not in CREDENTIAL_FIELDS or block is None:
+            continue
+        block = block if isinstance(block, dict) else {}
+        for field in CREDENTIAL_FIELDS[name]:
+            path = f"sources.{name}.{field}"
+            if not block.get(field) and not any(p == path for p, _ in out):
+                out.append((path, "credential not set"))
+    return out
 
 
 def missing_credentials(settings: Settings) -> list[str]:

@@ -6,7 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # .nan and .inf are YAML floats; no setting means either
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class SourceBase(Strict):

@@ -178,7 +178,7 @@ def test_catalog_lists_every_kpi_with_its_formula(capsys):
 
 
 def test_fx_rates_and_the_conversion_window_are_validated_with_their_paths(tmp_path):
-    path = write_config(tmp_path, BASE + "fx: {usd: 0.9, GBP: -1, JPY: .nan}\nconversion_window_days: 0\n")
+    path = write_config(tmp_path, BASE + "fx: {usd: 0.9, GBP: -1}\nconversion_window_days: 0\n")
     with pytest.raises(ConfigError) as info:
         load_config(path)
     problems = dict(info.value.problems)
@@ -197,3 +197,48 @@ def test_catalog_states_each_kpis_pacing(capsys):
     out = capsys.readouterr().out
     assert "paced linearly" in out and "paced by history" in out and "not paced" in out
     assert "final once the 90-day conversion window has passed" in out
+
+
+@pytest.mark.parametrize("body, path, words", [
+    ("business: S\nhistory_start: 2025-13-01\n", "history_start", "date"),
+    ("business: S\nhistory_start: 2025-01-01\ntargets: {newsletter_new_subscribers: {month: .nan}}\n"
+     "sources: {mailchimp: {api_key: k-us6}}\n", "targets.newsletter_new_subscribers.month", "finite"),
+    ("business: S\nhistory_start: 2025-01-01\ntargets: {newsletter_new_subscribers: {year: -.inf}}\n"
+     "sources: {mailchimp: {api_key: k-us6}}\n", "targets.newsletter_new_subscribers.year", "finite"),
+    ("business: S\nhistory_start: 2025-01-01\nstatus: {at_risk_within: .nan}\n", "status.at_risk_within", ""),
+    ("business: S\nhistory_start: 2025-01-01\nfx: {USD: .inf}\n", "fx.USD", "finite"),
+    ("business: S\nhistory_start: 2025-01-01\nsources: {mailchimp: {api_key: k-us6, timeout: .inf}}\n",
+     "sources.mailchimp.timeout", ""),
+])
+def test_impossible_values_are_named_by_path_not_a_traceback(tmp_path, capsys, body, path, words):
+    config = tmp_path / "kpi.yaml"
+    config.write_text(body)
+    with pytest.raises(ConfigError) as info:
+        load_config(config)
+    found = dict(info.value.problems)
+    assert path in found and words in found[path]
+    assert main(["report", "--config", str(config)]) == 2
+    assert f"{path}:" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_latin1_file_is_refused_with_its_line_and_how_to_fix_it(tmp_path, capsys):
+    config = tmp_path / "kpi.yaml"
+    config.write_bytes("business: Caf\u00e9 Lumen\nhistory_start: 2025-01-01\n".encode("latin-1"))
+    assert main(["check", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "line 1: not UTF-8 text (byte 0xe9)" in err and "save the file as UTF-8" in err
+    assert "Traceback" not in err
+    config.write_bytes("\ufeffbusiness: Caf\u00e9 Lumen\nhistory_start: 2025-01-01\n".encode("utf-8"))
+    assert load_config(config).business == "Caf\u00e9 Lumen"  # a BOM from Notepad is fine
+
+
+def test_missing_credentials_come_with_every_other_problem_at_once(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("MC_KEY_FOR_TEST", raising=False)
+    path = write_config(tmp_path, BASE + "  stripe: {}\ntimezone_typo: 1\n")
+    assert main(["sync", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "timezone_typo" in err
+    assert "sources.mailchimp.api_key: credential not set (${MC_KEY_FOR_TEST} is not set)" in err
+    assert "sources.stripe.api_key: credential not set" in err
+    assert not (tmp_path / "data").exists() and not (tmp_path / ".dagster").exists()
