@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--source", action="append", default=[], help="only this source (repeatable)")
     sync.add_argument("--start", help="first day to (re)load, YYYY-MM-DD")
     sync.add_argument("--end", help="last day to (re)load, YYYY-MM-DD (default as-of)")
+    sync.add_argument("--wait", type=float, help="seconds to wait for another run holding the warehouse "
+                                                  "(env KPI_POOL_WAIT; default 900)")
     report = sub.add_parser("report", parents=[common], help="print the scorecard")
     report.add_argument("--grain", choices=SNAPSHOT_GRAINS)
     report.add_argument("--period", help="2026-11, 2026-Q4, 2026-W48 or 2026")
@@ -63,6 +65,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("check", parents=[common], help="validate kpi.yaml and the credentials' presence")
     catalog = sub.add_parser("catalog", parents=[common], help="list every KPI with its formula")
     catalog.add_argument("--format", default="table", choices=("table", "json"))
+    doctor = sub.add_parser("doctor", parents=[common], help="show (and --repair) runs, pool slots, leftover "
+                                                              "files and the warehouse's lock and disk space")
+    doctor.add_argument("--repair", action="store_true", help="fail runs whose process is gone, free their "
+                                                               "pool slots, remove leftover temp files")
     sub.add_parser("init-instance", parents=[common], help=argparse.SUPPRESS)
     return parser
 
@@ -79,6 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BadInput as err:
         print(f"error: {err}", file=sys.stderr)
         return BAD_INPUT
+    except BrokenPipeError:  # `kpi catalog | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return OK
 
 
 def cmd_sync(args: argparse.Namespace, settings: Settings, *, demo: bool = False) -> int:
@@ -105,9 +114,19 @@ def cmd_sync(args: argparse.Namespace, settings: Settings, *, demo: bool = False
     missing = missing_credentials(settings)
     if missing and not settings.demo:
         raise BadInput("missing credentials: " + "; ".join(missing))
+    wait = getattr(args, "wait", None)
+    if wait is not None and wait < 0:
+        raise BadInput(f"--wait: {wait} is negative")
     print(f"{settings.business}: syncing {', '.join(sources) or 'all sources'} as of {as_of}"
           f"{' (demo sandbox)' if settings.demo else ''}")
-    outcome = run_pipeline(settings, as_of, sources=sources or None, start=start, end=end)
+    from kpi_pipeline.doctor import preflight
+
+    problem = preflight(settings, print)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return FAILED
+    outcome = run_pipeline(settings, as_of, sources=sources or None, start=start, end=end, pool_wait=wait,
+                           started_by="kpi demo" if demo else "kpi sync")
     print()
     for line in summary_lines(outcome):
         print(line)
@@ -222,6 +241,13 @@ def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
     return OK
 
 
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from kpi_pipeline.doctor import diagnose
+
+    problems = diagnose(settings, print, repair_all=args.repair)
+    return OK if not problems else FAILED
+
+
 def cmd_init_instance(args: argparse.Namespace, settings: Settings) -> int:
     from kpi_pipeline.run import ensure_instance
 
@@ -230,7 +256,7 @@ def cmd_init_instance(args: argparse.Namespace, settings: Settings) -> int:
 
 
 COMMANDS = {"demo": cmd_demo, "sync": cmd_sync, "report": cmd_report, "check": cmd_check,
-            "catalog": cmd_catalog, "init-instance": cmd_init_instance}
+            "catalog": cmd_catalog, "doctor": cmd_doctor, "init-instance": cmd_init_instance}
 
 if __name__ == "__main__":
     sys.exit(main())

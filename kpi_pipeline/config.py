@@ -23,8 +23,8 @@ from connectors.http import register_secret
 from kpi_pipeline.catalog import KpiDef, builtin_kpis
 from kpi_pipeline.config_sources import CREDENTIAL_FIELDS, SOURCE_MODELS, SourceBase, Sources, Strict as _Strict
 from kpi_pipeline.periods import GRAINS, WEEKDAYS, parse_label
+from kpi_pipeline.warehouse import PUBLISHED_FILE
 
-PUBLISHED_FILE = "analytics.duckdb"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 

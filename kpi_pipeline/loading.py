@@ -115,13 +115,14 @@ def load_stream(spec: StreamSpec, client: Any, window: Window, ctx: StreamContex
                 if page.records:
                     yield page_to_arrow(spec, page, ctx, warehouse.business_id, synced_at)
 
-        result.rows = warehouse.replace_range(
-            spec.table, [(c.name, c.type) for c in spec.columns], spec.key, spec.date_column,
-            replace.start, replace.end, batches())
-        result.window = replace
-        result.requests = client.stats.requests - before[0]
-        result.retries = client.stats.retries - before[1]
-        record_load(warehouse, spec, result, ctx)
+        def recorded(con: Any, rows: int) -> None:  # in the load's own transaction
+            result.rows, result.window = rows, replace
+            result.requests = client.stats.requests - before[0]
+            result.retries = client.stats.retries - before[1]
+            record_load(warehouse, spec, result, ctx, con)
+
+        warehouse.replace_range(spec.table, [(c.name, c.type) for c in spec.columns], spec.key, spec.date_column,
+                                replace.start, replace.end, batches(), on_commit=recorded)
     result.warnings = list(ctx.warnings)
     result.seconds = round(time.monotonic() - started, 3)
     return result
@@ -134,16 +135,21 @@ def ensure_tables(warehouse: Warehouse, specs: list[StreamSpec]) -> None:
             warehouse.ensure_raw_table(con, spec.table, [(c.name, c.type) for c in spec.columns], spec.key)
 
 
-def record_load(warehouse: Warehouse, spec: StreamSpec, result: LoadResult, ctx: StreamContext) -> None:
-    """Append to raw._loads: which range of which stream was loaded, as of when."""
+def record_load(warehouse: Warehouse, spec: StreamSpec, result: LoadResult, ctx: StreamContext,
+                con: Any = None) -> None:
+    """Append to raw._loads: which range of which stream was loaded, as of when (on ``con``, inside
+    the load's transaction, when given)."""
     assert result.window is not None
-    with warehouse.writer() as con:
-        con.execute(
-            "create table if not exists raw._loads (business_id varchar, source varchar, stream varchar, "
-            "window_start date, window_end date, as_of date, rows bigint, requests bigint, loaded_at timestamptz)")
-        con.execute("insert into raw._loads values (?, ?, ?, ?, ?, ?, ?, ?, now())",
-                    [warehouse.business_id, spec.source, spec.name, result.window.start, result.window.end,
-                     ctx.as_of, result.rows, result.requests])
+    if con is None:
+        with warehouse.writer() as own:
+            record_load(warehouse, spec, result, ctx, own)
+        return
+    con.execute(
+        "create table if not exists raw._loads (business_id varchar, source varchar, stream varchar, "
+        "window_start date, window_end date, as_of date, rows bigint, requests bigint, loaded_at timestamptz)")
+    con.execute("insert into raw._loads values (?, ?, ?, ?, ?, ?, ?, ?, now())",
+                [warehouse.business_id, spec.source, spec.name, result.window.start, result.window.end,
+                 ctx.as_of, result.rows, result.requests])
 
 
 def connect_source(source: str, values: dict[str, Any]) -> Any:

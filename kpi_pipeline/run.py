@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import logging
 import os
+import re
+import signal
 import sys
-from dataclasses import dataclass
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import dagster as dg
 from dagster._core.events import DagsterEventType
 
 from kpi_pipeline.config import Settings
 from kpi_pipeline.defs import build_definitions
+from kpi_pipeline.instance_state import PID_TAG, POOL, STARTED_BY_TAG, pool_holders, process_tag
 from kpi_pipeline.runtime import AS_OF_TAG
 from kpi_pipeline.schedules import NIGHTLY_JOB, REFRESH_JOB, run_tags
 
@@ -23,9 +30,18 @@ INSTANCE_YAML = """\
 concurrency:
   pools:
     default_limit: 1
+# runs the daemon launches: a run whose worker died is marked failed and its pool slot freed
+# (runs of `kpi sync` run in its own process; it repairs those itself, see `kpi doctor`)
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  max_resume_run_attempts: 0
+  poll_interval_seconds: 30
+  free_slots_after_run_end_seconds: 60
 telemetry:
   enabled: false
 """
+POOL_WAIT = 900.0  # seconds a run waits for the duckdb pool before it gives up (env KPI_POOL_WAIT)
 
 
 def ensure_instance(settings: Settings) -> Path:
@@ -54,12 +70,33 @@ class RunOutcome:
     run_id: str
     streams: list[StreamLine]
     failures: list[str]
+    causes: dict[str, list[str]] = field(default_factory=dict)  # root cause -> steps it failed
+    stopped: str = ""  # why the run was stopped from outside (Ctrl-C, waited too long for the pool)
 
 
-def _progress_logger(out: TextIO) -> dg.LoggerDefinition:
+@dataclass
+class _Watch:
+    """What the progress logger saw, for the thread that supervises the run."""
+
+    blocked_since: float | None = None
+    causes: dict[str, list[str]] = field(default_factory=dict)
+
+
+def root_message(error: Any) -> str:
+    """The innermost message of a Dagster error chain: what really went wrong."""
+    while error is not None and error.cause is not None:
+        error = error.cause
+    if error is None:
+        return "failed"
+    message = error.message.strip().splitlines()[-1]
+    # "kpi_pipeline.warehouse.StorageError: disk full ..." -> the words; keep the name of others
+    return re.sub(r"^(kpi_pipeline|connectors)(\.\w+)*\.\w+: ", "", message)
+
+
+def _progress_logger(out: TextIO, watch: _Watch) -> dg.LoggerDefinition:
     @dg.logger(description="One line per asset step for the kpi command.")
     def progress(_init_context: dg.InitLoggerContext) -> logging.Logger:
-        log = logging.getLogger(f"kpi.progress.{id(out)}")
+        log = logging.getLogger(f"kpi.progress.{id(out)}.{id(watch)}")
         log.setLevel(logging.DEBUG)
         log.propagate = False
 
@@ -75,13 +112,18 @@ def _progress_logger(out: TextIO) -> dg.LoggerDefinition:
                     return
                 kind = event.event_type
                 if kind == DagsterEventType.STEP_START:
+                    watch.blocked_since = None
                     out.write(f"  > {name}\n")
+                elif kind == DagsterEventType.ENGINE_EVENT and "blocked by limit for pool" in (event.message or ""):
+                    if watch.blocked_since is None:
+                        watch.blocked_since = time.monotonic()
                 elif kind == DagsterEventType.STEP_FAILURE:
-                    error = event.step_failure_data.error
-                    while error is not None and error.cause is not None:
-                        error = error.cause
-                    message = error.message.strip() if error else "failed"
-                    out.write(f"  x {name} failed: {message}\n")
+                    message = root_message(event.step_failure_data.error)
+                    steps = watch.causes.setdefault(message, [])
+                    steps.append(name)
+                    # one cause, said once: a disk that is full fails every later step the same way
+                    out.write(f"  x {name} failed: {message}\n" if len(steps) == 1
+                              else f"  x {name} failed (the same cause)\n")
                 elif kind == DagsterEventType.STEP_SKIPPED:
                     out.write(f"  - {name} skipped (an upstream step failed)\n")
                 elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
@@ -96,6 +138,96 @@ def _progress_logger(out: TextIO) -> dg.LoggerDefinition:
     return progress
 
 
+def _raise_in(thread: threading.Thread) -> None:
+    """Raise KeyboardInterrupt in ``thread``: Dagster then ends the run as interrupted, frees its
+    pool claims and records it, as it does for Ctrl-C in its own run workers."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(KeyboardInterrupt))
+
+
+class _Supervisor:
+    """Runs a job in a worker thread so that the main thread stays free: Ctrl-C and SIGTERM stop
+    the run promptly (Dagster defers them while a step waits for the pool), and a run that waits
+    for the pool longer than ``pool_wait`` says who holds it and gives up."""
+
+    def __init__(self, instance: dg.DagsterInstance, watch: _Watch, out: TextIO, pool_wait: float) -> None:
+        self.instance, self.watch, self.out, self.pool_wait = instance, watch, out, pool_wait
+
+    def run(self, job: Any, **kwargs: Any) -> tuple[Any, str]:
+        run_id = str(uuid.uuid4())
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                box["result"] = job.execute_in_process(instance=self.instance, run_id=run_id, **kwargs)
+            except BaseException as err:  # noqa: BLE001 - handed to the main thread
+                box["error"] = err
+
+        thread = threading.Thread(target=work, name=f"kpi-run-{run_id[:8]}", daemon=True)
+        stopped, told, interrupts = "", False, 0
+        with _terminate_as_interrupt():
+            thread.start()
+            while thread.is_alive():
+                try:
+                    thread.join(0.2)
+                    since = self.watch.blocked_since
+                    if since is not None and not told:
+                        told = True
+                        self.out.write(f"  waiting for the {POOL} pool: {self._holders(run_id)}\n")
+                        self.out.flush()
+                    if since is not None and not stopped and time.monotonic() - since > self.pool_wait:
+                        stopped = (f"gave up after waiting {self.pool_wait:.0f}s for the {POOL} pool, held by "
+                                   f"{self._holders(run_id)}; if that run is dead, `kpi doctor --repair` frees it "
+                                   f"(KPI_POOL_WAIT sets the wait)")
+                        self._stop(thread, run_id, stopped)
+                except KeyboardInterrupt:
+                    interrupts += 1
+                    if interrupts > 1:
+                        raise
+                    stopped = "interrupted (Ctrl-C or SIGTERM); nothing half-written was kept"
+                    self.out.write("\n  stopping the run (Ctrl-C again to quit at once)\n")
+                    self._stop(thread, run_id, stopped)
+        self._settle(run_id, stopped)
+        if "error" in box and not stopped:
+            raise box["error"]
+        return box.get("result"), stopped
+
+    def _holders(self, run_id: str) -> str:
+        holders = pool_holders(self.instance, own_run=run_id)
+        return "; ".join(h.describe() for h in holders) or "another run"
+
+    def _stop(self, thread: threading.Thread, run_id: str, why: str) -> None:
+        run = self.instance.get_run_by_id(run_id)
+        if run is not None and run.status in (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING):
+            self.instance.report_run_canceling(run, message=why)
+        _raise_in(thread)
+
+    def _settle(self, run_id: str, stopped: str) -> None:
+        """A stopped run ends canceled, without a pool claim, whatever point it was stopped at."""
+        run = self.instance.get_run_by_id(run_id)
+        if run is not None and run.status in (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING,
+                                               dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.NOT_STARTED):
+            self.instance.report_run_canceled(run, message=stopped or "the run ended without finishing")
+        if stopped:
+            self.instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+
+
+class _terminate_as_interrupt:
+    """While a run is supervised, SIGTERM stops it like Ctrl-C (main thread only)."""
+
+    def __enter__(self) -> None:
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._handle)
+
+    @staticmethod
+    def _handle(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
 def run_pipeline(
     settings: Settings,
     as_of: dt.date,
@@ -104,12 +236,16 @@ def run_pipeline(
     start: dt.date | None = None,
     end: dt.date | None = None,
     out: TextIO | None = None,
+    pool_wait: float | None = None,
+    started_by: str = "kpi sync",
 ) -> RunOutcome:
     """Materialize the selected sources' streams and everything downstream, in one run."""
     out = out or sys.stdout
+    pool_wait = float(os.environ.get("KPI_POOL_WAIT", POOL_WAIT)) if pool_wait is None else pool_wait
     ensure_instance(settings)
+    watch = _Watch()
     defs = build_definitions(settings)
-    defs = dg.Definitions.merge(defs, dg.Definitions(loggers={"progress": _progress_logger(out)}))
+    defs = dg.Definitions.merge(defs, dg.Definitions(loggers={"progress": _progress_logger(out, watch)}))
     job = defs.resolve_job_def(NIGHTLY_JOB)
     graph = defs.resolve_asset_graph()
     selection = dg.AssetSelection.all()
@@ -121,22 +257,25 @@ def run_pipeline(
         selection = dg.AssetSelection.all() - dg.AssetSelection.groups(*others)
     keys = sorted(selection.resolve(graph))
     run_config = {"loggers": {"progress": {}}}
+    who = {PID_TAG: process_tag(), STARTED_BY_TAG: started_by}
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, tags=run_tags(settings, as_of, start, end, sources),
-                                        asset_selection=keys, raise_on_error=False, run_config=run_config)
-        failed_raw = [e.step_key for e in result.all_events
-                      if e.event_type == DagsterEventType.STEP_FAILURE and (e.step_key or "").startswith("raw__")]
-        if failed_raw:
+        supervisor = _Supervisor(instance, watch, out, pool_wait)
+        result, stopped = supervisor.run(job, tags={**run_tags(settings, as_of, start, end, sources), **who},
+                                         asset_selection=keys, raise_on_error=False, run_config=run_config)
+        failed_raw = [] if result is None else [
+            e.step_key for e in result.all_events
+            if e.event_type == DagsterEventType.STEP_FAILURE and (e.step_key or "").startswith("raw__")]
+        if failed_raw and not stopped:
             # the scorecard still moves on: what did load is used, what did not shows no_data
             out.write("  refreshing models and the scorecard from the data that did load\n")
             refresh = defs.resolve_job_def(REFRESH_JOB)
             refresh_keys = [k for k in keys if k.path[0] != "raw"]
-            refresh.execute_in_process(instance=instance, tags={AS_OF_TAG: as_of.isoformat(),
-                                                                "kpi/refresh_after": result.run_id},
-                                       asset_selection=refresh_keys, raise_on_error=False, run_config=run_config)
+            _, stopped = supervisor.run(refresh, tags={AS_OF_TAG: as_of.isoformat(), "kpi/refresh_after": result.run_id,
+                                                       **who},
+                                        asset_selection=refresh_keys, raise_on_error=False, run_config=run_config)
     streams: list[StreamLine] = []
     failures: list[str] = []
-    for event in result.all_events:
+    for event in (result.all_events if result is not None else []):
         if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
             mat = event.event_specific_data.materialization
             key = mat.asset_key.to_user_string()
@@ -147,7 +286,8 @@ def run_pipeline(
                                       float(md.get("seconds", 0.0)), str(md.get("window", ""))))
         elif event.event_type == DagsterEventType.STEP_FAILURE:
             failures.append(event.step_key or "?")
-    return RunOutcome(result.success, result.run_id, streams, failures)
+    success = bool(result is not None and result.success and not stopped)
+    return RunOutcome(success, result.run_id if result is not None else "", streams, failures, watch.causes, stopped)
 
 
 def summary_lines(outcome: RunOutcome) -> list[str]:
@@ -157,4 +297,8 @@ def summary_lines(outcome: RunOutcome) -> list[str]:
              for s in outcome.streams]
     if outcome.failures:
         lines.append(f"failed: {', '.join(f.replace('__', '/', 1) for f in outcome.failures)}")
+    for cause, steps in outcome.causes.items():
+        lines.append(f"cause ({len(steps)} step{'s' if len(steps) > 1 else ''}): {cause}")
+    if outcome.stopped:
+        lines.append(f"stopped: {outcome.stopped}")
     return lines

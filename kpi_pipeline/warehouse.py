@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import os
 import re
 import shutil
+import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -25,6 +27,62 @@ ARROW_TYPES = {
     "VARCHAR": pa.string(), "BIGINT": pa.int64(), "DOUBLE": pa.float64(), "DATE": pa.date32(),
     "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"), "BOOLEAN": pa.bool_(), "DATE[]": pa.list_(pa.date32()), "DECIMAL(18,2)": pa.decimal128(18, 2),
 }
+
+
+PUBLISHED_FILE = "analytics.duckdb"  # the analysts' copy, beside the warehouse
+# a publish needs room for a whole copy of the warehouse, plus this much for DuckDB's own writes
+FREE_SPACE_MARGIN = 64 * 1024 * 1024
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+class StorageError(RuntimeError):
+    """The warehouse's folder cannot be written: disk full, permission denied, a lock held.
+
+    The message says it in words, with what to do, once for the whole run."""
+
+
+def storage_problem(err: BaseException, path: str | Path) -> str | None:
+    """A root cause in words for an OS or DuckDB error about the warehouse's files, else None."""
+    text = str(err)
+    code = getattr(err, "errno", None)
+    folder = Path(path).parent
+    if code == errno.ENOSPC or "No space left on device" in text:
+        return (f"disk full: no space left in {folder}; free some space (the sync needs about twice the "
+                f"warehouse's size), then run `kpi sync` again")
+    if code == errno.EFBIG or "File too large" in text:
+        return f"a file size limit stops writing in {folder} (ulimit -f); raise it, then run `kpi sync` again"
+    if code in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
+        return (f"permission denied writing in {folder}; make the folder and its files writable by "
+                f"the user running kpi ({_user()})")
+    if code == errno.EROFS or "Read-only file system" in text:
+        return f"{folder} is on a read-only file system; point `warehouse:` in kpi.yaml at a writable folder"
+    holder = _LOCK_HOLDER.search(text)
+    if holder:
+        return lock_message(path, holder["program"], holder["pid"])
+    return None
+
+
+def lock_message(path: str | Path, program: str, pid: str) -> str:
+    name = Path(path).name
+    return (f"{name} is open in another program ({Path(program).name}, PID {pid}), so the sync cannot write it; "
+            f"close that program. Analysts should open the published copy, {PUBLISHED_FILE}, which a sync never "
+            "locks")
+
+
+def _user() -> str:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name is no reason to fail
+        return f"uid {os.getuid()}"
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back if a transaction is still open; a failed commit has already ended it, and its
+    "no transaction is active" must not hide the real error."""
+    with contextlib.suppress(duckdb.Error):
+        con.execute("rollback")
 
 
 def ident(name: str) -> str:
@@ -50,8 +108,11 @@ class Warehouse:
         lock_timeout: seconds to wait for another writer before failing with a clear message.
     """
 
-    def __init__(self, path: str | Path, business_id: str, lock_timeout: float = 900) -> None:
+    def __init__(self, path: str | Path, business_id: str, lock_timeout: float = 900,
+                 open_wait: float | None = None) -> None:
         self.path = str(path)
+        # how long to wait for another program (an analyst's DuckDB shell) to let go of the file
+        self.open_wait = float(os.environ.get("KPI_LOCK_WAIT", 30)) if open_wait is None else open_wait
         self.business_id = business_id
         self._memory = self.path == ":memory:"
         self._mem_con = duckdb.connect(":memory:") if self._memory else None
@@ -68,12 +129,33 @@ class Warehouse:
             return
         assert self.lock is not None
         with self._locked():
-            con = duckdb.connect(self.path)
+            con = self.connect()
             try:
                 self._ensure_schemas(con)
                 yield con
+            except duckdb.Error as err:
+                problem = storage_problem(err, self.path)
+                if problem is None:
+                    raise
+                raise StorageError(problem) from None
             finally:
-                con.close()
+                with contextlib.suppress(duckdb.Error):
+                    con.close()
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """Open the file read-write, waiting up to ``open_wait`` seconds for another program that
+        holds it; then :class:`StorageError` naming that program."""
+        deadline = time.monotonic() + self.open_wait
+        while True:
+            try:
+                return duckdb.connect(self.path)
+            except duckdb.IOException as err:
+                problem = storage_problem(err, self.path)
+                if problem is None:
+                    raise
+                if not _LOCK_HOLDER.search(str(err)) or time.monotonic() >= deadline:
+                    raise StorageError(problem) from None
+                time.sleep(0.5)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -126,12 +208,14 @@ class Warehouse:
         start: dt.date,
         end: dt.date,
         batches: Iterable[pa.Table],
+        on_commit: Callable[[duckdb.DuckDBPyConnection, int], None] | None = None,
     ) -> int:
         """Replace the rows of ``raw.<table>`` whose ``date_column`` is in ``start..end``.
 
         The batches are staged first; then one transaction deletes the range and inserts
         them, so a failure at any point leaves the previous rows intact, and running the same
-        load again gives the same table.
+        load again gives the same table. ``on_commit(con, rows)`` writes within that transaction
+        (the record of the load), so the rows and their record land together or not at all.
 
         Returns:
             The number of rows inserted.
@@ -166,12 +250,15 @@ class Warehouse:
                             [self.business_id, start, end])
                 con.execute(f"insert into {name} by name select * from {staging}")
                 count = con.execute(f"select count(*) from {staging}").fetchone()[0]
+                if on_commit is not None:
+                    on_commit(con, int(count))
                 con.execute("commit")
             except Exception:
-                con.execute("rollback")
+                _rollback(con)
                 raise
             finally:
-                con.execute(f"drop table if exists {staging}")
+                with contextlib.suppress(duckdb.Error):
+                    con.execute(f"drop table if exists {staging}")
             return int(count)
 
     # ------------------------------------------------------------------ models
@@ -186,7 +273,7 @@ class Warehouse:
                 count = con.execute(f"select count(*) from {name}").fetchone()[0]
                 con.execute("commit")
             except Exception:
-                con.execute("rollback")
+                _rollback(con)
                 raise
             return int(count)
 
@@ -209,7 +296,7 @@ class Warehouse:
                     con.execute(f"insert into {name} by name select * from _frame")
                 con.execute("commit")
             except Exception:
-                con.execute("rollback")
+                _rollback(con)
                 raise
             finally:
                 con.unregister("_frame")
@@ -241,11 +328,30 @@ class Warehouse:
         target = Path(target)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         with self._locked():
-            con = duckdb.connect(self.path)
+            con = self.connect()
             try:
                 con.execute("checkpoint")
+            except duckdb.Error as err:
+                raise StorageError(storage_problem(err, self.path) or f"checkpoint before publishing failed: "
+                                                                       f"{err}") from None
             finally:
-                con.close()
-            shutil.copyfile(self.path, tmp)
-            os.replace(tmp, target)
+                with contextlib.suppress(duckdb.Error):
+                    con.close()
+            check_free_space(target.parent, os.path.getsize(self.path))
+            try:
+                shutil.copyfile(self.path, tmp)
+                os.replace(tmp, target)
+            except OSError as err:
+                tmp.unlink(missing_ok=True)  # never leave a partial copy filling the disk
+                raise StorageError(storage_problem(err, target) or f"publishing {target.name} failed: "
+                                   f"{err.strerror or err}") from None
         return target
+
+
+def check_free_space(folder: Path, size: int, usage=shutil.disk_usage) -> None:
+    """Refuse to start a copy of ``size`` bytes that would fill the disk (:class:`StorageError`)."""
+    free = usage(folder).free
+    if free < size + FREE_SPACE_MARGIN:
+        raise StorageError(f"disk full: {free / 1e6:.0f} MB free in {folder}, but publishing needs about "
+                           f"{(size + FREE_SPACE_MARGIN) / 1e6:.0f} MB (a full copy of the warehouse); free some "
+                           "space, then run `kpi sync` again")

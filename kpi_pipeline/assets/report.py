@@ -10,6 +10,7 @@ from kpi_pipeline.config import PUBLISHED_FILE, Settings
 from kpi_pipeline.render import html_page, scorecard_rows
 from kpi_pipeline.resources import WarehouseResource
 from kpi_pipeline.runtime import resolve_as_of
+from kpi_pipeline.warehouse import StorageError, storage_problem
 
 
 def report_assets(settings: Settings) -> list[dg.AssetsDefinition]:
@@ -23,9 +24,13 @@ def report_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         rows = scorecard_rows(snaps, settings, as_of)
         path = settings.reports_dir / "scorecard.html"
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".html.tmp")
-        tmp.write_text(html_page(rows, settings, as_of))
-        os.replace(tmp, path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(html_page(rows, settings, as_of))
+            os.replace(tmp, path)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            raise StorageError(storage_problem(err, path) or f"writing {path} failed: {err}") from None
         return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path)), "kpis": len(rows)})
 
     @dg.asset(key=PUBLISH_KEY, deps=[REPORT_KEY], group_name="reports", kinds={"duckdb"}, pool="duckdb")

@@ -1,0 +1,129 @@
+"""Before a sync, and in ``kpi doctor``: what would stop a run, said once, in words.
+
+:func:`preflight` repairs what is safe to repair (runs whose process is gone, their pool
+slots, temp files of a killed publish) and refuses to start when the warehouse cannot be
+written: disk full, folder not writable, the file held open by another program.
+:func:`diagnose` shows the same state and repairs it with ``--repair``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from typing import Callable
+
+import dagster as dg
+import duckdb
+from filelock import Timeout
+
+from kpi_pipeline.config import Settings
+from kpi_pipeline.instance_state import POOL, debris, remove_debris, repair, unfinished_runs
+from kpi_pipeline.run import ensure_instance
+from kpi_pipeline.warehouse import FREE_SPACE_MARGIN, StorageError, Warehouse, check_free_space, storage_problem
+
+Say = Callable[[str], None]
+
+
+def preflight(settings: Settings, say: Say) -> str | None:
+    """Repair the instance and the data folder; the reason a sync cannot start, else None."""
+    ensure_instance(settings)
+    with dg.DagsterInstance.get() as instance:
+        for line in repair(instance):
+            say(f"  repaired: {line}")
+    for line in remove_debris(settings):
+        say(f"  cleaned: {line}")
+    return warehouse_problem(settings, say)
+
+
+def warehouse_problem(settings: Settings, say: Say, wait: float | None = None) -> str | None:
+    """Disk full, folder not writable, or the file held by another program (after a bounded wait)."""
+    path = settings.warehouse_path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe = path.parent / f".kpi-write-probe.{os.getpid()}.tmp"
+        probe.write_bytes(b"x")
+        probe.unlink()
+    except OSError as err:
+        return storage_problem(err, path) or f"cannot write in {path.parent}: {err.strerror or err}"
+    if not path.exists():
+        return None
+    try:
+        check_free_space(path.parent, path.stat().st_size)
+    except StorageError as err:
+        return str(err)
+    wh = Warehouse(path, settings.business_id, open_wait=wait)
+    assert wh.lock is not None
+    try:
+        wh.lock.acquire(timeout=0)
+    except Timeout:
+        return None  # another kpi run is writing: the run waits for it through the pool, and says so
+    try:
+        try:
+            duckdb.connect(str(path)).close()
+            return None
+        except duckdb.IOException as err:
+            held = storage_problem(err, path)
+            if held is None:
+                raise
+            if wh.open_wait <= 0:
+                return held
+            say(f"  waiting up to {wh.open_wait:.0f}s: {held}")
+        try:
+            wh.connect().close()
+        except StorageError as err:
+            return str(err)
+        return None
+    finally:
+        wh.lock.release()
+
+
+def diagnose(settings: Settings, say: Say, *, repair_all: bool = False) -> list[str]:
+    """Print the instance's and the data folder's state; the problems that remain."""
+    home = ensure_instance(settings)
+    say(f"DAGSTER_HOME: {home}")
+    if repair_all:
+        with dg.DagsterInstance.get() as instance:
+            for line in repair(instance):
+                say(f"  repaired: {line}")
+        for line in remove_debris(settings):
+            say(f"  cleaned: {line}")
+    problems: list[str] = []
+    with dg.DagsterInstance.get() as instance:
+        runs = unfinished_runs(instance)
+        info = instance.event_log_storage.get_concurrency_info(POOL)
+    say(f"runs: {len(runs)} unfinished" if runs else "runs: none unfinished")
+    for state in runs:
+        say(f"  {state.describe()}")
+        if state.alive is False:
+            problems.append(f"{state.describe()}: its process is gone (`kpi doctor --repair` fails it and frees "
+                            "its slot)")
+    holders = sorted({s.run_id[:8] for s in info.claimed_slots})
+    say(f"pool {POOL}: limit {info.slot_count}, " + (f"held by run {', '.join(holders)}" if holders else "free")
+        + (f", {info.pending_step_count} step(s) waiting" if info.pending_step_count else ""))
+    left = debris(settings)
+    say("leftover temp files: " + (", ".join(f"{p.name} ({p.stat().st_size / 1e6:.1f} MB)" for p in left)
+                                    if left else "none"))
+    problems += [f"{p} is left from a publish that did not finish (`kpi doctor --repair` removes it)"
+                 for p in left]
+    path = settings.warehouse_path
+    if path.exists():
+        size = path.stat().st_size
+        say(f"warehouse: {path} ({size / 1e6:.1f} MB)")
+        free = shutil.disk_usage(path.parent).free
+        say(f"disk: {free / 1e6:,.0f} MB free in {path.parent} (a sync needs about "
+            f"{(size + FREE_SPACE_MARGIN) / 1e6:,.0f} MB)")
+        held = warehouse_problem(settings, lambda _line: None, wait=0) if not holders else None
+        if held:
+            say(f"  {held}")
+            problems.append(held)
+    else:
+        say(f"warehouse: {path} does not exist yet (`kpi sync` makes it)")
+    published = settings.published_path
+    if published.exists():
+        when = dt.datetime.fromtimestamp(published.stat().st_mtime)
+        say(f"published copy: {published}, written {when:%Y-%m-%d %H:%M}")
+    say("ok: nothing to repair" if not problems else f"{len(problems)} problem(s):")
+    for problem in problems:
+        say(f"  - {problem}")
+    return problems

@@ -1,0 +1,152 @@
+"""The Dagster instance's and the data folder's state: dead runs, pool slots, debris.
+
+A run started by ``kpi`` carries the tag ``kpi/pid`` (``<host>:<pid>:<process start>``). When
+that process is gone (killed, power cut, OOM) the run stays ``STARTED`` and keeps its slot in
+the pool ``duckdb``, which would block every later run. :func:`repair` marks such runs failed
+and frees their slots with Dagster's own APIs; runs launched by the daemon are watched by
+Dagster's run monitoring instead (``dagster.yaml``). ``kpi sync`` repairs before it starts;
+``kpi doctor`` shows the state and repairs it on request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from kpi_pipeline.config import Settings
+
+PID_TAG = "kpi/pid"
+STARTED_BY_TAG = "kpi/started_by"
+POOL = "duckdb"
+UNFINISHED = (dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
+              dg.DagsterRunStatus.CANCELING)
+_TMP = re.compile(r"^\..+\.(?P<pid>\d+)\.tmp$")
+
+
+def _start_ticks(pid: int) -> str:
+    """The process's start time in clock ticks (Linux), to tell a reused pid apart; '' elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def process_tag(pid: int | None = None) -> str:
+    pid = pid or os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_start_ticks(pid)}"
+
+
+def pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, killed but not yet reaped, counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def tagged_process_alive(tag: str) -> bool | None:
+    """Whether the process of a ``kpi/pid`` tag still runs; None when it ran on another host."""
+    host, _, rest = tag.partition(":")
+    pid_text, _, ticks = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return None
+    pid = int(pid_text)
+    return pid_alive(pid) and (not ticks or _start_ticks(pid) in ("", ticks))
+
+
+@dataclass
+class RunState:
+    run_id: str
+    status: str
+    job: str
+    started_by: str
+    process: str
+    alive: bool | None  # None: not started by kpi on this host, so unknown here
+    slots: list[str] = field(default_factory=list)  # step keys holding a pool slot
+    started: dt.datetime | None = None
+
+    def describe(self) -> str:
+        when = f" since {self.started:%Y-%m-%d %H:%M}" if self.started else ""
+        pid = self.process.split(":")[1] if self.process.count(":") >= 1 else "?"
+        life = {True: f"pid {pid} running", False: f"pid {pid} gone", None: "process unknown"}[self.alive]
+        held = f", holds the {POOL} pool slot ({', '.join(self.slots)})" if self.slots else ""
+        return f"run {self.run_id[:8]} {self.status.lower()}{when} ({self.started_by}, {life}){held}"
+
+
+def unfinished_runs(instance: dg.DagsterInstance) -> list[RunState]:
+    """Every run that has not ended, and every run (ended or not) still holding a pool slot."""
+    holders: dict[str, list[str]] = {}
+    info = instance.event_log_storage.get_concurrency_info(POOL)
+    for slot in info.claimed_slots:
+        holders.setdefault(slot.run_id, []).append(slot.step_key)
+    records = list(instance.get_run_records(dg.RunsFilter(statuses=list(UNFINISHED))))
+    seen = {r.dagster_run.run_id for r in records}
+    extra = [rid for rid in holders if rid not in seen]
+    if extra:
+        records += list(instance.get_run_records(dg.RunsFilter(run_ids=extra)))
+    out = []
+    for record in records:
+        run = record.dagster_run
+        tag = run.tags.get(PID_TAG, "")
+        ended = run.status not in UNFINISHED
+        alive = False if ended else (tagged_process_alive(tag) if tag else None)
+        out.append(RunState(run.run_id, run.status.value, run.job_name, run.tags.get(STARTED_BY_TAG, "dagster"),
+                            tag, alive, holders.get(run.run_id, []), record.start_time and
+                            dt.datetime.fromtimestamp(record.start_time)))
+    return out
+
+
+def repair(instance: dg.DagsterInstance, *, own_run: str | None = None) -> list[str]:
+    """Mark runs whose process is gone failed and free their slots (and slots of ended runs)."""
+    done = []
+    for state in unfinished_runs(instance):
+        if state.run_id == own_run or state.alive is not False:
+            continue
+        run = instance.get_run_by_id(state.run_id)
+        if run is not None and run.status in UNFINISHED:
+            instance.report_run_failed(run, f"the process running it ({state.process}) is gone; "
+                                            "marked failed by kpi so later runs are not blocked")
+            done.append(f"marked {state.describe()} failed: its process is gone")
+        if state.slots:
+            instance.event_log_storage.free_concurrency_slots_for_run(state.run_id)
+            done.append(f"freed the {POOL} pool slot held by run {state.run_id[:8]} ({', '.join(state.slots)})")
+    return done
+
+
+def pool_holders(instance: dg.DagsterInstance, own_run: str | None = None) -> list[RunState]:
+    return [s for s in unfinished_runs(instance) if s.slots and s.run_id != own_run]
+
+
+def debris(settings: Settings) -> list[Path]:
+    """Temp files a killed publish or report left (``.<name>.<pid>.tmp`` of a dead pid)."""
+    out = []
+    for folder in (settings.warehouse_path.parent, settings.reports_dir):
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            match = _TMP.match(path.name)
+            if match and not pid_alive(int(match["pid"])):
+                out.append(path)
+    return out
+
+
+def remove_debris(settings: Settings) -> list[str]:
+    done = []
+    for path in debris(settings):
+        size = path.stat().st_size
+        path.unlink(missing_ok=True)
+        done.append(f"removed {path.name} ({size / 1e6:.1f} MB), left by a publish that did not finish")
+    return done
