@@ -88,9 +88,8 @@ def root_message(error: Any) -> str:
         error = error.cause
     if error is None:
         return "failed"
-    message = error.message.strip().splitlines()[-1]
     # "kpi_pipeline.warehouse.StorageError: disk full ..." -> the words; keep the name of others
-    return re.sub(r"^(kpi_pipeline|connectors)(\.\w+)*\.\w+: ", "", message)
+    return re.sub(r"^(kpi_pipeline|connectors)(\.\w+)*\.\w+: ", "", error.message.strip())
 
 
 def _progress_logger(out: TextIO, watch: _Watch) -> dg.LoggerDefinition:

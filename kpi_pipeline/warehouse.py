@@ -348,9 +348,9 @@ class Warehouse:
         return target
 
 
-def check_free_space(folder: Path, size: int, usage=shutil.disk_usage) -> None:
+def check_free_space(folder: Path, size: int, usage: Callable[[Path], Any] | None = None) -> None:
     """Refuse to start a copy of ``size`` bytes that would fill the disk (:class:`StorageError`)."""
-    free = usage(folder).free
+    free = (usage or shutil.disk_usage)(folder).free
     if free < size + FREE_SPACE_MARGIN:
         raise StorageError(f"disk full: {free / 1e6:.0f} MB free in {folder}, but publishing needs about "
                            f"{(size + FREE_SPACE_MARGIN) / 1e6:.0f} MB (a full copy of the warehouse); free some "

@@ -1,0 +1,264 @@
+"""Unattended recovery: killed syncs, the duckdb pool, Ctrl-C, a full disk, a reader holding the warehouse.
+
+Syncs run as real `kpi` processes on a small demo setup (Stripe and the CSV, six weeks)
+and are killed with SIGKILL, interrupted with SIGINT or SIGTERM, or limited with
+RLIMIT_FSIZE; every wait is on an event (a line of output, a process exit) with bounds that
+only catch a hang.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from kpi_pipeline.cli import main
+from kpi_pipeline.config import load_config
+from kpi_pipeline.instance_state import PID_TAG, POOL, STARTED_BY_TAG, process_tag
+from kpi_pipeline.warehouse import StorageError, check_free_space
+from tests.conftest import AS_OF
+
+KPI = [sys.executable, "-m", "kpi_pipeline.cli"]
+HANG = 240  # seconds: only a hang takes this long
+
+
+def small_setup(folder: Path) -> Path:
+    (folder / "metrics.csv").write_text("date,kpi_id,value\n2026-11-02,staff_sick_days,2\n")
+    path = folder / "kpi.yaml"
+    path.write_text("business: Crash Test\nhistory_start: 2026-10-01\ndemo: true\n"
+                    "sources:\n  stripe: {}\n  manual: {path: metrics.csv}\n"
+                    "custom_kpis:\n  - {id: staff_sick_days, label: Sick days, domain: hr}\n")
+    return path
+
+
+def environment(folder: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KPI_", "DAGSTER_"))}
+    env.update(DAGSTER_HOME=str(folder / ".dagster"), KPI_PERSON_SALT="recovery-tests-salt", PYTHONUNBUFFERED="1")
+    return env
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    for key, value in environment(tmp_path).items():
+        if key in ("DAGSTER_HOME", "KPI_PERSON_SALT"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.delenv("KPI_WAREHOUSE", raising=False)
+    monkeypatch.delenv("KPI_AS_OF", raising=False)
+    return small_setup(tmp_path)
+
+
+def _default_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a worker may ignore Ctrl-C; the sync it starts must not
+
+
+def start_sync(config: Path, *extra: str, preexec=_default_signals) -> subprocess.Popen:
+    return subprocess.Popen([*KPI, "sync", "--config", str(config), "--as-of", AS_OF.isoformat(), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=environment(config.parent), cwd=config.parent, preexec_fn=preexec)
+
+
+def read_until(proc: subprocess.Popen, needle: str) -> list[str]:
+    """Lines up to and including the first containing ``needle`` (fails if the process ends first)."""
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if needle in line:
+            return lines
+    raise AssertionError(f"{needle!r} never appeared:\n{''.join(lines)}")
+
+
+def sync(config: Path, *extra: str) -> tuple[int, str]:
+    done = subprocess.run([*KPI, "sync", "--config", str(config), "--as-of", AS_OF.isoformat(), *extra],
+                          capture_output=True, text=True, env=environment(config.parent), cwd=config.parent,
+                          timeout=HANG)
+    return done.returncode, done.stdout + done.stderr
+
+
+def hold_the_pool(home: Path) -> str:
+    """A live run (this test's own process) holding the duckdb pool slot."""
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        run = instance.create_run_for_job(dg.GraphDefinition("holder").to_job(), run_id=str(uuid.uuid4()),
+                                          tags={PID_TAG: process_tag(), STARTED_BY_TAG: "test holder"})
+        instance.handle_new_event(_event(run, dg.DagsterEventType.RUN_START))
+        instance.event_log_storage.set_concurrency_slots(POOL, 1)
+        assert instance.event_log_storage.claim_concurrency_slot(POOL, run.run_id, "raw__stripe__charges").is_claimed
+        return run.run_id
+
+
+def _event(run, kind):
+    from dagster._core.events import DagsterEvent
+    from dagster._core.events.log import EventLogEntry
+
+    event = DagsterEvent(kind.value, job_name=run.job_name)
+    return EventLogEntry(error_info=None, level="debug", user_message="", run_id=run.run_id,
+                         timestamp=time.time(), dagster_event=event)
+
+
+def run_status(home: Path, run_id: str) -> dg.DagsterRunStatus:
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        return instance.get_run_by_id(run_id).status
+
+
+def slot_holders(home: Path) -> set[str]:
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        return {s.run_id for s in instance.event_log_storage.get_concurrency_info(POOL).claimed_slots}
+
+
+def test_a_sync_killed_while_loading_is_repaired_by_the_next(setup, capsys):
+    config = setup
+    proc = start_sync(config)
+    read_until(proc, "> raw/stripe__charges")
+    proc.kill()
+    proc.wait(HANG)
+    home = config.parent / ".dagster"
+    assert slot_holders(home), "the killed run should still hold its slot"
+    assert main(["doctor", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert "gone" in out and "holds the duckdb pool slot" in out and "kpi doctor --repair" in out
+    code, out = sync(config)
+    assert code == 0, out
+    assert "repaired: marked run" in out and "freed the duckdb pool slot" in out
+    assert not slot_holders(home)
+    assert main(["doctor", "--config", str(config)]) == 0
+    assert "ok: nothing to repair" in capsys.readouterr().out
+
+
+def test_doctor_repair_frees_a_dead_runs_slot_and_removes_publish_debris(setup, capsys):
+    config = setup
+    home = config.parent / ".dagster"
+    assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat()]) == 0
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        run = instance.create_run_for_job(dg.GraphDefinition("ghost").to_job(), run_id=str(uuid.uuid4()),
+                                          tags={PID_TAG: process_tag(int(dead.stdout)), STARTED_BY_TAG: "kpi sync"})
+        instance.handle_new_event(_event(run, dg.DagsterEventType.RUN_START))
+        instance.event_log_storage.claim_concurrency_slot(POOL, run.run_id, "raw__stripe__charges")
+    debris = config.parent / "data" / f".analytics.duckdb.{int(dead.stdout)}.tmp"
+    debris.write_bytes(b"\0" * 1_000_000)
+    capsys.readouterr()
+    assert main(["doctor", "--config", str(config), "--repair"]) == 0
+    out = capsys.readouterr().out
+    assert f"removed {debris.name} (1.0 MB)" in out and "freed the duckdb pool slot" in out
+    assert not debris.exists() and not slot_holders(home)
+    assert run_status(home, run.run_id) == dg.DagsterRunStatus.FAILURE
+
+
+def test_a_sync_waiting_for_the_pool_names_the_holder_and_gives_up(setup, capsys):
+    config = setup
+    home = config.parent / ".dagster"
+    assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat()]) == 0
+    holder = hold_the_pool(home)
+    capsys.readouterr()
+    assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat(), "--wait", "2"]) == 1
+    out = capsys.readouterr().out
+    assert f"waiting for the duckdb pool: run {holder[:8]} started" in out and "test holder, pid" in out
+    assert "stopped: gave up after waiting 2s for the duckdb pool" in out and "KPI_POOL_WAIT" in out
+    assert slot_holders(home) == {holder}  # ours gave up its place; the holder keeps its slot
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        ours = [r for r in instance.get_runs() if r.run_id != holder][0]
+    assert ours.status == dg.DagsterRunStatus.CANCELED
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_and_sigterm_stop_a_waiting_sync_promptly(setup, signum):
+    config = setup
+    home = config.parent / ".dagster"
+    code, out = sync(config)
+    assert code == 0, out
+    holder = hold_the_pool(home)
+    proc = start_sync(config)
+    read_until(proc, "waiting for the duckdb pool")
+    proc.send_signal(signum)
+    rest, _ = proc.communicate(timeout=HANG)  # Dagster alone defers the signal until the pool frees: forever
+    assert proc.returncode == 1, rest
+    assert "stopped: interrupted" in rest and "Traceback" not in rest
+    assert slot_holders(home) == {holder}
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        statuses = {r.status for r in instance.get_runs() if r.run_id != holder}
+    assert statuses <= {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.CANCELED}
+    assert dg.DagsterRunStatus.CANCELED in statuses
+
+
+def _limit_file_size(limit: int):
+    def apply() -> None:
+        _default_signals()
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG, as on a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def test_a_publish_that_cannot_write_says_why_once_leaves_no_debris_and_recovers(setup):
+    config = setup
+    code, out = sync(config)
+    assert code == 0, out
+    data = config.parent / "data"
+    published = (data / "analytics.duckdb").read_bytes()
+    size = (data / "warehouse.duckdb").stat().st_size
+    proc = start_sync(config, "--start", "2026-10-01", preexec=_limit_file_size(size + 50_000))
+    out, _ = proc.communicate(timeout=HANG)
+    assert proc.returncode == 1, out
+    assert out.count("a file size limit stops writing in") == 2, out  # the step line and the summary's cause
+    assert "cannot rollback" not in out and "Traceback" not in out
+    assert not [p for p in data.iterdir() if p.name.endswith(".tmp")]
+    assert (data / "analytics.duckdb").read_bytes() == published  # the analysts' copy is untouched
+    code, out = sync(config, "--start", "2026-10-01")
+    assert code == 0, out
+
+
+def test_a_full_disk_is_refused_before_the_run_in_words(setup, capsys, monkeypatch):
+    config = setup
+    assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat()]) == 0
+    warehouse = config.parent / "data" / "warehouse.duckdb"
+    before = warehouse.read_bytes()
+    capsys.readouterr()
+    import shutil
+
+    usage = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(p)._replace(free=10_000_000))
+    assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat()]) == 1
+    out = capsys.readouterr()
+    assert "error: disk full: 10 MB free in" in out.err and "free some space" in out.err
+    assert "  > raw/" not in out.out and warehouse.read_bytes() == before
+
+
+def test_free_space_check_counts_a_whole_copy_and_a_margin(tmp_path):
+    class Usage:
+        def __init__(self, free):
+            self.free = free
+
+    check_free_space(tmp_path, 100_000_000, usage=lambda _p: Usage(200_000_000))
+    with pytest.raises(StorageError, match=r"disk full: 150 MB free .* needs about 167 MB"):
+        check_free_space(tmp_path, 100_000_000, usage=lambda _p: Usage(150_000_000))
+
+
+def test_a_reader_on_the_pipelines_own_warehouse_is_named_once(setup, capsys, monkeypatch):
+    config = setup
+    assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat()]) == 0
+    warehouse = load_config(config).warehouse_path
+    reader = subprocess.Popen([sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+                               "print('open', flush=True); sys.stdin.read()", str(warehouse)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline().strip() == "open"
+        monkeypatch.setenv("KPI_LOCK_WAIT", "1")
+        capsys.readouterr()
+        assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat()]) == 1
+        out = capsys.readouterr()
+        assert f"PID {reader.pid})" in out.err and "analytics.duckdb" in out.err
+        assert (out.out + out.err).count("is open in another program") == 2  # "waiting up to 1s" and the error
+        assert "  > raw/" not in out.out
+    finally:
+        reader.stdin.close()
+        reader.wait(HANG)
+    monkeypatch.delenv("KPI_LOCK_WAIT")
+    assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat()]) == 0
