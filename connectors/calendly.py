@@ -48,6 +48,7 @@ class CalendlyClient(HttpConnector):
     def collection(self, path: str, base: dict[str, str], stream: str) -> Iterator[list[dict[str, Any]]]:
         """Every page of a Calendly collection (page-token paging, 100 a page)."""
         paginator = PageTokenPaginator("pagination.next_page_token", "page_token", page_size=100)
+        paginator.for_stream(PLATFORM, stream)
         params = {**base, **paginator.first_params()}
         while True:
             body = self.http.request_json("GET", path, stream=stream, params=params)

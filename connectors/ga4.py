@@ -24,7 +24,8 @@ from google.protobuf import json_format
 from google.oauth2 import service_account
 
 from connectors.errors import AuthenticationError, ConfigurationError, FatalError, RetriableError
-from connectors.http import CallStats, RetryPolicy, call_with_retries, classify_status, parse_retry_after
+from connectors.http import (CallStats, bad_body, RetryPolicy, call_with_retries, classify_status, parse_retry_after,
+                             register_secret)
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
 PLATFORM = "ga4"
@@ -33,6 +34,17 @@ PAGE_ROWS = 100_000
 TRAFFIC_METRICS = ("sessions", "totalUsers", "newUsers", "engagedSessions", "keyEvents")
 ALL_CHANNELS = "(all)"
 log = logging.getLogger("kpi.ga4")
+
+
+class _Credentials(service_account.Credentials):
+    """A service account whose access tokens are registered for redaction the moment they are minted
+    (a server that echoes the token in an error must not put it in a log)."""
+
+    def refresh(self, request: Any) -> None:
+        try:
+            super().refresh(request)
+        finally:
+            register_secret(self.token)
 
 
 class Ga4Client:
@@ -46,7 +58,7 @@ class Ga4Client:
     def __init__(self, property_id: str, credentials_file: str, base_url: str | None = None,
                  timeout: float = 60.0, policy: RetryPolicy | None = None) -> None:
         try:
-            credentials = service_account.Credentials.from_service_account_file(credentials_file, scopes=[SCOPE])
+            credentials = _Credentials.from_service_account_file(credentials_file, scopes=[SCOPE])
         except (OSError, ValueError) as err:
             raise ConfigurationError(f"cannot read the service-account key file ({type(err).__name__})",
                                      platform=PLATFORM, hint="set sources.ga4.credentials_file to a service-account "
@@ -77,6 +89,10 @@ class Ga4Client:
             for row in rows:
                 values = [v.value for v in row.dimension_values] + [v.value for v in row.metric_values]
                 yield dict(zip(names, values))
+            if not rows and offset < response.row_count:
+                raise FatalError(f"the API returned an empty page at offset {offset} of {response.row_count} rows: "
+                                 "paging ended before the data did", platform=PLATFORM, stream=stream,
+                                 hint="run the sync again (nothing of this window was stored)")
             offset += len(rows)
             if not rows or offset >= response.row_count:
                 return
@@ -92,8 +108,7 @@ class Ga4Client:
             raise cls(f"could not get an access token ({str(err)[:120]})", platform=PLATFORM, stream=stream,
                       hint="check sources.ga4.credentials_file (the service account and its key)") from None
         except json_format.ParseError as err:
-            raise FatalError(f"malformed JSON in response ({str(err)[:80]})", platform=PLATFORM,
-                             stream=stream) from None
+            raise bad_body(PLATFORM, stream, None, None, None, detail=str(err)[:80]) from None
         except (auth_exc.TransportError, requests.ConnectionError, requests.Timeout) as err:
             raise RetriableError(f"{type(err).__name__} calling the API", platform=PLATFORM, stream=stream,
                                  hint="check the network or sources.ga4.base_url") from None

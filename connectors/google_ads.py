@@ -66,7 +66,7 @@ class GoogleAdsClient(HttpConnector):
                  refresh_token: str, login_customer_id: str | None = None, base_url: str | None = None,
                  token_uri: str | None = None, api_version: str = DEFAULT_VERSION, timeout: float = 120.0,
                  policy: RetryPolicy | None = None) -> None:
-        for secret in (developer_token, client_secret, refresh_token):
+        for secret in (developer_token, client_id, client_secret, refresh_token):
             register_secret(secret)
         self.customer_id = customer_id.replace("-", "")
         headers = {"developer-token": developer_token}

@@ -38,8 +38,17 @@ T = TypeVar("T")
 _SECRETS: set[str] = set()
 _SECRETS_LOCK = threading.Lock()
 _SECRET_PARAM = re.compile(
-    r"(?i)((?:api_?key|access_token|refresh_token|client_secret|token|password|apikey|key)=)[^&\s\"']+"
+    r"(?i)((?:api_?key|access_token|refresh_token|client_secret|client_id|assertion|token|password|apikey|key)=)"
+    r"[^&\s\"']+"
 )
+# whatever was registered, these are secrets wherever they appear: signed JWTs (a Google service
+# account's assertion or self-signed token), Google OAuth access tokens, and credential fields
+# that a server echoes back in JSON
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+_GOOGLE_TOKEN = re.compile(r"ya29\.[A-Za-z0-9._-]+")
+_SECRET_JSON = re.compile(
+    r'(?i)((?:\\?")(?:access_token|refresh_token|client_secret|client_id|id_token|assertion|api_?key|apikey|password|'
+    r'token|authorization|developer-token|private_key)(?:\\?")\s*:\s*(?:\\?"))[^"\\]*')
 _AUTH_HEADER = re.compile(r"(?i)((?:authorization|developer-token)['\"]?\s*[:=]\s*['\"]?)(?:(?:basic|bearer|oauth)\s+)?[^\s,'\"}]+")
 
 
@@ -56,6 +65,9 @@ def redact(text: str) -> str:
         secrets = sorted(_SECRETS, key=len, reverse=True)
     for secret in secrets:
         text = text.replace(secret, "***")
+    text = _JWT.sub("***", text)
+    text = _GOOGLE_TOKEN.sub("***", text)
+    text = _SECRET_JSON.sub(r"\1***", text)
     text = _SECRET_PARAM.sub(r"\1***", text)
     return _AUTH_HEADER.sub(r"\1***", text)
 
@@ -232,15 +244,9 @@ class HttpClient:
             response = self._send(method, path, stream, **kwargs)
             try:
                 return response.json()
-            except ValueError as exc:
-                raise FatalError(
-                    f"malformed JSON in response ({exc.__class__.__name__})",
-                    platform=self.platform,
-                    stream=stream,
-                    status=response.status_code,
-                    path=path,
-                    request_id=_request_id(response),
-                ) from None
+            except ValueError:
+                raise bad_body(self.platform, stream, path, response.status_code,
+                               response.headers.get("Content-Type"), _request_id(response)) from None
 
         return call_with_retries(attempt, self.policy, self.stats)
 
@@ -276,6 +282,18 @@ class HttpClient:
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
             credential_setting=self.credential_setting,
         )
+
+
+def bad_body(platform: str, stream: str | None, path: str | None, status: int | None, content_type: str | None,
+             request_id: str | None = None, detail: str = "") -> RetriableError:
+    """A response that is not the JSON the API sends: cut short, or a proxy's HTML page. Usually
+    passing (a dropped connection, a maintenance page), so it is retried; if it persists the
+    message says what came instead."""
+    what = ("an HTML page instead of JSON" if "html" in (content_type or "").lower()
+            else f"malformed JSON{f' ({detail})' if detail else ''} (cut short?)")
+    return RetriableError(f"the API answered with {what}", platform=platform, stream=stream, status=status, path=path,
+                          request_id=request_id,
+                          hint=f"if it persists, check sources.{platform}.base_url and any proxy in between")
 
 
 def _request_id(response: requests.Response) -> str | None:

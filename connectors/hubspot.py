@@ -13,6 +13,7 @@ from typing import Any, Iterator
 import requests
 
 from connectors.errors import ConnectorError, RateLimitedError
+from connectors.pagination import PageTokenPaginator
 from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window, person_column
 
@@ -58,13 +59,18 @@ class HubSpotClient(HttpConnector):
             yield from self.search(kind, start, middle, properties, stream)
             yield from self.search(kind, middle, end, properties, stream)
             return
-        page = first
+        paginator = PageTokenPaginator("paging.next.after", "after").for_stream(PLATFORM, stream)
+        page, seen = first, 0
         while True:
-            yield page.get("results") or []
-            after = ((page.get("paging") or {}).get("next") or {}).get("after")
-            if not after:
+            items = page.get("results") or []
+            seen += len(items)
+            yield items
+            paginator.update(page, items)
+            if not paginator.has_next:
+                if seen < int(first.get("total") or 0):
+                    raise paginator._cut_short(f"{seen} of {first['total']} results")
                 return
-            page = self.http.request_json("POST", path, stream=stream, json={**body, "after": after})
+            page = self.http.request_json("POST", path, stream=stream, json={**body, "after": paginator.token})
 
 
 def connect(settings: dict[str, Any]) -> HubSpotClient:

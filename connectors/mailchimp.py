@@ -18,7 +18,7 @@ from mailchimp_marketing.api_client import ApiClientError
 
 from connectors.errors import ConfigurationError, FatalError, RetriableError
 from connectors.http import CallStats, RetryPolicy, call_with_retries, classify_status, parse_retry_after, \
-    register_secret
+    bad_body, register_secret
 from connectors.pagination import OffsetPaginator
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
@@ -76,9 +76,8 @@ class MailchimpClient:
                                           message=result.reason or "error without a body",
                                           request_id=result.headers.get("X-Request-Id"),
                                           credential_setting="sources.mailchimp.api_key")
-                raise FatalError("malformed or empty JSON body", platform=PLATFORM, stream=stream,
-                                 status=result.status_code, path=path,
-                                 request_id=result.headers.get("X-Request-Id"))
+                raise bad_body(PLATFORM, stream, path, result.status_code, result.headers.get("Content-Type"),
+                               result.headers.get("X-Request-Id"))
             if not isinstance(result, dict):
                 raise FatalError(f"unexpected body of type {type(result).__name__}", platform=PLATFORM,
                                  stream=stream, path=path)
@@ -89,7 +88,7 @@ class MailchimpClient:
     def paged(self, stream: str, path: str, fn: Callable[..., Any], items_key: str,
               page_size: int = PAGE_SIZE, **kwargs: Any) -> Iterator[list[dict[str, Any]]]:
         """Yield the ``items_key`` list of each page, offset-paging until the last page."""
-        paginator = OffsetPaginator(page_size)
+        paginator = OffsetPaginator(page_size).for_stream(PLATFORM, stream)
         params = paginator.first_params()
         while True:
             body = self.call(stream, path, fn, **kwargs, **params)

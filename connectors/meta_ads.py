@@ -55,7 +55,7 @@ class MetaAdsClient(HttpConnector):
                   "time_range": json.dumps({"since": since.isoformat(), "until": until.isoformat()}),
                   "access_token": self.token}
         path = f"/{self.account}/insights"
-        paginator = NextUrlPaginator()
+        paginator = NextUrlPaginator().for_stream(PLATFORM, stream)
         rows: list[list[dict[str, Any]]] = []
         body = self.http.request_json("GET", path, stream=stream, params=params)
         while True:

@@ -22,9 +22,22 @@ def dig(body: Any, path: Sequence[str]) -> Any:
 class Paginator:
     """Base class: subclasses set ``has_next`` and put their position into params."""
 
+    platform = "api"
+    stream: str | None = None
+
     def __init__(self) -> None:
         self.has_next = True
         self._seen: set[Any] = set()
+
+    def for_stream(self, platform: str, stream: str) -> "Paginator":
+        """Name the platform and stream in this paginator's errors."""
+        self.platform, self.stream = platform, stream
+        return self
+
+    def _cut_short(self, what: str) -> FatalError:
+        return FatalError(f"the API returned {what}: paging ended before the data did", platform=self.platform,
+                          stream=self.stream, hint="the data changed while it was paged or the API is inconsistent; "
+                                                   "run the sync again (nothing of this window was stored)")
 
     def first_params(self) -> dict[str, Any]:
         """Parameters of the first request."""
@@ -38,12 +51,12 @@ class Paginator:
         """Parameters for the next request; only valid while ``has_next``."""
         raise NotImplementedError
 
-    def _advance(self, position: Any, *, platform: str = "", stream: str = "") -> None:
+    def _advance(self, position: Any) -> None:
         if position in self._seen:
             raise FatalError(
                 f"the API returned a page position it already returned ({position!r})",
-                platform=platform or "api",
-                stream=stream or None,
+                platform=self.platform,
+                stream=self.stream,
                 hint="the platform's paging is inconsistent; report it with the request id",
             )
         self._seen.add(position)
@@ -64,8 +77,10 @@ class OffsetPaginator(Paginator):
         return {self.limit_param: self.page_size, self.offset_param: 0}
 
     def update(self, body: Mapping[str, Any], items: Sequence[Any]) -> None:
-        self.offset += len(items)
         total = body.get(self.total_key) if self.total_key else None
+        if not items and total is not None and self.offset < int(total):
+            raise self._cut_short(f"an empty page at offset {self.offset} of {total} items")
+        self.offset += len(items)
         self.has_next = len(items) >= self.page_size and (total is None or self.offset < int(total))
 
     def next_params(self) -> dict[str, Any]:
@@ -86,7 +101,9 @@ class CursorPaginator(Paginator):
         return {"limit": self.page_size}
 
     def update(self, body: Mapping[str, Any], items: Sequence[Any]) -> None:
-        self.has_next = bool(body.get(self.more_key)) and bool(items)
+        if body.get(self.more_key) and not items:
+            raise self._cut_short("an empty page that says more follow")
+        self.has_next = bool(body.get(self.more_key))
         if self.has_next:
             self.cursor = items[-1][self.id_key]
             self._advance(self.cursor)

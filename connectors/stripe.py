@@ -49,7 +49,7 @@ class StripeClient(HttpConnector):
     def list(self, resource: str, window: Window | None, ctx: StreamContext | None, stream: str,
              extra: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
         """Pages of a list endpoint, within the window's created range when one is given."""
-        paginator = CursorPaginator(100)
+        paginator = CursorPaginator(100).for_stream(PLATFORM, stream)
         params = {**paginator.first_params(), **(extra or {})}
         if window is not None and ctx is not None:
             params.update({"created[gte]": int(ctx.local_start(window.start).timestamp()),

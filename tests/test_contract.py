@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.errors import AuthenticationError, FatalError
+from connectors.errors import AuthenticationError, RetriableError
 from connectors.registry import SOURCES
 from connectors.sandbox import CREDENTIALS
 from kpi_pipeline.config import load_config
@@ -110,10 +110,13 @@ def test_5xx_is_retried_with_backoff(sandbox, fast_policy, source, name):
 
 
 @pytest.mark.parametrize("source,name", HTTP, ids=HTTP_IDS)
-def test_malformed_body_is_fatal_and_loads_nothing(sandbox, fast_policy, source, name):
+def test_a_malformed_body_is_retried_and_if_it_persists_loads_nothing(sandbox, fast_policy, source, name):
     spec, wh, _, _ = run(sandbox, source, name, fast_policy)
     before = content(wh, spec)
     sandbox.servers[source].inject(r".*", malformed=True, times=1)
-    with pytest.raises(FatalError, match="malformed"):
+    run(sandbox, source, name, fast_policy, wh)
+    assert content(wh, spec) == before and len(fast_policy.waits) == 1
+    sandbox.servers[source].inject(r".*", malformed=True, times=50)
+    with pytest.raises(RetriableError, match=f"{source}/.*malformed JSON.*gave up after 4 attempt"):
         run(sandbox, source, name, fast_policy, wh)
     assert content(wh, spec) == before

@@ -88,12 +88,15 @@ def test_404_is_a_configuration_error(server, fast_policy):
         client(url, fast_policy).request_json("GET", "/v1/nothing")
 
 
-def test_malformed_json_is_fatal_not_retried(server, fast_policy):
+def test_malformed_json_or_an_html_page_is_retried_then_named(server, fast_policy):
     srv, url = server
-    srv.inject(r"/v1/things", malformed=True)
-    with pytest.raises(FatalError, match="malformed JSON"):
+    srv.inject(r"/v1/things", malformed=True, times=10)
+    with pytest.raises(RetriableError, match=r"acme: the API answered with malformed JSON .*gave up after 4"):
         client(url, fast_policy).request_json("GET", "/v1/things")
-    assert fast_policy.waits == []
+    srv.clear_faults()
+    srv.inject(r"/v1/things", html=True, times=10)
+    with pytest.raises(RetriableError, match=r"an HTML page instead of JSON .*check sources.acme.base_url"):
+        client(url, fast_policy).request_json("GET", "/v1/things")
 
 
 def test_slow_response_times_out_and_is_retried(server, fast_policy):

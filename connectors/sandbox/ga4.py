@@ -89,14 +89,16 @@ class Ga4Emulator:
 
     def _auth(self, req: Request) -> None:
         header = req.headers.get("authorization", "")
+        if not header.startswith("Bearer "):
+            raise ApiError(401, "Request is missing required authentication credential. Expected OAuth 2 access "
+                                "token, login cookie or other valid authentication credential.")
         token = header.removeprefix("Bearer ")
-        if not header or token in self.tokens:
+        if token in self.tokens:
             return
         # Google's clients often sign their own JWT instead of fetching a token (self-signed JWT)
         claims = self._claims(token)
         if claims is None or claims.get("iss") != CLIENT_EMAIL:
             raise ApiError(401, "Request had invalid authentication credentials. Expected OAuth 2 access token.")
-        # no header at all: anonymous credentials, which only the sandbox accepts
 
     # ------------------------------------------------------------------ reports
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -50,12 +51,20 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     malformed: bool = False
+    echo: bool = False  # answer with the request's headers, query and body (credentials included)
+    html: bool = False  # a proxy's or captive portal's HTML page, with ``status`` (default 200)
+    reset: bool = False  # drop the connection without an answer (TCP RST)
+    hang: bool = False  # never answer (until the server stops): the client's read timeout must fire
+    # answer as usual, then change the JSON body: schema drift, empty pages, repeated cursors
+    transform: Callable[[Any, "Request"], Any] | None = None
+    query: dict[str, str | None] = field(default_factory=dict)  # only requests with these parameters (None: any value)
     times: int = 1
     method: str | None = None
     hits: int = 0
 
 
 Handler = Callable[[Request], Response]
+RESET = Response(0)  # marker: close the connection without answering
 
 
 class ApiServer:
@@ -69,6 +78,7 @@ class ApiServer:
         self.error_response = error_response
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
+        self._stopping = threading.Event()
 
     def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
@@ -87,6 +97,8 @@ class ApiServer:
     def clear_faults(self) -> None:
         with self._lock:
             self.faults.clear()
+        self._stopping.set()  # a request still hanging gives up now
+        self._stopping = threading.Event()
 
     # ------------------------------------------------------------------ serving
 
@@ -116,6 +128,10 @@ class ApiServer:
                     body=self.rfile.read(length) if length else b"",
                 )
                 resp = server.handle(req)
+                if resp is RESET:
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    return
                 payload = resp.raw if resp.raw is not None else (
                     b"" if resp.body is None else json.dumps(resp.body).encode()
                 )
@@ -139,6 +155,7 @@ class ApiServer:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._httpd:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -148,22 +165,42 @@ class ApiServer:
             self.requests.append(req)
             fault = next(
                 (f for f in self.faults
-                 if f.hits < f.times and re.search(f.path, req.path) and f.method in (None, req.method)),
+                 if f.hits < f.times and re.search(f.path, req.path) and f.method in (None, req.method)
+                 and all(k in req.query and v in (None, req.query[k]) for k, v in f.query.items())),
                 None,
             )
             if fault:
                 fault.hits += 1
+        if fault and fault.transform is not None:
+            resp = self._route(req)
+            if resp.status == 200 and resp.raw is None:
+                resp.body = fault.transform(resp.body, req)
+            return resp
         if fault:
+            if fault.hang:
+                self._stopping.wait(120)
+                return RESET
+            if fault.reset:
+                return RESET
+            if fault.html:
+                return Response(fault.status or 200, content_type="text/html; charset=utf-8",
+                                raw=b"<!DOCTYPE html><html><head><title>Service unavailable</title></head>"
+                                    b"<body><h1>We'll be back soon</h1></body></html>")
             if fault.delay:
                 time.sleep(fault.delay)
             if fault.malformed:
                 return Response(200, raw=b'{"truncated": [1, 2,')
+            if fault.echo:
+                return self._echo(req, fault)
             if fault.status:
                 resp = self.error_response(fault.status, "injected fault")
                 if fault.body is not None:
                     resp.body = fault.body
                 resp.headers.update(fault.headers)
                 return resp
+        return self._route(req)
+
+    def _route(self, req: Request) -> Response:
         for method, pattern, fn in self.routes:
             match = pattern.match(req.path)
             if match and method == req.method:
@@ -173,6 +210,18 @@ class ApiServer:
                 except ApiError as err:
                     return err.response or self.error_response(err.status, err.detail)
         return self.error_response(404, "The requested resource could not be found.")
+
+
+    def _echo(self, req: Request, fault: Fault) -> Response:
+        """A careless server or proxy that repeats the request's credentials in its error (apis.md never
+        promises otherwise): in the message, in a JSON body and in response headers."""
+        seen = {"headers": req.headers, "query": req.query, "body": req.body.decode(errors="replace")}
+        resp = self.error_response(fault.status or 401, f"invalid request {json.dumps(seen)}")
+        for name, value in req.headers.items():
+            if name in ("authorization", "developer-token", "login-customer-id"):
+                resp.headers[f"X-Echo-{name}"] = value
+        resp.headers["WWW-Authenticate"] = f'Bearer realm="api", error="invalid_token", echo="{req.headers.get("authorization", "")}"'
+        return resp
 
 
 class ApiError(Exception):

@@ -5,6 +5,8 @@ import datetime as dt
 
 import dagster as dg
 
+from connectors.errors import ConnectorError
+from connectors.http import redact
 from connectors.registry import streams
 from connectors.streams import StreamSpec
 from kpi_pipeline.assets.keys import group_for, table_key
@@ -12,6 +14,7 @@ from kpi_pipeline.config import Settings, source_settings
 from kpi_pipeline.loading import connect_source, load_stream
 from kpi_pipeline.resources import WarehouseResource
 from kpi_pipeline.runtime import resolve_as_of, stream_context, stream_window
+from kpi_pipeline.warehouse import StorageError
 
 
 def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
@@ -42,10 +45,15 @@ def build_raw_asset(settings: Settings, spec: StreamSpec, partitions: dg.Partiti
         if window is None:
             context.log.info(f"{spec.source}/{spec.name}: nothing to fetch for {first}..{last} (as-of {as_of})")
             return dg.MaterializeResult(metadata={"rows": 0, "requests": 0, "window": "none"})
-        client = connect_source(spec.source, source_settings(settings, spec.source, as_of))
-        result = load_stream(spec, client, window, ctx, warehouse.get())
+        try:
+            client = connect_source(spec.source, source_settings(settings, spec.source, as_of))
+            result = load_stream(spec, client, window, ctx, warehouse.get())
+        except (ConnectorError, StorageError):
+            raise  # their messages are in words and redacted already
+        except Exception as err:  # an SDK's or library's own error may quote a credential: never let it through
+            raise RuntimeError(f"{spec.source}/{spec.name}: {redact(f'{type(err).__name__}: {err}')}") from None
         for warning in result.warnings:
-            context.log.warning(warning)
+            context.log.warning(redact(warning))
         context.log.info(f"{spec.source}/{spec.name}: {result.rows} rows for {result.window or 'nothing'} "
                          f"in {result.requests} requests, {result.seconds:.1f}s")
         return dg.MaterializeResult(metadata={
