@@ -72,6 +72,21 @@ def redact(text: str) -> str:
     return _AUTH_HEADER.sub(r"\1***", text)
 
 
+class RedactingFilter(logging.Filter):
+    """Redacts a library's log records (urllib3 logs each URL, query string included, at DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg, record.args = record.getMessage(), None
+        record.msg = redact(str(record.msg))
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.util.retry", "google.auth.transport.requests",
+              "google.auth._default", "google_auth_httplib2", "google.api_core", "kpi.http"):
+    logging.getLogger(_name).addFilter(RedactingFilter())
+
+
 # --------------------------------------------------------------------------- retry policy
 
 

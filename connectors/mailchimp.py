@@ -8,6 +8,7 @@ and classified like any other platform's.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 from typing import Any, Callable, Iterator
@@ -41,6 +42,8 @@ class MailchimpClient:
             raise ConfigurationError("the API key has no data-center suffix (like -us6)", platform=PLATFORM,
                                      hint="set sources.mailchimp.api_key to the full key, e.g. ...-us6")
         register_secret(api_key)
+        # the SDK sends HTTP Basic auth as ("user", key): its base64 form is the key too
+        register_secret(base64.b64encode(f"user:{api_key}".encode()).decode())
         self.sdk = MailchimpMarketing.Client()
         self.sdk.set_config({"api_key": api_key, "server": api_key.rsplit("-", 1)[1], "timeout": timeout})
         if base_url:
@@ -78,6 +81,10 @@ class MailchimpClient:
                                           credential_setting="sources.mailchimp.api_key")
                 raise bad_body(PLATFORM, stream, path, result.status_code, result.headers.get("Content-Type"),
                                result.headers.get("X-Request-Id"))
+            if isinstance(result, str):  # the SDK hands back a body that is not JSON as text
+                headers = self.last_response.headers if self.last_response is not None else {}
+                raise bad_body(PLATFORM, stream, path, getattr(self.last_response, "status_code", None),
+                               headers.get("Content-Type"), headers.get("X-Request-Id"))
             if not isinstance(result, dict):
                 raise FatalError(f"unexpected body of type {type(result).__name__}", platform=PLATFORM,
                                  stream=stream, path=path)

@@ -72,6 +72,16 @@ def page_to_arrow(spec: StreamSpec, page: Page, ctx: StreamContext, business_id:
 
             raise FatalError(f"malformed record: column {col.name} ({type(err).__name__}: {err})",
                              platform=spec.source, stream=spec.name) from None
+    for name in spec.key:
+        if any(v is None for v in columns[name]):
+            from connectors.errors import FatalError
+
+            col = next(c for c in spec.columns if c.name == name)
+            field = f" (field {col.path or col.name})" if not (col.derive or col.from_account) else ""
+            raise FatalError(f"a record without its {name}{field}, which the API always sends; nothing was loaded",
+                             platform=spec.source, stream=spec.name,
+                             hint="the platform changed its API or answered with a partial record; run the sync "
+                                  "again, and report it if it persists")
     if spec.currency_column and ctx.currencies:
         _check_currencies(spec, columns[spec.currency_column], ctx)
     columns["_account"] = [page.account] * len(page.records)

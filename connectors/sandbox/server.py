@@ -172,9 +172,12 @@ class ApiServer:
             if fault:
                 fault.hits += 1
         if fault and fault.transform is not None:
+            # the transform sees the usual body (None when the answer was an error) and what it
+            # returns goes out with 200: a server that replays a page answers it as a success
             resp = self._route(req)
-            if resp.status == 200 and resp.raw is None:
-                resp.body = fault.transform(resp.body, req)
+            body = fault.transform(resp.body if resp.status == 200 and resp.raw is None else None, req)
+            if body is not None:
+                resp.status, resp.body, resp.raw = 200, body, None
             return resp
         if fault:
             if fault.hang:
@@ -216,7 +219,10 @@ class ApiServer:
         """A careless server or proxy that repeats the request's credentials in its error (apis.md never
         promises otherwise): in the message, in a JSON body and in response headers."""
         seen = {"headers": req.headers, "query": req.query, "body": req.body.decode(errors="replace")}
-        resp = self.error_response(fault.status or 401, f"invalid request {json.dumps(seen)}")
+        bare = " ".join(v.split(" ", 1)[-1] for k, v in req.headers.items() if k in ("authorization", "developer-token"))
+        bare += " " + " ".join(req.query.values()) + " " + req.body.decode(errors="replace").replace("&", " ")
+        # the values bare too: "Invalid token ya29.abc" names no field a pattern could catch
+        resp = self.error_response(fault.status or 401, f"invalid credentials {bare.strip()} in {json.dumps(seen)}")
         for name, value in req.headers.items():
             if name in ("authorization", "developer-token", "login-customer-id"):
                 resp.headers[f"X-Echo-{name}"] = value

@@ -1,0 +1,58 @@
+"""No credential is ever printed, logged or stored, even when every API echoes it back.
+
+A real sync through Dagster, every source's server answering each data request with the
+request's own headers, query and body (credentials and minted tokens included) in its error
+body and response headers. Afterwards no credential, no token the clients minted (the Google
+Ads access token, the GA4 service account's signed JWT) and no Authorization header they
+sent may appear in stdout or stderr, in any file of the Dagster instance (run and event
+databases, compute logs) or in the warehouse and its published copy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from connectors.sandbox import CREDENTIALS
+from kpi_pipeline.cli import main
+from kpi_pipeline.config_sources import CREDENTIAL_FIELDS
+from tests.conftest import AS_OF, live_environment, subset_config
+
+SOURCES = ["mailchimp", "ga4", "meta_ads", "google_ads", "instagram", "stripe", "calendly", "hubspot"]
+DATA_PATHS = r"/members|/activity|/reports|/growth-history|:runReport|/insights|/\d{17}$|googleAds:|/v1/|" \
+             r"/scheduled_events|/users/me|/search"
+
+
+def _sent_secrets(sandbox) -> set[str]:
+    out = {CREDENTIALS[s][f] for s in SOURCES for f in CREDENTIAL_FIELDS[s] if f in CREDENTIALS[s]}
+    for server in {id(s): s for s in sandbox.servers.values()}.values():
+        for req in server.requests:
+            for name in ("authorization", "developer-token"):
+                if req.headers.get(name):
+                    out.add(req.headers[name].split(" ", 1)[-1])
+            if req.query.get("access_token"):
+                out.add(req.query["access_token"])
+    out |= set(sandbox.ga4.tokens) | set(sandbox.google_ads.tokens)
+    return {s for s in out if len(s) >= 8}
+
+
+def test_an_api_that_echoes_credentials_leaks_nothing_anywhere(sandbox, tmp_path, monkeypatch, capfd):
+    live_environment(monkeypatch, sandbox, tmp_path)
+    path = subset_config(tmp_path, sandbox, SOURCES, AS_OF)
+    for server in {id(s): s for s in sandbox.servers.values()}.values():
+        server.requests.clear()
+        server.inject(DATA_PATHS, echo=True, status=401, times=10_000)
+    code = main(["sync", "--config", str(path), "--as-of", AS_OF.isoformat()])
+    said = capfd.readouterr()
+    assert code == 1 and "failed:" in said.out
+    secrets = _sent_secrets(sandbox)
+    assert any(s.startswith("ya29.") for s in secrets)  # the minted Google Ads token was echoed too
+    assert any(s.startswith("eyJ") for s in secrets) or sandbox.ga4.tokens  # GA4's JWT or its token
+    for secret in secrets:
+        assert secret not in said.out + said.err, f"printed: {secret[:6]}..."
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "kpi.yaml"]
+    assert any("history" in p.parts for p in files) and any(p.suffix == ".duckdb" for p in files)
+    for file in files:
+        data = file.read_bytes()
+        for secret in secrets:
+            assert secret.encode() not in data, f"{file.relative_to(tmp_path)} holds {secret[:6]}..."
+    assert Path(tmp_path / ".dagster").exists()
