@@ -131,6 +131,10 @@ def cmd_sync(args: argparse.Namespace, settings: Settings, *, demo: bool = False
     for line in summary_lines(outcome):
         print(line)
     print(f"run {outcome.run_id}: {'ok' if outcome.success else 'FAILED'}")
+    if "raw__manual__metrics" in outcome.failures:  # the owner's own file: bad input, not a failed platform
+        print(f"error: {settings.enabled_sources()['manual'].path} was refused: fix the lines named above and sync "
+              "again (the other sources were loaded)", file=sys.stderr)
+        return BAD_INPUT
     return OK if outcome.success else FAILED
 
 
@@ -211,6 +215,21 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  - {item}", file=sys.stderr)
         return BAD_INPUT
     print("credentials: all set" if not settings.demo else "credentials: not needed in demo mode")
+    if "manual" in settings.enabled_sources():
+        from connectors.errors import ConnectorError
+        from connectors.manual import connect
+        from kpi_pipeline.config import source_settings
+
+        values = source_settings(settings, "manual", settings.default_as_of())
+        try:
+            csv_file = connect(values)
+            rows = csv_file.read()
+        except ConnectorError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return BAD_INPUT
+        print(f"manual: {len(rows):,} rows in {values['path']}")
+        for note in csv_file.notes:
+            print(f"warning: {note}", file=sys.stderr)
     return OK
 
 

@@ -262,3 +262,31 @@ def test_a_reader_on_the_pipelines_own_warehouse_is_named_once(setup, capsys, mo
         reader.wait(HANG)
     monkeypatch.delenv("KPI_LOCK_WAIT")
     assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat()]) == 0
+
+
+def test_a_refused_csv_is_bad_input_and_the_other_sources_still_load(setup, capsys):
+    config = setup
+    (config.parent / "metrics.csv").write_text("date,kpi_id,value\n2026-11-02,staff_sick_days,two\n")
+    assert main(["check", "--config", str(config)]) == 2
+    assert "line 2: value 'two' is not a number" in capsys.readouterr().err
+    assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat()]) == 2
+    out = capsys.readouterr()
+    assert "metrics.csv was refused: fix the lines named above" in out.err
+    con = duckdb.connect(str(load_config(config).published_path), read_only=True)
+    assert con.execute("select count(*) from raw.stripe__charges").fetchone()[0] > 0
+    assert con.execute("select count(*) from raw.manual__metrics").fetchone()[0] == 0
+    con.close()
+    (config.parent / "metrics.csv").write_text("date;kpi_id;value\n2-11-2026;staff_sick_days;1,5\n")
+    assert main(["check", "--config", str(config)]) == 0
+    assert "manual: 1 rows" in capsys.readouterr().out
+
+
+def test_a_changed_custom_kpi_label_reaches_the_catalog_on_the_next_sync(setup, capsys):
+    config = setup
+    assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat()]) == 0
+    config.write_text(config.read_text().replace("label: Sick days", "label: Days off sick"))
+    assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat(), "--source", "stripe"]) == 0
+    con = duckdb.connect(str(load_config(config).published_path), read_only=True)
+    label = con.execute("select label from kpis.catalog where kpi_id = 'staff_sick_days'").fetchone()[0]
+    con.close()
+    assert label == "Days off sick"
