@@ -77,24 +77,29 @@ class RunState:
     alive: bool | None  # None: not started by kpi on this host, so unknown here
     slots: list[str] = field(default_factory=list)  # step keys holding a pool slot
     started: dt.datetime | None = None
+    queued: bool = False  # has steps in the pool's queue
 
     def describe(self) -> str:
         when = f" since {self.started:%Y-%m-%d %H:%M}" if self.started else ""
         pid = self.process.split(":")[1] if self.process.count(":") >= 1 else "?"
         life = {True: f"pid {pid} running", False: f"pid {pid} gone", None: "process unknown"}[self.alive]
         held = f", holds the {POOL} pool slot ({', '.join(self.slots)})" if self.slots else ""
+        held += f", queued for the {POOL} pool" if self.queued and not self.slots else ""
         return f"run {self.run_id[:8]} {self.status.lower()}{when} ({self.started_by}, {life}){held}"
 
 
 def unfinished_runs(instance: dg.DagsterInstance) -> list[RunState]:
     """Every run that has not ended, and every run (ended or not) still holding a pool slot."""
     holders: dict[str, list[str]] = {}
+    waiting: set[str] = set()
     info = instance.event_log_storage.get_concurrency_info(POOL)
     for slot in info.claimed_slots:
         holders.setdefault(slot.run_id, []).append(slot.step_key)
+    for step in info.pending_steps:  # a dead run's queued step would stay first in line for ever
+        waiting.add(step.run_id)
     records = list(instance.get_run_records(dg.RunsFilter(statuses=list(UNFINISHED))))
     seen = {r.dagster_run.run_id for r in records}
-    extra = [rid for rid in holders if rid not in seen]
+    extra = [rid for rid in {*holders, *waiting} if rid not in seen]
     if extra:
         records += list(instance.get_run_records(dg.RunsFilter(run_ids=extra)))
     out = []
@@ -105,7 +110,7 @@ def unfinished_runs(instance: dg.DagsterInstance) -> list[RunState]:
         alive = False if ended else (tagged_process_alive(tag) if tag else None)
         out.append(RunState(run.run_id, run.status.value, run.job_name, run.tags.get(STARTED_BY_TAG, "dagster"),
                             tag, alive, holders.get(run.run_id, []), record.start_time and
-                            dt.datetime.fromtimestamp(record.start_time)))
+                            dt.datetime.fromtimestamp(record.start_time), run.run_id in waiting))
     return out
 
 
@@ -120,14 +125,15 @@ def repair(instance: dg.DagsterInstance, *, own_run: str | None = None) -> list[
             instance.report_run_failed(run, f"the process running it ({state.process}) is gone; "
                                             "marked failed by kpi so later runs are not blocked")
             done.append(f"marked {state.describe()} failed: its process is gone")
-        if state.slots:
+        if state.slots or state.queued:
             instance.event_log_storage.free_concurrency_slots_for_run(state.run_id)
-            done.append(f"freed the {POOL} pool slot held by run {state.run_id[:8]} ({', '.join(state.slots)})")
+            done.append(f"freed the {POOL} pool slot held by run {state.run_id[:8]} ({', '.join(state.slots)})"
+                        if state.slots else f"removed run {state.run_id[:8]}'s steps from the {POOL} pool's queue")
     return done
 
 
 def pool_holders(instance: dg.DagsterInstance, own_run: str | None = None) -> list[RunState]:
-    return [s for s in unfinished_runs(instance) if s.slots and s.run_id != own_run]
+    return [s for s in unfinished_runs(instance) if (s.slots or s.queued) and s.run_id != own_run]
 
 
 def debris(settings: Settings) -> list[Path]:

@@ -6,6 +6,7 @@ import datetime as dt
 import html
 import json
 import math
+import re
 from typing import Any, Sequence
 
 import pandas as pd
@@ -88,10 +89,18 @@ def text_table(rows: list[dict[str, Any]], settings: Settings, as_of: dt.date) -
     return "\n".join([head, line(COLUMNS), line(["-" * w for w in widths]), *(line(b) for b in body)])
 
 
-def markdown_table(rows: list[dict[str, Any]], settings: Settings) -> str:
-    def esc(text: str) -> str:
-        return text.replace("|", "\\|")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~!:{}()])")
 
+
+def md_escape(text: str) -> str:
+    """Text from kpi.yaml or a platform, safe in a Markdown table cell (Dagster's UI renders it):
+    no emphasis, code, links, HTML or new cells; entities stay text."""
+    text = " ".join(str(text).split())  # a line break would end the table row
+    return _MD_SPECIAL.sub(r"\\\1", text.replace("&", "&amp;"))
+
+
+def markdown_table(rows: list[dict[str, Any]], settings: Settings) -> str:
+    esc = md_escape
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(esc(c) for c in _cells(r, settings)) + " |" for r in rows]
     return "\n".join(lines)

@@ -293,3 +293,27 @@ def test_snapshots_of_an_older_release_gain_the_new_columns_and_keep_their_final
     june = _one(frame, "revenue", "month", dt.date(2026, 6, 1))
     assert june.status == "achieved" and june.as_of == dt.date(2026, 11, 1)  # final: kept as it was
     assert wh.query("select count(*) from snapshots.kpi_snapshot_history where status_reason is not null")[0][0] > 0
+
+
+HOSTILE = "**Bold** <script>alert(1)</script> [click](http://evil.example) | cell\nnext `code` _x_ &lt; #1"
+
+
+def test_strings_from_config_and_platforms_stay_text_in_markdown_and_html(tmp_path):
+    from markdown_it import MarkdownIt
+
+    from kpi_pipeline.render import html_page, markdown_table
+
+    settings = load_config("kpi.yaml").model_copy(update={"business": HOSTILE})
+    row = {"kpi_id": "x", "label": HOSTILE, "domain": "hr", "unit": "count", "grain": "month", "period": "2026-11",
+           "actual": 3.0, "target": 4.0, "projected": 5.0, "previous_actual": None, "status": "on_track",
+           "is_closed": False, "is_final": False}
+    text = markdown_table([row, {**row, "label": "plain"}], settings)
+    assert len(text.splitlines()) == 4  # the line break did not end the row early
+    page = MarkdownIt("commonmark").enable("table").render(text)
+    assert page.count("<tr>") == 3 and page.count("<td>") == 12  # still six cells a row
+    for tag in ("<strong>", "<em>", "<code>", "<a ", "<script"):
+        assert tag not in page
+    assert "**Bold** &lt;script&gt;alert(1)&lt;/script&gt; [click](http://evil.example) | cell next `code` _x_ " \
+           "&amp;lt; #1" in page
+    html = html_page([row], settings, dt.date(2026, 11, 15))
+    assert "<script>" not in html and "&lt;script&gt;" in html
