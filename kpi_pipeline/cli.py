@@ -69,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
                                                               "files and the warehouse's lock and disk space")
     doctor.add_argument("--repair", action="store_true", help="fail runs whose process is gone, free their "
                                                                "pool slots, remove leftover temp files")
+    doctor.add_argument("--run", action="append", default=[], metavar="RUN_ID",
+                        help="with --repair: also fail this run (id or its first 8 characters), one whose process "
+                             "this host cannot see, such as a run the daemon launched")
     sub.add_parser("init-instance", parents=[common], help=argparse.SUPPRESS)
     return parser
 
@@ -263,7 +266,9 @@ def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     from kpi_pipeline.doctor import diagnose
 
-    problems = diagnose(settings, print, repair_all=args.repair)
+    if args.run and not args.repair:
+        raise BadInput("--run: only with --repair")
+    problems = diagnose(settings, print, repair_all=args.repair, force=tuple(args.run))
     return OK if not problems else FAILED
 
 

@@ -78,13 +78,13 @@ def warehouse_problem(settings: Settings, say: Say, wait: float | None = None) -
         wh.lock.release()
 
 
-def diagnose(settings: Settings, say: Say, *, repair_all: bool = False) -> list[str]:
+def diagnose(settings: Settings, say: Say, *, repair_all: bool = False, force: tuple[str, ...] = ()) -> list[str]:
     """Print the instance's and the data folder's state; the problems that remain."""
     home = ensure_instance(settings)
     say(f"DAGSTER_HOME: {home}")
     if repair_all:
         with dg.DagsterInstance.get() as instance:
-            for line in repair(instance):
+            for line in repair(instance, force=force):
                 say(f"  repaired: {line}")
         for line in remove_debris(settings):
             say(f"  cleaned: {line}")
@@ -95,6 +95,9 @@ def diagnose(settings: Settings, say: Say, *, repair_all: bool = False) -> list[
     say(f"runs: {len(runs)} unfinished" if runs else "runs: none unfinished")
     for state in runs:
         say(f"  {state.describe()}")
+        if state.alive is None and state.slots:  # a daemon's run: running, or dead where this host cannot see
+            say(f"    if its process is gone: `kpi doctor --repair --run {state.run_id[:8]}` fails it and frees "
+                "its slot")
         if state.alive is False:
             problems.append(f"{state.describe()}: its process is gone (`kpi doctor --repair` fails it and frees "
                             "its slot)")

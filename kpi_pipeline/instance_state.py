@@ -114,17 +114,22 @@ def unfinished_runs(instance: dg.DagsterInstance) -> list[RunState]:
     return out
 
 
-def repair(instance: dg.DagsterInstance, *, own_run: str | None = None) -> list[str]:
-    """Mark runs whose process is gone failed and free their slots (and slots of ended runs)."""
+def repair(instance: dg.DagsterInstance, *, own_run: str | None = None, force: tuple[str, ...] = ()) -> list[str]:
+    """Mark runs whose process is gone failed and free their slots (and slots of ended runs).
+
+    ``force``: run ids (or their first characters) the operator knows are dead although this
+    host cannot tell (a run the daemon launched); a run of ``kpi`` whose process lives is kept."""
     done = []
     for state in unfinished_runs(instance):
-        if state.run_id == own_run or state.alive is not False:
+        forced = any(state.run_id.startswith(prefix) for prefix in force if len(prefix) >= 4)
+        if state.run_id == own_run or not (state.alive is False or (forced and state.alive is None)):
             continue
         run = instance.get_run_by_id(state.run_id)
         if run is not None and run.status in UNFINISHED:
-            instance.report_run_failed(run, f"the process running it ({state.process}) is gone; "
+            instance.report_run_failed(run, f"the process running it ({state.process or 'unknown'}) is gone; "
                                             "marked failed by kpi so later runs are not blocked")
-            done.append(f"marked {state.describe()} failed: its process is gone")
+            done.append(f"marked {state.describe()} failed: its process is gone"
+                        + (" (as told by --run)" if state.alive is None else ""))
         if state.slots or state.queued:
             instance.event_log_storage.free_concurrency_slots_for_run(state.run_id)
             done.append(f"freed the {POOL} pool slot held by run {state.run_id[:8]} ({', '.join(state.slots)})"

@@ -174,9 +174,11 @@ class _Supervisor:
                         self.out.write(f"  waiting for the {POOL} pool: {self._holders(run_id)}\n")
                         self.out.flush()
                     if since is not None and not stopped and time.monotonic() - since > self.pool_wait:
+                        holders = pool_holders(self.instance, own_run=run_id)
+                        ids = " ".join(f"--run {h.run_id[:8]}" for h in holders)
                         stopped = (f"gave up after waiting {self.pool_wait:.0f}s for the {POOL} pool, held by "
-                                   f"{self._holders(run_id)}; if that run is dead, `kpi doctor --repair` frees it "
-                                   f"(KPI_POOL_WAIT sets the wait)")
+                                   f"{self._holders(run_id)}; if that run is dead, `kpi doctor --repair {ids}` "
+                                   f"frees it (KPI_POOL_WAIT sets the wait)")
                         self._stop(thread, run_id, stopped)
                 except KeyboardInterrupt:
                     interrupts += 1

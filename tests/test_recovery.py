@@ -139,8 +139,8 @@ def test_a_sync_killed_while_loading_is_repaired_by_the_next(setup, capsys):
     assert main(["doctor", "--config", str(config)]) == 1
     out = capsys.readouterr().out
     assert "gone" in out and "holds the duckdb pool slot" in out and "kpi doctor --repair" in out
-    code, out = sync(config)
-    assert code == 0, out
+    assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat()]) == 0
+    out = capsys.readouterr().out
     assert "repaired: marked run" in out and "freed the duckdb pool slot" in out
     assert not slot_holders(home)
     assert main(["doctor", "--config", str(config)]) == 0
@@ -164,6 +164,18 @@ def test_doctor_repair_frees_a_dead_runs_slot_and_removes_publish_debris(setup, 
     assert f"removed {debris.name} (1.0 MB)" in out and "freed the duckdb pool slot" in out
     assert not debris.exists() and not slot_holders(home)
     assert run_status(home, run.run_id) == dg.DagsterRunStatus.FAILURE
+    # a run this host cannot judge (the daemon's: no kpi/pid) is failed only when the operator names it
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        daemons = instance.create_run_for_job(dg.GraphDefinition("nightly").to_job(), run_id=str(uuid.uuid4()))
+        instance.handle_new_event(_event(daemons, dg.DagsterEventType.RUN_START))
+        instance.event_log_storage.claim_concurrency_slot(POOL, daemons.run_id, "raw__stripe__charges")
+    assert main(["doctor", "--config", str(config), "--repair"]) == 0
+    out = capsys.readouterr().out
+    assert f"kpi doctor --repair --run {daemons.run_id[:8]}" in out and slot_holders(home) == {daemons.run_id}
+    assert main(["doctor", "--config", str(config), "--run", daemons.run_id[:8]]) == 2
+    assert main(["doctor", "--config", str(config), "--repair", "--run", daemons.run_id[:8]]) == 0
+    assert "(as told by --run)" in capsys.readouterr().out and not slot_holders(home)
+    assert run_status(home, daemons.run_id) == dg.DagsterRunStatus.FAILURE
 
 
 def test_a_sync_waiting_for_the_pool_names_the_holder_and_gives_up(setup, capsys):
@@ -175,6 +187,7 @@ def test_a_sync_waiting_for_the_pool_names_the_holder_and_gives_up(setup, capsys
     out = capsys.readouterr().out
     assert f"waiting for the duckdb pool: run {holder[:8]} started" in out and "test holder, pid" in out
     assert "stopped: gave up after waiting 2s for the duckdb pool" in out and "KPI_POOL_WAIT" in out
+    assert f"kpi doctor --repair --run {holder[:8]}" in out
     assert slot_holders(home) == {holder}  # ours gave up its place; the holder keeps its slot
     with dg.DagsterInstance.from_config(str(home)) as instance:
         ours = [r for r in instance.get_runs() if r.run_id != holder][0]
@@ -207,7 +220,7 @@ def _limit_file_size(limit: int):
     return apply
 
 
-def test_a_publish_that_cannot_write_says_why_once_leaves_no_debris_and_recovers(setup):
+def test_a_publish_that_cannot_write_says_why_once_leaves_no_debris_and_recovers(setup, capsys):
     config = setup
     data = config.parent / "data"
     published = (data / "analytics.duckdb").read_bytes()
@@ -219,8 +232,7 @@ def test_a_publish_that_cannot_write_says_why_once_leaves_no_debris_and_recovers
     assert "cannot rollback" not in out and "Traceback" not in out
     assert not [p for p in data.iterdir() if p.name.endswith(".tmp")]
     assert (data / "analytics.duckdb").read_bytes() == published  # the analysts' copy is untouched
-    code, out = sync(config, "--start", "2026-10-01")
-    assert code == 0, out
+    assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat(), "--start", "2026-10-01"]) == 0
 
 
 def test_a_full_disk_is_refused_before_the_run_in_words(setup, capsys, monkeypatch):
