@@ -131,3 +131,33 @@ def test_a_writer_waiting_too_long_gets_a_clear_message(tmp_path):
         with pytest.raises(RuntimeError, match="another writer has held .*w.duckdb.lock"):
             with waiter.writer():
                 pass
+
+
+def test_storage_problems_are_said_in_words_with_what_to_do(tmp_path):
+    import errno
+
+    from kpi_pipeline.warehouse import storage_problem
+
+    path = tmp_path / "warehouse.duckdb"
+    full = storage_problem(OSError(errno.ENOSPC, "No space left on device"), path)
+    assert full.startswith(f"disk full: no space left in {tmp_path}") and "free some space" in full
+    assert "permission denied writing in" in storage_problem(PermissionError(errno.EACCES, "Permission denied"), path)
+    assert "read-only file system" in storage_problem(OSError(errno.EROFS, "Read-only file system"), path)
+    lock = storage_problem(Exception('IO Error: Could not set lock on file "x": Conflicting lock is held in '
+                                     '/usr/bin/duckdb (PID 4242) by user ann.'), path)
+    assert lock.startswith("warehouse.duckdb is open in another program (duckdb, PID 4242)")
+    assert "analytics.duckdb" in lock
+    assert storage_problem(ValueError("something else"), path) is None
+
+
+def test_a_failed_commit_surfaces_its_own_error_not_the_rollbacks(tmp_path):
+    import duckdb
+
+    from kpi_pipeline.warehouse import _rollback
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    _rollback(con)  # no transaction open (a failed commit ended it): says nothing, raises nothing
+    con.execute("begin transaction")
+    con.execute("create table t (a int)")
+    _rollback(con)
+    assert con.execute("select count(*) from information_schema.tables where table_name = 't'").fetchone()[0] == 0
