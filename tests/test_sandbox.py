@@ -81,3 +81,13 @@ def test_send_time_filters(sandbox, param):
     cut = "2026-10-01T00:00:00+00:00"
     reports = get(sandbox, "/reports", count=1000, **{param: cut}).json()["reports"]
     assert reports and all((r["send_time"] >= cut) == (param == "since_send_time") for r in reports)
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer ya29.not-one-we-issued"},
+                                     {"Authorization": "Basic dXNlcjpwYXNz"}], ids=["none", "unknown", "basic"])
+def test_ga4_refuses_a_request_without_a_valid_credential_like_google(sandbox, headers):
+    url = f"{sandbox.urls['ga4']}/v1beta/properties/123456789:runReport"
+    body = {"dateRanges": [{"startDate": "2026-11-01", "endDate": "2026-11-02"}], "metrics": [{"name": "sessions"}]}
+    response = requests.post(url, json=body, headers=headers, timeout=30)
+    assert response.status_code == 401
+    assert response.json()["error"]["status"] == "UNAUTHENTICATED"
