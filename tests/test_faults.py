@@ -113,7 +113,7 @@ def _before(sandbox, target, policy) -> tuple[Warehouse, list]:
     wh = Warehouse(":memory:", "contract")
     with wh.writer() as con:
         wh.ensure_raw_table(con, spec.table, [(c.name, c.type) for c in spec.columns], spec.key)
-        frozen = _BEFORE[target.source]
+        frozen = _BEFORE[target.source]  # noqa: F841 - DuckDB reads the Arrow table by its name
         con.execute(f"insert into raw.{spec.table} by name select * from frozen")
     return wh, content(wh, spec)
 

@@ -5,8 +5,7 @@ import time
 
 import pytest
 
-from connectors.errors import AuthenticationError, ConfigurationError, FatalError, RateLimitedError, \
-    RetriableError
+from connectors.errors import AuthenticationError, ConfigurationError, RateLimitedError, RetriableError
 from connectors.http import HttpClient, RetryPolicy, parse_retry_after, redact, register_secret
 from connectors.sandbox.server import ApiServer, Response
 

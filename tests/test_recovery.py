@@ -8,7 +8,6 @@ only catch a hang.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import resource
 import shutil
