@@ -200,6 +200,11 @@ class _Supervisor:
         run = self.instance.get_run_by_id(run_id)
         if run is not None and run.status in (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING):
             self.instance.report_run_canceling(run, message=why)
+        # the interrupt may land while SQLAlchemy closes a storage connection: it logs that (with a
+        # traceback) before passing the interrupt on; the stop is said once, by us
+        quiet = logging.getLogger("sqlalchemy")
+        quiet.addHandler(logging.NullHandler())
+        quiet.propagate = False
         _raise_in(thread)
 
     def _settle(self, run_id: str, stopped: str) -> None:
