@@ -28,12 +28,17 @@ Say = Callable[[str], None]
 def preflight(settings: Settings, say: Say) -> str | None:
     """Repair the instance and the data folder; the reason a sync cannot start, else None."""
     ensure_instance(settings)
+    _repair(settings, say)
+    return warehouse_problem(settings, say)
+
+
+def _repair(settings: Settings, say: Say, force: tuple[str, ...] = ()) -> None:
+    """Fail dead runs, free their pool slots, remove a killed publish's temp files; say each."""
     with dg.DagsterInstance.get() as instance:
-        for line in repair(instance):
+        for line in repair(instance, force=force):
             say(f"  repaired: {line}")
     for line in remove_debris(settings):
         say(f"  cleaned: {line}")
-    return warehouse_problem(settings, say)
 
 
 def warehouse_problem(settings: Settings, say: Say, wait: float | None = None) -> str | None:
@@ -83,11 +88,7 @@ def diagnose(settings: Settings, say: Say, *, repair_all: bool = False, force: t
     home = ensure_instance(settings)
     say(f"DAGSTER_HOME: {home}")
     if repair_all:
-        with dg.DagsterInstance.get() as instance:
-            for line in repair(instance, force=force):
-                say(f"  repaired: {line}")
-        for line in remove_debris(settings):
-            say(f"  cleaned: {line}")
+        _repair(settings, say, force)
     problems: list[str] = []
     with dg.DagsterInstance.get() as instance:
         runs = unfinished_runs(instance)
