@@ -18,6 +18,9 @@ from zoneinfo import ZoneInfo
 from connectors.http import CallStats
 from connectors.pagination import dig
 
+WHOLE_HISTORY_START = dt.date(2000, 1, 1)  # a first load fetches from here: the platform's whole history
+
+
 @dataclass(frozen=True)
 class Window:
     """An inclusive range of business-local dates."""
@@ -170,6 +173,26 @@ class StreamSpec:
     @property
     def table(self) -> str:
         return f"{self.source}__{self.name}"
+
+    @property
+    def daily(self) -> bool:
+        """Whether daily partitions tell the truth about this stream: it returns its data by day, so
+        a day is loaded or not. Point-in-time values (``snapshot``), month keys, the whole file and
+        streams whose first load takes the platform's whole history are one table, not hundreds of
+        days filled by one row (DESIGN §6)."""
+        return self.kind in ("daily", "as_of") and not self.first_load_all
+
+    def describe_window(self, window: "Window") -> str:
+        """What a load really covered, in words for the UI and the sync summary."""
+        if self.kind == "file":
+            return "the whole file"
+        if self.kind == "snapshot":
+            return f"as of {window.end}"
+        end = window.end - dt.timedelta(days=self.future_days)
+        ahead = f" (+ {self.future_days} days ahead)" if self.future_days else ""
+        if window.start == WHOLE_HISTORY_START:
+            return f"whole history through {end}{ahead}"
+        return f"{window.start}..{end}{ahead}"
 
     def replace_range(self, window: Window, ctx: StreamContext) -> Window | None:
         """The key range a fetch of ``window`` really covers, hence may replace.

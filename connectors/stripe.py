@@ -152,6 +152,7 @@ STREAMS = {spec.name: spec for spec in (
                fetch=fetch_invoices),
     StreamSpec(PLATFORM, "customers", "Customers by creation date, with a salted key of their e-mail.",
                key=("customer_id",), date_column="created_date", lookback_days=30, pii=("email", "name", "phone"),
+               first_load_all=True,  # whole history: a customer made before history_start may buy after it
                columns=(Column("customer_id", "VARCHAR", "id"), _CREATED, person_column("email")),
                fetch=_fetch("customers")),
 )}

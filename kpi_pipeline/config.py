@@ -57,7 +57,8 @@ class StatusRules(_Strict):
 
 
 class Alerts(_Strict):
-    webhook_url: SecretStr | None = None
+    webhook_url: SecretStr | None = None  # Slack-compatible incoming webhook: a secret
+    report_url: str | None = Field(default=None, pattern=r"^https?://\S+$")  # where alerts link the scorecard
 
 
 class Settings(_Strict):

@@ -12,7 +12,7 @@ from kpi_pipeline.checks import build_checks
 from kpi_pipeline.config import Settings
 from kpi_pipeline.resources import WarehouseResource
 from kpi_pipeline.schedules import nightly_job, nightly_schedule, refresh_job
-from kpi_pipeline.sensors import refresh_after_failure
+from kpi_pipeline.sensors import alert_on_failure, refresh_after_failure
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
@@ -25,7 +25,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         asset_checks=build_checks(settings),
         jobs=[nightly, refresh],
         schedules=[nightly_schedule(settings, nightly)],
-        sensors=[refresh_after_failure(nightly, refresh)],
+        sensors=[refresh_after_failure(nightly, refresh), alert_on_failure(settings, [nightly, refresh])],
         resources={"warehouse": WarehouseResource(path=str(settings.warehouse_path),
                                                   business_id=settings.business_id)},
     )

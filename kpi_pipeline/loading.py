@@ -12,11 +12,9 @@ from typing import Any, Iterator
 import pyarrow as pa
 
 from connectors.registry import SOURCES
-from connectors.streams import Page, StreamContext, StreamSpec, Window, scrubbed
+from connectors.streams import WHOLE_HISTORY_START, Page, StreamContext, StreamSpec, Window, scrubbed
 from kpi_pipeline.warehouse import ARROW_TYPES, Warehouse
 
-
-FIRST_DAY = dt.date(2000, 1, 1)
 
 
 @dataclass
@@ -114,7 +112,7 @@ def load_stream(spec: StreamSpec, client: Any, window: Window, ctx: StreamContex
             f"select count(*) from raw.{spec.table} where business_id = ?", [warehouse.business_id])[0][0]:
         # e.g. "first successful payment" needs every earlier payment, not only those since history_start
         ctx.warn(f"{spec.source}/{spec.name}: first load: fetching the whole history up to {window.end}")
-        window = Window(FIRST_DAY, window.end)
+        window = Window(WHOLE_HISTORY_START, window.end)
     replace = spec.replace_range(window, ctx)
     if replace is not None:
         synced_at = dt.datetime.now(dt.timezone.utc)

@@ -6,7 +6,6 @@ import ctypes
 import datetime as dt
 import logging
 import os
-import re
 import signal
 import sys
 import threading
@@ -17,12 +16,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import dagster as dg
-from dagster._core.events import DagsterEventType
+from dagster import DagsterEventType
 
+from kpi_pipeline.alerts import announce_failure, root_message
 from kpi_pipeline.config import Settings
 from kpi_pipeline.defs import build_definitions
 from kpi_pipeline.instance_state import PID_TAG, POOL, STARTED_BY_TAG, pool_holders, process_tag
-from kpi_pipeline.runtime import AS_OF_TAG
+from kpi_pipeline.runtime import AS_OF_TAG, PARTITION_TAG
 from kpi_pipeline.schedules import NIGHTLY_JOB, REFRESH_JOB, run_tags
 
 INSTANCE_YAML = """\
@@ -80,16 +80,6 @@ class _Watch:
 
     blocked_since: float | None = None
     causes: dict[str, list[str]] = field(default_factory=dict)
-
-
-def root_message(error: Any) -> str:
-    """The innermost message of a Dagster error chain: what really went wrong."""
-    while error is not None and error.cause is not None:
-        error = error.cause
-    if error is None:
-        return "failed"
-    # "kpi_pipeline.warehouse.StorageError: disk full ..." -> the words; keep the name of others
-    return re.sub(r"^(kpi_pipeline|connectors)(\.\w+)*\.\w+: ", "", error.message.strip())
 
 
 def _progress_logger(out: TextIO, watch: _Watch) -> dg.LoggerDefinition:
@@ -266,7 +256,11 @@ def run_pipeline(
     who = {PID_TAG: process_tag(), STARTED_BY_TAG: started_by}
     with dg.DagsterInstance.get() as instance:
         supervisor = _Supervisor(instance, watch, out, pool_wait)
-        result, stopped = supervisor.run(job, tags={**run_tags(settings, as_of, start, end, sources), **who},
+        tags = run_tags(settings, as_of, start, end)
+        partition = tags.pop(PARTITION_TAG, None)
+        if not any(graph.get(k).partitions_def for k in keys):
+            partition = None  # e.g. only the CSV: nothing is partitioned, each stream takes its lookback
+        result, stopped = supervisor.run(job, tags={**tags, **who}, partition_key=partition,
                                          asset_selection=keys, raise_on_error=False, run_config=run_config)
         failed_raw = [] if result is None else [
             e.step_key for e in result.all_events
@@ -293,6 +287,10 @@ def run_pipeline(
         elif event.event_type == DagsterEventType.STEP_FAILURE:
             failures.append(event.step_key or "?")
     success = bool(result is not None and result.success and not stopped)
+    if result is not None and not success and not stopped:  # a run stopped by a person is not news
+        pairs = [(e.step_key or "?", root_message(e.step_failure_data.error)) for e in result.all_events
+                 if e.event_type == DagsterEventType.STEP_FAILURE]
+        announce_failure(settings, started_by, result.run_id, pairs, as_of.isoformat())
     return RunOutcome(success, result.run_id if result is not None else "", streams, failures, watch.causes, stopped)
 
 

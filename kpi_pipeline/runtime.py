@@ -19,6 +19,9 @@ from kpi_pipeline.config import Settings
 
 AS_OF_TAG = "kpi/as_of"
 WINDOW_TAG = "kpi/window"  # "lookback": each stream re-fetches its own lookback only
+# Dagster's own run tags for a run over a range of partitions (what a UI backfill sets)
+RANGE_START_TAG, RANGE_END_TAG = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+PARTITION_TAG = "dagster/partition"
 
 
 def parse_date(value: str, what: str) -> dt.date:
@@ -76,14 +79,28 @@ def stream_context(settings: Settings, as_of: dt.date) -> StreamContext:
                          currency=settings.currency, currencies=frozenset({settings.currency, *settings.fx}))
 
 
-def stream_window(settings: Settings, spec: StreamSpec, as_of: dt.date, first: dt.date, last: dt.date,
+def tag_span(tags: Mapping[str, str]) -> tuple[dt.date, dt.date] | None:
+    """The days a run covers by its tags: a partition range, one partition, or None (lookback)."""
+    if tags.get(RANGE_START_TAG) and tags.get(RANGE_END_TAG):
+        return parse_date(tags[RANGE_START_TAG], "range start"), parse_date(tags[RANGE_END_TAG], "range end")
+    if tags.get(PARTITION_TAG):
+        day = parse_date(tags[PARTITION_TAG], "partition")
+        return day, day
+    return None
+
+
+def stream_window(settings: Settings, spec: StreamSpec, as_of: dt.date, span: tuple[dt.date, dt.date] | None,
                   tags: Mapping[str, Any]) -> Window | None:
-    """The window of one stream in a run over partitions ``first..last``."""
+    """The window of one stream in a run over the days ``span`` (None: its lookback ending at as-of).
+
+    In lookback mode (the nightly run, ``kpi sync`` without dates) a stream re-fetches its own
+    lookback ending at the run's day, whatever partition the run is for.
+    """
+    first, last = span or (None, as_of)
     last = min(last, as_of)
-    if tags.get(WINDOW_TAG) == "lookback":
+    if first is None or tags.get(WINDOW_TAG) == "lookback":
         block = settings.enabled_sources()[spec.source]
-        own = spec.lookback_window(as_of, block.lookback_days)
-        first = max(first, own.start)
+        first = max(spec.lookback_window(last, block.lookback_days).start, settings.history_start)
     if first > last:
         return None
     return Window(first, last)

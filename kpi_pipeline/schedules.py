@@ -5,27 +5,24 @@ from __future__ import annotations
 import datetime as dt
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from kpi_pipeline.config import Settings
-from kpi_pipeline.runtime import AS_OF_TAG, WINDOW_TAG, max_lookback
+from kpi_pipeline.runtime import AS_OF_TAG, PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, WINDOW_TAG
 
 NIGHTLY_JOB = "nightly"
 REFRESH_JOB = "refresh"
 
 
 def run_tags(settings: Settings, as_of: dt.date, start: dt.date | None = None,
-             end: dt.date | None = None, sources: list[str] | None = None) -> dict[str, str]:
-    """Tags of a sync run: as-of and the partition range (each stream's lookback when no dates)."""
-    lookback_mode = start is None and end is None
+             end: dt.date | None = None) -> dict[str, str]:
+    """Tags of a sync run. Without dates: the as-of partition, each stream re-fetching its own
+    lookback ending there (so a nightly run records one partition per daily stream, not the
+    longest lookback's worth for every stream). With dates: exactly that range of partitions."""
+    if start is None and end is None:
+        return {AS_OF_TAG: as_of.isoformat(), PARTITION_TAG: as_of.isoformat(), WINDOW_TAG: "lookback"}
     end = end or as_of
-    start = start or end - dt.timedelta(days=max_lookback(settings, sources) - 1)
-    start = max(start, settings.history_start)
-    tags = {AS_OF_TAG: as_of.isoformat(), ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
-            ASSET_PARTITION_RANGE_END_TAG: end.isoformat()}
-    if lookback_mode:
-        tags[WINDOW_TAG] = "lookback"
-    return tags
+    start = max(start or end, settings.history_start)
+    return {AS_OF_TAG: as_of.isoformat(), RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
 
 
 def nightly_job() -> dg.UnresolvedAssetJobDefinition:
@@ -50,6 +47,7 @@ def nightly_schedule(settings: Settings, job: dg.UnresolvedAssetJobDefinition) -
     def nightly_sync(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         local = context.scheduled_execution_time.astimezone(settings.tz).date()
         as_of = local - dt.timedelta(days=1)
-        return dg.RunRequest(run_key=f"nightly-{as_of}", tags=run_tags(settings, as_of))
+        tags = run_tags(settings, as_of)
+        return dg.RunRequest(run_key=f"nightly-{as_of}", partition_key=tags.pop(PARTITION_TAG), tags=tags)
 
     return nightly_sync

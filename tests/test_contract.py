@@ -14,7 +14,8 @@ from connectors.errors import AuthenticationError, RetriableError
 from connectors.registry import SOURCES
 from connectors.sandbox import CREDENTIALS
 from kpi_pipeline.config import load_config
-from kpi_pipeline.loading import FIRST_DAY, load_stream
+from connectors.streams import WHOLE_HISTORY_START
+from kpi_pipeline.loading import load_stream
 from kpi_pipeline.runtime import stream_context
 from kpi_pipeline.warehouse import Warehouse
 from tests.conftest import AS_OF
@@ -66,7 +67,7 @@ def test_stream_returns_records_with_unique_keys_and_business_dates(sandbox, fas
     low, high = wh.query(f"select min({spec.date_column}), max({spec.date_column}) from raw.{spec.table}")[0]
     first = window.start.replace(day=1) if spec.kind == "monthly" else window.start
     if spec.first_load_all or spec.kind == "file":
-        first = FIRST_DAY if spec.first_load_all else dt.date(1900, 1, 1)  # whole history / whole file
+        first = WHOLE_HISTORY_START if spec.first_load_all else dt.date(1900, 1, 1)  # whole history / whole file
     if spec.kind != "file" and not spec.future_days:
         assert first <= low <= high <= AS_OF
     else:

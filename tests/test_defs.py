@@ -22,7 +22,7 @@ GRAPH = {
     "kpis/kpi_zero_days": ("kpis", ['kpis/catalog', 'kpis/coverage']),
     "kpis/newsletter_subscriber_levels": ("kpis", ['staging/stg_mailchimp__growth_history', 'staging/stg_mailchimp__list_activity', 'staging/stg_mailchimp__list_snapshots']),
     "kpis/parameters": ("kpis", []),
-    "published/analytics_duckdb": ("reports", ['reports/scorecard']),
+    "published/analytics_duckdb": ("reports", ['reports/scorecard', 'snapshots/alerts']),
     "raw/calendly__invitees": ("calendly", []),
     "raw/calendly__scheduled_events": ("calendly", []),
     "raw/ga4__traffic_daily": ("ga4", []),
@@ -47,6 +47,7 @@ GRAPH = {
     "raw/stripe__customers": ("stripe", []),
     "raw/stripe__invoices": ("stripe", []),
     "reports/scorecard": ("reports", ['snapshots/kpi_snapshots']),
+    "snapshots/alerts": ("reports", ['reports/scorecard', 'snapshots/kpi_snapshots']),
     "snapshots/kpi_snapshots": ("snapshots", ['kpis/kpi_values', 'kpis/kpi_window_values', 'snapshots/targets']),
     "snapshots/targets": ("snapshots", []),
     "staging/stg_calendly__events": ("staging", ['kpis/parameters', 'raw/calendly__scheduled_events']),
@@ -81,22 +82,59 @@ def test_asset_graph_snapshot():
     assert actual == GRAPH
 
 
-def test_raw_assets_are_daily_partitioned_in_business_time_and_every_writer_is_in_the_pool():
+# DESIGN §6: daily partitions only where a stream returns its data by day
+UNPARTITIONED_RAW = {
+    "raw/instagram__account": "a follower count as of now",
+    "raw/mailchimp__lists": "list stats as of now",
+    "raw/mailchimp__members": "membership as of now",
+    "raw/mailchimp__growth_history": "one row per month",
+    "raw/manual__metrics": "the whole CSV file",
+    "raw/stripe__charges": "whole history (first load takes all)",
+    "raw/stripe__balance_transactions": "whole history (first load takes all)",
+    "raw/stripe__customers": "whole history (first load takes all)",
+    "raw/hubspot__contacts": "whole history (first load takes all)",
+}
+
+
+def test_partitions_fit_the_data_and_every_writer_is_in_the_pool():
     defs = build_definitions(load_config("kpi.yaml"))
     graph = defs.resolve_asset_graph()
+    daily = set()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         name = key.to_user_string()
-        if name.startswith("raw/"):
+        if name.startswith("raw/") and name not in UNPARTITIONED_RAW:
+            daily.add(name)
             partitions = node.partitions_def
             assert isinstance(partitions, dg.DailyPartitionsDefinition)
             assert partitions.timezone == "Europe/Brussels" and partitions.start.date().isoformat() == "2025-10-01"
             assert node.backfill_policy == dg.BackfillPolicy.single_run()
-            assert name.split("/")[1].split("__")[0] in node.kinds
         else:
-            assert node.partitions_def is None
+            assert node.partitions_def is None, name
+        if name.startswith("raw/"):
+            assert name.split("/")[1].split("__")[0] in node.kinds
         if name != "reports/scorecard":
             assert node.pools == {"duckdb"}, name
+    assert daily == {
+        "raw/calendly__invitees", "raw/calendly__scheduled_events", "raw/ga4__traffic_daily",
+        "raw/ga4__users_by_period", "raw/ga4__users_comparisons", "raw/google_ads__campaign_daily",
+        "raw/hubspot__deals", "raw/instagram__daily_totals", "raw/instagram__follower_count",
+        "raw/mailchimp__campaign_opens", "raw/mailchimp__campaign_reports", "raw/mailchimp__list_activity",
+        "raw/meta_ads__campaign_insights", "raw/stripe__invoices"}
+
+
+def test_loading_the_definitions_prints_no_beta_warning():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        import importlib
+
+        import kpi_pipeline.assets.raw as raw
+
+        importlib.reload(raw)  # the module silences the one beta parameter it uses, in one place
+        build_definitions(load_config("kpi.yaml"))
+    assert not [w for w in caught if "Beta" in type(w.message).__name__], [str(w.message) for w in caught]
 
 
 def test_jobs_schedule_and_sensor():
@@ -107,18 +145,20 @@ def test_jobs_schedule_and_sensor():
     refresh = defs.resolve_job_def("refresh")
     assert not any(k.path[0] == "raw" for k in refresh.asset_layer.selected_asset_keys)
     assert defs.resolve_sensor_def("refresh_after_failed_sync").job_name == "refresh"
+    assert defs.resolve_sensor_def("alert_on_failed_run").default_status == dg.DefaultSensorStatus.RUNNING
 
 
-def test_schedule_requests_the_lookback_range_ending_yesterday():
+def test_schedule_requests_yesterdays_partition_each_stream_refetching_its_lookback():
     import datetime as dt
 
     settings = load_config("kpi.yaml")
     defs = build_definitions(settings)
     schedule = defs.resolve_schedule_def("nightly_sync")
     when = dt.datetime(2026, 11, 28, 3, 0, tzinfo=settings.tz)
-    with dg.build_schedule_context(scheduled_execution_time=when) as context:
+    with dg.build_schedule_context(scheduled_execution_time=when,
+                                   repository_def=defs.get_repository_def()) as context:
         request = schedule.evaluate_tick(context).run_requests[0]
     assert request.tags["kpi/as_of"] == "2026-11-27"
     assert request.tags["kpi/window"] == "lookback"
-    assert request.tags["dagster/asset_partition_range_end"] == "2026-11-27"
-    assert request.tags["dagster/asset_partition_range_start"] == "2026-08-30"  # 90 days: campaign opens
+    assert request.partition_key == "2026-11-27"  # one partition per daily stream, not 90 days' worth
+    assert "dagster/asset_partition_range_start" not in request.tags

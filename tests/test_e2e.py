@@ -233,6 +233,34 @@ def test_the_run_is_in_the_dagster_instance_with_partitions(synced):
         assert run is not None and run.is_success
         keys = instance.get_materialized_partitions(dg.AssetKey(["raw", "mailchimp__campaign_reports"]))
         assert len(keys) == (AS_OF - HISTORY_START).days + 1
+        # a point-in-time stream is one table, not 199 days filled by one row
+        account = dg.AssetKey(["raw", "instagram__account"])
+        assert instance.get_latest_materialization_event(account) is not None
+        assert not instance.get_materialized_partitions(account)
+
+
+def test_a_nightly_sync_records_one_partition_per_daily_stream_and_says_what_it_refetched(synced):
+    import dagster as dg
+
+    settings, *_ = synced
+    outcome = run_pipeline(settings, AS_OF, out=io.StringIO())  # no dates: each stream's own lookback
+    assert outcome.success
+    with dg.DagsterInstance.get() as instance:
+        events = [e.dagster_event.event_specific_data.materialization
+                  for e in instance.all_logs(outcome.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)]
+    raw = {m.asset_key.to_user_string(): m for m in events if m.asset_key.path[0] == "raw"}
+    assert len(raw) == 23 and len([m for m in events if m.asset_key.path[0] == "raw"]) == 23
+    daily = {k for k, m in raw.items() if m.partition is not None}
+    assert {raw[k].partition for k in daily} == {AS_OF.isoformat()}
+    assert len(daily) == 14  # was 90 partitions x 23 streams before partitions fitted the data
+    window = {k: m.metadata["window"].value for k, m in raw.items()}
+    assert window["raw/mailchimp__list_activity"] == f"{AS_OF - dt.timedelta(days=13)}..{AS_OF}"  # lookback 14
+    assert window["raw/ga4__traffic_daily"] == f"{AS_OF - dt.timedelta(days=2)}..{AS_OF}"
+    assert window["raw/manual__metrics"] == "the whole file"
+    assert window["raw/instagram__account"] == f"as of {AS_OF}"
+    assert window["raw/stripe__charges"] == f"{AS_OF - dt.timedelta(days=29)}..{AS_OF}"
+    assert window["raw/calendly__scheduled_events"] == f"{AS_OF - dt.timedelta(days=29)}..{AS_OF} (+ 365 days ahead)"
+    assert "1900" not in str(window) and "2999" not in str(window) and "2000-01-01" not in str(window)
 
 
 def test_report_command_in_every_format(synced, capsys, tmp_path):

@@ -20,3 +20,4 @@ def group_for(table: str) -> str:
 
 REPORT_KEY = dg.AssetKey(["reports", "scorecard"])
 PUBLISH_KEY = dg.AssetKey(["published", "analytics_duckdb"])
+ALERTS_KEY = dg.AssetKey(["snapshots", "alerts"])

@@ -2,6 +2,7 @@
 
 # no `from __future__ import annotations`: Dagster reads the context annotations at runtime
 import datetime as dt
+import warnings
 
 import dagster as dg
 
@@ -13,8 +14,13 @@ from kpi_pipeline.assets.keys import group_for, table_key
 from kpi_pipeline.config import Settings, source_settings
 from kpi_pipeline.loading import connect_source, load_stream
 from kpi_pipeline.resources import WarehouseResource
-from kpi_pipeline.runtime import resolve_as_of, stream_context, stream_window
+from kpi_pipeline.runtime import resolve_as_of, stream_context, stream_window, tag_span
 from kpi_pipeline.warehouse import StorageError
+
+
+# A backfill of a year of days runs as one run (BackfillPolicy.single_run), not 365: Dagster
+# flags the parameter as beta; we rely on it knowingly, so its warning is silenced here, once.
+warnings.filterwarnings("ignore", message=".*`backfill_policy`.*", category=dg.BetaWarning)
 
 
 def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
@@ -23,14 +29,16 @@ def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
 
 
 def build_raw_asset(settings: Settings, spec: StreamSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """A daily-partitioned asset for a stream that returns data by day; one unpartitioned asset
+    (its table keeps the history) for point-in-time values, month keys and whole-history streams."""
     table = f"raw.{spec.table}"
 
     @dg.asset(
         key=table_key(table),
         group_name=group_for(table),
         kinds={"python", "duckdb", spec.source},
-        partitions_def=partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        partitions_def=partitions if spec.daily else None,
+        backfill_policy=dg.BackfillPolicy.single_run() if spec.daily else None,
         pool="duckdb",
         description=spec.description,
         metadata={"primary_key": list(spec.key), "date_key": spec.date_column, "lookback_days": spec.lookback_days,
@@ -38,12 +46,15 @@ def build_raw_asset(settings: Settings, spec: StreamSpec, partitions: dg.Partiti
     )
     def raw_stream(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         as_of = resolve_as_of(settings, context.run.tags)
-        span = context.partition_time_window
-        first, last = span.start.date(), (span.end - dt.timedelta(days=1)).date()
-        window = stream_window(settings, spec, as_of, first, last, context.run.tags)
+        if spec.daily:
+            days = context.partition_time_window
+            span = days.start.date(), (days.end - dt.timedelta(days=1)).date()
+        else:
+            span = tag_span(context.run.tags)
+        window = stream_window(settings, spec, as_of, span, context.run.tags)
         ctx = stream_context(settings, as_of)
         if window is None:
-            context.log.info(f"{spec.source}/{spec.name}: nothing to fetch for {first}..{last} (as-of {as_of})")
+            context.log.info(f"{spec.source}/{spec.name}: nothing to fetch for {span} (as-of {as_of})")
             return dg.MaterializeResult(metadata={"rows": 0, "requests": 0, "window": "none"})
         try:
             client = connect_source(spec.source, source_settings(settings, spec.source, as_of))
@@ -58,7 +69,8 @@ def build_raw_asset(settings: Settings, spec: StreamSpec, partitions: dg.Partiti
                          f"in {result.requests} requests, {result.seconds:.1f}s")
         return dg.MaterializeResult(metadata={
             "rows": result.rows, "requests": result.requests, "retries": result.retries,
-            "seconds": result.seconds, "window": str(result.window or "none"), "as_of": str(as_of),
+            "seconds": result.seconds,
+            "window": spec.describe_window(result.window) if result.window else "none", "as_of": str(as_of),
             "history_unavailable": "\n".join(result.warnings) or "none",
         })
 

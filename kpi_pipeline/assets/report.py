@@ -5,7 +5,8 @@ import os
 
 import dagster as dg
 
-from kpi_pipeline.assets.keys import PUBLISH_KEY, REPORT_KEY, table_key
+from kpi_pipeline.alerts import announce_changes
+from kpi_pipeline.assets.keys import ALERTS_KEY, PUBLISH_KEY, REPORT_KEY, table_key
 from kpi_pipeline.config import PUBLISHED_FILE, Settings
 from kpi_pipeline.render import html_page, scorecard_rows
 from kpi_pipeline.resources import WarehouseResource
@@ -33,7 +34,17 @@ def report_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             raise StorageError(storage_problem(err, path) or f"writing {path} failed: {err}") from None
         return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path)), "kpis": len(rows)})
 
-    @dg.asset(key=PUBLISH_KEY, deps=[REPORT_KEY], group_name="reports", kinds={"duckdb"}, pool="duckdb")
+    @dg.asset(key=ALERTS_KEY, deps=[REPORT_KEY, table_key("snapshots.kpi_snapshots")], group_name="reports",
+              kinds={"python", "duckdb", "slack"}, pool="duckdb")
+    def alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        """snapshots.alerts: the KPI turns announced to alerts.webhook_url (off track, missed, back on
+        track), each once; a webhook that fails is retried, then tried again after the next run."""
+        outcome = announce_changes(warehouse.get(), settings, resolve_as_of(settings, context.run.tags))
+        context.log.info(f"alerts: {outcome['changes']} KPI turn(s), {outcome['delivery']}")
+        return dg.MaterializeResult(metadata={k: (dg.MetadataValue.md(v) if k == "turned" else v)
+                                              for k, v in outcome.items()})
+
+    @dg.asset(key=PUBLISH_KEY, deps=[REPORT_KEY, ALERTS_KEY], group_name="reports", kinds={"duckdb"}, pool="duckdb")
     def analytics_duckdb(warehouse: WarehouseResource) -> dg.MaterializeResult:
         """data/analytics.duckdb: the analysts' copy, replaced atomically after a successful run."""
         wh = warehouse.get()
@@ -41,4 +52,4 @@ def report_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(target)),
                                               "bytes": target.stat().st_size})
 
-    return [scorecard, analytics_duckdb]
+    return [scorecard, alerts, analytics_duckdb]
