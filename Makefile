@@ -20,7 +20,7 @@ test: $(STAMP)
 ui: $(STAMP)
 	mkdir -p $(DAGSTER_HOME)
 	$(PY) -m kpi_pipeline.cli init-instance
-	.venv/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+	.venv/bin/dagster dev -h 127.0.0.1 -p 3000 -w $(DAGSTER_HOME)/workspace.yaml  # the location named after the business
 
 bench: $(STAMP)
 	$(PY) bench/run.py

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import graphlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.scope import traverse_scope
+
+from kpi_pipeline.model_checks import ModelChecks, load_checks
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "dbt_like_sql"
 
@@ -31,6 +33,7 @@ class Model:
     path: Path
     sql: str
     deps: frozenset[str]
+    checks: ModelChecks = field(default_factory=ModelChecks)  # declared in the folder's checks.yml
 
     @property
     def schema(self) -> str:
@@ -81,6 +84,7 @@ def load_models(external: Iterable[str], sql_dir: Path = SQL_DIR) -> list[Model]
         ModelError: naming the file (and line) of the first problem found.
     """
     models: dict[str, Model] = {}
+    declared = {folder.name: load_checks(folder) for folder in sorted(sql_dir.iterdir()) if folder.is_dir()}
     for path in sorted(sql_dir.glob("*/*.sql")):
         table = f"{path.parent.name}.{path.stem}"
         sql = path.read_text()
@@ -88,7 +92,8 @@ def load_models(external: Iterable[str], sql_dir: Path = SQL_DIR) -> list[Model]
             deps = find_tables(sql)
         except sqlglot.errors.ParseError as err:
             raise ModelError(f"{path}: cannot parse: {str(err).splitlines()[0]}") from None
-        models[table] = Model(table, path, sql, frozenset(deps))
+        models[table] = Model(table, path, sql, frozenset(deps),
+                              declared[path.parent.name].get(path.stem, ModelChecks()))
     known = set(external) | set(models)
     for model in models.values():
         for dep in sorted(model.deps):

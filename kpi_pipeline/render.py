@@ -99,10 +99,25 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text.replace("&", "&amp;"))
 
 
+STATUS_ICON = {"on_track": "🟢", "achieved": "🟢", "at_risk": "🟠", "off_track": "🔴", "missed": "🔴"}
+
+
+def status_summary(rows: list[dict[str, Any]]) -> str:
+    """'2 off track · 1 at risk · 9 on track': the worst first."""
+    order = ["off_track", "missed", "at_risk", "on_track", "achieved", "too_early", "no_target", "no_data"]
+    counts = {s: sum(1 for r in rows if r["status"] == s) for s in order}
+    return " · ".join(f"{n} {STATUS_MARK[s].lower()}" for s, n in counts.items() if n)
+
+
 def markdown_table(rows: list[dict[str, Any]], settings: Settings) -> str:
+    """The scorecard for Dagster's UI: a one-line summary, then a table whose status has a colour."""
     esc = md_escape
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(esc(c) for c in _cells(r, settings)) + " |" for r in rows]
+    lines = [f"**{status_summary(rows)}**" if rows else "*no KPI has a snapshot yet*", "",
+             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for r in rows:
+        cells = [esc(c) for c in _cells(r, settings)]
+        cells[-1] = f"{STATUS_ICON.get(r['status'], '⚪')} {cells[-1]}"
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

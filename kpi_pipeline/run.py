@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ctypes
 import datetime as dt
+import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -40,7 +42,11 @@ run_monitoring:
   free_slots_after_run_end_seconds: 60
 telemetry:
   enabled: false
+# the UI shows a raw stream or the scorecard stale when the nightly run missed its deadline
+freshness:
+  enabled: true
 """
+FRESHNESS_BLOCK = "\nfreshness:\n  enabled: true\n"
 POOL_WAIT = 900.0  # seconds a run waits for the duckdb pool before it gives up (env KPI_POOL_WAIT)
 
 
@@ -51,8 +57,27 @@ def ensure_instance(settings: Settings) -> Path:
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(INSTANCE_YAML)
+    elif not re.search(r"^freshness:", config.read_text(), flags=re.MULTILINE):
+        with config.open("a") as handle:  # an instance made before freshness policies: turn them on
+            handle.write(FRESHNESS_BLOCK)
+    write_workspace(settings, home)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+def write_workspace(settings: Settings, home: Path) -> Path:
+    """DAGSTER_HOME/workspace.yaml: the project's code location, named after the business, so the
+    UI and the daemon show "studio_lumen" rather than "definitions.py"."""
+    project = Path(__file__).resolve().parent.parent
+    path = home / "workspace.yaml"
+    text = ("# Written by kpi-pipeline (kpi init-instance): the code location of this kpi.yaml.\n"
+            "load_from:\n  - python_file:\n"
+            f"      relative_path: {json.dumps(str(project / 'definitions.py'))}\n"
+            f"      working_directory: {json.dumps(str(settings.base_dir.resolve()))}\n"
+            f"      location_name: {json.dumps(settings.business_id)}\n")
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
 
 
 @dataclass

@@ -51,3 +51,15 @@ def nightly_schedule(settings: Settings, job: dg.UnresolvedAssetJobDefinition) -
         return dg.RunRequest(run_key=f"nightly-{as_of}", partition_key=tags.pop(PARTITION_TAG), tags=tags)
 
     return nightly_sync
+
+
+FRESH_WITHIN_HOURS = 3  # the nightly run has this long to finish before its assets count as stale
+
+
+def nightly_freshness(settings: Settings) -> dg.FreshnessPolicy:
+    """Fresh when materialized in the 24 hours before the nightly run's deadline (nightly_at plus
+    three hours, business time): the UI shows a source or the scorecard stale after a missed night."""
+    hour, minute = (int(x) for x in settings.schedule.nightly_at.split(":"))
+    deadline = (hour + FRESH_WITHIN_HOURS) % 24
+    return dg.FreshnessPolicy.cron(deadline_cron=f"{minute} {deadline} * * *",
+                                   lower_bound_delta=dt.timedelta(hours=24), timezone=settings.timezone)

@@ -130,9 +130,9 @@ def test_loading_the_definitions_prints_no_beta_warning():
         warnings.simplefilter("default")
         import importlib
 
-        import kpi_pipeline.assets.raw as raw
+        import kpi_pipeline.assets as assets
 
-        importlib.reload(raw)  # the module silences the one beta parameter it uses, in one place
+        importlib.reload(assets)  # the package silences the beta features it relies on, in one place
         build_definitions(load_config("kpi.yaml"))
     assert not [w for w in caught if "Beta" in type(w.message).__name__], [str(w.message) for w in caught]
 
@@ -162,3 +162,45 @@ def test_schedule_requests_yesterdays_partition_each_stream_refetching_its_lookb
     assert request.tags["kpi/window"] == "lookback"
     assert request.partition_key == "2026-11-27"  # one partition per daily stream, not 90 days' worth
     assert "dagster/asset_partition_range_start" not in request.tags
+
+
+def test_every_asset_links_its_code_and_sources_and_snapshots_say_when_they_are_stale(tmp_path, monkeypatch):
+    settings = load_config("kpi.yaml")
+    defs = build_definitions(settings)
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        refs = node.metadata["dagster/code_references"].code_references
+        path = refs[0].file_path
+        name = key.to_user_string()
+        if name.startswith(("staging/", "kpis/kpi_", "kpis/newsletter", "kpis/instagram")):
+            assert path.endswith(f"dbt_like_sql/{name}.sql"), name
+        elif name.startswith("raw/"):
+            assert path.endswith(f"connectors/{name.split('/')[1].split('__')[0]}.py"), name
+        else:
+            assert path.endswith(".py") and refs[0].line_number > 1, name
+        policy = node.freshness_policy
+        if name.startswith("raw/") or name == "snapshots/kpi_snapshots":
+            # nightly at 03:00: stale when not materialized in the 24 hours before 06:00
+            assert isinstance(policy, dg.FreshnessPolicy) and policy.deadline_cron == "0 6 * * *"
+            assert policy.timezone == "Europe/Brussels" and policy.lower_bound_delta.total_seconds() == 86400
+    checks = {k.name for k in graph.asset_check_keys if k.asset_key.path[0] == "staging"}
+    assert checks == {"keys_and_values", "row_count"}
+    charges = next(k for k in graph.asset_check_keys if k.asset_key.path[-1] == "stg_stripe__charges"
+                   and k.name == "keys_and_values")
+    assert "one row per business_id, charge_id" in graph.get_check_spec(charges).description
+
+
+def test_the_code_location_is_named_after_the_business_and_freshness_is_on(tmp_path, monkeypatch):
+    import yaml
+
+    from kpi_pipeline.run import ensure_instance
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")  # an older instance
+    home = ensure_instance(load_config("kpi.yaml"))
+    workspace = yaml.safe_load((home / "workspace.yaml").read_text())
+    location = workspace["load_from"][0]["python_file"]
+    assert location["location_name"] == "studio_lumen" and location["relative_path"].endswith("/definitions.py")
+    assert yaml.safe_load((home / "dagster.yaml").read_text())["freshness"] == {"enabled": True}

@@ -261,6 +261,13 @@ def test_a_nightly_sync_records_one_partition_per_daily_stream_and_says_what_it_
     assert window["raw/stripe__charges"] == f"{AS_OF - dt.timedelta(days=29)}..{AS_OF}"
     assert window["raw/calendly__scheduled_events"] == f"{AS_OF - dt.timedelta(days=29)}..{AS_OF} (+ 365 days ahead)"
     assert "1900" not in str(window) and "2999" not in str(window) and "2000-01-01" not in str(window)
+    # Dagster's conventions: every table says its rows and columns; the scorecard says its status
+    for m in events:
+        if m.asset_key.path[0] in ("raw", "staging", "kpis", "snapshots") and m.asset_key.path[-1] != "alerts":
+            assert "dagster/row_count" in m.metadata and m.metadata["dagster/column_schema"].schema.columns, m.asset_key
+    snapshots = next(m for m in events if m.asset_key.to_user_string() == "snapshots/kpi_snapshots")
+    assert "on track" in snapshots.metadata["status"].value
+    assert "🔴" in snapshots.metadata["scorecard"].value or "🟢" in snapshots.metadata["scorecard"].value
 
 
 def test_report_command_in_every_format(synced, capsys, tmp_path):
@@ -272,7 +279,7 @@ def test_report_command_in_every_format(synced, capsys, tmp_path):
     assert doc["as_of"] == AS_OF.isoformat() and {r["period"] for r in doc["kpis"]} == {"2026-11", "2026-Q4"}
     assert main(["report", "--config", str(path), "--period", "2026-10", "--format", "markdown"]) == 0
     md = capsys.readouterr().out
-    assert md.startswith("| KPI |") and "2026-10" in md and ("achieved" in md or "MISSED" in md)
+    assert md.startswith("**") and "\n| KPI |" in md and "2026-10" in md and ("achieved" in md or "MISSED" in md)
     out = tmp_path / "card.html"
     assert main(["report", "--config", str(path), "--grain", "week", "--format", "html", "--output", str(out)]) == 0
     assert "<table>" in out.read_text() and "2026-W46" in out.read_text()

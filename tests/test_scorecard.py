@@ -308,10 +308,12 @@ def test_strings_from_config_and_platforms_stay_text_in_markdown_and_html(tmp_pa
            "actual": 3.0, "target": 4.0, "projected": 5.0, "previous_actual": None, "status": "on_track",
            "is_closed": False, "is_final": False}
     text = markdown_table([row, {**row, "label": "plain"}], settings)
-    assert len(text.splitlines()) == 4  # the line break did not end the row early
+    assert len(text.splitlines()) == 6  # summary, blank, header, rule, 2 rows: no line break ended a row early
+    assert text.splitlines()[0] == "**2 on track**" and text.count("🟢 on track") == 2
     page = MarkdownIt("commonmark").enable("table").render(text)
     assert page.count("<tr>") == 3 and page.count("<td>") == 12  # still six cells a row
-    for tag in ("<strong>", "<em>", "<code>", "<a ", "<script"):
+    assert page.count("<strong>") == 1  # the summary line only
+    for tag in ("<em>", "<code>", "<a ", "<script"):
         assert tag not in page
     assert "**Bold** &lt;script&gt;alert(1)&lt;/script&gt; [click](http://evil.example) | cell next `code` _x_ " \
            "&amp;lt; #1" in page

@@ -8,7 +8,9 @@ import dagster as dg
 from connectors.registry import SOURCES
 from kpi_pipeline.assets.keys import group_for, table_key
 from kpi_pipeline.assets.raw import all_raw_tables
+from kpi_pipeline.assets.metadata import code_reference, table_metadata
 from kpi_pipeline.loading import ensure_tables
+from kpi_pipeline.model_checks import DECLARED, HISTORY, ROW_COUNT, row_count_anomaly, run_checks
 from kpi_pipeline.models import Model, load_models
 from kpi_pipeline.resources import WarehouseResource
 
@@ -19,16 +21,22 @@ def build_model_asset(model: Model, defined: set[str]) -> dg.AssetsDefinition:
     # a raw table not loaded yet (a source kpi.yaml does not enable, or one this run did not
     # select on a new warehouse) is read empty
     raw_deps = [f.removeprefix("raw.") for f in sorted(model.deps) if f.startswith("raw.")]
+    key = table_key(model.table)
+    specs = [dg.AssetCheckSpec(DECLARED, asset=key, blocking=True,
+                               description=f"{model.checks.describe()} (checks.yml)")] if model.checks.names() else []
+    specs.append(dg.AssetCheckSpec(ROW_COUNT, asset=key, description="No sudden drop in rows against the "
+                                   "previous builds (a warning: a platform may have lost data)"))
 
     @dg.asset(
-        key=table_key(model.table),
+        key=key,
         deps=[table_key(dep) for dep in sorted(model.deps) if dep in defined],
         group_name=group_for(model.table),
         kinds={"sql", "duckdb"},
         pool="duckdb",
         description=model.description or None,
         code_version=hashlib.sha256(model.sql.encode()).hexdigest()[:12],
-        metadata={"file": str(model.path.relative_to(model.path.parents[1]))},
+        metadata={"file": str(model.path.relative_to(model.path.parents[1])), **code_reference(model.path)},
+        check_specs=specs,
     )
     def sql_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         wh = warehouse.get()
@@ -37,9 +45,34 @@ def build_model_asset(model: Model, defined: set[str]) -> dg.AssetsDefinition:
                                if spec.table in raw_deps])
         rows = wh.rebuild(model.table, model.sql)
         context.log.info(f"{model.table}: {rows} rows")
-        return dg.MaterializeResult(metadata={"rows": rows})
+        with wh.reader() as con:
+            found = run_checks(con, model.table, model.checks)
+            metadata = table_metadata(con, model.table, rows)
+        results = []
+        if found:  # one result for what checks.yml declares: each condition's outcome in its metadata
+            failed = [name for name, passed, _ in found if not passed]
+            results.append(dg.AssetCheckResult(
+                check_name=DECLARED, passed=not failed, severity=dg.AssetCheckSeverity.ERROR,
+                metadata={"failed": ", ".join(failed) or "none",
+                          **{f"{name}: {k}": v for name, _, meta in found for k, v in meta.items()}}))
+        passed, why = row_count_anomaly(rows, previous_row_counts(context, key))
+        results.append(dg.AssetCheckResult(check_name=ROW_COUNT, passed=passed, severity=dg.AssetCheckSeverity.WARN,
+                                           metadata={"rows": rows, "why": why}))
+        return dg.MaterializeResult(metadata={"rows": rows, **metadata},
+                                    check_results=results)
 
     return sql_model
+
+
+def previous_row_counts(context: dg.AssetExecutionContext, key: dg.AssetKey) -> list[int]:
+    """Row counts of the asset's last builds, newest first (from Dagster's own records)."""
+    records = context.instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=HISTORY).records
+    counts = []
+    for record in records:
+        value = record.asset_materialization.metadata.get("dagster/row_count")
+        if value is not None:
+            counts.append(int(value.value))
+    return counts
 
 
 def model_assets(raw_tables: list[str]) -> list[dg.AssetsDefinition]:

@@ -2,7 +2,8 @@
 
 # no `from __future__ import annotations`: Dagster reads the context annotations at runtime
 import datetime as dt
-import warnings
+import sys
+from pathlib import Path
 
 import dagster as dg
 
@@ -11,16 +12,13 @@ from connectors.http import redact
 from connectors.registry import streams
 from connectors.streams import StreamSpec
 from kpi_pipeline.assets.keys import group_for, table_key
+from kpi_pipeline.assets.metadata import code_reference, table_metadata
 from kpi_pipeline.config import Settings, source_settings
 from kpi_pipeline.loading import connect_source, load_stream
 from kpi_pipeline.resources import WarehouseResource
+from kpi_pipeline.schedules import nightly_freshness
 from kpi_pipeline.runtime import resolve_as_of, stream_context, stream_window, tag_span
 from kpi_pipeline.warehouse import StorageError
-
-
-# A backfill of a year of days runs as one run (BackfillPolicy.single_run), not 365: Dagster
-# flags the parameter as beta; we rely on it knowingly, so its warning is silenced here, once.
-warnings.filterwarnings("ignore", message=".*`backfill_policy`.*", category=dg.BetaWarning)
 
 
 def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
@@ -40,8 +38,10 @@ def build_raw_asset(settings: Settings, spec: StreamSpec, partitions: dg.Partiti
         partitions_def=partitions if spec.daily else None,
         backfill_policy=dg.BackfillPolicy.single_run() if spec.daily else None,
         pool="duckdb",
+        freshness_policy=nightly_freshness(settings),
         description=spec.description,
-        metadata={"primary_key": list(spec.key), "date_key": spec.date_column, "lookback_days": spec.lookback_days,
+        metadata={**code_reference(Path(sys.modules[spec.fetch.__module__].__file__)),  # the connector
+                  "primary_key": list(spec.key), "date_key": spec.date_column, "lookback_days": spec.lookback_days,
                   "history": spec.history_note or "all dates"},
     )
     def raw_stream(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -67,7 +67,10 @@ def build_raw_asset(settings: Settings, spec: StreamSpec, partitions: dg.Partiti
             context.log.warning(redact(warning))
         context.log.info(f"{spec.source}/{spec.name}: {result.rows} rows for {result.window or 'nothing'} "
                          f"in {result.requests} requests, {result.seconds:.1f}s")
+        wh = warehouse.get()
         return dg.MaterializeResult(metadata={
+            # a daily stream's row count is that of the days it loaded; another's, its whole table
+            **table_metadata(wh, table, result.rows if spec.daily else None),
             "rows": result.rows, "requests": result.requests, "retries": result.retries,
             "seconds": result.seconds,
             "window": spec.describe_window(result.window) if result.window else "none", "as_of": str(as_of),

@@ -7,13 +7,15 @@ import dagster as dg
 import pandas as pd
 
 from kpi_pipeline.assets.keys import table_key
+from kpi_pipeline.assets.metadata import table_metadata
 from kpi_pipeline.calendar import calendar_windows, catalog_frame, parameters_frame, targets_frame
 from kpi_pipeline.assets.raw import raw_tables
 from kpi_pipeline.config import Settings
 from kpi_pipeline.coverage import Coverage, coverage_table
-from kpi_pipeline.render import markdown_table, scorecard_rows
+from kpi_pipeline.render import markdown_table, scorecard_rows, status_summary
 from kpi_pipeline.resources import WarehouseResource
 from kpi_pipeline.runtime import resolve_as_of
+from kpi_pipeline.schedules import nightly_freshness
 from kpi_pipeline.scorecard import build_snapshots
 from kpi_pipeline.warehouse import Warehouse
 
@@ -24,14 +26,14 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         """Every KPI of this configuration: label, domain, unit, direction, aggregation, formula."""
         frame = catalog_frame(settings)
         warehouse.get().write_frame("kpis.catalog", frame)
-        return dg.MaterializeResult(metadata={"rows": len(frame)})
+        return dg.MaterializeResult(metadata={"rows": len(frame), **table_metadata(warehouse.get(), "kpis.catalog")})
 
     @dg.asset(key=table_key("kpis.parameters"), group_name="kpis", kinds={"python", "duckdb"}, pool="duckdb")
     def parameters(warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Settings the SQL models read: which event types are intro calls, which stages are leads."""
         frame = parameters_frame(settings)
         warehouse.get().write_frame("kpis.parameters", frame)
-        return dg.MaterializeResult(metadata={"rows": len(frame)})
+        return dg.MaterializeResult(metadata={"rows": len(frame), **table_metadata(warehouse.get(), "kpis.parameters")})
 
     @dg.asset(key=table_key("kpis.calendar_windows"), group_name="kpis", kinds={"python", "duckdb"}, pool="duckdb")
     def calendar(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -39,7 +41,8 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         as_of = resolve_as_of(settings, context.run.tags)
         frame = calendar_windows(settings, as_of)
         warehouse.get().write_frame("kpis.calendar_windows", frame)
-        return dg.MaterializeResult(metadata={"rows": len(frame), "as_of": str(as_of)})
+        return dg.MaterializeResult(metadata={"rows": len(frame), "as_of": str(as_of),
+                                              **table_metadata(warehouse.get(), "kpis.calendar_windows")})
 
     @dg.asset(key=table_key("kpis.coverage"), group_name="kpis", kinds={"python", "duckdb"}, pool="duckdb",
               deps=[table_key(t) for t in raw_tables(settings)])
@@ -47,19 +50,20 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         """Days each source covered: a covered day without events counts 0, an uncovered one is unknown."""
         table = coverage_table(warehouse.get(), settings, resolve_as_of(settings, context.run.tags))
         warehouse.get().write_frame("kpis.coverage", table)
-        return dg.MaterializeResult(metadata={"rows": table.num_rows})
+        return dg.MaterializeResult(metadata={"rows": table.num_rows, **table_metadata(warehouse.get(), "kpis.coverage")})
 
     @dg.asset(key=table_key("snapshots.targets"), group_name="snapshots", kinds={"python", "duckdb"}, pool="duckdb")
     def targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """The targets of kpi.yaml in force for every period."""
         frame = targets_frame(settings, resolve_as_of(settings, context.run.tags))
         warehouse.get().write_frame("snapshots.targets", frame)
-        return dg.MaterializeResult(metadata={"rows": len(frame)})
+        return dg.MaterializeResult(metadata={"rows": len(frame), **table_metadata(warehouse.get(), "snapshots.targets")})
 
     @dg.asset(
         key=table_key("snapshots.kpi_snapshots"),
         deps=[table_key("kpis.kpi_window_values"), table_key("snapshots.targets"), table_key("kpis.kpi_values")],
         group_name="snapshots", kinds={"python", "duckdb"}, pool="duckdb",
+        freshness_policy=nightly_freshness(settings),
     )
     def kpi_snapshots(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Every KPI per week, month, quarter and year against its target; history appended per as-of."""
@@ -67,9 +71,11 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         rows = write_snapshots(warehouse.get(), settings, as_of)
         card = scorecard_rows(rows, settings, as_of)
         return dg.MaterializeResult(metadata={
-            "rows": len(rows), "as_of": str(as_of),
-            "scorecard": dg.MetadataValue.md(markdown_table(card, settings)),
+            "scorecard": dg.MetadataValue.md(markdown_table(card, settings)),  # the current month and quarter
+            "status": status_summary(card) or "no KPI has a snapshot yet",
+            "as_of": str(as_of), "rows": len(rows),
             "off_track": int((rows["status"] == "off_track").sum()),
+            **table_metadata(warehouse.get(), "snapshots.kpi_snapshots", len(rows)),
         })
 
     return [catalog, parameters, calendar, coverage, targets, kpi_snapshots]

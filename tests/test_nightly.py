@@ -1,0 +1,119 @@
+"""The nightly path, really run: dagster-daemon on a temporary DAGSTER_HOME fires the schedule,
+the run goes through the run queue and the duckdb pool, a source fails, the refresh sensor
+rebuilds the scorecard from what did load, and the alerts reach a local webhook.
+
+Slow by nature (it waits for the schedule's next minute and the sensors' ticks): its bounds are
+generous and only catch a hang; nothing races a clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import duckdb
+
+from kpi_pipeline.config import load_config
+from kpi_pipeline.run import ensure_instance
+from connectors.sandbox import Sandbox
+from tests.conftest import live_environment, subset_config
+from tests.webhook import Receiver
+
+BOUND = 600.0  # seconds: a hang, not a slow machine
+
+
+def wait_until(what, check, daemon, log):
+    deadline = time.monotonic() + BOUND
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        assert daemon.poll() is None, f"the daemon died:\n{log.read_text()[-3000:]}"
+        time.sleep(1)
+    raise AssertionError(f"no {what} within {BOUND:.0f}s:\n{log.read_text()[-3000:]}")
+
+
+def test_the_schedule_fires_a_source_fails_the_refresh_runs_and_the_owner_is_told(tmp_path, monkeypatch):
+    tz = ZoneInfo("Europe/Brussels")
+    now = dt.datetime.now(tz)
+    fire = (now + dt.timedelta(minutes=2 if now.second >= 40 else 1)).replace(second=0, microsecond=0)
+    as_of = fire.date() - dt.timedelta(days=1)
+    # the schedule runs for the real yesterday: a world whose history reaches it
+    with Sandbox(as_of) as sandbox, Receiver() as hook:
+        live_environment(monkeypatch, sandbox, tmp_path)
+        monkeypatch.setenv("KPI_TODAY", fire.date().isoformat())
+        monkeypatch.setenv("KPI_ALERT_WEBHOOK", hook.url)
+        history_start = (as_of.replace(day=1) - dt.timedelta(days=1)).replace(day=1)  # the month before as-of's
+        path = subset_config(tmp_path, sandbox, ["stripe", "mailchimp"], history_start,
+                             extra=f'schedule: {{nightly_at: "{fire:%H:%M}"}}\n'
+                                   # out of reach: some week is off track, or one just closed missed
+                                   'targets:\n  revenue: {week: 100000000, month: 100000000}\n'
+                                   'alerts: {webhook_url: "${KPI_ALERT_WEBHOOK}"}\n')
+        home = ensure_instance(load_config(path))  # dagster.yaml (pool limit 1) and the workspace
+        sandbox.mailchimp.server.inject(r".*", status=401, times=100_000)  # the key was revoked
+        log = tmp_path / "daemon.log"
+        daemon = subprocess.Popen([str(Path(sys.executable).parent / "dagster-daemon"), "run",
+                                   "-w", str(home / "workspace.yaml")], cwd=tmp_path, env=dict(os.environ),
+                                  stdout=log.open("w"), stderr=subprocess.STDOUT)
+        try:
+            with dg.DagsterInstance.get() as instance:
+                def runs(job):
+                    return instance.get_runs(dg.RunsFilter(job_name=job))
+
+                nightly = wait_until("failed nightly run", lambda: [r for r in runs("nightly")
+                                     if r.status == dg.DagsterRunStatus.FAILURE], daemon, log)[0]
+                refresh = wait_until("finished refresh run", lambda: [r for r in runs("refresh") if r.is_finished],
+                                     daemon, log)[0]
+                messages = wait_until("two alerts", lambda: len(hook.messages) >= 2 and hook.texts(), daemon, log)
+
+                # the schedule launched it, for yesterday's partition, through the run queue
+                assert nightly.tags["dagster/schedule_name"] == "nightly_sync"
+                assert nightly.tags["dagster/partition"] == as_of.isoformat()
+                assert nightly.tags["kpi/as_of"] == as_of.isoformat() and nightly.tags["kpi/window"] == "lookback"
+                assert instance.all_logs(nightly.run_id, of_type=dg.DagsterEventType.RUN_ENQUEUED)
+                # the duckdb pool let one writing step run at a time
+                assert instance.event_log_storage.get_concurrency_info("duckdb").slot_count == 1
+                spans = step_spans(instance, nightly.run_id) + step_spans(instance, refresh.run_id)
+                assert len(spans) > 20
+                for (a0, a1, a), (b0, b1, b) in zip(spans, spans[1:]):
+                    assert b0 >= a1, f"{a} and {b} ran at once"
+                # the source failed, the others loaded; the sensor refreshed from what did load
+                failed = {e.step_key for e in instance.all_logs(nightly.run_id,
+                                                                 of_type=dg.DagsterEventType.STEP_FAILURE)}
+                assert failed and all(k.startswith("raw__mailchimp__") for k in failed)
+                assert refresh.status == dg.DagsterRunStatus.SUCCESS
+                assert refresh.tags["kpi/refresh_after"] == nightly.run_id
+        finally:
+            daemon.terminate()
+            daemon.wait(60)
+    failure = next(t for t in messages if "run failed" in t)
+    assert failure.startswith(f"Studio Lumen: the nightly run failed (as of {as_of})")
+    assert "*mailchimp*:" in failure and "check sources.mailchimp.api_key" in failure and "*stripe*" not in failure
+    turn = next(t for t in messages if "turned" in t)
+    assert "*Revenue* (" in turn and ("off track: actual EUR" in turn or "missed: actual EUR" in turn)
+    con = duckdb.connect(str(tmp_path / "data" / "analytics.duckdb"), read_only=True)
+    statuses = dict(con.execute("select kpi_id, status from snapshots.kpi_snapshots where grain = 'month' "
+                                "and period_start = ?", [as_of.replace(day=1)]).fetchall())
+    con.close()
+    assert statuses["newsletter_subscribers"] == "no_data" and statuses["revenue"] != "no_data"
+    assert hook.url not in log.read_text()
+
+
+def step_spans(instance, run_id):
+    """(start, end, step) of every step that writes DuckDB, in start order."""
+    starts, ends = {}, {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or not event.step_key or event.step_key == "reports__scorecard":
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            starts[event.step_key] = entry.timestamp
+        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            ends[event.step_key] = entry.timestamp
+    return sorted((starts[k], ends[k], k) for k in starts if k in ends)
