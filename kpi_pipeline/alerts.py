@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -157,6 +158,9 @@ def announce_changes(wh: Warehouse, settings: Settings, as_of: dt.date,
                      sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     """Announce the KPIs that turned since the last announcement; remember what was delivered."""
     _ensure_table(wh)
+    latest = wh.query(f"select max(as_of) from {ALERTS_TABLE} where business_id = ?", [settings.business_id])[0][0]
+    if latest is not None and as_of < latest:  # reproducing a past review: that past is not news
+        return {"changes": 0, "delivery": f"as-of {as_of} is before {latest}, already announced: not posted"}
     snaps = wh.query_df("select kpi_id, grain, period_start, period_end, actual, target, projected, status "
                         "from snapshots.kpi_snapshots where business_id = ?", [settings.business_id])
     announced = {(k, g, pd.Timestamp(p).date()): s for k, g, p, s in wh.query(
@@ -192,8 +196,6 @@ def _ensure_table(wh: Warehouse) -> None:
 
 def root_message(error: Any) -> str:
     """The innermost message of a Dagster error chain: what really went wrong."""
-    import re
-
     while error is not None and error.cause is not None:
         error = error.cause
     if error is None:

@@ -22,13 +22,6 @@ def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
             "and ((v.value < 0 and c.denominator_kpi is null) or (v.value > 1 and c.share)) limit 5")
         return dg.AssetCheckResult(passed=not bad, metadata={"examples": str(bad) if bad else "none"})
 
-    @dg.asset_check(asset=values_key, blocking=True, description="One row per KPI x grain x period x dimension value.")
-    def one_row_per_period(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        dupes = warehouse.get().query(
-            "select kpi_id, grain, period_start, dimension, dimension_value, count(*) from kpis.kpi_values "
-            "group by all having count(*) > 1 limit 5")
-        return dg.AssetCheckResult(passed=not dupes, metadata={"examples": str(dupes) if dupes else "none"})
-
     @dg.asset_check(asset=table_key("snapshots.kpi_snapshots"), description="Every source has data through as-of.")
     def sources_fresh(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         from kpi_pipeline.coverage import loaded_through
@@ -40,4 +33,5 @@ def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
         return dg.AssetCheckResult(passed=not stale, severity=dg.AssetCheckSeverity.WARN,
                                    metadata={"as_of": str(as_of), "stale_sources": str(stale or "none")})
 
-    return [ratios_between_zero_and_one, one_row_per_period, sources_fresh]
+    # one row per KPI x grain x period x dimension value: declared in dbt_like_sql/kpis/checks.yml
+    return [ratios_between_zero_and_one, sources_fresh]

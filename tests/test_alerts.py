@@ -74,6 +74,11 @@ def test_a_turn_is_posted_once_with_kpi_period_actual_target_projection_and_link
     # the same night again: nothing new to say
     assert announce_changes(wh, settings, AS_OF, sleep=lambda s: None)["changes"] == 0
     assert len(hook.messages) == 1 and hook.attempts == 1
+    # a back-dated run (a past review reproduced) announces nothing about that past
+    write(wh, [snapshot("support_tickets_solved", "month", *MONTH, 1.0, 40.0, 3.0, "off_track"),
+               snapshot("staff_sick_days", "month", *MONTH, 1.0, 4.0, 2.0, "on_track")])
+    outcome = announce_changes(wh, settings, AS_OF - dt.timedelta(days=5), sleep=lambda s: None)
+    assert outcome["changes"] == 0 and "before 2026-11-18" in outcome["delivery"] and len(hook.messages) == 1
     # it recovers: said once; an at_risk week going on track was never announced off track
     write(wh, [snapshot("support_tickets_solved", "month", *MONTH, 20.0, 40.0, 41.0, "on_track"),
                snapshot("support_tickets_solved", "week", *WEEK, 5.0, 10.0, 11.0, "on_track"),

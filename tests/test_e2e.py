@@ -369,7 +369,7 @@ def test_a_failing_source_fails_the_run_names_the_fix_and_marks_its_kpis_no_data
     newsletter = {k.id for k in settings.kpis() if k.sources == ("mailchimp",)}
     assert {statuses[k] for k in newsletter} == {"no_data"}  # stale: never shown as on track
     assert statuses["website_visitors"] != "no_data" and statuses["ad_cpc"] != "no_data"  # sources that did load
-    assert "check one_row_per_period" not in out.out
+    assert "check keys_and_values" not in out.out  # kpis.kpi_values: one row per KPI x grain x period x dimension
     assert october["newsletter_new_subscribers"] in ("achieved", "missed")
     for (table,) in con.execute("select table_schema || '.' || table_name from information_schema.tables").fetchall():
         assert not con.execute(f"select count(*) from {table} t where t::varchar like '%{secret}%'").fetchone()[0]
