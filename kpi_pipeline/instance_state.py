@@ -23,6 +23,7 @@ from kpi_pipeline.config import Settings
 
 PID_TAG = "kpi/pid"
 STARTED_BY_TAG = "kpi/started_by"
+LAUNCHED_BY_TAG = "user"  # the tag Dagster's UI shows as "Launched by" (instead of "Manually launched")
 POOL = "duckdb"
 UNFINISHED = (dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
               dg.DagsterRunStatus.CANCELING)

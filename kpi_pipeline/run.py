@@ -23,7 +23,7 @@ from dagster import DagsterEventType
 from kpi_pipeline.alerts import announce_failure, root_message
 from kpi_pipeline.config import Settings
 from kpi_pipeline.defs import build_definitions
-from kpi_pipeline.instance_state import PID_TAG, POOL, STARTED_BY_TAG, pool_holders, process_tag
+from kpi_pipeline.instance_state import LAUNCHED_BY_TAG, PID_TAG, POOL, STARTED_BY_TAG, pool_holders, process_tag
 from kpi_pipeline.runtime import AS_OF_TAG, PARTITION_TAG
 from kpi_pipeline.schedules import NIGHTLY_JOB, REFRESH_JOB, run_tags
 
@@ -278,7 +278,7 @@ def run_pipeline(
         selection = dg.AssetSelection.all() - dg.AssetSelection.groups(*others)
     keys = sorted(selection.resolve(graph))
     run_config = {"loggers": {"progress": {}}}
-    who = {PID_TAG: process_tag(), STARTED_BY_TAG: started_by}
+    who = {PID_TAG: process_tag(), STARTED_BY_TAG: started_by, LAUNCHED_BY_TAG: started_by}
     with dg.DagsterInstance.get() as instance:
         supervisor = _Supervisor(instance, watch, out, pool_wait)
         tags = run_tags(settings, as_of, start, end)
