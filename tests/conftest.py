@@ -146,8 +146,8 @@ def subset_config(folder: Path, sandbox, sources: list[str], history_start: dt.d
 
 # The slowest modules first, longest first: with `-n 2 --dist loadfile` each worker takes the
 # next file when it is free, so starting with the long ones keeps both busy to the end.
-SLOW_MODULES = ("test_nightly.py", "test_subsets.py", "test_crash.py", "test_e2e.py", "test_recovery.py", "test_e2e_sunday.py",
-                "test_people_and_money.py", "test_faults.py")
+SLOW_MODULES = ("test_nightly.py", "test_subsets.py", "test_e2e.py", "test_recovery.py", "test_e2e_sunday.py",
+                "test_people_and_money.py", "test_crash.py", "test_alerts.py", "test_ui.py", "test_faults.py")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -160,10 +160,10 @@ def test_kpi_sync_posts_the_turn_once_and_a_failed_night_names_the_source_and_fi
     live_environment(monkeypatch, sandbox, tmp_path)
     monkeypatch.setenv("KPI_ALERT_WEBHOOK", hook.url)
     # a revenue target no month can reach: November is off track half-way through
-    path = subset_config(tmp_path, sandbox, ["stripe", "calendly"], dt.date(2026, 10, 1),
+    path = subset_config(tmp_path, sandbox, ["stripe", "calendly"], dt.date(2026, 11, 1),
                          extra='targets:\n  revenue: {month: 100000000}\nalerts: {webhook_url: "${KPI_ALERT_WEBHOOK}"}\n')
     args = ["--config", str(path), "--as-of", SANDBOX_AS_OF.isoformat()]
-    assert main(["sync", *args, "--start", "2026-10-01"]) == 0, capsys.readouterr().out
+    assert main(["sync", *args, "--start", "2026-11-01"]) == 0, capsys.readouterr().out
     assert len(hook.messages) == 1
     text = hook.texts()[0]
     assert "*Revenue* (2026-11): off track: actual EUR " in text and "target EUR 100,000,000.00" in text

@@ -54,9 +54,9 @@ def ui(sandbox, tmp_path_factory):
     folder = tmp_path_factory.mktemp("ui")
     mp = pytest.MonkeyPatch()
     live_environment(mp, sandbox, folder)
-    path = subset_config(folder, sandbox, ["stripe", "mailchimp"], dt.date(2026, 10, 1),
+    path = subset_config(folder, sandbox, ["stripe", "mailchimp"], dt.date(2026, 11, 1),
                          extra="targets:\n  revenue: {month: 100000000}\n")
-    assert main(["sync", "--config", str(path), "--as-of", AS_OF.isoformat(), "--start", "2026-10-01"]) == 0
+    assert main(["sync", "--config", str(path), "--as-of", AS_OF.isoformat(), "--start", "2026-11-01"]) == 0
     home = Path(os.environ["DAGSTER_HOME"])
     port = free_port()
     log = folder / "dagster-dev.log"
