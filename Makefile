@@ -14,8 +14,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	.venv/bin/kpi demo
 
+# Test files live in memory when /dev/shm has room: Dagster's SQLite event log and DuckDB sync
+# to disk on every commit, and on a disk that is most of a test's time.
+SHM_FREE := $(shell [ -w /dev/shm ] && df -Pk /dev/shm | awk 'NR==2 {print $$4}')
+TEST_TMP := $(if $(shell [ "$(SHM_FREE)" -gt 4000000 ] 2>/dev/null && echo y),/dev/shm/kpi-tests-$(shell printf %s "$(CURDIR)" | cksum | cut -d' ' -f1))
+
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 2 --dist loadgroup $(if $(TEST_TMP),--basetemp=$(TEST_TMP)) && rm -rf $(TEST_TMP)
 
 ui: $(STAMP)
 	mkdir -p $(DAGSTER_HOME)
