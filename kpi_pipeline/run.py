@@ -48,6 +48,13 @@ freshness:
 """
 FRESHNESS_BLOCK = "\nfreshness:\n  enabled: true\n"
 POOL_WAIT = 900.0  # seconds a run waits for the duckdb pool before it gives up (env KPI_POOL_WAIT)
+# Dagster's own setting: a run over a range of days plans one event per asset for the whole range
+# instead of one per day (a first sync of 14 months: 14 daily streams x 425 days = 5,950 events
+# written before the first step; a sync over 6 months of 5 sources took 23% less time with it).
+# The trade-off, chosen deliberately: when such a run fails, its days show as missing rather than
+# failed in the UI's partition view; `kpi sync` and the failure alert name the failed streams, and
+# "materialize missing" picks those days up. A nightly run plans one day either way.
+PLANNED_AS_ONE = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 
 
 def ensure_instance(settings: Settings) -> Path:
@@ -263,6 +270,7 @@ def run_pipeline(
     """Materialize the selected sources' streams and everything downstream, in one run."""
     out = out or sys.stdout
     pool_wait = float(os.environ.get("KPI_POOL_WAIT", POOL_WAIT)) if pool_wait is None else pool_wait
+    os.environ.setdefault(PLANNED_AS_ONE, "1")
     ensure_instance(settings)
     watch = _Watch()
     defs = build_definitions(settings)

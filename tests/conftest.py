@@ -146,18 +146,11 @@ def subset_config(folder: Path, sandbox, sources: list[str], history_start: dt.d
 
 # The slowest modules first, longest first: with `-n 2 --dist loadfile` each worker takes the
 # next file when it is free, so starting with the long ones keeps both busy to the end.
-SLOW_MODULES = ("test_nightly.py", "test_subsets.py", "test_e2e.py", "test_recovery.py", "test_e2e_sunday.py",
-                "test_people_and_money.py", "test_crash.py", "test_alerts.py", "test_ui.py", "test_faults.py")
-
-
-# Modules whose tests share nothing costly run test by test on either worker; every other module
-# stays on one worker (`--dist loadgroup`), so its module-scoped world is built once.
-SPREAD_MODULES = ("test_subsets.py",)
+SLOW_MODULES = ("test_nightly.py", "test_e2e.py", "test_recovery.py", "test_subsets_combined.py", "test_subsets.py",
+                "test_e2e_sunday.py", "test_people_and_money.py", "test_crash.py", "test_alerts.py", "test_ui.py",
+                "test_faults.py")
 
 
 def pytest_collection_modifyitems(config, items):
     rank = {name: i for i, name in enumerate(SLOW_MODULES)}
     items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_MODULES)))
-    for item in items:
-        if item.path.name not in SPREAD_MODULES:
-            item.add_marker(pytest.mark.xdist_group(item.path.name))

@@ -233,6 +233,10 @@ def test_the_run_is_in_the_dagster_instance_with_partitions(synced):
         assert run is not None and run.is_success
         keys = instance.get_materialized_partitions(dg.AssetKey(["raw", "mailchimp__campaign_reports"]))
         assert len(keys) == (AS_OF - HISTORY_START).days + 1
+        # the range was planned as one event per asset, not one per asset and day (199 days)
+        planned = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+        assets = {e.dagster_event.asset_key for e in planned}
+        assert len(planned) == len(assets) and dg.AssetKey(["raw", "mailchimp__campaign_reports"]) in assets
         # a point-in-time stream is one table, not 199 days filled by one row
         account = dg.AssetKey(["raw", "instagram__account"])
         assert instance.get_latest_materialization_event(account) is not None
