@@ -20,7 +20,7 @@ SHM_FREE := $(shell [ -w /dev/shm ] && df -Pk /dev/shm | awk 'NR==2 {print $$4}'
 TEST_TMP := $(if $(shell [ "$(SHM_FREE)" -gt 4000000 ] 2>/dev/null && echo y),/dev/shm/kpi-tests-$(shell printf %s "$(CURDIR)" | cksum | cut -d' ' -f1))
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadfile $(if $(TEST_TMP),--basetemp=$(TEST_TMP)) && rm -rf $(TEST_TMP)
+	$(PY) -m pytest -q -n 3 --dist loadfile $(if $(TEST_TMP),--basetemp=$(TEST_TMP)) && rm -rf $(TEST_TMP)
 
 ui: export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS = 1  # backfills plan one event per asset (README)
 ui: $(STAMP)
