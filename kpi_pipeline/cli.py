@@ -49,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--config", help="kpi.yaml (default: env KPI_CONFIG, else ./kpi.yaml)")
     common.add_argument("--as-of", help="last complete day, YYYY-MM-DD (env KPI_AS_OF; default yesterday)")
     parser = argparse.ArgumentParser(prog="kpi", description="Pull a business's KPIs and score them.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"kpi {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("demo", parents=[common], help="run the whole pipeline on the offline sandbox")
     sync = sub.add_parser("sync", parents=[common], help="sync sources, then models, snapshots, report")
     sync.add_argument("--source", action="append", default=[], help="only this source (repeatable)")
@@ -58,13 +59,14 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--wait", type=float, help="seconds to wait for another run holding the warehouse "
                                                   "(env KPI_POOL_WAIT; default 900)")
     report = sub.add_parser("report", parents=[common], help="print the scorecard")
-    report.add_argument("--grain", choices=SNAPSHOT_GRAINS)
-    report.add_argument("--period", help="2026-11, 2026-Q4, 2026-W48 or 2026")
-    report.add_argument("--format", default="table", choices=("table", "markdown", "html", "json"))
+    report.add_argument("--grain", choices=SNAPSHOT_GRAINS, help="only this grain (default: month and quarter)")
+    report.add_argument("--period", help="only this period: 2026-11, 2026-Q4, 2026-W48 or 2026")
+    report.add_argument("--format", default="table", choices=("table", "markdown", "html", "json"),
+                        help="output format (default table)")
     report.add_argument("--output", help="write to this file instead of stdout")
     sub.add_parser("check", parents=[common], help="validate kpi.yaml and the credentials' presence")
     catalog = sub.add_parser("catalog", parents=[common], help="list every KPI with its formula")
-    catalog.add_argument("--format", default="table", choices=("table", "json"))
+    catalog.add_argument("--format", default="table", choices=("table", "json"), help="output format (default table)")
     doctor = sub.add_parser("doctor", parents=[common], help="show (and --repair) runs, pool slots, leftover "
                                                               "files and the warehouse's lock and disk space")
     doctor.add_argument("--repair", action="store_true", help="fail runs whose process is gone, free their "
@@ -72,8 +74,18 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--run", action="append", default=[], metavar="RUN_ID",
                         help="with --repair: also fail this run (id or its first 8 characters), one whose process "
                              "this host cannot see, such as a run the daemon launched")
-    sub.add_parser("init-instance", parents=[common], help=argparse.SUPPRESS)
+    sub.add_parser("init-instance", parents=[common], help="write DAGSTER_HOME's dagster.yaml and workspace.yaml "
+                                                         "for the daemon and the UI (make ui runs it)")
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kpi-pipeline")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
