@@ -127,11 +127,9 @@ def test_a_refused_or_unreachable_webhook_says_what_to_fix_without_its_secret(tm
     delivered, what = post(hook.url, {"text": "x"}, sleep=lambda s: None)
     assert not delivered and hook.attempts == 1  # a 404 does not get better by asking again
     assert "HTTP 404" in what and "check alerts.webhook_url" in what and "s3cretWebhookToken" not in what
-    import socket
+    from tests.processes import free_port
 
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
+    port = free_port()  # nothing listens there
     waits: list[float] = []
     delivered, what = post(f"http://127.0.0.1:{port}/hooks/s3cret", {"text": "x"}, attempts=3, sleep=waits.append)
     assert not delivered and "could not reach the webhook (ConnectionError)" in what and len(waits) == 2

@@ -12,7 +12,6 @@ import datetime as dt
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -23,20 +22,10 @@ from kpi_pipeline.config import load_config
 from kpi_pipeline.run import ensure_instance
 from connectors.sandbox import Sandbox
 from tests.conftest import live_environment, subset_config
+from tests.processes import wait_until
 from tests.webhook import Receiver
 
 BOUND = 600.0  # seconds: a hang, not a slow machine
-
-
-def wait_until(what, check, daemon, log):
-    deadline = time.monotonic() + BOUND
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        assert daemon.poll() is None, f"the daemon died:\n{log.read_text()[-3000:]}"
-        time.sleep(1)
-    raise AssertionError(f"no {what} within {BOUND:.0f}s:\n{log.read_text()[-3000:]}")
 
 
 def test_the_schedule_fires_a_source_fails_the_refresh_runs_and_the_owner_is_told(tmp_path, monkeypatch):
@@ -67,10 +56,10 @@ def test_the_schedule_fires_a_source_fails_the_refresh_runs_and_the_owner_is_tol
                     return instance.get_runs(dg.RunsFilter(job_name=job))
 
                 nightly = wait_until("failed nightly run", lambda: [r for r in runs("nightly")
-                                     if r.status == dg.DagsterRunStatus.FAILURE], daemon, log)[0]
+                                     if r.status == dg.DagsterRunStatus.FAILURE], daemon, log, BOUND)[0]
                 refresh = wait_until("finished refresh run", lambda: [r for r in runs("refresh") if r.is_finished],
-                                     daemon, log)[0]
-                messages = wait_until("two alerts", lambda: len(hook.messages) >= 2 and hook.texts(), daemon, log)
+                                     daemon, log, BOUND)[0]
+                messages = wait_until("two alerts", lambda: len(hook.messages) >= 2 and hook.texts(), daemon, log, BOUND)
 
                 # the schedule launched it, for yesterday's partition, through the run queue
                 assert nightly.tags["dagster/schedule_name"] == "nightly_sync"

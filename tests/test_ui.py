@@ -12,16 +12,15 @@ import datetime as dt
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import AS_OF, live_environment, subset_config
+from tests.processes import free_port, wait_until
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None:
@@ -39,10 +38,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -65,17 +66,7 @@ def ui(sandbox, tmp_path_factory):
                               stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + BOUND
-        while True:
-            assert server.poll() is None, f"dagster dev died:\n{log.read_text()[-3000:]}"
-            try:
-                with urllib.request.urlopen(f"{base}/server_info", timeout=10) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"dagster dev did not answer in {BOUND:.0f}s:\n{log.read_text()[-3000:]}"
-            time.sleep(1)
+        wait_until("answer from dagster dev", lambda: answers(f"{base}/server_info"), server, log, BOUND)
         yield base
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # dagster dev stops its webserver, daemon and code server

@@ -1,0 +1,29 @@
+"""Helpers for tests that start servers and daemons as other processes: a free port, and a
+wait for something to happen that fails at once when the process dies, and only after a bound
+that catches a hang (never a slow machine)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(what: str, check: Callable[[], Any], process: subprocess.Popen, log: Path, bound: float) -> Any:
+    """Poll ``check`` each second until it returns something true, and return that."""
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        assert process.poll() is None, f"{Path(process.args[0]).name} died:\n{log.read_text()[-3000:]}"
+        time.sleep(1)
+    raise AssertionError(f"no {what} within {bound:.0f}s:\n{log.read_text()[-3000:]}")
