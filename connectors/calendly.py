@@ -18,6 +18,7 @@ from connectors.pagination import PageTokenPaginator
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window, person_column
 
 PLATFORM = "calendly"
+PROBE = "scheduled_events"  # `kpi check --online` fetches its first page for one day: proves the credentials
 FUTURE_DAYS = 365
 
 

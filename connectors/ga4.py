@@ -29,6 +29,7 @@ from connectors.http import (CallStats, bad_body, RetryPolicy, call_with_retries
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
 PLATFORM = "ga4"
+PROBE = "traffic_daily"  # `kpi check --online` fetches its first page for one day: proves the credentials
 SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
 PAGE_ROWS = 100_000
 TRAFFIC_METRICS = ("sessions", "totalUsers", "newUsers", "engagedSessions", "keyEvents")

@@ -20,6 +20,7 @@ from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_sec
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
 PLATFORM = "google_ads"
+PROBE = "campaign_daily"  # `kpi check --online` fetches its first page for one day: proves the credentials
 DEFAULT_VERSION = "v23"
 TOKEN_URI = "https://oauth2.googleapis.com/token"
 QUERY = ("SELECT segments.date, campaign.id, campaign.name, metrics.impressions, metrics.clicks, "

@@ -18,6 +18,7 @@ from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_sec
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window, person_column
 
 PLATFORM = "hubspot"
+PROBE = "contacts"  # `kpi check --online` fetches its first page for one day: proves the credentials
 SEARCH_CAP = 10_000
 PAGE = 200
 

@@ -18,6 +18,7 @@ from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_sec
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
 PLATFORM = "instagram"
+PROBE = "account"  # `kpi check --online` fetches its first page for one day: proves the credentials
 MAX_SPAN_DAYS = 29  # 30 days apart at most; a DST change makes a 30-day span 30 days + 1 hour
 
 

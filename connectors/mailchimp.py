@@ -24,6 +24,7 @@ from connectors.pagination import OffsetPaginator
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
 PLATFORM = "mailchimp"
+PROBE = "lists"  # `kpi check --online` fetches its first page for one day: proves the credentials
 PAGE_SIZE = 1000
 COLD_AFTER_DAYS = 90
 

@@ -23,6 +23,7 @@ from connectors.http import CallStats, RetryPolicy
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
 PLATFORM = "manual"
+PROBE = "metrics"  # `kpi check --online` fetches its first page for one day: proves the credentials
 HEADER = ["date", "kpi_id", "value"]
 ALL_TIME = Window(dt.date(1900, 1, 1), dt.date(2999, 12, 31))
 

@@ -19,6 +19,7 @@ from connectors.pagination import NextUrlPaginator
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
 PLATFORM = "meta_ads"
+PROBE = "campaign_insights"  # `kpi check --online` fetches its first page for one day: proves the credentials
 FIELDS = ("campaign_id,campaign_name,impressions,reach,clicks,inline_link_clicks,spend,actions,"
           "action_values,account_currency,date_start,date_stop")
 CHUNK_DAYS = 30

@@ -13,6 +13,10 @@ SOURCES: dict[str, tuple[Callable[[dict[str, Any]], Any], dict[str, StreamSpec]]
 }
 
 
+PROBES: dict[str, str] = {module.PLATFORM: module.PROBE for module in (
+    mailchimp, ga4, meta_ads, google_ads, instagram, stripe, calendly, hubspot, manual)}
+
+
 def streams(source: str) -> dict[str, StreamSpec]:
     """The stream specs of a source; an unknown source lists the known ones."""
     try:

@@ -21,6 +21,7 @@ from connectors.pagination import CursorPaginator
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window, person_column
 
 PLATFORM = "stripe"
+PROBE = "balance_transactions"  # `kpi check --online` fetches its first page for one day: proves the credentials
 STRIPE_VERSION = "2024-06-20"  # charges still link their invoice in this version
 ZERO_DECIMAL = {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf",
                 "xof", "xpf"}

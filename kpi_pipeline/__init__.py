@@ -1,0 +1,11 @@
+"""kpi-pipeline: a business's KPIs from its platforms' APIs, scored against its targets."""
+
+
+def version() -> str:
+    """The installed kpi-pipeline version (shown by ``kpi --version`` and in reports)."""
+    from importlib.metadata import PackageNotFoundError, version as _installed
+
+    try:
+        return _installed("kpi-pipeline")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"

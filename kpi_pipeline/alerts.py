@@ -21,7 +21,7 @@ import requests
 from connectors.http import redact
 from kpi_pipeline.config import Settings
 from kpi_pipeline.periods import label
-from kpi_pipeline.render import fmt
+from kpi_pipeline.reporting.i18n import Formatter
 from kpi_pipeline.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ def status_changes(settings: Settings, snapshots: pd.DataFrame, announced: dict[
     """The turns to announce: a current (or just closed) period that went off track or was missed,
     or came back on track after it was announced off track."""
     kpis = {k.id: k for k in settings.kpis()}
+    fmt = Formatter(settings.language, settings.currency)
     recent = as_of - dt.timedelta(days=RECENT_DAYS - 1)
     out = []
     for row in snapshots.itertuples(index=False):
@@ -74,10 +75,10 @@ def status_changes(settings: Settings, snapshots: pd.DataFrame, announced: dict[
                 continue  # only a recovery from an announced off track is news
         elif before == row.status:
             continue
-        unit, cur = kpi.unit, settings.currency
+        unit, digits = kpi.unit, kpi.shown_decimals
         out.append(Change(row.kpi_id, kpi.label_in(settings.language), row.grain, start,
-                          label(row.grain, start, settings.week_start), row.status,
-                          fmt(row.actual, unit, cur), fmt(row.target, unit, cur), fmt(row.projected, unit, cur)))
+                          label(row.grain, start, settings.week_start), row.status, fmt.value(row.actual, unit, digits),
+                          fmt.value(row.target, unit, digits), fmt.value(row.projected, unit, digits)))
     return sorted(out, key=lambda c: (GRAINS.index(c.grain), c.kpi_id))
 
 

@@ -34,6 +34,14 @@ class KpiDef(BaseModel):
     share: bool = False
     any_source: bool = False
     cohort: bool = False  # follows people for the conversion window: final only after it
+    decimals: int | None = Field(default=None, ge=0, le=4)  # shown decimals; default by unit
+
+    @property
+    def shown_decimals(self) -> int:
+        """Decimals people see: whole counts, percentages with one, money with two (``decimals`` overrides)."""
+        if self.decimals is not None:
+            return self.decimals
+        return {"count": 0, "ratio": 1, "currency": 2}[self.unit]
 
     @property
     def pacing(self) -> str:

@@ -14,8 +14,9 @@ import warnings
 from pathlib import Path
 from typing import Sequence
 
+from kpi_pipeline import version
 from kpi_pipeline.config import ConfigError, Settings, load_config, missing_credentials
-from kpi_pipeline.periods import SNAPSHOT_GRAINS, grain_of, parse_label
+from kpi_pipeline.periods import SNAPSHOT_GRAINS, grain_of, label, parse_label, period_end, period_start
 from kpi_pipeline.runtime import AS_OF_TAG, parse_date, resolve_as_of
 
 OK, FAILED, BAD_INPUT = 0, 1, 2
@@ -49,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--config", help="kpi.yaml (default: env KPI_CONFIG, else ./kpi.yaml)")
     common.add_argument("--as-of", help="last complete day, YYYY-MM-DD (env KPI_AS_OF; default yesterday)")
     parser = argparse.ArgumentParser(prog="kpi", description="Pull a business's KPIs and score them.")
-    parser.add_argument("--version", action="version", version=f"kpi {_version()}")
+    parser.add_argument("--version", action="version", version=f"kpi {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("demo", parents=[common], help="run the whole pipeline on the offline sandbox")
     sync = sub.add_parser("sync", parents=[common], help="sync sources, then models, snapshots, report")
@@ -64,7 +65,14 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--format", default="table", choices=("table", "markdown", "html", "json"),
                         help="output format (default table)")
     report.add_argument("--output", help="write to this file instead of stdout")
-    sub.add_parser("check", parents=[common], help="validate kpi.yaml and the credentials' presence")
+    review = sub.add_parser("review", parents=[common], help="write the review of a month or quarter (HTML and "
+                                                              "Markdown): achieved, missed, movers, the year's goal")
+    review.add_argument("--period", required=True, help="the period to review: 2026-10, 2026-Q3 (also 2026-W40, 2026)")
+    review.add_argument("--format", choices=("html", "markdown"), help="write only this format (default both)")
+    review.add_argument("--output", help="with --format: write to this file (default data/reports/review-PERIOD.EXT)")
+    check = sub.add_parser("check", parents=[common], help="validate kpi.yaml and the credentials' presence")
+    check.add_argument("--online", action="store_true", help="also make one cheap request per source to prove "
+                                                             "its credentials work (exit 2 when one is refused)")
     catalog = sub.add_parser("catalog", parents=[common], help="list every KPI with its formula")
     catalog.add_argument("--format", default="table", choices=("table", "json"), help="output format (default table)")
     doctor = sub.add_parser("doctor", parents=[common], help="show (and --repair) runs, pool slots, leftover "
@@ -77,15 +85,6 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("init-instance", parents=[common], help="write DAGSTER_HOME's dagster.yaml and workspace.yaml "
                                                          "for the daemon and the UI (make ui runs it)")
     return parser
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("kpi-pipeline")
-    except PackageNotFoundError:  # run from a checkout that was never installed
-        return "unknown (not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -140,17 +139,44 @@ def cmd_sync(args: argparse.Namespace, settings: Settings, *, demo: bool = False
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return FAILED
+    from kpi_pipeline.reporting.store import current_statuses
+
+    before = current_statuses(settings)
     outcome = run_pipeline(settings, as_of, sources=sources or None, start=start, end=end, pool_wait=wait,
                            started_by="kpi demo" if demo else "kpi sync")
     print()
     for line in summary_lines(outcome):
         print(line)
     print(f"run {outcome.run_id}: {'ok' if outcome.success else 'FAILED'}")
+    _print_scorecard_news(settings, as_of, before)
     if "raw__manual__metrics" in outcome.failures:  # the owner's own file: bad input, not a failed platform
         print(f"error: {settings.enabled_sources()['manual'].path} was refused: fix the lines named above and sync "
               "again (the other sources were loaded)", file=sys.stderr)
         return BAD_INPUT
     return OK if outcome.success else FAILED
+
+
+def _print_scorecard_news(settings: Settings, as_of: dt.date, before: dict) -> None:
+    """After a sync: the scorecard's summary line and the KPIs whose status the run changed."""
+    from kpi_pipeline.reporting.i18n import Formatter
+    from kpi_pipeline.reporting.model import DEFAULT_GRAINS, build_views
+    from kpi_pipeline.reporting.store import NoSnapshot, current_statuses, published_snapshots, status_changes
+
+    try:
+        with published_snapshots(settings) as (current, snaps, _):
+            views = build_views(snaps, settings, current, DEFAULT_GRAINS)
+    except NoSnapshot:
+        return
+    fmt = Formatter(settings.language, settings.currency)
+    parts = [f"{fmt.t('view_' + v.grain).lower()} {v.period}: {fmt.summary(v.counts())}" for v in views]
+    print(f"scorecard as of {current}: " + "; ".join(parts))
+    labels = {k.id: k.label_in(settings.language) for k in settings.kpis()}
+    changes = status_changes(before, current_statuses(settings), as_of, settings.week_start)
+    for (kpi_id, grain, start), old, new in changes:
+        print(f"  {labels.get(kpi_id, kpi_id)} ({label(grain, start, settings.week_start)}): "
+              f"{fmt.status(old)} -> {fmt.status(new)}")
+    if before and not changes:
+        print("  no KPI changed status")
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -166,56 +192,92 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if code != OK:
         return code
     print()
-    args.grain, args.period, args.format, args.output = None, None, "table", None
+    args.grain, args.period, args.format, args.output, args.as_of = None, None, "table", None, None
     return cmd_report(args, settings)
 
 
-def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    import duckdb
+def _selection(args: argparse.Namespace, settings: Settings) -> tuple[tuple[str, ...], dict[str, dt.date]]:
+    """The grains to show and, with --period, the period's start per grain."""
+    from kpi_pipeline.reporting.model import DEFAULT_GRAINS, REPORT_GRAINS
 
-    from kpi_pipeline.render import render, scorecard_rows
-
-    if args.period and not args.grain:
-        args.grain = grain_of(args.period)
-        if args.grain not in SNAPSHOT_GRAINS:
+    grain = args.grain
+    if args.period and not grain:
+        grain = grain_of(args.period)
+        if grain not in SNAPSHOT_GRAINS:
             raise BadInput(f"--period: {args.period!r} is not a week, month, quarter or year label")
-    if args.period:
-        try:
-            parse_label(args.grain, args.period, settings.week_start)
-        except ValueError as err:
-            raise BadInput(f"--period: {args.period!r} is {err}") from None
-    # the published copy: reading it never waits for (or blocks) a running sync
-    source = settings.published_path
-    if not source.exists():
-        print(f"no data yet at {source}: run `kpi sync` first", file=sys.stderr)
-        return FAILED
+    if not args.period:
+        return ((grain,) if grain else REPORT_GRAINS.get(args.format, DEFAULT_GRAINS)), {}
+    try:
+        start = parse_label(grain, args.period, settings.week_start)
+    except ValueError as err:
+        raise BadInput(f"--period: {args.period!r} is {err}") from None
+    if period_end(grain, start) < settings.history_start:
+        raise BadInput(f"--period: {args.period} ends before history_start ({settings.history_start})")
+    return (grain,), {grain: start}
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from kpi_pipeline.render import render
+    from kpi_pipeline.reporting.i18n import Formatter
+    from kpi_pipeline.reporting.model import load_scorecard
+    from kpi_pipeline.reporting.store import NoSnapshot, published_snapshots
+
+    grains, period = _selection(args, settings)
     requested = args.as_of or os.environ.get("KPI_AS_OF")
-    table = "snapshots.kpi_snapshot_history" if requested else "snapshots.kpi_snapshots"
-    with duckdb.connect(str(source), read_only=True) as con:
-        if not con.execute("select count(*) from information_schema.tables where table_schema || '.' || "
-                           "table_name = ?", [table]).fetchone()[0]:
-            print("no snapshots yet: run `kpi sync` first", file=sys.stderr)
-            return FAILED
-        if requested:
-            as_of = _date(requested, "--as-of")
-        else:
-            as_of = con.execute("select max(as_of) from snapshots.kpi_snapshots where business_id = ?",
-                                [settings.business_id]).fetchone()[0]
-        snaps = con.execute(f"select * from {table} where business_id = ? and as_of = ?",
-                            [settings.business_id, as_of]).df() if requested else con.execute(
-            f"select * from {table} where business_id = ?", [settings.business_id]).df()
-    if snaps.empty:
-        print(f"no snapshot for as-of {as_of}: run `kpi sync --as-of {as_of}`", file=sys.stderr)
+    try:  # the published copy: reading it never waits for (or blocks) a running sync
+        with published_snapshots(settings, _date(requested, "--as-of") if requested else None) as (as_of, snaps, query):
+            for grain, start in period.items():
+                _started(args.period, start, as_of, grain, settings)
+            card = load_scorecard(query, settings, as_of, grains, period, snaps)
+    except NoSnapshot as err:
+        print(str(err), file=sys.stderr)
         return FAILED
-    grains = (args.grain,) if args.grain else ("month", "quarter")
-    rows = scorecard_rows(snaps, settings, as_of, grains, args.period)
-    text = render(args.format, rows, settings, as_of)
+    fmt = Formatter(settings.language, settings.currency)
     if args.output:
-        Path(args.output).write_text(text if text.endswith("\n") else text + "\n")
-        print(f"wrote {args.output}")
-    else:
-        print(text)
+        text = render(args.format, card, fmt, version())
+        out = Path(args.output)
+        out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        print(f"wrote {out}")
+        return OK
+    text = render(args.format, card, fmt, version(), file=sys.stdout)
+    if text:
+        print(text, end="" if text.endswith("\n") else "\n")
     return OK
+
+
+def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
+    from kpi_pipeline.reporting.html import review_text
+    from kpi_pipeline.reporting.i18n import Formatter
+    from kpi_pipeline.reporting.review import build_review
+    from kpi_pipeline.reporting.store import NoSnapshot, published_snapshots
+
+    if args.output and not args.format:
+        raise BadInput("--output: give --format too (html or markdown)")
+    args.grain = None
+    (grain,), period = _selection(args, settings)
+    requested = args.as_of or os.environ.get("KPI_AS_OF")
+    try:
+        with published_snapshots(settings, _date(requested, "--as-of") if requested else None) as (as_of, snaps, _):
+            _started(args.period, period[grain], as_of, grain, settings)
+            review = build_review(snaps, settings, as_of, grain, period[grain])
+    except NoSnapshot as err:
+        print(str(err), file=sys.stderr)
+        return FAILED
+    fmt = Formatter(settings.language, settings.currency)
+    outputs = {"html": ".html", "markdown": ".md"}
+    for name in ([args.format] if args.format else list(outputs)):
+        path = Path(args.output) if args.output else settings.reports_dir / f"review-{review.period}{outputs[name]}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(review_text(review, fmt, version(), name), encoding="utf-8")
+        print(f"wrote {path}")
+    print(f"{settings.business} · {review.period}: {fmt.summary(review.counts())}")
+    return OK
+
+
+def _started(text: str, start: dt.date, as_of: dt.date, grain: str, settings: Settings) -> None:
+    if start > as_of:
+        latest = label(grain, period_start(grain, as_of, settings.week_start), settings.week_start)
+        raise BadInput(f"--period: {text} has not started: the data runs through {as_of} (latest {grain}: {latest})")
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
@@ -245,7 +307,18 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         print(f"manual: {len(rows):,} rows in {values['path']}")
         for note in csv_file.notes:
             print(f"warning: {note}", file=sys.stderr)
-    return OK
+    if not args.online:
+        return OK
+    from connectors.errors import AuthenticationError, ConfigurationError
+    from kpi_pipeline.online import probe_sources
+
+    print("online: the first page of one stream per source, for one day")
+    failed = probe_sources(settings, _as_of(args, settings), print)
+    if not failed:
+        return OK
+    print(f"error: {', '.join(failed)} refused or failed: fix what each line above names", file=sys.stderr)
+    refused = any(isinstance(e, (AuthenticationError, ConfigurationError, ConfigError)) for e in failed.values())
+    return BAD_INPUT if refused else FAILED
 
 
 PACING_WORDS = {
@@ -291,7 +364,7 @@ def cmd_init_instance(args: argparse.Namespace, settings: Settings) -> int:
     return OK
 
 
-COMMANDS = {"demo": cmd_demo, "sync": cmd_sync, "report": cmd_report, "check": cmd_check,
+COMMANDS = {"demo": cmd_demo, "sync": cmd_sync, "report": cmd_report, "review": cmd_review, "check": cmd_check,
             "catalog": cmd_catalog, "doctor": cmd_doctor, "init-instance": cmd_init_instance}
 
 if __name__ == "__main__":

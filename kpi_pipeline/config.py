@@ -37,14 +37,26 @@ class ConfigError(ValueError):
         super().__init__(f"{source} is invalid ({len(problems)} problem(s)):\n{lines}")
 
 
+class Labels(_Strict):
+    """A label per report language: ``{en: Treatments performed, nl: Uitgevoerde behandelingen}``."""
+
+    en: str = Field(min_length=1)
+    nl: str | None = None
+
+
 class CustomKpi(_Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")
-    label: str
+    label: str | Labels  # one text, or one per language
     domain: Literal["marketing", "sales", "production", "customer_service", "hr"]
     unit: Literal["count", "ratio", "currency"] = "count"
     aggregation: Literal["sum", "last"] = "sum"
     direction: Literal["higher", "lower"] = "higher"
     description: str = ""
+    decimals: int | None = Field(default=None, ge=0, le=4)
+
+    def kpi(self) -> KpiDef:
+        labels = self.label if isinstance(self.label, Labels) else Labels(en=self.label)
+        return KpiDef(**self.model_dump(exclude={"label"}), label=labels.en, label_nl=labels.nl, sources=("manual",))
 
 
 class Schedule(_Strict):
@@ -145,7 +157,7 @@ class Settings(_Strict):
             k.model_copy(update={"sources": tuple(s for s in k.sources if s in enabled)}) if k.any_source else k
             for k in builtin_kpis()
             if (set(k.sources) & enabled if k.any_source else set(k.sources) <= enabled))
-        custom = tuple(KpiDef(**c.model_dump(), sources=("manual",)) for c in self.custom_kpis)
+        custom = tuple(c.kpi() for c in self.custom_kpis)
         return builtin + custom
 
     def default_as_of(self, today: dt.date | None = None) -> dt.date:

@@ -67,13 +67,19 @@ def last_covered(days: dict[str, set[dt.date]]) -> dict[str, dt.date]:
 
 def loaded_through(wh: Warehouse, settings: Settings) -> dict[str, dt.date]:
     """Per source, the day through which every one of its streams has been loaded (freshness)."""
-    from connectors.registry import streams
-
     if not wh.table_exists("raw._loads"):
         return {}
-    rows = wh.query(
-        "select source, stream, max(window_end) from raw._loads where business_id = ? group by source, stream",
-        [settings.business_id])
+    return through_from_loads(wh.query(LOADED_THROUGH_SQL, [settings.business_id]), settings)
+
+
+LOADED_THROUGH_SQL = ("select source, stream, max(window_end) from raw._loads where business_id = ? "
+                      "group by source, stream")
+
+
+def through_from_loads(rows: list[tuple[str, str, dt.date]], settings: Settings) -> dict[str, dt.date]:
+    """Per enabled source, the smallest of its streams' last loaded days (rows of LOADED_THROUGH_SQL)."""
+    from connectors.registry import streams
+
     out: dict[str, dt.date] = {}
     for source in settings.enabled_sources():
         ends = {stream: end for src, stream, end in rows if src == source}

@@ -164,7 +164,7 @@ def test_kpi_sync_posts_the_turn_once_and_a_failed_night_names_the_source_and_fi
     assert main(["sync", *args, "--start", "2026-11-01"]) == 0, capsys.readouterr().out
     assert len(hook.messages) == 1
     text = hook.texts()[0]
-    assert "*Revenue* (2026-11): off track: actual EUR " in text and "target EUR 100,000,000.00" in text
+    assert "*Revenue* (2026-11): off track: actual €" in text and "target €100,000,000.00" in text
     assert (tmp_path / "data" / "reports" / "scorecard.html").resolve().as_uri() in text  # the report's link
     assert main(["sync", *args]) == 0  # the same night again: said already
     assert len(hook.messages) == 1

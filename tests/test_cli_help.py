@@ -35,7 +35,7 @@ def test_every_command_and_option_has_help_and_nothing_shows_suppress(capsys):
     top = capsys.readouterr().out
     assert "==SUPPRESS==" not in top
     commands = _commands(parser)
-    assert set(commands) == {"demo", "sync", "report", "check", "catalog", "doctor", "init-instance"}
+    assert set(commands) == {"demo", "sync", "report", "review", "check", "catalog", "doctor", "init-instance"}
     for name, command in commands.items():
         assert name in top
         text = command.format_help()

@@ -283,13 +283,14 @@ def test_report_command_in_every_format(synced, capsys, tmp_path):
     assert doc["as_of"] == AS_OF.isoformat() and {r["period"] for r in doc["kpis"]} == {"2026-11", "2026-Q4"}
     assert main(["report", "--config", str(path), "--period", "2026-10", "--format", "markdown"]) == 0
     md = capsys.readouterr().out
-    assert md.startswith("**") and "\n| KPI |" in md and "2026-10" in md and ("achieved" in md or "MISSED" in md)
+    assert md.startswith("**Month October 2026: ") and "\n| KPI |" in md and ("achieved" in md or "missed" in md)
     out = tmp_path / "card.html"
     assert main(["report", "--config", str(path), "--grain", "week", "--format", "html", "--output", str(out)]) == 0
-    assert "<table>" in out.read_text() and "2026-W46" in out.read_text()
+    assert '<table class="kpis">' in out.read_text() and 'data-period="2026-W46"' in out.read_text()
     assert (settings.reports_dir / "scorecard.html").exists()
     assert main(["report", "--config", str(path), "--as-of", AS_OF.isoformat()]) == 0  # from history
     assert main(["report", "--config", str(path), "--as-of", "2026-06-01"]) == 1
+    assert "run `kpi sync --as-of 2026-06-01`" in capsys.readouterr().err
 
 
 def test_rerunning_the_same_range_changes_no_table_while_an_analyst_reads(synced):

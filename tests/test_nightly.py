@@ -85,7 +85,7 @@ def test_the_schedule_fires_a_source_fails_the_refresh_runs_and_the_owner_is_tol
     assert failure.startswith(f"Studio Lumen: the nightly run failed (as of {as_of})")
     assert "*mailchimp*:" in failure and "check sources.mailchimp.api_key" in failure and "*stripe*" not in failure
     turn = next(t for t in messages if "turned" in t)
-    assert "*Revenue* (" in turn and ("off track: actual EUR" in turn or "missed: actual EUR" in turn)
+    assert "*Revenue* (" in turn and ("off track: actual €" in turn or "missed: actual €" in turn)
     con = duckdb.connect(str(tmp_path / "data" / "analytics.duckdb"), read_only=True)
     statuses = dict(con.execute("select kpi_id, status from snapshots.kpi_snapshots where grain = 'month' "
                                 "and period_start = ?", [as_of.replace(day=1)]).fetchall())

@@ -5,10 +5,13 @@ import os
 
 import dagster as dg
 
+from kpi_pipeline import version
 from kpi_pipeline.alerts import announce_changes
 from kpi_pipeline.assets.keys import ALERTS_KEY, PUBLISH_KEY, REPORT_KEY, table_key
 from kpi_pipeline.config import PUBLISHED_FILE, Settings
-from kpi_pipeline.render import html_page, scorecard_rows
+from kpi_pipeline.reporting.html import scorecard_html
+from kpi_pipeline.reporting.i18n import Formatter
+from kpi_pipeline.reporting.model import REPORT_GRAINS, load_scorecard
 from kpi_pipeline.resources import WarehouseResource
 from kpi_pipeline.runtime import resolve_as_of
 from kpi_pipeline.warehouse import StorageError, storage_problem
@@ -18,21 +21,20 @@ def report_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     @dg.asset(key=REPORT_KEY, deps=[table_key("snapshots.kpi_snapshots")], group_name="reports",
               kinds={"python", "html"})
     def scorecard(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        """data/reports/scorecard.html: the current month and quarter, per KPI."""
+        """data/reports/scorecard.html: the current month, quarter and year by domain, with trends."""
         as_of = resolve_as_of(settings, context.run.tags)
-        snaps = warehouse.get().query_df("select * from snapshots.kpi_snapshots where business_id = ?",
-                                         [settings.business_id])
-        rows = scorecard_rows(snaps, settings, as_of)
+        card = load_scorecard(warehouse.get().query_df, settings, as_of, REPORT_GRAINS["html"])
         path = settings.reports_dir / "scorecard.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            tmp.write_text(html_page(rows, settings, as_of))
+            tmp.write_text(scorecard_html(card, Formatter(settings.language, settings.currency), version()),
+                           encoding="utf-8")
             os.replace(tmp, path)
         except OSError as err:
             tmp.unlink(missing_ok=True)
             raise StorageError(storage_problem(err, path) or f"writing {path} failed: {err}") from None
-        return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path)), "kpis": len(rows)})
+        return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path)), "kpis": len(card.views[0].cards)})
 
     @dg.asset(key=ALERTS_KEY, deps=[REPORT_KEY, table_key("snapshots.kpi_snapshots")], group_name="reports",
               kinds={"python", "duckdb", "slack"}, pool="duckdb")

@@ -12,7 +12,9 @@ from kpi_pipeline.calendar import calendar_windows, catalog_frame, parameters_fr
 from kpi_pipeline.assets.raw import raw_tables
 from kpi_pipeline.config import Settings
 from kpi_pipeline.coverage import Coverage, coverage_table
-from kpi_pipeline.render import markdown_table, scorecard_rows, status_summary
+from kpi_pipeline.reporting.markdown import markdown
+from kpi_pipeline.reporting.i18n import Formatter
+from kpi_pipeline.reporting.model import Scorecard, build_views
 from kpi_pipeline.resources import WarehouseResource
 from kpi_pipeline.runtime import resolve_as_of
 from kpi_pipeline.schedules import nightly_freshness
@@ -69,10 +71,12 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         """Every KPI per week, month, quarter and year against its target; history appended per as-of."""
         as_of = resolve_as_of(settings, context.run.tags)
         rows = write_snapshots(warehouse.get(), settings, as_of)
-        card = scorecard_rows(rows, settings, as_of)
+        fmt = Formatter(settings.language, settings.currency)
+        card = Scorecard(settings.business, as_of, settings.demo, settings.currency,
+                         build_views(rows, settings, as_of, ("month", "quarter")), {})
         return dg.MaterializeResult(metadata={
-            "scorecard": dg.MetadataValue.md(markdown_table(card, settings)),  # the current month and quarter
-            "status": status_summary(card) or "no KPI has a snapshot yet",
+            "scorecard": dg.MetadataValue.md(markdown(card, fmt)),  # the current month and quarter
+            "status": fmt.summary(card.views[0].counts()),  # the current month
             "as_of": str(as_of), "rows": len(rows),
             "off_track": int((rows["status"] == "off_track").sum()),
             **table_metadata(warehouse.get(), "snapshots.kpi_snapshots", len(rows)),

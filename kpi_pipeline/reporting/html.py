@@ -1,0 +1,97 @@
+"""HTML from Jinja2 templates (autoescaped): the scorecard and the review, one self-contained file
+each: inline CSS and SVG, no script, no font, no request at view time."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+import jinja2
+
+from kpi_pipeline.reporting.i18n import Formatter
+from kpi_pipeline.reporting.markdown import md_escape
+from kpi_pipeline.reporting.model import TREND_PERIODS, Card, Point, Scorecard
+from kpi_pipeline.reporting.review import Review
+
+SPARK_W, SPARK_H, SPARK_PAD = 120, 32, 3
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("kpi_pipeline.reporting", "templates"),
+        # every value from a platform, the CSV or kpi.yaml is text: HTML is escaped by Jinja2,
+        # Markdown (.md.j2) passes each text through the |md filter
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+    )
+    env.filters["md"] = md_escape
+    env.globals.update(spark=sparkline, bar=bar, trend_periods=TREND_PERIODS)
+    return env
+
+
+@dataclass(frozen=True)
+class Spark:
+    """An inline SVG sparkline: the actuals as a line, the targets as a dashed step line."""
+
+    line: str
+    target: str
+    dots: list[tuple[float, float, bool]]  # x, y, is the current (open) period
+    first: str
+    last: str
+    width: int = SPARK_W
+    height: int = SPARK_H
+
+
+def sparkline(points: list[Point], is_open: bool) -> Spark | None:
+    values = [v for p in points for v in (p.actual, p.target) if v is not None]
+    if len([p for p in points if p.actual is not None]) < 2:
+        return None
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    step = (SPARK_W - 2 * SPARK_PAD) / max(1, len(points) - 1)
+
+    def xy(i: int, v: float) -> tuple[float, float]:
+        return (round(SPARK_PAD + i * step, 1),
+                round(SPARK_H - SPARK_PAD - (v - low) / span * (SPARK_H - 2 * SPARK_PAD), 1))
+
+    line, dots, target = [], [], []
+    for i, p in enumerate(points):
+        if p.actual is not None:
+            x, y = xy(i, p.actual)
+            line.append(f"{'L' if line else 'M'}{x} {y}")
+            if i == len(points) - 1:
+                dots.append((x, y, is_open))
+        if p.target is not None:
+            x, y = xy(i, p.target)
+            half = step / 2
+            target.append(f"M{max(0.0, round(x - half, 1))} {y}H{min(float(SPARK_W), round(x + half, 1))}")
+    return Spark(" ".join(line), " ".join(target), dots, points[0].period, points[-1].period)
+
+
+@dataclass(frozen=True)
+class Bar:
+    """A progress bar: how much of the target reached (capped at 100%), and the expected-to-date mark."""
+
+    fill: float
+    mark: float | None
+    over: bool
+
+
+def bar(card: Card) -> Bar | None:
+    if card.progress is None or card.progress < 0:
+        return None
+    mark = card.expected_share
+    return Bar(round(min(card.progress, 1.0) * 100, 1),
+               None if mark is None else round(min(max(mark, 0.0), 1.0) * 100, 1), card.progress > 1.0)
+
+
+def scorecard_html(card: Scorecard, fmt: Formatter, version: str) -> str:
+    return environment().get_template("scorecard.html.j2").render(
+        card=card, f=fmt, version=version, generated=dt.date.today())
+
+
+def review_text(review: Review, fmt: Formatter, version: str, fmt_name: str) -> str:
+    """The review as ``html`` or ``markdown``."""
+    name = {"html": "review.html.j2", "markdown": "review.md.j2"}[fmt_name]
+    return environment().get_template(name).render(r=review, f=fmt, version=version)

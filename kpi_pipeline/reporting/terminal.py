@@ -1,0 +1,79 @@
+"""The scorecard in a terminal: one table per domain, status in colour on a terminal (rich), the
+same text without escape codes when piped or written to a file."""
+
+from __future__ import annotations
+
+import io
+from typing import TextIO
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from kpi_pipeline.reporting.i18n import Formatter
+from kpi_pipeline.reporting.model import Card, Scorecard
+
+STYLE = {"on_track": "bold green", "achieved": "bold green", "at_risk": "bold yellow", "off_track": "bold red",
+         "missed": "bold red"}
+MARK = {"on_track": "✓", "achieved": "✓", "at_risk": "!", "off_track": "✗", "missed": "✗"}
+
+
+def _change(card: Card, value: float | None, fmt: Formatter) -> Text:
+    good = card.good(value)
+    return Text(fmt.change(value), style="" if good is None else ("green" if good else "red"))
+
+
+def _target(card: Card, fmt: Formatter) -> str:
+    if card.target is None:
+        return fmt.DASH
+    text = fmt.value(card.target, card.kpi.unit, card.kpi.shown_decimals)
+    return fmt.t("target_max", value=text) if card.kpi.direction == "lower" else text
+
+
+def tables(card: Scorecard, fmt: Formatter, plain: bool) -> list[object]:
+    """Renderables: a title, then per view a summary line and a table per domain."""
+    title = f"{card.business} · {fmt.t('scorecard')} · {fmt.t('as_of', date=fmt.date(card.as_of))}"
+    out: list[object] = [Text(title, style="bold")]
+    if card.demo:
+        out.append(Text(fmt.t("demo_banner"), style="yellow"))
+    stale = [f"{fmt.source(s)}: {fmt.freshness(d, card.as_of)}" for s, d in card.freshness.items()
+             if d is None or d < card.as_of]
+    if stale:
+        out.append(Text("; ".join(stale), style="red"))
+    for view in card.views:
+        out.append(Text(""))
+        heading = f"{fmt.t('view_' + view.grain)} {fmt.period(view.grain, view.start, view.period)}"
+        out.append(Text.assemble((heading, "bold"), ": ", fmt.summary(view.counts())))
+        if not view.sections:
+            out.append(Text(fmt.t("no_kpis")))
+        for section in view.sections:
+            table = Table(title=f"{fmt.domain(section.domain)} ({fmt.summary(section.counts())})",
+                          title_justify="left", title_style="bold", box=box.SIMPLE if plain else box.SIMPLE_HEAD,
+                          pad_edge=False, show_edge=False)
+            for name, justify in (("kpi", "left"), ("actual", "right"), ("target", "right"), ("status", "left"),
+                                  ("projected", "right"), ("vs_previous", "right"), ("vs_last_year", "right")):
+                table.add_column(fmt.t(name), justify=justify, no_wrap=name != "kpi")
+            for c in section.cards:
+                unit, digits = c.kpi.unit, c.kpi.shown_decimals
+                status = Text(f"{MARK.get(c.status, '·')} {fmt.status(c.status)}", style=STYLE.get(c.status, "dim"))
+                name = Text(c.kpi.label_in(fmt.language))
+                if c.reason:
+                    name.append(f"\n{fmt.reason(c.reason)}", style="dim")
+                projected = fmt.value(c.projected, unit, digits) if not c.is_closed else \
+                    fmt.t("final") if c.is_final else fmt.t("closed")
+                table.add_row(name, fmt.value(c.actual, unit, digits), _target(c, fmt), status, projected,
+                              _change(c, c.change_pct, fmt), _change(c, c.change_last_year, fmt))
+            out.append(table)
+    return out
+
+
+def render_text(card: Scorecard, fmt: Formatter, file: TextIO | None = None, *, colour: bool | None = None) -> str:
+    """Print to ``file`` (a terminal gets colour) or, without a file, return the plain text."""
+    target = file if file is not None else io.StringIO()
+    is_tty = bool(colour) if colour is not None else (file is not None and getattr(file, "isatty", lambda: False)())
+    console = Console(file=target, force_terminal=is_tty, no_color=not is_tty, highlight=False, emoji=False,
+                      width=None if is_tty else 160, soft_wrap=False)
+    for item in tables(card, fmt, plain=not is_tty):
+        console.print(item)
+    return target.getvalue() if file is None else ""
