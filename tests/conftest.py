@@ -148,6 +148,7 @@ def subset_config(folder: Path, sandbox, sources: list[str], history_start: dt.d
 # next file when it is free, so starting with the long ones keeps both busy to the end.
 SLOW_MODULES = ("test_nightly.py", "test_e2e.py", "test_recovery.py", "test_subsets_combined.py", "test_subsets.py",
                 "test_e2e_sunday.py", "test_people_and_money.py", "test_crash.py", "test_alerts.py", "test_ui.py",
+                "test_scorecard_browser.py",
                 "test_faults.py")
 
 

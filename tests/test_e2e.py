@@ -362,6 +362,8 @@ def test_a_failing_source_fails_the_run_names_the_fix_and_marks_its_kpis_no_data
     assert "x raw/mailchimp__list_activity failed: " in out.out
     assert "mailchimp/list_activity: API Key Invalid" in out.out and "check sources.mailchimp.api_key" in out.out
     assert "refreshing models and the scorecard" in out.out
+    assert f"scorecard as of {later}: month 2026-11: " in out.out  # the summary, then what turned
+    assert "Email open rate (2026-11): " in out.out and " -> no data" in out.out
     secret = "sandboxkey0000"
     assert secret not in out.out + out.err
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)

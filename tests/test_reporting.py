@@ -137,13 +137,18 @@ def test_views_group_kpis_by_domain_with_twelve_periods_of_trend(settings):
     assert quarter_view.period == "2026-Q4" and quarter_view.cards[0].actual == 15000 + 6000
 
 
-def test_the_sparkline_scales_to_its_values_and_marks_an_open_period():
+def test_the_sparkline_scales_to_its_values_and_ends_at_an_open_periods_projection():
     points = [Point(str(i), float(v), 10.0) for i, v in enumerate([5, 10, 15])]
-    spark = sparkline(points, is_open=True)
+    spark = sparkline(points, is_open=False)
     coords = [(float(x), float(y)) for x, y in re.findall(r"[ML]([\d.]+) ([\d.]+)", spark.line)]
     assert coords[0][1] > coords[1][1] > coords[2][1]  # higher values are higher up
     assert coords[0][1] == 32 - 3 and coords[2][1] == 3  # lowest at the bottom, highest at the top
-    assert spark.dots == [(coords[2][0], coords[2][1], True)]
+    assert spark.dots == [(coords[2][0], coords[2][1], False)] and spark.projection == ""
+    points[-1] = Point("2", 4.0, 10.0, projected=15.0)  # half-way: 4 so far, projected 15
+    spark = sparkline(points, is_open=True)
+    assert len(re.findall(r"[ML]", spark.line)) == 2  # the closed periods only: no dip to the to-date value
+    assert spark.projection == f"M{coords[1][0]} {coords[1][1]}L{coords[2][0]} 3.0"
+    assert spark.dots == [(coords[2][0], 3.0, True)]
     assert sparkline(points[:1], is_open=False) is None  # one point is not a trend
 
 

@@ -32,11 +32,13 @@ def environment() -> jinja2.Environment:
 
 @dataclass(frozen=True)
 class Spark:
-    """An inline SVG sparkline: the actuals as a line, the targets as a dashed step line."""
+    """An inline SVG sparkline: the closed periods' actuals as a line, an open period's projection
+    as a dashed segment ending in a hollow dot, the targets as a dashed step line."""
 
     line: str
+    projection: str
     target: str
-    dots: list[tuple[float, float, bool]]  # x, y, is the current (open) period
+    dots: list[tuple[float, float, bool]]  # x, y, hollow (an open period's projection)
     first: str
     last: str
     width: int = SPARK_W
@@ -44,8 +46,11 @@ class Spark:
 
 
 def sparkline(points: list[Point], is_open: bool) -> Spark | None:
-    values = [v for p in points for v in (p.actual, p.target) if v is not None]
-    if len([p for p in points if p.actual is not None]) < 2:
+    """None with fewer than two values: one point is not a trend."""
+    ends = [p.projected if is_open and i == len(points) - 1 and p.projected is not None else p.actual
+            for i, p in enumerate(points)]
+    values = [v for v in ends if v is not None] + [p.target for p in points if p.target is not None]
+    if len([v for v in ends if v is not None]) < 2:
         return None
     low, high = min(values), max(values)
     span = (high - low) or 1.0
@@ -55,18 +60,26 @@ def sparkline(points: list[Point], is_open: bool) -> Spark | None:
         return (round(SPARK_PAD + i * step, 1),
                 round(SPARK_H - SPARK_PAD - (v - low) / span * (SPARK_H - 2 * SPARK_PAD), 1))
 
-    line, dots, target = [], [], []
-    for i, p in enumerate(points):
-        if p.actual is not None:
-            x, y = xy(i, p.actual)
+    last = len(points) - 1
+    line, projection, dots, target = [], "", [], []
+    for i, value in enumerate(ends):
+        if value is None:
+            continue
+        x, y = xy(i, value)
+        if i == last and is_open:
+            previous = next((xy(j, ends[j]) for j in range(i - 1, -1, -1) if ends[j] is not None), None)
+            projection = f"M{previous[0]} {previous[1]}L{x} {y}" if previous else ""
+            dots.append((x, y, True))
+        else:
             line.append(f"{'L' if line else 'M'}{x} {y}")
-            if i == len(points) - 1:
-                dots.append((x, y, is_open))
+            if i == last:
+                dots.append((x, y, False))
+    half = step / 2
+    for i, p in enumerate(points):
         if p.target is not None:
             x, y = xy(i, p.target)
-            half = step / 2
             target.append(f"M{max(0.0, round(x - half, 1))} {y}H{min(float(SPARK_W), round(x + half, 1))}")
-    return Spark(" ".join(line), " ".join(target), dots, points[0].period, points[-1].period)
+    return Spark(" ".join(line), projection, " ".join(target), dots, points[0].period, points[-1].period)
 
 
 @dataclass(frozen=True)

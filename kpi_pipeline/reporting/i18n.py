@@ -24,7 +24,6 @@ WORDS: dict[str, dict[str, str]] = {
     "scorecard": {"en": "Scorecard", "nl": "Scorecard"},
     "review": {"en": "Review", "nl": "Evaluatie"},
     "as_of": {"en": "as of {date}", "nl": "stand op {date}"},
-    "data_through": {"en": "data complete through {date}", "nl": "gegevens volledig tot en met {date}"},
     "demo_banner": {"en": "Demo data: every number on this page comes from the built-in sandbox, not from "
                           "your accounts.",
                     "nl": "Demogegevens: elk getal op deze pagina komt uit de ingebouwde sandbox, niet uit "

@@ -34,6 +34,7 @@ class Point:
     period: str
     actual: float | None
     target: float | None
+    projected: float | None = None  # an open period: where it is projected to end
 
 
 @dataclass
@@ -166,7 +167,8 @@ def build_views(snaps: pd.DataFrame, settings: Settings, as_of: dt.date, grains:
                 snap = recs[-1]
                 history = [Point(label(grain, r["period_start"], settings.week_start),
                                  None if missing(r["actual"]) else float(r["actual"]),
-                                 None if missing(r["target"]) else float(r["target"]))
+                                 None if missing(r["target"]) else float(r["target"]),
+                                 None if r["is_closed"] or missing(r["projected"]) else float(r["projected"]))
                            for r in recs[-TREND_PERIODS:]]
                 cards.append(Card(kpi, grain, start, snap["period_end"], label(grain, start, settings.week_start),
                                   snap, history))

@@ -70,10 +70,18 @@ def tables(card: Scorecard, fmt: Formatter, plain: bool) -> list[object]:
 
 def render_text(card: Scorecard, fmt: Formatter, file: TextIO | None = None, *, colour: bool | None = None) -> str:
     """Print to ``file`` (a terminal gets colour) or, without a file, return the plain text."""
-    target = file if file is not None else io.StringIO()
     is_tty = bool(colour) if colour is not None else (file is not None and getattr(file, "isatty", lambda: False)())
-    console = Console(file=target, force_terminal=is_tty, no_color=not is_tty, highlight=False, emoji=False,
+    console = Console(file=file if is_tty and file is not None else io.StringIO(), force_terminal=is_tty, no_color=not is_tty, highlight=False, emoji=False,
                       width=None if is_tty else 160, soft_wrap=False)
-    for item in tables(card, fmt, plain=not is_tty):
-        console.print(item)
-    return target.getvalue() if file is None else ""
+    if is_tty:
+        for item in tables(card, fmt, plain=False):
+            console.print(item)
+        return ""
+    with console.capture() as captured:
+        for item in tables(card, fmt, plain=True):
+            console.print(item)
+    text = "\n".join(line.rstrip() for line in captured.get().splitlines()) + "\n"
+    if file is None:
+        return text
+    file.write(text)
+    return ""
