@@ -61,7 +61,7 @@ def status_changes(settings: Settings, snapshots: pd.DataFrame, announced: dict[
     """The turns to announce: a current (or just closed) period that went off track or was missed,
     or came back on track after it was announced off track."""
     kpis = {k.id: k for k in settings.kpis()}
-    fmt = Formatter(settings.language, settings.currency)
+    fmt = Formatter("en", settings.currency)  # the message is English: its numbers are too
     recent = as_of - dt.timedelta(days=RECENT_DAYS - 1)
     out = []
     for row in snapshots.itertuples(index=False):

@@ -17,10 +17,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS  # skips the module without Chromium
+from tests.browser import ARTIFACTS, chromium  # skips the module without Chromium
 from tests.conftest import AS_OF, live_environment
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 HISTORY_START = dt.date(2026, 4, 1)  # Q2 before the reviewed Q3; the year goal names Q1 as without data
 HOSTILE = "<script>alert(1)</script>"
@@ -65,10 +65,8 @@ def demo(sandbox, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(demo):
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 class Opened:

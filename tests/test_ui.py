@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, WAIT_MS  # skips the module without Chromium
+from tests.browser import ARTIFACTS, WAIT_MS, chromium  # skips the module without Chromium
 from tests.conftest import AS_OF, live_environment, subset_config
 from tests.processes import free_port, wait_until
 
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, expect  # noqa: E402
 
 BOUND = 300.0  # seconds for the UI server to come up: a hang, not a slow machine
 
@@ -69,10 +69,8 @@ def ui(sandbox, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(ui):
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
