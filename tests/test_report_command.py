@@ -120,3 +120,18 @@ def test_colour_on_a_terminal_plain_text_when_piped(published, capsys):
     assert "\x1b[1;31m✗ off track" in terminal.getvalue()
     assert main(["report", "--config", str(published)]) == 0  # capsys is not a terminal
     assert "\x1b[" not in capsys.readouterr().out
+
+
+def test_status_changes_name_the_current_and_just_closed_periods_only():
+    from kpi_pipeline.reporting.store import status_changes
+
+    as_of = dt.date(2026, 12, 3)  # December has begun: November closed 3 days ago
+    nov, dec, q4, oct_ = dt.date(2026, 11, 1), dt.date(2026, 12, 1), dt.date(2026, 10, 1), dt.date(2026, 10, 1)
+    before = {("revenue", "month", nov): "at_risk", ("revenue", "month", oct_): "achieved",
+              ("revenue", "quarter", q4): "on_track", ("leads", "month", nov): "off_track",
+              ("orders", "month", dec): "too_early"}
+    after = {("revenue", "month", nov): "missed", ("revenue", "month", oct_): "missed",  # October: long closed
+             ("revenue", "quarter", q4): "at_risk", ("leads", "month", nov): "off_track",
+             ("orders", "month", dec): "too_early", ("aov", "month", dec): "on_track"}  # new: not a change
+    assert status_changes(before, after, as_of) == [
+        (("revenue", "month", nov), "at_risk", "missed"), (("revenue", "quarter", q4), "on_track", "at_risk")]

@@ -22,7 +22,7 @@ from tests.conftest import AS_OF, live_environment
 
 from playwright.sync_api import expect  # noqa: E402
 
-HISTORY_START = dt.date(2026, 4, 1)  # Q2 before the reviewed Q3; the year goal names Q1 as without data
+HISTORY_START = dt.date(2026, 6, 1)  # June, then the reviewed Q3: the year goal names the months without data
 HOSTILE = "<script>alert(1)</script>"
 CAMPAIGN_ID = "987654321"  # Google Ads "Search - Brand"
 ROOT = Path(__file__).resolve().parent.parent
