@@ -14,13 +14,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	.venv/bin/kpi demo
 
+# --no-loadscope-reorder: xdist would otherwise hand out files by their number of tests, not in the
+# slowest-first order tests/conftest.py sets (SLOW_MODULES).
 # Test files live in memory when /dev/shm has room: Dagster's SQLite event log and DuckDB sync
 # to disk on every commit, and on a disk that is most of a test's time.
 SHM_FREE := $(shell [ -w /dev/shm ] && df -Pk /dev/shm | awk 'NR==2 {print $$4}')
 TEST_TMP := $(if $(shell [ "$(SHM_FREE)" -gt 4000000 ] 2>/dev/null && echo y),/dev/shm/kpi-tests-$(shell printf %s "$(CURDIR)" | cksum | cut -d' ' -f1))
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n 3 --dist loadfile $(if $(TEST_TMP),--basetemp=$(TEST_TMP)) && rm -rf $(TEST_TMP)
+	$(PY) -m pytest -q -n 3 --dist loadfile --no-loadscope-reorder $(if $(TEST_TMP),--basetemp=$(TEST_TMP)) && rm -rf $(TEST_TMP)
 
 ui: export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS = 1  # backfills plan one event per asset (README)
 ui: $(STAMP)

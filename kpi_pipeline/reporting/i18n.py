@@ -237,5 +237,14 @@ class Formatter:
             return f"Q{(start.month - 1) // 3 + 1} {start.year}"
         if grain == "year":
             return str(start.year)
+        return f"{self.t('grain_week')} {self._week(start, week_label)}"
+
+    def view_title(self, grain: str, start: dt.date, week_label: str | None = None) -> str:
+        """"Month November 2026", "Quarter Q4 2026", "Year 2026", "Week 48 (23 Nov 2026)"."""
+        if grain == "week":
+            return f"{self.t('view_week')} {self._week(start, week_label)}"
+        return f"{self.t('view_' + grain)} {self.period(grain, start)}"
+
+    def _week(self, start: dt.date, week_label: str | None) -> str:
         number = (week_label or "").split("-W")[-1].lstrip("0") or "?"
-        return f"{self.t('grain_week')} {number} ({format_date(start, 'd MMM y', locale=self.locale)})"
+        return f"{number} ({format_date(start, 'd MMM y', locale=self.locale)})"

@@ -26,7 +26,7 @@ def markdown(card: Scorecard, fmt: Formatter) -> str:
     heads = [fmt.t(k) for k in ("kpi", "actual", "target", "projected", "status", "vs_previous", "vs_last_year")]
     lines: list[str] = []
     for view in card.views:
-        lines += [f"**{md_escape(fmt.t('view_' + view.grain))} {md_escape(fmt.period(view.grain, view.start, view.period))}"
+        lines += [f"**{md_escape(fmt.view_title(view.grain, view.start, view.period))}"
                   f": {fmt.summary(view.counts())}**", ""]
         for section in view.sections:
             lines += [f"### {md_escape(fmt.domain(section.domain))}", "", "| " + " | ".join(heads) + " |",

@@ -43,7 +43,7 @@ def tables(card: Scorecard, fmt: Formatter, plain: bool) -> list[object]:
         out.append(Text("; ".join(stale), style="red"))
     for view in card.views:
         out.append(Text(""))
-        heading = f"{fmt.t('view_' + view.grain)} {fmt.period(view.grain, view.start, view.period)}"
+        heading = fmt.view_title(view.grain, view.start, view.period)
         out.append(Text.assemble((heading, "bold"), ": ", fmt.summary(view.counts())))
         if not view.sections:
             out.append(Text(fmt.t("no_kpis")))
