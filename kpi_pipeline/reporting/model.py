@@ -218,11 +218,13 @@ def load_scorecard(query: Callable[[str, list[Any]], pd.DataFrame], settings: Se
     if loads is not None:
         rows = [(r[0], r[1], pd.Timestamp(r[2]).date()) for r in loads.itertuples(index=False)]
         freshness.update({s: min(d, as_of) for s, d in through_from_loads(rows, settings).items()})
-    placeholders = ", ".join("?" for _ in BREAKDOWN_KPIS)
-    try:
+    kpi_marks, view_marks = ", ".join("?" for _ in BREAKDOWN_KPIS), " or ".join(
+        "(grain = ? and period_start = ?)" for _ in views)
+    try:  # only the views' periods: the breakdowns shown
         values = query(f"select kpi_id, grain, period_start, dimension, dimension_value, value from kpis.kpi_values "
-                       f"where business_id = ? and dimension is not null and kpi_id in ({placeholders})",
-                       [settings.business_id, *BREAKDOWN_KPIS])
+                       f"where business_id = ? and dimension is not null and kpi_id in ({kpi_marks}) "
+                       f"and ({view_marks or 'false'})",
+                       [settings.business_id, *BREAKDOWN_KPIS, *(x for v in views for x in (v.grain, v.start))])
     except duckdb.Error:  # no KPI values yet
         values = None
     card = Scorecard(settings.business, as_of, settings.demo, settings.currency, views, freshness)
