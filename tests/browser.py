@@ -38,3 +38,14 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def _patient_expectations() -> None:
+    """Playwright's expect() waits 5 s by default, whatever the page's own timeout: on a busy
+    machine the UI's GraphQL answers take longer. Wait up to WAIT_MS instead (a hang, not a margin)."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+
+
+_patient_expectations()
