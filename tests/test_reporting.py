@@ -277,3 +277,13 @@ def test_a_review_of_an_open_period_says_so_and_a_missing_period_is_named(settin
     assert revenue.to_date is None and revenue.without_data == ("2026-02",)
     html = review_text(review, Formatter("nl", "EUR"), "9.9", "html")
     assert "De periode loopt nog" in html and "geen gegevens voor 2026-02" in html and "Evaluatie" in html
+
+
+def test_an_actual_just_short_of_its_target_does_not_read_the_same(settings):
+    rows = [row("email_click_rate", "month", *month(10), 0.0598, 0.06, "missed"),
+            row("email_open_rate", "month", *month(10), 0.30, 0.35, "missed")]
+    views = build_views(frame(rows), settings, AS_OF, ("month",), {"month": dt.date(2026, 10, 1)})
+    card = Scorecard(settings.business, AS_OF, False, "EUR", views, {})
+    text = markdown(card, Formatter("en", "EUR"))
+    assert "| Email click rate | 5.98% | 6.00% |" in text  # not "6.0% | 6.0% | missed"
+    assert "| Email open rate | 30.0% | 35.0% |" in text  # one decimal when that tells them apart

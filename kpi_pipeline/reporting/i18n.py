@@ -212,11 +212,11 @@ class Formatter:
         """A value of ``kpi`` (a KpiDef): its unit and shown decimals."""
         return self.value(value, kpi.unit, kpi.shown_decimals)
 
-    def target(self, value: Any, kpi: Any) -> str:
+    def target(self, value: Any, kpi: Any, decimals: int | None = None) -> str:
         """A target: "at most 35" for a KPI that should stay low."""
         if missing(value):
             return self.DASH
-        text = self.of(value, kpi)
+        text = self.value(value, kpi.unit, kpi.shown_decimals if decimals is None else decimals)
         return self.t("target_max", value=text) if kpi.direction == "lower" else text
 
     def change(self, value: Any) -> str:

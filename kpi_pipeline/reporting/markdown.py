@@ -32,10 +32,8 @@ def markdown(card: Scorecard, fmt: Formatter) -> str:
             lines += [f"### {md_escape(fmt.domain(section.domain))}", "", "| " + " | ".join(heads) + " |",
                       "|" + "---|" * len(heads)]
             for c in section.cards:
-                unit, digits = c.kpi.unit, c.kpi.shown_decimals
-                target = fmt.value(c.target, unit, digits)
-                if c.target is not None and c.kpi.direction == "lower":
-                    target = fmt.t("target_max", value=target)
+                unit, digits = c.kpi.unit, c.decimals
+                target = fmt.target(c.target, c.kpi, digits)
                 cells = [c.kpi.label_in(fmt.language), fmt.value(c.actual, unit, digits), target,
                          fmt.value(c.projected, unit, digits),
                          f"{STATUS_ICON.get(c.status, '⚪')} {fmt.status(c.status)}",

@@ -27,8 +27,7 @@ def _change(card: Card, value: float | None, fmt: Formatter) -> Text:
 def _target(card: Card, fmt: Formatter) -> str:
     if card.target is None:
         return fmt.DASH
-    text = fmt.value(card.target, card.kpi.unit, card.kpi.shown_decimals)
-    return fmt.t("target_max", value=text) if card.kpi.direction == "lower" else text
+    return fmt.target(card.target, card.kpi, card.decimals)
 
 
 def tables(card: Scorecard, fmt: Formatter, plain: bool) -> list[object]:
@@ -55,7 +54,7 @@ def tables(card: Scorecard, fmt: Formatter, plain: bool) -> list[object]:
                                   ("projected", "right"), ("vs_previous", "right"), ("vs_last_year", "right")):
                 table.add_column(fmt.t(name), justify=justify, no_wrap=name != "kpi")
             for c in section.cards:
-                unit, digits = c.kpi.unit, c.kpi.shown_decimals
+                unit, digits = c.kpi.unit, c.decimals
                 status = Text(f"{MARK.get(c.status, '·')} {fmt.status(c.status)}", style=STYLE.get(c.status, "dim"))
                 name = Text(c.kpi.label_in(fmt.language))
                 if c.reason:
