@@ -160,18 +160,19 @@ def _print_scorecard_news(settings: Settings, as_of: dt.date, before: dict) -> N
     """After a sync: the scorecard's summary line and the KPIs whose status the run changed."""
     from kpi_pipeline.reporting.i18n import Formatter
     from kpi_pipeline.reporting.model import DEFAULT_GRAINS, build_views
-    from kpi_pipeline.reporting.store import NoSnapshot, current_statuses, published_snapshots, status_changes
+    from kpi_pipeline.reporting.store import NoSnapshot, published_snapshots, status_changes, statuses
 
-    try:
+    try:  # one read of the published copy for the summary and the changes
         with published_snapshots(settings) as (current, snaps, _):
             views = build_views(snaps, settings, current, DEFAULT_GRAINS)
+            after = statuses(snaps)
     except NoSnapshot:
         return
     fmt = Formatter(settings.language, settings.currency)
     parts = [f"{fmt.t('view_' + v.grain).lower()} {v.period}: {fmt.summary(v.counts())}" for v in views]
     print(f"scorecard as of {current}: " + "; ".join(parts))
     labels = {k.id: k.label_in(settings.language) for k in settings.kpis()}
-    changes = status_changes(before, current_statuses(settings), as_of, settings.week_start)
+    changes = status_changes(before, after, as_of, settings.week_start)
     for (kpi_id, grain, start), old, new in changes:
         print(f"  {labels.get(kpi_id, kpi_id)} ({label(grain, start, settings.week_start)}): "
               f"{fmt.status(old)} -> {fmt.status(new)}")
@@ -216,6 +217,12 @@ def _selection(args: argparse.Namespace, settings: Settings) -> tuple[tuple[str,
     return (grain,), {grain: start}
 
 
+def _requested_as_of(args: argparse.Namespace) -> dt.date | None:
+    """A past as-of asked for (--as-of, else env KPI_AS_OF), or None for the latest sync's."""
+    requested = args.as_of or os.environ.get("KPI_AS_OF")
+    return _date(requested, "--as-of") if requested else None
+
+
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from kpi_pipeline.render import render
     from kpi_pipeline.reporting.i18n import Formatter
@@ -223,9 +230,8 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from kpi_pipeline.reporting.store import NoSnapshot, published_snapshots
 
     grains, period = _selection(args, settings)
-    requested = args.as_of or os.environ.get("KPI_AS_OF")
     try:  # the published copy: reading it never waits for (or blocks) a running sync
-        with published_snapshots(settings, _date(requested, "--as-of") if requested else None) as (as_of, snaps, query):
+        with published_snapshots(settings, _requested_as_of(args)) as (as_of, snaps, query):
             for grain, start in period.items():
                 _started(args.period, start, as_of, grain, settings)
             card = load_scorecard(query, settings, as_of, grains, period, snaps)
@@ -255,9 +261,8 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
         raise BadInput("--output: give --format too (html or markdown)")
     args.grain = None
     (grain,), period = _selection(args, settings)
-    requested = args.as_of or os.environ.get("KPI_AS_OF")
     try:
-        with published_snapshots(settings, _date(requested, "--as-of") if requested else None) as (as_of, snaps, _):
+        with published_snapshots(settings, _requested_as_of(args)) as (as_of, snaps, _):
             _started(args.period, period[grain], as_of, grain, settings)
             review = build_review(snaps, settings, as_of, grain, period[grain])
     except NoSnapshot as err:

@@ -86,12 +86,16 @@ def published_snapshots(settings: Settings, requested: dt.date | None = None
 StatusKey = tuple[str, str, dt.date]
 
 
+def statuses(snaps: pd.DataFrame) -> dict[StatusKey, str]:
+    """(kpi, grain, period start) -> status of snapshot rows."""
+    return {(r.kpi_id, r.grain, pd.Timestamp(r.period_start).date()): r.status for r in snaps.itertuples(index=False)}
+
+
 def current_statuses(settings: Settings) -> dict[StatusKey, str]:
-    """(kpi, grain, period start) -> status in the published copy; empty before the first sync."""
+    """The statuses in the published copy; empty before the first sync."""
     try:
         with published_snapshots(settings) as (_, snaps, _query):
-            return {(r.kpi_id, r.grain, pd.Timestamp(r.period_start).date()): r.status
-                    for r in snaps.itertuples(index=False)}
+            return statuses(snaps)
     except (NoSnapshot, duckdb.Error):
         return {}
 
