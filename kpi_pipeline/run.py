@@ -42,6 +42,12 @@ run_monitoring:
   free_slots_after_run_end_seconds: 60
 telemetry:
   enabled: false
+# Dagster's SQLite event log, writing a batch of partition materializations in one transaction
+# as its Postgres event log does (kpi_pipeline/event_log.py; README "Performance")
+event_log_storage:
+  module: kpi_pipeline.event_log
+  class: EventLogStorage
+  config: {}
 # the UI shows a raw stream or the scorecard stale when the nightly run missed its deadline
 freshness:
   enabled: true
@@ -55,6 +61,7 @@ POOL_WAIT = 900.0  # seconds a run waits for the duckdb pool before it gives up 
 # failed in the UI's partition view; `kpi sync` and the failure alert name the failed streams, and
 # "materialize missing" picks those days up. A nightly run plans one day either way.
 PLANNED_AS_ONE = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
+BATCH_SIZE = "DAGSTER_EVENT_BATCH_SIZE"
 
 
 def ensure_instance(settings: Settings) -> Path:
@@ -271,6 +278,7 @@ def run_pipeline(
     out = out or sys.stdout
     pool_wait = float(os.environ.get("KPI_POOL_WAIT", POOL_WAIT)) if pool_wait is None else pool_wait
     os.environ.setdefault(PLANNED_AS_ONE, "1")
+    os.environ.setdefault(BATCH_SIZE, "1000")
     ensure_instance(settings)
     watch = _Watch()
     defs = build_definitions(settings)

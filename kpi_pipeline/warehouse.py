@@ -119,19 +119,26 @@ class Warehouse:
         if not self._memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.lock = FileLock(self.path + ".lock", timeout=lock_timeout) if not self._memory else None
+        # the connection of the writer now open: a nested writer() or reader() reuses it, so a step
+        # that writes, checks and describes a table opens the file once (an open costs 20-60 ms)
+        self._open: duckdb.DuckDBPyConnection | None = None
 
     @contextlib.contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-write connection under the writer lock, schemas created."""
+        """A read-write connection under the writer lock, schemas created; nested, the same one."""
         if self._mem_con is not None:
             self._ensure_schemas(self._mem_con)
             yield self._mem_con
+            return
+        if self._open is not None:  # within an open writer of this object: the same connection
+            yield self._open
             return
         assert self.lock is not None
         with self._locked():
             con = self.connect()
             try:
                 self._ensure_schemas(con)
+                self._open = con
                 yield con
             except duckdb.Error as err:
                 problem = storage_problem(err, self.path)
@@ -139,6 +146,7 @@ class Warehouse:
                     raise
                 raise StorageError(problem) from None
             finally:
+                self._open = None
                 with contextlib.suppress(duckdb.Error):
                     con.close()
 

@@ -40,14 +40,14 @@ def build_model_asset(model: Model, defined: set[str]) -> dg.AssetsDefinition:
     )
     def sql_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         wh = warehouse.get()
-        if raw_deps:
-            ensure_tables(wh, [spec for _, specs in SOURCES.values() for spec in specs.values()
-                               if spec.table in raw_deps])
-        rows = wh.rebuild(model.table, model.sql)
-        context.log.info(f"{model.table}: {rows} rows")
-        with wh.reader() as con:
+        with wh.writer() as con:  # one open of the file for the build, its checks and its metadata
+            if raw_deps:
+                ensure_tables(wh, [spec for _, specs in SOURCES.values() for spec in specs.values()
+                                   if spec.table in raw_deps])
+            rows = wh.rebuild(model.table, model.sql)
             found = run_checks(con, model.table, model.checks)
             metadata = table_metadata(con, model.table, rows)
+        context.log.info(f"{model.table}: {rows} rows")
         results = []
         if found:  # one result for what checks.yml declares: each condition's outcome in its metadata
             failed = [name for name, passed, _ in found if not passed]

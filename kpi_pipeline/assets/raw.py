@@ -56,9 +56,13 @@ def build_raw_asset(settings: Settings, spec: StreamSpec, partitions: dg.Partiti
         if window is None:
             context.log.info(f"{spec.source}/{spec.name}: nothing to fetch for {span} (as-of {as_of})")
             return dg.MaterializeResult(metadata={"rows": 0, "requests": 0, "window": "none"})
+        wh = warehouse.get()
         try:
             client = connect_source(spec.source, source_settings(settings, spec.source, as_of))
-            result = load_stream(spec, client, window, ctx, warehouse.get())
+            with wh.writer():  # the load and the table's description share one open of the file
+                result = load_stream(spec, client, window, ctx, wh)
+                # a daily stream's row count is that of the days it loaded; another's, its whole table
+                described = table_metadata(wh, table, result.rows if spec.daily else None)
         except (ConnectorError, StorageError):
             raise  # their messages are in words and redacted already
         except Exception as err:  # an SDK's or library's own error may quote a credential: never let it through
@@ -67,10 +71,8 @@ def build_raw_asset(settings: Settings, spec: StreamSpec, partitions: dg.Partiti
             context.log.warning(redact(warning))
         context.log.info(f"{spec.source}/{spec.name}: {result.rows} rows for {result.window or 'nothing'} "
                          f"in {result.requests} requests, {result.seconds:.1f}s")
-        wh = warehouse.get()
         return dg.MaterializeResult(metadata={
-            # a daily stream's row count is that of the days it loaded; another's, its whole table
-            **table_metadata(wh, table, result.rows if spec.daily else None),
+            **described,
             "rows": result.rows, "requests": result.requests, "retries": result.retries,
             "seconds": result.seconds,
             "window": spec.describe_window(result.window) if result.window else "none", "as_of": str(as_of),

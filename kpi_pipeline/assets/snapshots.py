@@ -2,6 +2,7 @@
 
 # no `from __future__ import annotations`: Dagster reads the context annotations at runtime
 import datetime as dt
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -26,40 +27,31 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     @dg.asset(key=table_key("kpis.catalog"), group_name="kpis", kinds={"python", "duckdb"}, pool="duckdb")
     def catalog(warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Every KPI of this configuration: label, domain, unit, direction, aggregation, formula."""
-        frame = catalog_frame(settings)
-        warehouse.get().write_frame("kpis.catalog", frame)
-        return dg.MaterializeResult(metadata={"rows": len(frame), **table_metadata(warehouse.get(), "kpis.catalog")})
+        return _written(warehouse.get(), "kpis.catalog", catalog_frame(settings))
 
     @dg.asset(key=table_key("kpis.parameters"), group_name="kpis", kinds={"python", "duckdb"}, pool="duckdb")
     def parameters(warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Settings the SQL models read: which event types are intro calls, which stages are leads."""
-        frame = parameters_frame(settings)
-        warehouse.get().write_frame("kpis.parameters", frame)
-        return dg.MaterializeResult(metadata={"rows": len(frame), **table_metadata(warehouse.get(), "kpis.parameters")})
+        return _written(warehouse.get(), "kpis.parameters", parameters_frame(settings))
 
     @dg.asset(key=table_key("kpis.calendar_windows"), group_name="kpis", kinds={"python", "duckdb"}, pool="duckdb")
     def calendar(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Every period up to as-of, with its like-for-like comparison windows."""
         as_of = resolve_as_of(settings, context.run.tags)
-        frame = calendar_windows(settings, as_of)
-        warehouse.get().write_frame("kpis.calendar_windows", frame)
-        return dg.MaterializeResult(metadata={"rows": len(frame), "as_of": str(as_of),
-                                              **table_metadata(warehouse.get(), "kpis.calendar_windows")})
+        return _written(warehouse.get(), "kpis.calendar_windows", calendar_windows(settings, as_of), as_of=str(as_of))
 
     @dg.asset(key=table_key("kpis.coverage"), group_name="kpis", kinds={"python", "duckdb"}, pool="duckdb",
               deps=[table_key(t) for t in raw_tables(settings)])
     def coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Days each source covered: a covered day without events counts 0, an uncovered one is unknown."""
-        table = coverage_table(warehouse.get(), settings, resolve_as_of(settings, context.run.tags))
-        warehouse.get().write_frame("kpis.coverage", table)
-        return dg.MaterializeResult(metadata={"rows": table.num_rows, **table_metadata(warehouse.get(), "kpis.coverage")})
+        wh = warehouse.get()
+        with wh.writer():
+            return _written(wh, "kpis.coverage", coverage_table(wh, settings, resolve_as_of(settings, context.run.tags)))
 
     @dg.asset(key=table_key("snapshots.targets"), group_name="snapshots", kinds={"python", "duckdb"}, pool="duckdb")
     def targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """The targets of kpi.yaml in force for every period."""
-        frame = targets_frame(settings, resolve_as_of(settings, context.run.tags))
-        warehouse.get().write_frame("snapshots.targets", frame)
-        return dg.MaterializeResult(metadata={"rows": len(frame), **table_metadata(warehouse.get(), "snapshots.targets")})
+        return _written(warehouse.get(), "snapshots.targets", targets_frame(settings, resolve_as_of(settings, context.run.tags)))
 
     @dg.asset(
         key=table_key("snapshots.kpi_snapshots"),
@@ -70,7 +62,10 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     def kpi_snapshots(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Every KPI per week, month, quarter and year against its target; history appended per as-of."""
         as_of = resolve_as_of(settings, context.run.tags)
-        rows = write_snapshots(warehouse.get(), settings, as_of)
+        wh = warehouse.get()
+        with wh.writer():  # one open of the file for the snapshots and their description
+            rows = write_snapshots(wh, settings, as_of)
+            described = table_metadata(wh, "snapshots.kpi_snapshots", len(rows))
         fmt = Formatter(settings.language, settings.currency)
         card = Scorecard(settings.business, as_of, settings.demo, settings.currency,
                          build_views(rows, settings, as_of, ("month", "quarter")), {})
@@ -79,10 +74,17 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             "status": fmt.summary(card.views[0].counts()),  # the current month
             "as_of": str(as_of), "rows": len(rows),
             "off_track": int((rows["status"] == "off_track").sum()),
-            **table_metadata(warehouse.get(), "snapshots.kpi_snapshots", len(rows)),
+            **described,
         })
 
     return [catalog, parameters, calendar, coverage, targets, kpi_snapshots]
+
+
+def _written(wh: Warehouse, table: str, frame: Any, **metadata: Any) -> dg.MaterializeResult:
+    """Replace ``table`` with ``frame`` and describe it, in one open of the warehouse."""
+    with wh.writer():
+        wh.write_frame(table, frame)
+        return dg.MaterializeResult(metadata={"rows": len(frame), **metadata, **table_metadata(wh, table)})
 
 
 def write_snapshots(wh: Warehouse, settings: Settings, as_of: dt.date) -> pd.DataFrame:
