@@ -4,23 +4,29 @@ Dependencies are discovered by parsing (sqlglot), never listed by hand: for ever
 the query, tables read from are collected, skipping the scope's CTE names (a plain
 ``find_all(exp.Table)`` would count CTEs as tables). An unknown table fails at load time with
 its file and line; a cycle fails naming the whole cycle.
+
+Parsing every model costs about a second, paid by every process that loads the definitions
+(the UI, each run, each test), so what a file's text parses to is kept in a small cache keyed by
+the text's hash and sqlglot's version (``$KPI_CACHE_DIR``, default ``~/.cache/kpi-pipeline``):
+an edited file is parsed again, an unchanged one is not.
 """
 
 from __future__ import annotations
 
 import graphlib
+import hashlib
+import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-import sqlglot
-from sqlglot import exp
-from sqlglot.optimizer.scope import traverse_scope
-
 from kpi_pipeline.model_checks import ModelChecks, load_checks
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "dbt_like_sql"
+CACHE_FILE = "sql-dependencies.json"
+CACHE_ENTRIES = 2000  # texts remembered: every version of every model a few times over
 
 
 class ModelError(ValueError):
@@ -56,6 +62,10 @@ class Model:
 
 def find_tables(sql: str) -> set[str]:
     """Schema-qualified tables a SELECT reads, CTE names excluded (scope-aware)."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.optimizer.scope import traverse_scope
+
     tree = sqlglot.parse_one(sql, read="duckdb")
     found: set[str] = set()
     for scope in traverse_scope(tree):
@@ -67,6 +77,51 @@ def find_tables(sql: str) -> set[str]:
         if table.db:
             found.add(f"{table.db}.{table.name}")
     return found
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("KPI_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "kpi-pipeline")
+    return Path(base)
+
+
+class _ParseCache:
+    """Tables each SQL text reads, by the text's sha256 and sqlglot's version (see the module)."""
+
+    def __init__(self) -> None:
+        from importlib.metadata import version
+
+        self.path = cache_dir() / CACHE_FILE
+        self.parser = f"sqlglot {version('sqlglot')}"
+        try:
+            saved = json.loads(self.path.read_text())
+            self.known = saved["tables"] if saved.get("parser") == self.parser else {}
+        except (OSError, ValueError, KeyError, TypeError):
+            self.known = {}  # no cache, or one that cannot be read: parse
+        self.changed = False
+
+    def tables(self, sql: str) -> set[str]:
+        digest = hashlib.sha256(sql.encode()).hexdigest()
+        found = self.known.get(digest)
+        if not isinstance(found, list):
+            found = sorted(find_tables(sql))
+            self.known[digest] = found
+            self.changed = True
+        return set(found)
+
+    def save(self) -> None:
+        """Write the cache atomically (the newest CACHE_ENTRIES texts); a cache that cannot be
+        written costs time, never the load."""
+        if not self.changed:
+            return
+        kept = dict(list(self.known.items())[-CACHE_ENTRIES:])
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+            temp.write_text(json.dumps({"parser": self.parser, "tables": kept}))
+            os.replace(temp, self.path)
+        except OSError:
+            pass
 
 
 def _line_of(sql: str, table: str) -> int:
@@ -85,15 +140,21 @@ def load_models(external: Iterable[str], sql_dir: Path = SQL_DIR) -> list[Model]
     """
     models: dict[str, Model] = {}
     declared = {folder.name: load_checks(folder) for folder in sorted(sql_dir.iterdir()) if folder.is_dir()}
+    cache = _ParseCache()
     for path in sorted(sql_dir.glob("*/*.sql")):
         table = f"{path.parent.name}.{path.stem}"
         sql = path.read_text()
         try:
-            deps = find_tables(sql)
-        except sqlglot.errors.ParseError as err:
+            deps = cache.tables(sql)
+        except Exception as err:
+            from sqlglot.errors import ParseError  # imported already: the text was being parsed
+
+            if not isinstance(err, ParseError):
+                raise
             raise ModelError(f"{path}: cannot parse: {str(err).splitlines()[0]}") from None
         models[table] = Model(table, path, sql, frozenset(deps),
                               declared[path.parent.name].get(path.stem, ModelChecks()))
+    cache.save()
     known = set(external) | set(models)
     for model in models.values():
         for dep in sorted(model.deps):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-from kpi_pipeline.alerts import announce_failure, root_message
 from kpi_pipeline.config import Settings
 from kpi_pipeline.instance_state import STARTED_BY_TAG
 from kpi_pipeline.runtime import AS_OF_TAG
@@ -37,6 +36,8 @@ def alert_on_failure(settings: Settings, jobs: list[dg.UnresolvedAssetJobDefinit
     @dg.run_failure_sensor(name="alert_on_failed_run", monitored_jobs=jobs,
                            default_status=dg.DefaultSensorStatus.RUNNING)
     def alert_on_failed_run(context: dg.RunFailureSensorContext) -> dg.SkipReason | None:
+        from kpi_pipeline.alerts import announce_failure, root_message  # pandas and requests: not at load
+
         run = context.dagster_run
         if STARTED_BY_TAG in run.tags:
             return dg.SkipReason(f"run {run.run_id[:8]} alerts itself (started by {run.tags[STARTED_BY_TAG]})")

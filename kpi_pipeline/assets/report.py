@@ -1,4 +1,7 @@
-"""The HTML scorecard and the published copy of the warehouse for analysts."""
+"""The HTML scorecard and the published copy of the warehouse for analysts.
+
+Jinja, Babel and pandas are imported inside the asset bodies, to keep loading the definitions cheap.
+"""
 
 # no `from __future__ import annotations`: Dagster reads the context annotations at runtime
 import os
@@ -6,12 +9,8 @@ import os
 import dagster as dg
 
 from kpi_pipeline import version
-from kpi_pipeline.alerts import announce_changes
 from kpi_pipeline.assets.keys import ALERTS_KEY, PUBLISH_KEY, REPORT_KEY, table_key
 from kpi_pipeline.config import PUBLISHED_FILE, Settings
-from kpi_pipeline.reporting.html import scorecard_html
-from kpi_pipeline.reporting.i18n import Formatter
-from kpi_pipeline.reporting.model import REPORT_GRAINS, load_scorecard
 from kpi_pipeline.resources import WarehouseResource
 from kpi_pipeline.runtime import resolve_as_of
 from kpi_pipeline.warehouse import StorageError, storage_problem
@@ -22,6 +21,10 @@ def report_assets(settings: Settings) -> list[dg.AssetsDefinition]:
               kinds={"python", "html"})
     def scorecard(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """data/reports/scorecard.html: the current month, quarter and year by domain, with trends."""
+        from kpi_pipeline.reporting.html import scorecard_html
+        from kpi_pipeline.reporting.i18n import Formatter
+        from kpi_pipeline.reporting.model import REPORT_GRAINS, load_scorecard
+
         as_of = resolve_as_of(settings, context.run.tags)
         card = load_scorecard(warehouse.get().query_df, settings, as_of, REPORT_GRAINS["html"])
         path = settings.reports_dir / "scorecard.html"
@@ -41,6 +44,8 @@ def report_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     def alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """snapshots.alerts: the KPI turns announced to alerts.webhook_url (off track, missed, back on
         track), each once; a webhook that fails is retried, then tried again after the next run."""
+        from kpi_pipeline.alerts import announce_changes
+
         outcome = announce_changes(warehouse.get(), settings, resolve_as_of(settings, context.run.tags))
         context.log.info(f"alerts: {outcome['changes']} KPI turn(s), {outcome['delivery']}")
         return dg.MaterializeResult(metadata={k: (dg.MetadataValue.md(v) if k == "turned" else v)

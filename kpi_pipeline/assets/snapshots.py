@@ -1,42 +1,48 @@
-"""Python assets of the KPI layer: catalog, calendar windows, targets, snapshots."""
+"""Python assets of the KPI layer: catalog, calendar windows, targets, snapshots.
+
+The modules that do the work (pandas, Babel) are imported inside the asset bodies: every process
+that loads the definitions (the UI, each run, each test) would pay for them otherwise.
+"""
 
 # no `from __future__ import annotations`: Dagster reads the context annotations at runtime
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandas as pd
 
 from kpi_pipeline.assets.keys import table_key
 from kpi_pipeline.assets.metadata import table_metadata
-from kpi_pipeline.calendar import calendar_windows, catalog_frame, parameters_frame, targets_frame
 from kpi_pipeline.assets.raw import raw_tables
 from kpi_pipeline.config import Settings
-from kpi_pipeline.coverage import Coverage, coverage_table
-from kpi_pipeline.reporting.markdown import markdown
-from kpi_pipeline.reporting.i18n import Formatter
-from kpi_pipeline.reporting.model import Scorecard, build_views
 from kpi_pipeline.resources import WarehouseResource
 from kpi_pipeline.runtime import resolve_as_of
 from kpi_pipeline.schedules import nightly_freshness
-from kpi_pipeline.scorecard import build_snapshots
 from kpi_pipeline.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     @dg.asset(key=table_key("kpis.catalog"), group_name="kpis", kinds={"python", "duckdb"}, pool="duckdb")
     def catalog(warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Every KPI of this configuration: label, domain, unit, direction, aggregation, formula."""
+        from kpi_pipeline.calendar import catalog_frame
+
         return _written(warehouse.get(), "kpis.catalog", catalog_frame(settings))
 
     @dg.asset(key=table_key("kpis.parameters"), group_name="kpis", kinds={"python", "duckdb"}, pool="duckdb")
     def parameters(warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Settings the SQL models read: which event types are intro calls, which stages are leads."""
+        from kpi_pipeline.calendar import parameters_frame
+
         return _written(warehouse.get(), "kpis.parameters", parameters_frame(settings))
 
     @dg.asset(key=table_key("kpis.calendar_windows"), group_name="kpis", kinds={"python", "duckdb"}, pool="duckdb")
     def calendar(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Every period up to as-of, with its like-for-like comparison windows."""
+        from kpi_pipeline.calendar import calendar_windows
+
         as_of = resolve_as_of(settings, context.run.tags)
         return _written(warehouse.get(), "kpis.calendar_windows", calendar_windows(settings, as_of), as_of=str(as_of))
 
@@ -44,6 +50,8 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
               deps=[table_key(t) for t in raw_tables(settings)])
     def coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Days each source covered: a covered day without events counts 0, an uncovered one is unknown."""
+        from kpi_pipeline.coverage import coverage_table
+
         wh = warehouse.get()
         with wh.writer():
             return _written(wh, "kpis.coverage", coverage_table(wh, settings, resolve_as_of(settings, context.run.tags)))
@@ -51,6 +59,8 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     @dg.asset(key=table_key("snapshots.targets"), group_name="snapshots", kinds={"python", "duckdb"}, pool="duckdb")
     def targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """The targets of kpi.yaml in force for every period."""
+        from kpi_pipeline.calendar import targets_frame
+
         return _written(warehouse.get(), "snapshots.targets", targets_frame(settings, resolve_as_of(settings, context.run.tags)))
 
     @dg.asset(
@@ -61,6 +71,10 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     )
     def kpi_snapshots(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Every KPI per week, month, quarter and year against its target; history appended per as-of."""
+        from kpi_pipeline.reporting.i18n import Formatter
+        from kpi_pipeline.reporting.markdown import markdown
+        from kpi_pipeline.reporting.model import Scorecard, build_views
+
         as_of = resolve_as_of(settings, context.run.tags)
         wh = warehouse.get()
         with wh.writer():  # one open of the file for the snapshots and their description
@@ -87,8 +101,13 @@ def _written(wh: Warehouse, table: str, frame: Any, **metadata: Any) -> dg.Mater
         return dg.MaterializeResult(metadata={"rows": len(frame), **metadata, **table_metadata(wh, table)})
 
 
-def write_snapshots(wh: Warehouse, settings: Settings, as_of: dt.date) -> pd.DataFrame:
+def write_snapshots(wh: Warehouse, settings: Settings, as_of: dt.date) -> "pd.DataFrame":
     """Compute snapshots for as-of; keep final rows as they were; append to history."""
+    import pandas as pd
+
+    from kpi_pipeline.coverage import Coverage
+    from kpi_pipeline.scorecard import build_snapshots
+
     values = wh.query_df("select * from kpis.kpi_window_values where business_id = ? and grain <> 'day'",
                          [settings.business_id])
     previous_final = None
