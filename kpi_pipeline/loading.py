@@ -5,15 +5,48 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from connectors.registry import SOURCES
 from connectors.streams import WHOLE_HISTORY_START, Page, StreamContext, StreamSpec, Window, scrubbed
 from kpi_pipeline.warehouse import ARROW_TYPES, Warehouse
+
+PROGRESS_EVERY = 2.0  # seconds between two progress lines of one long load
+
+
+class Progress:
+    """Says how far a long load is, at most every ``every`` seconds: rows and requests so far,
+    the latest day reached in the window, and the time left at the pace so far."""
+
+    def __init__(self, say: Callable[[str], None], spec: StreamSpec, window: Window,
+                 every: float = PROGRESS_EVERY, clock: Callable[[], float] = time.monotonic) -> None:
+        self.say, self.spec, self.window, self.every, self.clock = say, spec, window, every, clock
+        self.started = self.last = clock()
+        self.reached: dt.date | None = None
+
+    def tick(self, rows: int, requests: int, batch: pa.Table) -> None:
+        column = self.spec.date_column
+        if column in batch.column_names and batch.num_rows:
+            latest = pc.max(batch[column]).as_py()
+            if isinstance(latest, dt.date) and (self.reached is None or latest > self.reached):
+                self.reached = latest
+        now = self.clock()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        text = f"{self.spec.source}/{self.spec.name}: {rows:,} rows in {requests} requests"
+        start, end = self.window.start, self.window.end
+        if self.reached is not None and start <= self.reached < end:
+            done = ((self.reached - start).days + 1) / ((end - start).days + 1)
+            left = (now - self.started) * (1 - done) / done
+            text += f", through {self.reached} of {start}..{end} ({done:.0%}), about {math.ceil(left)}s left"
+        self.say(text)
 
 
 
@@ -103,8 +136,9 @@ def _check_currencies(spec: StreamSpec, values: list[Any], ctx: StreamContext) -
 
 
 def load_stream(spec: StreamSpec, client: Any, window: Window, ctx: StreamContext,
-                warehouse: Warehouse) -> LoadResult:
-    """Fetch ``window`` of a stream and replace the key range it really covers."""
+                warehouse: Warehouse, progress: Callable[[str], None] | None = None) -> LoadResult:
+    """Fetch ``window`` of a stream and replace the key range it really covers (``progress``
+    hears how far it is every few seconds of a long load)."""
     started = time.monotonic()
     result = LoadResult(spec.name, None)
     ensure_tables(warehouse, [spec])  # downstream models can run even when nothing was fetchable
@@ -119,9 +153,15 @@ def load_stream(spec: StreamSpec, client: Any, window: Window, ctx: StreamContex
         before = client.stats.requests, client.stats.retries
 
         def batches() -> Iterator[pa.Table]:
+            told = Progress(progress, spec, replace) if progress is not None else None
+            rows = 0
             for page in spec.fetch(client, replace, ctx):
                 if page.records:
-                    yield page_to_arrow(spec, page, ctx, warehouse.business_id, synced_at)
+                    batch = page_to_arrow(spec, page, ctx, warehouse.business_id, synced_at)
+                    rows += batch.num_rows
+                    if told is not None:
+                        told.tick(rows, client.stats.requests - before[0], batch)
+                    yield batch
 
         def recorded(con: Any, rows: int) -> None:  # in the load's own transaction
             result.rows, result.window = rows, replace

@@ -24,7 +24,7 @@ from kpi_pipeline.alerts import announce_failure, root_message
 from kpi_pipeline.config import Settings
 from kpi_pipeline.defs import build_definitions
 from kpi_pipeline.instance_state import LAUNCHED_BY_TAG, PID_TAG, POOL, STARTED_BY_TAG, pool_holders, process_tag
-from kpi_pipeline.runtime import AS_OF_TAG, PARTITION_TAG
+from kpi_pipeline.runtime import AS_OF_TAG, PARTITION_TAG, PROGRESS_MARK
 from kpi_pipeline.schedules import NIGHTLY_JOB, REFRESH_JOB, run_tags
 
 INSTANCE_YAML = """\
@@ -119,6 +119,9 @@ class _Watch:
 
     blocked_since: float | None = None
     causes: dict[str, list[str]] = field(default_factory=dict)
+    steps: int = 0  # steps the run plans (assets selected), for "(5/65, 12s)" on each step's line
+    started_steps: int = 0
+    started: float = field(default_factory=time.monotonic)
 
 
 def _progress_logger(out: TextIO, watch: _Watch) -> dg.LoggerDefinition:
@@ -135,13 +138,19 @@ def _progress_logger(out: TextIO, watch: _Watch) -> dg.LoggerDefinition:
                 step = meta.get("step_key") or ""
                 name = step.replace("__", "/", 1)
                 if event is None:
+                    message = meta.get("orig_message", record.getMessage())
                     if record.levelno >= logging.WARNING:
-                        out.write(f"    ! {meta.get('orig_message', record.getMessage())}\n")
+                        out.write(f"    ! {message}\n")
+                    elif message.startswith(PROGRESS_MARK):
+                        out.write(f"    {message.removeprefix(PROGRESS_MARK)}\n")
+                        out.flush()
                     return
                 kind = event.event_type
                 if kind == DagsterEventType.STEP_START:
                     watch.blocked_since = None
-                    out.write(f"  > {name}\n")
+                    watch.started_steps += 1
+                    where = f"{watch.started_steps}/{max(watch.steps, watch.started_steps)}, " if watch.steps else ""
+                    out.write(f"  > {name}  ({where}{time.monotonic() - watch.started:.0f}s)\n")
                 elif kind == DagsterEventType.ENGINE_EVENT and "blocked by limit for pool" in (event.message or ""):
                     if watch.blocked_since is None:
                         watch.blocked_since = time.monotonic()
@@ -293,6 +302,7 @@ def run_pipeline(
         others = [s for s in settings.enabled_sources() if s not in sources]
         selection = dg.AssetSelection.all() - dg.AssetSelection.groups(*others)
     keys = sorted(selection.resolve(graph))
+    watch.steps = len(keys)
     run_config = {"loggers": {"progress": {}}}
     who = {PID_TAG: process_tag(), STARTED_BY_TAG: started_by, LAUNCHED_BY_TAG: started_by}
     with dg.DagsterInstance.get() as instance:

@@ -22,6 +22,7 @@ WINDOW_TAG = "kpi/window"  # "lookback": each stream re-fetches its own lookback
 # Dagster's own run tags for a run over a range of partitions (what a UI backfill sets)
 RANGE_START_TAG, RANGE_END_TAG = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 PARTITION_TAG = "dagster/partition"
+PROGRESS_MARK = "progress: "  # a log line the kpi command prints as it comes (how far a long load is)
 
 
 def parse_date(value: str, what: str) -> dt.date:

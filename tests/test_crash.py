@@ -76,7 +76,7 @@ def test_a_sync_killed_anywhere_leaves_old_or_new_and_the_next_run_completes(tmp
                             env=environment(clean), cwd=clean)
     out, _ = proc.communicate(timeout=HANG)
     assert proc.returncode == 0, out
-    steps = [line.strip()[2:] for line in out.splitlines() if line.startswith("  > ")]
+    steps = [line.strip()[2:].split("  (")[0] for line in out.splitlines() if line.startswith("  > ")]
     new_published = fingerprints(clean / "data" / "analytics.duckdb")
     new_warehouse = fingerprints(clean / "data" / "warehouse.duckdb")
     assert new_published != old_published  # the two states differ, so "old or new" means something

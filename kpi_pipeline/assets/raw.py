@@ -15,6 +15,7 @@ from kpi_pipeline.assets.keys import group_for, table_key
 from kpi_pipeline.assets.metadata import code_reference, table_metadata
 from kpi_pipeline.config import Settings, source_settings
 from kpi_pipeline.loading import connect_source, load_stream
+from kpi_pipeline.runtime import PROGRESS_MARK
 from kpi_pipeline.resources import WarehouseResource
 from kpi_pipeline.schedules import nightly_freshness
 from kpi_pipeline.runtime import resolve_as_of, stream_context, stream_window, tag_span
@@ -60,7 +61,8 @@ def build_raw_asset(settings: Settings, spec: StreamSpec, partitions: dg.Partiti
         try:
             client = connect_source(spec.source, source_settings(settings, spec.source, as_of))
             with wh.writer():  # the load and the table's description share one open of the file
-                result = load_stream(spec, client, window, ctx, wh)
+                result = load_stream(spec, client, window, ctx, wh, progress=lambda text: context.log.info(
+                    PROGRESS_MARK + text))
                 # a daily stream's row count is that of the days it loaded; another's, its whole table
                 described = table_metadata(wh, table, result.rows if spec.daily else None)
         except (ConnectorError, StorageError):
