@@ -31,6 +31,7 @@ ui: $(STAMP)
 	.venv/bin/dagster dev -h 127.0.0.1 -p 3000 -w $(DAGSTER_HOME)/workspace.yaml  # the location named after the business
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) bench/run.py
 
 clean:

@@ -42,17 +42,20 @@ run_monitoring:
   free_slots_after_run_end_seconds: 60
 telemetry:
   enabled: false
-# Dagster's SQLite event log, writing a batch of partition materializations in one transaction
-# as its Postgres event log does (kpi_pipeline/event_log.py; README "Performance")
-event_log_storage:
-  module: kpi_pipeline.event_log
-  class: EventLogStorage
-  config: {}
 # the UI shows a raw stream or the scorecard stale when the nightly run missed its deadline
 freshness:
   enabled: true
 """
 FRESHNESS_BLOCK = "\nfreshness:\n  enabled: true\n"
+# Dagster's SQLite event log (same files), writing a batch of partition materializations in one
+# transaction as its Postgres event log does (kpi_pipeline/event_log.py; README "Performance").
+# An instance with storage of its own (PostgreSQL) keeps it.
+EVENT_LOG_BLOCK = """
+event_log_storage:
+  module: kpi_pipeline.event_log
+  class: EventLogStorage
+  config: {}
+"""
 POOL_WAIT = 900.0  # seconds a run waits for the duckdb pool before it gives up (env KPI_POOL_WAIT)
 # Dagster's own setting: a run over a range of days plans one event per asset for the whole range
 # instead of one per day (a first sync of 14 months: 14 daily streams x 425 days = 5,950 events
@@ -70,10 +73,14 @@ def ensure_instance(settings: Settings) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text(INSTANCE_YAML)
-    elif not re.search(r"^freshness:", config.read_text(), flags=re.MULTILINE):
+        config.write_text(INSTANCE_YAML + EVENT_LOG_BLOCK)
+    text = config.read_text()
+    if not re.search(r"^freshness:", text, flags=re.MULTILINE):
         with config.open("a") as handle:  # an instance made before freshness policies: turn them on
             handle.write(FRESHNESS_BLOCK)
+    if not re.search(r"^(storage|event_log_storage):", text, flags=re.MULTILINE):
+        with config.open("a") as handle:  # an instance on Dagster's default SQLite storage: batched writes
+            handle.write(EVENT_LOG_BLOCK)
     write_workspace(settings, home)
     os.environ["DAGSTER_HOME"] = str(home)
     return home

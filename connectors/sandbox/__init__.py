@@ -32,9 +32,9 @@ CREDENTIALS: dict[str, dict[str, Any]] = {
 class Sandbox:
     """All emulated platforms for one world."""
 
-    def __init__(self, as_of: dt.date, seed: int = 7) -> None:
+    def __init__(self, as_of: dt.date, seed: int = 7, audience: int = 0) -> None:
         self.world: World = get_world(as_of, seed)
-        self.mailchimp = mailchimp.MailchimpEmulator(self.world)
+        self.mailchimp = mailchimp.MailchimpEmulator(self.world, audience)  # audience: benchmarks' big list
         self.ga4 = ga4.Ga4Emulator(self.world)
         self.meta = meta.MetaEmulator(self.world)
         self.google_ads = google_ads.GoogleAdsEmulator(self.world)

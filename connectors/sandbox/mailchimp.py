@@ -89,8 +89,11 @@ def _drop(node: Any, path: list[str]) -> None:
 class MailchimpEmulator:
     """Views of the world as Mailchimp would serve them."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, audience: int = 0) -> None:
+        """``audience``: that many more subscribed members after the world's own, made up from
+        their number alone (for benchmarks: a list of 1,000,000 without a world that size)."""
         self.world = world
+        self.audience = audience
         self.server = ApiServer("mailchimp", _problem)
         self._activity = self._daily_activity()
         r = self.server.route
@@ -272,8 +275,29 @@ class MailchimpEmulator:
                 "stats": {"avg_open_rate": round(m.p_open, 2), "avg_click_rate": round(m.p_open * m.p_click, 2)},
                 "_links": _LINKS,
             })
+        if self.audience and status in (None, "subscribed"):
+            return self._with_audience(req, items)
         page, total = self._page(req, items)
         return self._reply(req, {"members": page, "list_id": LIST_ID, "total_items": total})
+
+    def _with_audience(self, req: Request, items: list[dict[str, Any]]) -> Response:
+        """A page of the world's members followed by ``audience`` made-up ones."""
+        try:
+            count = max(0, min(int(req.query.get("count", 10)), 1000))
+            offset = int(req.query.get("offset", 0))
+        except ValueError:
+            raise ApiError(400, "count and offset must be integers") from None
+        page = items[offset:offset + count]
+        first = max(0, offset - len(items))
+        last = min(self.audience, offset + count - len(items))
+        since = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+        for n in range(first, last):
+            at = _iso(since + dt.timedelta(minutes=n))
+            page.append({"id": f"bench{n:09d}", "email_address": f"member{n}@example.org", "unique_email_id": f"u{n:09d}",
+                         "status": "subscribed", "list_id": LIST_ID, "member_rating": 2, "timestamp_signup": at,
+                         "timestamp_opt": at, "last_changed": at, "stats": {"avg_open_rate": 0.3, "avg_click_rate": 0.05},
+                         "_links": _LINKS})
+        return self._reply(req, {"members": page, "list_id": LIST_ID, "total_items": len(items) + self.audience})
 
     # ------------------------------------------------------------------ reports
 

@@ -1,0 +1,22 @@
+"""Serve the sandbox from this process until stdin closes: `serve_sandbox.py AS_OF [AUDIENCE]`.
+
+Prints one JSON line: the platforms' URLs and the GA4 service-account file.
+"""
+
+import datetime as dt
+import json
+import sys
+
+from connectors.sandbox import Sandbox
+
+
+def main() -> None:
+    as_of = dt.date.fromisoformat(sys.argv[1])
+    audience = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    with Sandbox(as_of, audience=audience) as sandbox:
+        print(json.dumps({"urls": sandbox.urls, "ga4_credentials": sandbox.ga4.credentials_file}), flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()
