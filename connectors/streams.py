@@ -61,6 +61,9 @@ class StreamContext:
     # (empty: not checked); other amounts are refused, never added up silently
     currencies: frozenset[str] = frozenset()
     currency: str = ""  # the business currency
+    # the platforms' today (business-local): how far back a platform still serves data counts from
+    # it, not from as-of (a sync back-dated by a day asks no more than the platform keeps)
+    today: dt.date | None = None
 
     def person_key(self, email: Any) -> str | None:
         """A salted hash of a normalised e-mail (trimmed, lower case), or None without one."""
@@ -220,7 +223,8 @@ class StreamSpec:
         if self.kind == "monthly":
             start = start.replace(day=1)
         if self.history_days is not None:
-            oldest = ctx.as_of - dt.timedelta(days=self.history_days - 1)
+            latest = ctx.today - dt.timedelta(days=1) if ctx.today else ctx.as_of  # the platform's yesterday
+            oldest = latest - dt.timedelta(days=self.history_days - 1)
             if window.end < oldest:
                 ctx.warn(f"{self.source}/{self.name}: {self.history_note}; {window} is older than "
                          f"{oldest} and cannot be fetched; existing rows are kept")

@@ -72,12 +72,13 @@ def stream_context(settings: Settings, as_of: dt.date) -> StreamContext:
     """Point-in-time values stand for as-of only when the platforms' today is as-of + 1."""
     from kpi_pipeline.calendar import calendar_windows
 
-    snapshot = as_of if today(settings, as_of) == as_of + dt.timedelta(days=1) else None
+    now = today(settings, as_of)
+    snapshot = as_of if now == as_of + dt.timedelta(days=1) else None
     windows = calendar_windows(settings, as_of)
     ranges = sorted({(w.window_kind, w.window_start, w.window_end, bool(w.period_end > as_of))
                      for w in windows.itertuples() if w.grain != "day"})
     return StreamContext(settings.timezone, as_of, snapshot, ranges=ranges, person_salt=person_salt(settings),
-                         currency=settings.currency, currencies=frozenset({settings.currency, *settings.fx}))
+                         currency=settings.currency, currencies=frozenset({settings.currency, *settings.fx}), today=now)
 
 
 def tag_span(tags: Mapping[str, str]) -> tuple[dt.date, dt.date] | None:

@@ -220,6 +220,16 @@ def test_instagram_follower_count_backfill_older_than_30_days_says_so(sandbox, f
     assert any("last 30 days only" in w for w in result.warnings)
 
 
+def test_a_sync_back_dated_by_a_day_asks_only_for_the_30_days_instagram_still_has(sandbox, fast_policy):
+    # the platform's today is AS_OF + 1; as-of is a day earlier: 30 days back counts from the
+    # platform's yesterday (AS_OF), not from as-of (Instagram answers older days with error #100)
+    context = ctx(snapshot=None)
+    context.as_of, context.today = AS_OF - dt.timedelta(days=1), AS_OF + dt.timedelta(days=1)
+    _, result = load(sandbox, instagram, "follower_count", fast_policy,
+                     Window(AS_OF - dt.timedelta(days=40), AS_OF - dt.timedelta(days=1)), context=context)
+    assert result.window.start == AS_OF - dt.timedelta(days=29) and result.rows == 30 - 1
+
+
 def test_instagram_followers_of_a_past_day_cannot_be_backfilled(sandbox, fast_policy):
     _, result = load(sandbox, instagram, "account", fast_policy, Window(AS_OF - dt.timedelta(days=5), AS_OF - dt.timedelta(days=1)))
     assert result.rows == 0 and "only as of now" in result.warnings[0]
