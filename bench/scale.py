@@ -46,8 +46,9 @@ def build_ours(path: Path, settings, as_of: dt.date) -> float:
 
     wh = Warehouse(path, settings.business_id)
     start = time.perf_counter()
-    run_models(wh, settings, as_of)
-    write_snapshots(wh, settings, as_of)
+    with wh.writer():  # as one process building everything would: the file opened once
+        run_models(wh, settings, as_of)
+        write_snapshots(wh, settings, as_of)
     return time.perf_counter() - start
 
 

@@ -131,12 +131,22 @@ class Column:
     from_account: bool = False
 
     def value(self, record: dict[str, Any], ctx: StreamContext, account: str = "") -> Any:
+        return self.values([record], ctx, account)[0]
+
+    def values(self, records: list[dict[str, Any]], ctx: StreamContext, account: str = "") -> list[Any]:
+        """``value`` of each record (a page at a time: the path is split once, a top-level field read
+        straight from the dict)."""
         if self.from_account:
-            return account
+            return [account] * len(records)
         if self.derive is not None:
-            return self.derive(record, ctx)
-        node = dig(record, (self.path or self.name).split("."))
-        return None if node == "" else node
+            return [self.derive(r, ctx) for r in records]
+        steps = (self.path or self.name).split(".")
+        if len(steps) == 1:
+            name = steps[0]
+            found = [r.get(name) if type(r) is dict else dig(r, steps) for r in records]
+        else:
+            found = [dig(r, steps) for r in records]
+        return [None if v == "" else v for v in found]
 
 
 Kind = Literal["daily", "monthly", "snapshot", "as_of", "file"]

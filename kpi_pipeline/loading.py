@@ -63,25 +63,24 @@ class LoadResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def _typed(value: Any, sql_type: str) -> Any:
-    if value is None:
-        return None
-    if sql_type == "DATE" and isinstance(value, str):
-        return dt.date.fromisoformat(value[:10])
-    if sql_type == "TIMESTAMPTZ" and isinstance(value, str):
-        ts = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return ts if ts.tzinfo else ts.replace(tzinfo=dt.timezone.utc)
-    if sql_type == "DATE[]":
-        return [_typed(v, "DATE") for v in value]
-    if sql_type == "BIGINT":
-        return int(value)
-    if sql_type == "DOUBLE":
-        return float(value)
-    if sql_type == "VARCHAR":
-        return str(value)
-    if sql_type.startswith("DECIMAL"):
-        return decimal.Decimal(str(value)).quantize(decimal.Decimal("0.01"))
-    return value
+def _date(value: Any) -> Any:
+    return dt.date.fromisoformat(value[:10]) if isinstance(value, str) else value
+
+
+def _timestamp(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    ts = dt.datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    return ts if ts.tzinfo else ts.replace(tzinfo=dt.timezone.utc)
+
+
+_CENTS = decimal.Decimal("0.01")
+# one converter per declared type, chosen once per column (a page has thousands of values)
+CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "DATE": _date, "TIMESTAMPTZ": _timestamp, "DATE[]": lambda v: [_date(d) for d in v],
+    "BIGINT": int, "DOUBLE": float, "VARCHAR": str, "BOOLEAN": lambda v: v,
+    "DECIMAL(18,2)": lambda v: decimal.Decimal(str(v)).quantize(_CENTS),
+}
 
 
 def arrow_schema(spec: StreamSpec) -> pa.Schema:
@@ -96,8 +95,9 @@ def page_to_arrow(spec: StreamSpec, page: Page, ctx: StreamContext, business_id:
     """Typed columns for one page of records (bulk: one Arrow table per page)."""
     columns: dict[str, list[Any]] = {"business_id": [business_id] * len(page.records)}
     for col in spec.columns:
+        convert = CONVERTERS.get(col.type, lambda v: v)
         try:
-            columns[col.name] = [_typed(col.value(r, ctx, page.account), col.type) for r in page.records]
+            columns[col.name] = [None if v is None else convert(v) for v in col.values(page.records, ctx, page.account)]
         except (TypeError, ValueError, KeyError) as err:
             from connectors.errors import FatalError
 

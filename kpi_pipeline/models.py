@@ -185,12 +185,13 @@ def run_models(warehouse, settings, as_of, sql_dir: Path = SQL_DIR) -> dict[str,
     from kpi_pipeline.coverage import coverage_table
     from kpi_pipeline.loading import ensure_tables
 
-    ensure_tables(warehouse, [spec for _, specs in SOURCES.values() for spec in specs.values()])
-    warehouse.write_frame("kpis.catalog", catalog_frame(settings))
-    warehouse.write_frame("kpis.calendar_windows", calendar_windows(settings, as_of))
-    warehouse.write_frame("kpis.parameters", parameters_frame(settings))
-    warehouse.write_frame("kpis.coverage", coverage_table(warehouse, settings, as_of))
     counts = {}
-    for model in load_models([*all_raw_tables(), *PYTHON_TABLES], sql_dir):
-        counts[model.table] = warehouse.rebuild(model.table, model.sql)
+    with warehouse.writer():  # one open of the file for the whole build
+        ensure_tables(warehouse, [spec for _, specs in SOURCES.values() for spec in specs.values()])
+        warehouse.write_frame("kpis.catalog", catalog_frame(settings))
+        warehouse.write_frame("kpis.calendar_windows", calendar_windows(settings, as_of))
+        warehouse.write_frame("kpis.parameters", parameters_frame(settings))
+        warehouse.write_frame("kpis.coverage", coverage_table(warehouse, settings, as_of))
+        for model in load_models([*all_raw_tables(), *PYTHON_TABLES], sql_dir):
+            counts[model.table] = warehouse.rebuild(model.table, model.sql)
     return counts

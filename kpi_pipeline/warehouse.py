@@ -29,6 +29,7 @@ ARROW_TYPES = {
 }
 
 
+LOAD_MEMORY = os.environ.get("KPI_LOAD_MEMORY", "64MB")  # DuckDB's memory while a load stages its pages
 PUBLISHED_FILE = "analytics.duckdb"  # the analysts' copy, beside the warehouse
 # a publish needs room for a whole copy of the warehouse, plus this much for DuckDB's own writes
 FREE_SPACE_MARGIN = 64 * 1024 * 1024
@@ -230,44 +231,55 @@ class Warehouse:
         """
         with self.writer() as con:
             name = self.ensure_raw_table(con, table, columns, key)
-            staging = f"_incoming_{ident(table)}"
-            con.execute(f"create or replace temp table {staging} as select * from {name} limit 0")
-            for batch in batches:
-                con.register("_batch", batch)
-                con.execute(f"insert into {staging} by name select * from _batch")
-                con.unregister("_batch")
-            outside = con.execute(
-                f"select count(*) from {staging} where {ident(date_column)} not between ? and ?"
-                f" or {ident(date_column)} is null", [start, end]).fetchone()[0]
-            foreign = con.execute(f"select count(*) from {staging} where business_id is distinct from ?",
-                                  [self.business_id]).fetchone()[0]
-            if foreign:
-                con.execute(f"drop table {staging}")
-                raise ValueError(f"raw.{table}: {foreign} row(s) belong to another business; nothing loaded")
-            keys = ", ".join(ident(k) for k in key)
-            dupes = con.execute(
-                f"select count(*) - count(distinct ({keys})) from {staging}").fetchone()[0]
-            if outside or dupes:
-                con.execute(f"drop table {staging}")
-                why = (f"{outside} row(s) fall outside {start}..{end}" if outside
-                       else f"{dupes} row(s) repeat the key ({keys})")
-                raise ValueError(f"raw.{table}: {why}; nothing loaded")
+            staging = f"raw._incoming_{ident(table)}"
+            con.execute(f"create or replace table {staging} as select * from {name} limit 0")
             try:
-                con.execute("begin transaction")
-                con.execute(f"delete from {name} where business_id = ? and {ident(date_column)} between ? and ?",
-                            [self.business_id, start, end])
-                con.execute(f"insert into {name} by name select * from {staging}")
-                count = con.execute(f"select count(*) from {staging}").fetchone()[0]
-                if on_commit is not None:
-                    on_commit(con, int(count))
-                con.execute("commit")
-            except Exception:
-                _rollback(con)
-                raise
-            finally:
+                # the staged rows are a table of the file, and DuckDB keeps at most LOAD_MEMORY of
+                # them in memory: a million records cost about what a hundred thousand do
+                con.execute(f"set memory_limit = '{LOAD_MEMORY}'")
+                count = self._replace_from(con, staging, name, table, key, date_column, start, end, batches, on_commit)
+            finally:  # loaded or not, nothing staged is left behind (nor published)
                 with contextlib.suppress(duckdb.Error):
                     con.execute(f"drop table if exists {staging}")
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("reset memory_limit")
             return int(count)
+
+    def _replace_from(self, con: duckdb.DuckDBPyConnection, staging: str, name: str, table: str,
+                      key: Sequence[str], date_column: str, start: dt.date, end: dt.date,
+                      batches: Iterable[pa.Table],
+                      on_commit: Callable[[duckdb.DuckDBPyConnection, int], None] | None) -> int:
+        """Stage the batches, check them, then delete the range and insert them in one transaction."""
+        for batch in batches:
+            con.register("_batch", batch)
+            con.execute(f"insert into {staging} by name select * from _batch")
+            con.unregister("_batch")
+        outside = con.execute(
+            f"select count(*) from {staging} where {ident(date_column)} not between ? and ?"
+            f" or {ident(date_column)} is null", [start, end]).fetchone()[0]
+        foreign = con.execute(f"select count(*) from {staging} where business_id is distinct from ?",
+                              [self.business_id]).fetchone()[0]
+        if foreign:
+            raise ValueError(f"raw.{table}: {foreign} row(s) belong to another business; nothing loaded")
+        keys = ", ".join(ident(k) for k in key)
+        dupes = con.execute(f"select count(*) - count(distinct ({keys})) from {staging}").fetchone()[0]
+        if outside or dupes:
+            why = (f"{outside} row(s) fall outside {start}..{end}" if outside
+                   else f"{dupes} row(s) repeat the key ({keys})")
+            raise ValueError(f"raw.{table}: {why}; nothing loaded")
+        try:
+            con.execute("begin transaction")
+            con.execute(f"delete from {name} where business_id = ? and {ident(date_column)} between ? and ?",
+                        [self.business_id, start, end])
+            con.execute(f"insert into {name} by name select * from {staging}")
+            count = con.execute(f"select count(*) from {staging}").fetchone()[0]
+            if on_commit is not None:
+                on_commit(con, int(count))
+            con.execute("commit")
+        except Exception:
+            _rollback(con)
+            raise
+        return int(count)
 
     # ------------------------------------------------------------------ models
 
@@ -338,6 +350,10 @@ class Warehouse:
         with self._locked():
             con = self.connect()
             try:
+                for (leftover,) in con.execute(  # rows a killed load had staged are nobody's data
+                        "select table_name from information_schema.tables where table_schema = 'raw' "
+                        "and table_name like '\\_incoming\\_%' escape '\\'").fetchall():
+                    con.execute(f"drop table raw.{ident(leftover)}")
                 con.execute("checkpoint")
             except duckdb.Error as err:
                 raise StorageError(storage_problem(err, self.path) or f"checkpoint before publishing failed: "

@@ -75,6 +75,33 @@ def test_a_load_failing_half_way_leaves_the_previous_rows():
     assert table(wh) == [(BASE, "a", 1)]
 
 
+def _staged(wh):
+    return wh.query("select table_name from information_schema.tables where table_name like '%incoming%'")
+
+
+def test_a_failed_or_refused_load_leaves_nothing_staged_and_a_killed_one_is_never_published(tmp_path):
+    wh = Warehouse(tmp_path / "warehouse.duckdb", "b")
+    load(wh, BASE, BASE, [(BASE, "a", 1)])
+
+    def broken():
+        yield batch([(BASE, "new", 2)])
+        raise RuntimeError("connection dropped on page 2")
+
+    with pytest.raises(RuntimeError):
+        load(wh, BASE, BASE, [], batches=broken())
+    with pytest.raises(ValueError, match="repeat the key"):
+        load(wh, BASE, BASE, [(BASE, "x", 1), (BASE, "x", 2)])
+    assert _staged(wh) == [] and table(wh) == [(BASE, "a", 1)]
+    with wh.writer() as con:
+        before = con.execute("select current_setting('memory_limit')").fetchone()[0]
+        load(wh, BASE, BASE, [(BASE, "a", 1)])  # on the same connection: the load's memory limit is undone
+        assert con.execute("select current_setting('memory_limit')").fetchone()[0] == before
+        con.execute("create table raw._incoming_t__s as select * from raw.t__s")  # what a killed load leaves
+    with duckdb.connect(str(wh.publish(tmp_path / "analytics.duckdb")), read_only=True) as con:
+        assert con.execute("select count(*) from information_schema.tables where table_name like '%incoming%'"
+                           ).fetchone()[0] == 0
+
+
 def test_duplicate_keys_and_rows_outside_the_range_are_refused_whole():
     wh = Warehouse(":memory:", "b")
     load(wh, BASE, BASE, [(BASE, "a", 1)])
