@@ -25,6 +25,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q -n 3 --dist loadfile --no-loadscope-reorder $(if $(TEST_TMP),--basetemp=$(TEST_TMP)) && rm -rf $(TEST_TMP)
 
 ui: export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS = 1  # backfills plan one event per asset (README)
+ui: export DAGSTER_EVENT_BATCH_SIZE = 1000  # a range's materializations written in one transaction (README)
 ui: $(STAMP)
 	mkdir -p $(DAGSTER_HOME)
 	$(PY) -m kpi_pipeline.cli init-instance

@@ -71,8 +71,9 @@ class RemoteSandbox:
     """The sandbox in a process of its own (bench/serve_sandbox.py): the pipeline's process then
     pays only for being a client, as with the real platforms."""
 
-    def __init__(self, as_of: dt.date = AS_OF, audience: int = 0) -> None:
-        self.proc = subprocess.Popen(python(str(ROOT / "bench" / "serve_sandbox.py"), as_of.isoformat(), str(audience)),
+    def __init__(self, as_of: dt.date = AS_OF, audience: int = 0, latency: float = 0.0) -> None:
+        self.proc = subprocess.Popen(python(str(ROOT / "bench" / "serve_sandbox.py"), as_of.isoformat(), str(audience),
+                                            str(latency)),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                      env={**os.environ, "PYTHONPATH": str(ROOT)})
         assert self.proc.stdout is not None

@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import tempfile
@@ -34,6 +35,7 @@ from bench.harness import (AS_OF, DEMO_TODAY, ROOT, RemoteSandbox, base_env, dem
                            live_folder, python, stream_lines, timed)
 
 QUICK = "--quick" in sys.argv
+LATENCY = 0.15  # seconds: a typical round trip to a platform's API from a small business's server
 ROWS: list[tuple[str, str, str, str, str]] = []  # (what, ours, baseline, ratio, goal)
 NOTES: list[str] = []
 
@@ -112,12 +114,13 @@ def demo_nightly(folder: Path) -> None:
 
 # ---------------------------------------------------------------------------- 3. nightly, a year
 
-def year_nightly(tmp: Path, sandbox: RemoteSandbox, label: str, postgres_url: str | None = None) -> None:
+def year_nightly(tmp: Path, sandbox: RemoteSandbox, label: str, postgres_url: str | None = None,
+                 first_too: bool = True) -> None:
     import duckdb
 
     from connectors.registry import SOURCES
 
-    folder = tmp / f"year_{label}"
+    folder = tmp / ("year_" + re.sub(r"\W+", "_", label))
     start = AS_OF - dt.timedelta(days=365)
     config = live_folder(folder, sandbox, start)
     home = folder / ".dagster"
@@ -148,8 +151,9 @@ def year_nightly(tmp: Path, sandbox: RemoteSandbox, label: str, postgres_url: st
     row(f"nightly `kpi sync`, a year of history ({label})", f"{night.seconds:.1f}s", f"streams {streams:.1f}s",
         night.seconds / streams, f"at most 2x: {verdict(night.seconds <= 2 * streams)}; rows rewritten outside the "
                                  f"windows: {outside}")
-    row(f"first sync of that year ({label})", f"{first.seconds:.1f}s", f"nightly {night.seconds:.1f}s",
-        first.seconds / night.seconds, "recorded")
+    if first_too:
+        row(f"first sync of that year ({label})", f"{first.seconds:.1f}s", f"nightly {night.seconds:.1f}s",
+            first.seconds / night.seconds, "recorded")
     if label == "SQLite":
         NOTES.append("Requests per stream in the nightly run (window fetched, rows, requests):\n\n"
                      "| stream | window | rows | requests |\n| --- | --- | ---: | ---: |\n"
@@ -230,6 +234,8 @@ def main() -> None:
                 year_nightly(tmp, sandbox, "SQLite")
                 if url:
                     year_nightly(tmp, sandbox, "PostgreSQL", url)
+            with RemoteSandbox(latency=LATENCY) as slow:  # the same against platforms that answer as late as real ones
+                year_nightly(tmp, slow, f"SQLite, platforms answering in {LATENCY * 1000:.0f} ms", first_too=False)
         ingest(tmp)
         kpi_build(tmp, warehouse)
     write_results()

@@ -1,4 +1,4 @@
-"""Serve the sandbox from this process until stdin closes: `serve_sandbox.py AS_OF [AUDIENCE]`.
+"""Serve the sandbox from this process until stdin closes: `serve_sandbox.py AS_OF [AUDIENCE [LATENCY]]`.
 
 Prints one JSON line: the platforms' URLs and the GA4 service-account file.
 """
@@ -13,7 +13,8 @@ from connectors.sandbox import Sandbox
 def main() -> None:
     as_of = dt.date.fromisoformat(sys.argv[1])
     audience = int(sys.argv[2]) if len(sys.argv) > 2 else 0
-    with Sandbox(as_of, audience=audience) as sandbox:
+    latency = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
+    with Sandbox(as_of, audience=audience, latency=latency) as sandbox:
         print(json.dumps({"urls": sandbox.urls, "ga4_credentials": sandbox.ga4.credentials_file}), flush=True)
         sys.stdin.read()
 

@@ -32,7 +32,7 @@ CREDENTIALS: dict[str, dict[str, Any]] = {
 class Sandbox:
     """All emulated platforms for one world."""
 
-    def __init__(self, as_of: dt.date, seed: int = 7, audience: int = 0) -> None:
+    def __init__(self, as_of: dt.date, seed: int = 7, audience: int = 0, latency: float = 0.0) -> None:
         self.world: World = get_world(as_of, seed)
         self.mailchimp = mailchimp.MailchimpEmulator(self.world, audience)  # audience: benchmarks' big list
         self.ga4 = ga4.Ga4Emulator(self.world)
@@ -45,6 +45,8 @@ class Sandbox:
                         "google_ads": self.google_ads.server, "stripe": self.stripe.server,
                         "calendly": self.calendly.server, "hubspot": self.hubspot.server}
         self.servers["instagram"] = self.meta.server  # the same Graph API host
+        for server in self.servers.values():
+            server.latency = latency  # benchmarks: each answer as late as a real platform's
         self.urls: dict[str, str] = {}
 
     def start(self) -> "Sandbox":

@@ -79,6 +79,7 @@ class ApiServer:
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._stopping = threading.Event()
+        self.latency = 0.0  # seconds added to every answer: a real platform's round trip (benchmarks)
 
     def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
@@ -161,6 +162,8 @@ class ApiServer:
             self._httpd.server_close()
 
     def handle(self, req: Request) -> Response:
+        if self.latency:
+            time.sleep(self.latency)
         with self._lock:
             self.requests.append(req)
             fault = next(
