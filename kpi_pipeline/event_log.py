@@ -86,18 +86,18 @@ class EventLogStorage(SqliteEventLogStorage):
         super().delete_events(run_id)
         self._forget(run_id)
 
-    def wipe(self) -> None:
+    def _forget_all(self) -> None:
         with self._db_lock:
             for engine in self._engines.values():
                 engine.dispose()
             self._engines.clear()
+
+    def wipe(self) -> None:
+        self._forget_all()
         super().wipe()
 
     def dispose(self) -> None:
-        with self._db_lock:
-            for engine in self._engines.values():
-                engine.dispose()
-            self._engines.clear()
+        self._forget_all()
         super().dispose()
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:

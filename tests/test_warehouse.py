@@ -62,16 +62,17 @@ def test_reloading_the_same_range_changes_nothing():
     assert table(wh) == first
 
 
+def _broken():
+    yield batch([(BASE, "new", 2)])
+    raise RuntimeError("connection dropped on page 2")
+
+
 def test_a_load_failing_half_way_leaves_the_previous_rows():
     wh = Warehouse(":memory:", "b")
     load(wh, BASE, BASE, [(BASE, "a", 1)])
 
-    def broken():
-        yield batch([(BASE, "new", 2)])
-        raise RuntimeError("connection dropped on page 2")
-
     with pytest.raises(RuntimeError):
-        load(wh, BASE, BASE, [], batches=broken())
+        load(wh, BASE, BASE, [], batches=_broken())
     assert table(wh) == [(BASE, "a", 1)]
 
 
@@ -83,12 +84,8 @@ def test_a_failed_or_refused_load_leaves_nothing_staged_and_a_killed_one_is_neve
     wh = Warehouse(tmp_path / "warehouse.duckdb", "b")
     load(wh, BASE, BASE, [(BASE, "a", 1)])
 
-    def broken():
-        yield batch([(BASE, "new", 2)])
-        raise RuntimeError("connection dropped on page 2")
-
     with pytest.raises(RuntimeError):
-        load(wh, BASE, BASE, [], batches=broken())
+        load(wh, BASE, BASE, [], batches=_broken())
     with pytest.raises(ValueError, match="repeat the key"):
         load(wh, BASE, BASE, [(BASE, "x", 1), (BASE, "x", 2)])
     assert _staged(wh) == [] and table(wh) == [(BASE, "a", 1)]
