@@ -167,6 +167,11 @@ def ingest(tmp: Path) -> None:
     peaks: dict[tuple[str, int], float] = {}
     for size in sizes:
         with RemoteSandbox(audience=size) as sandbox:
+            # the sandbox makes each page once and then serves it as made: one pass first, untimed,
+            # so that every way measured below pays for its own work, not for the server's
+            warm = timed(python(str(ROOT / "bench" / "ingest.py"), "floor", sandbox.urls["mailchimp"],
+                                str(tmp / f"ingest_warm_{size}")), env={**os.environ, "PYTHONPATH": str(ROOT)})
+            assert warm.code == 0, warm.output[-2000:]
             speed = {}
             for way in ("floor", "ours", "dlt"):
                 folder = tmp / f"ingest_{way}_{size}"
@@ -209,8 +214,10 @@ def kpi_build(tmp: Path, source: Path) -> None:
         ours_path, bare_path = tmp / f"scale{copies}_ours.duckdb", tmp / f"scale{copies}_bare.duckdb"
         rows = scaled_copy(source, ours_path, copies)
         scaled_copy(source, bare_path, copies)
-        bare = build_bare(bare_path)
-        ours = build_ours(ours_path, settings, as_of)
+        # each built twice, alternating (the second replaces every table), the best of each kept:
+        # one build is a few seconds and DuckDB's threads make single figures jump by 20%
+        bare, ours = build_bare(bare_path), build_ours(ours_path, settings, as_of)
+        bare, ours = min(bare, build_bare(bare_path)), min(ours, build_ours(ours_path, settings, as_of))
         times[copies] = ours
         row(f"KPI build, {copies}x the demo ({rows:,} raw rows, 3 years)", f"{ours:.1f}s", f"straight SQL {bare:.1f}s",
             ours / bare, f"within 1.2x: {verdict(ours / bare <= 1.2)}")

@@ -39,7 +39,7 @@ def scaled_copy(source: Path, target: Path, copies: int) -> int:
 
 
 def build_ours(path: Path, settings, as_of: dt.date) -> float:
-    """Our path: the Python tables, every model in order, then the snapshots."""
+    """Our path: the Python tables, every model in order, then the snapshots (seconds)."""
     from kpi_pipeline.assets.snapshots import write_snapshots
     from kpi_pipeline.models import run_models
     from kpi_pipeline.warehouse import Warehouse

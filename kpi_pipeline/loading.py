@@ -74,6 +74,7 @@ def _timestamp(value: Any) -> Any:
     return ts if ts.tzinfo else ts.replace(tzinfo=dt.timezone.utc)
 
 
+_RECORD = json.JSONEncoder(default=str)  # what json.dumps(r, default=str) writes, without a new encoder per record
 _CENTS = decimal.Decimal("0.01")
 # one converter per declared type, chosen once per column (a page has thousands of values)
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
@@ -116,7 +117,7 @@ def page_to_arrow(spec: StreamSpec, page: Page, ctx: StreamContext, business_id:
     if spec.currency_column and ctx.currencies:
         _check_currencies(spec, columns[spec.currency_column], ctx)
     columns["_account"] = [page.account] * len(page.records)
-    columns["_record"] = [json.dumps(scrubbed(r, spec.pii), default=str) for r in page.records]
+    columns["_record"] = [_RECORD.encode(scrubbed(r, spec.pii)) for r in page.records]
     columns["_synced_at"] = [synced_at] * len(page.records)
     return pa.table(columns, schema=arrow_schema(spec))
 
