@@ -15,10 +15,9 @@ from kpi_pipeline.assets.keys import group_for, table_key
 from kpi_pipeline.assets.metadata import code_reference, table_metadata
 from kpi_pipeline.config import Settings, source_settings
 from kpi_pipeline.loading import connect_source, load_stream
-from kpi_pipeline.runtime import PROGRESS_MARK
 from kpi_pipeline.resources import WarehouseResource
 from kpi_pipeline.schedules import nightly_freshness
-from kpi_pipeline.runtime import resolve_as_of, stream_context, stream_window, tag_span
+from kpi_pipeline.runtime import PROGRESS_MARK, resolve_as_of, stream_context, stream_window, tag_span
 from kpi_pipeline.warehouse import StorageError
 
 
