@@ -130,9 +130,6 @@ class Column:
     derive: Callable[[dict[str, Any], StreamContext], Any] | None = None
     from_account: bool = False
 
-    def value(self, record: dict[str, Any], ctx: StreamContext, account: str = "") -> Any:
-        return self.values([record], ctx, account)[0]
-
     def values(self, records: list[dict[str, Any]], ctx: StreamContext, account: str = "") -> list[Any]:
         """``value`` of each record (a page at a time: the path is split once, a top-level field read
         straight from the dict)."""

@@ -103,15 +103,13 @@ class EventLogStorage(SqliteEventLogStorage):
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         """One transaction on the run's file and one on the index for a batch of asset events
         (the statements Dagster's ``store_event`` runs for each); anything else one by one."""
-        kinds = {event.dagster_event_type for event in events}
-        if not events or not kinds <= BATCHED or not all(e.dagster_event and e.dagster_event.asset_key for e in events):
+        if not events or not all(e.dagster_event_type in BATCHED and e.dagster_event and e.dagster_event.asset_key
+                                 and e.run_id == events[0].run_id for e in events):
             super().store_event_batch(events)
             return
         statements = [self.prepare_insert_event(event) for event in events]
         with self.run_connection(events[0].run_id) as conn:
-            for event, statement in zip(events, statements):
-                if event.run_id != events[0].run_id:
-                    raise ValueError("a batch of events spans runs")
+            for statement in statements:
                 conn.execute(statement)
         with self.index_transaction() as conn:
             ids = [conn.execute(statement).inserted_primary_key[0] for statement in statements]

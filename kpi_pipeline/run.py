@@ -126,9 +126,14 @@ class _Watch:
 
     blocked_since: float | None = None
     causes: dict[str, list[str]] = field(default_factory=dict)
-    steps: int = 0  # steps the run plans (assets selected), for "(5/65, 12s)" on each step's line
+    steps: int = 0  # steps the current run plans, for "(5/65, 12s)" on each step's line
     started_steps: int = 0
     started: float = field(default_factory=time.monotonic)
+
+    def plan(self, job: Any, keys: list[dg.AssetKey]) -> None:
+        """Count the steps of ``job`` over ``keys`` (assets and their separate checks) afresh."""
+        self.steps = len(job.get_subset(asset_selection=set(keys)).graph.nodes)
+        self.started_steps = 0
 
 
 def _progress_logger(out: TextIO, watch: _Watch) -> dg.LoggerDefinition:
@@ -156,8 +161,8 @@ def _progress_logger(out: TextIO, watch: _Watch) -> dg.LoggerDefinition:
                 if kind == DagsterEventType.STEP_START:
                     watch.blocked_since = None
                     watch.started_steps += 1
-                    where = f"{watch.started_steps}/{max(watch.steps, watch.started_steps)}, " if watch.steps else ""
-                    out.write(f"  > {name}  ({where}{time.monotonic() - watch.started:.0f}s)\n")
+                    out.write(f"  > {name}  ({watch.started_steps}/{watch.steps}, "
+                              f"{time.monotonic() - watch.started:.0f}s)\n")
                 elif kind == DagsterEventType.ENGINE_EVENT and "blocked by limit for pool" in (event.message or ""):
                     if watch.blocked_since is None:
                         watch.blocked_since = time.monotonic()
@@ -309,7 +314,6 @@ def run_pipeline(
         others = [s for s in settings.enabled_sources() if s not in sources]
         selection = dg.AssetSelection.all() - dg.AssetSelection.groups(*others)
     keys = sorted(selection.resolve(graph))
-    watch.steps = len(keys)
     run_config = {"loggers": {"progress": {}}}
     who = {PID_TAG: process_tag(), STARTED_BY_TAG: started_by, LAUNCHED_BY_TAG: started_by}
     with dg.DagsterInstance.get() as instance:
@@ -318,6 +322,7 @@ def run_pipeline(
         partition = tags.pop(PARTITION_TAG, None)
         if not any(graph.get(k).partitions_def for k in keys):
             partition = None  # e.g. only the CSV: nothing is partitioned, each stream takes its lookback
+        watch.plan(job, keys)
         result, stopped = supervisor.run(job, tags={**tags, **who}, partition_key=partition,
                                          asset_selection=keys, raise_on_error=False, run_config=run_config)
         failed_raw = [] if result is None else [
@@ -328,6 +333,7 @@ def run_pipeline(
             out.write("  refreshing models and the scorecard from the data that did load\n")
             refresh = defs.resolve_job_def(REFRESH_JOB)
             refresh_keys = [k for k in keys if k.path[0] != "raw"]
+            watch.plan(refresh, refresh_keys)
             _, stopped = supervisor.run(refresh, tags={AS_OF_TAG: as_of.isoformat(), "kpi/refresh_after": result.run_id,
                                                        **who},
                                         asset_selection=refresh_keys, raise_on_error=False, run_config=run_config)

@@ -29,7 +29,7 @@ ARROW_TYPES = {
 }
 
 
-LOAD_MEMORY = os.environ.get("KPI_LOAD_MEMORY", "64MB")  # DuckDB's memory while a load stages its pages
+LOAD_MEMORY = "64MB"  # DuckDB's memory while a load stages its pages (env KPI_LOAD_MEMORY)
 PUBLISHED_FILE = "analytics.duckdb"  # the analysts' copy, beside the warehouse
 # a publish needs room for a whole copy of the warehouse, plus this much for DuckDB's own writes
 FREE_SPACE_MARGIN = 64 * 1024 * 1024
@@ -234,52 +234,44 @@ class Warehouse:
             staging = f"raw._incoming_{ident(table)}"
             con.execute(f"create or replace table {staging} as select * from {name} limit 0")
             try:
-                # the staged rows are a table of the file, and DuckDB keeps at most LOAD_MEMORY of
+                # the staged rows are a table of the file, and DuckDB keeps at most this much of
                 # them in memory: a million records cost about what a hundred thousand do
-                con.execute(f"set memory_limit = '{LOAD_MEMORY}'")
-                count = self._replace_from(con, staging, name, table, key, date_column, start, end, batches, on_commit)
+                con.execute(f"set memory_limit = '{os.environ.get('KPI_LOAD_MEMORY', LOAD_MEMORY)}'")
+                for batch in batches:
+                    con.register("_batch", batch)
+                    con.execute(f"insert into {staging} by name select * from _batch")
+                    con.unregister("_batch")
+                outside = con.execute(
+                    f"select count(*) from {staging} where {ident(date_column)} not between ? and ?"
+                    f" or {ident(date_column)} is null", [start, end]).fetchone()[0]
+                foreign = con.execute(f"select count(*) from {staging} where business_id is distinct from ?",
+                                      [self.business_id]).fetchone()[0]
+                if foreign:
+                    raise ValueError(f"raw.{table}: {foreign} row(s) belong to another business; nothing loaded")
+                keys = ", ".join(ident(k) for k in key)
+                dupes = con.execute(f"select count(*) - count(distinct ({keys})) from {staging}").fetchone()[0]
+                if outside or dupes:
+                    why = (f"{outside} row(s) fall outside {start}..{end}" if outside
+                           else f"{dupes} row(s) repeat the key ({keys})")
+                    raise ValueError(f"raw.{table}: {why}; nothing loaded")
+                try:
+                    con.execute("begin transaction")
+                    con.execute(f"delete from {name} where business_id = ? and {ident(date_column)} between ? and ?",
+                                [self.business_id, start, end])
+                    con.execute(f"insert into {name} by name select * from {staging}")
+                    count = con.execute(f"select count(*) from {staging}").fetchone()[0]
+                    if on_commit is not None:
+                        on_commit(con, int(count))
+                    con.execute("commit")
+                except Exception:
+                    _rollback(con)
+                    raise
             finally:  # loaded or not, nothing staged is left behind (nor published)
                 with contextlib.suppress(duckdb.Error):
                     con.execute(f"drop table if exists {staging}")
                 with contextlib.suppress(duckdb.Error):
                     con.execute("reset memory_limit")
             return int(count)
-
-    def _replace_from(self, con: duckdb.DuckDBPyConnection, staging: str, name: str, table: str,
-                      key: Sequence[str], date_column: str, start: dt.date, end: dt.date,
-                      batches: Iterable[pa.Table],
-                      on_commit: Callable[[duckdb.DuckDBPyConnection, int], None] | None) -> int:
-        """Stage the batches, check them, then delete the range and insert them in one transaction."""
-        for batch in batches:
-            con.register("_batch", batch)
-            con.execute(f"insert into {staging} by name select * from _batch")
-            con.unregister("_batch")
-        outside = con.execute(
-            f"select count(*) from {staging} where {ident(date_column)} not between ? and ?"
-            f" or {ident(date_column)} is null", [start, end]).fetchone()[0]
-        foreign = con.execute(f"select count(*) from {staging} where business_id is distinct from ?",
-                              [self.business_id]).fetchone()[0]
-        if foreign:
-            raise ValueError(f"raw.{table}: {foreign} row(s) belong to another business; nothing loaded")
-        keys = ", ".join(ident(k) for k in key)
-        dupes = con.execute(f"select count(*) - count(distinct ({keys})) from {staging}").fetchone()[0]
-        if outside or dupes:
-            why = (f"{outside} row(s) fall outside {start}..{end}" if outside
-                   else f"{dupes} row(s) repeat the key ({keys})")
-            raise ValueError(f"raw.{table}: {why}; nothing loaded")
-        try:
-            con.execute("begin transaction")
-            con.execute(f"delete from {name} where business_id = ? and {ident(date_column)} between ? and ?",
-                        [self.business_id, start, end])
-            con.execute(f"insert into {name} by name select * from {staging}")
-            count = con.execute(f"select count(*) from {staging}").fetchone()[0]
-            if on_commit is not None:
-                on_commit(con, int(count))
-            con.execute("commit")
-        except Exception:
-            _rollback(con)
-            raise
-        return int(count)
 
     # ------------------------------------------------------------------ models
 

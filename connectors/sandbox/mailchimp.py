@@ -130,13 +130,17 @@ class MailchimpEmulator:
             raise ApiError(404, "The requested resource could not be found.")
 
     @staticmethod
-    def _page(req: Request, items: list[Any]) -> tuple[list[Any], int]:
+    def _bounds(req: Request) -> tuple[int, int]:
+        """``count`` (at most 1000) and ``offset`` of a paged request."""
         try:
             count = int(req.query.get("count", 10))
             offset = int(req.query.get("offset", 0))
         except ValueError:
             raise ApiError(400, "count and offset must be integers") from None
-        count = max(0, min(count, 1000))
+        return max(0, min(count, 1000)), offset
+
+    def _page(self, req: Request, items: list[Any]) -> tuple[list[Any], int]:
+        count, offset = self._bounds(req)
         return items[offset:offset + count], len(items)
 
     def _reply(self, req: Request, doc: dict[str, Any]) -> Response:
@@ -293,11 +297,7 @@ class MailchimpEmulator:
 
     def _with_audience(self, req: Request, items: list[dict[str, Any]]) -> Response:
         """A page of the world's members followed by ``audience`` made-up ones."""
-        try:
-            count = max(0, min(int(req.query.get("count", 10)), 1000))
-            offset = int(req.query.get("offset", 0))
-        except ValueError:
-            raise ApiError(400, "count and offset must be integers") from None
+        count, offset = self._bounds(req)
         page = items[offset:offset + count]
         first = max(0, offset - len(items))
         last = min(self.audience, offset + count - len(items))
