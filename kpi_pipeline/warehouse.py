@@ -30,6 +30,15 @@ ARROW_TYPES = {
 
 
 LOAD_MEMORY = "64MB"  # DuckDB's memory while a load stages its pages (env KPI_LOAD_MEMORY)
+_SIZE = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$", re.IGNORECASE)
+
+
+def load_memory() -> str:
+    """KPI_LOAD_MEMORY (default 64MB), refused unless it is a size DuckDB reads, like 256MB."""
+    value = os.environ.get("KPI_LOAD_MEMORY", LOAD_MEMORY).strip()
+    if not _SIZE.match(value):
+        raise ValueError(f"KPI_LOAD_MEMORY: {value!r} is not a size like 64MB or 1GB; nothing was loaded")
+    return value
 PUBLISHED_FILE = "analytics.duckdb"  # the analysts' copy, beside the warehouse
 # a publish needs room for a whole copy of the warehouse, plus this much for DuckDB's own writes
 FREE_SPACE_MARGIN = 64 * 1024 * 1024
@@ -236,7 +245,7 @@ class Warehouse:
             try:
                 # the staged rows are a table of the file, and DuckDB keeps at most this much of
                 # them in memory: a million records cost about what a hundred thousand do
-                con.execute(f"set memory_limit = '{os.environ.get('KPI_LOAD_MEMORY', LOAD_MEMORY)}'")
+                con.execute(f"set memory_limit = '{load_memory()}'")
                 for batch in batches:
                     con.register("_batch", batch)
                     con.execute(f"insert into {staging} by name select * from _batch")

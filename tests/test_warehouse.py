@@ -99,6 +99,19 @@ def test_a_failed_or_refused_load_leaves_nothing_staged_and_a_killed_one_is_neve
                            ).fetchone()[0] == 0
 
 
+@pytest.mark.parametrize("value", ["64 apples", "1GB'; drop table raw.t__s; --", ""])
+def test_a_load_memory_setting_that_is_not_a_size_is_refused_by_name(value, monkeypatch):
+    wh = Warehouse(":memory:", "b")
+    load(wh, BASE, BASE, [(BASE, "a", 1)])
+    monkeypatch.setenv("KPI_LOAD_MEMORY", value)
+    with pytest.raises(ValueError, match="KPI_LOAD_MEMORY: .* is not a size like 64MB"):
+        load(wh, BASE, BASE, [(BASE, "b", 2)])
+    assert table(wh) == [(BASE, "a", 1)]
+    monkeypatch.setenv("KPI_LOAD_MEMORY", "256MB")
+    load(wh, BASE, BASE, [(BASE, "b", 2)])
+    assert table(wh) == [(BASE, "b", 2)]
+
+
 def test_duplicate_keys_and_rows_outside_the_range_are_refused_whole():
     wh = Warehouse(":memory:", "b")
     load(wh, BASE, BASE, [(BASE, "a", 1)])
