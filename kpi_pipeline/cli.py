@@ -49,14 +49,23 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", help="kpi.yaml (default: env KPI_CONFIG, else ./kpi.yaml)")
     common.add_argument("--as-of", help="last complete day, YYYY-MM-DD (env KPI_AS_OF; default yesterday)")
+    common.add_argument("--business", action="append", default=[], metavar="SLUG",
+                        help="in a portfolio (a businesses/ folder here, or env KPI_PORTFOLIO): only this business "
+                             "(repeatable; default all)")
+    jobs = argparse.ArgumentParser(add_help=False)
+    jobs.add_argument("--jobs", type=int, default=2, help="in a portfolio: businesses synced at a time (default 2)")
     parser = argparse.ArgumentParser(prog="kpi", description="Pull a business's KPIs and score them.")
     parser.add_argument("--version", action="version", version=f"kpi {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("demo", parents=[common], help="run the whole pipeline on the offline sandbox")
-    sync = sub.add_parser("sync", parents=[common], help="sync sources, then models, snapshots, report")
+    demo = sub.add_parser("demo", parents=[common, jobs], help="run the whole pipeline on the offline sandbox")
+    demo.add_argument("--businesses", type=int, help="a portfolio of this many sandbox businesses instead (in --dir)")
+    demo.add_argument("--dir", help="with --businesses: the portfolio's folder (default ./portfolio-demo)")
+    sync = sub.add_parser("sync", parents=[common, jobs], help="sync sources, then models, snapshots, report")
     sync.add_argument("--source", action="append", default=[], help="only this source (repeatable)")
     sync.add_argument("--start", help="first day to (re)load, YYYY-MM-DD")
     sync.add_argument("--end", help="last day to (re)load, YYYY-MM-DD (default as-of)")
+    sync.add_argument("--history", action="store_true", help="(re)load everything from history_start (a first "
+                                                             "backfill; --start history_start, per business)")
     sync.add_argument("--wait", type=float, help="seconds to wait for another run holding the warehouse "
                                                   "(env KPI_POOL_WAIT; default 900)")
     report = sub.add_parser("report", parents=[common], help="print the scorecard")
@@ -65,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--format", default="table", choices=("table", "markdown", "html", "json"),
                         help="output format (default table)")
     report.add_argument("--output", help="write to this file instead of stdout")
+    report.add_argument("--portfolio", action="store_true", help="one row per business of the portfolio, who needs "
+                                                                 "a call first (table, html or json)")
     review = sub.add_parser("review", parents=[common], help="write the review of a month or quarter (HTML and "
                                                               "Markdown): achieved, missed, movers, the year's goal")
     review.add_argument("--period", required=True, help="the period to review: 2026-10, 2026-Q3 (also 2026-W40, 2026)")
@@ -89,9 +100,24 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
+    from kpi_pipeline.portfolio import portfolio_root
+    from kpi_pipeline import portfolio_cli
+
+    if args.command == "demo" and args.businesses is not None:
+        return portfolio_cli.portfolio_demo(args, argv)
+    root = None if args.config or os.environ.get("KPI_CONFIG") else portfolio_root()
+    if root is not None:
+        return portfolio_cli.run_portfolio(args, root, argv, COMMANDS)
     try:
         settings = load_config(args.config)
+        if args.business and args.business != [settings.slug or settings.business_id]:
+            raise BadInput(f"--business: {', '.join(args.business)} is not this kpi.yaml's business "
+                           f"({settings.slug or settings.business_id}); a portfolio is a folder holding businesses/")
+        if getattr(args, "portfolio", False):
+            raise BadInput("--portfolio: no portfolio here (run it in a folder holding businesses/, or set "
+                           "KPI_PORTFOLIO)")
         return COMMANDS[args.command](args, settings)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -115,7 +141,9 @@ def cmd_sync(args: argparse.Namespace, settings: Settings, *, demo: bool = False
                        f"({', '.join(settings.enabled_sources()) or 'none'})")
     start = _date(args.start, "--start") if getattr(args, "start", None) else None
     end = _date(args.end, "--end") if getattr(args, "end", None) else None
-    if demo:
+    if demo or getattr(args, "history", False):
+        if getattr(args, "start", None):
+            raise BadInput("--history: it starts at history_start; leave out --start")
         start, end = settings.history_start, as_of
     if start and start < settings.history_start:
         raise BadInput(f"--start: {start} is before history_start ({settings.history_start})")

@@ -26,6 +26,17 @@ from kpi_pipeline.periods import GRAINS, WEEKDAYS, parse_label
 from kpi_pipeline.warehouse import PUBLISHED_FILE
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+BUSINESSES_DIR = "businesses"  # a portfolio: <root>/businesses/<slug>/kpi.yaml, one folder per business
+SLUG = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+# platforms whose accounts share one rate limit per app or token: one Dagster pool each (README "Portfolio")
+API_POOLS = {"mailchimp": "api_mailchimp", "ga4": "api_ga4", "meta_ads": "api_meta", "instagram": "api_meta",
+             "google_ads": "api_google_ads", "stripe": "api_stripe", "calendly": "api_calendly",
+             "hubspot": "api_hubspot", "manual": "api_manual"}
+# their slots, set in the instance when it has none (`dagster instance concurrency set` changes them):
+# Meta's app-level usage and Google Ads' developer-token quota are shared by every account of the app
+API_POOL_LIMITS = {"api_meta": 2, "api_google_ads": 2, "api_ga4": 4, "api_mailchimp": 4, "api_stripe": 4,
+                   "api_calendly": 4, "api_hubspot": 4, "api_manual": 4}
+WRITER_POOL = "duckdb"
 
 
 class ConfigError(ValueError):
@@ -91,6 +102,7 @@ class Settings(_Strict):
     # currency -> how many units of the business currency one unit of it is worth
     fx: dict[str, float] = {}
     conversion_window_days: int = Field(default=90, ge=1, le=730)
+    sandbox_seed: int = Field(default=7, ge=0)  # demo mode: which seeded world the sandbox serves
     targets: dict[str, dict[str, Any]] = {}
     alerts: Alerts = Alerts()
 
@@ -120,8 +132,37 @@ class Settings(_Strict):
     # ------------------------------------------------------------------ derived
 
     @property
+    def slug(self) -> str | None:
+        """The business's folder name when kpi.yaml lives in a portfolio (businesses/<slug>/), else None."""
+        folder = self.config_path.resolve().parent
+        return folder.name if folder.parent.name == BUSINESSES_DIR else None
+
+    @property
     def business_id(self) -> str:
-        return re.sub(r"[^a-z0-9]+", "_", self.business.lower()).strip("_") or "business"
+        # in a portfolio the folder name: unique by construction, and what --business names
+        return self.slug or re.sub(r"[^a-z0-9]+", "_", self.business.lower()).strip("_") or "business"
+
+    @property
+    def portfolio_root(self) -> Path | None:
+        return self.config_path.resolve().parents[2] if self.slug else None
+
+    @property
+    def key_prefix(self) -> list[str]:
+        """Asset keys are one namespace per Dagster instance: a portfolio's carry the business first."""
+        return [self.slug] if self.slug else []
+
+    @property
+    def writer_pool(self) -> str:
+        """The one-slot pool of the steps that write this business's warehouse."""
+        return f"{WRITER_POOL}_{self.slug}" if self.slug else WRITER_POOL
+
+    def stream_pool(self, source: str) -> str:
+        """A raw stream's pool: in a portfolio the platform's (its rate limit is shared by every account
+        of the app), the load itself then waits on the warehouse's file lock; alone, the writer pool."""
+        return API_POOLS[source] if self.slug else self.writer_pool
+
+    def pools(self) -> list[str]:
+        return sorted({self.writer_pool, *(self.stream_pool(s) for s in self.enabled_sources())})
 
     @property
     def base_dir(self) -> Path:
@@ -129,7 +170,8 @@ class Settings(_Strict):
 
     @property
     def warehouse_path(self) -> Path:
-        value = os.environ.get("KPI_WAREHOUSE") or self.warehouse
+        # not in a portfolio: one KPI_WAREHOUSE for every business would mix them in one file
+        value = (None if self.slug else os.environ.get("KPI_WAREHOUSE")) or self.warehouse
         path = Path(value)
         return path if path.is_absolute() else self.base_dir / path
 
@@ -293,11 +335,18 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
     if not isinstance(raw, dict):
         raise ConfigError(str(config_path), [("(file)", "expected a mapping at the top level")])
 
-    env = {**{k: v for k, v in dotenv_values(config_path.parent / ".env").items() if v is not None}, **os.environ}
+    own = {k: v for k, v in dotenv_values(config_path.parent / ".env").items() if v is not None}
+    # a portfolio's business reads its own .env first: the same ${STRIPE_API_KEY} differs per business,
+    # and a value in the environment must not leak into a business whose .env sets its own
+    portfolio = config_path.resolve().parent.parent.name == BUSINESSES_DIR
+    env = {**os.environ, **own} if portfolio else {**own, **os.environ}
     missing: list[tuple[str, str]] = []
     data = _interpolate(raw, "", env, missing)
 
     problems: list[tuple[str, str]] = []
+    if portfolio and not SLUG.match(config_path.resolve().parent.name):
+        problems.append(("(folder)", f"{config_path.resolve().parent.name!r} is not a business slug: name the folder "
+                                     "in lower case letters, digits and _ (it is the business's id and --business)"))
     sources = data.get("sources") or {}
     if isinstance(sources, dict):
         for name in list(sources):
@@ -380,7 +429,7 @@ def source_settings(settings: Settings, source: str, as_of: dt.date) -> dict[str
     if settings.demo:
         from connectors.sandbox import shared_sandbox
 
-        return {**values, **shared_sandbox(as_of).settings_for(source)}
+        return {**values, **shared_sandbox(as_of, settings.sandbox_seed).settings_for(source)}
     absent = [f for f in CREDENTIAL_FIELDS.get(source, ()) if not values.get(f)]
     if absent:
         raise ConfigError(str(settings.config_path), [

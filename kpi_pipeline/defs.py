@@ -19,11 +19,14 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     """Every asset, check, job and schedule of one kpi.yaml."""
     # Python assets link their function's source in the UI; SQL models and streams link their own file
     python = dg.with_source_code_references([*kpi_assets(settings), *report_assets(settings)])
-    assets = [*raw_assets(settings), *model_assets(raw_tables(settings)), *python]
+    assets = [*raw_assets(settings), *model_assets(raw_tables(settings), settings.writer_pool), *python]
+    checks = build_checks(settings)
+    if settings.key_prefix:  # a portfolio's business: its own keys in the instance's one namespace
+        assets, checks = _prefixed(assets, settings.key_prefix), _prefixed(checks, settings.key_prefix)
     nightly, refresh = nightly_job(), refresh_job(settings)
     return dg.Definitions(
         assets=assets,
-        asset_checks=build_checks(settings),
+        asset_checks=checks,
         jobs=[nightly, refresh],
         schedules=[nightly_schedule(settings, nightly)],
         sensors=[refresh_after_failure(nightly, refresh), alert_on_failure(settings, [nightly, refresh])],
@@ -34,3 +37,13 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         resources={"warehouse": WarehouseResource(path=str(settings.warehouse_path),
                                                   business_id=settings.business_id)},
     )
+
+
+def _prefixed(defs: list, prefix: list[str]) -> list:
+    """``defs`` with every asset key (their own, their deps', their checks' targets) under ``prefix``:
+    Dagster's ``key_prefix`` of ``load_assets_from_modules``, for definitions built in code."""
+    keys = {key for d in defs for key in (*d.keys, *d.dependency_keys, *(c.asset_key for c in d.check_keys))}
+    replacements = {key: key.with_prefix(prefix) for key in keys}
+    renamed = [d.with_attributes(asset_key_replacements=replacements) for d in defs]
+    return [new.coerce_to_checks_def() if isinstance(old, dg.AssetChecksDefinition) else new
+            for old, new in zip(defs, renamed)]

@@ -21,7 +21,7 @@ import dagster as dg
 from dagster import DagsterEventType
 
 from kpi_pipeline.alerts import announce_failure, root_message
-from kpi_pipeline.config import Settings
+from kpi_pipeline.config import API_POOL_LIMITS, Settings
 from kpi_pipeline.defs import build_definitions
 from kpi_pipeline.instance_state import LAUNCHED_BY_TAG, PID_TAG, POOL, STARTED_BY_TAG, pool_holders, process_tag
 from kpi_pipeline.runtime import AS_OF_TAG, PARTITION_TAG, PROGRESS_MARK
@@ -56,6 +56,8 @@ event_log_storage:
   class: EventLogStorage
   config: {}
 """
+# a portfolio: the daemon runs this many businesses' nightly runs at a time (2 cores: 2), the rest queue
+PORTFOLIO_RUNS = "  runs:\n    max_concurrent_runs: 2\n"
 POOL_WAIT = 900.0  # seconds a run waits for the duckdb pool before it gives up (env KPI_POOL_WAIT)
 # Dagster's own setting: a run over a range of days plans one event per asset for the whole range
 # instead of one per day (a first sync of 14 months: 14 daily streams x 425 days = 5,950 events
@@ -68,12 +70,33 @@ BATCH_SIZE = "DAGSTER_EVENT_BATCH_SIZE"
 
 
 def ensure_instance(settings: Settings) -> Path:
-    """DAGSTER_HOME (default .dagster/ beside kpi.yaml) with our dagster.yaml; returns it."""
+    """DAGSTER_HOME (default .dagster/ beside kpi.yaml, or the portfolio's) with our dagster.yaml;
+    returns it."""
+    if settings.portfolio_root is not None:
+        return ensure_portfolio_instance(settings.portfolio_root)
     home = Path(os.environ.get("DAGSTER_HOME") or settings.base_dir / ".dagster").resolve()
+    _instance_yaml(home)
+    write_workspace(settings, home)
+    return home
+
+
+def ensure_portfolio_instance(root: Path) -> Path:
+    """The portfolio's one instance: a code location per business, the platforms' pool limits."""
+    from kpi_pipeline.portfolio import instance_home, write_workspace as write_portfolio_workspace
+
+    home = instance_home(root)
+    _instance_yaml(home, PORTFOLIO_RUNS)
+    write_portfolio_workspace(root, home)
+    set_api_pools(home)
+    return home
+
+
+def _instance_yaml(home: Path, extra: str = "") -> None:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text(INSTANCE_YAML + EVENT_LOG_BLOCK)
+        text = INSTANCE_YAML.replace("    default_limit: 1\n", "    default_limit: 1\n" + extra, 1)
+        config.write_text(text + EVENT_LOG_BLOCK)
     text = config.read_text()
     if not re.search(r"^freshness:", text, flags=re.MULTILINE):
         with config.open("a") as handle:  # an instance made before freshness policies: turn them on
@@ -81,9 +104,25 @@ def ensure_instance(settings: Settings) -> Path:
     if not re.search(r"^(storage|event_log_storage):", text, flags=re.MULTILINE):
         with config.open("a") as handle:  # an instance on Dagster's default SQLite storage: batched writes
             handle.write(EVENT_LOG_BLOCK)
-    write_workspace(settings, home)
     os.environ["DAGSTER_HOME"] = str(home)
-    return home
+
+
+def set_api_pools(home: Path) -> None:
+    """The platforms' pools get their slots once (an operator's own limit is kept)."""
+    from filelock import FileLock
+
+    marker = home / ".api_pools"
+    if marker.exists():
+        return
+    with FileLock(str(home / ".api_pools.lock")):  # businesses' processes starting together: one sets them
+        if marker.exists():
+            return
+        with dg.DagsterInstance.get() as instance:
+            known = instance.event_log_storage.get_concurrency_keys()
+            for pool, slots in API_POOL_LIMITS.items():
+                if pool not in known:
+                    instance.event_log_storage.set_concurrency_slots(pool, slots)
+        marker.write_text("the platforms' pool limits were set; `dagster instance concurrency set` changes them\n")
 
 
 def write_workspace(settings: Settings, home: Path) -> Path:
@@ -332,7 +371,7 @@ def run_pipeline(
             # the scorecard still moves on: what did load is used, what did not shows no_data
             out.write("  refreshing models and the scorecard from the data that did load\n")
             refresh = defs.resolve_job_def(REFRESH_JOB)
-            refresh_keys = [k for k in keys if k.path[0] != "raw"]
+            refresh_keys = [k for k in keys if k.path[len(settings.key_prefix)] != "raw"]
             watch.plan(refresh, refresh_keys)
             _, stopped = supervisor.run(refresh, tags={AS_OF_TAG: as_of.isoformat(), "kpi/refresh_after": result.run_id,
                                                        **who},
@@ -342,7 +381,7 @@ def run_pipeline(
     for event in (result.all_events if result is not None else []):
         if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
             mat = event.event_specific_data.materialization
-            key = mat.asset_key.to_user_string()
+            key = "/".join(mat.asset_key.path[len(settings.key_prefix):])  # without a portfolio's business
             if not key.startswith("raw/") or any(s.asset == key for s in streams):
                 continue
             md = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}

@@ -48,10 +48,11 @@ def today(settings: Settings, as_of: dt.date) -> dt.date:
 def person_salt(settings: Settings) -> str:
     """The secret salt of person keys: env ``KPI_PERSON_SALT``, else a random one kept in
     ``.person_salt`` beside the warehouse (made once, readable by its owner only). The same
-    salt must stay: a new one gives every person a new key."""
+    salt must stay: a new one gives every person a new key. A portfolio's business always has
+    its own file: one salt for all would let the portfolio copy match people across businesses."""
     from connectors.http import register_secret
 
-    salt = os.environ.get("KPI_PERSON_SALT", "")
+    salt = "" if settings.slug else os.environ.get("KPI_PERSON_SALT", "")
     if not salt:
         path = settings.warehouse_path.parent / ".person_salt"
         if not path.exists():

@@ -36,7 +36,7 @@ CHECKS = "stg_orders:\n  unique: [order_id]\n  not_null: [order_id, day]\n  acce
 def build(sql_dir, wh_path):
     models = load_models(["raw.orders"], sql_dir)
     defined = {"raw.orders", *(m.table for m in models)}
-    assets = [build_model_asset(m, defined) for m in models]
+    assets = [build_model_asset(m, defined, "duckdb") for m in models]
     return assets, {"warehouse": WarehouseResource(path=str(wh_path), business_id="shop")}
 
 

@@ -17,7 +17,7 @@ from kpi_pipeline.resources import WarehouseResource
 PYTHON_TABLES = ("kpis.catalog", "kpis.calendar_windows", "kpis.parameters", "kpis.coverage")
 
 
-def build_model_asset(model: Model, defined: set[str]) -> dg.AssetsDefinition:
+def build_model_asset(model: Model, defined: set[str], pool: str) -> dg.AssetsDefinition:
     # a raw table not loaded yet (a source kpi.yaml does not enable, or one this run did not
     # select on a new warehouse) is read empty
     raw_deps = [f.removeprefix("raw.") for f in sorted(model.deps) if f.startswith("raw.")]
@@ -32,7 +32,7 @@ def build_model_asset(model: Model, defined: set[str]) -> dg.AssetsDefinition:
         deps=[table_key(dep) for dep in sorted(model.deps) if dep in defined],
         group_name=group_for(model.table),
         kinds={"sql", "duckdb"},
-        pool="duckdb",
+        pool=pool,
         description=model.description or None,
         code_version=hashlib.sha256(model.sql.encode()).hexdigest()[:12],
         metadata={"file": str(model.path.relative_to(model.path.parents[1])), **code_reference(model.path)},
@@ -55,7 +55,7 @@ def build_model_asset(model: Model, defined: set[str]) -> dg.AssetsDefinition:
                 check_name=DECLARED, passed=not failed, severity=dg.AssetCheckSeverity.ERROR,
                 metadata={"failed": ", ".join(failed) or "none",
                           **{f"{name}: {k}": v for name, _, meta in found for k, v in meta.items()}}))
-        passed, why = row_count_anomaly(rows, previous_row_counts(context, key))
+        passed, why = row_count_anomaly(rows, previous_row_counts(context, context.asset_key))
         results.append(dg.AssetCheckResult(check_name=ROW_COUNT, passed=passed, severity=dg.AssetCheckSeverity.WARN,
                                            metadata={"rows": rows, "why": why}))
         return dg.MaterializeResult(metadata={"rows": rows, **metadata},
@@ -75,8 +75,8 @@ def previous_row_counts(context: dg.AssetExecutionContext, key: dg.AssetKey) -> 
     return counts
 
 
-def model_assets(raw_tables: list[str]) -> list[dg.AssetsDefinition]:
-    """Load every model (failing on unknown tables or cycles) and build its asset."""
+def model_assets(raw_tables: list[str], pool: str) -> list[dg.AssetsDefinition]:
+    """Load every model (failing on unknown tables or cycles) and build its asset (in ``pool``)."""
     models = load_models([*all_raw_tables(), *PYTHON_TABLES])
     defined = {*raw_tables, *PYTHON_TABLES, *(m.table for m in models)}
-    return [build_model_asset(m, defined) for m in models]
+    return [build_model_asset(m, defined, pool) for m in models]

@@ -37,7 +37,7 @@ def build_raw_asset(settings: Settings, spec: StreamSpec, partitions: dg.Partiti
         kinds={"python", "duckdb", spec.source},
         partitions_def=partitions if spec.daily else None,
         backfill_policy=dg.BackfillPolicy.single_run() if spec.daily else None,
-        pool="duckdb",
+        pool=settings.stream_pool(spec.source),
         freshness_policy=nightly_freshness(settings),
         description=spec.description,
         metadata={**code_reference(Path(sys.modules[spec.fetch.__module__].__file__)),  # the connector

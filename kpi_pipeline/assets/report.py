@@ -17,6 +17,8 @@ from kpi_pipeline.warehouse import StorageError, storage_problem
 
 
 def report_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    pool = settings.writer_pool  # one writer of this business's warehouse at a time
+
     @dg.asset(key=REPORT_KEY, deps=[table_key("snapshots.kpi_snapshots")], group_name="reports",
               kinds={"python", "html"})
     def scorecard(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -40,7 +42,7 @@ def report_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path)), "kpis": len(card.views[0].cards)})
 
     @dg.asset(key=ALERTS_KEY, deps=[REPORT_KEY, table_key("snapshots.kpi_snapshots")], group_name="reports",
-              kinds={"python", "duckdb", "slack"}, pool="duckdb")
+              kinds={"python", "duckdb", "slack"}, pool=pool)
     def alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """snapshots.alerts: the KPI turns announced to alerts.webhook_url (off track, missed, back on
         track), each once; a webhook that fails is retried, then tried again after the next run."""
@@ -51,7 +53,7 @@ def report_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         return dg.MaterializeResult(metadata={k: (dg.MetadataValue.md(v) if k == "turned" else v)
                                               for k, v in outcome.items()})
 
-    @dg.asset(key=PUBLISH_KEY, deps=[REPORT_KEY, ALERTS_KEY], group_name="reports", kinds={"duckdb"}, pool="duckdb")
+    @dg.asset(key=PUBLISH_KEY, deps=[REPORT_KEY, ALERTS_KEY], group_name="reports", kinds={"duckdb"}, pool=pool)
     def analytics_duckdb(warehouse: WarehouseResource) -> dg.MaterializeResult:
         """data/analytics.duckdb: the analysts' copy, replaced atomically after a successful run."""
         wh = warehouse.get()

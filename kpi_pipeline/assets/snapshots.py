@@ -24,21 +24,22 @@ if TYPE_CHECKING:
 
 
 def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
-    @dg.asset(key=table_key("kpis.catalog"), group_name="kpis", kinds={"python", "duckdb"}, pool="duckdb")
+    pool = settings.writer_pool  # one writer of this business's warehouse at a time
+    @dg.asset(key=table_key("kpis.catalog"), group_name="kpis", kinds={"python", "duckdb"}, pool=pool)
     def catalog(warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Every KPI of this configuration: label, domain, unit, direction, aggregation, formula."""
         from kpi_pipeline.calendar import catalog_frame
 
         return _written(warehouse.get(), "kpis.catalog", catalog_frame(settings))
 
-    @dg.asset(key=table_key("kpis.parameters"), group_name="kpis", kinds={"python", "duckdb"}, pool="duckdb")
+    @dg.asset(key=table_key("kpis.parameters"), group_name="kpis", kinds={"python", "duckdb"}, pool=pool)
     def parameters(warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Settings the SQL models read: which event types are intro calls, which stages are leads."""
         from kpi_pipeline.calendar import parameters_frame
 
         return _written(warehouse.get(), "kpis.parameters", parameters_frame(settings))
 
-    @dg.asset(key=table_key("kpis.calendar_windows"), group_name="kpis", kinds={"python", "duckdb"}, pool="duckdb")
+    @dg.asset(key=table_key("kpis.calendar_windows"), group_name="kpis", kinds={"python", "duckdb"}, pool=pool)
     def calendar(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Every period up to as-of, with its like-for-like comparison windows."""
         from kpi_pipeline.calendar import calendar_windows
@@ -46,7 +47,7 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         as_of = resolve_as_of(settings, context.run.tags)
         return _written(warehouse.get(), "kpis.calendar_windows", calendar_windows(settings, as_of), as_of=str(as_of))
 
-    @dg.asset(key=table_key("kpis.coverage"), group_name="kpis", kinds={"python", "duckdb"}, pool="duckdb",
+    @dg.asset(key=table_key("kpis.coverage"), group_name="kpis", kinds={"python", "duckdb"}, pool=pool,
               deps=[table_key(t) for t in raw_tables(settings)])
     def coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Days each source covered: a covered day without events counts 0, an uncovered one is unknown."""
@@ -56,7 +57,7 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         with wh.writer():
             return _written(wh, "kpis.coverage", coverage_table(wh, settings, resolve_as_of(settings, context.run.tags)))
 
-    @dg.asset(key=table_key("snapshots.targets"), group_name="snapshots", kinds={"python", "duckdb"}, pool="duckdb")
+    @dg.asset(key=table_key("snapshots.targets"), group_name="snapshots", kinds={"python", "duckdb"}, pool=pool)
     def targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """The targets of kpi.yaml in force for every period."""
         from kpi_pipeline.calendar import targets_frame
@@ -66,7 +67,7 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=table_key("snapshots.kpi_snapshots"),
         deps=[table_key("kpis.kpi_window_values"), table_key("snapshots.targets"), table_key("kpis.kpi_values")],
-        group_name="snapshots", kinds={"python", "duckdb"}, pool="duckdb",
+        group_name="snapshots", kinds={"python", "duckdb"}, pool=pool,
         freshness_policy=nightly_freshness(settings),
     )
     def kpi_snapshots(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:

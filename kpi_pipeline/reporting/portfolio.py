@@ -1,0 +1,165 @@
+"""The portfolio view: one row per business for the coach, who needs a call first.
+
+Each row reads that business's own published copy (never another's): per domain the KPIs on track,
+at risk and off track in the current period of the grain, the KPIs off track two periods running,
+and how far each source's data is behind. Sorted by who needs a call: a business that cannot be
+read (bad kpi.yaml, never synced) first, then the most KPIs off track twice running, the most off
+track now, the most sources behind, the most at risk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from kpi_pipeline.config import Settings
+from kpi_pipeline.periods import label, period_start
+
+DOMAINS = ("marketing", "sales", "production", "customer_service", "hr")
+GOOD, RISK, BAD = ("on_track", "achieved"), ("at_risk",), ("off_track", "missed")
+DECISIVE = (*GOOD, *RISK, *BAD)
+
+
+@dataclass
+class Freshness:
+    source: str
+    through: str | None  # the last day the source covered, None: never
+    days_behind: int | None  # days between that and the business's yesterday
+
+
+@dataclass
+class BusinessRow:
+    slug: str
+    business: str
+    problem: str | None = None  # why the business could not be read
+    as_of: str | None = None
+    period: str | None = None
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # domain -> on_track/at_risk/off_track
+    off_track_twice: list[str] = field(default_factory=list)  # KPI labels, off track two periods running
+    freshness: list[Freshness] = field(default_factory=list)
+    scorecard: str | None = None
+
+    def total(self, kind: str) -> int:
+        return sum(c.get(kind, 0) for c in self.counts.values())
+
+    @property
+    def behind(self) -> list[Freshness]:
+        return [f for f in self.freshness if f.days_behind is None or f.days_behind > 0]
+
+    def urgency(self) -> tuple:
+        return (self.problem is None, -len(self.off_track_twice), -self.total("off_track"), -len(self.behind),
+                -self.total("at_risk"), self.slug)
+
+
+def business_row(settings: Settings, grain: str, today: dt.date | None = None) -> BusinessRow:
+    """The row of one business, from its published copy only."""
+    slug = settings.slug or settings.business_id
+    row = BusinessRow(slug, settings.business, scorecard=str(settings.reports_dir / "scorecard.html"))
+    path = settings.published_path
+    if not path.exists():
+        row.problem = "never synced: no published copy yet"
+        return row
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            snaps = con.execute("select s.kpi_id, s.grain, s.period_start, s.status, s.as_of, s.computed_at, "
+                                "c.domain, c.label from snapshots.kpi_snapshots s join kpis.catalog c using "
+                                "(business_id, kpi_id) where s.business_id = ? and s.grain = ?",
+                                [settings.business_id, grain]).df()
+            covered = dict(con.execute("select source, max(day) from kpis.coverage where business_id = ? group by 1",
+                                       [settings.business_id]).fetchall())
+    except duckdb.Error as err:
+        row.problem = f"published copy unreadable: {str(err).splitlines()[0]}"
+        return row
+    if snaps.empty:
+        row.problem = "no snapshots yet"
+        return row
+    as_of = pd.Timestamp(snaps.sort_values(["computed_at", "as_of"]).iloc[-1]["as_of"]).date()
+    start = period_start(grain, as_of, settings.week_start)
+    row.as_of, row.period = str(as_of), label(grain, start, settings.week_start)
+    snaps["period_start"] = pd.to_datetime(snaps["period_start"]).dt.date
+    current = snaps[snaps["period_start"] == start]
+    for domain in DOMAINS:
+        mine = current[current["domain"] == domain]
+        if not mine.empty:
+            row.counts[domain] = {"on_track": int(mine["status"].isin(GOOD).sum()),
+                                  "at_risk": int(mine["status"].isin(RISK).sum()),
+                                  "off_track": int(mine["status"].isin(BAD).sum())}
+    for kpi_id, periods in snaps[snaps["status"].isin(DECISIVE) & (snaps["period_start"] <= start)].groupby("kpi_id"):
+        last_two = periods.sort_values("period_start", ascending=False)["status"].head(2).tolist()
+        if len(last_two) == 2 and all(s in BAD for s in last_two):
+            row.off_track_twice.append(str(periods["label"].iloc[0]))
+    yesterday = settings.default_as_of(today)
+    for source in settings.enabled_sources():
+        through = covered.get(source)
+        row.freshness.append(Freshness(source, str(through) if through else None,
+                                       (yesterday - through).days if through else None))
+    return row
+
+
+def portfolio_rows(settings: dict[str, Settings], broken: dict[str, str], grain: str,
+                   today: dt.date | None = None) -> list[BusinessRow]:
+    rows = [business_row(s, grain, today) for s in settings.values()]
+    rows += [BusinessRow(slug, slug, problem=why) for slug, why in broken.items()]
+    return sorted(rows, key=BusinessRow.urgency)
+
+
+# ---------------------------------------------------------------------------- output
+
+def _counts(row: BusinessRow, domain: str) -> str:
+    c = row.counts.get(domain)
+    return f"{c['on_track']}/{c['at_risk']}/{c['off_track']}" if c else "-"
+
+
+def _names(labels: list[str], shown: int = 2) -> str:
+    if not labels:
+        return "-"
+    more = f" +{len(labels) - shown} more" if len(labels) > shown else ""
+    return f"{len(labels)}: " + ", ".join(labels[:shown]) + more
+
+
+def _behind(row: BusinessRow) -> str:
+    return ", ".join(f"{f.source} {'never' if f.days_behind is None else f'{f.days_behind}d'}"
+                     for f in row.behind) or "all current"
+
+
+def portfolio_table(rows: list[BusinessRow], grain: str) -> str:
+    """The terminal view: per domain on track / at risk / off track, the repeat offenders, what is behind."""
+    used = [d for d in DOMAINS if any(d in r.counts for r in rows)]
+    head = ["business", *(d.replace("customer_service", "service") for d in used), "off track twice", "behind"]
+    lines = [[r.slug, *(_counts(r, d) for d in used), _names(r.off_track_twice), _behind(r)]
+             if r.problem is None else [r.slug, f"! {r.problem}"] for r in rows]
+    widths = [max(len(head[i]), *(len(line[i]) for line in lines if len(line) > 2 and i < len(line)))
+              for i in range(len(head) - 2)]
+    out = [f"Portfolio: {len(rows)} business{'es' if len(rows) != 1 else ''}, {grain} to date "
+           "(per domain: on track / at risk / off track); who needs a call first"]
+    fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)) + "  " + "  ".join(cells[len(widths):])  # noqa: E731
+    out.append(fmt(head))
+    for line in lines:
+        out.append(fmt(line) if len(line) > 2 else f"{line[0].ljust(widths[0])}  {line[1]}")
+    return "\n".join(out)
+
+
+def portfolio_json(rows: list[BusinessRow], grain: str) -> str:
+    return json.dumps({"grain": grain, "businesses": [asdict(r) for r in rows]}, indent=2, default=str)
+
+
+def portfolio_html(rows: list[BusinessRow], grain: str, version: str, output: Path | None) -> str:
+    """One self-contained page; each business links to its own scorecard (relative to ``output``)."""
+    from kpi_pipeline.reporting.html import environment
+    from kpi_pipeline.reporting.i18n import Formatter
+
+    def link(row: BusinessRow) -> str | None:
+        if not row.scorecard or not Path(row.scorecard).exists():
+            return None
+        return os.path.relpath(row.scorecard, (output or Path.cwd() / "x").resolve().parent)
+
+    used = [d for d in DOMAINS if any(d in r.counts for r in rows)]
+    return environment().get_template("portfolio.html.j2").render(
+        rows=rows, grain=grain, domains=used, link=link, behind=_behind, version=version, f=Formatter("en", "EUR"),
+        made=dt.datetime.now().strftime("%Y-%m-%d %H:%M"))
