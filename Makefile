@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 STAMP   := .venv/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 
-.PHONY: demo test ui bench clean
+.PHONY: demo demo-portfolio test ui ui-portfolio bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	.venv/bin/kpi demo
+
+# five sandbox businesses in portfolio-demo/ (a process each, two at a time), then the portfolio view
+demo-portfolio: $(STAMP)
+	.venv/bin/kpi demo --businesses 5 --dir portfolio-demo
 
 # --no-loadscope-reorder: xdist would otherwise hand out files by their number of tests, not in the
 # slowest-first order tests/conftest.py sets (SLOW_MODULES).
@@ -35,5 +39,13 @@ bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) bench/run.py
 
+# the portfolio demo's instance: a code location per business (make demo-portfolio first)
+ui-portfolio: export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS = 1
+ui-portfolio: export DAGSTER_EVENT_BATCH_SIZE = 1000
+ui-portfolio: export DAGSTER_HOME = $(CURDIR)/portfolio-demo/.dagster
+ui-portfolio: $(STAMP)
+	cd portfolio-demo && ../.venv/bin/kpi init-instance
+	.venv/bin/dagster dev -h 127.0.0.1 -p 3000 -w portfolio-demo/.dagster/workspace.yaml
+
 clean:
-	rm -rf .venv .dagster data/warehouse.duckdb* data/analytics.duckdb data/reports
+	rm -rf .venv .dagster data/warehouse.duckdb* data/analytics.duckdb data/reports portfolio-demo

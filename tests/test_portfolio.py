@@ -1,0 +1,156 @@
+"""A portfolio's wiring without running it: folders, ids, keys, pools, schedules, workspace, credentials."""
+
+from __future__ import annotations
+
+import datetime as dt
+import runpy
+import textwrap
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from kpi_pipeline.config import API_POOLS, ConfigError, load_config
+from kpi_pipeline.defs import build_definitions
+from kpi_pipeline.portfolio import businesses, select, write_workspace
+from kpi_pipeline.portfolio_cli import child_argv, worst
+
+
+def business(root: Path, slug: str, text: str, env: str | None = None) -> Path:
+    folder = root / "businesses" / slug
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "kpi.yaml").write_text(textwrap.dedent(text))
+    if env is not None:
+        (folder / ".env").write_text(env)
+    return folder / "kpi.yaml"
+
+
+ALPHA = """\
+business: Alpha Bakery
+timezone: Pacific/Auckland
+history_start: 2026-10-01
+schedule: {nightly_at: "02:00"}
+sources:
+  mailchimp: {api_key: "${MAILCHIMP_API_KEY}", base_url: "http://127.0.0.1:9/3.0"}
+  stripe: {api_key: "${STRIPE_API_KEY}", base_url: "http://127.0.0.1:9"}
+"""
+BETA = """\
+business: Beta Yoga
+timezone: America/Los_Angeles
+history_start: 2026-10-01
+sources:
+  stripe: {api_key: "${STRIPE_API_KEY}", base_url: "http://127.0.0.1:9"}
+  meta_ads: {ad_account_id: act_123456, access_token: "${META_ACCESS_TOKEN}", base_url: "http://127.0.0.1:9"}
+"""
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    monkeypatch.delenv("KPI_WAREHOUSE", raising=False)
+    business(tmp_path, "alpha", ALPHA, "MAILCHIMP_API_KEY=alpha-mc-key-1\nSTRIPE_API_KEY=sk_alpha_only_7f3\n")
+    business(tmp_path, "beta", BETA, "STRIPE_API_KEY=sk_beta_only_91c\nMETA_ACCESS_TOKEN=beta-meta-token\n")
+    return tmp_path
+
+
+def test_a_business_in_a_portfolio_is_its_folder(root):
+    alpha = load_config(root / "businesses" / "alpha" / "kpi.yaml")
+    assert (alpha.slug, alpha.business_id, alpha.key_prefix) == ("alpha", "alpha", ["alpha"])
+    assert alpha.portfolio_root == root.resolve()
+    assert alpha.warehouse_path == root.resolve() / "businesses" / "alpha" / "data" / "warehouse.duckdb"
+    single = root / "single"
+    single.mkdir()
+    (single / "kpi.yaml").write_text(ALPHA)
+    alone = load_config(single / "kpi.yaml")  # one kpi.yaml, as before: no prefix, the one pool
+    assert (alone.slug, alone.business_id, alone.key_prefix, alone.pools()) == (None, "alpha_bakery", [], ["duckdb"])
+
+
+def test_each_business_reads_its_own_env_before_the_environment(root, monkeypatch):
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_from_the_environment")
+    alpha = load_config(root / "businesses" / "alpha" / "kpi.yaml")
+    beta = load_config(root / "businesses" / "beta" / "kpi.yaml")
+    assert alpha.sources.stripe.api_key.get_secret_value() == "sk_alpha_only_7f3"
+    assert beta.sources.stripe.api_key.get_secret_value() == "sk_beta_only_91c"
+    # nothing of beta's .env reaches alpha: a credential alpha's .env lacks is missing, not beta's
+    assert alpha.sources.meta_ads is None and "beta-meta-token" not in alpha.model_dump_json()
+
+
+def test_kpi_warehouse_cannot_put_two_businesses_in_one_file(root, monkeypatch):
+    monkeypatch.setenv("KPI_WAREHOUSE", str(root / "one.duckdb"))
+    paths = {load_config(b.config_path).warehouse_path for b in businesses(root)}
+    assert len(paths) == 2 and root / "one.duckdb" not in paths
+
+
+def test_a_folder_that_is_no_slug_is_refused_by_name(root):
+    path = business(root, "Bad-Name", ALPHA)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "(folder)" in str(err.value) and "'Bad-Name' is not a business slug" in str(err.value)
+    with pytest.raises(ValueError, match="Bad-Name"):
+        select(root, [])
+    assert [b.slug for b in select(root, ["beta"])] == ["beta"]  # the others still work by name
+
+
+def test_unknown_business_is_named_with_the_known_ones(root):
+    with pytest.raises(ValueError, match=r"--business: gamma not in .*\(alpha, beta\)"):
+        select(root, ["gamma"])
+
+
+def test_keys_pools_and_schedules_are_each_businesses_own(root):
+    defs = {slug: build_definitions(load_config(root / "businesses" / slug / "kpi.yaml")) for slug in ("alpha", "beta")}
+    keys = {slug: set(d.resolve_asset_graph().get_all_asset_keys()) for slug, d in defs.items()}
+    for slug, own in keys.items():
+        assert own and all(k.path[0] == slug for k in own), slug
+        graph = defs[slug].resolve_asset_graph()
+        for key in own:  # every dependency is the business's own asset: nothing dangles at an unprefixed key
+            assert all(p in own for p in graph.get(key).parent_keys), key
+        checks = graph.asset_check_keys
+        assert checks and all(c.asset_key.path[0] == slug for c in checks)
+    assert not keys["alpha"] & keys["beta"]
+
+    alpha_graph = defs["alpha"].resolve_asset_graph()
+    pools = {k.path[1:][0] + "/" + k.path[-1]: alpha_graph.get(k).pools for k in keys["alpha"]}
+    assert pools["raw/stripe__charges"] == {API_POOLS["stripe"]}
+    assert pools["raw/mailchimp__lists"] == {API_POOLS["mailchimp"]}
+    assert pools["kpis/kpi_values"] == {"duckdb_alpha"}
+    assert pools["snapshots/kpi_snapshots"] == {"duckdb_alpha"}
+    beta_graph = defs["beta"].resolve_asset_graph()
+    assert beta_graph.get(dg.AssetKey(["beta", "raw", "meta_ads__campaign_insights"])).pools == {"api_meta"}
+
+
+@pytest.mark.parametrize("slug, utc, as_of", [
+    ("alpha", dt.datetime(2026, 11, 15, 13, 0, tzinfo=dt.timezone.utc), "2026-11-15"),  # 02:00 on the 16th in Auckland
+    ("beta", dt.datetime(2026, 11, 16, 11, 0, tzinfo=dt.timezone.utc), "2026-11-15"),  # 03:00 on the 16th in LA
+])
+def test_each_nightly_run_starts_in_its_own_timezones_night(root, slug, utc, as_of):
+    settings = load_config(root / "businesses" / slug / "kpi.yaml")
+    defs = build_definitions(settings)
+    schedule = defs.resolve_schedule_def("nightly_sync")
+    assert schedule.execution_timezone == settings.timezone
+    tick = schedule.cron_schedule
+    assert tick == ("0 2 * * *" if slug == "alpha" else "0 3 * * *")
+    local = utc.astimezone(settings.tz)
+    assert (local.hour, local.minute) == tuple(int(x) for x in settings.schedule.nightly_at.split(":"))
+    with dg.build_schedule_context(scheduled_execution_time=utc, repository_def=defs.get_repository_def()) as context:
+        request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.tags["kpi/as_of"] == as_of and request.run_key == f"nightly-{as_of}"
+
+
+def test_the_workspace_has_a_location_per_business_and_a_broken_one_breaks_only_itself(root, tmp_path):
+    business(root, "gamma", "business: Gamma\nhistory_start: 2026-10-01\ntargets: {revenue: {month: 5}}\n")
+    home = tmp_path / "home"
+    text = write_workspace(root, home).read_text()
+    for name in ("alpha", "beta", "gamma", "portfolio"):
+        assert f'location_name: "{name}"' in text
+    loaded = runpy.run_path(str(home / "locations" / "alpha.py"))["defs"]
+    assert dg.AssetKey(["alpha", "kpis", "kpi_values"]) in loaded.resolve_asset_graph().get_all_asset_keys()
+    with pytest.raises(ConfigError, match="targets.revenue"):
+        runpy.run_path(str(home / "locations" / "gamma.py"))
+    (root / "businesses" / "gamma" / "kpi.yaml").unlink()  # a business removed: its location goes
+    assert 'location_name: "gamma"' not in write_workspace(root, home).read_text()
+    assert not (home / "locations" / "gamma.py").exists()
+
+
+def test_the_portfolio_flags_stay_with_the_portfolio():
+    argv = ["sync", "--business", "alpha", "--jobs=3", "--as-of", "2026-11-15", "--business=beta", "--history"]
+    assert child_argv(argv) == ["sync", "--as-of", "2026-11-15", "--history"]
+    assert worst([0, 2, 0]) == 2 and worst([2, 1]) == 1 and worst([0, 0]) == 0

@@ -1,0 +1,218 @@
+"""A portfolio synced for real, a process per business: isolation, failures, the copy and the view.
+
+Four businesses, each with values no other has (name, a custom KPI's label, a CSV dimension value,
+its webhook's secret path, a Stripe key): two sandbox businesses on different seeded worlds, one
+live business whose Stripe key is refused, one whose kpi.yaml is invalid. Truth comes from each
+seed's sandbox world and from the CSV written here, never from the pipeline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from unittest import mock
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from dagster._serdes import serialize_value
+
+from connectors.sandbox import CREDENTIALS
+from connectors.sandbox.world import get_world
+from tests.conftest import AS_OF
+from tests.webhook import Receiver
+
+OCT = (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+MARKERS = {  # what only that business has; secrets are the last entries
+    "zebra": ["Zebra Bakery", "Zebra loaves baked", "ZEBRA-OVEN-7731", "zebra-wh-5e1a9c"],
+    "quokka": ["Quokka Yoga", "Quokka smiles counted", "QUOKKA-MAT-2208", "quokka-wh-8d2f40"],
+    "yak": ["Yak Tours", "yak-wh-1b7e33", "sk_test_yak_wrong_3c9e1f"],
+}
+WEBHOOK = {"zebra": "zebra-wh-5e1a9c", "quokka": "quokka-wh-8d2f40", "yak": "yak-wh-1b7e33"}  # secret paths
+SECRETS = [*WEBHOOK.values(), "sk_test_yak_wrong_3c9e1f"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def manual_rows() -> list[tuple[dt.date, int]]:
+    days = [dt.date(2026, 10, 1) + dt.timedelta(days=7 * i) for i in range(7)]
+    return [(day, 3 + i * 2) for i, day in enumerate(days)]
+
+
+def write_business(root: Path, slug: str, yaml_text: str, env: str, csv_kpi: str | None = None,
+                   dimension: str = "") -> None:
+    folder = root / "businesses" / slug
+    (folder / "data").mkdir(parents=True)
+    (folder / "kpi.yaml").write_text(textwrap.dedent(yaml_text))
+    (folder / ".env").write_text(env)
+    if csv_kpi:
+        lines = ["date,kpi_id,value,dimension_value"]  # the week's total, and the same under a dimension value
+        for day, value in manual_rows():
+            lines += [f"{day},{csv_kpi},{value},", f"{day},{csv_kpi},{value},{dimension}"]
+        (folder / "data" / "manual.csv").write_text("\n".join(lines) + "\n")
+
+
+def custom(kpi_id: str, label: str) -> str:
+    return (f"custom_kpis:\n  - {{id: {kpi_id}, label: {label}, domain: production, aggregation: sum}}\n"
+            f"targets:\n  {kpi_id}: {{month: 100000}}\n  newsletter_new_subscribers: {{month: 100000}}\n")
+
+
+@pytest.fixture(scope="module")
+def portfolio(tmp_path_factory, sandbox):
+    root = tmp_path_factory.mktemp("pf")
+    hooks = {slug: Receiver().__enter__() for slug in MARKERS}
+    url = {slug: f"http://127.0.0.1:{hooks[slug].server.server_port}/hook/{WEBHOOK[slug]}" for slug in MARKERS}
+    head = "timezone: Europe/Brussels\nhistory_start: 2026-10-01\nalerts: {webhook_url: \"${KPI_ALERT_WEBHOOK}\"}\n"
+    write_business(root, "zebra", "business: Zebra Bakery\ndemo: true\nsandbox_seed: 7\n" + head
+                   + "sources:\n  mailchimp: {}\n  manual: {path: data/manual.csv}\n" + custom("zebra_loaves",
+                                                                                                "Zebra loaves baked"),
+                   f"KPI_ALERT_WEBHOOK={url['zebra']}\n", "zebra_loaves", "ZEBRA-OVEN-7731")
+    write_business(root, "quokka", "business: Quokka Yoga & <Co>\ndemo: true\nsandbox_seed: 11\n" + head
+                   + "sources:\n  mailchimp: {}\n  manual: {path: data/manual.csv}\n" + custom("quokka_smiles",
+                                                                                                "Quokka smiles counted"),
+                   f"KPI_ALERT_WEBHOOK={url['quokka']}\n", "quokka_smiles", "QUOKKA-MAT-2208")
+    write_business(root, "yak", "business: Yak Tours\ndemo: false\n" + head + "sources:\n"
+                   f"  mailchimp: {{api_key: \"${{MAILCHIMP_API_KEY}}\", base_url: \"{sandbox.urls['mailchimp']}\"}}\n"
+                   f"  stripe: {{api_key: \"${{STRIPE_API_KEY}}\", base_url: \"{sandbox.urls['stripe']}\"}}\n",
+                   f"KPI_ALERT_WEBHOOK={url['yak']}\nSTRIPE_API_KEY=sk_test_yak_wrong_3c9e1f\n"
+                   f"MAILCHIMP_API_KEY={CREDENTIALS['mailchimp']['api_key']}\n")
+    write_business(root, "broken", "business: Broken Co\nhistory_start: 2026-10-01\nsources:\n  mailchimp: {}\n"
+                   "targets:\n  revenue: {month: 5}\n", "")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KPI_", "DAGSTER_", "MAILCHIMP", "STRIPE"))}
+    env.update(KPI_TODAY=(AS_OF + dt.timedelta(days=1)).isoformat(), PYTHONPATH=str(ROOT))
+    kpi = [sys.executable, "-m", "kpi_pipeline.cli"]
+    sync = subprocess.run([*kpi, "sync", "--history", "--as-of", AS_OF.isoformat(), "--jobs", "2"], cwd=root,
+                          env=env, capture_output=True, text=True, timeout=900)
+    run = lambda *args: subprocess.run([*kpi, *args], cwd=root, env=env, capture_output=True, text=True,  # noqa: E731
+                                       timeout=300)
+    yield {"root": root, "sync": sync, "hooks": hooks, "run": run}
+    for hook in hooks.values():
+        hook.__exit__(None, None, None)
+
+
+def lines_of(output: str, slug: str) -> str:
+    return "\n".join(line for line in output.splitlines() if line.startswith(f"[{slug}"))
+
+
+def test_one_business_failing_or_misconfigured_stops_no_other(portfolio):
+    sync = portfolio["sync"]
+    out = sync.stdout
+    assert sync.returncode == 1, out + sync.stderr
+    assert "zebra: ok" in out and "quokka: ok" in out
+    assert "yak: FAILED" in out and "broken: bad input" in out
+    assert "targets.revenue: needs sources.stripe" in lines_of(out, "broken")
+    yak = lines_of(out, "yak")
+    assert "sources.stripe.api_key" in yak, yak
+    root = portfolio["root"]
+    for slug in ("zebra", "quokka", "yak"):  # yak's Mailchimp loaded and its scorecard was refreshed
+        assert (root / "businesses" / slug / "data" / "analytics.duckdb").exists(), slug
+    assert list((root / "businesses" / "broken" / "data").iterdir()) == []  # nothing written
+    failure = portfolio["hooks"]["yak"].texts()
+    assert any("stripe" in text.lower() for text in failure), failure
+
+
+def test_the_portfolio_copy_has_every_business_under_its_id_and_their_own_truth(portfolio):
+    root = portfolio["root"]
+    with duckdb.connect(str(root / "data" / "portfolio_analytics.duckdb"), read_only=True) as con:
+        ids = {r[0] for r in con.execute("select distinct business_id from raw.mailchimp__lists").fetchall()}
+        assert ids == {"zebra", "quokka", "yak"}
+        listed = dict(con.execute("select business_id, in_copy from portfolio.businesses").fetchall())
+        assert listed == {"zebra": True, "quokka": True, "yak": True, "broken": False}
+        value = lambda slug, kpi: con.execute(  # noqa: E731
+            "select value from kpis.kpi_values where business_id = ? and kpi_id = ? and grain = 'month' "
+            "and period_start = ? and dimension is null", [slug, kpi, OCT[0]]).fetchone()[0]
+        truth7, truth11 = (get_world(AS_OF, seed).truth_new_subscribers(*OCT) for seed in (7, 11))
+        assert truth7 != truth11  # two worlds: a mix-up would show
+        assert value("zebra", "newsletter_new_subscribers") == truth7
+        assert value("yak", "newsletter_new_subscribers") == truth7  # the live sandbox serves seed 7
+        assert value("quokka", "newsletter_new_subscribers") == truth11
+        october = sum(v for d, v in manual_rows() if OCT[0] <= d <= OCT[1])
+        assert value("zebra", "zebra_loaves") == october == value("quokka", "quokka_smiles")
+        assert con.execute("select count(*) from kpis.kpi_values where kpi_id = 'zebra_loaves' "
+                           "and business_id <> 'zebra'").fetchone()[0] == 0
+        nulls = [t for (s, t) in con.execute("select schema_name, table_name from duckdb_tables()").fetchall()
+                 if con.execute(f'select count(*) from "{s}"."{t}" where business_id is null').fetchone()[0]]
+        assert not nulls
+
+
+def _duckdb_text(path: Path) -> str:
+    """Every cell of every table, as text."""
+    parts = []
+    with duckdb.connect(str(path), read_only=True) as con:
+        for schema, table in con.execute("select schema_name, table_name from duckdb_tables()").fetchall():
+            rows = con.execute(f'select * from "{schema}"."{table}"').fetchall()
+            parts.append(f"{schema}.{table} " + repr(rows))
+    return "\n".join(parts)
+
+
+def _business_texts(root: Path, slug: str, output: str, hooks: dict[str, Receiver]) -> dict[str, str]:
+    """What one business produced: its output lines, its files (not its inputs), its alerts, its runs' logs."""
+    texts = {"output": lines_of(output, slug), "alerts": json.dumps(hooks[slug].messages)}
+    for path in (root / "businesses" / slug).rglob("*"):
+        if not path.is_file() or path.name in ("kpi.yaml", ".env", "manual.csv"):
+            continue
+        texts[str(path)] = (_duckdb_text(path) if path.suffix == ".duckdb" and not path.name.startswith(".")
+                            else path.read_bytes().decode("utf-8", "replace"))
+    with mock.patch.dict(os.environ, DAGSTER_HOME=str(root / ".dagster")), \
+            dg.DagsterInstance.from_config(str(root / ".dagster")) as instance:
+        for run in instance.get_runs():
+            if {k.path[0] for k in run.asset_selection or ()} == {slug}:
+                texts[f"run {run.run_id}"] = serialize_value(run) + "\n".join(
+                    serialize_value(entry) for entry in instance.all_logs(run.run_id))
+    return texts
+
+
+def test_nothing_of_one_business_reaches_another_and_no_secret_is_kept(portfolio):
+    root, sync = portfolio["root"], portfolio["sync"]
+    for slug in MARKERS:
+        texts = _business_texts(root, slug, sync.stdout, portfolio["hooks"])
+        assert any(k.startswith("run ") for k in texts) and len(texts) > 5, slug
+        own_name = MARKERS[slug][0]
+        assert any(own_name in t for t in texts.values()), slug  # the scan sees what it looks for
+        for other, markers in MARKERS.items():
+            if other == slug:
+                continue
+            for marker in markers:
+                leaks = [where for where, text in texts.items() if marker in text]
+                assert not leaks, f"{other}'s {marker!r} in {slug}'s {leaks}"
+        for secret in SECRETS:
+            leaks = [where for where, text in texts.items() if secret in text]
+            assert not leaks, f"secret {secret!r} kept in {slug}'s {leaks}"
+    everything = sync.stdout + sync.stderr
+    assert not [s for s in SECRETS if s in everything]
+
+
+def test_the_portfolio_view_puts_who_needs_a_call_first(portfolio):
+    root, run = portfolio["root"], portfolio["run"]
+    shown = run("report", "--portfolio", "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    rows = json.loads(shown.stdout)["businesses"]
+    assert [r["slug"] for r in rows][0] == "broken" and "kpi.yaml is invalid" in rows[0]["problem"]
+    by = {r["slug"]: r for r in rows}
+    assert {f["source"]: f["days_behind"] for f in by["yak"]["freshness"]}["stripe"] is None  # never loaded
+    assert by["zebra"]["counts"]["production"] == {"on_track": 0, "at_risk": 0, "off_track": 1}
+    assert by["zebra"]["period"] == "2026-11" and by["zebra"]["as_of"] == AS_OF.isoformat()
+    # October missed and November off track: both sandbox businesses' custom KPI, two periods running
+    assert "Zebra loaves baked" in by["zebra"]["off_track_twice"]
+    assert "Quokka smiles counted" in by["quokka"]["off_track_twice"]
+    html = run("report", "--portfolio", "--format", "html", "--output", str(root / "view.html"))
+    assert html.returncode == 0, html.stderr
+    page = (root / "view.html").read_text()
+    assert "Quokka Yoga &amp; &lt;Co&gt;" in page and "<Co>" not in page
+    assert 'href="businesses/zebra/data/reports/scorecard.html"' in page
+    table = run("report", "--portfolio")
+    assert table.returncode == 0 and table.stdout.index("broken") < table.stdout.index("zebra")
+
+
+def test_a_business_is_reported_alone_by_its_slug(portfolio):
+    one = portfolio["run"]("report", "--business", "zebra", "--grain", "month")
+    assert one.returncode == 0, one.stderr
+    assert "Zebra loaves baked" in one.stdout
+    assert not [m for m in MARKERS["quokka"] + MARKERS["yak"] if m in one.stdout]
+    unknown = portfolio["run"]("report", "--business", "nobody")
+    assert unknown.returncode == 2 and "--business: nobody not in" in unknown.stderr
