@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 STAMP   := .venv/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 
-.PHONY: demo demo-portfolio test ui ui-portfolio bench clean
+.PHONY: demo demo-portfolio test ui ui-portfolio bench bench-portfolio clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
@@ -46,6 +46,10 @@ ui-portfolio: export DAGSTER_HOME = $(CURDIR)/portfolio-demo/.dagster
 ui-portfolio: $(STAMP)
 	cd portfolio-demo && ../.venv/bin/kpi init-instance
 	.venv/bin/dagster dev -h 127.0.0.1 -p 3000 -w portfolio-demo/.dagster/workspace.yaml
+
+# only the portfolio's scale (1, 10, 100 businesses on SQLite and PostgreSQL; about an hour here)
+bench-portfolio: $(STAMP)
+	$(PY) bench/portfolio.py
 
 clean:
 	rm -rf .venv .dagster data/warehouse.duckdb* data/analytics.duckdb data/reports portfolio-demo

@@ -12,6 +12,8 @@
    floor (fetch, JSON-decode, bulk insert from Arrow) and by dlt; rows per second, peak memory.
 5. KPI build at scale: the 3-year demo warehouse at 50x and 100x its volume, built by our code
    against the same model SQL run straight in DuckDB.
+6. Portfolio scale (bench/portfolio.py): 1, 10 and 100 businesses, first backfill, nightly, peak
+   memory and Dagster's storage, on SQLite and on PostgreSQL.
 
 Benchmarks are not tests: nothing here fails on a time; the goals column says met or missed.
 `python bench/run.py --quick` runs smaller sizes (for trying the bench itself).
@@ -31,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.portfolio import SIZES, record, section, scale as portfolio_scale  # noqa: E402
 from bench.harness import (AS_OF, DEMO_TODAY, ROOT, RemoteSandbox, base_env, demo_folder, kpi, live_env,  # noqa: E402
                            live_folder, python, stream_lines, timed)
 
@@ -245,7 +248,10 @@ def main() -> None:
                 year_nightly(tmp, slow, f"SQLite, platforms answering in {LATENCY * 1000:.0f} ms", first_too=False)
         ingest(tmp)
         kpi_build(tmp, warehouse)
+        with (pg.throwaway_cluster() if pg.available() else _nothing()) as url:
+            portfolio = portfolio_scale(tmp, url, SIZES if not QUICK else ((1, 1), (3, 1)))
     write_results()
+    record(section(portfolio))
 
 
 class _nothing:
