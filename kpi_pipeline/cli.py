@@ -141,10 +141,12 @@ def cmd_sync(args: argparse.Namespace, settings: Settings, *, demo: bool = False
                        f"({', '.join(settings.enabled_sources()) or 'none'})")
     start = _date(args.start, "--start") if getattr(args, "start", None) else None
     end = _date(args.end, "--end") if getattr(args, "end", None) else None
-    if demo or getattr(args, "history", False):
-        if getattr(args, "start", None):
-            raise BadInput("--history: it starts at history_start; leave out --start")
+    if demo:
         start, end = settings.history_start, as_of
+    elif getattr(args, "history", False):
+        if start:
+            raise BadInput("--history: it starts at history_start; leave out --start")
+        start, end = settings.history_start, end or as_of
     if start and start < settings.history_start:
         raise BadInput(f"--start: {start} is before history_start ({settings.history_start})")
     if end and end > as_of:

@@ -18,7 +18,7 @@ import duckdb
 from filelock import Timeout
 
 from kpi_pipeline.config import Settings
-from kpi_pipeline.instance_state import POOL, debris, remove_debris, repair, unfinished_runs
+from kpi_pipeline.instance_state import debris, remove_debris, repair, unfinished_runs
 from kpi_pipeline.run import ensure_instance
 from kpi_pipeline.warehouse import FREE_SPACE_MARGIN, StorageError, Warehouse, check_free_space, storage_problem
 
@@ -92,7 +92,7 @@ def diagnose(settings: Settings, say: Say, *, repair_all: bool = False, force: t
     problems: list[str] = []
     with dg.DagsterInstance.get() as instance:
         runs = unfinished_runs(instance)
-        info = instance.event_log_storage.get_concurrency_info(POOL)
+        infos = {pool: instance.event_log_storage.get_concurrency_info(pool) for pool in settings.pools()}
     say(f"runs: {len(runs)} unfinished" if runs else "runs: none unfinished")
     for state in runs:
         say(f"  {state.describe()}")
@@ -102,9 +102,12 @@ def diagnose(settings: Settings, say: Say, *, repair_all: bool = False, force: t
         if state.alive is False:
             problems.append(f"{state.describe()}: its process is gone (`kpi doctor --repair` fails it and frees "
                             "its slot)")
-    holders = sorted({s.run_id[:8] for s in info.claimed_slots})
-    say(f"pool {POOL}: limit {info.slot_count}, " + (f"held by run {', '.join(holders)}" if holders else "free")
-        + (f", {info.pending_step_count} step(s) waiting" if info.pending_step_count else ""))
+    holders: list[str] = []
+    for pool, info in infos.items():  # this business's writer pool, and in a portfolio its platforms'
+        held = sorted({s.run_id[:8] for s in info.claimed_slots})
+        holders += [h for h in held if pool == settings.writer_pool]
+        say(f"pool {pool}: limit {info.slot_count}, " + (f"held by run {', '.join(held)}" if held else "free")
+            + (f", {info.pending_step_count} step(s) waiting" if info.pending_step_count else ""))
     left = debris(settings)
     say("leftover temp files: " + (", ".join(f"{p.name} ({p.stat().st_size / 1e6:.1f} MB)" for p in left)
                                     if left else "none"))

@@ -78,14 +78,16 @@ class RunState:
     alive: bool | None  # None: not started by kpi on this host, so unknown here
     slots: list[str] = field(default_factory=list)  # step keys holding a pool slot
     started: dt.datetime | None = None
-    queued: bool = False  # has steps in the pool's queue
+    queued: bool = False  # has steps in a pool's queue
+    pools: list[str] = field(default_factory=list)  # the pools it holds or waits for
 
     def describe(self) -> str:
         when = f" since {self.started:%Y-%m-%d %H:%M}" if self.started else ""
         pid = self.process.split(":")[1] if self.process.count(":") >= 1 else "?"
         life = {True: f"pid {pid} running", False: f"pid {pid} gone", None: "process unknown"}[self.alive]
-        held = f", holds the {POOL} pool slot ({', '.join(self.slots)})" if self.slots else ""
-        held += f", queued for the {POOL} pool" if self.queued and not self.slots else ""
+        pools = ", ".join(self.pools) or POOL
+        held = f", holds the {pools} pool slot ({', '.join(self.slots)})" if self.slots else ""
+        held += f", queued for the {pools} pool" if self.queued and not self.slots else ""
         return f"run {self.run_id[:8]} {self.status.lower()}{when} ({self.started_by}, {life}){held}"
 
 
@@ -93,11 +95,16 @@ def unfinished_runs(instance: dg.DagsterInstance) -> list[RunState]:
     """Every run that has not ended, and every run (ended or not) still holding a pool slot."""
     holders: dict[str, list[str]] = {}
     waiting: set[str] = set()
-    info = instance.event_log_storage.get_concurrency_info(POOL)
-    for slot in info.claimed_slots:
-        holders.setdefault(slot.run_id, []).append(slot.step_key)
-    for step in info.pending_steps:  # a dead run's queued step would stay first in line for ever
-        waiting.add(step.run_id)
+    pools: dict[str, set[str]] = {}
+    # every pool: a portfolio has one per business and one per platform
+    for pool in sorted(instance.event_log_storage.get_concurrency_keys() | {POOL}):
+        info = instance.event_log_storage.get_concurrency_info(pool)
+        for slot in info.claimed_slots:
+            holders.setdefault(slot.run_id, []).append(slot.step_key)
+            pools.setdefault(slot.run_id, set()).add(pool)
+        for step in info.pending_steps:  # a dead run's queued step would stay first in line for ever
+            waiting.add(step.run_id)
+            pools.setdefault(step.run_id, set()).add(pool)
     records = list(instance.get_run_records(dg.RunsFilter(statuses=list(UNFINISHED))))
     seen = {r.dagster_run.run_id for r in records}
     extra = [rid for rid in {*holders, *waiting} if rid not in seen]
@@ -111,7 +118,8 @@ def unfinished_runs(instance: dg.DagsterInstance) -> list[RunState]:
         alive = False if ended else (tagged_process_alive(tag) if tag else None)
         out.append(RunState(run.run_id, run.status.value, run.job_name, run.tags.get(STARTED_BY_TAG, "dagster"),
                             tag, alive, holders.get(run.run_id, []), record.start_time and
-                            dt.datetime.fromtimestamp(record.start_time), run.run_id in waiting))
+                            dt.datetime.fromtimestamp(record.start_time), run.run_id in waiting,
+                            sorted(pools.get(run.run_id, ()))))
     return out
 
 
@@ -133,8 +141,9 @@ def repair(instance: dg.DagsterInstance, *, own_run: str | None = None, force: t
                         + (" (as told by --run)" if state.alive is None else ""))
         if state.slots or state.queued:
             instance.event_log_storage.free_concurrency_slots_for_run(state.run_id)
-            done.append(f"freed the {POOL} pool slot held by run {state.run_id[:8]} ({', '.join(state.slots)})"
-                        if state.slots else f"removed run {state.run_id[:8]}'s steps from the {POOL} pool's queue")
+            pools = ", ".join(state.pools) or POOL
+            done.append(f"freed the {pools} pool slot held by run {state.run_id[:8]} ({', '.join(state.slots)})"
+                        if state.slots else f"removed run {state.run_id[:8]}'s steps from the {pools} pool's queue")
     return done
 
 

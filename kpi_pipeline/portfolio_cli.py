@@ -93,6 +93,11 @@ def run_portfolio(args: argparse.Namespace, root: Path, argv: list[str],
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return BAD_INPUT
+    if getattr(args, "jobs", 1) < 1:
+        print(f"error: --jobs: {args.jobs} is not a number of businesses at a time (1 or more)", file=sys.stderr)
+        return BAD_INPUT
+    if os.environ.get("KPI_WAREHOUSE"):
+        print("note: KPI_WAREHOUSE is ignored in a portfolio: each business keeps its own warehouse", file=sys.stderr)
     if args.command == "init-instance":
         from kpi_pipeline.run import ensure_portfolio_instance
 
@@ -171,8 +176,8 @@ def portfolio_demo(args: argparse.Namespace, argv: list[str]) -> int:
     start, build the portfolio copy, print the portfolio view and write it as HTML."""
     from kpi_pipeline.demo_portfolio import write_portfolio
 
-    if args.businesses < 1:
-        print("error: --businesses: at least 1", file=sys.stderr)
+    if args.businesses < 1 or args.jobs < 1:
+        print(f"error: {'--businesses' if args.businesses < 1 else '--jobs'}: at least 1", file=sys.stderr)
         return BAD_INPUT
     root = Path(args.dir or "portfolio-demo").resolve()
     as_of = dt.date.today() - dt.timedelta(days=1)

@@ -164,6 +164,7 @@ class _Watch:
     """What the progress logger saw, for the thread that supervises the run."""
 
     blocked_since: float | None = None
+    blocked_pool: str = POOL  # the pool a step waits for (a portfolio has several)
     causes: dict[str, list[str]] = field(default_factory=dict)
     steps: int = 0  # steps the current run plans, for "(5/65, 12s)" on each step's line
     started_steps: int = 0
@@ -205,6 +206,8 @@ def _progress_logger(out: TextIO, watch: _Watch) -> dg.LoggerDefinition:
                 elif kind == DagsterEventType.ENGINE_EVENT and "blocked by limit for pool" in (event.message or ""):
                     if watch.blocked_since is None:
                         watch.blocked_since = time.monotonic()
+                        found = re.search(r"blocked by limit for pool (\S+?)[.,]?(\s|$)", event.message or "")
+                        watch.blocked_pool = found[1] if found else POOL
                 elif kind == DagsterEventType.STEP_FAILURE:
                     message = root_message(event.step_failure_data.error)
                     steps = watch.causes.setdefault(message, [])
@@ -260,12 +263,12 @@ class _Supervisor:
                     since = self.watch.blocked_since
                     if since is not None and not told:
                         told = True
-                        self.out.write(f"  waiting for the {POOL} pool: {self._holders(run_id)}\n")
+                        self.out.write(f"  waiting for the {self.watch.blocked_pool} pool: {self._holders(run_id)}\n")
                         self.out.flush()
                     if since is not None and not stopped and time.monotonic() - since > self.pool_wait:
                         holders = pool_holders(self.instance, own_run=run_id)
                         ids = " ".join(f"--run {h.run_id[:8]}" for h in holders)
-                        stopped = (f"gave up after waiting {self.pool_wait:.0f}s for the {POOL} pool, held by "
+                        stopped = (f"gave up after waiting {self.pool_wait:.0f}s for the {self.watch.blocked_pool} pool, held by "
                                    f"{self._holders(run_id)}; if that run is dead, `kpi doctor --repair {ids}` "
                                    f"frees it (KPI_POOL_WAIT sets the wait)")
                         self._stop(thread, run_id, stopped)

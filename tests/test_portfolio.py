@@ -154,3 +154,61 @@ def test_the_portfolio_flags_stay_with_the_portfolio():
     argv = ["sync", "--business", "alpha", "--jobs=3", "--as-of", "2026-11-15", "--business=beta", "--history"]
     assert child_argv(argv) == ["sync", "--as-of", "2026-11-15", "--history"]
     assert worst([0, 2, 0]) == 2 and worst([2, 1]) == 1 and worst([0, 0]) == 0
+
+
+def test_a_dead_runs_slots_in_a_businesss_and_a_platforms_pool_are_freed(tmp_path):
+    import socket
+    import subprocess
+    import uuid
+
+    from kpi_pipeline.instance_state import PID_TAG, STARTED_BY_TAG, repair, unfinished_runs
+    from tests.test_recovery import _event
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        run = instance.create_run_for_job(dg.GraphDefinition("alpha_sync").to_job(), run_id=str(uuid.uuid4()),
+                                          tags={PID_TAG: f"{socket.gethostname()}:{gone.pid}:", STARTED_BY_TAG: "kpi sync"})
+        instance.handle_new_event(_event(run, dg.DagsterEventType.RUN_START))
+        storage = instance.event_log_storage
+        for pool, step in (("duckdb_alpha", "kpis__kpi_values"), ("api_stripe", "raw__stripe__charges")):
+            storage.set_concurrency_slots(pool, 1)
+            assert storage.claim_concurrency_slot(pool, run.run_id, step).is_claimed
+        (state,) = unfinished_runs(instance)
+        assert state.pools == ["api_stripe", "duckdb_alpha"] and state.alive is False
+        assert "holds the api_stripe, duckdb_alpha pool slot" in state.describe()
+        done = repair(instance)
+        assert any("freed the api_stripe, duckdb_alpha pool slot" in line for line in done), done
+        assert not storage.get_concurrency_info("duckdb_alpha").claimed_slots
+        assert not storage.get_concurrency_info("api_stripe").claimed_slots
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sync", "--jobs", "0"], "--jobs: 0 is not a number"),
+    (["report", "--business", "gamma"], "--business: gamma not in"),
+])
+def test_bad_portfolio_options_are_refused_by_name(root, monkeypatch, capsys, args, message):
+    from kpi_pipeline.cli import main
+
+    monkeypatch.chdir(root)
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["report", "--portfolio"], "--portfolio: no portfolio here"),
+    (["report", "--business", "alpha"], "--business: alpha is not this kpi.yaml's business (alpha_bakery)"),
+    (["sync", "--history", "--start", "2026-10-05", "--as-of", "2026-11-15"], "--history: it starts at history_start"),
+])
+def test_portfolio_options_outside_a_portfolio_are_refused(tmp_path, monkeypatch, capsys, args, message):
+    from kpi_pipeline.cli import main
+
+    (tmp_path / "kpi.yaml").write_text(ALPHA)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KPI_CONFIG", raising=False)
+    monkeypatch.delenv("KPI_PORTFOLIO", raising=False)
+    monkeypatch.setenv("MAILCHIMP_API_KEY", "x")
+    monkeypatch.setenv("STRIPE_API_KEY", "y")
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
