@@ -39,6 +39,12 @@ API_POOL_LIMITS = {"api_meta": 2, "api_google_ads": 2, "api_ga4": 4, "api_mailch
 WRITER_POOL = "duckdb"
 
 
+def portfolio_folder(config_path: Path) -> str | None:
+    """The business's folder name when ``config_path`` is ``<root>/businesses/<folder>/kpi.yaml``."""
+    folder = config_path.resolve().parent
+    return folder.name if folder.parent.name == BUSINESSES_DIR else None
+
+
 class ConfigError(ValueError):
     """kpi.yaml is invalid; ``problems`` holds (yaml path, message) pairs."""
 
@@ -134,8 +140,7 @@ class Settings(_Strict):
     @property
     def slug(self) -> str | None:
         """The business's folder name when kpi.yaml lives in a portfolio (businesses/<slug>/), else None."""
-        folder = self.config_path.resolve().parent
-        return folder.name if folder.parent.name == BUSINESSES_DIR else None
+        return portfolio_folder(self.config_path)
 
     @property
     def business_id(self) -> str:
@@ -338,14 +343,14 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
     own = {k: v for k, v in dotenv_values(config_path.parent / ".env").items() if v is not None}
     # a portfolio's business reads its own .env first: the same ${STRIPE_API_KEY} differs per business,
     # and a value in the environment must not leak into a business whose .env sets its own
-    portfolio = config_path.resolve().parent.parent.name == BUSINESSES_DIR
-    env = {**os.environ, **own} if portfolio else {**own, **os.environ}
+    folder = portfolio_folder(config_path)
+    env = {**os.environ, **own} if folder is not None else {**own, **os.environ}
     missing: list[tuple[str, str]] = []
     data = _interpolate(raw, "", env, missing)
 
     problems: list[tuple[str, str]] = []
-    if portfolio and not SLUG.match(config_path.resolve().parent.name):
-        problems.append(("(folder)", f"{config_path.resolve().parent.name!r} is not a business slug: name the folder "
+    if folder is not None and not SLUG.match(folder):
+        problems.append(("(folder)", f"{folder!r} is not a business slug: name the folder "
                                      "in lower case letters, digits and _ (it is the business's id and --business)"))
     sources = data.get("sources") or {}
     if isinstance(sources, dict):

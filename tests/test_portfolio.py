@@ -212,3 +212,18 @@ def test_portfolio_options_outside_a_portfolio_are_refused(tmp_path, monkeypatch
     monkeypatch.setenv("STRIPE_API_KEY", "y")
     assert main(args) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_platforms_pool_limits_are_set_once_and_an_operators_own_is_kept(tmp_path, monkeypatch):
+    from kpi_pipeline.config import API_POOL_LIMITS
+    from kpi_pipeline.run import _instance_yaml, set_api_pools
+
+    home = tmp_path / ".dagster"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    _instance_yaml(home)
+    with dg.DagsterInstance.get() as instance:
+        instance.event_log_storage.set_concurrency_slots("api_meta", 5)  # the operator's: Advanced access
+    set_api_pools(home)
+    with dg.DagsterInstance.get() as instance:
+        limits = {pool: instance.event_log_storage.get_concurrency_info(pool).slot_count for pool in API_POOL_LIMITS}
+    assert limits == {**API_POOL_LIMITS, "api_meta": 5}

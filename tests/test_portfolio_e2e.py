@@ -216,3 +216,40 @@ def test_a_business_is_reported_alone_by_its_slug(portfolio):
     assert not [m for m in MARKERS["quokka"] + MARKERS["yak"] if m in one.stdout]
     unknown = portfolio["run"]("report", "--business", "nobody")
     assert unknown.returncode == 2 and "--business: nobody not in" in unknown.stderr
+
+
+def test_the_portfolio_location_rebuilds_the_copy_and_view_after_a_business_run(portfolio):
+    from kpi_pipeline.portfolio_defs import JOB, portfolio_definitions
+
+    root = portfolio["root"]
+    copy = root / "data" / "portfolio_analytics.duckdb"
+    copy.unlink()
+    defs = portfolio_definitions(str(root))
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def(JOB).execute_in_process(instance=instance)
+        assert result.success
+        with duckdb.connect(str(copy), read_only=True) as con:
+            assert con.execute("select count(*) from portfolio.businesses where in_copy").fetchone()[0] == 3
+        page = (root / "data" / "reports" / "portfolio.html").read_text()
+        assert page.index("broken") < page.index("Zebra Bakery")
+        sensor = defs.resolve_sensor_def("after_a_business_run")
+        business_run = instance.create_run_for_job(dg.GraphDefinition("nightly").to_job())
+        own_run = instance.get_run_by_id(result.run_id)
+        outcomes = []
+        for run in (business_run, own_run):
+            event = dg.DagsterEvent(dg.DagsterEventType.RUN_SUCCESS.value, job_name=run.job_name)
+            context = dg.build_run_status_sensor_context(sensor_name=sensor.name, dagster_event=event,
+                                                         dagster_instance=instance, dagster_run=run)
+            outcomes.append(sensor(context))
+        assert isinstance(outcomes[0], dg.RunRequest) and business_run.run_id in outcomes[0].run_key
+        assert isinstance(outcomes[1], dg.SkipReason)
+
+
+def test_the_platforms_pool_limits_are_in_the_instance(portfolio):
+    from kpi_pipeline.config import API_POOL_LIMITS
+
+    home = portfolio["root"] / ".dagster"
+    with mock.patch.dict(os.environ, DAGSTER_HOME=str(home)), dg.DagsterInstance.from_config(str(home)) as instance:
+        limits = {pool: instance.event_log_storage.get_concurrency_info(pool).slot_count for pool in API_POOL_LIMITS}
+    assert limits == API_POOL_LIMITS and limits["api_meta"] == 2
+    assert "max_concurrent_runs: 2" in (home / "dagster.yaml").read_text()

@@ -10,6 +10,7 @@ track now, the most sources behind, the most at risk.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -129,20 +130,28 @@ def _behind(row: BusinessRow) -> str:
 
 
 def portfolio_table(rows: list[BusinessRow], grain: str) -> str:
-    """The terminal view: per domain on track / at risk / off track, the repeat offenders, what is behind."""
+    """The terminal view (plain text, rich's table): per domain on track / at risk / off track, the
+    KPIs off track twice running, the sources behind."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
     used = [d for d in DOMAINS if any(d in r.counts for r in rows)]
-    head = ["business", *(d.replace("customer_service", "service") for d in used), "off track twice", "behind"]
-    lines = [[r.slug, *(_counts(r, d) for d in used), _names(r.off_track_twice), _behind(r)]
-             if r.problem is None else [r.slug, f"! {r.problem}"] for r in rows]
-    widths = [max(len(head[i]), *(len(line[i]) for line in lines if len(line) > 2 and i < len(line)))
-              for i in range(len(head) - 2)]
-    out = [f"Portfolio: {len(rows)} business{'es' if len(rows) != 1 else ''}, {grain} to date "
-           "(per domain: on track / at risk / off track); who needs a call first"]
-    fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)) + "  " + "  ".join(cells[len(widths):])  # noqa: E731
-    out.append(fmt(head))
-    for line in lines:
-        out.append(fmt(line) if len(line) > 2 else f"{line[0].ljust(widths[0])}  {line[1]}")
-    return "\n".join(out)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name in ("business", *(d.replace("customer_service", "service") for d in used), "off track twice", "behind"):
+        table.add_column(name, justify="right" if name not in ("business", "off track twice", "behind") else "left",
+                         overflow="fold")
+    for r in rows:
+        if r.problem is not None:
+            table.add_row(r.slug, *[""] * len(used), f"! {r.problem}", "")
+        else:
+            table.add_row(r.slug, *(_counts(r, d) for d in used), _names(r.off_track_twice), _behind(r))
+    console = Console(file=io.StringIO(), width=160, no_color=True, highlight=False, emoji=False)
+    with console.capture() as captured:
+        console.print(f"Portfolio: {len(rows)} business{'es' if len(rows) != 1 else ''}, {grain} to date "
+                      "(per domain: on track / at risk / off track); who needs a call first")
+        console.print(table)
+    return "\n".join(line.rstrip() for line in captured.get().rstrip().splitlines())
 
 
 def portfolio_json(rows: list[BusinessRow], grain: str) -> str:
