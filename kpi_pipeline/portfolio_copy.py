@@ -48,7 +48,11 @@ def build_portfolio_copy(root: Path, settings: dict[str, Settings], broken: dict
                     result.missing[slug] = "no published copy yet (never synced)"
                     continue
                 alias = f"b_{slug}"
-                con.execute(f"attach {_sql_text(str(published))} as {_quote(alias)} (read_only)")
+                try:
+                    con.execute(f"attach {_sql_text(str(published))} as {_quote(alias)} (read_only)")
+                except duckdb.Error as err:  # a damaged copy leaves that business out, not the portfolio
+                    result.missing[slug] = f"its published copy cannot be read: {str(err).splitlines()[0]}"
+                    continue
                 for schema, table in con.execute(
                         "select schema_name, table_name from duckdb_tables() where database_name = ?",
                         [alias]).fetchall():

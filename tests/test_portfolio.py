@@ -227,3 +227,28 @@ def test_the_platforms_pool_limits_are_set_once_and_an_operators_own_is_kept(tmp
     with dg.DagsterInstance.get() as instance:
         limits = {pool: instance.event_log_storage.get_concurrency_info(pool).slot_count for pool in API_POOL_LIMITS}
     assert limits == {**API_POOL_LIMITS, "api_meta": 5}
+
+
+def test_a_damaged_published_copy_leaves_that_business_out_of_the_portfolio_copy(root):
+    import duckdb
+
+    from kpi_pipeline.portfolio import load_all
+    from kpi_pipeline.portfolio_copy import build_portfolio_copy
+
+    good, _ = load_all(businesses(root))
+    alpha, beta = good["alpha"], good["beta"]
+    alpha.published_path.parent.mkdir(parents=True)
+    with duckdb.connect(str(alpha.published_path)) as con:
+        con.execute("create schema kpis")
+        con.execute("create table kpis.kpi_values as select 'alpha' as business_id, 'revenue' as kpi_id, 5.0 as value")
+        con.execute("create table kpis.only_alpha as select 1 as n")  # no business_id column: one is added
+    beta.published_path.parent.mkdir(parents=True)
+    beta.published_path.write_bytes(b"not a duckdb file")
+    result = build_portfolio_copy(root, good, {"gamma": "kpi.yaml is invalid"})
+    assert result.included == ["alpha"] and "cannot be read" in result.missing["beta"]
+    with duckdb.connect(str(result.path), read_only=True) as con:
+        assert con.execute("select business_id, value from kpis.kpi_values").fetchall() == [("alpha", 5.0)]
+        assert con.execute("select business_id, n from kpis.only_alpha").fetchall() == [("alpha", 1)]
+        listed = con.execute("select business_id, in_copy, note from portfolio.businesses order by 1").fetchall()
+    assert [(b, i) for b, i, _ in listed] == [("alpha", True), ("beta", False), ("gamma", False)]
+    assert listed[2][2] == "kpi.yaml is invalid"
