@@ -18,6 +18,7 @@ import duckdb
 
 from kpi_pipeline.config import Settings
 from kpi_pipeline.portfolio import portfolio_copy_path
+from kpi_pipeline.warehouse import load_memory
 
 
 @dataclass
@@ -41,6 +42,10 @@ def build_portfolio_copy(root: Path, settings: dict[str, Settings], broken: dict
     tmp.unlink(missing_ok=True)
     try:
         with contextlib.closing(duckdb.connect(str(tmp))) as con:
+            # table by table through a bounded memory (DuckDB spills beyond it): the copy of 100
+            # businesses took 1.7 GB unbounded (bench/RESULTS.md, "Portfolio scale")
+            con.execute(f"set memory_limit = '{load_memory()}'")
+            con.execute("set preserve_insertion_order = false")
             columns: dict[tuple[str, str], list[str]] = {}  # (schema, table) -> attached aliases holding it
             for slug, business in sorted(settings.items()):
                 published = business.published_path

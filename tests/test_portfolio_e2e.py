@@ -83,6 +83,13 @@ def portfolio(tmp_path_factory, sandbox):
                    f"MAILCHIMP_API_KEY={CREDENTIALS['mailchimp']['api_key']}\n")
     write_business(root, "broken", "business: Broken Co\nhistory_start: 2026-10-01\nsources:\n  mailchimp: {}\n"
                    "targets:\n  revenue: {month: 5}\n", "")
+    home = root / ".dagster"
+    with mock.patch.dict(os.environ, DAGSTER_HOME=str(home)):  # the operator narrows Mailchimp to one call at a time
+        from kpi_pipeline.run import ensure_portfolio_instance
+
+        ensure_portfolio_instance(root)
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            instance.event_log_storage.set_concurrency_slots("api_mailchimp", 1)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KPI_", "DAGSTER_", "MAILCHIMP", "STRIPE"))}
     env.update(KPI_TODAY=(AS_OF + dt.timedelta(days=1)).isoformat(), PYTHONPATH=str(ROOT))
     kpi = [sys.executable, "-m", "kpi_pipeline.cli"]
@@ -251,5 +258,27 @@ def test_the_platforms_pool_limits_are_in_the_instance(portfolio):
     home = portfolio["root"] / ".dagster"
     with mock.patch.dict(os.environ, DAGSTER_HOME=str(home)), dg.DagsterInstance.from_config(str(home)) as instance:
         limits = {pool: instance.event_log_storage.get_concurrency_info(pool).slot_count for pool in API_POOL_LIMITS}
-    assert limits == API_POOL_LIMITS and limits["api_meta"] == 2
+    assert limits == {**API_POOL_LIMITS, "api_mailchimp": 1} and limits["api_meta"] == 2  # the operator's kept
     assert "max_concurrent_runs: 2" in (home / "dagster.yaml").read_text()
+
+
+def test_a_platforms_pool_keeps_its_calls_within_its_limit_across_businesses(portfolio):
+    """Three businesses synced two at a time, Mailchimp's pool narrowed to one slot: no two Mailchimp
+    steps of any businesses ever ran at once (from Dagster's own step events)."""
+    home = portfolio["root"] / ".dagster"
+    spans: list[tuple[float, float, str]] = []
+    with mock.patch.dict(os.environ, DAGSTER_HOME=str(home)), dg.DagsterInstance.from_config(str(home)) as instance:
+        for run in instance.get_runs(dg.RunsFilter(job_name="nightly")):
+            starts: dict[str, float] = {}
+            for entry in instance.all_logs(run.run_id):
+                step, event = entry.step_key or "", entry.dagster_event
+                if event is None or not step.startswith("raw__mailchimp"):
+                    continue
+                if event.event_type == dg.DagsterEventType.STEP_START:
+                    starts[step] = entry.timestamp
+                elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+                    spans.append((starts[step], entry.timestamp, f"{run.run_id[:8]} {step}"))
+    assert len({s[2].split()[0] for s in spans}) == 3 and len(spans) >= 18  # 6 streams x 3 businesses
+    spans.sort()
+    overlaps = [(a[2], b[2]) for a, b in zip(spans, spans[1:]) if b[0] < a[1]]
+    assert not overlaps
