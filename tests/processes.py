@@ -4,8 +4,10 @@ that catches a hang (never a slow machine)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -27,3 +29,9 @@ def wait_until(what: str, check: Callable[[], Any], process: subprocess.Popen, l
         assert process.poll() is None, f"{Path(process.args[0]).name} died:\n{log.read_text()[-3000:]}"
         time.sleep(1)
     raise AssertionError(f"no {what} within {bound:.0f}s:\n{log.read_text()[-3000:]}")
+
+
+def start_daemon(workspace: Path, cwd: Path, log: Path) -> subprocess.Popen:
+    """dagster-daemon on ``workspace`` (the environment's DAGSTER_HOME), its output in ``log``."""
+    return subprocess.Popen([str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(workspace)],
+                            cwd=cwd, env=dict(os.environ), stdout=log.open("w"), stderr=subprocess.STDOUT)

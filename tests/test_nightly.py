@@ -9,10 +9,6 @@ generous and only catch a hang; nothing races a clock.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -22,7 +18,7 @@ from kpi_pipeline.config import load_config
 from kpi_pipeline.run import ensure_instance
 from connectors.sandbox import Sandbox
 from tests.conftest import live_environment, subset_config
-from tests.processes import wait_until
+from tests.processes import start_daemon, wait_until
 from tests.webhook import Receiver
 
 BOUND = 600.0  # seconds: a hang, not a slow machine
@@ -47,9 +43,7 @@ def test_the_schedule_fires_a_source_fails_the_refresh_runs_and_the_owner_is_tol
         home = ensure_instance(load_config(path))  # dagster.yaml (pool limit 1) and the workspace
         sandbox.mailchimp.server.inject(r".*", status=401, times=100_000)  # the key was revoked
         log = tmp_path / "daemon.log"
-        daemon = subprocess.Popen([str(Path(sys.executable).parent / "dagster-daemon"), "run",
-                                   "-w", str(home / "workspace.yaml")], cwd=tmp_path, env=dict(os.environ),
-                                  stdout=log.open("w"), stderr=subprocess.STDOUT)
+        daemon = start_daemon(home / "workspace.yaml", tmp_path, log)
         try:
             with dg.DagsterInstance.get() as instance:
                 def runs(job):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import io
 import json
 import os
 import subprocess
@@ -17,6 +18,7 @@ import sys
 import textwrap
 from unittest import mock
 from pathlib import Path
+from types import SimpleNamespace
 
 import dagster as dg
 import duckdb
@@ -95,11 +97,23 @@ def portfolio(tmp_path_factory, sandbox):
     kpi = [sys.executable, "-m", "kpi_pipeline.cli"]
     sync = subprocess.run([*kpi, "sync", "--history", "--as-of", AS_OF.isoformat(), "--jobs", "2"], cwd=root,
                           env=env, capture_output=True, text=True, timeout=900)
-    run = lambda *args: subprocess.run([*kpi, *args], cwd=root, env=env, capture_output=True, text=True,  # noqa: E731
-                                       timeout=300)
-    yield {"root": root, "sync": sync, "hooks": hooks, "run": run}
+    yield {"root": root, "sync": sync, "hooks": hooks, "run": lambda *args: in_process(root, args)}
     for hook in hooks.values():
         hook.__exit__(None, None, None)
+
+
+def in_process(root: Path, args: tuple[str, ...]) -> SimpleNamespace:
+    """``kpi ARGS`` run in the portfolio folder by this process (a reading command: no run, no secret)."""
+    from kpi_pipeline.cli import main
+
+    out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
+    os.chdir(root)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        os.chdir(here)
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def lines_of(output: str, slug: str) -> str:
