@@ -72,3 +72,30 @@ def builtin_kpis() -> tuple[KpiDef, ...]:
     if dupes:
         raise ValueError(f"{CATALOG_FILE}: duplicate KPI ids {sorted(dupes)}")
     return kpis
+
+
+PACING_WORDS = {
+    "linear": "Open periods: paced linearly (projected = to-date / elapsed share).",
+    "history": "Open periods: paced by history (to-date x final / to-date at the same share last year, "
+               "else last period; linearly without either).",
+    "none": "Open periods: not paced (projected = the value as it stands).",
+}
+
+
+def print_catalog(kpis: tuple[KpiDef, ...], fmt: str, language: str, window_days: int) -> None:
+    """`kpi catalog`: every KPI by domain with its formula and pacing, or the same as JSON."""
+    import json
+
+    if fmt == "json":
+        print(json.dumps([{**k.model_dump(), "pacing": k.pacing} for k in kpis], indent=2))
+        return
+    for domain in ("marketing", "sales", "production", "customer_service", "hr"):
+        group = [k for k in kpis if k.domain == domain]
+        if not group:
+            continue
+        print(f"{domain}")
+        for k in group:
+            print(f"  {k.id:<34} {k.unit:<8} {k.aggregation:<8} {k.direction:<6} {k.label_in(language)}")
+            print(f"  {'':<34} {k.description}")
+            print(f"  {'':<34} {PACING_WORDS[k.pacing]}"
+                  + (f"; final once the {window_days}-day conversion window has passed" if k.cohort else ""))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import sys
 import warnings
@@ -356,30 +355,10 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     return BAD_INPUT if refused else FAILED
 
 
-PACING_WORDS = {
-    "linear": "Open periods: paced linearly (projected = to-date / elapsed share).",
-    "history": "Open periods: paced by history (to-date x final / to-date at the same share last year, "
-               "else last period; linearly without either).",
-    "none": "Open periods: not paced (projected = the value as it stands).",
-}
-
-
 def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
-    kpis = settings.kpis()
-    if args.format == "json":
-        print(json.dumps([{**k.model_dump(), "pacing": k.pacing} for k in kpis], indent=2))
-        return OK
-    for domain in ("marketing", "sales", "production", "customer_service", "hr"):
-        group = [k for k in kpis if k.domain == domain]
-        if not group:
-            continue
-        print(f"{domain}")
-        for k in group:
-            print(f"  {k.id:<34} {k.unit:<8} {k.aggregation:<8} {k.direction:<6} {k.label_in(settings.language)}")
-            print(f"  {'':<34} {k.description}")
-            print(f"  {'':<34} {PACING_WORDS[k.pacing]}"
-                  + (f"; final once the {settings.conversion_window_days}-day conversion window has passed"
-                     if k.cohort else ""))
+    from kpi_pipeline.catalog import print_catalog
+
+    print_catalog(settings.kpis(), args.format, settings.language, settings.conversion_window_days)
     return OK
 
 
@@ -393,7 +372,7 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_init_instance(args: argparse.Namespace, settings: Settings) -> int:
-    from kpi_pipeline.run import ensure_instance
+    from kpi_pipeline.instance_setup import ensure_instance
 
     print(f"DAGSTER_HOME: {ensure_instance(settings)}")
     return OK

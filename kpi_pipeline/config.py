@@ -21,8 +21,9 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 
 from connectors.http import register_secret
 from kpi_pipeline.catalog import KpiDef, builtin_kpis
+from kpi_pipeline.config_targets import check_targets, known_kpis
 from kpi_pipeline.config_sources import CREDENTIAL_FIELDS, SOURCE_MODELS, SourceBase, Sources, Strict as _Strict
-from kpi_pipeline.periods import GRAINS, WEEKDAYS, parse_label
+from kpi_pipeline.periods import WEEKDAYS
 from kpi_pipeline.warehouse import PUBLISHED_FILE
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -235,67 +236,6 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def _check_targets(raw: dict[str, Any], known: dict[str, KpiDef | str], week_start: str) -> list[tuple[str, str]]:
-    problems: list[tuple[str, str]] = []
-    for kpi_id, grains in (raw or {}).items():
-        base = f"targets.{kpi_id}"
-        if kpi_id not in known:
-            problems.append((base, "unknown KPI id (see `kpi catalog`)"))
-            continue
-        kpi = known[kpi_id]
-        if isinstance(kpi, str):
-            problems.append((base, kpi))
-            continue
-        if not isinstance(grains, dict):
-            problems.append((base, "expected a mapping of grain -> target"))
-            continue
-        for grain, spec in grains.items():
-            where = f"{base}.{grain}"
-            if grain not in GRAINS or grain == "day":
-                problems.append((where, f"unknown grain (use {', '.join(GRAINS[1:])})"))
-                continue
-            values = spec if isinstance(spec, dict) else {"default": spec}
-            for period, value in values.items():
-                at = f"{where}.{period}" if isinstance(spec, dict) else where
-                if period != "default":
-                    try:
-                        parse_label(grain, str(period), week_start)
-                    except ValueError as err:
-                        problems.append((at, str(err)))
-                        continue
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    problems.append((at, "target must be a number"))
-                elif not math.isfinite(value):
-                    problems.append((at, "target must be a finite number (not .nan or .inf)"))
-                elif kpi.unit == "ratio" and not 0 <= value <= 1:
-                    problems.append((at, "a ratio target is a fraction between 0 and 1 (40% is 0.40)"))
-                elif value < 0:
-                    problems.append((at, "target must not be negative"))
-    return problems
-
-
-def _known_kpis(data: dict[str, Any], settings: Settings | None) -> dict[str, KpiDef | str]:
-    """KPI ids a target may name: the configuration's, or (if it is broken) every known one.
-
-    A built-in KPI whose source is not configured maps to a message saying so.
-    """
-    if settings is not None:
-        known: dict[str, KpiDef | str] = {k.id: k for k in settings.kpis()}
-        enabled = set(settings.enabled_sources())
-    else:
-        known = {}
-        enabled = set(SOURCE_MODELS)
-        for entry in data.get("custom_kpis") or []:
-            if isinstance(entry, dict) and isinstance(entry.get("id"), str):
-                known[entry["id"]] = KpiDef(id=entry["id"], label=entry["id"], domain="hr", unit="count",
-                                            direction="higher", aggregation="sum")
-    for kpi in builtin_kpis():
-        if kpi.id not in known:
-            need = sorted(set(kpi.sources) - enabled)
-            known[kpi.id] = kpi if not need else f"needs sources.{need[0]}, which kpi.yaml does not configure"
-    return known
-
-
 class _Loader(yaml.SafeLoader):
     """YAML's safe loader, except that a date-like scalar that is no date (2025-13-01) stays a
     string, so validation names its path instead of the parser raising."""
@@ -369,7 +309,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
     if not isinstance(targets, dict):
         problems.append(("targets", "expected a mapping of KPI id -> grain -> target"))
     else:
-        problems.extend(_check_targets(targets, _known_kpis(data, settings),
+        problems.extend(check_targets(targets, known_kpis(data, settings),
                                        settings.week_start if settings else "monday"))
     if settings is not None:
         custom_ids = [c.id for c in settings.custom_kpis]

@@ -19,7 +19,7 @@ from filelock import Timeout
 
 from kpi_pipeline.config import Settings
 from kpi_pipeline.instance_state import debris, remove_debris, repair, unfinished_runs
-from kpi_pipeline.run import ensure_instance
+from kpi_pipeline.instance_setup import ensure_instance
 from kpi_pipeline.warehouse import FREE_SPACE_MARGIN, StorageError, Warehouse, check_free_space, storage_problem
 
 Say = Callable[[str], None]

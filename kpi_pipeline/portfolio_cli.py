@@ -99,14 +99,14 @@ def run_portfolio(args: argparse.Namespace, root: Path, argv: list[str],
     if os.environ.get("KPI_WAREHOUSE"):
         print("note: KPI_WAREHOUSE is ignored in a portfolio: each business keeps its own warehouse", file=sys.stderr)
     if args.command == "init-instance":
-        from kpi_pipeline.run import ensure_portfolio_instance
+        from kpi_pipeline.instance_setup import ensure_portfolio_instance
 
         print(f"DAGSTER_HOME: {ensure_portfolio_instance(root)}")
         return OK
     if args.command == "report" and args.portfolio:
         return portfolio_report(args, root, chosen)
     if args.command in RUNS:
-        from kpi_pipeline.run import ensure_portfolio_instance
+        from kpi_pipeline.instance_setup import ensure_portfolio_instance
 
         ensure_portfolio_instance(root)  # made once, before the businesses' processes open it together
         results = fan_out(root, chosen, child_argv(argv), args.jobs)
@@ -183,7 +183,7 @@ def portfolio_demo(args: argparse.Namespace, argv: list[str]) -> int:
     as_of = dt.date.today() - dt.timedelta(days=1)
     chosen = [Business(p.parent.name, p) for p in write_portfolio(root, args.businesses, as_of)]
     print(f"portfolio demo: {len(chosen)} sandbox businesses in {root} (each its own process, {args.jobs} at a time)")
-    from kpi_pipeline.run import ensure_portfolio_instance
+    from kpi_pipeline.instance_setup import ensure_portfolio_instance
 
     ensure_portfolio_instance(root)  # made once, before the businesses' processes open it together
     results = fan_out(root, chosen, ["sync", "--history"], args.jobs)

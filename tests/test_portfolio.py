@@ -216,7 +216,7 @@ def test_portfolio_options_outside_a_portfolio_are_refused(tmp_path, monkeypatch
 
 def test_the_platforms_pool_limits_are_set_once_and_an_operators_own_is_kept(tmp_path, monkeypatch):
     from kpi_pipeline.config import API_POOL_LIMITS
-    from kpi_pipeline.run import _instance_yaml, set_api_pools
+    from kpi_pipeline.instance_setup import _instance_yaml, set_api_pools
 
     home = tmp_path / ".dagster"
     monkeypatch.setenv("DAGSTER_HOME", str(home))
