@@ -52,7 +52,9 @@ def calendar_windows(settings: Settings, as_of: dt.date) -> pd.DataFrame:
             if grain in SNAPSHOT_GRAINS:
                 kinds += comparison_windows(grain, start, as_of, settings.week_start)
             for kind, w_start, w_end in kinds:
-                if w_start < first:
+                if kind == "period":  # a period that starts before history_start: its covered part (partial)
+                    w_start = max(w_start, first)
+                elif w_start < first:
                     continue
                 rows.append({
                     "business_id": settings.business_id, "grain": grain, "window_kind": kind,

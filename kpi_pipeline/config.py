@@ -371,10 +371,12 @@ def source_settings(settings: Settings, source: str, as_of: dt.date) -> dict[str
         path = Path(values["path"])
         return {**values, "path": str(path if path.is_absolute() else settings.base_dir / path),
                 "kpi_ids": [c.id for c in settings.custom_kpis]}
-    if settings.demo:
+    if settings.demo:  # the sandbox's world runs to the platforms' yesterday, whatever the run's as-of
         from connectors.sandbox import shared_sandbox
+        from kpi_pipeline.runtime import today
 
-        return {**values, **shared_sandbox(as_of, settings.sandbox_seed).settings_for(source)}
+        clock = today(settings) - dt.timedelta(days=1)
+        return {**values, **shared_sandbox(max(clock, as_of), settings.sandbox_seed).settings_for(source)}
     absent = [f for f in CREDENTIAL_FIELDS.get(source, ()) if not values.get(f)]
     if absent:
         raise ConfigError(str(settings.config_path), [

@@ -3,8 +3,9 @@
 ``as_of`` (the last complete day) comes from the run tag ``kpi/as_of`` (set by the CLI and
 the schedule), else env ``KPI_AS_OF``, else yesterday in the business timezone. ``today``
 (the platforms' "now", which decides whether a point-in-time value can be recorded) is the
-real date, or as-of + 1 in demo mode, or env ``KPI_TODAY`` for simulations against a
-sandbox started by hand.
+real date, demo mode included (the sandbox's clock is the wall clock, not the run's as-of, so a
+back-dated demo meets the as-of-now streams a real platform has), or env ``KPI_TODAY``: the
+platform clock a test or a simulation sets.
 """
 
 from __future__ import annotations
@@ -37,9 +38,8 @@ def resolve_as_of(settings: Settings, tags: Mapping[str, str] | None = None) -> 
     return parse_date(value, "as-of") if value else settings.default_as_of()
 
 
-def today(settings: Settings, as_of: dt.date) -> dt.date:
-    if settings.demo:
-        return as_of + dt.timedelta(days=1)
+def today(settings: Settings, as_of: dt.date | None = None) -> dt.date:
+    """The platforms' today, business-local (``as_of`` is not used: a run's as-of is not their clock)."""
     if os.environ.get("KPI_TODAY"):
         return parse_date(os.environ["KPI_TODAY"], "KPI_TODAY")
     return dt.datetime.now(settings.tz).date()

@@ -27,6 +27,7 @@ SNAPSHOT_COLUMNS = [
 ]
 NOTHING_TO_DIVIDE = "nothing to divide by"
 NO_VALUE = "no value for this period (before the history the platform keeps, or not loaded yet)"
+PARTIAL = "partial"  # status of a period that starts before what can be had: shown, not scored
 
 
 @dataclass(frozen=True)
@@ -161,8 +162,10 @@ def _row(settings: Settings, kpi: KpiDef, grain: str, start: dt.date, as_of: dt.
     end = period_end(grain, start)
     is_closed = as_of >= end
     through = min(end, as_of)
-    elapsed = ((through - start).days + 1) / ((end - start).days + 1)
-    uncovered = [s for s in kpi.sources if coverage.gaps(s, start, through)]
+    verdict = coverage.judge(kpi.id, kpi.aggregation, start, through)
+    lagging = verdict.through is not None and verdict.through < through  # a CSV typed in up to a day before
+    seen = verdict.through if lagging else through
+    elapsed = ((seen - start).days + 1) / ((end - start).days + 1)
     settle = max((lookbacks.get(s, 0) for s in kpi.sources), default=0)
     if kpi.cohort:  # a conversion can still happen until the window has passed
         settle = max(settle, settings.conversion_window_days)
@@ -172,25 +175,33 @@ def _row(settings: Settings, kpi: KpiDef, grain: str, start: dt.date, as_of: dt.
     last_year = index.get((kpi.id, grain, "last_year", start))
     target = target_for(settings, kpi.id, grain, start)
     result = assess(pacing=kpi.pacing, direction=kpi.direction, actual=actual, target=target,
-                    elapsed_share=elapsed, is_closed=is_closed, stale=bool(uncovered),
+                    elapsed_share=elapsed, is_closed=is_closed and not lagging, stale=verdict.uncovered is not None,
                     growth=_growth(index, kpi, grain, start) if kpi.pacing == "history" else None,
                     at_risk_within=settings.status.at_risk_within,
                     too_early_before=settings.status.too_early_before)
-    reason = None
+    reason = verdict.note
     if result.status == "no_data":
-        if uncovered:
-            reason = f"source not covered through {through}: {', '.join(uncovered)} (failed, stale or not loaded)"
+        if verdict.uncovered:
+            reason = verdict.uncovered
         else:
             reason = NOTHING_TO_DIVIDE if key in index else NO_VALUE
-    change = (actual - previous) / abs(previous) if actual is not None and previous else None
+            unrecorded = [] if key in index else coverage.unrecorded(kpi.id, through)
+            if unrecorded:  # a level only the platform's "now" gives, and now is not this day
+                reason = (f"{unrecorded[0][0]}/{unrecorded[0][1]} is only reported as of today: nothing was "
+                          f"recorded for {through} (a back-dated run cannot record it)")
+    elif verdict.partial_from is not None:  # shown for its covered part, never scored against the whole
+        result = Assessment(None, None, None, PARTIAL)
+        reason = f"{PARTIAL}: {verdict.note}"
+    change = (actual - previous) / abs(previous) if actual is not None and previous and not lagging else None
     return {
         "business_id": settings.business_id, "kpi_id": kpi.id, "grain": grain,
         "period": label(grain, start, settings.week_start), "period_start": start, "period_end": end,
         "as_of": as_of, "actual": actual, "target": target, "expected_to_date": result.expected_to_date,
         "projected": result.projected, "projection_method": result.projection_method,
         "attainment": result.attainment, "status": result.status, "status_reason": reason,
-        "previous_actual": previous, "change_pct": change, "last_year_actual": last_year,
+        "previous_actual": None if lagging else previous, "change_pct": change, "last_year_actual": last_year,
         "elapsed_share": elapsed, "is_closed": is_closed,
-        "is_final": is_closed and not uncovered and as_of >= end + dt.timedelta(days=settle),
+        "is_final": (is_closed and verdict.uncovered is None and verdict.partial_from is None and not lagging
+                     and as_of >= end + dt.timedelta(days=settle)),
         "computed_at": computed_at,
     }

@@ -117,7 +117,7 @@ def test_previous_final_rows_never_change_even_when_targets_do(settings):
     rows = values([("newsletter_new_subscribers", "month", "period", dt.date(2026, 6, 1), 120.0),
                    ("newsletter_new_subscribers", "month", "period", dt.date(2026, 11, 1), 70.0),
                    ("newsletter_new_subscribers", "month", "previous", dt.date(2026, 11, 1), 50.0)])
-    coverage = Coverage.complete(settings.history_start, {"mailchimp": as_of})
+    coverage = Coverage.complete(settings, {"mailchimp": as_of})
     first = build_snapshots(settings, as_of, rows, coverage)
     june = first[(first.kpi_id == "newsletter_new_subscribers") & (first.grain == "month")
                  & (first.period_start == dt.date(2026, 6, 1))].iloc[0]
@@ -138,7 +138,7 @@ def test_previous_final_rows_never_change_even_when_targets_do(settings):
 
 def test_closed_but_not_final_inside_the_lookback(settings):
     as_of = dt.date(2026, 11, 15)
-    snap = build_snapshots(settings, as_of, values([]), Coverage.complete(settings.history_start, {"mailchimp": as_of}))
+    snap = build_snapshots(settings, as_of, values([]), Coverage.complete(settings, {"mailchimp": as_of}))
     october = snap[(snap.grain == "month") & (snap.period_start == dt.date(2026, 10, 1))].iloc[0]
     assert october.is_closed and not october.is_final  # Mailchimp restates for up to 90 days
 
@@ -148,7 +148,7 @@ def test_a_stale_source_turns_its_kpis_to_no_data(settings):
     rows = values([("newsletter_new_subscribers", "month", "period", dt.date(2026, 11, 1), 999.0),
                    ("newsletter_new_subscribers", "month", "period", dt.date(2026, 10, 1), 130.0)])
     snap = build_snapshots(settings, as_of, rows,
-                           Coverage.complete(settings.history_start, {"mailchimp": as_of - dt.timedelta(days=2)}))
+                           Coverage.complete(settings, {"mailchimp": as_of - dt.timedelta(days=2)}))
     nov = snap[(snap.kpi_id == "newsletter_new_subscribers") & (snap.grain == "month")
                & (snap.period_start == dt.date(2026, 11, 1))].iloc[0]
     assert nov.status == "no_data"
@@ -197,7 +197,7 @@ def test_a_week_is_compared_with_the_same_iso_week_last_year_and_week_53_has_non
 def test_a_covered_ratio_with_nothing_to_divide_by_is_no_data_with_its_reason(settings):
     as_of = dt.date(2026, 11, 15)
     rows = values([("email_open_rate", "month", "period", dt.date(2026, 11, 1), None)])
-    snap = build_snapshots(settings, as_of, rows, Coverage.complete(settings.history_start, {"mailchimp": as_of}))
+    snap = build_snapshots(settings, as_of, rows, Coverage.complete(settings, {"mailchimp": as_of}))
     nov = _one(snap, "email_open_rate", "month", dt.date(2026, 11, 1))
     assert nov.status == "no_data" and nov.status_reason == "nothing to divide by"
     october = _one(snap, "email_open_rate", "month", dt.date(2026, 10, 1))
@@ -208,21 +208,21 @@ def test_a_month_with_a_source_outage_is_never_final_until_backfilled(settings):
     as_of = dt.date(2026, 11, 15)
     june = dt.date(2026, 6, 1)
     rows = values([("newsletter_new_subscribers", "month", "period", june, 120.0)])
-    gap = Coverage.complete(settings.history_start, {"mailchimp": as_of})
-    gap.days["mailchimp"] -= {dt.date(2026, 6, 10), dt.date(2026, 6, 11)}  # the source was down two days
+    gap = Coverage.complete(settings, {"mailchimp": as_of})
+    # list activity (what new subscribers read) was down two days
+    gap.stream_days[("mailchimp", "list_activity")] -= {dt.date(2026, 6, 10), dt.date(2026, 6, 11)}
     first = build_snapshots(settings, as_of, rows, gap)
     row = _one(first, "newsletter_new_subscribers", "month", june)
     assert row.status == "no_data" and not row.is_final and "mailchimp" in row.status_reason
     assert _one(first, "newsletter_new_subscribers", "month", dt.date(2026, 7, 1)).is_final
     # the frozen rows of the first run do not stop the backfilled month from being scored
-    backfilled = build_snapshots(settings, as_of, rows, Coverage.complete(settings.history_start,
-                                                                          {"mailchimp": as_of}),
+    backfilled = build_snapshots(settings, as_of, rows, Coverage.complete(settings, {"mailchimp": as_of}),
                                  first[first.is_final])
     row = _one(backfilled, "newsletter_new_subscribers", "month", june)
     assert row.status == "achieved" and row.is_final
     # and a row frozen as no_data by an older release is recomputed too
     frozen = first[first.period_start == june].assign(is_final=True)
-    again = build_snapshots(settings, as_of, rows, Coverage.complete(settings.history_start, {"mailchimp": as_of}),
+    again = build_snapshots(settings, as_of, rows, Coverage.complete(settings, {"mailchimp": as_of}),
                             frozen)
     assert _one(again, "newsletter_new_subscribers", "month", june).status == "achieved"
 
@@ -235,7 +235,7 @@ def test_unique_visitors_are_projected_by_last_years_growth_after_the_same_share
                    ("website_visitors", "month", "last_year_full", nov, 3000.0),
                    ("website_visitors", "month", "previous", nov, 1000.0),
                    ("website_visitors", "month", "previous_full", nov, 1900.0)])
-    cov = Coverage.complete(settings.history_start, {"ga4": as_of, "mailchimp": as_of})
+    cov = Coverage.complete(settings, {"ga4": as_of, "mailchimp": as_of})
     row = _one(build_snapshots(settings, as_of, rows, cov), "website_visitors", "month", nov)
     assert row.projection_method == "history"
     assert row.projected == pytest.approx(2000 * 3000 / 1800)  # not 2000 / 0.5 = 4000
@@ -253,7 +253,7 @@ def test_churn_is_paced_against_the_level_at_the_start(settings):
     nov = dt.date(2026, 11, 1)
     rows = values([("newsletter_churn_rate", "month", "period", nov, 0.01)])
     edited = settings.model_copy(update={"targets": {"newsletter_churn_rate": {"month": 0.02}}})
-    row = _one(build_snapshots(edited, as_of, rows, Coverage.complete(settings.history_start, {"mailchimp": as_of})),
+    row = _one(build_snapshots(edited, as_of, rows, Coverage.complete(settings, {"mailchimp": as_of})),
                "newsletter_churn_rate", "month", nov)
     # 1% lost in a third of the month is 3% by its end: off track against 2%, not on track
     assert row.projected == pytest.approx(0.03) and row.status == "off_track" and row.projection_method == "linear"

@@ -80,6 +80,20 @@ calls as (
     where is_intro_call and is_active
 ),
 
+call_days as (
+    -- intro calls read the meetings only: their invitees matter for the conversion cohort alone
+    select business_id, meeting_date as day, count(*) as calls
+    from calls
+    group by business_id, meeting_date
+),
+
+lead_days as (
+    select business_id, lead_date as day, count(*) as leads
+    from contacts
+    where is_lead
+    group by business_id, lead_date
+),
+
 call_cohorts as (
     select
         c.business_id,
@@ -132,9 +146,9 @@ final as (
     union all
     select business_id, 'new_customers', day, null, null, customers, null from new_customers
     union all
-    select business_id, 'intro_calls', day, null, null, calls, null from call_cohorts
+    select business_id, 'intro_calls', day, null, null, calls, null from call_days
     union all
-    select business_id, 'leads', day, null, null, leads, null from lead_cohorts
+    select business_id, 'leads', day, null, null, leads, null from lead_days
     union all
     select business_id, 'lead_conversion_rate', day, null, null, converted, leads from lead_cohorts
     union all

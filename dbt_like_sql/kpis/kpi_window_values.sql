@@ -36,7 +36,10 @@ additive as (
         on c.kpi_id = f.kpi_id
         and c.aggregation in ('sum', 'ratio')
     group by all
-    having not any_value(c.dense) or count(distinct f.day) = any_value(w.window_days)
+    -- a dense KPI comes every day: a window missing a day has no value, except one whose days start
+    -- late and then run unbroken to its end (history_start or the platform's limit: partial, said so)
+    having not any_value(c.dense)
+        or count(distinct f.day) = any_value(w.window_end) - min(f.day) + 1 and max(f.day) = any_value(w.window_end)
 ),
 
 levels as (

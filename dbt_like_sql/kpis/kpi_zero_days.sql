@@ -1,4 +1,4 @@
--- one row per event-count KPI per business-local day that every source it needs covered: the
+-- one row per event-count KPI per business-local day that the streams it reads covered: the
 -- count is 0 there (a week without intro calls has 0 calls, not no data), and a ratio adds 0 to
 -- its numerator and denominator (nothing to divide by, unless other days bring some)
 with catalog as (
@@ -11,8 +11,7 @@ coverage as (
 
 zero_filled as (
     -- counts and ratios the sources report as events; dense KPIs come every day from the platform
-    select business_id, kpi_id, aggregation, unnest(string_split(sources, ',')) as source,
-           len(string_split(sources, ',')) as count_sources
+    select business_id, kpi_id, aggregation
     from catalog
     where aggregation in ('sum', 'ratio') and not dense and total and sources <> ''
 ),
@@ -25,13 +24,11 @@ final as (
         null::varchar as dimension,
         null::varchar as dimension_value,
         0::decimal(38, 6) as numerator,
-        case when any_value(z.aggregation) = 'ratio' then 0 end::decimal(38, 6) as denominator
+        case when z.aggregation = 'ratio' then 0 end::decimal(38, 6) as denominator
     from zero_filled as z
     inner join coverage as c
         on c.business_id = z.business_id
-        and c.source = z.source
-    group by z.business_id, z.kpi_id, c.day
-    having count(*) = any_value(z.count_sources)
+        and c.kpi_id = z.kpi_id
 )
 
 select * from final

@@ -18,6 +18,21 @@ from babel.numbers import format_currency, format_decimal, format_percent
 from kpi_pipeline.scorecard import NO_VALUE, NOTHING_TO_DIVIDE
 
 _SOURCE_REASON = re.compile(r"^source not covered through (?P<through>\d{4}-\d{2}-\d{2}): (?P<sources>[a-z0-9_, ]+) ")
+_D = r"\d{4}-\d{2}-\d{2}"
+# the snapshot's reasons (kpi_pipeline.coverage), English, and the words each is said with here
+_REASONS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(rf"^(?P<stream>[a-z0-9_]+/[a-z0-9_]+) never loaded"), "reason_never"),
+    (re.compile(rf"^(?P<stream>[a-z0-9_]+/[a-z0-9_]+) not loaded after (?P<date>{_D})"), "reason_after"),
+    (re.compile(rf"^(?P<stream>[a-z0-9_]+/[a-z0-9_]+) not loaded for (?P<date>{_D})\.\.(?P<end>{_D})"),
+     "reason_gap"),
+    (re.compile(rf"^(?P<stream>[a-z0-9_]+/[a-z0-9_]+) is only reported as of today: nothing was recorded for "
+                rf"(?P<date>{_D})"), "reason_snapshot"),
+    (re.compile(r"^manual/metrics: the CSV has no rows for (?P<kpi>[a-z0-9_]+)"), "reason_csv_none"),
+    (re.compile(rf"^manual/metrics: the CSV has (?P<kpi>[a-z0-9_]+) through (?P<date>{_D})"), "reason_csv_behind"),
+    (re.compile(rf"^partial: since (?P<date>{_D}): history_start is"), "reason_partial_start"),
+    (re.compile(rf"^partial: since (?P<date>{_D}): (?P<note>.*) \(earlier days"), "reason_partial_limit"),
+    (re.compile(rf"^through (?P<date>{_D}), the last date entered in the CSV"), "reason_csv_lag"),
+]
 LOCALES = {"en": "en_GB", "nl": "nl_BE"}
 
 WORDS: dict[str, dict[str, str]] = {
@@ -58,6 +73,28 @@ WORDS: dict[str, dict[str, str]] = {
     "reason_source": {"en": "no data: {sources} did not load through {date} (failed, stale or not loaded)",
                       "nl": "geen gegevens: {sources} niet geladen tot en met {date} (mislukt, verouderd of "
                             "niet geladen)"},
+    "reason_never": {"en": "no data: {stream} never loaded (run kpi sync)",
+                     "nl": "geen gegevens: {stream} nooit geladen (voer kpi sync uit)"},
+    "reason_after": {"en": "no data: {stream} not loaded after {date} (failed or not synced since)",
+                     "nl": "geen gegevens: {stream} niet geladen na {date} (mislukt of sindsdien niet gesynchroniseerd)"},
+    "reason_gap": {"en": "no data: {stream} not loaded for {date} to {end} (kpi sync --start and --end fill it)",
+                   "nl": "geen gegevens: {stream} niet geladen van {date} tot {end} (kpi sync --start en --end vullen "
+                         "het aan)"},
+    "reason_snapshot": {"en": "no data: {stream} is only reported as of today; nothing was recorded for {date}",
+                        "nl": "geen gegevens: {stream} wordt alleen op vandaag gerapporteerd; niets vastgelegd "
+                              "voor {date}"},
+    "reason_csv_none": {"en": "no data: nothing entered in the CSV for this KPI yet",
+                        "nl": "geen gegevens: nog niets ingevuld in de CSV voor deze KPI"},
+    "reason_csv_behind": {"en": "not entered yet: the CSV has this KPI through {date}",
+                          "nl": "nog niet ingevuld: de CSV heeft deze KPI tot en met {date}"},
+    "reason_partial_start": {"en": "partial: since {date}, the start of the history (an earlier history_start "
+                                   "and kpi sync --history fill the rest); not scored",
+                             "nl": "gedeeltelijk: sinds {date}, het begin van de geschiedenis (een vroegere "
+                                   "history_start en kpi sync --history vullen de rest aan); niet beoordeeld"},
+    "reason_partial_limit": {"en": "partial: since {date} ({note}); not scored",
+                             "nl": "gedeeltelijk: sinds {date} ({note}); niet beoordeeld"},
+    "reason_csv_lag": {"en": "paced through {date}, the last date entered in the CSV",
+                       "nl": "doorgerekend tot en met {date}, de laatste datum in de CSV"},
     "reason_divide": {"en": "no data: nothing to divide by in this period",
                       "nl": "geen gegevens: niets om door te delen in deze periode"},
     "reason_history": {"en": "no data: before the history the platform keeps, or not loaded yet",
@@ -101,9 +138,11 @@ STATUS_WORDS = {
     "missed": {"en": "missed", "nl": "niet behaald"},
     "too_early": {"en": "too early", "nl": "te vroeg"},
     "no_target": {"en": "no target", "nl": "geen doel"},
+    "partial": {"en": "partial", "nl": "gedeeltelijk"},
     "no_data": {"en": "no data", "nl": "geen gegevens"},
 }
-STATUS_ORDER = ("off_track", "missed", "at_risk", "on_track", "achieved", "too_early", "no_target", "no_data")
+STATUS_ORDER = ("off_track", "missed", "at_risk", "on_track", "achieved", "too_early", "no_target", "partial",
+                "no_data")
 DOMAIN_WORDS = {
     "marketing": {"en": "Marketing", "nl": "Marketing"},
     "sales": {"en": "Sales", "nl": "Verkoop"},
@@ -175,6 +214,17 @@ class Formatter:
             sources = ", ".join(self.source(s.strip()) for s in match["sources"].split(","))
             return self.t("reason_source", sources=sources,
                           date=self.date(dt.date.fromisoformat(match["through"]), "medium"))
+        for pattern, word in _REASONS:
+            found = pattern.match(text)
+            if found:
+                parts = found.groupdict()
+                if "stream" in parts:
+                    source, _, stream = parts["stream"].partition("/")
+                    parts["stream"] = f"{self.source(source)} ({stream.replace('_', ' ')})"
+                for name in ("date", "end"):
+                    if name in parts:
+                        parts[name] = self.date(dt.date.fromisoformat(parts[name]), "medium")
+                return self.t(word, **parts)
         if text == NOTHING_TO_DIVIDE:
             return self.t("reason_divide")
         if text == NO_VALUE:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from kpi_pipeline.catalog import DOMAINS, KpiDef
 from kpi_pipeline.config import Settings
-from kpi_pipeline.coverage import LOADED_THROUGH_SQL, through_from_loads
+from kpi_pipeline.coverage import LOADED_THROUGH_SQL, MANUAL_THROUGH_SQL, through_from_loads
 from kpi_pipeline.periods import label, period_start
 from kpi_pipeline.reporting.i18n import STATUS_ORDER, missing
 
@@ -228,7 +228,12 @@ def load_scorecard(query: Callable[[str, list[Any]], pd.DataFrame], settings: Se
         loads = None
     if loads is not None:
         rows = [(r[0], r[1], pd.Timestamp(r[2]).date()) for r in loads.itertuples(index=False)]
-        freshness.update({s: min(d, as_of) for s, d in through_from_loads(rows, settings).items()})
+        try:
+            manual = {k: pd.Timestamp(d).date() for k, d in
+                      query(MANUAL_THROUGH_SQL, [settings.business_id]).itertuples(index=False)}
+        except duckdb.Error:  # a copy from before the CSV's table: the CSV's freshness is unknown
+            manual = {}
+        freshness.update({s: min(d, as_of) for s, d in through_from_loads(rows, settings, manual).items()})
     kpi_marks, view_marks = ", ".join("?" for _ in BREAKDOWN_KPIS), " or ".join(
         "(grain = ? and period_start = ?)" for _ in views)
     try:  # only the views' periods: the breakdowns shown

@@ -20,6 +20,7 @@ import duckdb
 import pandas as pd
 
 from kpi_pipeline.config import Settings
+from kpi_pipeline.coverage import LOADED_THROUGH_SQL, MANUAL_THROUGH_SQL, through_from_loads
 from kpi_pipeline.periods import label, period_start
 
 DOMAINS = ("marketing", "sales", "production", "customer_service", "hr")
@@ -72,8 +73,8 @@ def business_row(settings: Settings, grain: str, today: dt.date | None = None) -
                                 "c.domain, c.label from snapshots.kpi_snapshots s join kpis.catalog c using "
                                 "(business_id, kpi_id) where s.business_id = ? and s.grain = ?",
                                 [settings.business_id, grain]).df()
-            covered = dict(con.execute("select source, max(day) from kpis.coverage where business_id = ? group by 1",
-                                       [settings.business_id]).fetchall())
+            covered = through_from_loads(con.execute(LOADED_THROUGH_SQL, [settings.business_id]).fetchall(), settings,
+                                         dict(con.execute(MANUAL_THROUGH_SQL, [settings.business_id]).fetchall()))
     except duckdb.Error as err:
         row.problem = f"published copy unreadable: {str(err).splitlines()[0]}"
         return row
@@ -97,7 +98,7 @@ def business_row(settings: Settings, grain: str, today: dt.date | None = None) -
             row.off_track_twice.append(str(periods["label"].iloc[0]))
     yesterday = settings.default_as_of(today)
     for source in settings.enabled_sources():
-        through = covered.get(source)
+        through = min(covered[source], as_of) if covered.get(source) else None  # windows may run ahead
         row.freshness.append(Freshness(source, str(through) if through else None,
                                        (yesterday - through).days if through else None))
     return row

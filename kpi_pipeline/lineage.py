@@ -1,0 +1,137 @@
+"""Which raw streams each KPI reads: its lineage through the SQL models (DESIGN §5 "Coverage is
+per input").
+
+The KPI models name each KPI by a string literal in one branch of a ``union all``
+(``select business_id, 'email_open_rate', day, ... from campaign_days``). A KPI's inputs are the
+tables that branch reads, its CTEs followed inside the model and upstream models followed down
+to ``raw.<source>__<stream>``. So a failed invitees stream does not blank intro calls, which read
+only scheduled events, and a back-dated run that cannot record Mailchimp's membership still
+scores the open rate. A KPI no branch names (none today) falls back to every stream of its
+sources; a ``denominator_kpi`` adds the lineage of that level.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Iterable
+
+from kpi_pipeline.models import Model
+
+
+def _raw_of_models(models: Iterable[Model]) -> dict[str, frozenset[str]]:
+    """Per model (in dependency order), every raw table it reads, directly or through models."""
+    out: dict[str, frozenset[str]] = {}
+    for model in models:
+        found: set[str] = set()
+        for dep in model.deps:
+            if dep.startswith("raw."):
+                found.add(dep)
+            found |= out.get(dep, frozenset())
+        out[model.table] = frozenset(found)
+    return out
+
+
+def _branches(node) -> list:
+    """The selects of a (nested) ``union all``, left to right."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Union):
+        return _branches(node.left) + _branches(node.right)
+    return [node]
+
+
+def _kpi_branches(sql: str) -> list[tuple[str, object, dict[str, object]]]:
+    """(kpi id, branch select, the model's CTEs) for every branch naming its KPI by a literal."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    ctes = {cte.alias_or_name: cte.this for cte in tree.find_all(exp.CTE)}
+    found = []
+    for union in tree.find_all(exp.Union):
+        if isinstance(union.parent, exp.Union):
+            continue  # the outermost union of a chain lists every branch
+        branches = _branches(union)
+        first = branches[0]
+        if not isinstance(first, exp.Select):
+            continue
+        names = [e.alias_or_name for e in first.selects]
+        if "kpi_id" not in names:
+            continue
+        position = names.index("kpi_id")
+        for branch in branches:
+            if not isinstance(branch, exp.Select) or len(branch.selects) <= position:
+                continue
+            value = branch.selects[position]
+            value = value.this if isinstance(value, exp.Alias) else value
+            if isinstance(value, exp.Literal) and value.is_string:
+                found.append((value.this, branch, ctes))
+    return found
+
+
+def _tables(node, ctes: dict[str, object], upstream: dict[str, frozenset[str]], seen: frozenset[str]) -> set[str]:
+    """Raw tables a select reads, its CTEs and upstream models followed."""
+    from sqlglot import exp
+
+    out: set[str] = set()
+    for table in node.find_all(exp.Table):
+        if not table.db:
+            if table.name in ctes and table.name not in seen:
+                out |= _tables(ctes[table.name], ctes, upstream, seen | {table.name})
+            continue
+        full = f"{table.db}.{table.name}"
+        out |= {full} if table.db == "raw" else set(upstream.get(full, ()))
+    return out
+
+
+def kpi_raw_tables(models: list[Model]) -> dict[str, frozenset[str]]:
+    """Per KPI id named in the models, the raw tables (``raw.<source>__<stream>``) it reads."""
+    upstream = _raw_of_models(models)
+    out: dict[str, set[str]] = {}
+    for model in models:
+        if "'" not in model.sql or "kpi_id" not in model.sql:
+            continue
+        for kpi_id, branch, ctes in _kpi_branches(model.sql):
+            out.setdefault(kpi_id, set()).update(_tables(branch, ctes, upstream, frozenset()))
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+@lru_cache(maxsize=1)
+def builtin_lineage() -> dict[str, frozenset[str]]:
+    """Lineage of the shipped models (parsed once per process)."""
+    from kpi_pipeline.assets.models import PYTHON_TABLES
+    from kpi_pipeline.assets.raw import all_raw_tables
+    from kpi_pipeline.models import load_models
+
+    return kpi_raw_tables(load_models([*all_raw_tables(), *PYTHON_TABLES]))
+
+
+def kpi_streams(kpis, enabled: Iterable[str], lineage: dict[str, frozenset[str]] | None = None,
+                ) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Per KPI, the (source, stream) pairs of enabled sources it reads, in a stable order.
+
+    Args:
+        kpis: the configuration's KPIs (:meth:`Settings.kpis`).
+        enabled: the enabled sources (an ad KPI of Meta and Google Ads reads the enabled ones).
+    """
+    from connectors.registry import streams
+
+    lineage = builtin_lineage() if lineage is None else lineage
+    enabled = set(enabled)
+    out: dict[str, tuple[tuple[str, str], ...]] = {}
+    for kpi in kpis:
+        if "manual" in kpi.sources:  # a custom KPI: the CSV, covered through its own last date
+            out[kpi.id] = (("manual", "metrics"),)
+            continue
+        tables = set(lineage.get(kpi.id, ()))
+        if kpi.denominator_kpi:
+            tables |= lineage.get(kpi.denominator_kpi, frozenset())
+        if not tables:  # not named by any model: every stream of its sources
+            tables = {f"raw.{s}__{n}" for s in kpi.sources for n in streams(s)}
+        pairs = set()
+        for table in tables:
+            source, _, stream = table.removeprefix("raw.").partition("__")
+            if source in enabled and source in kpi.sources:
+                pairs.add((source, stream))
+        out[kpi.id] = tuple(sorted(pairs))
+    return out
