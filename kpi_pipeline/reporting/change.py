@@ -8,8 +8,11 @@ the current value stands beside it), never "+800%". The base of a change is tiny
 - it is an event count (a count KPI shown whole: leads, calls, impressions, followers) below
   :data:`HANDFUL` events: one lead more over 1 is +100%, noise not news;
 - its magnitude is below :data:`TINY_SHARE` of the current value's, for any KPI (counts, money,
-  ratios): a rise of more than 400%, like ad impressions the week after the ads were paused
-  most of the previous one, or a conversion rate from 1% to 9%.
+  ratios): a rise of more than 400%, like the demo's ad impressions on 6 December against
+  1-6 November, when the ads were paused most of those days (8,886 -> 54,106: "from 8,886", not
+  +508.9%), or a conversion rate from 1% to 9%.
+
+Equal values read "= 0.0%" over any base.
 
 A ratio KPI over a small denominator (a conversion rate of 1 lead) is not detected: the snapshot
 keeps the ratio, not its denominator. A fall is never over a tiny base unless the base itself is
