@@ -123,6 +123,9 @@ WORDS: dict[str, dict[str, str]] = {
     "grain_year": {"en": "year", "nl": "jaar"},
     "change": {"en": "Change", "nl": "Verandering"},
     "previous": {"en": "Previous", "nl": "Vorige"},
+    # a change over a tiny base (DESIGN §5): "▲ new", "▲ from 1", never "▲ 800.0%"
+    "change_new": {"en": "new", "nl": "nieuw"},
+    "change_from": {"en": "from {base}", "nl": "van {base}"},
     "review_intro": {"en": "{achieved} of {scored} KPIs with a target achieved, {missed} missed.",
                      "nl": "{achieved} van {scored} KPI's met een doel behaald, {missed} niet behaald."},
     "review_open": {"en": "The period is still open: statuses are projections as of {date}.",
@@ -275,6 +278,20 @@ class Formatter:
             return self.DASH
         arrow = "▲" if value > 0.0005 else "▼" if value < -0.0005 else "="
         return f"{arrow} {self.percent(abs(float(value)))}"
+
+    def compared(self, change: Any, kpi: Any, decimals: int | None = None) -> str:
+        """A :class:`~kpi_pipeline.reporting.change.Change` of ``kpi``: its percentage over a real
+        base ("▲ 12.3%"); over a tiny base, where a percentage would read +800%, "▲ new" (from 0 to a
+        count or amount) or "▲ from 1" (the base in the KPI's unit; the current value is beside it)."""
+        if change.basis is None:
+            return self.DASH
+        if change.basis == "pct":
+            return self.change(change.pct)
+        arrow = "▲" if change.delta > 0 else "▼"
+        if change.basis == "new" and change.actual > 0 and kpi.unit != "ratio":
+            return f"{arrow} {self.t('change_new')}"
+        base = self.value(change.base, kpi.unit, kpi.shown_decimals if decimals is None else decimals)
+        return f"{arrow} {self.t('change_from', base=base)}"
 
     def date(self, day: dt.date, style: str = "long") -> str:
         return format_date(day, style, locale=self.locale)

@@ -37,7 +37,7 @@ def markdown(card: Scorecard, fmt: Formatter) -> str:
                 cells = [c.kpi.label_in(fmt.language), fmt.value(c.actual, unit, digits), target,
                          fmt.value(c.projected, unit, digits),
                          f"{STATUS_ICON.get(c.status, '⚪')} {fmt.status(c.status)}",
-                         fmt.change(c.change_pct), fmt.change(c.change_last_year)]
+                         fmt.compared(c.vs_previous, c.kpi, digits), fmt.compared(c.vs_last_year, c.kpi, digits)]
                 lines.append("| " + " | ".join(md_escape(x) for x in cells) + " |")
             lines.append("")
     return "\n".join(lines).rstrip() + "\n" if lines else f"*{fmt.t('no_kpis')}*\n"

@@ -19,6 +19,7 @@ from kpi_pipeline.catalog import DOMAINS, KpiDef
 from kpi_pipeline.config import Settings
 from kpi_pipeline.coverage import LOADED_THROUGH_SQL, MANUAL_THROUGH_SQL, through_from_loads
 from kpi_pipeline.periods import label, period_start
+from kpi_pipeline.reporting.change import Change, compare
 from kpi_pipeline.reporting.i18n import STATUS_ORDER, missing
 
 TREND_PERIODS = 12
@@ -68,6 +69,16 @@ class Card:
         return (actual - last) / abs(last) if actual is not None and last else None
 
     @property
+    def vs_previous(self) -> Change:
+        """The change against the previous period, as shown (a tiny base reads "from N", not +800%)."""
+        return compare(self.kpi, self.actual, self.previous_actual, self.change_pct)
+
+    @property
+    def vs_last_year(self) -> Change:
+        """The change against the same period last year, as shown."""
+        return compare(self.kpi, self.actual, self.last_year_actual, self.change_last_year)
+
+    @property
     def decimals(self) -> int:
         """The KPI's shown decimals, or up to two more when the actual and the target would otherwise
         read the same while they differ (an email click rate of 5.98% missing a target of 6.0%)."""
@@ -87,8 +98,10 @@ class Card:
     def expected_share(self) -> float | None:
         return self.expected_to_date / self.target if self.expected_to_date is not None and self.target else None
 
-    def good(self, change: float | None) -> bool | None:
+    def good(self, change: Change | float | None) -> bool | None:
         """Whether a change is good news in this KPI's direction."""
+        if isinstance(change, Change):  # over a tiny base the percentage is not shown: its sign is
+            change = change.pct if change.basis == "pct" else change.delta
         if change is None or abs(change) < 0.0005:
             return None
         return (change > 0) == (self.kpi.direction == "higher")
@@ -273,6 +286,7 @@ def json_doc(card: Scorecard, language: str) -> str:
             "status": c.status, "status_reason": c.reason,
             "change_pct": None if c.change_pct is None else round(float(c.change_pct), 4),
             "change_last_year_pct": None if c.change_last_year is None else round(c.change_last_year, 4),
+            "change_basis": c.vs_previous.basis, "change_last_year_basis": c.vs_last_year.basis,
             "elapsed_share": round(float(snap.get("elapsed_share") or 0), 4),
             "is_closed": bool(snap.get("is_closed")), "is_final": bool(snap.get("is_final")),
         })

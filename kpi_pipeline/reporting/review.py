@@ -13,6 +13,7 @@ from kpi_pipeline.calendar import target_for
 from kpi_pipeline.catalog import KpiDef
 from kpi_pipeline.config import Settings
 from kpi_pipeline.periods import iter_periods, label, next_start, period_end, previous_start
+from kpi_pipeline.reporting.change import mover_rank
 from kpi_pipeline.reporting.model import Card, build_views, status_counts
 
 MOVERS = 3
@@ -99,10 +100,16 @@ class Review:
         return status_counts(c.status for c in self.cards)
 
     def movers(self, up: bool) -> list[Card]:
-        """The three largest relative changes against the previous period, up or down."""
-        moved = [c for c in self.cards if c.change_pct is not None and (c.change_pct > 0) == up
-                 and abs(c.change_pct) >= 0.0005]
-        return sorted(moved, key=lambda c: abs(c.change_pct), reverse=True)[:MOVERS]
+        """The three largest changes against the previous period, up or down: the largest relative
+        changes first; a change over a tiny base (from 0, from 1 lead) ranks after every one over a
+        real base, however large its percentage (:func:`~kpi_pipeline.reporting.change.mover_rank`)."""
+        moved = []
+        for card in self.cards:
+            change = card.vs_previous
+            size = change.pct if change.basis == "pct" else change.delta
+            if size is not None and (size > 0) == up and abs(size) >= 0.0005:
+                moved.append(card)
+        return sorted(moved, key=lambda c: mover_rank(c.vs_previous))[:MOVERS]
 
     @property
     def twice_off(self) -> list[tuple[Card, Card]]:

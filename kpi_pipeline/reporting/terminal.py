@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from kpi_pipeline.reporting.change import Change
 from kpi_pipeline.reporting.i18n import Formatter
 from kpi_pipeline.reporting.model import Card, Scorecard
 
@@ -19,9 +20,10 @@ STYLE = {"on_track": "bold green", "achieved": "bold green", "at_risk": "bold ye
 MARK = {"on_track": "✓", "achieved": "✓", "at_risk": "!", "off_track": "✗", "missed": "✗"}
 
 
-def _change(card: Card, value: float | None, fmt: Formatter) -> Text:
-    good = card.good(value)
-    return Text(fmt.change(value), style="" if good is None else ("green" if good else "red"))
+def _change(card: Card, change: Change, fmt: Formatter) -> Text:
+    good = card.good(change)
+    style = "" if good is None else ("green" if good else "red")
+    return Text(fmt.compared(change, card.kpi, card.decimals), style=style)
 
 
 def _target(card: Card, fmt: Formatter) -> str:
@@ -62,7 +64,7 @@ def tables(card: Scorecard, fmt: Formatter, plain: bool) -> list[object]:
                 projected = fmt.value(c.projected, unit, digits) if not c.is_closed else \
                     fmt.t("final") if c.is_final else fmt.t("closed")
                 table.add_row(name, fmt.value(c.actual, unit, digits), _target(c, fmt), status, projected,
-                              _change(c, c.change_pct, fmt), _change(c, c.change_last_year, fmt))
+                              _change(c, c.vs_previous, fmt), _change(c, c.vs_last_year, fmt))
             out.append(table)
     return out
 
