@@ -99,7 +99,7 @@ STREAMS = {spec.name: spec for spec in (
                         Column("media_count", "BIGINT")),
                fetch=fetch_account),
     StreamSpec(PLATFORM, "follower_count", "New follows per day (Instagram serves the last 30 days only).",
-               key=("day",), date_column="day", lookback_days=3, history_days=30,
+               key=("day",), date_column="day", lookback_days=3, history_days=30, supplementary=True,
                history_note="Instagram serves follower_count for the last 30 days only",
                columns=(Column("day", "DATE", derive=lambda r, c: _day_ending(r["end_time"], c)),
                         Column("new_followers", "BIGINT", "value")),

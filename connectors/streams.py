@@ -179,6 +179,9 @@ class StreamSpec:
     # the stream lists events (payments, meetings, campaigns, ad delivery): a day it loaded without
     # a record had none, so the source *covers* that day and its counts are 0 there, not unknown
     events: bool = False
+    # a better input where it has data, never the only one (Instagram's 30-day follower_count beside
+    # the daily totals): a KPI's coverage does not wait for it
+    supplementary: bool = False
 
     @property
     def table(self) -> str:

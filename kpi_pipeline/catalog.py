@@ -74,6 +74,21 @@ def builtin_kpis() -> tuple[KpiDef, ...]:
     return kpis
 
 
+def _reads_words(kpi: KpiDef, reads: tuple[tuple[str, str], ...]) -> str:
+    """Which raw streams decide a KPI's coverage (DESIGN §5 "Coverage is per input")."""
+    from connectors.registry import streams
+
+    needed = [f"{s}/{n}" for s, n in reads if streams(s)[n].kind != "snapshot" and not streams(s)[n].supplementary]
+    now = [f"{s}/{n}" for s, n in reads if streams(s)[n].kind == "snapshot" or streams(s)[n].supplementary]
+    when = "the day the level stands for" if kpi.aggregation == "last" else "every day of the period"
+    if "manual" in kpi.sources:
+        return "Reads the CSV: covered through the last date entered for this KPI, never further."
+    words = f"Reads {', '.join(needed)}: covered when these loaded {when}" if needed else "Reads"
+    if now:
+        words += f"{'; ' if needed else ' '}{', '.join(now)} where recorded (only reported as of now, or recently)"
+    return words + "."
+
+
 PACING_WORDS = {
     "linear": "Open periods: paced linearly (projected = to-date / elapsed share).",
     "history": "Open periods: paced by history (to-date x final / to-date at the same share last year, "
@@ -82,12 +97,16 @@ PACING_WORDS = {
 }
 
 
-def print_catalog(kpis: tuple[KpiDef, ...], fmt: str, language: str, window_days: int) -> None:
-    """`kpi catalog`: every KPI by domain with its formula and pacing, or the same as JSON."""
+def print_catalog(kpis: tuple[KpiDef, ...], fmt: str, language: str, window_days: int,
+                  reads: dict[str, tuple[tuple[str, str], ...]] | None = None) -> None:
+    """`kpi catalog`: every KPI by domain with its formula, pacing and the raw streams it reads
+    (``reads``: its lineage, what decides its coverage), or the same as JSON."""
     import json
 
+    reads = reads or {}
     if fmt == "json":
-        print(json.dumps([{**k.model_dump(), "pacing": k.pacing} for k in kpis], indent=2))
+        print(json.dumps([{**k.model_dump(), "pacing": k.pacing,
+                           "reads": [f"{s}/{n}" for s, n in reads.get(k.id, ())]} for k in kpis], indent=2))
         return
     for domain in ("marketing", "sales", "production", "customer_service", "hr"):
         group = [k for k in kpis if k.domain == domain]
@@ -99,3 +118,5 @@ def print_catalog(kpis: tuple[KpiDef, ...], fmt: str, language: str, window_days
             print(f"  {'':<34} {k.description}")
             print(f"  {'':<34} {PACING_WORDS[k.pacing]}"
                   + (f"; final once the {window_days}-day conversion window has passed" if k.cohort else ""))
+            if reads.get(k.id):
+                print(f"  {'':<34} {_reads_words(k, reads[k.id])}")

@@ -358,7 +358,11 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
     from kpi_pipeline.catalog import print_catalog
 
-    print_catalog(settings.kpis(), args.format, settings.language, settings.conversion_window_days)
+    from kpi_pipeline.lineage import kpi_streams
+
+    kpis = settings.kpis()
+    print_catalog(kpis, args.format, settings.language, settings.conversion_window_days,
+                  kpi_streams(kpis, settings.enabled_sources()))
     return OK
 
 

@@ -165,9 +165,11 @@ class Coverage:
     # ------------------------------------------------------------------ questions
 
     def required(self, kpi_id: str) -> list[StreamId]:
-        """The streams a KPI's value needs (point-in-time streams are a best-available input)."""
+        """The streams a KPI's value needs (point-in-time and supplementary streams are a best-available
+        input, never a requirement)."""
         streams = _specs()
-        return [sid for sid in self.kpi_inputs.get(kpi_id, ()) if streams(sid[0])[sid[1]].kind != "snapshot"]
+        return [sid for sid in self.kpi_inputs.get(kpi_id, ())
+                if streams(sid[0])[sid[1]].kind != "snapshot" and not streams(sid[0])[sid[1]].supplementary]
 
     def kpi_days(self, kpi_id: str, as_of: dt.date) -> set[dt.date]:
         """The days up to as-of every required stream of the KPI covered."""

@@ -185,7 +185,14 @@ def test_closed_months_before_the_activity_window_still_have_campaign_and_level_
     assert values[("email_open_rate", "month", may)] == pytest.approx(
         sandbox.world.truth_open_rate(may, dt.date(2026, 5, 31)))
     assert values[("newsletter_subscribers", "month", may)] == sandbox.world.truth_subscribers(dt.date(2026, 5, 31))
-    assert ("newsletter_new_subscribers", "month", may) not in values  # never invented from partial days
+    # list activity reaches back 180 days only: May's new subscribers are marked partial, with their span,
+    # and count exactly the days covered (never a whole month invented from part of it)
+    with duckdb.connect(str(settings.published_path), read_only=True) as con:
+        value, covered_from, is_partial = con.execute(
+            "select value, covered_from, is_partial from kpis.kpi_values where kpi_id = 'newsletter_new_subscribers' "
+            "and grain = 'month' and period_start = ? and dimension is null", [may]).fetchone()
+    assert is_partial and may < covered_from <= dt.date(2026, 5, 31)
+    assert value == sandbox.world.truth_new_subscribers(covered_from, dt.date(2026, 5, 31))
 
 
 def test_open_month_status_follows_pacing_against_truth(synced, sandbox):

@@ -87,7 +87,9 @@ def test_days_without_ad_spend_are_zero_and_their_ratios_have_nothing_to_divide_
 
 
 def test_days_no_load_reached_are_unknown_not_zero(wh, settings):
-    assert value(wh, "intro_calls", "week", D(2026, 1, 26)) is None  # before the loads: not covered
+    # the week that starts before history_start holds only its covered days, marked partial
+    assert wh.query("select value, covered_from, is_partial from kpis.kpi_values where kpi_id = 'intro_calls' "
+                    "and grain = 'week' and period_start = ?", [D(2026, 1, 26)]) == [(0.0, D(2026, 2, 1), True)]
     wh.rebuild("raw._loads", "select * from raw._loads where source <> 'calendly'")
     load(wh, "calendly", "scheduled_events", [meeting(D(2026, 2, 3))], D(2026, 2, 1), D(2026, 2, 5))
     run_models(wh, settings, AS_OF)

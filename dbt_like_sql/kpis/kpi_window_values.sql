@@ -27,7 +27,8 @@ additive as (
         w.window_start, w.window_end, w.window_days, f.dimension, f.dimension_value,
         sum(f.numerator) as numerator,
         sum(f.denominator) as denominator,
-        count(distinct f.day) as count_days
+        count(distinct f.day) as count_days,
+        min(f.day) as first_day
     from windows as w
     inner join facts as f
         on f.business_id = w.business_id
@@ -46,7 +47,7 @@ levels as (
     select
         w.business_id, f.kpi_id, w.grain, w.window_kind, w.period_start, w.period_end,
         w.window_start, w.window_end, w.window_days, f.dimension, f.dimension_value,
-        f.numerator, f.denominator, 1 as count_days
+        f.numerator, f.denominator, 1 as count_days, f.day as first_day
     from windows as w
     inner join facts as f
         on f.business_id = w.business_id
@@ -88,7 +89,8 @@ exact_ranges as (
     select
         w.business_id, r.kpi_id, w.grain, w.window_kind, w.period_start, w.period_end,
         w.window_start, w.window_end, r.dimension, r.dimension_value,
-        r.value::decimal(38, 6) as numerator, null::decimal(38, 6) as denominator, r.value
+        r.value::decimal(38, 6) as numerator, null::decimal(38, 6) as denominator, r.value,
+        w.window_start as first_day
     from windows as w
     inner join range_facts as r
         on r.business_id = w.business_id
@@ -114,7 +116,8 @@ final as (
             when c.aggregation = 'sum' then x.numerator::double
             when x.denominator is null and c.aggregation = 'last' then x.numerator::double
             else x.numerator::double / nullif(x.denominator::double, 0)
-        end as value
+        end as value,
+        x.first_day
     from combined as x
     inner join catalog as c on c.kpi_id = x.kpi_id
     union all
