@@ -11,9 +11,9 @@ import pytest
 from connectors import google_ads, instagram, meta_ads
 from connectors.sandbox import Sandbox
 from connectors.sandbox.world import local_midnight
-from connectors.streams import Window
+from connectors.streams import Page, StreamContext, Window
 from kpi_pipeline.config import load_config
-from kpi_pipeline.loading import load_stream
+from kpi_pipeline.loading import load_stream, page_to_arrow
 from kpi_pipeline.models import run_models
 from kpi_pipeline.runtime import stream_context
 from kpi_pipeline.warehouse import Warehouse
@@ -105,3 +105,27 @@ def test_a_renamed_campaign_is_one_campaign_under_its_latest_name(sandbox, fast_
     assert len(clicks) == 5  # Prospecting, Retargeting, Herfstactie; Search - Brand, PMax
     spend = month_values(wh, dt.date(2026, 10, 1), "campaign")[("ad_spend", "meta / Herfstactie \u2013 Retargeting")]
     assert spend == pytest.approx(world.truth_ads(oct1, oct31, "meta", campaign_id=HERFSTACTIE)["spend"])
+
+
+def test_campaigns_sharing_a_name_stay_apart_and_the_latest_sync_names_a_campaign():
+    settings = load_config("kpi.yaml").model_copy(update={"history_start": dt.date(2026, 2, 1)})
+    wh = Warehouse(":memory:", settings.business_id)
+    spec = meta_ads.STREAMS["campaign_insights"]
+    ctx = StreamContext("Europe/Brussels", AS_OF, AS_OF)
+
+    def land(rows, day, synced_at):
+        tbl = page_to_arrow(spec, Page([{"date_start": day.isoformat(), "campaign_id": cid, "campaign_name": name,
+                                         "impressions": "100", "reach": "50", "clicks": str(clicks),
+                                         "inline_link_clicks": str(clicks), "spend": "5.00",
+                                         "account_currency": "EUR"} for cid, name, clicks in rows], "acct"),
+                            ctx, wh.business_id, synced_at)
+        wh.replace_range(spec.table, [(c.name, c.type) for c in spec.columns], spec.key, spec.date_column,
+                         day, day, [tbl])
+
+    utc = dt.timezone.utc
+    land([("1", "Promo", 3), ("2", "Promo", 4), ("3", "Old name", 5)], dt.date(2026, 2, 2),
+         dt.datetime(2026, 2, 3, tzinfo=utc))
+    land([("3", "New name", 6)], dt.date(2026, 2, 3), dt.datetime(2026, 2, 4, tzinfo=utc))  # renamed since
+    run_models(wh, settings, dt.date(2026, 2, 28))
+    clicks = {v: x for (k, v), x in month_values(wh, dt.date(2026, 2, 1), "campaign").items() if k == "ad_clicks"}
+    assert clicks == {"meta / Promo (1)": 3, "meta / Promo (2)": 4, "meta / New name": 5 + 6}
