@@ -100,7 +100,8 @@ def test_a_renamed_campaign_is_one_campaign_under_its_latest_name(sandbox, fast_
     world = sandbox.world
     assert clicks["meta / Herfstactie \u2013 Retargeting"] == world.truth_ads(oct1, oct31, "meta",
                                                                              campaign_id=HERFSTACTIE)["clicks"]
-    assert clicks["google / PMax - Alle producten"] == world.truth_ads(oct1, oct31, "google", campaign_id=PMAX)["clicks"]
+    assert clicks["google / PMax - Alle producten"] == world.truth_ads(oct1, oct31, "google",
+                                                                      campaign_id=PMAX)["clicks"]
     assert "meta / Herfstactie" not in clicks and "google / PMax - All products" not in clicks
     assert len(clicks) == 5  # Prospecting, Retargeting, Herfstactie; Search - Brand, PMax
     spend = month_values(wh, dt.date(2026, 10, 1), "campaign")[("ad_spend", "meta / Herfstactie \u2013 Retargeting")]
