@@ -5,6 +5,8 @@
 - ``follower_count``: new follows per day (time series; only the last 30 days exist).
 - ``daily_totals``: reach, profile views and follows/unfollows per day, asked with
   ``metric_type=total_value`` one day at a time and never mixed with time-series metrics.
+  Follows and unfollows are 0 when the follow_type breakdown leaves their side out, and unknown
+  (NULL) when Instagram sent no breakdown for the day at all.
 since/until are at most 30 days apart; the removed ``impressions`` metric is never requested.
 """
 
@@ -76,11 +78,22 @@ def fetch_daily_totals(client: InstagramClient, window: Window, ctx: StreamConte
         for item in (totals.get("data") or []) + (follows.get("data") or []):
             total = item.get("total_value") or {}
             record[item["name"]] = total.get("value")
-            for breakdown in total.get("breakdowns") or []:
-                for result in breakdown.get("results") or []:
-                    record[f"{item['name']}.{result['dimension_values'][0].lower()}"] = result.get("value")
+            record.update(_breakdown(item["name"], total))
         yield Page([record], account=client.user_id)
         day += dt.timedelta(days=1)
+
+
+def _breakdown(metric: str, total: dict[str, Any]) -> dict[str, Any]:
+    """``metric.value`` keys of a total_value breakdown. Instagram leaves a side with no accounts
+    out of ``results`` (a day without unfollows has no NON_FOLLOWER entry): in a breakdown that is
+    there, that side is 0. No breakdown at all says nothing, so its keys stay absent (unknown)."""
+    out: dict[str, Any] = {}
+    for breakdown in total.get("breakdowns") or []:
+        if "follow_type" in (breakdown.get("dimension_keys") or ["follow_type"]):
+            out |= {f"{metric}.follower": 0, f"{metric}.non_follower": 0}
+        for result in breakdown.get("results") or []:
+            out[f"{metric}.{result['dimension_values'][0].lower()}"] = result.get("value")
+    return out
 
 
 def _day_ending(end_time: str, ctx: StreamContext) -> dt.date:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -124,6 +125,7 @@ class GoogleAdsEmulator:
         results = []
         for r in sorted(self.world.ads.select(since, min(until, self.world.as_of), "google"),
                         key=lambda r: (r.day, r.campaign_id)):
+            r = replace(r, campaign=self.world.ads.name_at(r, self.world.now))  # today's name on every day
             row: dict[str, Any] = {"campaign": {"resourceName": f"customers/{CUSTOMER_ID}/campaigns/{r.campaign_id}"}}
             count, value = self.world.ads.known_conversions(r)
             for f in fields:

@@ -93,8 +93,16 @@ class AdDay:
 
 META_CAMPAIGNS = [("120208000000000001", "Prospecting - Treatments", None),
                   ("120208000000000002", "Retargeting - Webshop", None),
-                  ("120208000000000003", "Spring & Christmas promo", (3, 4, 11, 12))]
+                  ("120208000000000003", "Spring & Christmas promo", (3, 4, 11, 12)),
+                  ("120208000000000004", "Herfstactie", (10, 11))]
 GOOGLE_CAMPAIGNS = [("987654321", "Search - Brand", None), ("987654322", "PMax - All products", None)]
+# The owner renames a campaign now and then: (network, campaign id) -> (when, new name). Meta and
+# Google Ads report a campaign's current name for every past day, as of the platform's clock.
+RENAMES: dict[tuple[str, str], list[tuple[dt.datetime, str]]] = {
+    ("meta", "120208000000000004"): [(dt.datetime(2026, 10, 18, 9, 30, tzinfo=dt.timezone.utc),
+                                      "Herfstactie \u2013 Retargeting")],
+    ("google", "987654322"): [(dt.datetime(2026, 10, 12, 14, 0, tzinfo=dt.timezone.utc), "PMax - Alle producten")],
+}
 
 
 class Ads:
@@ -117,16 +125,33 @@ class Ads:
                                       else impressions * rng.uniform(0.03, 0.07))
                     clicks = link_clicks + (int(link_clicks * rng.uniform(0.2, 0.6)) if network == "meta" else 0)
                     spend = int(impressions * rng.uniform(0.6, 1.4)) if network == "meta" else int(link_clicks * rng.uniform(35, 90))
-                    row = AdDay(network, cid, name, day, impressions, reach, clicks, link_clicks, spend)
+                    row = AdDay(network, cid, self._name_on(network, cid, name, day), day, impressions, reach,
+                                clicks, link_clicks, spend)
                     end_of_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
                     for _ in range(int(link_clicks * rng.uniform(0.01, 0.05))):
                         row.conversions.append((end_of_day + dt.timedelta(hours=rng.expovariate(1 / 120)),
                                                 round(rng.uniform(25, 140), 2)))
                     self.rows.append(row)
 
+    def name_at(self, row: AdDay, at: dt.datetime) -> str:
+        """The campaign's name at ``at`` (what the platforms report for all its days then)."""
+        name = next(n for c, n, _ in META_CAMPAIGNS + GOOGLE_CAMPAIGNS if c == row.campaign_id)
+        for when, new in RENAMES.get((row.network, row.campaign_id), []):
+            if when <= at:
+                name = new
+        return name
+
     def known_conversions(self, row: AdDay) -> tuple[int, float]:
         seen = [v for t, v in row.conversions if t < self.now]
         return len(seen), round(sum(seen), 2)
+
+    @staticmethod
+    def _name_on(network: str, cid: str, name: str, day: dt.date) -> str:
+        # the name the campaign had when it delivered on ``day`` (renames count from the next day)
+        for when, new in RENAMES.get((network, cid), []):
+            if when.date() < day:
+                name = new
+        return name
 
     def select(self, start: dt.date, end: dt.date, network: str | None = None) -> list[AdDay]:
         return [r for r in self.rows if start <= r.day <= end and (network is None or r.network == network)]
@@ -143,6 +168,8 @@ class Instagram:
             boost = 2 if day.weekday() in (1, 4) else 1
             self.daily[day] = {"follows": rng.randrange(2, 9) * boost, "unfollows": rng.randrange(0, 4),
                                "reach": rng.randrange(300, 900) * boost, "profile_views": rng.randrange(20, 70)}
+            if rng.random() < 0.05:  # a quiet day: nobody followed (a day without unfollows is common)
+                self.daily[day]["follows"] = 0
 
     def followers(self, day: dt.date) -> int:
         """Followers at the end of a business-local day."""

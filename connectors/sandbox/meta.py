@@ -86,7 +86,9 @@ class MetaEmulator:
                         key=lambda r: (r.day, r.campaign_id)):
             purchases, value = self.world.ads.known_conversions(r)
             full = {
-                "account_currency": self.currency, "campaign_id": r.campaign_id, "campaign_name": r.campaign,
+                # Meta names every past day after the campaign's name now
+                "account_currency": self.currency, "campaign_id": r.campaign_id,
+                "campaign_name": self.world.ads.name_at(r, self.world.now),
                 "impressions": str(r.impressions), "reach": str(r.reach),
                 "frequency": f"{r.impressions / max(r.reach, 1):.6f}", "clicks": str(r.clicks),
                 "inline_link_clicks": str(r.link_clicks), "spend": f"{r.spend_cents / 100:.2f}",
@@ -167,9 +169,10 @@ class MetaEmulator:
                     unfollows = sum(daily[d]["unfollows"] for d in chosen)
                     total: dict[str, Any] = {"value": follows + unfollows}
                     if req.query.get("breakdown") == "follow_type":
-                        total["breakdowns"] = [{"dimension_keys": ["follow_type"], "results": [
-                            {"dimension_values": ["FOLLOWER"], "value": follows},
-                            {"dimension_values": ["NON_FOLLOWER"], "value": unfollows}]}]
+                        # a side with no accounts is left out of results, not reported as 0
+                        results = [{"dimension_values": [side], "value": value}
+                                   for side, value in (("FOLLOWER", follows), ("NON_FOLLOWER", unfollows)) if value]
+                        total["breakdowns"] = [{"dimension_keys": ["follow_type"], "results": results}]
                 else:
                     total = {"value": sum(daily[d][m] for d in chosen)}
                 data.append({**meta, "total_value": total})

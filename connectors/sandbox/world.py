@@ -300,9 +300,11 @@ class World:
     # ------------------------------------------------------------------ marketing truth
 
     def truth_ads(self, start: dt.date, end: dt.date, network: str | None = None,
-                  campaign: str | None = None) -> dict[str, float]:
-        """Sums over ad rows: impressions, clicks (link clicks), spend in currency units."""
-        rows = [r for r in self.ads.select(start, end, network) if campaign is None or r.campaign == campaign]
+                  campaign: str | None = None, campaign_id: str | None = None) -> dict[str, float]:
+        """Sums over ad rows: impressions, clicks (link clicks), spend in currency units (of one
+        campaign by the name it delivered under, or by its id across renames)."""
+        rows = [r for r in self.ads.select(start, end, network) if (campaign is None or r.campaign == campaign)
+                and (campaign_id is None or r.campaign_id == campaign_id)]
         return {"impressions": sum(r.impressions for r in rows), "clicks": sum(r.link_clicks for r in rows),
                 "spend": sum(r.spend_cents for r in rows) / 100}
 

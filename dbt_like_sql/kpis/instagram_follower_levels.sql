@@ -1,5 +1,6 @@
 -- one row per business per day whose follower level is known: the day's snapshot, else the
--- latest snapshot minus the net follows of every day after it (only when all are known)
+-- latest snapshot minus the net follows of every day after it (only when all are known: a day
+-- whose follows_and_unfollows breakdown is missing has a null net and breaks the chain)
 with snapshots as (
     select * from staging.stg_instagram__account_snapshots
 ),
@@ -24,7 +25,7 @@ after_each_day as (
         a.anchor_day,
         a.anchor_followers,
         sum(d.net_followers) over later_days as net_after,
-        count(*) over later_days as count_days_after
+        count(d.net_followers) over later_days as count_days_after  -- days whose net change is known
     from daily as d
     inner join anchors as a
         on a.business_id = d.business_id

@@ -39,14 +39,41 @@ channel_shares as (
         on c.business_id = s.business_id and c.day = s.day and c.channel = ch.channel
 ),
 
-ad_days as (
-    select business_id, day, network, network || ' / ' || campaign_name as campaign,
+campaign_days as (
+    select business_id, day, network, campaign_id, campaign_name,
            count_impressions, count_clicks, amount_spend
     from meta_ads
     union all
-    select business_id, day, network, network || ' / ' || campaign_name,
+    select business_id, day, network, campaign_id, campaign_name,
            count_impressions, count_clicks, amount_spend
     from google_ads
+),
+
+campaigns as (
+    -- staging names each campaign id after its latest name
+    select distinct business_id, network, campaign_id, campaign_name from campaign_days
+),
+
+campaign_labels as (
+    -- a campaign is its platform id, shown as "network / latest name"; two campaigns sharing a
+    -- name keep apart by their id
+    select business_id, network, campaign_id,
+           network || ' / ' || campaign_name || case
+               when count(*) over (partition by business_id, network, campaign_name) > 1
+                   then ' (' || campaign_id || ')'
+               else ''
+           end as campaign
+    from campaigns
+),
+
+ad_days as (
+    select d.business_id, d.day, d.network, l.campaign,
+           d.count_impressions, d.count_clicks, d.amount_spend
+    from campaign_days as d
+    inner join campaign_labels as l
+        on l.business_id = d.business_id
+        and l.network = d.network
+        and l.campaign_id = d.campaign_id
 ),
 
 ad_facts as (
@@ -84,9 +111,12 @@ final as (
     union all
     select business_id, 'ad_cpc', day, dimension, dimension_value, spend, clicks from ad_facts
     union all
+    -- a day whose follows are unknown has no row (these KPIs are dense: its periods get no value)
     select business_id, 'instagram_new_followers', day, null, null, count_follows, null from instagram
+    where count_follows is not null
     union all
     select business_id, 'instagram_follower_growth_rate', day, null, null, net_followers, null from instagram
+    where net_followers is not null
     union all
     select business_id, 'instagram_followers', day, null, null, count_followers, null from instagram_levels
 )

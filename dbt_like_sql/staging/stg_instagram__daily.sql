@@ -1,4 +1,7 @@
--- one row per business-local day: follows, unfollows, reach and profile views of the account
+-- one row per business-local day loaded from Instagram: follows, unfollows, reach and profile
+-- views of the account. follows/unfollows are 0 on a day without any (Instagram leaves that side
+-- out of the breakdown) and null when the day came without a follows_and_unfollows breakdown:
+-- then net_followers is null too (unknown, never 0); follower_count fills new follows it knows
 with totals as (
     select * from raw.instagram__daily_totals
 ),
