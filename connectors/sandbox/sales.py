@@ -29,9 +29,9 @@ EVENT_TYPES = {"intro": ("https://api.calendly.com/event_types/INTROCALL0000001"
 RETIRED_EVENT_TYPE = ("https://api.calendly.com/event_types/OLDWORKSHOP00001", "Skin care workshop")  # inactive
 # GET /crm/v3/properties/contacts/lifecyclestage: HubSpot's standard stages and one custom stage
 # (a custom stage's internal value is a number, its label what the portal shows)
-LIFECYCLE_STAGES = [("subscriber", "Subscriber"), ("lead", "Lead"), ("marketingqualifiedlead", "Marketing Qualified Lead"),
-                    ("salesqualifiedlead", "Sales Qualified Lead"), ("opportunity", "Opportunity"),
-                    ("customer", "Customer"), ("evangelist", "Evangelist"), ("other", "Other"),
+LIFECYCLE_STAGES = [("subscriber", "Subscriber"), ("lead", "Lead"),
+                    ("marketingqualifiedlead", "Marketing Qualified Lead"), ("salesqualifiedlead", "Sales Qualified Lead"),
+                    ("opportunity", "Opportunity"), ("customer", "Customer"), ("evangelist", "Evangelist"), ("other", "Other"),
                     ("1093847562", "Nurture")]
 
 
