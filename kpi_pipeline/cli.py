@@ -346,7 +346,6 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         return OK
     from connectors.errors import AuthenticationError, ConfigurationError
     from kpi_pipeline.online import probe_sources
-
     from kpi_pipeline.online_names import check_names
     from kpi_pipeline.runtime import today
 
@@ -366,8 +365,8 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
               "the account does not have or no longer serves: fix what each line above names", file=sys.stderr)
     if failed:
         print(f"error: {', '.join(failed)} refused or failed: fix what each line above names", file=sys.stderr)
-    refused = names.errors or any(isinstance(e, (AuthenticationError, ConfigurationError, ConfigError))
-                                  for e in failed.values())
+    refused = bool(names.errors) or any(isinstance(e, (AuthenticationError, ConfigurationError, ConfigError))
+                                        for e in failed.values())
     return BAD_INPUT if refused else FAILED
 
 
