@@ -2,7 +2,9 @@
 
 Every run re-fetches all future events and the lookback (30 days): cancellations and
 reschedules arrive after the booking. Both active and canceled events are kept (status);
-which event types are intro calls is the KPI layer's business. Respects X-RateLimit-*.
+which event types are intro calls is the KPI layer's business (the whole name, never a part);
+``kpi check --online`` reads the account's event types to refuse a name it does not have.
+Respects X-RateLimit-*.
 """
 
 from __future__ import annotations
@@ -63,6 +65,10 @@ class CalendlyClient(HttpConnector):
     def events(self, start: dt.datetime, end: dt.datetime, stream: str) -> Iterator[list[dict[str, Any]]]:
         base = {**self.scope(stream), "min_start_time": _z(start), "max_start_time": _z(end), "sort": "start_time:asc"}
         yield from self.collection("/scheduled_events", base, stream)
+
+    def event_types(self, stream: str = "event_types") -> list[dict[str, Any]]:
+        """The account's event types, active and inactive: what intro_call_event_types may name."""
+        return [t for items in self.collection("/event_types", self.scope(stream), stream) for t in items]
 
 
 def _z(ts: dt.datetime) -> str:

@@ -134,7 +134,8 @@ def _classify(err: gexc.GoogleAPICallError, stream: str):
         retry_after = _quota_wait(message)
     return classify_status(err.code, platform=PLATFORM, stream=stream, path=None, message=message,
                            request_id=headers.get("x-goog-request-id"), retry_after=retry_after,
-                           credential_setting="sources.ga4.credentials_file (and the account's access to the property)")
+                           # GA4 answers 403 for a property that does not exist as for one it may not see
+                           credential_setting="sources.ga4.property_id and sources.ga4.credentials_file")
 
 
 def _quota_wait(message: str) -> float | None:

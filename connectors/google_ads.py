@@ -8,6 +8,7 @@ fields, int64 values as strings and money in micros; dates are in the account's 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from typing import Any, Iterator
@@ -21,12 +22,39 @@ from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
 PLATFORM = "google_ads"
 PROBE = "campaign_daily"  # `kpi check --online` fetches its first page for one day: proves the credentials
-DEFAULT_VERSION = "v23"
+# Google releases four majors a year and serves each for about 12 months (apis.md §6.1); the
+# sunset dates are Google's announcements, an "expected" one is the release month + 12 months
+# until Google announces it. Keep this table current: `kpi check --online` reads it.
+SUNSETS: dict[str, tuple[dt.date, bool]] = {  # version -> (sunset, announced)
+    "v19": (dt.date(2026, 2, 11), True), "v20": (dt.date(2026, 6, 10), True),
+    "v21": (dt.date(2026, 8, 5), True), "v22": (dt.date(2026, 10, 7), True),
+    "v23": (dt.date(2027, 1, 1), False), "v24": (dt.date(2027, 4, 1), False),
+    "v25": (dt.date(2027, 7, 1), False), "v26": (dt.date(2027, 10, 1), False),
+}
+DEFAULT_VERSION = "v26"  # the latest (October 2026)
+WARN_DAYS = 60  # `kpi check --online` warns this long before a version's sunset
 TOKEN_URI = "https://oauth2.googleapis.com/token"
 QUERY = ("SELECT segments.date, campaign.id, campaign.name, metrics.impressions, metrics.clicks, "
          "metrics.cost_micros, metrics.conversions, metrics.conversions_value FROM campaign "
          "WHERE segments.date BETWEEN '{since}' AND '{until}' ORDER BY segments.date")
 log = logging.getLogger("kpi.google_ads")
+
+
+def version_notice(version: str, today: dt.date) -> tuple[str, str] | None:
+    """("error"|"warning", text) when ``version`` is sunset, near its sunset or unknown; else None."""
+    if version not in SUNSETS:
+        known = ", ".join(v for v, (end, _) in SUNSETS.items() if end > today)
+        return ("warning", f"{version} is not a Google Ads API version this connector knows; "
+                           f"supported: {known} (default {DEFAULT_VERSION})")
+    sunset, announced = SUNSETS[version]
+    when = f"on {sunset}" if announced else f"around {sunset:%Y-%m} (expected; Google has not announced the date)"
+    if sunset <= today and announced:
+        return ("error", f"{version} was sunset by Google {when}: every request fails; "
+                         f"set it to {DEFAULT_VERSION} (or remove it for the default)")
+    if sunset - today <= dt.timedelta(days=WARN_DAYS):
+        return ("warning", f"{version} sunsets {when}, in {max((sunset - today).days, 0)} days: "
+                           f"move to {DEFAULT_VERSION} (or remove it for the default)")
+    return None
 
 
 def _ads_classifier(response: requests.Response, stream: str | None, path: str) -> ConnectorError | None:
@@ -57,6 +85,9 @@ def _ads_classifier(response: requests.Response, stream: str | None, path: str) 
         hint = ("set sources.google_ads.login_customer_id to the manager account that grants access"
                 if "login-customer-id" in message else "the Google account lacks access to sources.google_ads.customer_id")
         return AuthenticationError(text, **common, hint=hint)
+    if family == "requestError" and code == "UNSUPPORTED_VERSION":
+        return ConfigurationError(text, **common, hint=f"set sources.google_ads.api_version to {DEFAULT_VERSION} "
+                                                       "(or remove it for the default)")
     if family in ("queryError", "requestError", "fieldError"):
         return ConfigurationError(text, **common, hint="the query or sources.google_ads.customer_id is wrong")
     return None
@@ -70,6 +101,7 @@ class GoogleAdsClient(HttpConnector):
         for secret in (developer_token, client_id, client_secret, refresh_token):
             register_secret(secret)
         self.customer_id = customer_id.replace("-", "")
+        self.api_version = api_version
         headers = {"developer-token": developer_token}
         if login_customer_id:
             headers["login-customer-id"] = login_customer_id.replace("-", "")

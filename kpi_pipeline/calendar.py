@@ -112,9 +112,9 @@ def parameters_frame(settings: Settings) -> pd.DataFrame:
     rows += [(f"fx_rate:{currency}", repr(float(rate))) for currency, rate in sorted(settings.fx.items())]
     calendly = settings.sources.calendly
     for value in (calendly.intro_call_event_types if calendly else []):
-        rows.append(("intro_call_event_type", value.lower()))
+        rows.append(("intro_call_event_type", value.strip().lower()))  # compared whole, never as a part
     hubspot = settings.sources.hubspot
     for value in (hubspot.lead_stages if hubspot else []):
-        rows.append(("lead_stage", value.lower()))
+        rows.append(("lead_stage", value.strip().lower()))
     return pd.DataFrame([{"business_id": settings.business_id, "name": n, "value": v} for n, v in rows],
                         columns=["business_id", "name", "value"])

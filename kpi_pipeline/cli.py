@@ -82,7 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     review.add_argument("--output", help="with --format: write to this file (default data/reports/review-PERIOD.EXT)")
     check = sub.add_parser("check", parents=[common], help="validate kpi.yaml and the credentials' presence")
     check.add_argument("--online", action="store_true", help="also make one cheap request per source to prove "
-                                                             "its credentials work (exit 2 when one is refused)")
+                                                             "its credentials work, and refuse a name the account "
+                                                             "lacks (event type, lifecycle stage; exit 2)")
     catalog = sub.add_parser("catalog", parents=[common], help="list every KPI with its formula")
     catalog.add_argument("--format", default="table", choices=("table", "json"), help="output format (default table)")
     doctor = sub.add_parser("doctor", parents=[common], help="show (and --repair) runs, pool slots, leftover "
@@ -345,13 +346,27 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         return OK
     from connectors.errors import AuthenticationError, ConfigurationError
     from kpi_pipeline.online import probe_sources
+    from kpi_pipeline.online_names import check_names
+    from kpi_pipeline.runtime import today
 
+    as_of = _as_of(args, settings)
     print("online: the first page of one stream per source, for one day")
-    failed = probe_sources(settings, _as_of(args, settings), print)
-    if not failed:
+    failed = probe_sources(settings, as_of, print)
+    print("names: what kpi.yaml names in each account (event types, lifecycle stages, API version)")
+    names = check_names(settings, as_of, today(settings, as_of), set(failed), print)
+    for warning in names.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    failed.update(names.failed)
+    if not failed and not names.errors:
         return OK
-    print(f"error: {', '.join(failed)} refused or failed: fix what each line above names", file=sys.stderr)
-    refused = any(isinstance(e, (AuthenticationError, ConfigurationError, ConfigError)) for e in failed.values())
+    if names.errors:
+        many = len(names.errors) != 1
+        print(f"error: {len(names.errors)} setting{'s' if many else ''} in kpi.yaml name{'' if many else 's'} what "
+              "the account does not have or no longer serves: fix what each line above names", file=sys.stderr)
+    if failed:
+        print(f"error: {', '.join(failed)} refused or failed: fix what each line above names", file=sys.stderr)
+    refused = bool(names.errors) or any(isinstance(e, (AuthenticationError, ConfigurationError, ConfigError))
+                                        for e in failed.values())
     return BAD_INPUT if refused else FAILED
 
 

@@ -41,7 +41,8 @@ class GoogleAdsSource(SourceBase):
     refresh_token: SecretStr | None = None
     login_customer_id: str | None = Field(default=None, pattern=r"^\d{3}-?\d{3}-?\d{4}$")
     token_uri: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
-    api_version: str = Field(default="v23", pattern=r"^v\d{2}$")
+    # unset: the connector's default, which follows Google's supported versions
+    api_version: str | None = Field(default=None, pattern=r"^v\d{2}$")
 
 
 class InstagramSource(SourceBase):

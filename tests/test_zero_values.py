@@ -38,7 +38,7 @@ def load(wh, source, stream, records, start, end):
     record_load(wh, spec, LoadResult(stream, Window(start, end), rows=len(records)), ctx)
 
 
-def meeting(day, name="Intro call (30 min)", status="active"):
+def meeting(day, name="Intro call", status="active"):
     return {"uri": f"https://api.calendly.com/scheduled_events/{day}{name}", "name": name, "status": status,
             "start_time": f"{day}T10:00:00.000000Z", "event_type": "https://api.calendly.com/event_types/A",
             "created_at": "2026-01-20T10:00:00.000000Z"}

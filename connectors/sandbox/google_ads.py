@@ -23,7 +23,12 @@ DEVELOPER_TOKEN = "sandbox-dev-token-000000"
 CLIENT_ID = "sandbox-client.apps.googleusercontent.com"
 CLIENT_SECRET = "sandbox-client-secret"
 REFRESH_TOKEN = "sandbox-refresh-token"
-VERSION = "v23"
+VERSION = "v26"
+# what Google serves (apis.md §6.1): each major until its sunset. A sunset version answers
+# 400 requestError.UNSUPPORTED_VERSION; a version Google never released has no route (404).
+VERSIONS = ("v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26")
+SUNSET = {"v19": dt.date(2026, 2, 11), "v20": dt.date(2026, 6, 10), "v21": dt.date(2026, 8, 5),
+          "v22": dt.date(2026, 10, 7)}
 _FIELD = {"segments.date": lambda r: {"segments": {"date": r.day.isoformat()}},
           "campaign.id": lambda r: {"campaign": {"id": r.campaign_id}},
           "campaign.name": lambda r: {"campaign": {"name": r.campaign}},
@@ -87,7 +92,19 @@ class GoogleAdsEmulator:
         return Response(200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer",
                               "scope": "https://www.googleapis.com/auth/adwords"})
 
+    def _version(self, version: str) -> None:
+        today = self.world.now.date()
+        if version in SUNSET and SUNSET[version] <= today:
+            raise GoogleAdsError(400, f"Version {version} is deprecated. Requests to this version will be blocked.",
+                                 "requestError", "UNSUPPORTED_VERSION")
+        if version not in VERSIONS:
+            raise ApiError(404, "Not Found", Response(404, raw=(
+                f"<!DOCTYPE html><html lang=en><title>Error 404 (Not Found)!!1</title><p><b>404.</b> <ins>That's an "
+                f"error.</ins><p>The requested URL <code>/{version}/customers</code> was not found on this server. "
+                "<ins>That's all we know.</ins>").encode(), content_type="text/html; charset=UTF-8"))
+
     def search_stream(self, req: Request) -> Response:
+        self._version(req.match.group("v"))
         auth = req.headers.get("authorization", "")
         if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
             raise GoogleAdsError(401, "Request had invalid authentication credentials.", "authenticationError",

@@ -22,8 +22,17 @@ CALENDLY_TOKEN = "sandbox-calendly-pat"
 HUBSPOT_TOKEN = "pat-sandbox-hubspot"
 CALENDLY_USER = "https://api.calendly.com/users/SANDBOXUSER0001"
 CALENDLY_ORG = "https://api.calendly.com/organizations/SANDBOXORG0001"
-EVENT_TYPES = {"intro": ("https://api.calendly.com/event_types/INTROCALL0000001", "Intro call (30 min)"),
-               "follow_up": ("https://api.calendly.com/event_types/FOLLOWUP00000001", "Follow-up (15 min)")}
+# the account's event types: a meeting carries its type's name; one name contains another's
+EVENT_TYPES = {"intro": ("https://api.calendly.com/event_types/INTROCALL0000001", "Intro call"),
+               "follow_up": ("https://api.calendly.com/event_types/FOLLOWUP00000001", "Follow-up (15 min)"),
+               "follow_up_intro": ("https://api.calendly.com/event_types/FOLLOWUPINTRO001", "Follow-up na intro call")}
+RETIRED_EVENT_TYPE = ("https://api.calendly.com/event_types/OLDWORKSHOP00001", "Skin care workshop")  # inactive
+# GET /crm/v3/properties/contacts/lifecyclestage: HubSpot's standard stages and one custom stage
+# (a custom stage's internal value is a number, its label what the portal shows)
+LIFECYCLE_STAGES = [("subscriber", "Subscriber"), ("lead", "Lead"),
+                    ("marketingqualifiedlead", "Marketing Qualified Lead"), ("salesqualifiedlead", "Sales Qualified Lead"),
+                    ("opportunity", "Opportunity"), ("customer", "Customer"), ("evangelist", "Evangelist"), ("other", "Other"),
+                    ("1093847562", "Nurture")]
 
 
 def _ts(value: dt.datetime) -> int:
@@ -205,6 +214,7 @@ class CalendlyEmulator:
         self.server = ApiServer("calendly", _calendly_error)
         self.server.route("GET", r"/users/me")(self.me)
         self.server.route("GET", r"/scheduled_events")(self.events)
+        self.server.route("GET", r"/event_types")(self.event_types)
         self.server.route("GET", r"/scheduled_events/(?P<uuid>[A-Za-z0-9]+)/invitees")(self.invitees)
 
     def _auth(self, req: Request) -> None:
@@ -216,12 +226,34 @@ class CalendlyEmulator:
         return Response(200, {"resource": {"uri": CALENDLY_USER, "current_organization": CALENDLY_ORG,
                                            "name": "Studio Lumen", "timezone": "Europe/Brussels"}})
 
-    def events(self, req: Request) -> Response:
-        self._auth(req)
+    def _scope(self, req: Request) -> None:
         scopes = [k for k in ("user", "organization", "group") if k in req.query]
         if not scopes or (req.query.get("user") and req.query["user"] != CALENDLY_USER) or \
                 (req.query.get("organization") and req.query["organization"] != CALENDLY_ORG):
             raise ApiError(400, "The supplied parameters are invalid.")
+
+    def event_types(self, req: Request) -> Response:
+        """The account's event types, active and inactive (``active=true|false`` filters)."""
+        self._auth(req)
+        self._scope(req)
+        kinds = [(uri, name, True) for uri, name in EVENT_TYPES.values()] + [(*RETIRED_EVENT_TYPE, False)]
+        rows = [{"uri": uri, "name": name, "active": active, "slug": name.lower().replace(" ", "-"),
+                 "scheduling_url": "https://calendly.com/studiolumen/" + name.lower().replace(" ", "-"),
+                 "duration": 30, "kind": "solo", "pooling_type": None, "type": "StandardEventType",
+                 "color": "#8247f5", "created_at": "2024-01-08T09:00:00.000000Z",
+                 "updated_at": "2025-03-02T09:00:00.000000Z", "internal_note": None, "description_plain": None,
+                 "description_html": None, "profile": {"type": "User", "name": "Studio Lumen", "owner": CALENDLY_USER},
+                 "secret": False, "booking_method": "instant", "custom_questions": [], "deleted_at": None,
+                 "admin_managed": False, "locations": [{"kind": "physical", "location": "Studio Lumen, Gent"}],
+                 "position": n}
+                for n, (uri, name, active) in enumerate(kinds)
+                if req.query.get("active") in (None, str(active).lower())]
+        rows.sort(key=lambda e: e["name"], reverse=req.query.get("sort") == "name:desc")
+        return _page(req, rows)
+
+    def events(self, req: Request) -> Response:
+        self._auth(req)
+        self._scope(req)
         count = int(req.query.get("count", 20))
         if not 1 <= count <= 100:
             raise ApiError(400, "The supplied parameters are invalid.")
@@ -303,6 +335,21 @@ class HubSpotEmulator:
         self.search_cap = 10_000
         self.server = ApiServer("hubspot", _hubspot_error)
         self.server.route("POST", r"/crm/v3/objects/(?P<kind>contacts|deals)/search")(self.search)
+        self.server.route("GET", r"/crm/v3/properties/contacts/lifecyclestage")(self.lifecycle_stages)
+
+    def lifecycle_stages(self, req: Request) -> Response:
+        """The lifecyclestage property: its ``options`` are the portal's stages, custom ones too."""
+        if req.headers.get("authorization") != f"Bearer {HUBSPOT_TOKEN}":
+            raise ApiError(401, "Authentication credentials not found.")
+        options = [{"label": label, "value": value, "displayOrder": n, "hidden": False, "description": ""}
+                   for n, (value, label) in enumerate(LIFECYCLE_STAGES)]
+        return Response(200, {"name": "lifecyclestage", "label": "Lifecycle Stage", "type": "enumeration",
+                              "fieldType": "radio", "groupName": "contactinformation", "description": "",
+                              "options": options, "displayOrder": -1, "calculated": False, "externalOptions": False,
+                              "hasUniqueValue": False, "hidden": False, "formField": True,
+                              "createdAt": "2019-08-06T02:41:08.029Z", "updatedAt": "2025-01-14T10:00:00.000Z",
+                              "modificationMetadata": {"archivable": False, "readOnlyDefinition": True,
+                                                       "readOnlyValue": False}})
 
     def search(self, req: Request) -> Response:
         if req.headers.get("authorization") != f"Bearer {HUBSPOT_TOKEN}":

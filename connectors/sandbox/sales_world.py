@@ -40,7 +40,7 @@ class Contact:
 @dataclass
 class Booking:
     event_id: str
-    event_type: str  # "intro" | "follow_up"
+    event_type: str  # "intro" | "follow_up" | "follow_up_intro" (its name contains "intro call"; not one)
     contact_id: str
     created_at: dt.datetime
     start_time: dt.datetime
@@ -165,6 +165,17 @@ class Sales:
                     customer_id, email = buyers[rng.randrange(len(buyers))]
                     lines = [Line(*PRODUCTS[i % len(PRODUCTS)], 1) for i in range(GIFT_BASKET_LINES)]
                     self._pay(rng, customer_id, email, at(day, rng, 9, 17), buyers, lines=lines)
+        for booking in [b for b in self.bookings if b.event_type == "intro" and b.canceled_at is None]:
+            # some callers book a "Follow-up na intro call" a week or two later: a name that
+            # contains the intro call's, which must not count as one (its own draws: the rest stays)
+            rng = rng_for(seed, "follow-up-intro", booking.event_id)
+            if rng.random() < 0.12:
+                meeting_day = booking.start_time.astimezone(tz).date() + dt.timedelta(days=rng.randrange(7, 15))
+                if quiet_week(meeting_day):
+                    meeting_day += dt.timedelta(days=7)
+                self.bookings.append(Booking(_id("EV", seed, "fui", booking.event_id), "follow_up_intro",
+                                             booking.contact_id, booking.start_time + dt.timedelta(hours=1),
+                                             at(meeting_day, rng, 9, 18), booking.invitee_email))
         first_paid: dict[str, dt.datetime] = {}
         for p in self.payments:
             if p.status == "succeeded":

@@ -1,11 +1,12 @@
--- one row per scheduled meeting, on its business-local start date; intro calls are the event
--- names listed in sources.calendly.intro_call_event_types (matched case-insensitively)
+-- one row per scheduled meeting, on its business-local start date; intro calls are the meetings
+-- whose event name is one listed in sources.calendly.intro_call_event_types: the whole name,
+-- case-insensitive and trimmed, never a part of it ("follow-up na intro call" is not "intro call")
 with events as (
     select * from raw.calendly__scheduled_events
 ),
 
 intro_types as (
-    select business_id, value as pattern from kpis.parameters where name = 'intro_call_event_type'
+    select business_id, value as event_type from kpis.parameters where name = 'intro_call_event_type'
 ),
 
 final as (
@@ -18,7 +19,7 @@ final as (
         e.status = 'active' as is_active,
         exists (
             select 1 from intro_types as t
-            where t.business_id = e.business_id and contains(lower(e.name), t.pattern)
+            where t.business_id = e.business_id and lower(trim(e.name)) = t.event_type
         ) as is_intro_call
     from events as e
 )
