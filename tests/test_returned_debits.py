@@ -56,8 +56,9 @@ def test_a_returned_debit_leaves_revenue_unchanged(wh, sandbox):
         expected = truth(world, start, end)["revenue"]
         assert month_value(wh, "revenue", start) == pytest.approx(expected), start
     for p in returned:
-        rows = wh.query("select type, reporting_category, amount, is_sale from staging.stg_stripe__balance_transactions "
-                        "where charge_id = ? order by amount desc", [p.charge_id])
+        rows = wh.query("select type, reporting_category, amount, is_sale "
+                        "from staging.stg_stripe__balance_transactions where charge_id = ? order by amount desc",
+                        [p.charge_id])
         euros = p.settled(p.amount) / 100
         assert [(t, c, float(a), sale) for t, c, a, sale in rows] == [
             ("payment", "charge", euros, True), ("payment_failure_refund", "charge_failure", -euros, True)]
@@ -153,8 +154,8 @@ def test_failed_refunds_reversals_and_rows_loaded_before_reporting_category_was_
     assert {d: float(v) for d, v in revenue.items()} == {
         day: 146.0, day + dt.timedelta(days=2): -100.0, day + dt.timedelta(days=3): -46.0,
         day + dt.timedelta(days=4): 100.0, day + dt.timedelta(days=6): -100.0, day + dt.timedelta(days=9): 100.0}
-    categories = dict(wh.query("select transaction_id, reporting_category from staging.stg_stripe__balance_transactions "
-                               "where is_sale"))
+    categories = dict(wh.query("select transaction_id, reporting_category "
+                               "from staging.stg_stripe__balance_transactions where is_sale"))
     assert categories == {"t1": "charge", "t2": "refund", "t3": "refund_failure", "t4": "charge",
                           "t5": "charge_failure", "t6": "dispute", "t7": "dispute_reversal"}
     charges = {r[0]: r[1:] for r in wh.query("select charge_id, is_order, is_returned, amount_refunded "
