@@ -1,7 +1,7 @@
 """Stripe with ``requests`` and a pinned ``Stripe-Version`` (apis.md §7.1).
 
 Charges (with their refunds and the buyer), balance transactions (the money as settled in the
-account's currency, refunds on their own date), customers and invoices (whose line items carry
+account's currency, and what takes it back (refunds, returned debits, disputes) on its own date), customers and invoices (whose line items carry
 price and product: what sales per product needs; an invoice with more than 10 lines has the
 rest paged from its lines list). ``limit``/``starting_after``/``has_more`` paging inside
 ``created[gte]/[lt]`` windows. Amounts stay in minor units here; staging converts them.
@@ -91,13 +91,13 @@ def fetch_invoices(client: StripeClient, window: Window, ctx: StreamContext) -> 
 
 
 def _source(field: str):
-    """A field of a balance transaction's source (expanded: the charge or the refund)."""
+    """A field of a balance transaction's source (expanded: the charge, a refund or a dispute)."""
     def value(record: dict[str, Any], ctx: StreamContext) -> Any:
         source = record.get("source")
         if not isinstance(source, dict):
             return source if field == "id" else None
-        if field == "charge_id":
-            return source.get("charge") if source.get("object") == "refund" else source.get("id")
+        if field == "charge_id":  # a refund and a dispute name their charge; a charge is its own
+            return source.get("charge") if source.get("object") in ("refund", "dispute") else source.get("id")
         return source.get(field)
     return value
 
@@ -133,9 +133,12 @@ STREAMS = {spec.name: spec for spec in (
                         person_column("billing_details.email", "billing_person_key")),
                fetch=_fetch("charges")),
     StreamSpec(PLATFORM, "balance_transactions", "Money settled in the account's currency: one entry per charge, "
-               "one per refund on the refund's own date (apis.md §12), with the charge each belongs to.",
+               "and one for everything that takes it back on its own date (refunds, returned debits, disputes and "
+               "their reversals, failed refunds; apis.md §12), with the charge each belongs to.",
                key=("transaction_id",), date_column="created_date", lookback_days=30, first_load_all=True,
                columns=(Column("transaction_id", "VARCHAR", "id"), _CREATED, Column("type", "VARCHAR"),
+                        Column("reporting_category", "VARCHAR"),
+                        Column("source_object", "VARCHAR", derive=_source("object")),
                         Column("currency", "VARCHAR"), _MINOR, Column("amount", "BIGINT"), Column("fee", "BIGINT"),
                         Column("net", "BIGINT"), Column("exchange_rate", "DOUBLE"),
                         Column("source_id", "VARCHAR", derive=_source("id")),

@@ -20,6 +20,7 @@ from connectors.sandbox.world import World
 STRIPE_KEY = "sk_test_sandbox0000"
 CALENDLY_TOKEN = "sandbox-calendly-pat"
 HUBSPOT_TOKEN = "pat-sandbox-hubspot"
+DISPUTE_FEE = 1500  # euro cents Stripe withholds when a dispute opens (and gives back when it is won)
 CALENDLY_USER = "https://api.calendly.com/users/SANDBOXUSER0001"
 CALENDLY_ORG = "https://api.calendly.com/organizations/SANDBOXORG0001"
 # the account's event types: a meeting carries its type's name; one name contains another's
@@ -117,15 +118,24 @@ class StripeEmulator:
         for p in s.payments:
             if not s.seen(p.created_at):
                 continue
+            returned = s.seen(p.returned_at)  # the bank returned the debit: the charge failed after all
+            status = "failed" if returned else p.status
             refunded = s.refunded(p) if p.status == "succeeded" else 0
-            out.append({"id": p.charge_id, "object": "charge", "amount": p.amount,
-                        "amount_captured": p.amount if p.status == "succeeded" else 0, "amount_refunded": refunded,
-                        "currency": p.currency, "status": p.status, "paid": p.status == "succeeded",
-                        "refunded": refunded == p.amount, "captured": p.status == "succeeded",
-                        "created": _ts(p.created_at), "customer": p.customer_id, "invoice": p.invoice_id,
-                        "billing_details": {"email": p.email, "name": None, "address": None, "phone": None},
-                        "balance_transaction": "txn_" + p.charge_id[3:] if p.status == "succeeded" else None,
-                        "payment_intent": "pi_" + p.charge_id[3:], "livemode": False, "disputed": False})
+            charge = {"id": p.charge_id, "object": "charge", "amount": p.amount,
+                      "amount_captured": p.amount if p.status == "succeeded" else 0, "amount_refunded": refunded,
+                      "currency": p.currency, "status": status, "paid": status == "succeeded",
+                      "refunded": refunded == p.amount, "captured": p.status == "succeeded",
+                      "created": _ts(p.created_at), "customer": p.customer_id, "invoice": p.invoice_id,
+                      "billing_details": {"email": p.email, "name": None, "address": None, "phone": None},
+                      "balance_transaction": "txn_" + p.charge_id[3:] if p.status == "succeeded" else None,
+                      "payment_method_details": _method_details(p),
+                      "payment_intent": "pi_" + p.charge_id[3:], "livemode": False,
+                      "disputed": s.seen(p.disputed_at), "failure_balance_transaction": None}
+            if returned:
+                charge.update({"failure_code": "insufficient_funds", "failure_balance_transaction": _failure_id(p),
+                               "failure_message": "The customer's account has insufficient funds to cover this "
+                                                  "payment."})
+            out.append(charge)
         return out
 
     def _lines(self, p) -> list[dict[str, Any]]:
@@ -142,7 +152,7 @@ class StripeEmulator:
             if not s.seen(p.created_at) or p.invoice_id is None:
                 continue
             lines = self._lines(p)
-            paid = p.status == "succeeded"
+            paid = p.status == "succeeded" and not s.seen(p.returned_at)  # a returned debit reopens it
             out.append({"id": p.invoice_id, "object": "invoice", "customer": p.customer_id, "currency": "eur",
                         "status": "paid" if paid else "open", "total": p.amount, "amount_due": p.amount,
                         "amount_paid": p.amount if paid else 0, "created": _ts(p.created_at), "charge": p.charge_id,
@@ -168,32 +178,59 @@ class StripeEmulator:
                  "name": None, "metadata": {}} for cid, (at, email) in s.customers.items() if s.seen(at)]
 
     def _balance_transactions(self, req: Request) -> list[dict[str, Any]]:
-        """Settled money in the account's currency (euros): one entry per charge, one per refund."""
+        """Settled money in the account's currency (euros): one entry per charge (``payment`` for a
+        bank debit), one per refund, a ``payment_failure_refund`` when the bank returns a debit, a
+        dispute's withdrawal and its reinstatement when won (``adjustment``), each on its own date."""
         s = self.world.sales
         expand = req.query.get("expand[]") == "data.source"
         out = []
-        for p in s.succeeded():
+
+        def entry(txn: str, kind: str, category: str, when, amount: int, fee: int, source: dict, rate) -> None:
+            out.append({"id": txn, "object": "balance_transaction", "amount": amount, "currency": "eur", "fee": fee,
+                        "net": amount - fee, "exchange_rate": rate, "type": kind, "reporting_category": category,
+                        "created": _ts(when), "available_on": _ts(when + dt.timedelta(days=7)),
+                        "status": "available" if when + dt.timedelta(days=7) < s.now else "pending",
+                        "source": source if expand else source["id"]})
+
+        for p in s.charged():
             rate = None if p.currency == "eur" else p.settled(10_000) / 10_000
             charge = {"id": p.charge_id, "object": "charge", "amount": p.amount, "currency": p.currency}
             amount = p.settled(p.amount)
-            fee = round(amount * 0.015) + 25
-            out.append({"id": "txn_" + p.charge_id[3:], "object": "balance_transaction", "amount": amount,
-                        "currency": "eur", "fee": fee, "net": amount - fee, "exchange_rate": rate, "type": "charge",
-                        "reporting_category": "charge", "created": _ts(p.created_at),
-                        "available_on": _ts(p.created_at + dt.timedelta(days=7)), "status": "available",
-                        "source": charge if expand else p.charge_id})
+            entry("txn_" + p.charge_id[3:], "charge" if p.method == "card" else "payment", "charge", p.created_at,
+                  amount, round(amount * 0.015) + 25, charge, rate)
             for n, (when, refund) in enumerate(p.refunds):
-                if not s.seen(when):
-                    continue
-                rid = f"re_{p.charge_id[3:]}{n}"
-                source = {"id": rid, "object": "refund", "amount": refund, "currency": p.currency,
-                          "charge": p.charge_id, "created": _ts(when), "status": "succeeded"}
-                out.append({"id": "txn_" + rid[3:], "object": "balance_transaction", "amount": -p.settled(refund),
-                            "currency": "eur", "fee": 0, "net": -p.settled(refund), "exchange_rate": rate,
-                            "type": "refund", "reporting_category": "refund", "created": _ts(when),
-                            "available_on": _ts(when), "status": "available", "source": source if expand else rid})
+                if s.seen(when):
+                    rid = f"re_{p.charge_id[3:]}{n}"
+                    source = {"id": rid, "object": "refund", "amount": refund, "currency": p.currency,
+                              "charge": p.charge_id, "created": _ts(when), "status": "succeeded"}
+                    entry("txn_" + rid[3:], "refund", "refund", when, -p.settled(refund), 0, source, rate)
+            if s.seen(p.returned_at):  # the source is the charge itself (its failure_balance_transaction)
+                entry(_failure_id(p), "payment_failure_refund", "charge_failure", p.returned_at, -amount, 0,
+                      charge, rate)
+            if s.seen(p.disputed_at):
+                won = s.seen(p.dispute_won_at)
+                dispute = {"id": "dp_" + p.charge_id[3:], "object": "dispute", "amount": p.amount,
+                           "currency": p.currency, "charge": p.charge_id, "reason": "fraudulent",
+                           "status": "won" if won else "needs_response", "created": _ts(p.disputed_at)}
+                entry("txn_" + p.charge_id[3:] + "dp", "adjustment", "dispute", p.disputed_at, -amount,
+                      DISPUTE_FEE, dispute, rate)
+                if won:
+                    entry("txn_" + p.charge_id[3:] + "dr", "adjustment", "dispute_reversal", p.dispute_won_at,
+                          amount, -DISPUTE_FEE, dispute, rate)
         kind = req.query.get("type")
         return [t for t in out if kind is None or t["type"] == kind]
+
+
+def _failure_id(p) -> str:
+    return "txn_" + p.charge_id[3:] + "rt"
+
+
+def _method_details(p) -> dict[str, Any]:
+    """How it was paid (``payment_method_details``): a card, or a bank debit the bank may return."""
+    details = {"card": {"brand": "visa", "last4": "4242", "country": "BE"},
+               "sepa_debit": {"bank_code": "37040044", "country": "BE", "last4": "3000", "mandate": "mandate_sandbox"},
+               "bancontact": {"bank_code": "VAPE", "bank_name": "VAN DE PUT & CO", "iban_last4": "7061"}}
+    return {"type": p.method, p.method: details[p.method]}
 
 
 # --------------------------------------------------------------------------- Calendly

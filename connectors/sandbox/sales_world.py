@@ -67,6 +67,10 @@ class Payment:
     currency: str = "eur"
     status: str = "succeeded"
     refunds: list[tuple[dt.datetime, int]] = field(default_factory=list)  # (when, charge-currency units)
+    method: str = "card"  # or a bank debit: "sepa_debit" | "bancontact"
+    returned_at: dt.datetime | None = None  # the bank returned the debit: the money went back
+    disputed_at: dt.datetime | None = None  # a card dispute took the amount (and a fee)
+    dispute_won_at: dt.datetime | None = None  # the salon won it: the amount came back
 
     @property
     def amount(self) -> int:
@@ -109,12 +113,14 @@ def _typed(rng, email: str) -> str:
 class Sales:
     def __init__(self, seed: int, start: dt.date, as_of: dt.date, now: dt.datetime, tz) -> None:
         self.now = now
+        self.seed = seed
         self.contacts: list[Contact] = []
         self.bookings: list[Booking] = []
         self.payments: list[Payment] = []
         self.deals: list[Deal] = []
         self.customers: dict[str, tuple[dt.datetime, str]] = {}  # customer id -> (created, e-mail)
         buyers: list[tuple[str, str]] = []  # (customer id, e-mail)
+        guests: list[str] = []  # e-mails of guest checkouts that have not opened an account yet
 
         def at(day: dt.date, rng, lo: int = 8, hi: int = 20) -> dt.datetime:
             local = dt.datetime.combine(day, dt.time(rng.randrange(lo, hi), rng.randrange(60)), tz)
@@ -156,6 +162,13 @@ class Sales:
                 email = f"shop{day:%Y%m%d}{n}@example.com"
                 self._pay(rng, None if guest else "cus_" + _id("", seed, "shop", day, n)[-14:], email,
                           at(day, rng, 7, 23), buyers, currency=rng.choices(["eur", "usd", "jpy"], [94, 4, 2])[0])
+                if guest:
+                    guests.append(email)
+            back = rng_for(seed, "guest-account", day)  # its own stream: the draws above stay as they were
+            if guests and back.random() < 0.05:  # a former guest opens an account with the same e-mail
+                email = guests.pop(back.randrange(len(guests)))
+                self._pay(back, "cus_" + _id("", seed, "guest", email)[-14:], _typed(back, email),
+                          at(day, back, 7, 23), buyers)
             for _ in range(rng.randrange(0, 4)):  # returning customers
                 if buyers:
                     customer_id, email = buyers[rng.randrange(len(buyers))]
@@ -178,7 +191,7 @@ class Sales:
                                              at(meeting_day, rng, 9, 18), booking.invitee_email))
         first_paid: dict[str, dt.datetime] = {}
         for p in self.payments:
-            if p.status == "succeeded":
+            if p.status == "succeeded" and p.returned_at is None:  # a returned debit is no purchase
                 key = p.email.strip().lower()
                 first_paid[key] = min(first_paid.get(key, p.created_at), p.created_at)
         for contact in self.contacts:
@@ -207,7 +220,26 @@ class Sales:
             payment.refunds.append((when + dt.timedelta(days=rng.randrange(1, 25)), payment.amount // rng.choice((1, 2))))
         elif roll < 0.08:  # refunded in full months later, long after the charges' re-fetch window
             payment.refunds.append((when + dt.timedelta(days=rng.randrange(45, 120)), payment.amount))
+        self._settle(payment)
         self.payments.append(payment)
+
+    def _settle(self, p: Payment) -> None:
+        """How the money of a payment fares: paid by bank debit and returned, or disputed (its own
+        random stream per charge, so the draws that shape the rest of the world stay as they were)."""
+        rng = rng_for(self.seed, "settle", p.charge_id)
+        debit, method, returned, days_later, disputed, won = (rng.random(), rng.choice(["sepa_debit", "bancontact"]),
+                                                              rng.random(), rng.uniform(2, 9), rng.random(),
+                                                              rng.random())
+        if p.currency == "eur" and debit < 0.2:
+            p.method = method
+        if p.status != "succeeded" or p.refunds:
+            return
+        if p.method != "card" and returned < 0.12:  # insufficient funds, account closed...
+            p.returned_at = p.created_at + dt.timedelta(days=days_later)
+        elif p.method == "card" and disputed < 0.01:
+            p.disputed_at = p.created_at + dt.timedelta(days=5 * days_later)
+            if won < 0.5:
+                p.dispute_won_at = p.disputed_at + dt.timedelta(days=4 * days_later)
 
     # ------------------------------------------------------------------ views
 
@@ -218,8 +250,13 @@ class Sales:
         """Refunded so far, in the charge currency's minor units."""
         return sum(a for t, a in p.refunds if self.seen(t))
 
-    def succeeded(self) -> list[Payment]:
+    def charged(self) -> list[Payment]:
+        """Payments whose money came in (a debit the bank returned later included)."""
         return [p for p in self.payments if p.status == "succeeded" and self.seen(p.created_at)]
+
+    def succeeded(self) -> list[Payment]:
+        """Payments that succeeded and stand by now (not returned by the bank)."""
+        return [p for p in self.charged() if not self.seen(p.returned_at)]
 
     def stage_dates(self, c: Contact) -> dict[str, dt.datetime]:
         """The lifecycle stages a contact has entered by now, with when (HubSpot keeps them all)."""

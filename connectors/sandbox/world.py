@@ -317,8 +317,8 @@ class World:
         s = self.sales
         inside = lambda ts: start <= local_date(ts) <= end  # noqa: E731
         norm = lambda email: email.strip().lower()  # noqa: E731
-        orders = [p for p in s.succeeded() if s.refunded(p) < p.amount]  # fully refunded: no order
-        who = lambda p: p.customer_id or "guest:" + norm(p.email)  # noqa: E731
+        orders = [p for p in s.succeeded() if s.refunded(p) < p.amount]  # fully refunded, returned: no order
+        who = lambda p: norm(p.email)  # noqa: E731  customers are people: a guest who opens an account is one
         first_order: dict[str, dt.datetime] = {}
         first_of_person: dict[str, dt.date] = {}
         for p in sorted(orders, key=lambda p: p.created_at):
@@ -337,9 +337,15 @@ class World:
         calls = [(norm(b.invitee_email), local_date(b.start_time)) for b in s.bookings
                  if b.event_type == "intro" and inside(b.start_time) and b.start_time < s.now
                  and s.seen(b.created_at) and not s.seen(b.canceled_at)]
-        money = sum(p.settled(p.amount) for p in s.succeeded() if inside(p.created_at))
-        money -= sum(p.settled(amount) for p in s.succeeded() for at, amount in p.refunds
+        money = sum(p.settled(p.amount) for p in s.charged() if inside(p.created_at))
+        money -= sum(p.settled(amount) for p in s.charged() for at, amount in p.refunds
                      if s.seen(at) and inside(at))
+        # what takes a sale back, on its own date: the bank returning a debit, a dispute (given
+        # back when won)
+        for p in s.charged():
+            for at, sign in ((p.returned_at, -1), (p.disputed_at, -1), (p.dispute_won_at, 1)):
+                if s.seen(at) and inside(at):
+                    money += sign * p.settled(p.amount)
         revenue = money / 100
         by_product: dict[str, float] = {}
         units: dict[str, int] = {}

@@ -1,5 +1,6 @@
 -- one row per sales KPI per business-local day per dimension value: leads, intro calls, new
--- customers, revenue net of refunds (settled money, refunds on their own date), orders, sales per
+-- customers (people), revenue net of everything that takes a sale back (settled money; refunds,
+-- returned debits, disputes and their reversals on their own date), orders, sales per
 -- product, the two conversion cohorts (by lead date and by call date: how many of that day's
 -- leads or calls became customers within the conversion window), and the custom (manual) KPIs
 with charges as (
@@ -41,7 +42,8 @@ orders as (
 ),
 
 first_orders as (
-    -- a customer is new on the day of its first order (fully refunded charges are no orders)
+    -- a customer (a person: a guest who later opens an account is one) is new on the day of
+    -- their first order (fully refunded charges and returned debits are no orders)
     select business_id, customer_key, min(payment_date) as first_payment_date
     from orders
     group by business_id, customer_key
@@ -58,7 +60,7 @@ first_purchases as (
 revenue_days as (
     select business_id, day, sum(amount) as revenue
     from money
-    where type in ('charge', 'payment', 'refund', 'payment_refund')
+    where is_sale
     group by business_id, day
 ),
 

@@ -10,7 +10,7 @@ charges as (
 ),
 
 paid as (
-    -- orders: succeeded and not fully refunded; a guest's charges are one customer by billing e-mail
+    -- orders: succeeded, not returned, not fully refunded; a customer is a person (customer_key)
     select business_id, customer_key as customer_id, payment_date from charges where is_order
 ),
 
