@@ -42,29 +42,35 @@ class Cohorts:
     """What the conversion cohorts of one business look like as of ``as_of``.
 
     Attributes:
-        reached: per KPI, the share of final conversions reached by age 0..window days (absent
-            when no matured member converted: nothing to learn from).
+        converted_by: per KPI, the conversions of matured members by age 0..window days (absent
+            when no matured member converted: nothing to learn from); the last is the final count.
         members: per KPI, the number of cohort members per member day.
     """
 
     as_of: dt.date
     window_days: int
-    reached: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    converted_by: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     members: Mapping[str, Mapping[dt.date, int]] = field(default_factory=dict)
+
+    @property
+    def reached(self) -> dict[str, tuple[float, ...]]:
+        """Per KPI, the share of final conversions reached by age 0..window days (the curve)."""
+        return {k: tuple(c / counts[-1] for c in counts) for k, counts in self.converted_by.items()}
 
     def share(self, kpi_id: str, start: dt.date, end: dt.date) -> float | None:
         """Share of its final conversions the cohort start..end should show as of as-of.
 
         None when there is no matured conversion to learn from or no member yet.
         """
-        curve, days = self.reached.get(kpi_id), self.members.get(kpi_id, {})
-        if curve is None:
+        counts, days = self.converted_by.get(kpi_id), self.members.get(kpi_id, {})
+        if counts is None:
             return None
         last = min(end, self.as_of)
-        weights = [(n, curve[min((self.as_of - d).days, self.window_days)])
+        weights = [(n, counts[min((self.as_of - d).days, self.window_days)])
                    for d, n in days.items() if start <= d <= last]
         total = sum(n for n, _ in weights)
-        return sum(n * reached for n, reached in weights) / total if total else None
+        # whole numbers up to one division: the same share whatever order the rows came in
+        return sum(n * due for n, due in weights) / (total * counts[-1]) if total else None
 
     def factor(self, kpi_id: str, start: dt.date, end: dt.date) -> float | None:
         """final / to-date for the cohort start..end at its members' ages (projected = actual x factor).
@@ -95,14 +101,14 @@ def cohorts_from_rows(rows: Iterable[tuple[str, dt.date, int | None, int]], as_o
         members[kpi_id][day] = members[kpi_id].get(day, 0) + int(count)
         if conversion_days is not None and since <= day <= matured_through and 0 <= conversion_days <= window_days:
             by_age.setdefault(kpi_id, [0] * (window_days + 1))[int(conversion_days)] += int(count)
-    reached: dict[str, tuple[float, ...]] = {}
+    converted_by: dict[str, tuple[int, ...]] = {}
     for kpi_id, counts in by_age.items():
-        final, running, shares = sum(counts), 0, []
+        running, cumulative = 0, []
         for count in counts:
             running += count
-            shares.append(running / final)
-        reached[kpi_id] = tuple(shares)
-    return Cohorts(as_of, window_days, reached, members)
+            cumulative.append(running)
+        converted_by[kpi_id] = tuple(cumulative)
+    return Cohorts(as_of, window_days, converted_by, members)
 
 
 def read_cohorts(wh: Warehouse, settings: Settings, as_of: dt.date) -> Cohorts:
