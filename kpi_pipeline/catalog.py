@@ -49,9 +49,13 @@ class KpiDef(BaseModel):
 
         ``linear`` for what accumulates over the period: sums, and ratios whose numerator
         accumulates over a level fixed at the period's start (churn, follower growth);
-        ``history`` for unique counts, which grow slower than linearly; ``none`` for levels and
-        ratios of two flows (open rate, conversion), which are projected as they stand.
+        ``history`` for unique counts, which grow slower than linearly; ``cohort`` for conversion
+        cohorts, projected by the conversion-by-age curve of the cohorts that matured
+        (:mod:`kpi_pipeline.cohorts`); ``none`` for levels and other ratios of two flows (open
+        rate, CTR), which are projected as they stand.
         """
+        if self.cohort:
+            return "cohort"
         if not self.pace:
             return "none"
         if self.aggregation == "sum" or (self.aggregation == "ratio" and self.denominator_kpi):
@@ -93,6 +97,9 @@ PACING_WORDS = {
     "linear": "Open periods: paced linearly (projected = to-date / elapsed share).",
     "history": "Open periods: paced by history (to-date x final / to-date at the same share last year, "
                "else last period; linearly without either).",
+    "cohort": "Maturing cohorts (open, or closed inside the conversion window): projected by the cohorts "
+              "that matured (to-date x final / to-date at the same age); too early without one, "
+              "never missed for want of time.",
     "none": "Open periods: not paced (projected = the value as it stands).",
 }
 
@@ -116,7 +123,9 @@ def print_catalog(kpis: tuple[KpiDef, ...], fmt: str, language: str, window_days
         for k in group:
             print(f"  {k.id:<34} {k.unit:<8} {k.aggregation:<8} {k.direction:<6} {k.label_in(language)}")
             print(f"  {'':<34} {k.description}")
-            print(f"  {'':<34} {PACING_WORDS[k.pacing]}"
-                  + (f"; final once the {window_days}-day conversion window has passed" if k.cohort else ""))
+            words = PACING_WORDS[k.pacing]
+            if k.cohort:
+                words = words.rstrip(".") + f"; final once the {window_days}-day conversion window has passed."
+            print(f"  {'':<34} {words}")
             if reads.get(k.id):
                 print(f"  {'':<34} {_reads_words(k, reads[k.id])}")

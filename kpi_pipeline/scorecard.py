@@ -15,6 +15,7 @@ import pandas as pd
 
 from kpi_pipeline.calendar import target_for
 from kpi_pipeline.catalog import KpiDef
+from kpi_pipeline.cohorts import Cohorts, is_maturing
 from kpi_pipeline.config import Settings
 from kpi_pipeline.coverage import Coverage
 from kpi_pipeline.periods import SNAPSHOT_GRAINS, iter_periods, label, period_end
@@ -56,20 +57,27 @@ def assess(*, pacing: str, direction: str, actual: float | None, target: float |
     """Status of one KPI for one period (DESIGN §5 "Pacing" / "Closed periods").
 
     Args:
-        pacing: ``linear``, ``history`` or ``none`` (:attr:`KpiDef.pacing`).
+        pacing: ``linear``, ``history``, ``cohort`` or ``none`` (:attr:`KpiDef.pacing`).
         elapsed_share: days up to as-of / days in the period (1.0 once closed).
+        is_closed: the value can no longer grow: the period has ended (and for a cohort, the
+            conversion window of its youngest member has passed too).
         stale: a source the KPI needs did not cover the period up to as-of.
         growth: for ``history`` pacing, final / to-date at the same elapsed share of the same
-            period last year (else the previous period); None falls back to linear.
+            period last year (else the previous period); None falls back to linear. For
+            ``cohort`` pacing, final / to-date at the same age of the matured cohorts; None
+            (no matured cohort) reads ``too_early``, never ``missed`` for want of time.
     """
     if _missing(actual):
         return Assessment(None, None, None, "no_data")
     method = "none" if is_closed else pacing
     if method == "history" and (growth is None or growth <= 0):
         method = "linear"
+    if method == "cohort" and (growth is None or growth <= 0):  # nothing to project by yet
+        status = "no_data" if stale else "no_target" if target is None else "too_early"
+        return Assessment(None, None, None, status, "none")
     if method == "linear" and elapsed_share > 0:
         projected, expected = actual / elapsed_share, None if target is None else target * elapsed_share
-    elif method == "history":
+    elif method in ("history", "cohort"):
         projected, expected = actual * growth, None if target is None else target / growth
     else:
         method, projected, expected = "none", actual, target
@@ -108,6 +116,7 @@ def build_snapshots(
     coverage: Coverage,
     previous_final: pd.DataFrame | None = None,
     computed_at: dt.datetime | None = None,
+    cohorts: Cohorts | None = None,
 ) -> pd.DataFrame:
     """snapshots.kpi_snapshots for as-of: every KPI x snapshot grain x period (totals only).
 
@@ -117,6 +126,8 @@ def build_snapshots(
         coverage: what each source covered.
         previous_final: rows already final in kpi_snapshots; they are kept unchanged (except
             no_data rows, which a backfill may still fill).
+        cohorts: the conversion cohorts as of as-of, to project the maturing ones by (without
+            them a maturing cohort reads ``too_early``).
     """
     computed_at = computed_at or dt.datetime.now(dt.timezone.utc)
     lookbacks = source_lookbacks(settings)
@@ -140,7 +151,8 @@ def build_snapshots(
             for start in iter_periods(grain, settings.history_start, as_of, settings.week_start):
                 if (kpi.id, grain, start) in final_keys:
                     continue
-                rows.append(_row(settings, kpi, grain, start, as_of, index, coverage, lookbacks, computed_at))
+                rows.append(_row(settings, kpi, grain, start, as_of, index, coverage, lookbacks, computed_at,
+                                 cohorts))
     return pd.DataFrame(rows, columns=SNAPSHOT_COLUMNS)
 
 
@@ -158,7 +170,8 @@ def _growth(index: Mapping, kpi: KpiDef, grain: str, start: dt.date) -> float | 
 
 
 def _row(settings: Settings, kpi: KpiDef, grain: str, start: dt.date, as_of: dt.date, index: Mapping,
-         coverage: Coverage, lookbacks: Mapping[str, int], computed_at: dt.datetime) -> dict[str, Any]:
+         coverage: Coverage, lookbacks: Mapping[str, int], computed_at: dt.datetime,
+         cohorts: Cohorts | None = None) -> dict[str, Any]:
     end = period_end(grain, start)
     is_closed = as_of >= end
     through = min(end, as_of)
@@ -174,9 +187,14 @@ def _row(settings: Settings, kpi: KpiDef, grain: str, start: dt.date, as_of: dt.
     previous = index.get((kpi.id, grain, "previous", start))
     last_year = index.get((kpi.id, grain, "last_year", start))
     target = target_for(settings, kpi.id, grain, start)
+    # a cohort is still maturing (never achieved or missed) until its youngest member's window has passed
+    maturing = kpi.cohort and is_maturing(end, as_of, settings.conversion_window_days)
+    growth = _growth(index, kpi, grain, start) if kpi.pacing == "history" else None
+    if maturing and cohorts is not None:
+        growth = cohorts.factor(kpi.id, start, end)
     result = assess(pacing=kpi.pacing, direction=kpi.direction, actual=actual, target=target,
-                    elapsed_share=elapsed, is_closed=is_closed and not lagging, stale=verdict.uncovered is not None,
-                    growth=_growth(index, kpi, grain, start) if kpi.pacing == "history" else None,
+                    elapsed_share=elapsed, is_closed=is_closed and not lagging and not maturing,
+                    stale=verdict.uncovered is not None, growth=growth,
                     at_risk_within=settings.status.at_risk_within,
                     too_early_before=settings.status.too_early_before)
     reason = verdict.note

@@ -197,6 +197,7 @@ def test_catalog_states_each_kpis_pacing(capsys):
     out = capsys.readouterr().out
     assert "paced linearly" in out and "paced by history" in out and "not paced" in out
     assert "final once the 90-day conversion window has passed" in out
+    assert "projected by the cohorts that matured" in out and "never missed for want of time" in out
 
 
 @pytest.mark.parametrize("body, path, words", [

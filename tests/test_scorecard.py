@@ -74,7 +74,8 @@ def test_pacing_follows_how_each_kpi_accumulates():
     assert pacing["newsletter_new_subscribers"] == pacing["revenue"] == "linear"
     assert pacing["newsletter_churn_rate"] == pacing["instagram_follower_growth_rate"] == "linear"
     assert pacing["website_visitors"] == pacing["organic_search_visitors"] == "history"
-    assert pacing["email_open_rate"] == pacing["call_conversion_rate"] == pacing["newsletter_subscribers"] == "none"
+    assert pacing["email_open_rate"] == pacing["newsletter_subscribers"] == "none"
+    assert pacing["call_conversion_rate"] == pacing["lead_conversion_rate"] == "cohort"
     assert pacing["orders_per_customer"] == "none"
 
 

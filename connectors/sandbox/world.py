@@ -369,6 +369,33 @@ class World:
             "sales_by_product": by_product, "units_by_product": units,
         }
 
+    def truth_cohort_members(self, kind: str, window_days: int = 90,
+                             lead_stages: tuple[str, ...] = ("lead", "marketingqualifiedlead", "salesqualifiedlead"),
+                             ) -> list[tuple[dt.date, int | None]]:
+        """Every lead (``kind`` "leads", by lead date) or intro call ("calls", by meeting date) so
+        far: (its business-local date, days from it to its person's first order, None when there
+        is none within ``window_days``), from the funnel's events."""
+        s = self.sales
+        norm = lambda email: email.strip().lower()  # noqa: E731
+        first_of_person: dict[str, dt.date] = {}
+        for p in sorted((p for p in s.succeeded() if s.refunded(p) < p.amount), key=lambda p: p.created_at):
+            first_of_person.setdefault(norm(p.email), local_date(p.created_at))
+        if kind == "leads":
+            members = []
+            for c in s.contacts:
+                dates = [at for stage, at in s.stage_dates(c).items() if stage in lead_stages and s.seen(at)]
+                if dates and s.seen(c.created_at):
+                    members.append((norm(c.email), local_date(min(dates))))
+        else:
+            members = [(norm(b.invitee_email), local_date(b.start_time)) for b in s.bookings
+                       if b.event_type == "intro" and b.start_time < s.now and s.seen(b.created_at)
+                       and not s.seen(b.canceled_at)]
+        out: list[tuple[dt.date, int | None]] = []
+        for person, day in members:
+            days = (first_of_person[person] - day).days if person in first_of_person else None
+            out.append((day, days if days is not None and 0 <= days <= window_days else None))
+        return out
+
     def truth_follower_growth_rate(self, start: dt.date, end: dt.date) -> float:
         """Net new followers (follows - unfollows) over the followers at the start."""
         opening = self.instagram.followers(start - dt.timedelta(days=1))

@@ -19,22 +19,16 @@ events as (
     select * from staging.stg_calendly__events
 ),
 
-invitees as (
-    select * from staging.stg_calendly__invitees
-),
-
 contacts as (
     select * from staging.stg_hubspot__contacts
 ),
 
-manual as (
-    select * from staging.stg_manual__metrics
+cohort_members as (
+    select * from kpis.kpi_cohort_members
 ),
 
-settings as (
-    select business_id, value::integer as window_days
-    from kpis.parameters
-    where name = 'conversion_window_days'
+manual as (
+    select * from staging.stg_manual__metrics
 ),
 
 orders as (
@@ -47,14 +41,6 @@ first_orders as (
     select business_id, customer_key, min(payment_date) as first_payment_date
     from orders
     group by business_id, customer_key
-),
-
-first_purchases as (
-    -- the same person across platforms: the first order of each salted e-mail key
-    select business_id, person_key, min(payment_date) as first_payment_date
-    from orders
-    where person_key is not null
-    group by business_id, person_key
 ),
 
 revenue_days as (
@@ -97,37 +83,20 @@ lead_days as (
 ),
 
 call_cohorts as (
-    select
-        c.business_id,
-        c.meeting_date as day,
-        count(*) as calls,
-        count(*) filter (where c.event_uri in (
-            select i.event_uri
-            from invitees as i
-            inner join first_purchases as f
-                on f.business_id = i.business_id
-                and f.person_key = i.person_key
-            inner join settings as s on s.business_id = i.business_id
-            where f.first_payment_date between i.meeting_date and i.meeting_date + s.window_days
-        )) as converted
-    from calls as c
-    group by c.business_id, c.meeting_date
+    -- of each day's intro calls, how many converted within the window (kpi_cohort_members)
+    select business_id, day, sum(members) as calls,
+           coalesce(sum(members) filter (where conversion_days is not null), 0) as converted
+    from cohort_members
+    where kpi_id = 'call_conversion_rate'
+    group by business_id, day
 ),
 
 lead_cohorts as (
-    select
-        l.business_id,
-        l.lead_date as day,
-        count(*) as leads,
-        count(f.person_key) filter (
-            where f.first_payment_date between l.lead_date and l.lead_date + s.window_days) as converted
-    from contacts as l
-    inner join settings as s on s.business_id = l.business_id
-    left join first_purchases as f
-        on f.business_id = l.business_id
-        and f.person_key = l.person_key
-    where l.is_lead
-    group by l.business_id, l.lead_date
+    select business_id, day, sum(members) as leads,
+           coalesce(sum(members) filter (where conversion_days is not null), 0) as converted
+    from cohort_members
+    where kpi_id = 'lead_conversion_rate'
+    group by business_id, day
 ),
 
 products as (

@@ -66,7 +66,8 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         key=table_key("snapshots.kpi_snapshots"),
-        deps=[table_key("kpis.kpi_window_values"), table_key("snapshots.targets"), table_key("kpis.kpi_values")],
+        deps=[table_key("kpis.kpi_window_values"), table_key("snapshots.targets"), table_key("kpis.kpi_values"),
+              table_key("kpis.kpi_cohort_members")],
         group_name="snapshots", kinds={"python", "duckdb"}, pool=pool,
         freshness_policy=nightly_freshness(settings),
     )
@@ -106,6 +107,7 @@ def write_snapshots(wh: Warehouse, settings: Settings, as_of: dt.date) -> "pd.Da
     """Compute snapshots for as-of; keep final rows as they were; append to history."""
     import pandas as pd
 
+    from kpi_pipeline.cohorts import read_cohorts
     from kpi_pipeline.coverage import Coverage
     from kpi_pipeline.scorecard import build_snapshots
 
@@ -115,7 +117,8 @@ def write_snapshots(wh: Warehouse, settings: Settings, as_of: dt.date) -> "pd.Da
     if wh.table_exists("snapshots.kpi_snapshots"):
         previous_final = wh.query_df(
             "select * from snapshots.kpi_snapshots where business_id = ? and is_final", [settings.business_id])
-    frame = build_snapshots(settings, as_of, values, Coverage.read(wh, settings, as_of), previous_final)
+    frame = build_snapshots(settings, as_of, values, Coverage.read(wh, settings, as_of), previous_final,
+                            cohorts=read_cohorts(wh, settings, as_of))
     for column in ("period_start", "period_end", "as_of"):
         frame[column] = pd.to_datetime(frame[column]).dt.date
     for column, sql_type in (("projection_method", "varchar"), ("status_reason", "varchar")):
