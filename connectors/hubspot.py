@@ -98,8 +98,8 @@ def _fetch(kind: str, modified: str, properties: list[str]):
         # a record modified while the pages are read moves to the end and comes twice: the first
         # is kept (its new change is dated today, after the window, and the next sync takes it)
         for items in client.search(kind, start, end, properties, kind, by=modified):
-            fresh = [item for item in items if item["id"] not in seen]
-            seen.update(item["id"] for item in fresh)
+            fresh = [item for item in items if item.get("id") is None or item["id"] not in seen]
+            seen.update(item.get("id") for item in fresh)  # a record without its id is refused by the loader
             if fresh:
                 yield Page(fresh, account=kind)
     return fetch

@@ -46,10 +46,12 @@ def nightly_loads(settings, as_of: dt.date) -> None:
 
 def truth_leads(sales, start: dt.date, end: dt.date) -> tuple[int, int]:
     """Contacts whose lead date (the day they became a lead, at creation or later) is in start..end,
-    by the world's events; and how many of them were created more than six weeks before."""
+    by the world's events; and how many became one after the first load, six weeks or more after
+    they were created (what a re-fetch by creation date misses)."""
     leads = [c for c in sales.contacts if c.lead_at is not None and c.lead_at < sales.now
              and start <= local_date(c.lead_at) <= end]
-    return len(leads), sum(1 for c in leads if c.lead_at - c.created_at > dt.timedelta(days=42))
+    return len(leads), sum(1 for c in leads if c.lead_at - c.created_at > dt.timedelta(days=42)
+                           and c.lead_at >= local_midnight(FIRST_NIGHT))
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +85,7 @@ def test_a_contact_who_becomes_a_lead_long_after_creation_lands_on_its_lead_date
     con = duckdb.connect(str(settings.published_path), read_only=True)
     for start, end in MONTHS:
         leads, late = truth_leads(sandbox.world.sales, start, end)
-        assert late >= 3  # the case at hand: created in the spring, a lead months later
+        assert late >= 1  # the case at hand: created in the winter or spring, a lead after the first load
         actual = con.execute("select actual from snapshots.kpi_snapshots where kpi_id = 'leads' and grain = 'month' "
                              "and period_start = ?", [start]).fetchone()[0]
         assert actual == leads, f"{start:%B}: {actual} leads, HubSpot has {leads}"
