@@ -137,3 +137,35 @@ def test_bad_tokens_name_their_settings(sandbox, fast_policy):
         with pytest.raises(AuthenticationError, match=setting.replace(".", r"\.")):
             load_stream(spec, client(sandbox, module, fast_policy, **{field: "wrong-secret-9"}), Window(AS_OF, AS_OF),
                         CTX(), Warehouse(":memory:", "t"))
+
+
+def test_hubspot_an_old_contact_who_becomes_a_lead_replaces_its_earlier_self(sandbox, fast_policy):
+    from connectors.sandbox.world import local_date, local_midnight
+
+    sales = sandbox.world.sales
+    contact = next(c for c in sales.contacts if c.lead_at and c.lead_at - c.created_at > dt.timedelta(days=60)
+                   and sales.seen(c.lead_at) and not sales.seen(c.customer_at))
+    lead_day = local_date(contact.lead_at)
+    spec, wh, now = hubspot.STREAMS["contacts"], Warehouse(":memory:", "t"), sales.now
+
+    def night(day):  # HubSpot as it was at the start of ``day``, synced for the day before
+        sales.now = local_midnight(day)
+        as_of = day - dt.timedelta(days=1)
+        ctx = StreamContext("Europe/Brussels", as_of, None, person_salt="test-salt", today=day)
+        load_stream(spec, client(sandbox, hubspot, fast_policy), spec.lookback_window(as_of), ctx, wh)
+        return wh.query("select lifecycle_stage, stage_dates, created_date from raw.hubspot__contacts "
+                        "where contact_id = ?", [contact.contact_id])
+
+    try:
+        before = night(lead_day)  # the first load: the whole history, the contact still a subscriber
+        after = night(lead_day + dt.timedelta(days=1))  # a lookback by creation date would not reach it
+    finally:
+        sales.now = now
+    created = local_date(contact.created_at)
+    assert before == [("subscriber", f'{{"subscriber": "{created}"}}', created)]
+    assert after == [("lead", f'{{"lead": "{lead_day}", "subscriber": "{created}"}}', created)]
+    assert wh.query("select modified_date from raw.hubspot__contacts where contact_id = ?",
+                    [contact.contact_id]) == [(lead_day,)]
+    requests = [r for r in sandbox.hubspot.server.requests if r.path.endswith("/contacts/search")]
+    (last_filter, _), sort = requests[-1].json()["filterGroups"][0]["filters"], requests[-1].json()["sorts"][0]
+    assert last_filter["propertyName"] == sort["propertyName"] == "lastmodifieddate"
