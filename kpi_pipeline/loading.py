@@ -187,9 +187,9 @@ def _first_load(warehouse: Warehouse, spec: StreamSpec) -> bool:
     """Whether the stream's table has nothing of the business yet; for a stream of changes, also
     when rows lack their modification date (loaded before the stream was fetched by changes,
     which may have missed later changes of old records: fetched again once, whole)."""
-    empty = f"count(*) = 0{f' or count(*) > count({spec.date_column})' if spec.kind == 'changes' else ''}"
-    return bool(warehouse.query(f"select {empty} from raw.{spec.table} where business_id = ?",
-                                [warehouse.business_id])[0][0])
+    rows, dated = warehouse.query(f"select count(*), count({spec.date_column}) from raw.{spec.table} "
+                                  "where business_id = ?", [warehouse.business_id])[0]
+    return rows == 0 or (spec.kind == "changes" and dated < rows)
 
 
 def complete_span(con: Any, business_id: str, spec: StreamSpec, window: Window) -> Window:
@@ -202,7 +202,7 @@ def complete_span(con: Any, business_id: str, spec: StreamSpec, window: Window) 
                       "and stream = ? and window_start <= ? and window_end >= ?",
                       [business_id, spec.source, spec.name, window.start,
                        window.start - dt.timedelta(days=1)]).fetchone()
-    return Window(min(row[0], window.start) if row and row[0] else window.start, window.end)
+    return Window(row[0] if row and row[0] else window.start, window.end)
 
 
 def ensure_tables(warehouse: Warehouse, specs: list[StreamSpec]) -> None:

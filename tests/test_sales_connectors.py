@@ -8,7 +8,7 @@ import pytest
 from connectors import calendly, hubspot, stripe
 from connectors.http import RetryPolicy
 from connectors.sandbox import Sandbox
-from connectors.streams import StreamContext, Window
+from connectors.streams import WHOLE_HISTORY_START, StreamContext, Window
 from kpi_pipeline.loading import load_stream
 from kpi_pipeline.warehouse import Warehouse
 from tests.conftest import AS_OF
@@ -169,3 +169,18 @@ def test_hubspot_an_old_contact_who_becomes_a_lead_replaces_its_earlier_self(san
     requests = [r for r in sandbox.hubspot.server.requests if r.path.endswith("/contacts/search")]
     (last_filter, _), sort = requests[-1].json()["filterGroups"][0]["filters"], requests[-1].json()["sorts"][0]
     assert last_filter["propertyName"] == sort["propertyName"] == "lastmodifieddate"
+
+
+def test_hubspot_rows_loaded_by_an_earlier_release_are_fetched_whole_once(sandbox, fast_policy):
+    spec, wh = hubspot.STREAMS["deals"], Warehouse(":memory:", "t")
+    ctx = lambda: StreamContext("Europe/Brussels", AS_OF, None, person_salt="s", today=AS_OF + dt.timedelta(days=1))  # noqa: E731
+    load_stream(spec, client(sandbox, hubspot, fast_policy), spec.lookback_window(AS_OF), ctx(), wh)
+    everything = wh.query("select count(*) from raw.hubspot__deals")[0][0]
+    with wh.writer() as con:  # rows of a release that fetched by creation date: no modification date
+        con.execute("update raw.hubspot__deals set modified_date = null where close_date < date '2026-06-01'")
+        con.execute("delete from raw.hubspot__deals where close_date >= date '2026-06-01'")
+    again = ctx()
+    load_stream(spec, client(sandbox, hubspot, fast_policy), spec.lookback_window(AS_OF), again, wh)
+    assert any("first load: fetching the whole history" in w for w in again.warnings)
+    assert wh.query("select count(*), count(modified_date) from raw.hubspot__deals")[0] == (everything, everything)
+    assert wh.query("select min(window_start), max(window_end) from raw._loads")[0] == (WHOLE_HISTORY_START, AS_OF)
