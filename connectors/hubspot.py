@@ -1,5 +1,11 @@
 """HubSpot CRM v3 search with ``requests`` (apis.md §7.3): contacts (leads) and deals.
 
+Both change long after they were created (a contact becomes a lead months later, a deal
+closes), so they are fetched by last modification (``lastmodifieddate``, deals
+``hs_lastmodifieddate``) from the sync window's start, a few minutes early for the search
+index's lag, through the platform's now: every record changed since comes in its current
+state and replaces its earlier self (``kind="changes"``).
+
 The search API stops at 10,000 results per query: a window whose ``total`` passes that is
 cut in halves by time until every slice fits, so nothing is lost. 429 ``RATE_LIMIT`` waits
 by its policy (one second for SECONDLY, ten for TEN_SECONDLY_ROLLING).
@@ -21,6 +27,7 @@ PLATFORM = "hubspot"
 PROBE = "contacts"  # `kpi check --online` fetches its first page for one day: proves the credentials
 SEARCH_CAP = 10_000
 PAGE = 200
+INDEX_LAG = dt.timedelta(minutes=10)  # the search index can lag writes: start that much earlier
 
 
 def _hubspot_classifier(response: requests.Response, stream: str | None, path: str) -> ConnectorError | None:
@@ -46,19 +53,20 @@ class HubSpotClient(HttpConnector):
                                classifier=_hubspot_classifier, credential_setting="sources.hubspot.token")
 
     def search(self, kind: str, start: dt.datetime, end: dt.datetime, properties: list[str],
-               stream: str) -> Iterator[list[dict[str, Any]]]:
-        """Records created in [start, end), sliced by time whenever a query would pass the cap."""
+               stream: str, by: str = "createdate") -> Iterator[list[dict[str, Any]]]:
+        """Records whose ``by`` (a date property) is in [start, end), sliced by time whenever a
+        query would pass the cap."""
         body = {"filterGroups": [{"filters": [
-                    {"propertyName": "createdate", "operator": "GTE", "value": str(int(start.timestamp() * 1000))},
-                    {"propertyName": "createdate", "operator": "LT", "value": str(int(end.timestamp() * 1000))}]}],
-                "sorts": [{"propertyName": "createdate", "direction": "ASCENDING"}],
+                    {"propertyName": by, "operator": "GTE", "value": str(int(start.timestamp() * 1000))},
+                    {"propertyName": by, "operator": "LT", "value": str(int(end.timestamp() * 1000))}]}],
+                "sorts": [{"propertyName": by, "direction": "ASCENDING"}],
                 "properties": properties, "limit": PAGE, "after": "0"}
         path = f"/crm/v3/objects/{kind}/search"
         first = self.http.request_json("POST", path, stream=stream, json=body)
         if first.get("total", 0) > self.search_cap and end - start > dt.timedelta(seconds=2):
             middle = start + (end - start) / 2
-            yield from self.search(kind, start, middle, properties, stream)
-            yield from self.search(kind, middle, end, properties, stream)
+            yield from self.search(kind, start, middle, properties, stream, by)
+            yield from self.search(kind, middle, end, properties, stream, by)
             return
         paginator = PageTokenPaginator("paging.next.after", "after").for_stream(PLATFORM, stream)
         page, seen = first, 0
@@ -78,13 +86,27 @@ def connect(settings: dict[str, Any]) -> HubSpotClient:
     return HubSpotClient(settings["token"], settings.get("base_url"), settings.get("timeout", 60.0))
 
 
-def _fetch(kind: str, properties: list[str]):
+def _fetch(kind: str, modified: str, properties: list[str]):
+    """Every record modified since the window's start (a little earlier: the index lags), up to
+    the platform's now, not the window's end: a record changed again today comes in its current
+    state now rather than not at all (its earlier change's day would be left incomplete)."""
     def fetch(client: HubSpotClient, window: Window, ctx: StreamContext) -> Iterator[Page]:
-        for items in client.search(kind, ctx.local_start(window.start), ctx.local_start(window.end + dt.timedelta(days=1)),
-                                   properties, kind):
-            if items:
-                yield Page(items, account=kind)
+        start = ctx.local_start(window.start) - INDEX_LAG
+        last = max(window.end, ctx.today or window.end)  # the platform's today is the latest a change can be
+        end = ctx.local_start(last + dt.timedelta(days=1)) + INDEX_LAG
+        seen: set[str] = set()
+        # a record modified while the pages are read moves to the end and comes twice: the first
+        # is kept (its new change is dated today, after the window, and the next sync takes it)
+        for items in client.search(kind, start, end, properties, kind, by=modified):
+            fresh = [item for item in items if item.get("id") is None or item["id"] not in seen]
+            seen.update(item.get("id") for item in fresh)  # a record without its id is refused by the loader
+            if fresh:
+                yield Page(fresh, account=kind)
     return fetch
+
+
+def _modified(prop: str) -> Column:
+    return Column("modified_date", "DATE", derive=lambda r, c: c.local_date(r["properties"][prop]))
 
 
 _CREATED = Column("created_date", "DATE", derive=lambda r, c: c.local_date(r["properties"]["createdate"]))
@@ -104,25 +126,32 @@ def _stage_dates(record: dict[str, Any], ctx: StreamContext) -> str:
             ts = dt.datetime.fromtimestamp(int(value) / 1000, dt.timezone.utc) if str(value).isdigit() else value
             out[stage] = ctx.local_date(ts).isoformat()
     return json.dumps(out, sort_keys=True)
+
+
 STREAMS = {spec.name: spec for spec in (
-    StreamSpec(PLATFORM, "contacts", "Contacts by creation date: current lifecycle stage, the date each stage "
-               "was entered, and a salted key of the e-mail (never the address).",
-               key=("contact_id",), date_column="created_date", lookback_days=30, events=True,
+    StreamSpec(PLATFORM, "contacts", "Contacts by last modification, upserted by id: current lifecycle stage, "
+               "the date each stage was entered (a contact may become a lead months after it was created), "
+               "and a salted key of the e-mail (never the address).",
+               key=("contact_id",), date_column="modified_date", kind="changes", lookback_days=30, events=True,
                first_load_all=True,  # a contact created before history_start may become a lead after it
                pii=("properties.email",),
-               columns=(Column("contact_id", "VARCHAR", "id"), _CREATED,
+               columns=(Column("contact_id", "VARCHAR", "id"), _CREATED, _modified("lastmodifieddate"),
                         Column("lifecycle_stage", "VARCHAR", "properties.lifecyclestage"),
                         Column("created_at", "TIMESTAMPTZ", "properties.createdate"),
                         Column("stage_dates", "VARCHAR", derive=_stage_dates), person_column("properties.email")),
-               fetch=_fetch("contacts", ["email", "createdate", "lifecyclestage", "lastmodifieddate",
-                                         *(f"hs_lifecyclestage_{s}_date" for s in STAGES)])),
-    StreamSpec(PLATFORM, "deals", "Deals by creation date: stage, amount, close date, won or not.",
-               key=("deal_id",), date_column="created_date", lookback_days=60,
-               columns=(Column("deal_id", "VARCHAR", "id"), _CREATED, Column("deal_name", "VARCHAR", "properties.dealname"),
+               fetch=_fetch("contacts", "lastmodifieddate",
+                            ["email", "createdate", "lifecyclestage", "lastmodifieddate",
+                             *(f"hs_lifecyclestage_{s}_date" for s in STAGES)])),
+    StreamSpec(PLATFORM, "deals", "Deals by last modification, upserted by id: stage, amount, close date, "
+               "won or not.",
+               key=("deal_id",), date_column="modified_date", kind="changes", lookback_days=60, first_load_all=True,
+               columns=(Column("deal_id", "VARCHAR", "id"), _CREATED, _modified("hs_lastmodifieddate"),
+                        Column("deal_name", "VARCHAR", "properties.dealname"),
                         Column("deal_stage", "VARCHAR", "properties.dealstage"),
                         Column("amount", "DECIMAL(18,2)", "properties.amount"),
                         Column("close_date", "DATE", derive=lambda r, c: c.local_date(r["properties"]["closedate"])
                                if r["properties"].get("closedate") else None),
                         Column("is_won", "BOOLEAN", derive=lambda r, c: r["properties"].get("hs_is_closed_won") == "true")),
-               fetch=_fetch("deals", ["dealname", "amount", "dealstage", "createdate", "closedate", "hs_is_closed_won"])),
+               fetch=_fetch("deals", "hs_lastmodifieddate", ["dealname", "amount", "dealstage", "createdate",
+                                                             "closedate", "hs_is_closed_won", "hs_lastmodifieddate"])),
 )}

@@ -146,7 +146,7 @@ class Column:
         return [None if v == "" else v for v in found]
 
 
-Kind = Literal["daily", "monthly", "snapshot", "as_of", "file"]
+Kind = Literal["daily", "monthly", "snapshot", "as_of", "file", "changes"]
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,10 @@ class StreamSpec:
     Attributes:
         kind: ``daily`` (one date key per record), ``monthly`` (key is the month's first
             day), ``snapshot`` (a point-in-time value, only obtainable "now") or ``as_of``
-            (figures computed for one as-of day, obtainable for any as-of).
+            (figures computed for one as-of day, obtainable for any as-of) or ``changes``
+            (records that change long after they were made, e.g. a CRM contact who becomes a
+            lead months later: fetched by last modification, each load upserting by key; its
+            ``date_column`` is the day of last modification).
         lookback_days: the recent days the platform still restates; re-fetched every run.
         history_days: how far back the platform keeps the data (None: all of it).
     """
@@ -205,6 +208,8 @@ class StreamSpec:
         ahead = f" (+ {self.future_days} days ahead)" if self.future_days else ""
         if window.start == WHOLE_HISTORY_START:
             return f"whole history through {end}{ahead}"
+        if self.kind == "changes":
+            return f"changes since {window.start} (as-of {end})"
         return f"{window.start}..{end}{ahead}"
 
     def replace_range(self, window: Window, ctx: StreamContext) -> Window | None:

@@ -61,6 +61,8 @@ class LoadResult:
     retries: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    # a stream of changes: the days its table holds complete after this load (recorded in raw._loads)
+    complete: Window | None = None
 
 
 def _date(value: Any) -> Any:
@@ -143,8 +145,7 @@ def load_stream(spec: StreamSpec, client: Any, window: Window, ctx: StreamContex
     started = time.monotonic()
     result = LoadResult(spec.name, None)
     ensure_tables(warehouse, [spec])  # downstream models can run even when nothing was fetchable
-    if spec.first_load_all and not warehouse.query(
-            f"select count(*) from raw.{spec.table} where business_id = ?", [warehouse.business_id])[0][0]:
+    if spec.first_load_all and _first_load(warehouse, spec):
         # e.g. "first successful payment" needs every earlier payment, not only those since history_start
         ctx.warn(f"{spec.source}/{spec.name}: first load: fetching the whole history up to {window.end}")
         window = Window(WHOLE_HISTORY_START, window.end)
@@ -170,11 +171,38 @@ def load_stream(spec: StreamSpec, client: Any, window: Window, ctx: StreamContex
             result.retries = client.stats.retries - before[1]
             record_load(warehouse, spec, result, ctx, con)
 
-        warehouse.replace_range(spec.table, [(c.name, c.type) for c in spec.columns], spec.key, spec.date_column,
-                                replace.start, replace.end, batches(), on_commit=recorded)
+        columns = [(c.name, c.type) for c in spec.columns]
+        if spec.kind == "changes":  # an old record that changed replaces its earlier self
+            warehouse.upsert_by_key(spec.table, columns, spec.key, batches(), on_commit=recorded,
+                                    whole=replace.start == WHOLE_HISTORY_START)
+        else:
+            warehouse.replace_range(spec.table, columns, spec.key, spec.date_column, replace.start, replace.end,
+                                    batches(), on_commit=recorded)
     result.warnings = list(ctx.warnings)
     result.seconds = round(time.monotonic() - started, 3)
     return result
+
+
+def _first_load(warehouse: Warehouse, spec: StreamSpec) -> bool:
+    """Whether the stream's table has nothing of the business yet; for a stream of changes, also
+    when rows lack their modification date (loaded before the stream was fetched by changes,
+    which may have missed later changes of old records: fetched again once, whole)."""
+    rows, dated = warehouse.query(f"select count(*), count({spec.date_column}) from raw.{spec.table} "
+                                  "where business_id = ?", [warehouse.business_id])[0]
+    return rows == 0 or (spec.kind == "changes" and dated < rows)
+
+
+def complete_span(con: Any, business_id: str, spec: StreamSpec, window: Window) -> Window:
+    """The days a stream of changes holds complete once ``window`` is loaded: a fetch of every
+    record modified since the window's start completes its days, and the days of an earlier
+    complete span that reaches the day before (nothing changed between them went unseen). A
+    change is dated by when it happened (a lead date, a close date), so a gap of missed nights
+    leaves only its own days incomplete."""
+    row = con.execute("select min(window_start) from raw._loads where business_id = ? and source = ? "
+                      "and stream = ? and window_start <= ? and window_end >= ?",
+                      [business_id, spec.source, spec.name, window.start,
+                       window.start - dt.timedelta(days=1)]).fetchone()
+    return Window(row[0] if row and row[0] else window.start, window.end)
 
 
 def ensure_tables(warehouse: Warehouse, specs: list[StreamSpec]) -> None:
@@ -187,7 +215,8 @@ def ensure_tables(warehouse: Warehouse, specs: list[StreamSpec]) -> None:
 def record_load(warehouse: Warehouse, spec: StreamSpec, result: LoadResult, ctx: StreamContext,
                 con: Any = None) -> None:
     """Append to raw._loads: which range of which stream was loaded, as of when (on ``con``, inside
-    the load's transaction, when given)."""
+    the load's transaction, when given). For a stream of changes the range is the span of days the
+    load leaves complete (see :func:`complete_span`), so coverage reads whole days either way."""
     assert result.window is not None
     if con is None:
         with warehouse.writer() as own:
@@ -196,8 +225,11 @@ def record_load(warehouse: Warehouse, spec: StreamSpec, result: LoadResult, ctx:
     con.execute(
         "create table if not exists raw._loads (business_id varchar, source varchar, stream varchar, "
         "window_start date, window_end date, as_of date, rows bigint, requests bigint, loaded_at timestamptz)")
+    span = result.window
+    if spec.kind == "changes":  # the days left complete, not only those whose records changed
+        span = result.complete = complete_span(con, warehouse.business_id, spec, result.window)
     con.execute("insert into raw._loads values (?, ?, ?, ?, ?, ?, ?, ?, now())",
-                [warehouse.business_id, spec.source, spec.name, result.window.start, result.window.end,
+                [warehouse.business_id, spec.source, spec.name, span.start, span.end,
                  ctx.as_of, result.rows, result.requests])
 
 

@@ -238,6 +238,35 @@ class Warehouse:
         Returns:
             The number of rows inserted.
         """
+        return self._swap(table, columns, key, batches, on_commit, (date_column, start, end))
+
+    def upsert_by_key(
+        self,
+        table: str,
+        columns: Sequence[tuple[str, str]],
+        key: Sequence[str],
+        batches: Iterable[pa.Table],
+        on_commit: Callable[[duckdb.DuckDBPyConnection, int], None] | None = None,
+        *,
+        whole: bool = False,
+    ) -> int:
+        """Replace the rows of ``raw.<table>`` whose key is among the batches' (records fetched by
+        last modification: an old record that changed lands over its earlier self); ``whole``
+        replaces every row of the business instead (a load of the whole history, which also drops
+        records the platform no longer has). Staged first, then one transaction, like
+        :meth:`replace_range`: a failure leaves the previous rows, and loading the same batches
+        again gives the same table.
+
+        Returns:
+            The number of rows inserted.
+        """
+        return self._swap(table, columns, key, batches, on_commit, None, whole=whole)
+
+    def _swap(self, table: str, columns: Sequence[tuple[str, str]], key: Sequence[str],
+              batches: Iterable[pa.Table], on_commit: Callable[[duckdb.DuckDBPyConnection, int], None] | None,
+              date_range: tuple[str, dt.date, dt.date] | None, whole: bool = False) -> int:
+        """Stage the batches, check them, then delete what they replace and insert them in one
+        transaction: the rows of a date range (``date_range``), of their keys, or all (``whole``)."""
         with self.writer() as con:
             name = self.ensure_raw_table(con, table, columns, key)
             staging = f"raw._incoming_{ident(table)}"
@@ -250,9 +279,12 @@ class Warehouse:
                     con.register("_batch", batch)
                     con.execute(f"insert into {staging} by name select * from _batch")
                     con.unregister("_batch")
-                outside = con.execute(
-                    f"select count(*) from {staging} where {ident(date_column)} not between ? and ?"
-                    f" or {ident(date_column)} is null", [start, end]).fetchone()[0]
+                outside = 0
+                if date_range is not None:
+                    date_column, start, end = date_range
+                    outside = con.execute(
+                        f"select count(*) from {staging} where {ident(date_column)} not between ? and ?"
+                        f" or {ident(date_column)} is null", [start, end]).fetchone()[0]
                 foreign = con.execute(f"select count(*) from {staging} where business_id is distinct from ?",
                                       [self.business_id]).fetchone()[0]
                 if foreign:
@@ -265,8 +297,15 @@ class Warehouse:
                     raise ValueError(f"raw.{table}: {why}; nothing loaded")
                 try:
                     con.execute("begin transaction")
-                    con.execute(f"delete from {name} where business_id = ? and {ident(date_column)} between ? and ?",
-                                [self.business_id, start, end])
+                    if date_range is not None:
+                        con.execute(f"delete from {name} where business_id = ? and {ident(date_column)} "
+                                    "between ? and ?", [self.business_id, start, end])
+                    elif whole:
+                        con.execute(f"delete from {name} where business_id = ?", [self.business_id])
+                    else:  # the staged rows are all the business's (checked above)
+                        same = " and ".join(f"{name}.{ident(k)} = s.{ident(k)}" for k in key)
+                        con.execute(f"delete from {name} using {staging} as s where {name}.business_id = ? "
+                                    f"and {same}", [self.business_id])
                     con.execute(f"insert into {name} by name select * from {staging}")
                     count = con.execute(f"select count(*) from {staging}").fetchone()[0]
                     if on_commit is not None:

@@ -93,7 +93,8 @@ UNPARTITIONED_RAW = {
     "raw/stripe__charges": "whole history (first load takes all)",
     "raw/stripe__balance_transactions": "whole history (first load takes all)",
     "raw/stripe__customers": "whole history (first load takes all)",
-    "raw/hubspot__contacts": "whole history (first load takes all)",
+    "raw/hubspot__contacts": "changes by last modification, upserted (first load takes all)",
+    "raw/hubspot__deals": "changes by last modification, upserted (first load takes all)",
 }
 
 
@@ -119,7 +120,7 @@ def test_partitions_fit_the_data_and_every_writer_is_in_the_pool():
     assert daily == {
         "raw/calendly__invitees", "raw/calendly__scheduled_events", "raw/ga4__traffic_daily",
         "raw/ga4__users_by_period", "raw/ga4__users_comparisons", "raw/google_ads__campaign_daily",
-        "raw/hubspot__deals", "raw/instagram__daily_totals", "raw/instagram__follower_count",
+        "raw/instagram__daily_totals", "raw/instagram__follower_count",
         "raw/mailchimp__campaign_opens", "raw/mailchimp__campaign_reports", "raw/mailchimp__list_activity",
         "raw/meta_ads__campaign_insights", "raw/stripe__invoices"}
 

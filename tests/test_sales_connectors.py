@@ -8,7 +8,7 @@ import pytest
 from connectors import calendly, hubspot, stripe
 from connectors.http import RetryPolicy
 from connectors.sandbox import Sandbox
-from connectors.streams import StreamContext, Window
+from connectors.streams import WHOLE_HISTORY_START, StreamContext, Window
 from kpi_pipeline.loading import load_stream
 from kpi_pipeline.warehouse import Warehouse
 from tests.conftest import AS_OF
@@ -111,9 +111,11 @@ def test_hubspot_slices_by_time_when_a_query_passes_the_search_cap(sandbox, fast
     finally:
         sandbox.hubspot.search_cap = 10_000
     (count,) = wh.query("select count(*) from raw.hubspot__contacts")[0]
-    tz = CTX().tz
-    expected = sum(1 for ct in sandbox.world.sales.contacts
-                   if dt.date(2026, 6, 1) <= ct.created_at.astimezone(tz).date() <= dt.date(2026, 7, 31))
+    # contacts are fetched by last modification (a few minutes either side: the index lags)
+    start, end = CTX().local_start(dt.date(2026, 6, 1)), CTX().local_start(dt.date(2026, 8, 1))
+    sales = sandbox.world.sales
+    expected = sum(1 for ct in sales.contacts if sales.seen(ct.created_at)
+                   and start - hubspot.INDEX_LAG <= max(sales.stage_dates(ct).values()) < end + hubspot.INDEX_LAG)
     assert count == expected > 60
 
 
@@ -135,3 +137,50 @@ def test_bad_tokens_name_their_settings(sandbox, fast_policy):
         with pytest.raises(AuthenticationError, match=setting.replace(".", r"\.")):
             load_stream(spec, client(sandbox, module, fast_policy, **{field: "wrong-secret-9"}), Window(AS_OF, AS_OF),
                         CTX(), Warehouse(":memory:", "t"))
+
+
+def test_hubspot_an_old_contact_who_becomes_a_lead_replaces_its_earlier_self(sandbox, fast_policy):
+    from connectors.sandbox.world import local_date, local_midnight
+
+    sales = sandbox.world.sales
+    contact = next(c for c in sales.contacts if c.lead_at and c.lead_at - c.created_at > dt.timedelta(days=60)
+                   and sales.seen(c.lead_at) and not sales.seen(c.customer_at))
+    lead_day = local_date(contact.lead_at)
+    spec, wh, now = hubspot.STREAMS["contacts"], Warehouse(":memory:", "t"), sales.now
+
+    def night(day):  # HubSpot as it was at the start of ``day``, synced for the day before
+        sales.now = local_midnight(day)
+        as_of = day - dt.timedelta(days=1)
+        ctx = StreamContext("Europe/Brussels", as_of, None, person_salt="test-salt", today=day)
+        load_stream(spec, client(sandbox, hubspot, fast_policy), spec.lookback_window(as_of), ctx, wh)
+        return wh.query("select lifecycle_stage, stage_dates, created_date from raw.hubspot__contacts "
+                        "where contact_id = ?", [contact.contact_id])
+
+    try:
+        before = night(lead_day)  # the first load: the whole history, the contact still a subscriber
+        after = night(lead_day + dt.timedelta(days=1))  # a lookback by creation date would not reach it
+    finally:
+        sales.now = now
+    created = local_date(contact.created_at)
+    assert before == [("subscriber", f'{{"subscriber": "{created}"}}', created)]
+    assert after == [("lead", f'{{"lead": "{lead_day}", "subscriber": "{created}"}}', created)]
+    assert wh.query("select modified_date from raw.hubspot__contacts where contact_id = ?",
+                    [contact.contact_id]) == [(lead_day,)]
+    requests = [r for r in sandbox.hubspot.server.requests if r.path.endswith("/contacts/search")]
+    (last_filter, _), sort = requests[-1].json()["filterGroups"][0]["filters"], requests[-1].json()["sorts"][0]
+    assert last_filter["propertyName"] == sort["propertyName"] == "lastmodifieddate"
+
+
+def test_hubspot_rows_loaded_by_an_earlier_release_are_fetched_whole_once(sandbox, fast_policy):
+    spec, wh = hubspot.STREAMS["deals"], Warehouse(":memory:", "t")
+    ctx = lambda: StreamContext("Europe/Brussels", AS_OF, None, person_salt="s", today=AS_OF + dt.timedelta(days=1))  # noqa: E731
+    load_stream(spec, client(sandbox, hubspot, fast_policy), spec.lookback_window(AS_OF), ctx(), wh)
+    everything = wh.query("select count(*) from raw.hubspot__deals")[0][0]
+    with wh.writer() as con:  # rows of a release that fetched by creation date: no modification date
+        con.execute("update raw.hubspot__deals set modified_date = null where close_date < date '2026-06-01'")
+        con.execute("delete from raw.hubspot__deals where close_date >= date '2026-06-01'")
+    again = ctx()
+    load_stream(spec, client(sandbox, hubspot, fast_policy), spec.lookback_window(AS_OF), again, wh)
+    assert any("first load: fetching the whole history" in w for w in again.warnings)
+    assert wh.query("select count(*), count(modified_date) from raw.hubspot__deals")[0] == (everything, everything)
+    assert wh.query("select min(window_start), max(window_end) from raw._loads")[0] == (WHOLE_HISTORY_START, AS_OF)

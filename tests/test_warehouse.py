@@ -198,3 +198,29 @@ def test_a_failed_commit_surfaces_its_own_error_not_the_rollbacks(tmp_path):
     con.execute("create table t (a int)")
     _rollback(con)
     assert con.execute("select count(*) from information_schema.tables where table_name = 't'").fetchone()[0] == 0
+
+
+def test_an_upsert_by_key_replaces_changed_records_keeps_the_others_and_is_atomic():
+    wh = Warehouse(":memory:", "b")
+    other = Warehouse(":memory:", "c")
+    other._mem_con = wh._mem_con
+
+    def upsert(who, rows, whole=False, batches=None):
+        return who.upsert_by_key("t__s", COLUMNS, ("item",), batches if batches is not None
+                                 else [batch(rows, who.business_id)], whole=whole)
+
+    upsert(other, [(BASE, "a", 9)])
+    upsert(wh, [(BASE, "a", 1), (BASE, "b", 2)], whole=True)
+    # "a" changed months later: it replaces its earlier self, whatever its date; "b" stays
+    later = BASE + dt.timedelta(days=200)
+    for _ in range(2):  # the same load again changes nothing
+        upsert(wh, [(later, "a", 5), (later, "c", 3)])
+        assert sorted(wh.query("select business_id, item, amount from raw.t__s")) == [
+            ("b", "a", 5), ("b", "b", 2), ("b", "c", 3), ("c", "a", 9)]
+    with pytest.raises(RuntimeError):
+        upsert(wh, [], batches=_broken())
+    with pytest.raises(ValueError, match="repeat the key"):
+        upsert(wh, [(BASE, "x", 1), (later, "x", 2)])
+    # a whole load replaces all of the business's rows (records the platform no longer has go)
+    upsert(wh, [(later, "a", 7)], whole=True)
+    assert sorted(wh.query("select business_id, item, amount from raw.t__s")) == [("b", "a", 7), ("c", "a", 9)]

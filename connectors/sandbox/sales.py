@@ -402,7 +402,11 @@ class HubSpotEmulator:
         for group in body.get("filterGroups") or []:
             for f in group.get("filters") or []:
                 records = [r for r in records if _match(r, f)]
-        records.sort(key=lambda r: (r["properties"]["createdate"], r["id"]))
+        # HubSpot sorts by the one property asked (createdate when none), ties by id
+        sorts = body.get("sorts") or [{"propertyName": "createdate"}]
+        by = sorts[0].get("propertyName", "createdate")
+        records.sort(key=lambda r: (r["properties"].get(by) or "", r["id"]),
+                     reverse=sorts[0].get("direction") == "DESCENDING")
         page = records[after:min(after + limit, self.search_cap)]
         # like HubSpot: only the asked-for properties, plus the few it always returns
         wanted = set(body.get("properties") or []) | {"createdate", "lastmodifieddate", "hs_lastmodifieddate",
@@ -414,7 +418,9 @@ class HubSpotEmulator:
         return Response(200, out)
 
     def _contacts(self) -> list[dict[str, Any]]:
-        """Contacts with their current stage and the date they entered each stage (apis.md §12)."""
+        """Contacts as they are at the platform's now: their current stage, the date they entered
+        each stage (apis.md §12), and ``lastmodifieddate``, which moves with every change (a
+        subscriber who becomes a lead months later, a lead who becomes a customer)."""
         s = self.world.sales
         out = []
         for c in s.contacts:
@@ -437,9 +443,13 @@ class HubSpotEmulator:
             "dealstage": "closedwon" if d.won and s.seen(d.close_at) else "appointmentscheduled",
             "createdate": _ms_iso(d.created_at), "closedate": _ms_iso(d.close_at) if s.seen(d.close_at) else None,
             "hs_is_closed_won": "true" if d.won and s.seen(d.close_at) else "false",
-            "hs_lastmodifieddate": _ms_iso(d.created_at)},
-            "createdAt": _ms_iso(d.created_at), "updatedAt": _ms_iso(d.created_at), "archived": False}
+            "hs_lastmodifieddate": _ms_iso(self._deal_modified(d))},
+            "createdAt": _ms_iso(d.created_at), "updatedAt": _ms_iso(self._deal_modified(d)), "archived": False}
             for d in s.deals if s.seen(d.created_at)]
+
+    def _deal_modified(self, d) -> dt.datetime:
+        """A deal changes when it closes: its last modification moves then."""
+        return d.close_at if self.world.sales.seen(d.close_at) else d.created_at
 
 
 def _ms_iso(value: dt.datetime | None) -> str | None:
@@ -457,6 +467,10 @@ def _match(record: dict[str, Any], f: dict[str, Any]) -> bool:
     op = f.get("operator")
     if op == "GTE":
         return value >= target
+    if op == "GT":
+        return value > target
+    if op == "LTE":
+        return value <= target
     if op == "LT":
         return value < target
     if op == "EQ":

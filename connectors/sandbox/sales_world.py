@@ -129,6 +129,7 @@ class Sales:
         for day in days(start, as_of):
             rng = rng_for(seed, "sales", day)
             quiet = quiet_week(day)
+            late = rng_for(seed, "late-leads", day)  # its own draws: the rest of the day is as it was
             for n in range(0 if quiet else rng.randrange(2, 9)):
                 created = at(day, rng, 0, 24)
                 stage = rng.choices(STAGES, [55, 15, 8, 17, 5])[0]
@@ -154,6 +155,10 @@ class Sales:
                                                start_time + dt.timedelta(days=1), rng.randrange(100, 600) * 100, True))
                 elif contact.lead_at and rng.random() < 0.08:  # buys without a call, up to two months later
                     self._buy(rng, contact, contact.lead_at + dt.timedelta(days=rng.uniform(0.5, 60)), buyers)
+                if stage == "subscriber" and contact.lead_at is None and late.random() < 0.5:
+                    # a newsletter reader who asks for a treatment one and a half to seven months on:
+                    # long after any re-fetch by creation date would look (HubSpot's lastmodifieddate moves)
+                    contact.lead_at = created + dt.timedelta(days=late.uniform(45, 210))
             if rng.random() < 0.3:  # a follow-up meeting, not an intro call
                 self.bookings.append(Booking(_id("EV", seed, "fu", day), "follow_up", "", at(day, rng),
                                              at(day + dt.timedelta(days=3), rng, 9, 18), "client@example.com"))
