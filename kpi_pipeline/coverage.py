@@ -140,7 +140,8 @@ class Coverage:
                 covered: set[dt.date] = set()
                 if spec.kind in ("as_of", "monthly", "file") and windows:
                     covered = _days(first, min(until[sid], as_of))
-                elif spec.kind in ("daily", "snapshot"):  # a snapshot's window is the one day it recorded
+                elif spec.kind in ("daily", "changes", "snapshot"):  # a snapshot's window: the day it recorded;
+                    # "changes" (records upserted by last modification): the span its load left complete
                     for start, end in windows:
                         covered |= _days(max(start, first), min(end, as_of))
                 days[sid] = covered
