@@ -68,10 +68,11 @@ def nights(tmp_path_factory):
             platform_clock(sandbox, night)
             mp.setenv("KPI_TODAY", night.isoformat())
             as_of = night - dt.timedelta(days=1)
+            args = ["sync", "--config", str(path), "--as-of", str(as_of)]
             if night == FIRST_NIGHT:
-                codes.append(main(["sync", "--config", str(path), "--as-of", str(as_of), "--start", str(HISTORY_START)]))
+                codes.append(main([*args, "--start", str(HISTORY_START)]))
             elif night == LAST_NIGHT:
-                codes.append(main(["sync", "--config", str(path), "--as-of", str(as_of)]))
+                codes.append(main(args))
             else:
                 nightly_loads(settings, as_of)
             night += dt.timedelta(days=1)
