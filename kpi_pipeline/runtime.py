@@ -39,10 +39,15 @@ def resolve_as_of(settings: Settings, tags: Mapping[str, str] | None = None) -> 
 
 
 def today(settings: Settings, as_of: dt.date | None = None) -> dt.date:
-    """The platforms' today, business-local (``as_of`` is not used: a run's as-of is not their clock)."""
+    """The platforms' today, business-local: a run's as-of is not their clock. In demo mode an as-of
+    past the clock's yesterday takes the sandbox's world (and so its today) up to it."""
     if os.environ.get("KPI_TODAY"):
-        return parse_date(os.environ["KPI_TODAY"], "KPI_TODAY")
-    return dt.datetime.now(settings.tz).date()
+        now = parse_date(os.environ["KPI_TODAY"], "KPI_TODAY")
+    else:
+        now = dt.datetime.now(settings.tz).date()
+    if settings.demo and as_of is not None:
+        now = max(now, as_of + dt.timedelta(days=1))
+    return now
 
 
 def person_salt(settings: Settings) -> str:

@@ -82,7 +82,7 @@ def test_closed_months_inside_the_window_are_projected_and_matured_ones_are_scor
     window_values = pd.DataFrame([dict(business_id=settings.business_id, kpi_id=KPI, grain="month",
                                        window_kind="period", period_start=s, dimension=None, value=v)
                                   for s, v in months.items()])
-    coverage = Coverage.complete(settings.history_start, {"hubspot": as_of, "stripe": as_of})
+    coverage = Coverage.complete(settings, {"hubspot": as_of, "stripe": as_of})
     # matured leads (up to Sep 7) bought a quarter on the day, the rest 30 days after
     rows = [(KPI, D(2026, 8, 1), 0, 1), (KPI, D(2026, 8, 1), 30, 3), (KPI, D(2026, 8, 1), None, 16),
             (KPI, D(2026, 10, 15), None, 10), (KPI, D(2026, 11, 20), None, 10)]

@@ -263,7 +263,8 @@ def test_a_nightly_sync_records_one_partition_per_daily_stream_and_says_what_it_
     assert len(raw) == 23 and len([m for m in events if m.asset_key.path[0] == "raw"]) == 23
     daily = {k for k, m in raw.items() if m.partition is not None}
     assert {raw[k].partition for k in daily} == {AS_OF.isoformat()}
-    assert len(daily) == 14  # was 90 partitions x 23 streams before partitions fitted the data
+    assert len(daily) == 13  # was 90 partitions x 23 streams before partitions fitted the data (and
+    # HubSpot deals, upserted by last modification since issue 21, are not daily)
     window = {k: m.metadata["window"].value for k, m in raw.items()}
     assert window["raw/mailchimp__list_activity"] == f"{AS_OF - dt.timedelta(days=13)}..{AS_OF}"  # lookback 14
     assert window["raw/ga4__traffic_daily"] == f"{AS_OF - dt.timedelta(days=2)}..{AS_OF}"

@@ -27,6 +27,7 @@ def client(sandbox, module, policy, **overrides):
 def ctx(snapshot=AS_OF):
     context = stream_context(SETTINGS, AS_OF)
     context.snapshot_date = snapshot
+    context.today = AS_OF + dt.timedelta(days=1)  # the session sandbox's clock: its world runs through AS_OF
     return context
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from connectors.sandbox import marketing_world
+
 from tests.browser import ARTIFACTS, chromium  # skips the module without Chromium
 from tests.conftest import AS_OF, live_environment
 
@@ -51,6 +53,9 @@ def demo(sandbox, tmp_path_factory):
     ads = sandbox.world.ads  # the cached world the demo's sandbox serves: renamed for this module only
     original = list(ads.rows)
     ads.rows[:] = [dataclasses.replace(r, campaign=HOSTILE) if r.campaign_id == CAMPAIGN_ID else r for r in original]
+    # the platforms report a campaign's current name for every day: the owner renamed it long ago
+    mp.setitem(marketing_world.RENAMES, ("google", CAMPAIGN_ID), [(dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc),
+                                                                  HOSTILE)])
     try:
         args = ["--config", str(folder / "kpi.yaml"), "--as-of", AS_OF.isoformat()]
         assert main(["sync", *args, "--start", HISTORY_START.isoformat()]) == 0

@@ -86,11 +86,17 @@ class Review:
 
     @property
     def achieved(self) -> list[Card]:
-        return self.with_status("achieved", "on_track")
+        return self.with_status("achieved", *(() if self.is_closed else ("on_track",)))
 
     @property
     def missed(self) -> list[Card]:
-        return self.with_status("missed", "off_track", "at_risk")
+        return self.with_status("missed", *(() if self.is_closed else ("off_track", "at_risk")))
+
+    @property
+    def still_open(self) -> list[Card]:
+        """In a closed period, the KPIs still judged by projection: conversion cohorts whose window
+        has not passed (never achieved or missed for want of time)."""
+        return self.with_status("on_track", "at_risk", "off_track") if self.is_closed else []
 
     @property
     def scored(self) -> list[Card]:
