@@ -3,7 +3,8 @@
 ``sync`` and ``demo`` run one ``kpi`` process per business (``--jobs`` at a time): its credentials
 (its ``.env``) are read in that process only, and a crash or a bad kpi.yaml ends that business's
 process, not the others'. Reading commands (report, review, check, catalog, doctor) run each
-business in turn. Exit code: 1 when any business failed, else 2 when any had bad input, else 0.
+business in turn. Exit code: 1 when any business failed (any exit other than 0 and 2, a process
+killed by a signal included), else 2 when any had bad input, else 0.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -28,7 +30,29 @@ _OWN_FLAGS = {"--business": 1, "--jobs": 1, "--businesses": 1, "--dir": 1, "--po
 
 
 def worst(codes: Sequence[int]) -> int:
-    return FAILED if FAILED in codes else BAD_INPUT if BAD_INPUT in codes else OK
+    """The portfolio's exit code: any exit that is neither success nor bad input is a failure
+    (1, a crash, a process killed by a signal or by ``timeout``)."""
+    if any(code not in (OK, BAD_INPUT) for code in codes):
+        return FAILED
+    return BAD_INPUT if BAD_INPUT in codes else OK
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def exit_words(code: int) -> str:
+    """A business's outcome in words: a killed process is named with its signal."""
+    if code < 0:  # Popen: killed by a signal
+        return f"FAILED (killed by {_signal_name(-code)})"
+    if code == 124:  # timeout(1) ran out
+        return "FAILED (exit 124: timed out)"
+    if code > 128:  # a shell's or a container's way of saying "killed by signal code - 128"
+        return f"FAILED (exit {code}: killed by {_signal_name(code - 128)})"
+    return {OK: "ok", FAILED: "FAILED", BAD_INPUT: "bad input (see its lines above)"}.get(code, f"FAILED (exit {code})")
 
 
 def child_argv(argv: Sequence[str]) -> list[str]:
@@ -80,10 +104,9 @@ def fan_out(root: Path, chosen: list[Business], argv: list[str], jobs: int,
 
 
 def _summary(results: dict[str, tuple[int, float]], say: Callable[[str], None]) -> None:
-    words = {OK: "ok", FAILED: "FAILED", BAD_INPUT: "bad input (see its lines above)"}
     say("")
     for slug, (code, seconds) in results.items():
-        say(f"{slug}: {words.get(code, f'exit {code}')} in {seconds:.0f}s")
+        say(f"{slug}: {exit_words(code)} in {seconds:.0f}s")
 
 
 def run_portfolio(args: argparse.Namespace, root: Path, argv: list[str],
