@@ -177,7 +177,7 @@ def cmd_sync(args: argparse.Namespace, settings: Settings, *, demo: bool = False
     print()
     for line in summary_lines(outcome):
         print(line)
-    print(f"run {outcome.run_id}: {'ok' if outcome.success else 'FAILED'}")
+    print(f"run {outcome.run_id}: {outcome.word}")
     _print_scorecard_news(settings, as_of, before)
     if "raw__manual__metrics" in outcome.failures:  # the owner's own file: bad input, not a failed platform
         print(f"error: {settings.enabled_sources()['manual'].path} was refused: fix the lines named above and sync "

@@ -96,11 +96,13 @@ def diagnose(settings: Settings, say: Say, *, repair_all: bool = False, force: t
     say(f"runs: {len(runs)} unfinished" if runs else "runs: none unfinished")
     for state in runs:
         say(f"  {state.describe()}")
-        if state.alive is None and state.slots:  # a daemon's run: running, or dead where this host cannot see
+        if (state.alive is None or (state.alive and state.host)) and state.slots:
+            # a daemon's run, or one on another host heard of lately: running, or dead where this host cannot see
             say(f"    if its process is gone: `kpi doctor --repair --run {state.run_id[:8]}` fails it and frees "
-                "its slot")
+                "its slot" + (" (a sync does so by itself once the host is silent for KPI_RUN_DEAD_AFTER)"
+                              if state.host else ""))
         if state.alive is False:
-            problems.append(f"{state.describe()}: its process is gone (`kpi doctor --repair` fails it and frees "
+            problems.append(f"{state.describe()}: {state.why} (`kpi doctor --repair` fails it and frees "
                             "its slot)")
     holders: list[str] = []
     for pool, info in infos.items():  # this business's writer pool, and in a portfolio its platforms'

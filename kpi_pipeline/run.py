@@ -23,7 +23,8 @@ from kpi_pipeline.config import Settings
 from kpi_pipeline.defs import build_definitions
 from kpi_pipeline.instance_setup import (  # noqa: F401 - kpi.run's public names
     EVENT_LOG_BLOCK, INSTANCE_YAML, ensure_instance, ensure_portfolio_instance, set_api_pools, write_workspace)
-from kpi_pipeline.instance_state import LAUNCHED_BY_TAG, PID_TAG, POOL, STARTED_BY_TAG, pool_holders, process_tag
+from kpi_pipeline.instance_state import (HEARTBEAT_EVERY, LAUNCHED_BY_TAG, PID_TAG, POOL, STARTED_BY_TAG, heartbeat,
+                                         pool_holders, process_tag)
 from kpi_pipeline.runtime import AS_OF_TAG, PARTITION_TAG, PROGRESS_MARK
 from kpi_pipeline.schedules import NIGHTLY_JOB, REFRESH_JOB, run_tags
 
@@ -56,6 +57,12 @@ class RunOutcome:
     failures: list[str]
     causes: dict[str, list[str]] = field(default_factory=dict)  # root cause -> steps it failed
     stopped: str = ""  # why the run was stopped from outside (Ctrl-C, waited too long for the pool)
+    status: str = ""  # the run's end as Dagster recorded it (SUCCESS, FAILURE, CANCELED)
+
+    @property
+    def word(self) -> str:
+        """The run's end for ``run <id>: ...``: ok, FAILED, or CANCELED when it was stopped."""
+        return "ok" if self.success else "CANCELED" if self.status == "CANCELED" else "FAILED"
 
 
 @dataclass
@@ -141,6 +148,7 @@ class _Supervisor:
 
     def __init__(self, instance: dg.DagsterInstance, watch: _Watch, out: TextIO, pool_wait: float) -> None:
         self.instance, self.watch, self.out, self.pool_wait = instance, watch, out, pool_wait
+        self.run_id = ""  # the last run started
 
     def run(self, job: Any, **kwargs: Any) -> tuple[Any, str]:
         run_id = str(uuid.uuid4())
@@ -154,11 +162,16 @@ class _Supervisor:
 
         thread = threading.Thread(target=work, name=f"kpi-run-{run_id[:8]}", daemon=True)
         stopped, told, interrupts = "", False, 0
+        self.run_id = run_id  # known even when the run is stopped before it returns a result
+        next_beat = time.monotonic()
         with _terminate_as_interrupt():
             thread.start()
             while thread.is_alive():
                 try:
                     thread.join(0.2)
+                    if time.monotonic() >= next_beat:  # so that other hosts sharing the instance see it live
+                        next_beat = time.monotonic() + HEARTBEAT_EVERY
+                        heartbeat(self.instance, run_id)
                     since = self.watch.blocked_since
                     if since is not None and not told:
                         told = True
@@ -266,6 +279,7 @@ def run_pipeline(
         watch.plan(job, keys)
         result, stopped = supervisor.run(job, tags={**tags, **who}, partition_key=partition,
                                          asset_selection=keys, raise_on_error=False, run_config=run_config)
+        main_run = supervisor.run_id
         failed_raw = [] if result is None else [
             e.step_key for e in result.all_events
             if e.event_type == DagsterEventType.STEP_FAILURE and (e.step_key or "").startswith("raw__")]
@@ -278,6 +292,7 @@ def run_pipeline(
             _, stopped = supervisor.run(refresh, tags={AS_OF_TAG: as_of.isoformat(), "kpi/refresh_after": result.run_id,
                                                        **who},
                                         asset_selection=refresh_keys, raise_on_error=False, run_config=run_config)
+        record = instance.get_run_by_id(main_run)  # as Dagster recorded it: a stopped run is CANCELED
     streams: list[StreamLine] = []
     failures: list[str] = []
     for event in (result.all_events if result is not None else []):
@@ -292,11 +307,12 @@ def run_pipeline(
         elif event.event_type == DagsterEventType.STEP_FAILURE:
             failures.append(event.step_key or "?")
     success = bool(result is not None and result.success and not stopped)
+    status = record.status.value if record is not None else ("SUCCESS" if success else "FAILURE")
     if result is not None and not success and not stopped:  # a run stopped by a person is not news
         pairs = [(e.step_key or "?", root_message(e.step_failure_data.error)) for e in result.all_events
                  if e.event_type == DagsterEventType.STEP_FAILURE]
         announce_failure(settings, started_by, result.run_id, pairs, as_of.isoformat())
-    return RunOutcome(success, result.run_id if result is not None else "", streams, failures, watch.causes, stopped)
+    return RunOutcome(success, main_run, streams, failures, watch.causes, stopped, status)
 
 
 def summary_lines(outcome: RunOutcome) -> list[str]:

@@ -108,13 +108,13 @@ def hold_the_pool(home: Path) -> str:
         return run.run_id
 
 
-def _event(run, kind):
+def _event(run, kind, at: float | None = None):
     from dagster._core.events import DagsterEvent
     from dagster._core.events.log import EventLogEntry
 
     event = DagsterEvent(kind.value, job_name=run.job_name)
     return EventLogEntry(error_info=None, level="debug", user_message="", run_id=run.run_id,
-                         timestamp=time.time(), dagster_event=event)
+                         timestamp=at or time.time(), dagster_event=event)
 
 
 def run_status(home: Path, run_id: str) -> dg.DagsterRunStatus:
@@ -191,6 +191,58 @@ def test_a_sync_waiting_for_the_pool_names_the_holder_and_gives_up(setup, capsys
     with dg.DagsterInstance.from_config(str(home)) as instance:
         ours = [r for r in instance.get_runs() if r.run_id != holder][0]
     assert ours.status == dg.DagsterRunStatus.CANCELED
+    assert f"run {ours.run_id}: CANCELED" in out  # its id, and the status Dagster recorded
+
+
+def foreign_run(home: Path, started_ago: float, heard_ago: float | None, slot: bool) -> str:
+    """A run of `kpi sync` on another host (a pod since replaced) that started ``started_ago`` seconds
+    ago; its last heartbeat ``heard_ago`` seconds ago (None: none); holding the duckdb pool slot."""
+    from kpi_pipeline.instance_state import HEARTBEAT_KEY
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        run = instance.create_run_for_job(dg.GraphDefinition("ghost").to_job(), run_id=str(uuid.uuid4()),
+                                          tags={PID_TAG: "kpi-nightly-29311-x7k2p:7:4242", STARTED_BY_TAG: "kpi sync"})
+        instance.handle_new_event(_event(run, dg.DagsterEventType.RUN_START, at=time.time() - started_ago))
+        if heard_ago is not None:
+            instance.run_storage.set_cursor_values({HEARTBEAT_KEY + run.run_id: str(time.time() - heard_ago)})
+        if slot:
+            instance.event_log_storage.set_concurrency_slots(POOL, 1)
+            assert instance.event_log_storage.claim_concurrency_slot(POOL, run.run_id, "raw__stripe__charges").is_claimed
+        return run.run_id
+
+
+def test_a_sync_killed_on_another_host_is_failed_once_silent_and_blocks_no_later_sync(setup, capsys):
+    config = setup
+    home = config.parent / ".dagster"
+    dead = foreign_run(home, started_ago=3600, heard_ago=3000, slot=True)  # silent for 50 min
+    live = foreign_run(home, started_ago=3600, heard_ago=30, slot=False)  # a long run, heard of lately
+    capsys.readouterr()
+    assert main(["doctor", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert f"run {dead[:8]} started" in out and "on host kpi-nightly-29311-x7k2p, silent for 50 min" in out, out
+    assert "has not been heard of for 50 min (`kpi doctor --repair` fails it" in out
+    assert "1 problem(s):" in out and "last heard 30s ago" in out  # the live one is no problem
+    # the next sync fails it and takes the pool (before: it waited for it until killed)
+    assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat(), "--wait", str(HANG)]) == 0
+    out = capsys.readouterr().out
+    assert f"repaired: marked run {dead[:8]}" in out and "freed the duckdb pool slot" in out, out
+    assert run_status(home, dead) == dg.DagsterRunStatus.FAILURE
+    assert run_status(home, live) == dg.DagsterRunStatus.STARTED
+    assert main(["doctor", "--config", str(config)]) == 0
+    assert "ok: nothing to repair" in capsys.readouterr().out
+    # the sync's own run left heartbeats for other hosts to read
+    from kpi_pipeline.instance_state import HEARTBEAT_KEY
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        ours = [r.run_id for r in instance.get_runs() if r.run_id not in (dead, live)]
+        beats = instance.run_storage.get_cursor_values({HEARTBEAT_KEY + r for r in ours})
+    assert beats and all(time.time() - float(v) < HANG for v in beats.values()), beats
+    # once the other one falls silent past the bound, doctor --repair fails it
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.run_storage.set_cursor_values({HEARTBEAT_KEY + live: str(time.time() - 660)})
+    assert main(["doctor", "--config", str(config), "--repair"]) == 0
+    assert f"repaired: marked run {live[:8]}" in capsys.readouterr().out
+    assert run_status(home, live) == dg.DagsterRunStatus.FAILURE
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
