@@ -395,9 +395,14 @@ def source_settings(settings: Settings, source: str, as_of: dt.date) -> dict[str
     block = settings.enabled_sources()[source]
     values = {k: (v.get_secret_value() if isinstance(v, SecretStr) else v) for k, v in block.__dict__.items()}
     if source == "manual":  # a local file, the same in demo mode
+        from kpi_pipeline.runtime import today
+
+        # its dates run from history_start to the last day that has happened: a back-dated as-of
+        # must not refuse the file a nightly accepts (rows after as-of wait for their period)
         path = Path(values["path"])
         return {**values, "path": str(path if path.is_absolute() else settings.base_dir / path),
-                "kpi_ids": [c.id for c in settings.custom_kpis]}
+                "kpi_ids": [c.id for c in settings.custom_kpis], "history_start": settings.history_start,
+                "last_day": max(as_of, today(settings, as_of))}
     if settings.demo:  # the sandbox's world runs to the platforms' yesterday, whatever the run's as-of
         from connectors.sandbox import shared_sandbox
         from kpi_pipeline.runtime import today
