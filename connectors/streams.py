@@ -98,6 +98,7 @@ class Page:
 
     records: list[dict[str, Any]]
     account: str
+    done: float | None = None  # a file read in pages: the share of it read so far (0..1), for progress
 
 
 def scrubbed(record: dict[str, Any], paths: tuple[str, ...]) -> dict[str, Any]:

@@ -335,11 +335,11 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         values = source_settings(settings, "manual", settings.default_as_of())
         try:
             csv_file = connect(values)
-            rows = csv_file.read()
+            rows = sum(len(page.records) for page in csv_file.pages())
         except ConnectorError as err:
             print(f"error: {err}", file=sys.stderr)
             return BAD_INPUT
-        print(f"manual: {len(rows):,} rows in {values['path']}")
+        print(f"manual: {rows:,} rows in {values['path']}")
         for note in csv_file.notes:
             print(f"warning: {note}", file=sys.stderr)
     if not args.online:

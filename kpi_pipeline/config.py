@@ -251,7 +251,30 @@ def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
 
 
-def _read_yaml(config_path: Path) -> Any:
+def _duplicate_keys(node: yaml.Node | None, path: str = "") -> list[tuple[str, str]]:
+    """(yaml path, message) of every key a mapping repeats: YAML keeps the last silently, so
+    ``currency: EUR`` then ``currency: USD`` would mean USD without a word."""
+    out: list[tuple[str, str]] = []
+    if isinstance(node, yaml.MappingNode):
+        first: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            where = f"{path}.{key}" if path else str(key)
+            if key is not None and key != "<<":  # a merge key (<<: *base) may repeat by design
+                line = key_node.start_mark.line + 1
+                if key in first:
+                    out.append((where, f"duplicate key {key!r} (line {line}; first on line {first[key]})"))
+                else:
+                    first[key] = line
+            out.extend(_duplicate_keys(value_node, where))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out.extend(_duplicate_keys(item, f"{path}.{i}" if path else str(i)))
+    return out
+
+
+def _read_yaml(config_path: Path) -> tuple[Any, list[tuple[str, str]]]:
+    """The parsed file and its duplicate keys as (yaml path, message)."""
     data = config_path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
@@ -259,12 +282,16 @@ def _read_yaml(config_path: Path) -> Any:
         line = data[:err.start].count(b"\n") + 1
         raise ConfigError(str(config_path), [(f"line {line}", f"not UTF-8 text (byte 0x{data[err.start]:02x}); "
                                               "save the file as UTF-8 (in most editors: Save as > Encoding)")]) from None
+    loader = _Loader(text)
     try:
-        return yaml.load(text, Loader=_Loader) or {}
+        node = loader.get_single_node()
+        return (loader.construct_document(node) if node is not None else None) or {}, _duplicate_keys(node)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(file)"
         raise ConfigError(str(config_path), [(where, f"not valid YAML: {getattr(err, 'problem', err)}")]) from None
+    finally:
+        loader.dispose()
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
@@ -276,9 +303,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
     config_path = Path(path or os.environ.get("KPI_CONFIG") or "kpi.yaml")
     if not config_path.is_file():
         raise ConfigError(str(config_path), [("(file)", "not found; pass --config PATH or set KPI_CONFIG")])
-    raw = _read_yaml(config_path)
+    raw, duplicates = _read_yaml(config_path)
     if not isinstance(raw, dict):
-        raise ConfigError(str(config_path), [("(file)", "expected a mapping at the top level")])
+        raise ConfigError(str(config_path), [*duplicates, ("(file)", "expected a mapping at the top level")])
 
     own = {k: v for k, v in dotenv_values(config_path.parent / ".env").items() if v is not None}
     # a portfolio's business reads its own .env first: the same ${STRIPE_API_KEY} differs per business,
@@ -288,7 +315,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
     missing: list[tuple[str, str]] = []
     data = _interpolate(raw, "", env, missing)
 
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str]] = list(duplicates)
     if folder is not None and not SLUG.match(folder):
         problems.append(("(folder)", f"{folder!r} is not a business slug: name the folder "
                                      "in lower case letters, digits and _ (it is the business's id and --business)"))
@@ -368,9 +395,14 @@ def source_settings(settings: Settings, source: str, as_of: dt.date) -> dict[str
     block = settings.enabled_sources()[source]
     values = {k: (v.get_secret_value() if isinstance(v, SecretStr) else v) for k, v in block.__dict__.items()}
     if source == "manual":  # a local file, the same in demo mode
+        from kpi_pipeline.runtime import today
+
+        # its dates run from history_start to the last day that has happened: a back-dated as-of
+        # must not refuse the file a nightly accepts (rows after as-of wait for their period)
         path = Path(values["path"])
         return {**values, "path": str(path if path.is_absolute() else settings.base_dir / path),
-                "kpi_ids": [c.id for c in settings.custom_kpis]}
+                "kpi_ids": [c.id for c in settings.custom_kpis], "history_start": settings.history_start,
+                "last_day": max(as_of, today(settings, as_of))}
     if settings.demo:  # the sandbox's world runs to the platforms' yesterday, whatever the run's as-of
         from connectors.sandbox import shared_sandbox
         from kpi_pipeline.runtime import today

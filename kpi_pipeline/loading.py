@@ -30,7 +30,9 @@ class Progress:
         self.started = self.last = clock()
         self.reached: dt.date | None = None
 
-    def tick(self, rows: int, requests: int, batch: pa.Table) -> None:
+    def tick(self, rows: int, requests: int, batch: pa.Table, done: float | None = None) -> None:
+        """``done``: the share of a file read so far, which says how far a file is better than its
+        dates (a file's rows come in any order)."""
         column = self.spec.date_column
         if column in batch.column_names and batch.num_rows:
             latest = pc.max(batch[column]).as_py()
@@ -42,7 +44,11 @@ class Progress:
         self.last = now
         text = f"{self.spec.source}/{self.spec.name}: {rows:,} rows in {requests} requests"
         start, end = self.window.start, self.window.end
-        if self.reached is not None and start <= self.reached < end:
+        if done is not None:
+            text += f", {done:.0%} of the file read"
+            if 0 < done < 1:
+                text += f", about {math.ceil((now - self.started) * (1 - done) / done)}s left"
+        elif self.reached is not None and start <= self.reached < end:
             done = ((self.reached - start).days + 1) / ((end - start).days + 1)
             left = (now - self.started) * (1 - done) / done
             text += f", through {self.reached} of {start}..{end} ({done:.0%}), about {math.ceil(left)}s left"
@@ -162,7 +168,7 @@ def load_stream(spec: StreamSpec, client: Any, window: Window, ctx: StreamContex
                     batch = page_to_arrow(spec, page, ctx, warehouse.business_id, synced_at)
                     rows += batch.num_rows
                     if told is not None:
-                        told.tick(rows, client.stats.requests - before[0], batch)
+                        told.tick(rows, client.stats.requests - before[0], batch, page.done)
                     yield batch
 
         def recorded(con: Any, rows: int) -> None:  # in the load's own transaction

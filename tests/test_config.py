@@ -243,3 +243,23 @@ def test_missing_credentials_come_with_every_other_problem_at_once(tmp_path, mon
     assert "sources.mailchimp.api_key: credential not set (${MC_KEY_FOR_TEST} is not set)" in err
     assert "sources.stripe.api_key: credential not set" in err
     assert not (tmp_path / "data").exists() and not (tmp_path / ".dagster").exists()
+
+
+def test_a_duplicate_key_is_refused_by_its_line_not_the_last_one_winning(tmp_path, capsys):
+    path = write_config(tmp_path, """\
+        business: Studio Lumen
+        history_start: 2025-01-01
+        currency: EUR
+        currency: USD
+        sources:
+          manual: {path: data/x.csv}
+        custom_kpis:
+          - {id: treatments_performed, label: Treatments, domain: production, unit: count, unit: ratio}
+        """)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert ("currency", "duplicate key 'currency' (line 4; first on line 3)") in info.value.problems
+    assert ("custom_kpis.0.unit", "duplicate key 'unit' (line 8; first on line 8)") in info.value.problems
+    assert main(["sync", "--config", str(path)]) == 2
+    assert "  - currency: duplicate key 'currency' (line 4; first on line 3)" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists() and not (tmp_path / ".dagster").exists()
