@@ -88,8 +88,9 @@ class Ga4Client:
             if len(response.metric_headers) != len(metrics):
                 # an empty report omits rows and rowCount but always names the metrics it was asked
                 # for (apis.md §2.3): without them the answer (`{}` with 200) says nothing about the window
-                raise FatalError(f"malformed answer: a report without its metricHeaders ({len(response.metric_headers)} "
-                                 f"of {len(metrics)}); nothing was loaded", platform=PLATFORM, stream=stream,
+                got = len(response.metric_headers)
+                raise FatalError(f"malformed answer: a report without its metricHeaders ({got} of {len(metrics)}); "
+                                 "nothing was loaded", platform=PLATFORM, stream=stream,
                                  path=f"{self.property}:runReport",
                                  hint="the platform answered 200 without its data; the stored rows are kept; run "
                                       "the sync again, and report it if it persists")
