@@ -16,7 +16,8 @@ import requests
 
 from connectors.errors import ConnectorError, RateLimitedError
 from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
-from connectors.pagination import PageTokenPaginator
+from connectors.errors import FatalError
+from connectors.pagination import PageTokenPaginator, dig, records_at
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window, person_column
 
 PLATFORM = "calendly"
@@ -45,7 +46,13 @@ class CalendlyClient(HttpConnector):
         if self.organization:
             return {"organization": self.organization}
         if not self.user:
-            self.user = self.http.request_json("GET", "/users/me", stream=stream)["resource"]["uri"]
+            user = dig(self.http.request_json("GET", "/users/me", stream=stream), ["resource", "uri"])
+            if not isinstance(user, str) or not user:
+                raise FatalError("malformed answer: /users/me without resource.uri; nothing was loaded",
+                                 platform=PLATFORM, stream=stream, path="/users/me",
+                                 hint="the platform answered 200 without its data; the stored rows are kept; run the "
+                                      "sync again, or set sources.calendly.user (or organization) to skip this lookup")
+            self.user = user
         return {"user": self.user}
 
     def collection(self, path: str, base: dict[str, str], stream: str) -> Iterator[list[dict[str, Any]]]:
@@ -55,7 +62,7 @@ class CalendlyClient(HttpConnector):
         params = {**base, **paginator.first_params()}
         while True:
             body = self.http.request_json("GET", path, stream=stream, params=params)
-            items = body.get("collection") or []
+            items = records_at(body, "collection", platform=PLATFORM, stream=stream, where=path)
             yield items
             paginator.update(body, items)
             if not paginator.has_next:
@@ -107,14 +114,15 @@ STREAMS = {
         pii=("email",),
         columns=(Column("invitee_uri", "VARCHAR", "uri"), Column("event_uri", "VARCHAR", "event"),
                  Column("start_date", "DATE", derive=lambda r, c: c.local_date(r["_event_start_time"])),
-                 Column("status", "VARCHAR"), person_column("email")),
+                 Column("status", "VARCHAR", required=True), person_column("email")),
         fetch=fetch_invitees),
     "scheduled_events": StreamSpec(
         PLATFORM, "scheduled_events", "Meetings by their local start date, active and canceled; future ones too.",
         key=("event_uri",), date_column="start_date", lookback_days=30, future_days=FUTURE_DAYS, events=True,
         columns=(Column("event_uri", "VARCHAR", "uri"),
                  Column("start_date", "DATE", derive=lambda r, c: c.local_date(r["start_time"])),
-                 Column("start_time", "TIMESTAMPTZ"), Column("name", "VARCHAR"), Column("status", "VARCHAR"),
+                 Column("start_time", "TIMESTAMPTZ"), Column("name", "VARCHAR"),
+                 Column("status", "VARCHAR", required=True),  # active or canceled: intro calls count the active
                  Column("event_type", "VARCHAR"), Column("created_at", "TIMESTAMPTZ"),
                  Column("canceled_at", "TIMESTAMPTZ", "cancellation.created_at")),
         fetch=fetch_events),

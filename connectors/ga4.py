@@ -85,6 +85,15 @@ class Ga4Client:
                 order_bys=[OrderBy(dimension=OrderBy.DimensionOrderBy(dimension_name=d)) for d in dimensions])
             response = call_with_retries(lambda: self._run(request, stream), self.policy, self.stats)
             self._note(response)
+            if len(response.metric_headers) != len(metrics):
+                # an empty report omits rows and rowCount but always names the metrics it was asked
+                # for (apis.md §2.3): without them the answer (`{}` with 200) says nothing about the window
+                got = len(response.metric_headers)
+                raise FatalError(f"malformed answer: a report without its metricHeaders ({got} of {len(metrics)}); "
+                                 "nothing was loaded", platform=PLATFORM, stream=stream,
+                                 path=f"{self.property}:runReport",
+                                 hint="the platform answered 200 without its data; the stored rows are kept; run "
+                                      "the sync again, and report it if it persists")
             names = [h.name for h in response.dimension_headers] + [h.name for h in response.metric_headers]
             rows = list(response.rows)  # a report with no data has no rows key at all
             for row in rows:
@@ -202,13 +211,14 @@ def _ymd(record: dict[str, Any], ctx: StreamContext) -> dt.date:
 
 _USER_COLUMNS = (Column("start_date", "DATE", "startDate"), Column("end_date", "DATE", "endDate"),
                  Column("channel", "VARCHAR", "sessionDefaultChannelGroup"),
-                 Column("total_users", "BIGINT", "totalUsers"))
+                 Column("total_users", "BIGINT", "totalUsers", required=True))
 
 STREAMS = {spec.name: spec for spec in (
     StreamSpec(PLATFORM, "traffic_daily", "Daily sessions, users and key events per channel, and for all channels.",
                key=("date", "channel"), date_column="date", lookback_days=3, events=True,
                columns=(Column("date", "DATE", derive=_ymd), Column("channel", "VARCHAR", "sessionDefaultChannelGroup"),
-                        Column("sessions", "BIGINT"), Column("total_users", "BIGINT", "totalUsers"),
+                        Column("sessions", "BIGINT", required=True),
+                        Column("total_users", "BIGINT", "totalUsers", required=True),
                         Column("new_users", "BIGINT", "newUsers"),
                         Column("engaged_sessions", "BIGINT", "engagedSessions"),
                         Column("key_events", "BIGINT", "keyEvents")),

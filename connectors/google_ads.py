@@ -136,8 +136,14 @@ class GoogleAdsClient(HttpConnector):
         self._authorize(stream)
         body = self.http.request_json("POST", f"/customers/{self.customer_id}/googleAds:searchStream",
                                       stream=stream, json={"query": query})
-        if not isinstance(body, list):
-            raise FatalError("searchStream did not answer a JSON array of batches", platform=PLATFORM, stream=stream)
+        # `[]` (or batches without `results`: proto3 JSON omits an empty list) is a well-formed empty answer;
+        # anything else (`{}`, an object with 200) says nothing about the window
+        if not isinstance(body, list) or not all(isinstance(batch, dict) for batch in body):
+            got = "an empty object" if body == {} else f"a {type(body).__name__}"
+            raise FatalError(f"malformed answer: searchStream did not answer a JSON array of batches (got {got}); "
+                             "nothing was loaded", platform=PLATFORM, stream=stream, path="googleAds:searchStream",
+                             hint="the platform answered 200 without its data; the stored rows are kept; run the "
+                                  "sync again, and report it if it persists")
         return [row for batch in body for row in batch.get("results", [])]
 
     def account(self, stream: str) -> dict[str, Any]:
@@ -189,7 +195,7 @@ STREAMS = {
         key=("date", "campaign_id"), date_column="date", lookback_days=30, events=True,
         columns=(Column("date", "DATE", "segments.date"), Column("campaign_id", "VARCHAR", "campaign.id"),
                  Column("campaign_name", "VARCHAR", "campaign.name"),
-                 Column("impressions", "BIGINT", "metrics.impressions"), Column("clicks", "BIGINT", "metrics.clicks"),
+                 Column("impressions", "BIGINT", "metrics.impressions", required=True), Column("clicks", "BIGINT", "metrics.clicks"),
                  Column("cost_micros", "BIGINT", "metrics.costMicros"),
                  Column("conversions", "DOUBLE", "metrics.conversions"),
                  Column("conversions_value", "DOUBLE", "metrics.conversionsValue"),

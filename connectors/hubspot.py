@@ -19,7 +19,7 @@ from typing import Any, Iterator
 import requests
 
 from connectors.errors import ConnectorError, RateLimitedError
-from connectors.pagination import PageTokenPaginator
+from connectors.pagination import PageTokenPaginator, records_at
 from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window, person_column
 
@@ -71,7 +71,7 @@ class HubSpotClient(HttpConnector):
         paginator = PageTokenPaginator("paging.next.after", "after").for_stream(PLATFORM, stream)
         page, seen = first, 0
         while True:
-            items = page.get("results") or []
+            items = records_at(page, "results", platform=PLATFORM, stream=stream, where=path)
             seen += len(items)
             yield items
             paginator.update(page, items)

@@ -16,7 +16,9 @@ import datetime as dt
 from typing import Any, Iterator
 
 from connectors.graph import DEFAULT_VERSION, graph_classifier
+from connectors.errors import FatalError
 from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
+from connectors.pagination import records_at
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
 PLATFORM = "instagram"
@@ -53,6 +55,11 @@ def connect(settings: dict[str, Any]) -> InstagramClient:
 
 def fetch_account(client: InstagramClient, window: Window, ctx: StreamContext) -> Iterator[Page]:
     body = client.get(f"/{client.user_id}", "account", fields="id,username,followers_count,follows_count,media_count")
+    if not isinstance(body, dict) or not body.get("id"):  # `{}` is no account, not an account without followers
+        raise FatalError("malformed answer: the account without its id; nothing was loaded", platform=PLATFORM,
+                         stream="account", path=f"/{client.user_id}",
+                         hint="the platform answered 200 without its data; the stored rows are kept; run the sync "
+                              "again, and report it if it persists")
     yield Page([body], account=client.user_id)
 
 
@@ -61,7 +68,7 @@ def fetch_follower_count(client: InstagramClient, window: Window, ctx: StreamCon
     while start <= window.end:
         end = min(window.end, start + dt.timedelta(days=MAX_SPAN_DAYS - 1))
         body = client.insights("follower_count", "follower_count", start, end, ctx)
-        for series in body.get("data") or []:
+        for series in records_at(body, "data", platform=PLATFORM, stream="follower_count", where="/insights"):
             rows = [v for v in series.get("values") or [] if window.start <= _day_ending(v["end_time"], ctx) <= end]
             if rows:
                 yield Page(rows, account=client.user_id)
@@ -75,7 +82,8 @@ def fetch_daily_totals(client: InstagramClient, window: Window, ctx: StreamConte
         follows = client.insights("daily_totals", "follows_and_unfollows", day, day, ctx,
                                   metric_type="total_value", breakdown="follow_type")
         record: dict[str, Any] = {"day": day.isoformat()}
-        for item in (totals.get("data") or []) + (follows.get("data") or []):
+        for item in [*records_at(totals, "data", platform=PLATFORM, stream="daily_totals", where="/insights"),
+                     *records_at(follows, "data", platform=PLATFORM, stream="daily_totals", where="/insights")]:
             total = item.get("total_value") or {}
             record[item["name"]] = total.get("value")
             record.update(_breakdown(item["name"], total))
@@ -108,19 +116,19 @@ STREAMS = {spec.name: spec for spec in (
                history_note="Instagram reports followers_count only as of now",
                columns=(Column("snapshot_date", "DATE", derive=lambda r, c: c.snapshot_date),
                         Column("user_id", "VARCHAR", "id"), Column("username", "VARCHAR"),
-                        Column("followers_count", "BIGINT"), Column("follows_count", "BIGINT"),
+                        Column("followers_count", "BIGINT", required=True), Column("follows_count", "BIGINT"),
                         Column("media_count", "BIGINT")),
                fetch=fetch_account),
     StreamSpec(PLATFORM, "follower_count", "New follows per day (Instagram serves the last 30 days only).",
                key=("day",), date_column="day", lookback_days=3, history_days=30, supplementary=True,
                history_note="Instagram serves follower_count for the last 30 days only",
                columns=(Column("day", "DATE", derive=lambda r, c: _day_ending(r["end_time"], c)),
-                        Column("new_followers", "BIGINT", "value")),
+                        Column("new_followers", "BIGINT", "value", required=True)),
                fetch=fetch_follower_count),
     StreamSpec(PLATFORM, "daily_totals", "Reach, profile views, follows and unfollows per day (total_value).",
                key=("day",), date_column="day", lookback_days=3, history_days=730, events=True,
                history_note="Instagram keeps account insights for about two years",
-               columns=(Column("day", "DATE"), Column("reach", "BIGINT"), Column("profile_views", "BIGINT"),
+               columns=(Column("day", "DATE"), Column("reach", "BIGINT", required=True), Column("profile_views", "BIGINT"),
                         Column("follows", "BIGINT", derive=lambda r, c: r.get("follows_and_unfollows.follower")),
                         Column("unfollows", "BIGINT", derive=lambda r, c: r.get("follows_and_unfollows.non_follower"))),
                fetch=fetch_daily_totals),

@@ -80,8 +80,12 @@ class MailchimpClient:
                                           message=result.reason or "error without a body",
                                           request_id=result.headers.get("X-Request-Id"),
                                           credential_setting="sources.mailchimp.api_key")
+                if _empty_object(result):  # the SDK hands back `{}` as the response: a page without its list
+                    return {}
                 raise bad_body(PLATFORM, stream, path, result.status_code, result.headers.get("Content-Type"),
                                result.headers.get("X-Request-Id"))
+            if isinstance(result, str) and _json_object(result) is not None:
+                return _json_object(result)  # JSON under another content type (problem+json): judged by its keys
             if isinstance(result, str):  # the SDK hands back a body that is not JSON as text
                 headers = self.last_response.headers if self.last_response is not None else {}
                 raise bad_body(PLATFORM, stream, path, getattr(self.last_response, "status_code", None),
@@ -102,7 +106,10 @@ class MailchimpClient:
             body = self.call(stream, path, fn, **kwargs, **params)
             items = body.get(items_key)
             if not isinstance(items, list):
-                raise FatalError(f"response has no '{items_key}' list", platform=PLATFORM, stream=stream, path=path)
+                raise FatalError(f"malformed answer: no '{items_key}' list of records; nothing was loaded",
+                                 platform=PLATFORM, stream=stream, path=path,
+                                 hint="the platform answered 200 without its data (an outage or a changed API); "
+                                      "the stored rows are kept; run the sync again, and report it if it persists")
             yield items
             paginator.update(body, items)
             if not paginator.has_next:
@@ -115,6 +122,23 @@ class MailchimpClient:
                                 fields=["lists.id", "total_items"]):
             ids.extend(item["id"] for item in items)
         return ids
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    """``text`` parsed when it is a JSON object, else None."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _empty_object(response: requests.Response) -> bool:
+    """Whether a response's body is the JSON ``{}`` (the SDK returns such a response, not a dict)."""
+    try:
+        return response.json() == {}
+    except ValueError:
+        return False
 
 
 def _classify(err: ApiClientError, stream: str, path: str, response: requests.Response | None) -> Exception:
@@ -253,7 +277,7 @@ STREAMS: dict[str, StreamSpec] = {
             key=("snapshot_date", "list_id"), date_column="snapshot_date", kind="snapshot", lookback_days=1,
             history_note="Mailchimp reports list stats only as of now",
             columns=(Column("snapshot_date", "DATE", derive=_snapshot), Column("list_id", "VARCHAR", "id"),
-                     Column("name", "VARCHAR"), Column("member_count", "BIGINT", "stats.member_count"),
+                     Column("name", "VARCHAR"), Column("member_count", "BIGINT", "stats.member_count", required=True),
                      Column("unsubscribe_count", "BIGINT", "stats.unsubscribe_count"),
                      Column("cleaned_count", "BIGINT", "stats.cleaned_count"),
                      Column("campaign_count", "BIGINT", "stats.campaign_count"),
@@ -283,7 +307,7 @@ STREAMS: dict[str, StreamSpec] = {
             columns=(Column("campaign_id", "VARCHAR", "id"), Column("send_date", "DATE", derive=_send_date("send_time")),
                      Column("send_time", "TIMESTAMPTZ"), Column("list_id", "VARCHAR"),
                      Column("campaign_title", "VARCHAR"), Column("subject_line", "VARCHAR"),
-                     Column("emails_sent", "BIGINT"), Column("hard_bounces", "BIGINT", "bounces.hard_bounces"),
+                     Column("emails_sent", "BIGINT", required=True), Column("hard_bounces", "BIGINT", "bounces.hard_bounces"),
                      Column("soft_bounces", "BIGINT", "bounces.soft_bounces"),
                      Column("unique_opens", "BIGINT", "opens.unique_opens"),
                      Column("opens_total", "BIGINT", "opens.opens_total"),
@@ -298,7 +322,8 @@ STREAMS: dict[str, StreamSpec] = {
             key=("snapshot_date", "list_id", "member_id"), date_column="snapshot_date", kind="snapshot",
             lookback_days=1, history_note="Mailchimp reports membership only as of now",
             columns=(Column("snapshot_date", "DATE", derive=_snapshot), Column("list_id", "VARCHAR", from_account=True),
-                     Column("member_id", "VARCHAR", "id"), Column("status", "VARCHAR"),
+                     Column("member_id", "VARCHAR", "id"),
+                     Column("status", "VARCHAR", required=True),
                      Column("timestamp_opt", "TIMESTAMPTZ"), Column("last_changed", "TIMESTAMPTZ"),
                      # business-local opt-in date; "" (imported before opt-in was recorded) is unknown
                      Column("opt_in_date", "DATE", derive=lambda r, c: c.local_date(r["timestamp_opt"])

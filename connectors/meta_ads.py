@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 from connectors.graph import DEFAULT_VERSION, ReduceDataError, graph_classifier
 from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
-from connectors.pagination import NextUrlPaginator
+from connectors.pagination import NextUrlPaginator, records_at
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
 PLATFORM = "meta_ads"
@@ -60,7 +60,7 @@ class MetaAdsClient(HttpConnector):
         rows: list[list[dict[str, Any]]] = []
         body = self.http.request_json("GET", path, stream=stream, params=params)
         while True:
-            rows.append(body.get("data") or [])
+            rows.append(records_at(body, "data", platform=PLATFORM, stream=stream, where=path))
             paginator.update(body, rows[-1])
             if not paginator.has_next:
                 break
@@ -99,9 +99,9 @@ STREAMS = {
         key=("date", "campaign_id"), date_column="date", lookback_days=28, history_days=37 * 30, events=True,
         history_note="Meta keeps insights for 37 months",
         columns=(Column("date", "DATE", "date_start"), Column("campaign_id", "VARCHAR"),
-                 Column("campaign_name", "VARCHAR"), Column("impressions", "BIGINT"), Column("reach", "BIGINT"),
-                 Column("clicks", "BIGINT"), Column("inline_link_clicks", "BIGINT"),
-                 Column("spend", "DECIMAL(18,2)"), Column("account_currency", "VARCHAR"),
+                 Column("campaign_name", "VARCHAR"), Column("impressions", "BIGINT", required=True),
+                 Column("reach", "BIGINT"), Column("clicks", "BIGINT", required=True),
+                 Column("inline_link_clicks", "BIGINT"), Column("spend", "DECIMAL(18,2)", required=True), Column("account_currency", "VARCHAR"),
                  Column("purchases", "DOUBLE", derive=_action("offsite_conversion.fb_pixel_purchase")),
                  Column("purchase_value", "DOUBLE",
                         derive=_action("offsite_conversion.fb_pixel_purchase", "action_values"))),

@@ -19,6 +19,25 @@ def dig(body: Any, path: Sequence[str]) -> Any:
     return node
 
 
+def records_at(body: Any, path: str, *, platform: str, stream: str | None, where: str | None = None) -> list[Any]:
+    """The list of records at ``path`` (dotted) in a page's body; a page without that list is malformed.
+
+    A well-formed empty page (``{"data": [], ...}``) is an empty window and returns ``[]``; an
+    answer that lacks the list altogether (``{}``, an error envelope with 200, a renamed key) says
+    nothing about the window, so it is a :class:`FatalError` naming what is missing: the load fails
+    and the rows already stored stay, instead of being replaced with nothing.
+    """
+    items = dig(body, path.split("."))
+    if not isinstance(items, list):
+        got = "an empty object" if body == {} else f"a {type(body).__name__}" if not isinstance(body, Mapping) \
+            else f"keys {', '.join(sorted(map(str, body))[:6])}"
+        raise FatalError(f"malformed answer: no '{path}' list of records (got {got}); nothing was loaded",
+                         platform=platform, stream=stream, path=where,
+                         hint="the platform answered 200 without its data (an outage or a changed API); "
+                              "the stored rows are kept; run the sync again, and report it if it persists")
+    return items
+
+
 class Paginator:
     """Base class: subclasses set ``has_next`` and put their position into params."""
 

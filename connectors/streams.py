@@ -123,13 +123,19 @@ def person_column(path: str, name: str = "person_key") -> "Column":
 
 @dataclass(frozen=True)
 class Column:
-    """A typed column of a raw table, read from the record by dotted path or derived."""
+    """A typed column of a raw table, read from the record by dotted path or derived.
+
+    ``required``: a metric the platform sends in every record (as 0 when there was none). A load
+    where no record has it is refused, naming the field: the platform renamed or dropped it
+    (Meta ``spend`` -> ``amount_spent``), and NULLs would pass for a complete load.
+    """
 
     name: str
     type: str
     path: str | None = None
     derive: Callable[[dict[str, Any], StreamContext], Any] | None = None
     from_account: bool = False
+    required: bool = False
 
     def values(self, records: list[dict[str, Any]], ctx: StreamContext, account: str = "") -> list[Any]:
         """``value`` of each record (a page at a time: the path is split once, a top-level field read

@@ -17,7 +17,7 @@ import requests
 
 from connectors.errors import ConnectorError, RateLimitedError
 from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
-from connectors.pagination import CursorPaginator
+from connectors.pagination import CursorPaginator, records_at
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window, person_column
 
 PLATFORM = "stripe"
@@ -57,7 +57,7 @@ class StripeClient(HttpConnector):
                            "created[lt]": int(ctx.local_start(window.end + dt.timedelta(days=1)).timestamp())})
         while True:
             body = self.http.request_json("GET", f"/v1/{resource}", stream=stream, params=params)
-            items = body.get("data") or []
+            items = records_at(body, "data", platform=PLATFORM, stream=stream, where=f"/v1/{resource}")
             yield items
             paginator.update(body, items)
             if not paginator.has_next:
@@ -129,7 +129,7 @@ STREAMS = {spec.name: spec for spec in (
                columns=(Column("charge_id", "VARCHAR", "id"), _CREATED, Column("created", "BIGINT"),
                         Column("customer_id", "VARCHAR", "customer"), Column("invoice_id", "VARCHAR", "invoice"),
                         Column("status", "VARCHAR"), Column("currency", "VARCHAR"), _MINOR,
-                        Column("amount", "BIGINT"), Column("amount_refunded", "BIGINT"), Column("refunded", "BOOLEAN"),
+                        Column("amount", "BIGINT", required=True), Column("amount_refunded", "BIGINT"), Column("refunded", "BOOLEAN"),
                         person_column("billing_details.email", "billing_person_key")),
                fetch=_fetch("charges")),
     StreamSpec(PLATFORM, "balance_transactions", "Money settled in the account's currency: one entry per charge, "
@@ -139,8 +139,8 @@ STREAMS = {spec.name: spec for spec in (
                columns=(Column("transaction_id", "VARCHAR", "id"), _CREATED, Column("type", "VARCHAR"),
                         Column("reporting_category", "VARCHAR"),
                         Column("source_object", "VARCHAR", derive=_source("object")),
-                        Column("currency", "VARCHAR"), _MINOR, Column("amount", "BIGINT"), Column("fee", "BIGINT"),
-                        Column("net", "BIGINT"), Column("exchange_rate", "DOUBLE"),
+                        Column("currency", "VARCHAR"), _MINOR, Column("amount", "BIGINT", required=True),
+                        Column("fee", "BIGINT"), Column("net", "BIGINT", required=True), Column("exchange_rate", "DOUBLE"),
                         Column("source_id", "VARCHAR", derive=_source("id")),
                         Column("charge_id", "VARCHAR", derive=_source("charge_id")),
                         Column("source_amount", "BIGINT", derive=_source("amount")),
@@ -150,7 +150,7 @@ STREAMS = {spec.name: spec for spec in (
                key=("invoice_id",), date_column="created_date", lookback_days=30,
                columns=(Column("invoice_id", "VARCHAR", "id"), _CREATED, Column("customer_id", "VARCHAR", "customer"),
                         Column("charge_id", "VARCHAR", "charge"), Column("status", "VARCHAR"),
-                        Column("currency", "VARCHAR"), _MINOR, Column("total", "BIGINT"),
+                        Column("currency", "VARCHAR"), _MINOR, Column("total", "BIGINT", required=True),
                         Column("lines", "VARCHAR", derive=_lines)),
                pii=("customer_email", "customer_name", "customer_address"), currency_column="currency",
                fetch=fetch_invoices),

@@ -130,6 +130,18 @@ def page_to_arrow(spec: StreamSpec, page: Page, ctx: StreamContext, business_id:
     return pa.table(columns, schema=arrow_schema(spec))
 
 
+def missing_fields(spec: StreamSpec, columns: list[Any], rows: int) -> Exception:
+    """The error of a load where no record has a required metric: renamed or dropped by the platform."""
+    from connectors.errors import FatalError
+
+    fields = ", ".join(f"{c.path or c.name}" + (f" (column {c.name})" if c.path and c.path != c.name else "")
+                       for c in columns)
+    return FatalError(f"required field {fields} missing from all {rows:,} records; nothing was loaded",
+                      platform=spec.source, stream=spec.name,
+                      hint="the platform renamed or dropped the field (a changed API); the stored rows are kept; "
+                           "report it, a connector update is needed")
+
+
 def _check_currencies(spec: StreamSpec, values: list[Any], ctx: StreamContext) -> None:
     """Amounts in a currency the business neither keeps nor has a rate for are refused whole."""
     from connectors.errors import ConfigurationError
@@ -163,13 +175,17 @@ def load_stream(spec: StreamSpec, client: Any, window: Window, ctx: StreamContex
         def batches() -> Iterator[pa.Table]:
             told = Progress(progress, spec, replace) if progress is not None else None
             rows = 0
+            unseen = [c for c in spec.columns if c.required]  # required metrics no record has had yet
             for page in spec.fetch(client, replace, ctx):
                 if page.records:
                     batch = page_to_arrow(spec, page, ctx, warehouse.business_id, synced_at)
                     rows += batch.num_rows
+                    unseen = [c for c in unseen if batch[c.name].null_count == batch.num_rows]
                     if told is not None:
                         told.tick(rows, client.stats.requests - before[0], batch, page.done)
                     yield batch
+            if rows and unseen:  # raised before the replace commits: the stored rows stay
+                raise missing_fields(spec, unseen, rows)
 
         def recorded(con: Any, rows: int) -> None:  # in the load's own transaction
             result.rows, result.window = rows, replace

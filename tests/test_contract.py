@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.errors import AuthenticationError, RetriableError
+from connectors.errors import AuthenticationError, FatalError, RetriableError
 from connectors.registry import SOURCES
 from connectors.sandbox import CREDENTIALS
 from kpi_pipeline.config import load_config
@@ -121,3 +121,19 @@ def test_a_malformed_body_is_retried_and_if_it_persists_loads_nothing(sandbox, f
     with pytest.raises(RetriableError, match=f"{source}/.*malformed JSON.*gave up after 4 attempt"):
         run(sandbox, source, name, fast_policy, wh)
     assert content(wh, spec) == before
+
+
+# the data requests of each platform (not the OAuth token calls of Google's platforms)
+DATA_PATHS = {"ga4": r":runReport", "google_ads": r"googleAds:searchStream"}
+
+
+@pytest.mark.parametrize("source,name", HTTP, ids=HTTP_IDS)
+def test_an_empty_object_with_200_fails_and_keeps_the_rows(sandbox, fast_policy, source, name):
+    """`{}` with 200 is no answer about the window: the load fails naming the stream, nothing replaced."""
+    spec, wh, _, _ = run(sandbox, source, name, fast_policy)
+    before = content(wh, spec)
+    sandbox.servers[source].inject(DATA_PATHS.get(source, r".*"), status=200, body={}, times=50)
+    with pytest.raises(FatalError, match=rf"^{source}/{name}: malformed answer: .*nothing was loaded") as info:
+        run(sandbox, source, name, fast_policy, wh)
+    assert info.value.platform == source and "stored rows are kept" in str(info.value)
+    assert content(wh, spec) == before and len(before) > 0

@@ -70,7 +70,7 @@ def _http_date(seconds: int) -> str:
 
 
 # name -> (fault kwargs, or a function of the target giving them; expected outcome)
-RETRIED, FAILS_AUTH, FAILS = "retried", "auth", "fails"
+RETRIED, FAILS_AUTH, FAILS, MALFORMED = "retried", "auth", "fails", "malformed"
 FAULTS: dict[str, tuple[Any, str]] = {
     "429 Retry-After seconds": (dict(status=429, headers={"Retry-After": "7"}), RETRIED),
     "429 Retry-After date": (lambda t: dict(status=429, headers={"Retry-After": _http_date(30)}), RETRIED),
@@ -86,6 +86,8 @@ FAULTS: dict[str, tuple[Any, str]] = {
     "truncated JSON, persistent": (dict(malformed=True, times=50), FAILS),
     "token expired or revoked": (lambda t: {**dict(status=401, times=50), **EXPIRED.get(t.source, {})}, FAILS_AUTH),
     "server echoes the credential": (dict(echo=True, status=401, times=50), FAILS_AUTH),
+    # 200 with `{}` (Stripe, Calendly, HubSpot, Meta do this in outages): no data, not an empty window
+    "empty object with 200": (dict(status=200, body={}, times=50), MALFORMED),
 }
 
 
@@ -183,6 +185,10 @@ def test_fault(sandbox, fast_policy, caplog, source, fault):
         if outcome == FAILS_AUTH:
             assert isinstance(error, AuthenticationError) and f"sources.{source}" in str(error)
             assert fast_policy.waits == []  # a refused credential is not retried
+        elif outcome == MALFORMED:
+            assert isinstance(error, FatalError) and error.stream == target.stream
+            assert "malformed answer" in str(error) and "stored rows are kept" in str(error)
+            assert fast_policy.waits == []  # the same answer again would say no more
         else:
             assert isinstance(error, RetriableError) and "gave up after" in str(error)
         assert content(wh, spec) == before
@@ -312,3 +318,125 @@ def test_a_changed_type_fails_naming_stream_and_column(sandbox, fast_policy, sou
     with pytest.raises(FatalError, match=rf"^{source}/{target.stream}: malformed record: column \w+"):
         _load(sandbox, target, fast_policy, wh)
     assert content(wh, spec) == before
+
+
+# ------------------------------------------------------------------ empty answers and renamed fields
+
+
+def _well_formed_empty(source: str):
+    """The platform's own answer for a window without data (apis.md): an empty collection."""
+    def transform(body, req):
+        if source == "ga4":  # proto3 JSON omits empty fields: no rows, no rowCount; the headers stay
+            return {k: v for k, v in body.items() if k not in ("rows", "rowCount")}
+        if source == "google_ads":  # a batch without results (or `[]`)
+            return [{k: v for k, v in batch.items() if k != "results"} for batch in body]
+        return {"mailchimp": {"members": [], "total_items": 0},
+                "meta_ads": {"data": []},
+                "stripe": {"object": "list", "url": req.path, "has_more": False, "data": []},
+                "calendly": {"collection": [], "pagination": {"count": 0, "next_page": None,
+                                                              "next_page_token": None}},
+                "hubspot": {"total": 0, "results": []}}[source]
+    return transform
+
+
+# Instagram's daily totals answer a value for every metric asked (0 included): they have no empty collection
+EMPTYABLE = [s for s in TARGETS if s != "instagram"]
+
+
+@pytest.mark.parametrize("source", EMPTYABLE)
+def test_a_well_formed_empty_answer_empties_the_window(sandbox, fast_policy, source):
+    """A real empty window (no sales, no meetings, no delivery) still replaces what the window held."""
+    target = TARGETS[source]
+    wh, before = _before(sandbox, target, fast_policy)
+    spec = SOURCES[source][1][target.stream]
+    sandbox.servers[source].inject(target.path, transform=_well_formed_empty(source), times=500)
+    _, result = _load(sandbox, target, fast_policy, wh)
+    assert result.rows == 0 and result.window is not None
+    inside = wh.query(f"select count(*) from raw.{spec.table} where {spec.date_column} between ? and ?",
+                      [result.window.start, result.window.end])[0][0]
+    if spec.kind == "changes":  # nothing changed: every record keeps its last state
+        assert content(wh, spec) == before
+    else:
+        assert inside == 0 and len(before) > 0
+
+
+def _rename(target_records, old: str, new: str):
+    def transform(body, req):
+        for record in target_records(body):
+            if old in record:
+                record[new] = record.pop(old)
+        return body
+    return transform
+
+
+def _ga4_rename(old: str, new: str):
+    def transform(body, req):
+        for header in body.get("metricHeaders", []):
+            if header["name"] == old:
+                header["name"] = new
+        return body
+    return transform
+
+
+def _instagram_rename(old: str, new: str):
+    def transform(body, req):
+        for item in body.get("data", []):
+            if item.get("name") == old:
+                item["name"] = new
+        return body
+    return transform
+
+
+def _google_ads_rename(old: str, new: str):
+    def transform(body, req):
+        for batch in body:
+            for row in batch.get("results", []):
+                if old in row.get("metrics", {}):
+                    row["metrics"][new] = row["metrics"].pop(old)
+        return body
+    return transform
+
+
+# source -> (transform renaming a field the stream must have in every record, the field the error names)
+RENAMED = {
+    "meta_ads": (_rename(TARGETS["meta_ads"].records, "spend", "amount_spent"), "spend"),
+    "stripe": (_rename(TARGETS["stripe"].records, "amount", "amount_captured_total"), "amount"),
+    "mailchimp": (_rename(TARGETS["mailchimp"].records, "status", "member_status"), "status"),
+    "calendly": (_rename(TARGETS["calendly"].records, "status", "event_status"), "status"),
+    "hubspot": (_rename(lambda b: [r["properties"] for r in b["results"]], "createdate", "created_at"),
+                "createdate"),
+    "ga4": (_ga4_rename("sessions", "visits"), "sessions"),
+    "instagram": (_instagram_rename("reach", "accounts_reached"), "reach"),
+    "google_ads": (_google_ads_rename("impressions", "impressionCount"), "metrics.impressions"),
+}
+
+
+@pytest.mark.parametrize("source", sorted(RENAMED))
+def test_a_field_missing_from_every_record_fails_naming_stream_and_field(sandbox, fast_policy, source):
+    """A renamed metric (Meta `spend` -> `amount_spent`) is refused at load, not loaded as NULLs."""
+    target = TARGETS[source]
+    wh, before = _before(sandbox, target, fast_policy)
+    spec = SOURCES[source][1][target.stream]
+    transform, field = RENAMED[source]
+    sandbox.servers[source].inject(target.path, transform=transform, times=500)
+    with pytest.raises(FatalError, match=rf"^{source}/{target.stream}: .*{field}") as info:
+        _load(sandbox, target, fast_policy, wh)
+    assert "nothing was loaded" in str(info.value) or "malformed record" in str(info.value)
+    assert content(wh, spec) == before
+
+
+def test_a_metric_missing_from_some_records_only_loads(sandbox, fast_policy):
+    """Only a field absent from every record is a renamed field; one record without it is loaded."""
+    target = TARGETS["meta_ads"]
+    wh, _ = _before(sandbox, target, fast_policy)
+    spec = SOURCES["meta_ads"][1][target.stream]
+    first = {}
+
+    def drop_once(body, req):
+        if not first and body.get("data"):
+            first["id"] = body["data"][0].pop("spend") and body["data"][0]["campaign_id"]
+        return body
+    sandbox.servers["meta_ads"].inject(target.path, transform=drop_once, times=500)
+    _load(sandbox, target, fast_policy, wh)
+    nulls = wh.query(f"select count(*) from raw.{spec.table} where spend is null")[0][0]
+    assert nulls == 1 and wh.query(f"select count(*) from raw.{spec.table} where spend is not null")[0][0] > 1
