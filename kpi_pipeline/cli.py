@@ -191,12 +191,17 @@ def _print_scorecard_news(settings: Settings, as_of: dt.date, before: dict) -> N
     from kpi_pipeline.reporting.i18n import Formatter
     from kpi_pipeline.reporting.model import DEFAULT_GRAINS, build_views
     from kpi_pipeline.reporting.store import NoSnapshot, published_snapshots, status_changes, statuses
+    import duckdb
 
     try:  # one read of the published copy for the summary and the changes
         with published_snapshots(settings) as (current, snaps, _):
             views = build_views(snaps, settings, current, DEFAULT_GRAINS)
             after = statuses(snaps)
     except NoSnapshot:
+        return
+    except duckdb.Error as err:  # the run's result stands; the copy is said in one line, with its repair
+        print(f"warning: cannot read {settings.published_path} ({str(err).splitlines()[0]}); "
+              "`kpi doctor --repair` publishes it again", file=sys.stderr)
         return
     fmt = Formatter(settings.language, settings.currency)
     parts = [f"{fmt.t('view_' + v.grain).lower()} {v.period}: {fmt.summary(v.counts())}" for v in views]
@@ -254,6 +259,8 @@ def _requested_as_of(args: argparse.Namespace) -> dt.date | None:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    import duckdb
+
     from kpi_pipeline.render import render
     from kpi_pipeline.reporting.i18n import Formatter
     from kpi_pipeline.reporting.model import load_scorecard
@@ -267,6 +274,12 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
             card = load_scorecard(query, settings, as_of, grains, period, snaps)
     except NoSnapshot as err:
         print(str(err), file=sys.stderr)
+        return FAILED
+    except duckdb.Error as err:
+        if not str(err).startswith("IO Error"):
+            raise
+        print(f"error: cannot read {settings.published_path} ({str(err).splitlines()[0]}); `kpi doctor --repair` "
+              "publishes it again", file=sys.stderr)
         return FAILED
     fmt = Formatter(settings.language, settings.currency)
     if args.output:

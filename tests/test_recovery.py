@@ -307,3 +307,48 @@ def test_a_changed_custom_kpi_label_reaches_the_catalog_on_the_next_sync(setup, 
     label = con.execute("select label from kpis.catalog where kpi_id = 'staff_sick_days'").fetchone()[0]
     con.close()
     assert label == "Days off sick"
+
+
+def analyst_writes_and_dies(published: Path) -> None:
+    """An analyst's DuckDB writes a table into the published copy and dies before any checkpoint:
+    the table is only in analytics.duckdb.wal beside it."""
+    subprocess.run([sys.executable, "-c", "import duckdb, os, sys; con = duckdb.connect(sys.argv[1]); "
+                    "con.execute('create table main.my_segments as select 42 as answer'); os._exit(0)",
+                    str(published)], check=True, timeout=HANG)
+    assert published.with_name(published.name + ".wal").exists()
+
+
+def test_an_analysts_writes_to_the_published_copy_are_kept_and_the_next_sync_and_report_work(setup, capsys):
+    config = setup
+    data = config.parent / "data"
+    analyst_writes_and_dies(data / "analytics.duckdb")
+    code, out = sync(config, "--start", "2026-11-01")
+    assert code == 0 and "Traceback" not in out, out
+    [kept] = [p for p in data.glob("analytics.duckdb.analyst-*") if not p.name.endswith(".wal")]
+    assert f"kept them in {kept} (with {kept.name}.wal" in out, out  # said where, in the sync's output
+    assert not (data / "analytics.duckdb.wal").exists()
+    capsys.readouterr()
+    assert main(["report", "--config", str(config)]) == 0
+    with duckdb.connect(str(kept), read_only=True) as con:  # the analyst's table, where the sync said
+        assert con.execute("select answer from main.my_segments").fetchone()[0] == 42
+
+
+def test_doctor_names_a_stale_log_or_an_unreadable_published_copy_and_repair_publishes_again(setup, capsys):
+    config = setup
+    published = config.parent / "data" / "analytics.duckdb"
+    analyst_writes_and_dies(published)
+    capsys.readouterr()
+    assert main(["doctor", "--config", str(config)]) == 1
+    assert "analytics.duckdb.wal lies beside the published copy" in capsys.readouterr().out
+    assert main(["doctor", "--config", str(config), "--repair"]) == 0
+    out = capsys.readouterr().out
+    assert "kept: an analyst had written to analytics.duckdb" in out and "repaired: published" in out, out
+    assert not published.with_name("analytics.duckdb.wal").exists()
+
+    published.write_bytes(b"")  # what a power cut after an unflushed rename leaves
+    assert main(["report", "--config", str(config)]) == 1
+    assert "`kpi doctor --repair` publishes it again" in capsys.readouterr().err
+    assert main(["doctor", "--config", str(config)]) == 1
+    assert "analytics.duckdb does not open" in capsys.readouterr().out
+    assert main(["doctor", "--config", str(config), "--repair"]) == 0
+    assert main(["report", "--config", str(config)]) == 0
