@@ -131,8 +131,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_sync(args: argparse.Namespace, settings: Settings, *, demo: bool = False) -> int:
-    from kpi_pipeline.run import run_pipeline, summary_lines
-
     as_of = _as_of(args, settings)
     sources = list(getattr(args, "source", []) or [])
     unknown = [s for s in sources if s not in settings.enabled_sources()]
@@ -163,12 +161,32 @@ def cmd_sync(args: argparse.Namespace, settings: Settings, *, demo: bool = False
         raise BadInput(f"--wait: {wait} is negative")
     print(f"{settings.business}: syncing {', '.join(sources) or 'all sources'} as of {as_of}"
           f"{' (demo sandbox)' if settings.demo else ''}")
+    try:
+        return _sync(settings, as_of, sources, start, end, wait, demo)
+    except Exception as err:
+        from kpi_pipeline.full_disk import fail_run, full_disk_message
+
+        home = Path(os.environ.get("DAGSTER_HOME", settings.warehouse_path.parent / ".dagster"))
+        message = full_disk_message(err, [settings.warehouse_path.parent, home])
+        if message is None:
+            raise
+        if getattr(err, "kpi_run_id", None):
+            fail_run(home, err.kpi_run_id, message)
+        print(f"error: {message}", file=sys.stderr)  # one line: the traceback is Dagster's storage, not news
+        return FAILED
+
+
+def _sync(settings: Settings, as_of: dt.date, sources: list[str], start: dt.date | None, end: dt.date | None,
+          wait: float | None, demo: bool) -> int:
+    from kpi_pipeline.run import run_pipeline, summary_lines
     from kpi_pipeline.doctor import preflight
+    from kpi_pipeline.full_disk import keep_reserve
 
     problem = preflight(settings, print)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return FAILED
+    keep_reserve(os.environ["DAGSTER_HOME"])  # room to mark the run failed if the disk fills during it
     from kpi_pipeline.reporting.store import current_statuses
 
     before = current_statuses(settings)

@@ -352,3 +352,54 @@ def test_doctor_names_a_stale_log_or_an_unreadable_published_copy_and_repair_pub
     assert "analytics.duckdb does not open" in capsys.readouterr().out
     assert main(["doctor", "--config", str(config), "--repair"]) == 0
     assert main(["report", "--config", str(config)]) == 0
+
+
+@pytest.fixture
+def small_disk(tmp_path, synced_template):
+    """The synced small setup on a disk of its own (a tmpfs; mounting one needs root or a user
+    namespace), so that the test can fill it: the warehouse and Dagster's storage share it."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        shutil.copytree(synced_template, disk / "business")
+        yield disk, disk / "business" / "kpi.yaml"
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def fill(disk: Path) -> None:
+    """Write a file until the disk is full, to the last block."""
+    with open(disk / "filler", "wb", buffering=0) as out:
+        for size in (1 << 20, 4096):
+            try:
+                while True:
+                    out.write(b"\0" * size)
+            except OSError:
+                pass
+
+
+def test_a_disk_that_fills_during_the_loads_ends_the_sync_in_one_line_and_fails_the_run(small_disk, monkeypatch):
+    from filelock import FileLock
+
+    disk, config = small_disk
+    data, home = config.parent / "data", config.parent / ".dagster"
+    with FileLock(str(data / "warehouse.duckdb.lock")):  # the loads wait for it: the disk fills meanwhile
+        proc = start_sync(config, "--start", "2026-10-01")
+        read_until(proc, "  > ")  # a step started; every write of the warehouse waits for the lock
+        fill(disk)
+    out, _ = proc.communicate(timeout=HANG)
+    assert proc.returncode == 1, out
+    assert "Traceback" not in out and "OperationalError" not in out, out
+    [line] = [x for x in out.splitlines() if x.startswith("error:")]
+    assert line == (f"error: disk full: no space left on the disk mounted at {disk} (it holds {data}, {home}); "
+                    "free some space there, then run `kpi sync` again"), out
+    assert out.rstrip().endswith(line), out  # nothing after it
+    (disk / "filler").unlink()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:  # marked failed on the full disk, not left STARTED
+        assert [r.status for r in instance.get_runs()][0] == dg.DagsterRunStatus.FAILURE
+    assert subprocess.run([*KPI, "sync", "--config", str(config), "--as-of", AS_OF.isoformat()],
+                          env=environment(config.parent), cwd=config.parent, timeout=HANG).returncode == 0
