@@ -2,7 +2,7 @@
 
 Syncs run as real `kpi` processes on a small demo setup (Stripe and the CSV, six weeks)
 and are killed with SIGKILL, interrupted with SIGINT or SIGTERM, or limited with
-RLIMIT_FSIZE; every wait is on an event (a line of output, a process exit) with bounds that
+RLIMIT_FSIZE, or run on a tmpfs the test fills (mounting one needs root: else skipped); every wait is on an event (a line of output, a process exit) with bounds that
 only catch a hang.
 """
 
