@@ -1,9 +1,9 @@
 """Unattended recovery: killed syncs, the duckdb pool, Ctrl-C, a full disk, a reader holding the warehouse.
 
 Syncs run as real `kpi` processes on a small demo setup (Stripe and the CSV, six weeks)
-and are killed with SIGKILL, interrupted with SIGINT or SIGTERM, or limited with
-RLIMIT_FSIZE, or run on a tmpfs the test fills (mounting one needs root: else skipped); every wait is on an event (a line of output, a process exit) with bounds that
-only catch a hang.
+and are killed with SIGKILL, interrupted with SIGINT or SIGTERM, limited with RLIMIT_FSIZE,
+or run on a tmpfs the test fills (mounting one needs root: else skipped); every wait is on an
+event (a line of output, a process exit) with bounds that only catch a hang.
 """
 
 from __future__ import annotations
