@@ -131,8 +131,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_sync(args: argparse.Namespace, settings: Settings, *, demo: bool = False) -> int:
-    from kpi_pipeline.run import run_pipeline, summary_lines
-
     as_of = _as_of(args, settings)
     sources = list(getattr(args, "source", []) or [])
     unknown = [s for s in sources if s not in settings.enabled_sources()]
@@ -163,12 +161,32 @@ def cmd_sync(args: argparse.Namespace, settings: Settings, *, demo: bool = False
         raise BadInput(f"--wait: {wait} is negative")
     print(f"{settings.business}: syncing {', '.join(sources) or 'all sources'} as of {as_of}"
           f"{' (demo sandbox)' if settings.demo else ''}")
+    try:
+        return _sync(settings, as_of, sources, start, end, wait, demo)
+    except Exception as err:
+        from kpi_pipeline.full_disk import fail_run, full_disk_message
+
+        home = Path(os.environ.get("DAGSTER_HOME", settings.warehouse_path.parent / ".dagster"))
+        message = full_disk_message(err, [settings.warehouse_path.parent, home])
+        if message is None:
+            raise
+        if getattr(err, "kpi_run_id", None):
+            fail_run(home, err.kpi_run_id, message)
+        print(f"error: {message}", file=sys.stderr)  # one line: the traceback is Dagster's storage, not news
+        return FAILED
+
+
+def _sync(settings: Settings, as_of: dt.date, sources: list[str], start: dt.date | None, end: dt.date | None,
+          wait: float | None, demo: bool) -> int:
+    from kpi_pipeline.run import run_pipeline, summary_lines
     from kpi_pipeline.doctor import preflight
+    from kpi_pipeline.full_disk import keep_reserve
 
     problem = preflight(settings, print)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return FAILED
+    keep_reserve(os.environ["DAGSTER_HOME"])  # room to mark the run failed if the disk fills during it
     from kpi_pipeline.reporting.store import current_statuses
 
     before = current_statuses(settings)
@@ -191,12 +209,17 @@ def _print_scorecard_news(settings: Settings, as_of: dt.date, before: dict) -> N
     from kpi_pipeline.reporting.i18n import Formatter
     from kpi_pipeline.reporting.model import DEFAULT_GRAINS, build_views
     from kpi_pipeline.reporting.store import NoSnapshot, published_snapshots, status_changes, statuses
+    import duckdb
 
     try:  # one read of the published copy for the summary and the changes
         with published_snapshots(settings) as (current, snaps, _):
             views = build_views(snaps, settings, current, DEFAULT_GRAINS)
             after = statuses(snaps)
     except NoSnapshot:
+        return
+    except duckdb.Error as err:  # the run's result stands; the copy is said in one line, with its repair
+        print(f"warning: cannot read {settings.published_path} ({str(err).splitlines()[0]}); "
+              "`kpi doctor --repair` publishes it again", file=sys.stderr)
         return
     fmt = Formatter(settings.language, settings.currency)
     parts = [f"{fmt.t('view_' + v.grain).lower()} {v.period}: {fmt.summary(v.counts())}" for v in views]
@@ -254,6 +277,8 @@ def _requested_as_of(args: argparse.Namespace) -> dt.date | None:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    import duckdb
+
     from kpi_pipeline.render import render
     from kpi_pipeline.reporting.i18n import Formatter
     from kpi_pipeline.reporting.model import load_scorecard
@@ -267,6 +292,12 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
             card = load_scorecard(query, settings, as_of, grains, period, snaps)
     except NoSnapshot as err:
         print(str(err), file=sys.stderr)
+        return FAILED
+    except duckdb.Error as err:
+        if not str(err).startswith("IO Error"):
+            raise
+        print(f"error: cannot read {settings.published_path} ({str(err).splitlines()[0]}); `kpi doctor --repair` "
+              "publishes it again", file=sys.stderr)
         return FAILED
     fmt = Formatter(settings.language, settings.currency)
     if args.output:

@@ -20,6 +20,7 @@ from filelock import Timeout
 from kpi_pipeline.config import Settings
 from kpi_pipeline.instance_state import debris, remove_debris, repair, unfinished_runs
 from kpi_pipeline.instance_setup import ensure_instance
+from kpi_pipeline.published import published_problem
 from kpi_pipeline.warehouse import FREE_SPACE_MARGIN, StorageError, Warehouse, check_free_space, storage_problem
 
 Say = Callable[[str], None]
@@ -128,11 +129,29 @@ def diagnose(settings: Settings, say: Say, *, repair_all: bool = False, force: t
             problems.append(held)
     else:
         say(f"warehouse: {path} does not exist yet (`kpi sync` makes it)")
-    published = settings.published_path
-    if published.exists():
-        when = dt.datetime.fromtimestamp(published.stat().st_mtime)
-        say(f"published copy: {published}, written {when:%Y-%m-%d %H:%M}")
+    problems += _published_copy(settings, say, repair_all)
     say("ok: nothing to repair" if not problems else f"{len(problems)} problem(s):")
     for problem in problems:
         say(f"  - {problem}")
     return problems
+
+
+def _published_copy(settings: Settings, say: Say, repair_all: bool) -> list[str]:
+    """Show the published copy; a stale log beside it or a copy that does not open is a problem,
+    which ``--repair`` mends by publishing again (an analyst's writes kept aside, and said)."""
+    published = settings.published_path
+    problem = published_problem(published)
+    if problem and repair_all and settings.warehouse_path.exists():
+        try:  # a running sync holds the lock: wait a little, not its whole run
+            Warehouse(settings.warehouse_path, settings.business_id, lock_timeout=30).publish(
+                published, say=lambda line: say(f"  kept: {line}"))
+            say(f"  repaired: published {published.name} again")
+        except (StorageError, RuntimeError) as err:
+            say(f"  could not publish again: {err}")
+        problem = published_problem(published)
+    if published.exists():
+        when = dt.datetime.fromtimestamp(published.stat().st_mtime)
+        say(f"published copy: {published}, written {when:%Y-%m-%d %H:%M}")
+    if problem:
+        say(f"  {problem}")
+    return [problem] if problem else []

@@ -191,8 +191,12 @@ class _Supervisor:
                     stopped = "interrupted (Ctrl-C or SIGTERM); nothing half-written was kept"
                     self.out.write("\n  stopping the run (Ctrl-C again to quit at once)\n")
                     self._stop(thread, run_id, stopped)
-        self._settle(run_id, stopped)
+        try:
+            self._settle(run_id, stopped)
+        except Exception as err:  # noqa: BLE001 - Dagster's storage failed (a full disk): the first error says why
+            box.setdefault("error", err)
         if "error" in box and not stopped:
+            box["error"].kpi_run_id = run_id  # for the caller, to mark the run failed once it can
             raise box["error"]
         return box.get("result"), stopped
 

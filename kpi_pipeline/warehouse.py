@@ -21,6 +21,8 @@ import duckdb
 import pyarrow as pa
 from filelock import FileLock, Timeout
 
+from kpi_pipeline.published import PublishedInUse, copy_durably, keep_analyst_writes, sync_folder
+
 SCHEMAS = ("raw", "staging", "kpis", "snapshots")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 ARROW_TYPES = {
@@ -377,11 +379,13 @@ class Warehouse:
 
     # ------------------------------------------------------------------ publishing
 
-    def publish(self, target: str | Path) -> Path:
-        """Replace ``target`` (the analysts' copy) atomically with the current warehouse.
+    def publish(self, target: str | Path, say: Callable[[str], None] | None = None) -> Path:
+        """Replace ``target`` (the analysts' copy) atomically and durably with the current warehouse.
 
-        The copy is written to a temp file beside it and renamed over it; an analyst holding
-        the old file open keeps reading the old, complete state.
+        The copy is written to a temp file beside it, flushed to the disk and renamed over it, and
+        the rename flushed; an analyst holding the old file open keeps reading the old, complete
+        state. An analyst's unsaved writes left beside it (``<target>.wal``) are moved aside with
+        the file they belong to, and ``say`` tells where.
         """
         if self._memory:
             raise ValueError("an in-memory warehouse cannot be published")
@@ -403,12 +407,21 @@ class Warehouse:
                     con.close()
             check_free_space(target.parent, os.path.getsize(self.path))
             try:
-                shutil.copyfile(self.path, tmp)
+                copy_durably(self.path, tmp)
+                kept = keep_analyst_writes(target)
                 os.replace(tmp, target)
+                sync_folder(target.parent)
+            except PublishedInUse as err:
+                tmp.unlink(missing_ok=True)
+                raise StorageError(str(err)) from None
             except OSError as err:
                 tmp.unlink(missing_ok=True)  # never leave a partial copy filling the disk
                 raise StorageError(storage_problem(err, target) or f"publishing {target.name} failed: "
                                    f"{err.strerror or err}") from None
+        if kept is not None and say is not None:
+            say(f"an analyst had written to {target.name} (it is read-only for analysts) and their writes were "
+                f"not saved into it: kept them in {kept} (with {kept.name}.wal; it opens with their tables), then "
+                f"published a new {target.name}; see the README, \"Your own tables\"")
         return target
 
 

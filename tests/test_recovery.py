@@ -1,9 +1,9 @@
 """Unattended recovery: killed syncs, the duckdb pool, Ctrl-C, a full disk, a reader holding the warehouse.
 
 Syncs run as real `kpi` processes on a small demo setup (Stripe and the CSV, six weeks)
-and are killed with SIGKILL, interrupted with SIGINT or SIGTERM, or limited with
-RLIMIT_FSIZE; every wait is on an event (a line of output, a process exit) with bounds that
-only catch a hang.
+and are killed with SIGKILL, interrupted with SIGINT or SIGTERM, limited with RLIMIT_FSIZE,
+or run on a tmpfs the test fills (mounting one needs root: else skipped); every wait is on an
+event (a line of output, a process exit) with bounds that only catch a hang.
 """
 
 from __future__ import annotations
@@ -359,3 +359,99 @@ def test_a_changed_custom_kpi_label_reaches_the_catalog_on_the_next_sync(setup, 
     label = con.execute("select label from kpis.catalog where kpi_id = 'staff_sick_days'").fetchone()[0]
     con.close()
     assert label == "Days off sick"
+
+
+def analyst_writes_and_dies(published: Path) -> None:
+    """An analyst's DuckDB writes a table into the published copy and dies before any checkpoint:
+    the table is only in analytics.duckdb.wal beside it."""
+    subprocess.run([sys.executable, "-c", "import duckdb, os, sys; con = duckdb.connect(sys.argv[1]); "
+                    "con.execute('create table main.my_segments as select 42 as answer'); os._exit(0)",
+                    str(published)], check=True, timeout=HANG)
+    assert published.with_name(published.name + ".wal").exists()
+
+
+def test_an_analysts_writes_to_the_published_copy_are_kept_and_the_next_sync_and_report_work(setup, capsys):
+    config = setup
+    data = config.parent / "data"
+    analyst_writes_and_dies(data / "analytics.duckdb")
+    code, out = sync(config, "--start", "2026-11-01")
+    assert code == 0 and "Traceback" not in out, out
+    [kept] = [p for p in data.glob("analytics.duckdb.analyst-*") if not p.name.endswith(".wal")]
+    assert f"kept them in {kept} (with {kept.name}.wal" in out, out  # said where, in the sync's output
+    assert not (data / "analytics.duckdb.wal").exists()
+    capsys.readouterr()
+    assert main(["report", "--config", str(config)]) == 0
+    with duckdb.connect(str(kept), read_only=True) as con:  # the analyst's table, where the sync said
+        assert con.execute("select answer from main.my_segments").fetchone()[0] == 42
+
+
+def test_doctor_names_a_stale_log_or_an_unreadable_published_copy_and_repair_publishes_again(setup, capsys):
+    config = setup
+    published = config.parent / "data" / "analytics.duckdb"
+    analyst_writes_and_dies(published)
+    capsys.readouterr()
+    assert main(["doctor", "--config", str(config)]) == 1
+    assert "analytics.duckdb.wal lies beside the published copy" in capsys.readouterr().out
+    assert main(["doctor", "--config", str(config), "--repair"]) == 0
+    out = capsys.readouterr().out
+    assert "kept: an analyst had written to analytics.duckdb" in out and "repaired: published" in out, out
+    assert not published.with_name("analytics.duckdb.wal").exists()
+
+    published.write_bytes(b"")  # what a power cut after an unflushed rename leaves
+    assert main(["report", "--config", str(config)]) == 1
+    assert "`kpi doctor --repair` publishes it again" in capsys.readouterr().err
+    assert main(["doctor", "--config", str(config)]) == 1
+    assert "analytics.duckdb does not open" in capsys.readouterr().out
+    assert main(["doctor", "--config", str(config), "--repair"]) == 0
+    assert main(["report", "--config", str(config)]) == 0
+
+
+@pytest.fixture
+def small_disk(tmp_path, synced_template):
+    """The synced small setup on a disk of its own (a tmpfs; mounting one needs root or a user
+    namespace), so that the test can fill it: the warehouse and Dagster's storage share it."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        shutil.copytree(synced_template, disk / "business")
+        yield disk, disk / "business" / "kpi.yaml"
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def fill(disk: Path) -> None:
+    """Write a file until the disk is full, to the last block."""
+    with open(disk / "filler", "wb", buffering=0) as out:
+        for size in (1 << 20, 4096):
+            try:
+                while True:
+                    out.write(b"\0" * size)
+            except OSError:
+                pass
+
+
+def test_a_disk_that_fills_during_the_loads_ends_the_sync_in_one_line_and_fails_the_run(small_disk, monkeypatch):
+    from filelock import FileLock
+
+    disk, config = small_disk
+    data, home = config.parent / "data", config.parent / ".dagster"
+    with FileLock(str(data / "warehouse.duckdb.lock")):  # the loads wait for it: the disk fills meanwhile
+        proc = start_sync(config, "--start", "2026-10-01")
+        read_until(proc, "  > ")  # a step started; every write of the warehouse waits for the lock
+        fill(disk)
+    out, _ = proc.communicate(timeout=HANG)
+    assert proc.returncode == 1, out
+    assert "Traceback" not in out and "OperationalError" not in out, out
+    [line] = [x for x in out.splitlines() if x.startswith("error:")]
+    assert line == (f"error: disk full: no space left on the disk mounted at {disk} (it holds {data}, {home}); "
+                    "free some space there, then run `kpi sync` again"), out
+    assert out.rstrip().endswith(line), out  # nothing after it
+    (disk / "filler").unlink()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:  # marked failed on the full disk, not left STARTED
+        assert [r.status for r in instance.get_runs()][0] == dg.DagsterRunStatus.FAILURE
+    assert subprocess.run([*KPI, "sync", "--config", str(config), "--as-of", AS_OF.isoformat()],
+                          env=environment(config.parent), cwd=config.parent, timeout=HANG).returncode == 0

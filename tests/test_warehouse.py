@@ -224,3 +224,91 @@ def test_an_upsert_by_key_replaces_changed_records_keeps_the_others_and_is_atomi
     # a whole load replaces all of the business's rows (records the platform no longer has go)
     upsert(wh, [(later, "a", 7)], whole=True)
     assert sorted(wh.query("select business_id, item, amount from raw.t__s")) == [("b", "a", 7), ("c", "a", 9)]
+
+
+# ---------------------------------------------------------------- an analyst writing to the published copy
+
+ANALYST_WRITES = ("import duckdb, os, sys; con = duckdb.connect(sys.argv[1]); "
+                  "con.execute('create table main.my_segments as select 42 as answer'); "
+                  "print('written', flush=True); " "os._exit(0) if sys.argv[2] == 'die' else sys.stdin.read()")
+
+
+def analyst_writes_and_dies(path):
+    """An analyst's DuckDB opens the published copy read-write, creates a table and ends before
+    any checkpoint (a killed shell, a notebook kernel restarted): its writes are only in the .wal."""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", ANALYST_WRITES, str(path), "die"], check=True, timeout=120)
+    assert path.with_name(path.name + ".wal").exists()
+
+
+def test_an_analysts_unsaved_writes_are_kept_aside_and_the_new_copy_opens(tmp_path):
+    wh = Warehouse(tmp_path / "warehouse.duckdb", "b")
+    load(wh, BASE, BASE, [(BASE, "a", 1)])
+    target = wh.publish(tmp_path / "analytics.duckdb")
+    analyst_writes_and_dies(target)
+    load(wh, BASE, BASE + dt.timedelta(days=1), [(BASE, "a", 1), (BASE + dt.timedelta(days=1), "b", 2)])
+    said = []
+    wh.publish(target, say=said.append)
+
+    assert not (tmp_path / "analytics.duckdb.wal").exists()  # no stale log beside the new copy
+    with duckdb.connect(str(target), read_only=True) as con:
+        assert con.execute("select count(*) from raw.t__s").fetchone()[0] == 2
+    [kept] = tmp_path.glob("analytics.duckdb.analyst-*[0-9Z]")
+    assert (tmp_path / f"{kept.name}.wal").exists() and len(said) == 1 and str(kept) in said[0]
+    with duckdb.connect(str(kept), read_only=True) as con:  # the analyst's table, where the message says
+        assert con.execute("select answer from main.my_segments").fetchone()[0] == 42
+    wh.publish(target, say=said.append)  # nothing more to keep: nothing said, nothing moved
+    assert len(said) == 1 and len(list(tmp_path.glob("analytics.duckdb.analyst-*[0-9Z]"))) == 1
+
+
+def test_an_analyst_still_writing_to_the_published_copy_is_named_and_nothing_moves(tmp_path):
+    import subprocess
+    import sys
+
+    from kpi_pipeline.warehouse import StorageError
+
+    wh = Warehouse(tmp_path / "warehouse.duckdb", "b")
+    load(wh, BASE, BASE, [(BASE, "a", 1)])
+    target = wh.publish(tmp_path / "analytics.duckdb")
+    analyst = subprocess.Popen([sys.executable, "-c", ANALYST_WRITES, str(target), "stay"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert analyst.stdout.readline().strip() == "written"
+        with pytest.raises(StorageError, match=rf"analytics.duckdb is open for writing in .*\(PID {analyst.pid}\).*"
+                                               "read-only for analysts"):
+            wh.publish(target)
+        assert sorted(p.name for p in tmp_path.glob("analytics.duckdb*")) == ["analytics.duckdb",
+                                                                             "analytics.duckdb.wal"]
+        assert not list(tmp_path.glob(".analytics.duckdb.*.tmp"))
+    finally:
+        analyst.stdin.close()
+        analyst.wait(120)
+    with duckdb.connect(str(target), read_only=True) as con:  # closed normally: their table is in the file
+        assert con.execute("select answer from main.my_segments").fetchone()[0] == 42
+
+
+def test_publish_flushes_the_copy_before_the_rename_and_the_folder_after(tmp_path, monkeypatch):
+    import os
+
+    wh = Warehouse(tmp_path / "warehouse.duckdb", "b")
+    load(wh, BASE, BASE, [(BASE, "a", 1)])
+    calls = []
+    fsync, replace = os.fsync, os.replace
+
+    def spy_fsync(fd):
+        calls.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        fsync(fd)
+
+    def spy_replace(src, dst):
+        calls.append(("replace", str(src), str(dst)))
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", spy_fsync)
+    monkeypatch.setattr(os, "replace", spy_replace)
+    target = wh.publish(tmp_path / "analytics.duckdb")
+    [(_, tmp, dst)] = [c for c in calls if c[0] == "replace"]
+    at = calls.index(("replace", tmp, dst))
+    assert dst == str(target) and ("fsync", tmp) in calls[:at]  # the data is on the disk before its name
+    assert ("fsync", str(tmp_path)) in calls[at + 1:]  # and the rename itself after

@@ -54,10 +54,11 @@ def report_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                                               for k, v in outcome.items()})
 
     @dg.asset(key=PUBLISH_KEY, deps=[REPORT_KEY, ALERTS_KEY], group_name="reports", kinds={"duckdb"}, pool=pool)
-    def analytics_duckdb(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def analytics_duckdb(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """data/analytics.duckdb: the analysts' copy, replaced atomically after a successful run."""
         wh = warehouse.get()
-        target = wh.publish(os.path.join(os.path.dirname(wh.path), PUBLISHED_FILE))
+        # a warning, so that `kpi sync` prints where an analyst's writes were kept
+        target = wh.publish(os.path.join(os.path.dirname(wh.path), PUBLISHED_FILE), say=context.log.warning)
         return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(target)),
                                               "bytes": target.stat().st_size})
 

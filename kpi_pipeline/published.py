@@ -1,0 +1,104 @@
+"""The analysts' published copy on disk: durable replacement, and an analyst's writes kept aside.
+
+The published copy (``analytics.duckdb``) is read-only for analysts. When one writes to it anyway,
+DuckDB leaves their unsaved writes in ``analytics.duckdb.wal`` beside it (the process ended before
+a checkpoint). That log belongs to that file only: once a publish renames a new file over it, nobody
+can open the new file ("WAL checkpoint iteration does not match"). So before the rename the
+analyst's file and its log are moved aside together, under a name that still opens with their
+writes, and the caller says where.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from pathlib import Path
+
+import duckdb
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+ANALYST_SUFFIX = ".analyst-"  # analytics.duckdb.analyst-20261207T151500Z (+ .wal)
+
+
+class PublishedInUse(RuntimeError):
+    """Another program holds the published copy open for writing; the message names it."""
+
+
+def wal_of(path: Path) -> Path:
+    """DuckDB's write-ahead log of ``path``: the same name plus ``.wal``."""
+    return path.with_name(path.name + ".wal")
+
+
+def published_problem(path: Path) -> str | None:
+    """Why the published copy cannot be read as it stands (a stale log beside it, or it does not
+    open), else None. Nothing is written: DuckDB replays a log read-only in memory."""
+    if wal_of(path).exists():
+        return (f"{wal_of(path).name} lies beside the published copy: an analyst wrote to {path.name} "
+                "(it is read-only for analysts); `kpi doctor --repair` keeps their writes aside and "
+                "publishes it again")
+    if not path.exists():
+        return None
+    try:
+        duckdb.connect(str(path), read_only=True).close()
+    except duckdb.Error as err:
+        if _LOCK_HOLDER.search(str(err)):
+            return None  # held open for writing: said by the publish that meets it, which waits for nobody
+        return (f"the published copy {path} does not open ({str(err).splitlines()[0]}); "
+                "`kpi doctor --repair` publishes it again")
+    return None
+
+
+def keep_analyst_writes(target: Path, now: dt.datetime | None = None) -> Path | None:
+    """If an analyst's unsaved writes lie beside ``target`` (its ``.wal``), move the file and its log
+    aside together as ``<name>.analyst-<UTC time>`` (+ ``.wal``), which opens with their writes; the
+    new name, else None.
+
+    Raises:
+        PublishedInUse: a program still holds ``target`` open for writing (moving its files
+            would leave its later writes beside the next copy); the message names the program.
+    """
+    wal = wal_of(target)
+    if not wal.exists():
+        return None
+    if target.exists():
+        try:  # a live writer holds DuckDB's lock; a dead one (the usual case) left only the log
+            duckdb.connect(str(target), read_only=True).close()
+        except duckdb.Error as err:
+            holder = _LOCK_HOLDER.search(str(err))
+            if holder:
+                raise PublishedInUse(
+                    f"{target.name} is open for writing in {Path(holder['program']).name} (PID {holder['pid']}); "
+                    f"the published copy is read-only for analysts (open it with `duckdb -readonly`): close "
+                    f"that program, then run `kpi sync` again; nothing was published") from None
+            # any other error (a log that no longer matches its file): the files are still theirs
+    stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    kept = target.with_name(f"{target.name}{ANALYST_SUFFIX}{stamp}")
+    n = 1
+    while kept.exists() or wal_of(kept).exists():
+        n += 1
+        kept = target.with_name(f"{target.name}{ANALYST_SUFFIX}{stamp}-{n}")
+    if target.exists():
+        os.replace(target, kept)
+    os.replace(wal, wal_of(kept))  # the log last: until then the pair stays together under one name
+    sync_folder(target.parent)
+    return kept
+
+
+def copy_durably(source: str | Path, dest: Path) -> None:
+    """Copy ``source`` to ``dest`` and flush it to the disk before anyone renames it into place: a
+    rename is durable before the data it names is, and a power cut would leave an empty file."""
+    with open(source, "rb") as src, open(dest, "wb") as out:
+        while chunk := src.read(1 << 20):
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def sync_folder(folder: Path) -> None:
+    """Flush ``folder``'s entries (a rename into it) to the disk."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
