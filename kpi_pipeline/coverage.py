@@ -269,11 +269,6 @@ class Coverage:
                             f"(an earlier history_start and kpi sync --history fill the rest)")
         return verdict
 
-    def gaps(self, kpi_id: str, start: dt.date, end: dt.date) -> bool:
-        """Whether the KPI's inputs left any day of start..end uncovered (partial counts as a gap)."""
-        verdict = self.judge(kpi_id, "sum", start, end)
-        return verdict.uncovered is not None or verdict.partial_from is not None
-
 
 def _contiguous(days: list[dt.date], lo: int, hi: int) -> bool:
     return hi > lo and (days[hi - 1] - days[lo]).days == hi - lo - 1
@@ -294,10 +289,4 @@ def _first_gap(days: list[dt.date], start: dt.date, end: dt.date) -> tuple[dt.da
 def coverage_table(wh: Warehouse, settings: Settings, as_of: dt.date) -> pa.Table:
     """kpis.coverage: one row per KPI per day its inputs covered."""
     return Coverage.read(wh, settings, as_of).table(settings, as_of)
-
-
-def last_covered(days: dict[str, set[dt.date]]) -> dict[str, dt.date]:
-    """Per key, the last day covered."""
-    return {key: max(d) for key, d in days.items() if d}
-
 
