@@ -52,6 +52,8 @@ class Fault:
     delay: float = 0.0
     malformed: bool = False
     echo: bool = False  # answer with the request's headers, query and body (credentials included)
+    # with ``echo``: what the server does to each value it echoes (a prefix, base64, URL-encoding)
+    echo_as: Callable[[str], str] | None = None
     html: bool = False  # a proxy's or captive portal's HTML page, with ``status`` (default 200)
     reset: bool = False  # drop the connection without an answer (TCP RST)
     hang: bool = False  # never answer (until the server stops): the client's read timeout must fire
@@ -220,16 +222,22 @@ class ApiServer:
 
     def _echo(self, req: Request, fault: Fault) -> Response:
         """A careless server or proxy that repeats the request's credentials in its error (apis.md never
-        promises otherwise): in the message, in a JSON body and in response headers."""
-        seen = {"headers": req.headers, "query": req.query, "body": req.body.decode(errors="replace")}
-        bare = " ".join(v.split(" ", 1)[-1] for k, v in req.headers.items() if k in ("authorization", "developer-token"))
-        bare += " " + " ".join(req.query.values()) + " " + req.body.decode(errors="replace").replace("&", " ")
+        promises otherwise): in the message, in a JSON body and in response headers; as they came or
+        re-encoded by ``fault.echo_as`` (a platform that shows a token's start, or base64-decodes nothing)."""
+        encode = fault.echo_as or str
+        body = req.body.decode(errors="replace")
+        seen = {"headers": {k: encode(v) for k, v in req.headers.items()},
+                "query": {k: encode(v) for k, v in req.query.items()}, "body": encode(body)}
         # the values bare too: "Invalid token ya29.abc" names no field a pattern could catch
-        resp = self.error_response(fault.status or 401, f"invalid credentials {bare.strip()} in {json.dumps(seen)}")
+        bare = [encode(v.split(" ", 1)[-1]) for k, v in req.headers.items()
+                if k in ("authorization", "developer-token")]
+        bare += [encode(v) for v in req.query.values()] + [encode(v) for v in body.split("&") if v]
+        resp = self.error_response(fault.status or 401, f"invalid credentials {' '.join(bare)} in {json.dumps(seen)}")
         for name, value in req.headers.items():
             if name in ("authorization", "developer-token", "login-customer-id"):
-                resp.headers[f"X-Echo-{name}"] = value
-        resp.headers["WWW-Authenticate"] = f'Bearer realm="api", error="invalid_token", echo="{req.headers.get("authorization", "")}"'
+                resp.headers[f"X-Echo-{name}"] = encode(value)
+        echoed = encode(req.headers.get("authorization", ""))
+        resp.headers["WWW-Authenticate"] = f'Bearer realm="api", error="invalid_token", echo="{echoed}"'
         return resp
 
 
