@@ -23,7 +23,8 @@ def server():
 
 
 def client(url, policy, **kw):
-    return HttpClient("acme", url, policy=policy, timeout=(1, 0.5), **kw)
+    # generous: only the faults a test injects may make a request fail, so retries count exactly
+    return HttpClient("acme", url, policy=policy, timeout=(30, 60), **kw)
 
 
 def test_retry_after_seconds_is_honoured(server, fast_policy):
@@ -102,12 +103,20 @@ def test_malformed_json_or_an_html_page_is_retried_then_named(server, fast_polic
 
 def test_slow_response_times_out_and_is_retried(server, fast_policy):
     srv, url = server
-    # the first answer never comes (no wall-clock race: it hangs until the server stops); the
-    # retry's timeout is generous, so a busy machine cannot make it time out too
-    srv.inject(r"/v1/things", hang=True, times=1)
-    c = HttpClient("acme", url, policy=fast_policy, timeout=(5, 3))
+    # the first answer never comes (the server hangs until released), so the short read timeout
+    # fires however fast the machine is; the retry's timeout is generous, so a busy machine cannot
+    # make it time out too
+    hanging = srv.inject(r"/v1/things", hang=True, times=1)
+    c = HttpClient("acme", url, policy=fast_policy, timeout=(30, 0.5))
+
+    def wait(seconds: float) -> None:
+        fast_policy.waits.append(seconds)
+        c.timeout = (30, 60)
+
+    fast_policy.sleep = wait
     assert c.request_json("GET", "/v1/things")["data"] == [1, 2]
-    assert c.stats.retries == 1
+    assert c.stats.retries == 1 and c.stats.requests == 2
+    hanging.release.set()
 
 
 def test_connection_refused_is_retriable(fast_policy):

@@ -57,6 +57,7 @@ class Fault:
     html: bool = False  # a proxy's or captive portal's HTML page, with ``status`` (default 200)
     reset: bool = False  # drop the connection without an answer (TCP RST)
     hang: bool = False  # never answer (until the server stops): the client's read timeout must fire
+    release: threading.Event = field(default_factory=threading.Event)  # set: hanging requests give up now
     # answer as usual, then change the JSON body: schema drift, empty pages, repeated cursors
     transform: Callable[[Any, "Request"], Any] | None = None
     query: dict[str, str | None] = field(default_factory=dict)  # only requests with these parameters (None: any value)
@@ -80,7 +81,6 @@ class ApiServer:
         self.error_response = error_response
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
-        self._stopping = threading.Event()
         self.latency = 0.0  # seconds added to every answer: a real platform's round trip (benchmarks)
 
     def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
@@ -99,9 +99,10 @@ class ApiServer:
 
     def clear_faults(self) -> None:
         with self._lock:
+            faults = list(self.faults)
             self.faults.clear()
-        self._stopping.set()  # a request still hanging gives up now
-        self._stopping = threading.Event()
+        for fault in faults:
+            fault.release.set()  # a request still hanging gives up now
 
     # ------------------------------------------------------------------ serving
 
@@ -158,7 +159,9 @@ class ApiServer:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def stop(self) -> None:
-        self._stopping.set()
+        with self._lock:
+            for fault in self.faults:
+                fault.release.set()
         if self._httpd:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -186,7 +189,7 @@ class ApiServer:
             return resp
         if fault:
             if fault.hang:
-                self._stopping.wait(120)
+                fault.release.wait(120)  # the test, clear_faults or stop releases it
                 return RESET
             if fault.reset:
                 return RESET
