@@ -36,7 +36,7 @@ _LOCK = threading.Lock()
 _SECRETS: set[str] = set()
 # forms replaced as a whole (longest first), and every MIN_RUN-character window of the forms of
 # token-like secrets; replaced together, never changed in place
-_STATE: list = [[], set()]
+_STATE: tuple[list[str], set[str]] = ([], set())
 
 _SECRET_PARAM = re.compile(
     r"(?i)((?:api_?key|access_token|refresh_token|client_secret|client_id|assertion|token|password|apikey|key)=)"
@@ -84,6 +84,7 @@ def secret_forms(secret: str) -> set[str]:
 
 def register_secret(value: str | None) -> None:
     """Remember a secret so that :func:`redact` removes it, and its echoed forms, from any text."""
+    global _STATE
     if not value or len(value) < 4:
         return
     with _LOCK:
@@ -97,7 +98,7 @@ def register_secret(value: str | None) -> None:
                 windows.update(form[i:i + MIN_RUN] for i in range(len(form) - MIN_RUN + 1))
             else:
                 whole.add(form)
-        _STATE[:] = [sorted(whole, key=len, reverse=True), windows]
+        _STATE = (sorted(whole, key=len, reverse=True), windows)
 
 
 def _redact_runs(text: str, windows: set[str]) -> str:
