@@ -13,8 +13,6 @@ import email.utils
 import json
 import logging
 import random
-import re
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, TypeVar
@@ -29,63 +27,11 @@ from connectors.errors import (
     RateLimitedError,
     RetriableError,
 )
+# redaction lives in its own module; connectors have always imported it from here
+from connectors.redaction import RedactingFilter, redact, register_secret  # noqa: F401
 
 log = logging.getLogger("kpi.http")
 T = TypeVar("T")
-
-# --------------------------------------------------------------------------- redaction
-
-_SECRETS: set[str] = set()
-_SECRETS_LOCK = threading.Lock()
-_SECRET_PARAM = re.compile(
-    r"(?i)((?:api_?key|access_token|refresh_token|client_secret|client_id|assertion|token|password|apikey|key)=)"
-    r"[^&\s\"']+"
-)
-# whatever was registered, these are secrets wherever they appear: signed JWTs (a Google service
-# account's assertion or self-signed token), Google OAuth access tokens, and credential fields
-# that a server echoes back in JSON
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
-_GOOGLE_TOKEN = re.compile(r"ya29\.[A-Za-z0-9._-]+")
-_SECRET_JSON = re.compile(
-    r'(?i)((?:\\?")(?:access_token|refresh_token|client_secret|client_id|id_token|assertion|api_?key|apikey|password|'
-    r'token|authorization|developer-token|private_key)(?:\\?")\s*:\s*(?:\\?"))[^"\\]*')
-_AUTH_HEADER = re.compile(r"(?i)((?:authorization|developer-token)['\"]?\s*[:=]\s*['\"]?)(?:(?:basic|bearer|oauth)\s+)?[^\s,'\"}]+")
-
-
-def register_secret(value: str | None) -> None:
-    """Remember a secret so that :func:`redact` removes it from any text."""
-    if value and len(value) >= 4:
-        with _SECRETS_LOCK:
-            _SECRETS.add(value)
-
-
-def redact(text: str) -> str:
-    """Remove registered secrets, secret-looking query parameters and auth headers."""
-    with _SECRETS_LOCK:
-        secrets = sorted(_SECRETS, key=len, reverse=True)
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    text = _JWT.sub("***", text)
-    text = _GOOGLE_TOKEN.sub("***", text)
-    text = _SECRET_JSON.sub(r"\1***", text)
-    text = _SECRET_PARAM.sub(r"\1***", text)
-    return _AUTH_HEADER.sub(r"\1***", text)
-
-
-class RedactingFilter(logging.Filter):
-    """Redacts a library's log records (urllib3 logs each URL, query string included, at DEBUG)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.msg, record.args = record.getMessage(), None
-        record.msg = redact(str(record.msg))
-        return True
-
-
-for _name in ("urllib3.connectionpool", "urllib3.util.retry", "google.auth.transport.requests",
-              "google.auth._default", "google_auth_httplib2", "google.api_core", "kpi.http"):
-    logging.getLogger(_name).addFilter(RedactingFilter())
-
 
 # --------------------------------------------------------------------------- retry policy
 

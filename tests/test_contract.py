@@ -31,7 +31,8 @@ def make_client(sandbox, source, policy):
     if source == "manual":
         settings = {"path": str(MANUAL_CSV), "kpi_ids": [c.id for c in SETTINGS.custom_kpis]}
     else:
-        settings = {**sandbox.settings_for(source), "timeout": 2}
+        # generous: only the faults a test injects may make a request fail, so retries count exactly
+        settings = {**sandbox.settings_for(source), "timeout": 60}
     client = SOURCES[source][0](settings)
     client.policy = policy
     return client

@@ -1,7 +1,9 @@
 """Retry, Retry-After, classification and redaction of the shared HTTP client."""
 
+import base64
 import email.utils
 import time
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -21,7 +23,8 @@ def server():
 
 
 def client(url, policy, **kw):
-    return HttpClient("acme", url, policy=policy, timeout=(1, 0.5), **kw)
+    # generous: only the faults a test injects may make a request fail, so retries count exactly
+    return HttpClient("acme", url, policy=policy, timeout=(30, 60), **kw)
 
 
 def test_retry_after_seconds_is_honoured(server, fast_policy):
@@ -100,12 +103,20 @@ def test_malformed_json_or_an_html_page_is_retried_then_named(server, fast_polic
 
 def test_slow_response_times_out_and_is_retried(server, fast_policy):
     srv, url = server
-    # the first answer never comes (no wall-clock race: it hangs until the server stops); the
-    # retry's timeout is generous, so a busy machine cannot make it time out too
-    srv.inject(r"/v1/things", hang=True, times=1)
-    c = HttpClient("acme", url, policy=fast_policy, timeout=(5, 3))
+    # the first answer never comes (the server hangs until released), so the short read timeout
+    # fires however fast the machine is; the retry's timeout is generous, so a busy machine cannot
+    # make it time out too
+    hanging = srv.inject(r"/v1/things", hang=True, times=1)
+    c = HttpClient("acme", url, policy=fast_policy, timeout=(30, 0.5))
+
+    def wait(seconds: float) -> None:
+        fast_policy.waits.append(seconds)
+        c.timeout = (30, 60)
+
+    fast_policy.sleep = wait
     assert c.request_json("GET", "/v1/things")["data"] == [1, 2]
-    assert c.stats.retries == 1
+    assert c.stats.retries == 1 and c.stats.requests == 2
+    hanging.release.set()
 
 
 def test_connection_refused_is_retriable(fast_policy):
@@ -119,6 +130,25 @@ def test_redaction_of_registered_secrets_params_and_headers():
     text = redact("GET /x?access_token=abc&api_key=def&page=2 Authorization: Bearer tok123 key s3cr3t-value-123")
     assert "abc" not in text and "def" not in text and "tok123" not in text and "s3cr3t-value-123" not in text
     assert "page=2" in text
+
+
+def test_redaction_of_a_secret_echoed_re_encoded_or_in_part():
+    key = "k7Qz-p9Lm2Xv8Rt4Wn6Yb1Hc5-us6"
+    register_secret(key)
+    for part in (key[:14], key[-13:], key[3:17]):  # a start, an end, a middle
+        assert redact(f"invalid token {part}...") == "invalid token ***..."
+    for pair in (f"user:{key}", f":{key}", f"{key}:", f"Bearer {key}", f"anystring:{key}", key):
+        encoded = base64.b64encode(pair.encode()).decode()
+        for echo in (encoded, encoded.rstrip("="), base64.urlsafe_b64encode(pair.encode()).decode(),
+                     quote(f"Basic {encoded}", safe=""), quote_plus(f"Basic {encoded}")):
+            text = redact(f"the platform said: {echo}")
+            assert text.startswith("the platform said: ") and "***" in text, echo
+            left = len(text) - len("the platform said: ") - 3 * text.count("***")
+            assert left <= len(echo) - len(key), (echo, text)  # the key's share of the echo is gone
+    # the parts that are nobody's secret stay: 11 characters of it, a webhook URL's host
+    register_secret("http://127.0.0.1:8123/services/T000/B000/s3cretWebhookToken")
+    assert redact(f"{key[:11]} http://127.0.0.1:8123/other") == f"{key[:11]} http://127.0.0.1:8123/other"
+    assert redact("posting to http://127.0.0.1:8123/services/T000/B000/s3cretWebhookToken") == "posting to ***"
 
 
 def test_error_messages_never_carry_the_bearer_token(server, fast_policy):

@@ -32,12 +32,20 @@ def test_a_key_without_data_center_is_a_configuration_error():
 
 
 def test_a_slow_response_times_out_instead_of_waiting_120s(sandbox, fast_policy):
-    # the first answer never comes (it hangs until released: no race with the clock); the retry
-    # has a generous timeout, so a busy machine cannot make it time out too
-    sandbox.mailchimp.server.inject(r"/lists$", hang=True, times=1)
-    client = MailchimpClient(KEY, sandbox.urls["mailchimp"], timeout=3, policy=fast_policy)
+    # the first answer never comes (it hangs until released: no race with the clock), so the short
+    # timeout fires however fast the machine is; the retry has a generous one, so a busy machine
+    # cannot make it time out too
+    hanging = sandbox.mailchimp.server.inject(r"/lists$", hang=True, times=1)
+    client = MailchimpClient(KEY, sandbox.urls["mailchimp"], timeout=0.5, policy=fast_policy)
+
+    def wait(seconds: float) -> None:
+        fast_policy.waits.append(seconds)
+        client.sdk.api_client.timeout = 60
+
+    fast_policy.sleep = wait
     assert client.list_ids("lists") == ["a1b2c3d4e5"]
     assert client.stats.retries == 1
+    hanging.release.set()
 
 
 def test_timeouts_that_persist_give_up_with_a_retriable_error(sandbox, fast_policy):

@@ -1,20 +1,27 @@
-"""The nightly path, really run: dagster-daemon on a temporary DAGSTER_HOME fires the schedule,
-the run goes through the run queue and the duckdb pool, a source fails, the refresh sensor
-rebuilds the scorecard from what did load, and the alerts reach a local webhook.
+"""The nightly path, really run: the schedule's tick goes through the run queue of dagster-daemon on
+a temporary DAGSTER_HOME and the duckdb pool, a source fails, the refresh sensor rebuilds the
+scorecard from what did load, and the alerts reach a local webhook.
 
-Slow by nature (it waits for the schedule's next minute and the sensors' ticks): its bounds are
-generous and only catch a hang; nothing races a clock.
+The tick is submitted with `dagster job launch` rather than waited for (as in
+test_portfolio_nightly.py): a daemon that starts late on a busy machine would miss a schedule's
+minute, and nothing here races a clock. Its bounds are generous and only catch a hang.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
+from dagster._core.scheduler.instigation import InstigatorType
 
 from kpi_pipeline.config import load_config
+from kpi_pipeline.defs import build_definitions
 from kpi_pipeline.run import ensure_instance
 from connectors.sandbox import Sandbox
 from tests.conftest import live_environment, subset_config
@@ -26,8 +33,8 @@ BOUND = 600.0  # seconds: a hang, not a slow machine
 
 def test_the_schedule_fires_a_source_fails_the_refresh_runs_and_the_owner_is_told(tmp_path, monkeypatch):
     tz = ZoneInfo("Europe/Brussels")
-    now = dt.datetime.now(tz)
-    fire = (now + dt.timedelta(minutes=2 if now.second >= 40 else 1)).replace(second=0, microsecond=0)
+    # a minute already gone when the daemon starts: its scheduler never fires it too; the test submits it
+    fire = dt.datetime.now(tz).replace(second=0, microsecond=0) - dt.timedelta(minutes=1)
     as_of = fire.date() - dt.timedelta(days=1)
     # the schedule runs for the real yesterday: a world whose history reaches it
     with Sandbox(as_of) as sandbox, Receiver() as hook:
@@ -40,11 +47,25 @@ def test_the_schedule_fires_a_source_fails_the_refresh_runs_and_the_owner_is_tol
                                    # out of reach: some week is off track, or one just closed missed
                                    'targets:\n  revenue: {week: 100000000, month: 100000000}\n'
                                    'alerts: {webhook_url: "${KPI_ALERT_WEBHOOK}"}\n')
-        home = ensure_instance(load_config(path))  # dagster.yaml (pool limit 1) and the workspace
+        settings = load_config(path)
+        home = ensure_instance(settings)  # dagster.yaml (pool limit 1) and the workspace
         sandbox.mailchimp.server.inject(r".*", status=401, times=100_000)  # the key was revoked
         log = tmp_path / "daemon.log"
         daemon = start_daemon(home / "workspace.yaml", tmp_path, log)
         try:
+            with dg.DagsterInstance.get() as instance:
+                # a failure sensor sees only the runs that fail after its first tick
+                wait_until("the failure sensors' first ticks", lambda: failure_sensors_started(instance), daemon, log,
+                           BOUND)
+            # the schedule's tick, submitted to the run queue as the scheduler does: no race with a clock
+            defs = build_definitions(settings)
+            with dg.build_schedule_context(scheduled_execution_time=fire,
+                                           repository_def=defs.get_repository_def()) as context:
+                request = defs.resolve_schedule_def("nightly_sync").evaluate_tick(context).run_requests[0]
+            tags = {**request.tags, "dagster/partition": request.partition_key, "kpi/tick": fire.isoformat()}
+            subprocess.run([str(Path(sys.executable).parent / "dagster"), "job", "launch", "-w",
+                            str(home / "workspace.yaml"), "-l", settings.business_id, "-j", "nightly",
+                            "--tags", json.dumps(tags)], check=True, capture_output=True, timeout=BOUND, cwd=tmp_path)
             with dg.DagsterInstance.get() as instance:
                 def runs(job):
                     return instance.get_runs(dg.RunsFilter(job_name=job))
@@ -55,8 +76,8 @@ def test_the_schedule_fires_a_source_fails_the_refresh_runs_and_the_owner_is_tol
                                      daemon, log, BOUND)[0]
                 messages = wait_until("two alerts", lambda: len(hook.messages) >= 2 and hook.texts(), daemon, log, BOUND)
 
-                # the schedule launched it, for yesterday's partition, through the run queue
-                assert nightly.tags["dagster/schedule_name"] == "nightly_sync"
+                # the schedule's tick: yesterday's partition, through the run queue
+                assert nightly.tags["kpi/tick"] == fire.isoformat()
                 assert nightly.tags["dagster/partition"] == as_of.isoformat()
                 assert nightly.tags["kpi/as_of"] == as_of.isoformat() and nightly.tags["kpi/window"] == "lookback"
                 assert instance.all_logs(nightly.run_id, of_type=dg.DagsterEventType.RUN_ENQUEUED)
@@ -86,6 +107,13 @@ def test_the_schedule_fires_a_source_fails_the_refresh_runs_and_the_owner_is_tol
     con.close()
     assert statuses["newsletter_subscribers"] == "no_data" and statuses["revenue"] != "no_data"
     assert hook.url not in log.read_text()
+
+
+def failure_sensors_started(instance) -> bool:
+    """Both run-failure sensors have set their cursor (their first tick): a run failing now is theirs."""
+    states = instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+    started = {s.instigator_name for s in states if s.instigator_data and s.instigator_data.cursor}
+    return {"refresh_after_failed_sync", "alert_on_failed_run"} <= started
 
 
 def step_spans(instance, run_id):

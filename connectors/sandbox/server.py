@@ -52,9 +52,12 @@ class Fault:
     delay: float = 0.0
     malformed: bool = False
     echo: bool = False  # answer with the request's headers, query and body (credentials included)
+    # with ``echo``: what the server does to each value it echoes (a prefix, base64, URL-encoding)
+    echo_as: Callable[[str], str] | None = None
     html: bool = False  # a proxy's or captive portal's HTML page, with ``status`` (default 200)
     reset: bool = False  # drop the connection without an answer (TCP RST)
     hang: bool = False  # never answer (until the server stops): the client's read timeout must fire
+    release: threading.Event = field(default_factory=threading.Event)  # set: hanging requests give up now
     # answer as usual, then change the JSON body: schema drift, empty pages, repeated cursors
     transform: Callable[[Any, "Request"], Any] | None = None
     query: dict[str, str | None] = field(default_factory=dict)  # only requests with these parameters (None: any value)
@@ -78,7 +81,6 @@ class ApiServer:
         self.error_response = error_response
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
-        self._stopping = threading.Event()
         self.latency = 0.0  # seconds added to every answer: a real platform's round trip (benchmarks)
 
     def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
@@ -97,9 +99,10 @@ class ApiServer:
 
     def clear_faults(self) -> None:
         with self._lock:
+            faults = list(self.faults)
             self.faults.clear()
-        self._stopping.set()  # a request still hanging gives up now
-        self._stopping = threading.Event()
+        for fault in faults:
+            fault.release.set()  # a request still hanging gives up now
 
     # ------------------------------------------------------------------ serving
 
@@ -156,7 +159,9 @@ class ApiServer:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def stop(self) -> None:
-        self._stopping.set()
+        with self._lock:
+            for fault in self.faults:
+                fault.release.set()
         if self._httpd:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -184,7 +189,7 @@ class ApiServer:
             return resp
         if fault:
             if fault.hang:
-                self._stopping.wait(120)
+                fault.release.wait(120)  # the test, clear_faults or stop releases it
                 return RESET
             if fault.reset:
                 return RESET
@@ -220,16 +225,22 @@ class ApiServer:
 
     def _echo(self, req: Request, fault: Fault) -> Response:
         """A careless server or proxy that repeats the request's credentials in its error (apis.md never
-        promises otherwise): in the message, in a JSON body and in response headers."""
-        seen = {"headers": req.headers, "query": req.query, "body": req.body.decode(errors="replace")}
-        bare = " ".join(v.split(" ", 1)[-1] for k, v in req.headers.items() if k in ("authorization", "developer-token"))
-        bare += " " + " ".join(req.query.values()) + " " + req.body.decode(errors="replace").replace("&", " ")
+        promises otherwise): in the message, in a JSON body and in response headers; as they came or
+        re-encoded by ``fault.echo_as`` (a token's start, its base64, its URL-encoding)."""
+        encode = fault.echo_as or str
+        body = req.body.decode(errors="replace")
+        seen = {"headers": {k: encode(v) for k, v in req.headers.items()},
+                "query": {k: encode(v) for k, v in req.query.items()}, "body": encode(body)}
         # the values bare too: "Invalid token ya29.abc" names no field a pattern could catch
-        resp = self.error_response(fault.status or 401, f"invalid credentials {bare.strip()} in {json.dumps(seen)}")
+        bare = [encode(v.split(" ", 1)[-1]) for k, v in req.headers.items()
+                if k in ("authorization", "developer-token")]
+        bare += [encode(v) for v in req.query.values()] + [encode(v) for v in body.split("&") if v]
+        resp = self.error_response(fault.status or 401, f"invalid credentials {' '.join(bare)} in {json.dumps(seen)}")
         for name, value in req.headers.items():
             if name in ("authorization", "developer-token", "login-customer-id"):
-                resp.headers[f"X-Echo-{name}"] = value
-        resp.headers["WWW-Authenticate"] = f'Bearer realm="api", error="invalid_token", echo="{req.headers.get("authorization", "")}"'
+                resp.headers[f"X-Echo-{name}"] = encode(value)
+        echoed = encode(req.headers.get("authorization", ""))
+        resp.headers["WWW-Authenticate"] = f'Bearer realm="api", error="invalid_token", echo="{echoed}"'
         return resp
 
 
