@@ -23,7 +23,9 @@ SABOTAGES = (
         "Loads are atomic with their record in raw._loads",
         "no transaction: delete, insert and record each committed alone",
         (("kpi_pipeline/warehouse.py", 'con.execute("begin transaction")\n                    if date_range',
-          'pass\n                    if date_range'),),
+          'pass\n                    if date_range'),
+         ("kpi_pipeline/warehouse.py", 'fault_point("load:before_commit")\n                    con.execute("commit")',
+          'fault_point("load:before_commit")')),
         ("tests/test_warehouse.py::test_a_load_failing_between_its_delete_insert_and_record_leaves_the_old_rows_and_no_record",
          "tests/test_warehouse.py::test_a_load_killed_between_its_delete_insert_and_record_leaves_the_old_rows_and_no_record"),
     ),
@@ -50,7 +52,7 @@ SABOTAGES = (
         "A failed publish leaves no temp file",
         "the partial copy left behind",
         (("kpi_pipeline/warehouse.py", "tmp.unlink(missing_ok=True)  # never leave", "pass  # never leave"),),
-        ("tests/test_recovery.py::test_a_publish_that_cannot_write_says_why_once_leaves_no_debris_and_recovers",),
+        ("tests/test_warehouse.py::test_a_publish_failing_half_way_through_its_copy_says_why_and_leaves_no_temp_file",),
     ),
     Sabotage(
         "A sync waiting for the pool names the run holding it",
@@ -64,5 +66,40 @@ SABOTAGES = (
         "Markdown table cells not escaped",
         (("kpi_pipeline/reporting/markdown.py", '" | ".join(md_escape(x) for x in cells)', '" | ".join(cells)'),),
         ("tests/test_reporting.py::test_a_hostile_kpi_label_stays_text_in_the_markdown_the_dagster_ui_shows",),
+    ),
+    Sabotage(
+        "A killed sync never blocks the next",
+        "runs whose process is gone left STARTED, their pool slot held",
+        (("kpi_pipeline/instance_state.py", "if state.run_id == own_run or not (state.alive is False or told):",
+          "if True:"),),
+        ("tests/test_recovery.py::test_a_sync_killed_while_loading_is_repaired_by_the_next",),
+    ),
+    Sabotage(
+        "A program holding warehouse.duckdb is named once with its PID",
+        "DuckDB's lock error passed on raw",
+        (("kpi_pipeline/warehouse.py", 'return lock_message(path, holder["program"], holder["pid"])',
+          "return None"),),
+        ("tests/test_recovery.py::test_a_reader_on_the_pipelines_own_warehouse_is_named_once",),
+    ),
+    Sabotage(
+        "Every API fault ends retried and correct",
+        "Retry-After ignored (backoff instead)",
+        (("connectors/http.py", "        if error.retry_after is not None:\n            return float(error.retry_after)\n",
+          ""),),
+        ("tests/test_contract.py::test_429_with_retry_after_waits_as_told_then_succeeds",),
+    ),
+    Sabotage(
+        "A required metric missing from every record is refused",
+        "a renamed metric loaded as NULLs",
+        (("kpi_pipeline/loading.py", "if rows and unseen:  # raised", "if False:  # raised"),),
+        ("tests/test_faults.py::test_a_field_missing_from_every_record_fails_naming_stream_and_field",),
+    ),
+    Sabotage(
+        "Every bad kpi.yaml exits 2 and writes nothing",
+        "a bad kpi.yaml exits 1",
+        (("kpi_pipeline/cli.py", "    except ConfigError as err:\n        print(f\"error: {err}\", file=sys.stderr)\n"
+          "        return BAD_INPUT\n", "    except ConfigError as err:\n        print(f\"error: {err}\", file=sys.stderr)\n"
+          "        return 1\n"),),
+        ("tests/test_config.py::test_cli_refuses_an_invalid_file_with_exit_2_and_writes_nothing",),
     ),
 )

@@ -411,3 +411,25 @@ def test_a_publish_killed_during_its_copy_leaves_the_old_copy_whole(tmp_path, po
     wh.publish(target)  # the next publish replaces it
     with duckdb.connect(str(target), read_only=True) as con:
         assert con.execute("select count(*) from raw.t__s").fetchone()[0] == 401 * 100
+
+
+def test_a_publish_failing_half_way_through_its_copy_says_why_and_leaves_no_temp_file(tmp_path):
+    import errno
+    import os
+
+    from kpi_pipeline.faults import armed
+    from kpi_pipeline.warehouse import StorageError
+
+    wh = Warehouse(tmp_path / "warehouse.duckdb", "b")
+    load(wh, BASE, BASE, [(BASE, "a", 1)])
+    target = wh.publish(tmp_path / "analytics.duckdb")
+    old = target.read_bytes()
+    load(wh, BASE, BASE, [(BASE, "b", 2)])
+
+    def disk_full():
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with armed("publish:during_copy", disk_full), pytest.raises(StorageError, match="disk full"):
+        wh.publish(target)
+    assert sorted(p.name for p in tmp_path.iterdir() if "analytics" in p.name) == ["analytics.duckdb"]
+    assert target.read_bytes() == old  # the analysts' copy untouched
