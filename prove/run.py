@@ -44,9 +44,9 @@ def apply(copy: Path, sabotage: Sabotage) -> str | None:
     return None
 
 
-def run_test(copy: Path, test: str) -> tuple[bool, str]:
-    """Run one test in the copy; (caught, last lines)."""
-    env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
+def run_test(copy: Path, test: str, extra: dict[str, str]) -> tuple[bool, str]:
+    """Run one test in the copy; (caught, the first error lines and the last lines)."""
+    env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1", **extra}
     done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
                            "--basetemp", str(copy.parent / "pytest"), test], cwd=copy, env=env,
                           capture_output=True, text=True)
@@ -73,7 +73,7 @@ def main(argv: list[str]) -> int:
                     rows.append((sabotage, test, "no", problem))
                     continue
                 print(f"... {sabotage.name}: {test}", file=sys.stderr, flush=True)
-                caught, tail = run_test(copy, test)
+                caught, tail = run_test(copy, test, dict(sabotage.env))
                 print("    " + tail.replace("\n", "\n    "), file=sys.stderr, flush=True)  # why it failed
                 rows.append((sabotage, test, "yes" if caught else "no", "" if caught else tail))
             for f, text in originals.items():

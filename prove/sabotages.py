@@ -16,6 +16,7 @@ class Sabotage:
     name: str  # what was broken, in a few words (the README's "sabotage" column)
     edits: tuple[tuple[str, str, str], ...]
     tests: tuple[str, ...]  # pytest node ids that must fail
+    env: tuple[tuple[str, str], ...] = ()  # settings for the sabotaged run only (a shorter wait)
 
 
 SABOTAGES = (
@@ -73,6 +74,7 @@ SABOTAGES = (
         (("kpi_pipeline/instance_state.py", "if state.run_id == own_run or not (state.alive is False or told):",
           "if True:"),),
         ("tests/test_recovery.py::test_a_sync_killed_while_loading_is_repaired_by_the_next",),
+        (("KPI_POOL_WAIT", "20"),),  # the next sync waits for the dead run's slot: 20 s, not 900
     ),
     Sabotage(
         "A program holding warehouse.duckdb is named once with its PID",
