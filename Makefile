@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 STAMP   := .venv/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 
-.PHONY: demo demo-portfolio test ui ui-portfolio bench bench-portfolio clean
+.PHONY: demo demo-portfolio test prove ui ui-portfolio bench bench-portfolio clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
@@ -27,6 +27,11 @@ TEST_TMP := $(if $(shell [ "$(SHM_FREE)" -gt 4000000 ] 2>/dev/null && echo y),/d
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 3 --dist loadfile --no-loadscope-reorder $(if $(TEST_TMP),--basetemp=$(TEST_TMP)) && rm -rf $(TEST_TMP)
+
+# break each guarantee of the README's table on purpose (prove/sabotages.py) in a scratch copy and
+# check that its tests fail; prints guarantee | sabotage | test | caught
+prove: $(STAMP)
+	$(PY) prove/run.py
 
 ui: export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS = 1  # backfills plan one event per asset (README)
 ui: export DAGSTER_EVENT_BATCH_SIZE = 1000  # a range's materializations written in one transaction (README)

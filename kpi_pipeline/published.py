@@ -14,6 +14,7 @@ import datetime as dt
 import os
 import re
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 
@@ -85,12 +86,19 @@ def keep_analyst_writes(target: Path, now: dt.datetime | None = None) -> Path | 
     return kept
 
 
-def copy_durably(source: str | Path, dest: Path) -> None:
+def copy_durably(source: str | Path, dest: Path, halfway: Callable[[], None] | None = None) -> None:
     """Copy ``source`` to ``dest`` and flush it to the disk before anyone renames it into place: a
-    rename is durable before the data it names is, and a power cut would leave an empty file."""
+    rename is durable before the data it names is, and a power cut would leave an empty file.
+    ``halfway`` is called once half of the bytes are written (a test's fault point)."""
+    size, written = os.path.getsize(source), 0
     with open(source, "rb") as src, open(dest, "wb") as out:
-        while chunk := src.read(1 << 20):
+        while chunk := src.read(min(1 << 20, max(size // 2, 1))):
             out.write(chunk)
+            written += len(chunk)
+            if halfway is not None and written >= size // 2:
+                out.flush()  # the half written is in the file, as a kill would leave it
+                halfway()
+                halfway = None
         out.flush()
         os.fsync(out.fileno())
 

@@ -21,6 +21,7 @@ import duckdb
 import pyarrow as pa
 from filelock import FileLock, Timeout
 
+from kpi_pipeline.faults import fault_point
 from kpi_pipeline.published import PublishedInUse, copy_durably, keep_analyst_writes, sync_folder
 
 SCHEMAS = ("raw", "staging", "kpis", "snapshots")
@@ -308,10 +309,13 @@ class Warehouse:
                         same = " and ".join(f"{name}.{ident(k)} = s.{ident(k)}" for k in key)
                         con.execute(f"delete from {name} using {staging} as s where {name}.business_id = ? "
                                     f"and {same}", [self.business_id])
+                    fault_point("load:after_delete")
                     con.execute(f"insert into {name} by name select * from {staging}")
                     count = con.execute(f"select count(*) from {staging}").fetchone()[0]
+                    fault_point("load:after_insert")
                     if on_commit is not None:
                         on_commit(con, int(count))
+                    fault_point("load:before_commit")
                     con.execute("commit")
                 except Exception:
                     _rollback(con)
@@ -407,7 +411,8 @@ class Warehouse:
                     con.close()
             check_free_space(target.parent, os.path.getsize(self.path))
             try:
-                copy_durably(self.path, tmp)
+                copy_durably(self.path, tmp, halfway=lambda: fault_point("publish:during_copy"))
+                fault_point("publish:before_rename")
                 kept = keep_analyst_writes(target)
                 os.replace(tmp, target)
                 sync_folder(target.parent)

@@ -81,12 +81,11 @@ def test_the_schedule_fires_a_source_fails_the_refresh_runs_and_the_owner_is_tol
                 assert nightly.tags["dagster/partition"] == as_of.isoformat()
                 assert nightly.tags["kpi/as_of"] == as_of.isoformat() and nightly.tags["kpi/window"] == "lookback"
                 assert instance.all_logs(nightly.run_id, of_type=dg.DagsterEventType.RUN_ENQUEUED)
-                # the duckdb pool let one writing step run at a time
+                # the instance the daemon runs on has the duckdb pool, one slot. That the pool holds a
+                # second run back is proved where it can fail: test_recovery.py::
+                # test_a_sync_waiting_for_the_pool_names_the_holder_and_gives_up (here the in-process
+                # executor runs steps one after another whatever the pool does)
                 assert instance.event_log_storage.get_concurrency_info("duckdb").slot_count == 1
-                spans = step_spans(instance, nightly.run_id) + step_spans(instance, refresh.run_id)
-                assert len(spans) > 20
-                for (a0, a1, a), (b0, b1, b) in zip(spans, spans[1:]):
-                    assert b0 >= a1, f"{a} and {b} ran at once"
                 # the source failed, the others loaded; the sensor refreshed from what did load
                 failed = {e.step_key for e in instance.all_logs(nightly.run_id,
                                                                  of_type=dg.DagsterEventType.STEP_FAILURE)}
@@ -115,16 +114,3 @@ def failure_sensors_started(instance) -> bool:
     started = {s.instigator_name for s in states if s.instigator_data and s.instigator_data.cursor}
     return {"refresh_after_failed_sync", "alert_on_failed_run"} <= started
 
-
-def step_spans(instance, run_id):
-    """(start, end, step) of every step that writes DuckDB, in start order."""
-    starts, ends = {}, {}
-    for entry in instance.all_logs(run_id):
-        event = entry.dagster_event
-        if event is None or not event.step_key or event.step_key == "reports__scorecard":
-            continue
-        if event.event_type == dg.DagsterEventType.STEP_START:
-            starts[event.step_key] = entry.timestamp
-        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
-            ends[event.step_key] = entry.timestamp
-    return sorted((starts[k], ends[k], k) for k in starts if k in ends)

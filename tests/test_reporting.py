@@ -201,6 +201,39 @@ def test_strings_from_config_and_platforms_stay_text_in_html_and_markdown(settin
     assert "<script>" not in review_text(review, Formatter("en", "EUR"), "9.9", "html")
 
 
+LABEL = "Revenue | fake cell *bold* _em_ <script>alert(1)</script>\nnext [link](http://evil.example)"
+
+
+def test_a_hostile_kpi_label_stays_text_in_the_markdown_the_dagster_ui_shows(settings):
+    """The scorecard the snapshots asset puts in Dagster's metadata, with a label from kpi.yaml that
+    holds a cell separator, emphasis, HTML, a link and a line break: every row keeps its 7 cells."""
+    from markdown_it import MarkdownIt
+
+    card = scorecard(settings, revenue_year(settings), grains=("month",))
+    first = card.views[0].sections[0].cards[0]
+    first.kpi = first.kpi.model_copy(update={"label": LABEL})
+    text = markdown(card, Formatter("en", "EUR"))
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    cells, rows = 0, []
+    for token in tokens:
+        if token.type == "tr_open":
+            cells = 0
+        elif token.type in ("th_open", "td_open"):
+            cells += 1
+        elif token.type == "tr_close":
+            rows.append(cells)
+    assert len(rows) >= 2 and set(rows) == {7}  # the header and every KPI row: 7 cells
+    # a renderer drops a row's excess cells silently: the separators are counted in the text itself
+    table_lines = [line for line in text.splitlines() if line.startswith("|")]
+    assert {len(re.findall(r"(?<!\\)\|", line)) for line in table_lines} == {8}
+    rendered = MarkdownIt("commonmark").enable("table").render(text)
+    for tag in ("<em>", "<a ", "<script"):
+        assert tag not in rendered
+    assert rendered.count("<strong>") == 1  # the view's own summary line only
+    assert ("<td>Revenue | fake cell *bold* _em_ &lt;script&gt;alert(1)&lt;/script&gt; next "
+            "[link](http://evil.example)</td>") in rendered  # the label, shown as typed, in its one cell
+
+
 def test_the_json_format_is_rounded_and_says_currency_change_and_reason(settings):
     rows = revenue_year(settings)
     rows.append(row("intro_calls", "month", *month(11), 23.0, 50.0, "off_track", projected=46.466,

@@ -312,3 +312,124 @@ def test_publish_flushes_the_copy_before_the_rename_and_the_folder_after(tmp_pat
     at = calls.index(("replace", tmp, dst))
     assert dst == str(target) and ("fsync", tmp) in calls[:at]  # the data is on the disk before its name
     assert ("fsync", str(tmp_path)) in calls[at + 1:]  # and the rename itself after
+
+
+# ---------------------------------------------------------------- faults at the exact moment (kpi_pipeline/faults.py)
+
+LOAD_POINTS = ("load:after_delete", "load:after_insert", "load:before_commit")
+
+
+def _record(con, rows):
+    """What loading.record_load does inside the load's transaction: a row in raw._loads."""
+    con.execute("create table if not exists raw._loads (stream varchar, rows bigint)")
+    con.execute("insert into raw._loads values ('t__s', ?)", [rows])
+
+
+def _loads(wh):
+    return wh.query("select stream, rows from raw._loads order by all")
+
+
+def _load_recorded(wh, day_rows):
+    return wh.replace_range("t__s", COLUMNS, ("day", "item"), "day", BASE, BASE + dt.timedelta(days=1),
+                            [batch(day_rows, wh.business_id)], on_commit=_record)
+
+
+@pytest.mark.parametrize("point", LOAD_POINTS)
+def test_a_load_failing_between_its_delete_insert_and_record_leaves_the_old_rows_and_no_record(tmp_path, point):
+    from kpi_pipeline.faults import armed
+
+    wh = Warehouse(tmp_path / "warehouse.duckdb", "b")
+    _load_recorded(wh, [(BASE, "a", 1)])
+
+    def fail():
+        raise RuntimeError(f"fault at {point}")
+
+    with armed(point, fail), pytest.raises(RuntimeError, match="fault at"):
+        _load_recorded(wh, [(BASE, "b", 2), (BASE + dt.timedelta(days=1), "c", 3)])
+    assert table(wh) == [(BASE, "a", 1)] and _loads(wh) == [("t__s", 1)]
+    _load_recorded(wh, [(BASE, "b", 2)])  # and the next load lands whole, with its record
+    assert table(wh) == [(BASE, "b", 2)] and _loads(wh) == [("t__s", 1), ("t__s", 1)]
+
+
+KILLED = """
+import datetime as dt, sys
+sys.path.insert(0, {root!r})
+from tests.test_warehouse import BASE, Warehouse, _load_recorded
+_load_recorded(Warehouse({path!r}, "b"), [(BASE, "b", 2), (BASE + dt.timedelta(days=1), "c", 3)])
+"""
+
+
+@pytest.mark.parametrize("point", LOAD_POINTS)
+def test_a_load_killed_between_its_delete_insert_and_record_leaves_the_old_rows_and_no_record(tmp_path, point):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from kpi_pipeline.faults import ENV, EXIT_CODE
+
+    path = tmp_path / "warehouse.duckdb"
+    wh = Warehouse(path, "b")
+    _load_recorded(wh, [(BASE, "a", 1)])
+    root = str(Path(__file__).resolve().parent.parent)
+    done = subprocess.run([sys.executable, "-c", KILLED.format(root=root, path=str(path))],
+                          env={**os.environ, ENV: point}, capture_output=True, text=True)
+    assert done.returncode == EXIT_CODE, done.stderr  # killed right there: no rollback, no clean-up ran
+    assert table(wh) == [(BASE, "a", 1)] and _loads(wh) == [("t__s", 1)]
+
+
+PUBLISH_KILLED = """
+import sys
+sys.path.insert(0, {root!r})
+from kpi_pipeline.warehouse import Warehouse
+Warehouse({path!r}, "b").publish({target!r})
+"""
+
+
+@pytest.mark.parametrize("point", ("publish:during_copy", "publish:before_rename"))
+def test_a_publish_killed_during_its_copy_leaves_the_old_copy_whole(tmp_path, point):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from kpi_pipeline.faults import ENV, EXIT_CODE
+
+    wh = Warehouse(tmp_path / "warehouse.duckdb", "b")
+    load(wh, BASE, BASE, [(BASE, "a", 1)])
+    target = wh.publish(tmp_path / "analytics.duckdb")
+    # the new state is much larger than the old, so half its copy overwrites all of the old file
+    load(wh, BASE, BASE + dt.timedelta(days=400),
+         [(BASE + dt.timedelta(days=d), f"i{k}", d * 100 + k) for d in range(401) for k in range(100)])
+    root = str(Path(__file__).resolve().parent.parent)
+    done = subprocess.run([sys.executable, "-c", PUBLISH_KILLED.format(
+        root=root, path=str(wh.path), target=str(target))], env={**os.environ, ENV: point},
+        capture_output=True, text=True)
+    assert done.returncode == EXIT_CODE, done.stderr
+    with duckdb.connect(str(target), read_only=True) as con:  # the old copy, whole
+        assert con.execute("select day, item, amount from raw.t__s").fetchall() == [(BASE, "a", 1)]
+    wh.publish(target)  # the next publish replaces it
+    with duckdb.connect(str(target), read_only=True) as con:
+        assert con.execute("select count(*) from raw.t__s").fetchone()[0] == 401 * 100
+
+
+def test_a_publish_failing_half_way_through_its_copy_says_why_and_leaves_no_temp_file(tmp_path):
+    import errno
+    import os
+
+    from kpi_pipeline.faults import armed
+    from kpi_pipeline.warehouse import StorageError
+
+    wh = Warehouse(tmp_path / "warehouse.duckdb", "b")
+    load(wh, BASE, BASE, [(BASE, "a", 1)])
+    target = wh.publish(tmp_path / "analytics.duckdb")
+    old = target.read_bytes()
+    load(wh, BASE, BASE, [(BASE, "b", 2)])
+
+    def disk_full():
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with armed("publish:during_copy", disk_full), pytest.raises(StorageError, match="disk full"):
+        wh.publish(target)
+    assert sorted(p.name for p in tmp_path.iterdir() if "analytics" in p.name) == ["analytics.duckdb"]
+    assert target.read_bytes() == old  # the analysts' copy untouched

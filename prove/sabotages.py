@@ -1,0 +1,107 @@
+"""The sabotages `make prove` applies, one at a time, to a scratch copy of the code.
+
+Each breaks one guarantee of the README's "Reliability and security" table on purpose; the tests
+named beside it must then fail. ``edits`` are (file, exact text, sabotaged text): the text must be
+found exactly once, so a sabotage that no longer applies is reported, not silently skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sabotage:
+    guarantee: str  # the guarantee, as the README's table names it (shortened)
+    name: str  # what was broken, in a few words (the README's "sabotage" column)
+    edits: tuple[tuple[str, str, str], ...]
+    tests: tuple[str, ...]  # pytest node ids that must fail
+    env: tuple[tuple[str, str], ...] = ()  # settings for the sabotaged run only (a shorter wait)
+
+
+SABOTAGES = (
+    Sabotage(
+        "Loads are atomic with their record in raw._loads",
+        "no transaction: delete, insert and record each committed alone",
+        (("kpi_pipeline/warehouse.py", 'con.execute("begin transaction")\n                    if date_range',
+          'pass\n                    if date_range'),
+         ("kpi_pipeline/warehouse.py", 'fault_point("load:before_commit")\n                    con.execute("commit")',
+          'fault_point("load:before_commit")')),
+        ("tests/test_warehouse.py::test_a_load_failing_between_its_delete_insert_and_record_leaves_the_old_rows_and_no_record",
+         "tests/test_warehouse.py::test_a_load_killed_between_its_delete_insert_and_record_leaves_the_old_rows_and_no_record"),
+    ),
+    Sabotage(
+        "A killed sync leaves the old or the new published copy",
+        "publish copies straight onto analytics.duckdb (no temp file, no rename)",
+        (("kpi_pipeline/warehouse.py", "copy_durably(self.path, tmp,", "copy_durably(self.path, target,"),
+         ("kpi_pipeline/warehouse.py", "os.replace(tmp, target)", "pass")),
+        ("tests/test_warehouse.py::test_a_publish_killed_during_its_copy_leaves_the_old_copy_whole",),
+    ),
+    Sabotage(
+        "A publish flushes the new copy to the disk before the rename",
+        "no fsync of the copy",
+        (("kpi_pipeline/published.py", "        os.fsync(out.fileno())\n", ""),),
+        ("tests/test_warehouse.py::test_publish_flushes_the_copy_before_the_rename_and_the_folder_after",),
+    ),
+    Sabotage(
+        "An analyst's unsaved writes to analytics.duckdb are kept aside",
+        "the analyst's .wal left beside the new copy",
+        (("kpi_pipeline/warehouse.py", "kept = keep_analyst_writes(target)", "kept = None"),),
+        ("tests/test_warehouse.py::test_an_analysts_unsaved_writes_are_kept_aside_and_the_new_copy_opens",),
+    ),
+    Sabotage(
+        "A failed publish leaves no temp file",
+        "the partial copy left behind",
+        (("kpi_pipeline/warehouse.py", "tmp.unlink(missing_ok=True)  # never leave", "pass  # never leave"),),
+        ("tests/test_warehouse.py::test_a_publish_failing_half_way_through_its_copy_says_why_and_leaves_no_temp_file",),
+    ),
+    Sabotage(
+        "A sync waiting for the pool names the run holding it",
+        "the writing assets in no pool",
+        (("kpi_pipeline/config.py", 'return f"{WRITER_POOL}_{self.slug}" if self.slug else WRITER_POOL',
+          "return None"),),
+        ("tests/test_recovery.py::test_a_sync_waiting_for_the_pool_names_the_holder_and_gives_up",),
+    ),
+    Sabotage(
+        "Strings stay text in the Markdown scorecard (Dagster's metadata)",
+        "Markdown table cells not escaped",
+        (("kpi_pipeline/reporting/markdown.py", '" | ".join(md_escape(x) for x in cells)', '" | ".join(cells)'),),
+        ("tests/test_reporting.py::test_a_hostile_kpi_label_stays_text_in_the_markdown_the_dagster_ui_shows",),
+    ),
+    Sabotage(
+        "A killed sync never blocks the next",
+        "runs whose process is gone left STARTED, their pool slot held",
+        (("kpi_pipeline/instance_state.py", "if state.run_id == own_run or not (state.alive is False or told):",
+          "if True:"),),
+        ("tests/test_recovery.py::test_a_sync_killed_while_loading_is_repaired_by_the_next",),
+        (("KPI_POOL_WAIT", "20"),),  # the next sync waits for the dead run's slot: 20 s, not 900
+    ),
+    Sabotage(
+        "A program holding warehouse.duckdb is named once with its PID",
+        "DuckDB's lock error passed on raw",
+        (("kpi_pipeline/warehouse.py", 'return lock_message(path, holder["program"], holder["pid"])',
+          "return None"),),
+        ("tests/test_recovery.py::test_a_reader_on_the_pipelines_own_warehouse_is_named_once",),
+    ),
+    Sabotage(
+        "Every API fault ends retried and correct",
+        "Retry-After ignored (backoff instead)",
+        (("connectors/http.py", "        if error.retry_after is not None:\n            return float(error.retry_after)\n",
+          ""),),
+        ("tests/test_contract.py::test_429_with_retry_after_waits_as_told_then_succeeds",),
+    ),
+    Sabotage(
+        "A required metric missing from every record is refused",
+        "a renamed metric loaded as NULLs",
+        (("kpi_pipeline/loading.py", "if rows and unseen:  # raised", "if False:  # raised"),),
+        ("tests/test_faults.py::test_a_field_missing_from_every_record_fails_naming_stream_and_field",),
+    ),
+    Sabotage(
+        "Every bad kpi.yaml exits 2 and writes nothing",
+        "a bad kpi.yaml exits 1",
+        (("kpi_pipeline/cli.py", "    except ConfigError as err:\n        print(f\"error: {err}\", file=sys.stderr)\n"
+          "        return BAD_INPUT\n", "    except ConfigError as err:\n        print(f\"error: {err}\", file=sys.stderr)\n"
+          "        return 1\n"),),
+        ("tests/test_config.py::test_cli_refuses_an_invalid_file_with_exit_2_and_writes_nothing",),
+    ),
+)
