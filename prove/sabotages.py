@@ -104,4 +104,25 @@ SABOTAGES = (
           "        return 1\n"),),
         ("tests/test_config.py::test_cli_refuses_an_invalid_file_with_exit_2_and_writes_nothing",),
     ),
+    Sabotage(
+        "No credential is printed, logged or stored",
+        "a secret's base64 and its pieces not redacted",
+        (("connectors/redaction.py", 'forms |= {core, core.translate(_URLSAFE), quote(core, safe="")}', "pass"),
+         ("connectors/redaction.py", "if windowed and len(form) >= MIN_RUN", "if False and len(form) >= MIN_RUN")),
+        ("tests/test_http.py::test_redaction_of_a_secret_echoed_re_encoded_or_in_part",
+         "tests/test_secrets.py::test_an_api_that_echoes_credentials_re_encoded_leaks_none_of_their_forms"),
+    ),
+    Sabotage(
+        "A refused CSV is bad input and keeps the last good file's rows",
+        "a CSV's bad lines skipped, the rest loaded",
+        (("connectors/manual.py", '        if problems:\n            problems = [f"line {number}: {why}"',
+          '        if False:\n            problems = [f"line {number}: {why}"'),),
+        ("tests/test_recovery.py::test_a_refused_csv_is_bad_input_and_the_other_sources_still_load",),
+    ),
+    Sabotage(
+        "A KPI is blanked only by the streams it reads",
+        "coverage by every stream of the KPI's platforms, not its lineage",
+        (("kpi_pipeline/lineage.py", "tables = set(lineage.get(kpi.id, ()))", "tables = set()"),),
+        ("tests/test_coverage_per_input.py::test_a_failing_invitees_stream_does_not_blank_intro_calls",),
+    ),
 )
