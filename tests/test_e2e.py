@@ -7,6 +7,7 @@ DAGSTER_HOME. Ground truth comes from the world's events, not from the API path.
 
 import datetime as dt
 import io
+import shutil
 
 import duckdb
 import pytest
@@ -358,9 +359,21 @@ def test_open_visitors_are_projected_by_how_last_month_grew_after_the_same_share
     assert projected == pytest.approx(actual * growth) and projected < actual / 0.5
 
 
-# last: it syncs the next night (as-of + 1), which moves every open period on
-def test_a_failing_source_fails_the_run_names_the_fix_and_marks_its_kpis_no_data(synced, sandbox, capsys):
-    settings, _, _, path = synced
+@pytest.fixture
+def synced_copy(synced, tmp_path, monkeypatch):
+    """A copy of the synced business (kpi.yaml, warehouse, DAGSTER_HOME) for a test that syncs again
+    on another night: the module's shared one stays as synced, whatever order the tests run in."""
+    _, _, _, path = synced
+    folder = tmp_path / "business"
+    shutil.copytree(path.parent, folder)
+    monkeypatch.setenv("DAGSTER_HOME", str(folder / ".dagster"))
+    copy = folder / path.name
+    return load_config(copy), copy
+
+
+# on a copy: it syncs the next night (as-of + 1), which moves every open period on
+def test_a_failing_source_fails_the_run_names_the_fix_and_marks_its_kpis_no_data(synced_copy, sandbox, capsys):
+    settings, path = synced_copy
     sandbox.mailchimp.server.inject(r".*", status=401, times=1000)
     later = AS_OF + dt.timedelta(days=1)  # the next night: the source now refuses the key
     code = main(["sync", "--config", str(path), "--as-of", later.isoformat()])
