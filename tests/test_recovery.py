@@ -8,6 +8,7 @@ event (a line of output, a process exit) with bounds that only catch a hang.
 
 from __future__ import annotations
 
+import re
 import resource
 import shutil
 import signal
@@ -168,7 +169,8 @@ def test_a_sync_killed_on_another_host_is_failed_once_silent_and_blocks_no_later
     out = capsys.readouterr().out
     assert f"run {dead[:8]} started" in out and "on host kpi-nightly-29311-x7k2p, silent for 50 min" in out, out
     assert "has not been heard of for 50 min (`kpi doctor --repair` fails it" in out
-    assert "1 problem(s):" in out and "last heard 30s ago" in out  # the live one is no problem
+    # the live one is no problem; heard of 30 s before doctor started, more on a loaded machine
+    assert "1 problem(s):" in out and re.search(r"last heard \d+s ago", out), out
     # the next sync fails it and takes the pool (before: it waited for it until killed)
     assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat(), "--wait", str(HANG)]) == 0
     out = capsys.readouterr().out
