@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# helper modules shared by test files (not test modules themselves): plain asserts still explain
+pytest.register_assert_rewrite("tests.expected_kpis", "tests.subsets")
+
 from connectors.http import RetryPolicy
 from connectors.sandbox import Sandbox
 
@@ -152,6 +155,28 @@ SLOW_MODULES = ("test_portfolio_nightly.py", "test_recovery.py", "test_e2e.py", 
                 "test_crash.py", "test_alerts.py", "test_ui.py", "test_faults.py", "test_contract.py")
 
 
+def pytest_addoption(parser):
+    parser.addoption("--order", choices=("slow-first", "random", "reverse"), default="slow-first",
+                     help="slow-first (default): SLOW_MODULES first, the rest as pytest-randomly shuffled "
+                          "them; random: pytest-randomly's shuffle as it is; reverse: collection order "
+                          "reversed (with -p no:randomly). Every order must pass (issue 22).")
+
+
 def pytest_collection_modifyitems(config, items):
-    rank = {name: i for i, name in enumerate(SLOW_MODULES)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_MODULES)))
+    order = config.getoption("order")
+    randomly = config.pluginmanager.hasplugin("randomly") and config.getoption("randomly_reorganize", False)
+    if order == "reverse":
+        if randomly:  # pytest-randomly shuffled first (its hook wraps this one): reversed would be random
+            raise pytest.UsageError("--order=reverse reverses the file order: add -p no:randomly")
+        items.reverse()
+    elif order == "slow-first":
+        # a stable sort: pytest-randomly's shuffle (it runs before this hook) stays within each group
+        rank = {name: i for i, name in enumerate(SLOW_MODULES)}
+        items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_MODULES)))
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    # `-q` hides pytest-randomly's header: the seed goes at the end, to repeat a failing order
+    if config.pluginmanager.hasplugin("randomly") and config.getoption("randomly_reorganize", False):
+        seed = config.getoption("randomly_seed")
+        terminalreporter.write_line(f"order: {config.getoption('order')}, repeat it with --randomly-seed={seed}")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from tests.test_recovery import HANG, KPI, environment, read_until, small_setup, sync
+from tests.sync_processes import HANG, KPI, environment, read_until, small_setup, sync
 
 OLD, NEW = "2026-11-08", "2026-11-15"
 VOLATILE = ("_synced_at", "loaded_at", "computed_at")

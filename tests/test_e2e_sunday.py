@@ -15,6 +15,7 @@ import pytest
 
 from kpi_pipeline.config import load_config
 from kpi_pipeline.run import run_pipeline
+from tests import expected_kpis
 from tests.conftest import AS_OF, live_environment, subset_config
 from tests.truth import periods, truth
 
@@ -43,7 +44,7 @@ def values(sandbox, tmp_path_factory):
 @pytest.mark.parametrize("grain", ["day", "week", "month", "quarter", "year"])
 def test_every_kpi_of_every_period_matches_the_worlds_events(values, sandbox, grain):
     settings, got, _ = values
-    kpis = [k.id for k in settings.kpis() if k.total]
+    kpis = sorted(expected_kpis.scored(SOURCES))  # by hand from DESIGN's catalog, not settings.kpis()
     checked = 0
     for start, last in periods(grain, HISTORY_START, AS_OF, "sunday"):
         end = min(last, AS_OF)

@@ -13,7 +13,7 @@ from kpi_pipeline.loading import load_stream
 from kpi_pipeline.models import run_models
 from kpi_pipeline.warehouse import Warehouse
 from tests.conftest import AS_OF
-from tests.test_zero_values import load, meeting, value
+from tests.raw_loads import load, meeting, value
 
 SEPTEMBER = (dt.date(2026, 9, 1), dt.date(2026, 9, 30))
 

@@ -6,6 +6,7 @@ world's own simple code, never by the pipeline's functions.
 """
 
 import datetime as dt
+import shutil
 
 import duckdb
 import pytest
@@ -98,8 +99,20 @@ def test_no_email_address_is_stored_anywhere(synced, sandbox):
     assert keys > 10  # callers who bought: the same key on both platforms, typed differently or not
 
 
-def test_money_in_other_currencies_is_settled_or_refused(synced, sandbox, capsys):
-    settings, path, *_ = synced
+@pytest.fixture
+def synced_copy(synced, tmp_path, monkeypatch):
+    """A copy of the synced business for a test that edits kpi.yaml and syncs again: the module's
+    shared one stays as synced, whatever order the tests run in."""
+    _, path, *_ = synced
+    folder = tmp_path / "business"
+    shutil.copytree(path.parent, folder)
+    monkeypatch.setenv("DAGSTER_HOME", str(folder / ".dagster"))
+    copy = folder / path.name
+    return load_config(copy), copy
+
+
+def test_money_in_other_currencies_is_settled_or_refused(synced_copy, sandbox, capsys):
+    settings, path = synced_copy
     world = sandbox.world
     foreign = [p for p in world.sales.succeeded() if p.currency != "eur"]
     assert {p.currency for p in foreign} == {"usd", "jpy"}

@@ -162,7 +162,7 @@ def test_a_dead_runs_slots_in_a_businesss_and_a_platforms_pool_are_freed(tmp_pat
     import uuid
 
     from kpi_pipeline.instance_state import PID_TAG, STARTED_BY_TAG, repair, unfinished_runs
-    from tests.test_recovery import _event
+    from tests.sync_processes import event as _event
 
     gone = subprocess.Popen(["true"])
     gone.wait()

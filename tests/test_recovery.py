@@ -8,7 +8,7 @@ event (a line of output, a process exit) with bounds that only catch a hang.
 
 from __future__ import annotations
 
-import os
+import re
 import resource
 import shutil
 import signal
@@ -27,25 +27,9 @@ from kpi_pipeline.config import load_config
 from kpi_pipeline.instance_state import PID_TAG, POOL, STARTED_BY_TAG, process_tag
 from kpi_pipeline.warehouse import StorageError, check_free_space
 from tests.conftest import AS_OF
-
-KPI = [sys.executable, "-m", "kpi_pipeline.cli"]
-HANG = 240  # seconds: only a hang takes this long
-
-
-def small_setup(folder: Path) -> Path:
-    (folder / "metrics.csv").write_text("date,kpi_id,value\n2026-11-02,staff_sick_days,2\n")
-    path = folder / "kpi.yaml"
-    path.write_text("business: Crash Test\nhistory_start: 2026-10-01\ndemo: true\n"
-                    "sources:\n  stripe: {}\n  manual: {path: metrics.csv}\n"
-                    "custom_kpis:\n  - {id: staff_sick_days, label: Sick days, domain: hr}\n")
-    return path
-
-
-def environment(folder: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KPI_", "DAGSTER_"))}
-    env.update(DAGSTER_HOME=str(folder / ".dagster"), KPI_PERSON_SALT="recovery-tests-salt", PYTHONUNBUFFERED="1")
-    return env
-
+from tests.sync_processes import (HANG, KPI, default_signals, environment, read_until, small_setup, start_sync,
+                                  sync)
+from tests.sync_processes import event as _event
 
 @pytest.fixture(scope="module")
 def synced_template(tmp_path_factory):
@@ -70,33 +54,6 @@ def setup(tmp_path, monkeypatch, synced_template):
     return folder / "kpi.yaml"
 
 
-def _default_signals() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a worker may ignore Ctrl-C; the sync it starts must not
-
-
-def start_sync(config: Path, *extra: str, preexec=_default_signals) -> subprocess.Popen:
-    return subprocess.Popen([*KPI, "sync", "--config", str(config), "--as-of", AS_OF.isoformat(), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=environment(config.parent), cwd=config.parent, preexec_fn=preexec)
-
-
-def read_until(proc: subprocess.Popen, needle: str) -> list[str]:
-    """Lines up to and including the first containing ``needle`` (fails if the process ends first)."""
-    lines = []
-    for line in proc.stdout:
-        lines.append(line)
-        if needle in line:
-            return lines
-    raise AssertionError(f"{needle!r} never appeared:\n{''.join(lines)}")
-
-
-def sync(config: Path, *extra: str) -> tuple[int, str]:
-    done = subprocess.run([*KPI, "sync", "--config", str(config), "--as-of", AS_OF.isoformat(), *extra],
-                          capture_output=True, text=True, env=environment(config.parent), cwd=config.parent,
-                          timeout=HANG)
-    return done.returncode, done.stdout + done.stderr
-
-
 def hold_the_pool(home: Path) -> str:
     """A live run (this test's own process) holding the duckdb pool slot."""
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -106,15 +63,6 @@ def hold_the_pool(home: Path) -> str:
         instance.event_log_storage.set_concurrency_slots(POOL, 1)
         assert instance.event_log_storage.claim_concurrency_slot(POOL, run.run_id, "raw__stripe__charges").is_claimed
         return run.run_id
-
-
-def _event(run, kind, at: float | None = None):
-    from dagster._core.events import DagsterEvent
-    from dagster._core.events.log import EventLogEntry
-
-    event = DagsterEvent(kind.value, job_name=run.job_name)
-    return EventLogEntry(error_info=None, level="debug", user_message="", run_id=run.run_id,
-                         timestamp=at or time.time(), dagster_event=event)
 
 
 def run_status(home: Path, run_id: str) -> dg.DagsterRunStatus:
@@ -221,7 +169,8 @@ def test_a_sync_killed_on_another_host_is_failed_once_silent_and_blocks_no_later
     out = capsys.readouterr().out
     assert f"run {dead[:8]} started" in out and "on host kpi-nightly-29311-x7k2p, silent for 50 min" in out, out
     assert "has not been heard of for 50 min (`kpi doctor --repair` fails it" in out
-    assert "1 problem(s):" in out and "last heard 30s ago" in out  # the live one is no problem
+    # the live one is no problem; heard of 30 s before doctor started, more on a loaded machine
+    assert "1 problem(s):" in out and re.search(r"last heard \d+s ago", out), out
     # the next sync fails it and takes the pool (before: it waited for it until killed)
     assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat(), "--wait", str(HANG)]) == 0
     out = capsys.readouterr().out
@@ -265,7 +214,7 @@ def test_ctrl_c_and_sigterm_stop_a_waiting_sync_promptly(setup, signum):
 
 def _limit_file_size(limit: int):
     def apply() -> None:
-        _default_signals()
+        default_signals()
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG, as on a full disk
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
     return apply

@@ -10,7 +10,7 @@ import pytest
 
 from kpi_pipeline.cli import main
 from kpi_pipeline.scorecard import SNAPSHOT_COLUMNS
-from tests.test_reporting import frame, month, row
+from tests.snapshot_rows import frame, month, row
 
 RUN_LATE, RUN_BACK = dt.datetime(2026, 11, 30, 3), dt.datetime(2026, 12, 1, 3)
 

@@ -17,7 +17,8 @@ from kpi_pipeline.reporting.i18n import DOMAIN_WORDS, STATUS_WORDS, WORDS, Forma
 from kpi_pipeline.reporting.markdown import markdown
 from kpi_pipeline.reporting.model import Point, Scorecard, build_views, json_doc
 from kpi_pipeline.reporting.review import build_review
-from kpi_pipeline.scorecard import NOTHING_TO_DIVIDE, SNAPSHOT_COLUMNS
+from kpi_pipeline.scorecard import NOTHING_TO_DIVIDE
+from tests.snapshot_rows import frame, month, row
 
 AS_OF = dt.date(2026, 11, 15)
 HOSTILE = "**Bold** <script>alert(1)</script> [click](http://evil.example) | cell\nnext `code` _x_ &lt; #1"
@@ -26,27 +27,6 @@ HOSTILE = "**Bold** <script>alert(1)</script> [click](http://evil.example) | cel
 @pytest.fixture(scope="module")
 def settings():
     return load_config("kpi.yaml")
-
-
-def month(m, year=2026):
-    start = dt.date(year, m, 1)
-    end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
-    return start, end
-
-
-def row(kpi_id, grain, start, end, actual, target=None, status="achieved", **kw):
-    closed = AS_OF >= end
-    base = {c: None for c in SNAPSHOT_COLUMNS}
-    base.update(business_id="studio_lumen", kpi_id=kpi_id, grain=grain, period_start=start, period_end=end,
-                as_of=AS_OF, actual=actual, target=target, status=status, is_closed=closed, is_final=False,
-                elapsed_share=1.0 if closed else 0.5, projected=actual, projection_method="none",
-                computed_at=dt.datetime(2026, 11, 16, 3, 0))
-    base.update(kw)
-    return base
-
-
-def frame(rows):
-    return pd.DataFrame(rows, columns=SNAPSHOT_COLUMNS)
 
 
 def revenue_year(settings):

@@ -1,9 +1,9 @@
-"""Setups of several sources (see test_subsets.py): a file of their own, so that the two test
+"""Setups of several sources (see test_subsets.py and tests/subsets.py): a file of their own, so that the two test
 workers (`--dist loadfile`) share the subsets between them."""
 
 import pytest
 
-from tests.test_subsets import COMBINED, every_command
+from tests.subsets import COMBINED, every_command
 
 
 @pytest.mark.parametrize("sources", COMBINED, ids="+".join)

@@ -8,12 +8,10 @@ import datetime as dt
 
 import pytest
 
-from connectors.registry import SOURCES
-from connectors.streams import Page, StreamContext, Window
 from kpi_pipeline.config import load_config
-from kpi_pipeline.loading import LoadResult, page_to_arrow, record_load
 from kpi_pipeline.models import run_models
 from kpi_pipeline.warehouse import Warehouse
+from tests.raw_loads import load, meeting, value
 
 D = dt.date
 AS_OF = D(2026, 3, 10)
@@ -27,33 +25,10 @@ def settings():
     return base.model_copy(update={"history_start": D(2026, 2, 1), "sources": only, "demo": False})
 
 
-def load(wh, source, stream, records, start, end):
-    """Land ``records`` as one successful load of start..end (covered even when empty)."""
-    spec = SOURCES[source][1][stream]
-    ctx = StreamContext("Europe/Brussels", AS_OF, AS_OF)
-    tbl = page_to_arrow(spec, Page(records, "acct"), ctx, wh.business_id, dt.datetime(2026, 3, 11,
-                                                                                     tzinfo=dt.timezone.utc))
-    wh.replace_range(spec.table, [(c.name, c.type) for c in spec.columns], spec.key, spec.date_column,
-                     start, end, [tbl])
-    record_load(wh, spec, LoadResult(stream, Window(start, end), rows=len(records)), ctx)
-
-
-def meeting(day, name="Intro call", status="active"):
-    return {"uri": f"https://api.calendly.com/scheduled_events/{day}{name}", "name": name, "status": status,
-            "start_time": f"{day}T10:00:00.000000Z", "event_type": "https://api.calendly.com/event_types/A",
-            "created_at": "2026-01-20T10:00:00.000000Z"}
-
-
 def ad_day(day, impressions, clicks, spend):
     return {"date_start": day.isoformat(), "campaign_id": "1", "campaign_name": "Prospecting",
             "impressions": str(impressions), "reach": "1", "clicks": str(clicks),
             "inline_link_clicks": str(clicks), "spend": str(spend), "account_currency": "EUR"}
-
-
-def value(wh, kpi, grain, start):
-    rows = wh.query("select value, denominator from kpis.kpi_values where kpi_id = ? and grain = ? "
-                    "and period_start = ? and dimension is null", [kpi, grain, start])
-    return rows[0] if rows else None
 
 
 @pytest.fixture

@@ -1,0 +1,36 @@
+"""Scorecard rows built by hand, for the reporting tests (test_reporting.py, test_report_command.py).
+
+A helper module, not a test module, so neither test file imports the other.
+"""
+
+import datetime as dt
+
+import pandas as pd
+
+from kpi_pipeline.scorecard import SNAPSHOT_COLUMNS
+
+AS_OF = dt.date(2026, 11, 15)
+
+
+def month(m, year=2026):
+    """The first and last day of month ``m``."""
+    start = dt.date(year, m, 1)
+    end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    return start, end
+
+
+def row(kpi_id, grain, start, end, actual, target=None, status="achieved", **kw):
+    """One kpi_snapshots row as of AS_OF; ``kw`` sets any other column."""
+    closed = AS_OF >= end
+    base = {c: None for c in SNAPSHOT_COLUMNS}
+    base.update(business_id="studio_lumen", kpi_id=kpi_id, grain=grain, period_start=start, period_end=end,
+                as_of=AS_OF, actual=actual, target=target, status=status, is_closed=closed, is_final=False,
+                elapsed_share=1.0 if closed else 0.5, projected=actual, projection_method="none",
+                computed_at=dt.datetime(2026, 11, 16, 3, 0))
+    base.update(kw)
+    return base
+
+
+def frame(rows):
+    """Rows as the kpi_snapshots frame the reports read."""
+    return pd.DataFrame(rows, columns=SNAPSHOT_COLUMNS)

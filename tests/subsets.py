@@ -1,0 +1,45 @@
+"""Shared by test_subsets.py and test_subsets_combined.py: every command on one setup of sources.
+
+A helper module, not a test module, so neither test file imports the other.
+"""
+
+import datetime as dt
+import json
+
+import duckdb
+
+from kpi_pipeline.cli import main
+from kpi_pipeline.config import load_config
+from tests import expected_kpis
+from tests.conftest import AS_OF, live_environment, subset_config
+
+COMBINED = [["mailchimp", "ga4"], ["stripe", "calendly"], ["hubspot", "stripe", "calendly"]]  # test_subsets_combined
+HISTORY_START = dt.date(2026, 11, 9)  # one week: what matters here is which setups run
+
+
+def every_command(sources, sandbox, tmp_path, monkeypatch, capsys):
+    """Sync ``sources`` on a new, then an existing warehouse; report, catalog, check; the KPIs scored."""
+    live_environment(monkeypatch, sandbox, tmp_path)
+    path = subset_config(tmp_path, sandbox, sources, HISTORY_START)
+    args = ["--config", str(path), "--as-of", AS_OF.isoformat()]
+    assert main(["sync", *args, "--source", sources[0]]) == 0, capsys.readouterr().out
+    if len(sources) > 1:
+        # the others join the existing warehouse, then one source alone syncs again on it (for a
+        # single source, `--source S` is the whole setup: a second sync would repeat the first)
+        assert main(["sync", *args]) == 0, capsys.readouterr().out
+        assert main(["sync", *args, "--source", sources[-1]]) == 0, capsys.readouterr().out
+    capsys.readouterr()
+    assert main(["report", *args, "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert main(["catalog", "--config", str(path)]) == 0
+    assert main(["check", "--config", str(path)]) == 0
+    settings = load_config(path)
+    con = duckdb.connect(str(settings.published_path), read_only=True)
+    scored = {k for (k,) in con.execute("select distinct kpi_id from snapshots.kpi_snapshots").fetchall()}
+    valued = {k for (k,) in con.execute("select distinct kpi_id from kpis.kpi_values").fetchall()}
+    catalog = {k for (k,) in con.execute("select kpi_id from kpis.catalog").fetchall()}
+    con.close()
+    expected = expected_kpis.scored(sources)  # by hand from DESIGN's catalog, not from the code
+    assert scored == expected
+    assert valued <= catalog == expected_kpis.enabled(sources)
+    assert {r["kpi_id"] for r in doc["kpis"]} <= expected

@@ -1,0 +1,38 @@
+"""The shipped catalog enables exactly the KPIs DESIGN's catalog names, from exactly their sources.
+
+The table is tests/expected_kpis.py, written by hand from DESIGN.md §5; the end-to-end tests
+score against it too. This file is the quick check: a KPI dropped from catalog.yml, one given
+the wrong sources or a per-dimension KPI given a total fails here in a second.
+"""
+
+import pytest
+
+from kpi_pipeline.catalog import builtin_kpis
+from tests import expected_kpis
+
+SOURCES = ["mailchimp", "ga4", "meta_ads", "google_ads", "instagram", "stripe", "calendly", "hubspot"]
+
+
+def _shipped_enabled(sources):
+    """What the shipped catalog computes for ``sources`` (the code under test, read as data)."""
+    out = set()
+    for kpi in builtin_kpis():
+        needed = set(kpi.sources)
+        if (needed & set(sources)) if kpi.any_source else needed <= set(sources):
+            out.add(kpi.id)
+    return out
+
+
+def test_the_catalog_has_every_public_id_and_no_other():
+    assert {k.id for k in builtin_kpis()} == expected_kpis.BUILTIN
+    assert len(expected_kpis.BUILTIN) == 33  # DESIGN's 32 and units_by_product
+
+
+def test_the_per_dimension_kpis_are_the_ones_without_a_total():
+    assert {k.id for k in builtin_kpis() if not k.total} == expected_kpis.NO_TOTAL
+
+
+@pytest.mark.parametrize("sources", [[s] for s in SOURCES] + [["hubspot", "stripe"], ["calendly", "stripe"],
+                                                              ["meta_ads", "google_ads"], SOURCES], ids="+".join)
+def test_each_setup_enables_the_kpis_of_its_sources(sources):
+    assert _shipped_enabled(sources) == expected_kpis.enabled(sources)
