@@ -6,7 +6,6 @@ stream's first request, whatever it is (Google Ads: the OAuth token call).
 """
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 
@@ -19,41 +18,21 @@ from kpi_pipeline.loading import load_stream
 from kpi_pipeline.runtime import stream_context
 from kpi_pipeline.warehouse import Warehouse
 from tests.conftest import AS_OF
+from tests.connector_runs import SETTINGS, content, make_client
 
 STREAMS = [(source, name) for source, (_, specs) in sorted(SOURCES.items()) for name in sorted(specs)]
 IDS = [f"{s}/{n}" for s, n in STREAMS]
 HTTP = [(s, n) for s, n in STREAMS if s in CREDENTIALS]  # the manual CSV has no API to fail
 HTTP_IDS = [f"{s}/{n}" for s, n in HTTP]
-MANUAL_CSV = Path(__file__).resolve().parent.parent / "data" / "manual_metrics.csv"
-
-
-def make_client(sandbox, source, policy):
-    if source == "manual":
-        settings = {"path": str(MANUAL_CSV), "kpi_ids": [c.id for c in SETTINGS.custom_kpis]}
-    else:
-        # generous: only the faults a test injects may make a request fail, so retries count exactly
-        settings = {**sandbox.settings_for(source), "timeout": 60}
-    client = SOURCES[source][0](settings)
-    client.policy = policy
-    return client
-
-
-SETTINGS = load_config("kpi.yaml")
-
-
 def run(sandbox, source, name, policy, wh=None):
     spec = SOURCES[source][1][name]
     wh = wh or Warehouse(":memory:", "contract")
     window = spec.lookback_window(AS_OF)
     ctx = stream_context(SETTINGS, AS_OF)
     ctx.snapshot_date = AS_OF
+    ctx.today = AS_OF + dt.timedelta(days=1)  # the session sandbox's clock
     result = load_stream(spec, make_client(sandbox, source, policy), window, ctx, wh)
     return spec, wh, result, window
-
-
-def content(wh, spec):
-    cols = ", ".join(["business_id", *(c.name for c in spec.columns), "_account", "_record::varchar"])
-    return sorted(wh.query(f"select {cols} from raw.{spec.table}"), key=repr)
 
 
 @pytest.mark.parametrize("source,name", STREAMS, ids=IDS)

@@ -25,7 +25,7 @@ from connectors.errors import AuthenticationError, ConnectorError, FatalError, R
 from connectors.registry import SOURCES
 from connectors.sandbox import CREDENTIALS
 from kpi_pipeline.config_sources import CREDENTIAL_FIELDS
-from tests.test_contract import SETTINGS, content, make_client
+from tests.connector_runs import SETTINGS, content, make_client
 from kpi_pipeline.loading import load_stream
 from kpi_pipeline.runtime import stream_context
 from kpi_pipeline.warehouse import Warehouse
