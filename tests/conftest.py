@@ -106,6 +106,24 @@ def live_config(tmp_path, sandbox, monkeypatch):
                                                      manual_csv=MANUAL_CSV))
 
 
+def business_copy(path: Path, tmp_path: Path, mp: pytest.MonkeyPatch):
+    """A copy of a synced business's folder (kpi.yaml, warehouse, DAGSTER_HOME) for a test that syncs
+    it again: the module's shared one stays as synced, whatever order the tests run in.
+
+    Returns:
+        (settings, kpi.yaml path) of the copy, with DAGSTER_HOME pointing at the copy's.
+    """
+    import shutil
+
+    from kpi_pipeline.config import load_config
+
+    folder = tmp_path / "business"
+    shutil.copytree(path.parent, folder)
+    mp.setenv("DAGSTER_HOME", str(folder / ".dagster"))
+    copy = folder / path.name
+    return load_config(copy), copy
+
+
 MANUAL_CSV = Path(__file__).resolve().parent.parent / "data" / "manual_metrics.csv"
 
 

@@ -7,7 +7,6 @@ DAGSTER_HOME. Ground truth comes from the world's events, not from the API path.
 
 import datetime as dt
 import io
-import shutil
 
 import duckdb
 import pytest
@@ -16,7 +15,7 @@ from kpi_pipeline.cli import main
 from kpi_pipeline.config import load_config
 from kpi_pipeline.run import run_pipeline
 from tests import expected_kpis
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, business_copy
 from tests.truth import periods, truth
 
 HISTORY_START = dt.date(2026, 5, 1)
@@ -361,14 +360,9 @@ def test_open_visitors_are_projected_by_how_last_month_grew_after_the_same_share
 
 @pytest.fixture
 def synced_copy(synced, tmp_path, monkeypatch):
-    """A copy of the synced business (kpi.yaml, warehouse, DAGSTER_HOME) for a test that syncs again
-    on another night: the module's shared one stays as synced, whatever order the tests run in."""
+    """A copy of the synced business for a test that syncs again on another night."""
     _, _, _, path = synced
-    folder = tmp_path / "business"
-    shutil.copytree(path.parent, folder)
-    monkeypatch.setenv("DAGSTER_HOME", str(folder / ".dagster"))
-    copy = folder / path.name
-    return load_config(copy), copy
+    return business_copy(path, tmp_path, monkeypatch)
 
 
 # on a copy: it syncs the next night (as-of + 1), which moves every open period on

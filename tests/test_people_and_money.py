@@ -6,14 +6,13 @@ world's own simple code, never by the pipeline's functions.
 """
 
 import datetime as dt
-import shutil
 
 import duckdb
 import pytest
 
 from kpi_pipeline.cli import main
 from kpi_pipeline.config import load_config
-from tests.conftest import AS_OF, live_environment, subset_config
+from tests.conftest import AS_OF, business_copy, live_environment, subset_config
 
 HISTORY_START = dt.date(2026, 8, 1)
 SOURCES = ["hubspot", "calendly", "stripe", "meta_ads"]
@@ -101,14 +100,9 @@ def test_no_email_address_is_stored_anywhere(synced, sandbox):
 
 @pytest.fixture
 def synced_copy(synced, tmp_path, monkeypatch):
-    """A copy of the synced business for a test that edits kpi.yaml and syncs again: the module's
-    shared one stays as synced, whatever order the tests run in."""
+    """A copy of the synced business for a test that edits kpi.yaml and syncs again."""
     _, path, *_ = synced
-    folder = tmp_path / "business"
-    shutil.copytree(path.parent, folder)
-    monkeypatch.setenv("DAGSTER_HOME", str(folder / ".dagster"))
-    copy = folder / path.name
-    return load_config(copy), copy
+    return business_copy(path, tmp_path, monkeypatch)
 
 
 def test_money_in_other_currencies_is_settled_or_refused(synced_copy, sandbox, capsys):
