@@ -5,12 +5,15 @@ DuckDB leaves their unsaved writes in ``analytics.duckdb.wal`` beside it (the pr
 a checkpoint). That log belongs to that file only: once a publish renames a new file over it, nobody
 can open the new file ("WAL checkpoint iteration does not match"). So before the rename the
 analyst's file and its log are moved aside together, under a name that still opens with their
-writes, and the caller says where.
+writes, and the caller says where. An analyst who wrote and closed cleanly leaves no log, only a
+file that changed since it was published (its size, modification time or inode differ from what the
+publish recorded in ``.<name>.published``): that file is kept aside the same way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 from pathlib import Path
@@ -50,17 +53,52 @@ def published_problem(path: Path) -> str | None:
     return None
 
 
+def fingerprint_of(path: Path) -> Path:
+    """Where a publish records what the file it renamed into place looked like."""
+    return path.with_name(f".{path.name}.published")
+
+
+def _stat_key(path: Path) -> list[int]:
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def record_published(target: Path, coming: Path | None = None) -> None:
+    """Record ``target`` as published, so the next publish can tell whether anyone wrote to it (a
+    clean close leaves no ``.wal``, only a changed file). Called with ``coming`` (the copy about to
+    be renamed over it) before the rename, both are recorded: a publish killed between the two
+    leaves either file, and neither is taken for an analyst's; called again after the rename."""
+    stats = [_stat_key(f) for f in (target, coming) if f is not None and f.exists()]
+    mark = fingerprint_of(target)
+    tmp = mark.with_name(mark.name + ".tmp")
+    tmp.write_text(json.dumps({"file": target.name, "stats": stats}))
+    os.replace(tmp, mark)
+
+
+def written_since_published(target: Path) -> bool:
+    """Whether ``target`` changed after the publish that put it there (False when that publish
+    recorded nothing, as before this check existed, or the record is unreadable)."""
+    mark = fingerprint_of(target)
+    if not target.exists() or not mark.exists():
+        return False
+    try:
+        recorded = [list(s) for s in json.loads(mark.read_text())["stats"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return _stat_key(target) not in recorded
+
+
 def keep_analyst_writes(target: Path, now: dt.datetime | None = None) -> Path | None:
-    """If an analyst's unsaved writes lie beside ``target`` (its ``.wal``), move the file and its log
-    aside together as ``<name>.analyst-<UTC time>`` (+ ``.wal``), which opens with their writes; the
-    new name, else None.
+    """If an analyst wrote to ``target`` (their unsaved writes in its ``.wal``, or a file changed since
+    it was published), move the file and any log aside together as ``<name>.analyst-<UTC time>``
+    (+ ``.wal``), which opens with their writes; the new name, else None.
 
     Raises:
         PublishedInUse: a program still holds ``target`` open for writing (moving its files
             would leave its later writes beside the next copy); the message names the program.
     """
     wal = wal_of(target)
-    if not wal.exists():
+    if not wal.exists() and not written_since_published(target):
         return None
     if target.exists():
         try:  # a live writer holds DuckDB's lock; a dead one (the usual case) left only the log
@@ -81,7 +119,8 @@ def keep_analyst_writes(target: Path, now: dt.datetime | None = None) -> Path | 
         kept = target.with_name(f"{target.name}{ANALYST_SUFFIX}{stamp}-{n}")
     if target.exists():
         os.replace(target, kept)
-    os.replace(wal, wal_of(kept))  # the log last: until then the pair stays together under one name
+    if wal.exists():
+        os.replace(wal, wal_of(kept))  # the log last: until then the pair stays together under one name
     sync_folder(target.parent)
     return kept
 

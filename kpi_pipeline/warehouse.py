@@ -22,7 +22,8 @@ import pyarrow as pa
 from filelock import FileLock, Timeout
 
 from kpi_pipeline.faults import fault_point
-from kpi_pipeline.published import PublishedInUse, copy_durably, keep_analyst_writes, sync_folder
+from kpi_pipeline.published import (PublishedInUse, copy_durably, keep_analyst_writes, record_published,
+                                    sync_folder, wal_of)
 
 SCHEMAS = ("raw", "staging", "kpis", "snapshots")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -414,8 +415,10 @@ class Warehouse:
                 copy_durably(self.path, tmp, halfway=lambda: fault_point("publish:during_copy"))
                 fault_point("publish:before_rename")
                 kept = keep_analyst_writes(target)
+                record_published(target, coming=tmp)
                 os.replace(tmp, target)
                 sync_folder(target.parent)
+                record_published(target)
             except PublishedInUse as err:
                 tmp.unlink(missing_ok=True)
                 raise StorageError(str(err)) from None
@@ -424,9 +427,10 @@ class Warehouse:
                 raise StorageError(storage_problem(err, target) or f"publishing {target.name} failed: "
                                    f"{err.strerror or err}") from None
         if kept is not None and say is not None:
-            say(f"an analyst had written to {target.name} (it is read-only for analysts) and their writes were "
-                f"not saved into it: kept them in {kept} (with {kept.name}.wal; it opens with their tables), then "
-                f"published a new {target.name}; see the README, \"Your own tables\"")
+            log = f" (with {kept.name}.wal)" if wal_of(kept).exists() else ""
+            say(f"an analyst had written to {target.name} (it is read-only for analysts): kept their file in "
+                f"{kept}{log}; it opens with their tables; then published a new {target.name}; see the README, "
+                f"\"Your own tables\"")
         return target
 
 

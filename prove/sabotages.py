@@ -50,6 +50,19 @@ SABOTAGES = (
         ("tests/test_warehouse.py::test_an_analysts_unsaved_writes_are_kept_aside_and_the_new_copy_opens",),
     ),
     Sabotage(
+        "An analyst's writes closed cleanly into analytics.duckdb are kept aside",
+        "only a .wal counts as an analyst's writes",
+        (("kpi_pipeline/published.py", "if not wal.exists() and not written_since_published(target):",
+          "if not wal.exists():"),),
+        ("tests/test_warehouse.py::test_an_analysts_writes_closed_cleanly_are_kept_aside_too",),
+    ),
+    Sabotage(
+        "A publish failing after its rename does not take its own copy for an analyst's",
+        "the new copy recorded only after the rename",
+        (("kpi_pipeline/warehouse.py", "record_published(target, coming=tmp)", "pass"),),
+        ("tests/test_warehouse.py::test_a_publish_failing_after_its_rename_is_not_taken_for_an_analysts_writes",),
+    ),
+    Sabotage(
         "A failed publish leaves no temp file",
         "the partial copy left behind",
         (("kpi_pipeline/warehouse.py", "tmp.unlink(missing_ok=True)  # never leave", "pass  # never leave"),),

@@ -326,7 +326,7 @@ def test_an_analysts_writes_to_the_published_copy_are_kept_and_the_next_sync_and
     code, out = sync(config, "--start", "2026-11-01")
     assert code == 0 and "Traceback" not in out, out
     [kept] = [p for p in data.glob("analytics.duckdb.analyst-*") if not p.name.endswith(".wal")]
-    assert f"kept them in {kept} (with {kept.name}.wal" in out, out  # said where, in the sync's output
+    assert f"kept their file in {kept} (with {kept.name}.wal)" in out, out  # said where, in the sync's output
     assert not (data / "analytics.duckdb.wal").exists()
     capsys.readouterr()
     assert main(["report", "--config", str(config)]) == 0

@@ -230,7 +230,8 @@ def test_an_upsert_by_key_replaces_changed_records_keeps_the_others_and_is_atomi
 
 ANALYST_WRITES = ("import duckdb, os, sys; con = duckdb.connect(sys.argv[1]); "
                   "con.execute('create table main.my_segments as select 42 as answer'); "
-                  "print('written', flush=True); " "os._exit(0) if sys.argv[2] == 'die' else sys.stdin.read()")
+                  "print('written', flush=True); " "os._exit(0) if sys.argv[2] == 'die' else "
+                  "con.close() if sys.argv[2] == 'close' else sys.stdin.read()")
 
 
 def analyst_writes_and_dies(path):
@@ -261,6 +262,70 @@ def test_an_analysts_unsaved_writes_are_kept_aside_and_the_new_copy_opens(tmp_pa
         assert con.execute("select answer from main.my_segments").fetchone()[0] == 42
     wh.publish(target, say=said.append)  # nothing more to keep: nothing said, nothing moved
     assert len(said) == 1 and len(list(tmp_path.glob("analytics.duckdb.analyst-*[0-9Z]"))) == 1
+
+
+def test_an_analysts_writes_closed_cleanly_are_kept_aside_too(tmp_path):
+    """A clean close checkpoints the analyst's table into the file and leaves no .wal: the file
+    itself is theirs now, and the next publish must not rename a new copy over it unnoticed."""
+    import subprocess
+    import sys
+
+    wh = Warehouse(tmp_path / "warehouse.duckdb", "b")
+    load(wh, BASE, BASE, [(BASE, "a", 1)])
+    target = wh.publish(tmp_path / "analytics.duckdb")
+    subprocess.run([sys.executable, "-c", ANALYST_WRITES, str(target), "close"], check=True, timeout=120)
+    assert not (tmp_path / "analytics.duckdb.wal").exists()
+    load(wh, BASE, BASE + dt.timedelta(days=1), [(BASE, "a", 1), (BASE + dt.timedelta(days=1), "b", 2)])
+    said = []
+    wh.publish(target, say=said.append)
+
+    [kept] = tmp_path.glob("analytics.duckdb.analyst-*[0-9Z]")
+    assert len(said) == 1 and str(kept) in said[0] and ".wal" not in said[0]
+    with duckdb.connect(str(kept), read_only=True) as con:
+        assert con.execute("select answer from main.my_segments").fetchone()[0] == 42
+    with duckdb.connect(str(target), read_only=True) as con:
+        assert con.execute("select count(*) from raw.t__s").fetchone()[0] == 2
+        assert not con.execute("select * from information_schema.tables where table_name = 'my_segments'").fetchall()
+    wh.publish(target, say=said.append)  # the new copy is nobody's: nothing said, nothing moved
+    assert len(said) == 1 and len(list(tmp_path.glob("analytics.duckdb.analyst-*"))) == 1
+
+
+def test_reading_the_published_copy_even_read_write_keeps_nothing_aside(tmp_path):
+    wh = Warehouse(tmp_path / "warehouse.duckdb", "b")
+    load(wh, BASE, BASE, [(BASE, "a", 1)])
+    target = wh.publish(tmp_path / "analytics.duckdb")
+    for read_only in (True, False):  # a reader, and a careless analyst who only ran selects
+        with duckdb.connect(str(target), read_only=read_only) as con:
+            con.execute("select count(*) from raw.t__s").fetchall()
+    said = []
+    wh.publish(target, say=said.append)
+    assert said == [] and not list(tmp_path.glob("analytics.duckdb.analyst-*"))
+
+
+def test_a_publish_failing_after_its_rename_is_not_taken_for_an_analysts_writes(tmp_path, monkeypatch):
+    """Killed or failing between the rename and its record, the new copy must still count as ours."""
+    import errno
+
+    import kpi_pipeline.warehouse as warehouse
+    from kpi_pipeline.warehouse import StorageError
+
+    wh = Warehouse(tmp_path / "warehouse.duckdb", "b")
+    load(wh, BASE, BASE, [(BASE, "a", 1)])
+    target = wh.publish(tmp_path / "analytics.duckdb")
+    load(wh, BASE, BASE + dt.timedelta(days=1), [(BASE, "a", 1), (BASE + dt.timedelta(days=1), "b", 2)])
+
+    def io_error(folder):
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(warehouse, "sync_folder", io_error)
+    with pytest.raises(StorageError):
+        wh.publish(target)
+    monkeypatch.undo()
+    with duckdb.connect(str(target), read_only=True) as con:  # the rename happened
+        assert con.execute("select count(*) from raw.t__s").fetchone()[0] == 2
+    said = []
+    wh.publish(target, say=said.append)
+    assert said == [] and not list(tmp_path.glob("analytics.duckdb.analyst-*"))
 
 
 def test_an_analyst_still_writing_to_the_published_copy_is_named_and_nothing_moves(tmp_path):
@@ -308,7 +373,7 @@ def test_publish_flushes_the_copy_before_the_rename_and_the_folder_after(tmp_pat
     monkeypatch.setattr(os, "fsync", spy_fsync)
     monkeypatch.setattr(os, "replace", spy_replace)
     target = wh.publish(tmp_path / "analytics.duckdb")
-    [(_, tmp, dst)] = [c for c in calls if c[0] == "replace"]
+    [(_, tmp, dst)] = [c for c in calls if c[0] == "replace" and c[2] == str(target)]
     at = calls.index(("replace", tmp, dst))
     assert dst == str(target) and ("fsync", tmp) in calls[:at]  # the data is on the disk before its name
     assert ("fsync", str(tmp_path)) in calls[at + 1:]  # and the rename itself after
@@ -431,5 +496,6 @@ def test_a_publish_failing_half_way_through_its_copy_says_why_and_leaves_no_temp
 
     with armed("publish:during_copy", disk_full), pytest.raises(StorageError, match="disk full"):
         wh.publish(target)
-    assert sorted(p.name for p in tmp_path.iterdir() if "analytics" in p.name) == ["analytics.duckdb"]
+    assert sorted(p.name for p in tmp_path.iterdir() if "analytics" in p.name) == [".analytics.duckdb.published",
+                                                                                  "analytics.duckdb"]
     assert target.read_bytes() == old  # the analysts' copy untouched
