@@ -165,6 +165,8 @@ def refresh_portfolio_copy(root: Path, chosen: list[Business], say: Callable[[st
     result = build_portfolio_copy(root, good, {slug: str(err).splitlines()[0] for slug, err in bad.items()})
     say(f"portfolio copy: {result.path} ({len(result.included)} businesses, {result.tables} tables)"
         + (f"; left out: {', '.join(f'{s} ({why})' for s, why in result.missing.items())}" if result.missing else ""))
+    for note in result.notes:
+        say(note)
 
 
 def portfolio_report(args: argparse.Namespace, root: Path, chosen: list[Business]) -> int:

@@ -2,7 +2,9 @@
 in one file with ``business_id`` on every row, plus ``portfolio.businesses`` (who, currency, as-of).
 
 Built from each business's published ``analytics.duckdb``, attached read-only (a running sync is
-never blocked or touched), into a temp file renamed over the last copy. Money stays in each
+never blocked or touched), into a temp file flushed to the disk and renamed over the last copy; an
+analyst's writes to the last copy (a ``.wal``, or a file changed since it was written) are kept
+aside first, as for a business's published copy (:mod:`kpi_pipeline.published`). Money stays in each
 business's currency (``portfolio.businesses.currency``): nothing here adds amounts across them.
 """
 
@@ -18,6 +20,7 @@ import duckdb
 
 from kpi_pipeline.config import Settings
 from kpi_pipeline.portfolio import portfolio_copy_path
+from kpi_pipeline.published import PublishedInUse, keep_analyst_writes, record_published, sync_folder, wal_of
 from kpi_pipeline.warehouse import load_memory
 
 
@@ -27,6 +30,7 @@ class CopyResult:
     included: list[str] = field(default_factory=list)
     missing: dict[str, str] = field(default_factory=dict)  # slug -> why it is not in the copy
     tables: int = 0
+    notes: list[str] = field(default_factory=list)  # an analyst's writes kept aside, or why nothing was written
 
 
 def _quote(name: str) -> str:
@@ -76,10 +80,29 @@ def build_portfolio_copy(root: Path, settings: dict[str, Settings], broken: dict
             _businesses_table(con, settings, result)
             for alias in {a for aliases in columns.values() for a in aliases}:
                 con.execute(f"detach {_quote(alias)}")
-        os.replace(tmp, target)
+        _replace(tmp, target, result)
     finally:
         tmp.unlink(missing_ok=True)
     return result
+
+
+def _replace(tmp: Path, target: Path, result: CopyResult) -> None:
+    """Put the finished ``tmp`` in place of ``target`` durably, keeping an analyst's writes aside."""
+    with open(tmp, "rb") as written:  # on the disk before its name is (a power cut after the rename)
+        os.fsync(written.fileno())
+    try:
+        kept = keep_analyst_writes(target)
+    except PublishedInUse as err:
+        result.notes.append(f"the portfolio copy was not written: {err}")
+        return
+    record_published(target, coming=tmp)
+    os.replace(tmp, target)
+    sync_folder(target.parent)
+    record_published(target)
+    if kept is not None:
+        log = f" (with {kept.name}.wal)" if wal_of(kept).exists() else ""
+        result.notes.append(f"an analyst had written to {target.name} (it is read-only for analysts): kept their "
+                            f"file in {kept}{log}; it opens with their tables")
 
 
 def _sql_text(value: str) -> str:

@@ -25,6 +25,8 @@ def portfolio_definitions(root: str) -> dg.Definitions:
         result = build_portfolio_copy(base, good, {s: str(e).splitlines()[0] for s, e in bad.items()})
         for slug, why in result.missing.items():
             context.log.warning(f"{slug} is not in the portfolio copy: {why}")
+        for note in result.notes:
+            context.log.warning(note)
         return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(result.path)),
                                               "businesses": len(result.included), "tables": result.tables,
                                               "left_out": ", ".join(result.missing) or "none"})

@@ -63,6 +63,12 @@ SABOTAGES = (
         ("tests/test_warehouse.py::test_a_publish_failing_after_its_rename_is_not_taken_for_an_analysts_writes",),
     ),
     Sabotage(
+        "An analyst's writes to the portfolio copy are kept aside",
+        "the portfolio copy renamed over an analyst's file",
+        (("kpi_pipeline/portfolio_copy.py", "        kept = keep_analyst_writes(target)", "        kept = None"),),
+        ("tests/test_portfolio.py::test_an_analysts_writes_to_the_portfolio_copy_are_kept_aside_saved_or_not",),
+    ),
+    Sabotage(
         "A failed publish leaves no temp file",
         "the partial copy left behind",
         (("kpi_pipeline/warehouse.py", "tmp.unlink(missing_ok=True)  # never leave", "pass  # never leave"),),
