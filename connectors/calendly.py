@@ -1,4 +1,4 @@
-"""Calendly API v2 scheduled events with ``requests`` (apis.md §7.2).
+"""Calendly API v2 scheduled events with ``requests`` (docs/PLATFORMS.md#calendly).
 
 Every run re-fetches all future events and the lookback (30 days): cancellations and
 reschedules arrive after the booking. Both active and canceled events are kept (status);
@@ -95,7 +95,8 @@ def fetch_events(client: CalendlyClient, window: Window, ctx: StreamContext) -> 
 
 
 def fetch_invitees(client: CalendlyClient, window: Window, ctx: StreamContext) -> Iterator[Page]:
-    """Who booked each meeting of the window: the e-mail is only on the invitee (apis.md §12)."""
+    """Who booked each meeting of the window: the e-mail is only on the invitee
+    (docs/PLATFORMS.md#calendly)."""
     for events in client.events(ctx.local_start(window.start), ctx.local_start(window.end + dt.timedelta(days=1)),
                                 "invitees"):
         for event in events:

@@ -1,4 +1,4 @@
-"""Google Analytics 4 through the official ``google-analytics-data`` client, REST transport (apis.md §2).
+"""GA4 through the official ``google-analytics-data`` client over REST (docs/PLATFORMS.md#ga4).
 
 Unique users do not add up across days, so besides the daily traffic by channel the
 connector asks GA4 for ``totalUsers`` over every exact range the KPIs need (each week,
@@ -87,7 +87,8 @@ class Ga4Client:
             self._note(response)
             if len(response.metric_headers) != len(metrics):
                 # an empty report omits rows and rowCount but always names the metrics it was asked
-                # for (apis.md §2.3): without them the answer (`{}` with 200) says nothing about the window
+                # for (docs/PLATFORMS.md#ga4): without them the answer (`{}` with 200) says
+                # nothing about the window
                 got = len(response.metric_headers)
                 raise FatalError(f"malformed answer: a report without its metricHeaders ({got} of {len(metrics)}); "
                                  "nothing was loaded", platform=PLATFORM, stream=stream,

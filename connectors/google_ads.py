@@ -1,4 +1,4 @@
-"""Google Ads API over REST with ``requests``: googleAds:searchStream (apis.md §6).
+"""Google Ads API over REST with ``requests``: googleAds:searchStream (docs/PLATFORMS.md).
 
 The access token comes from the OAuth refresh-token flow (the token endpoint is
 configurable, so the sandbox can serve it). Every call sends ``developer-token`` and, when
@@ -22,9 +22,10 @@ from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
 PLATFORM = "google_ads"
 PROBE = "campaign_daily"  # `kpi check --online` fetches its first page for one day: proves the credentials
-# Google releases four majors a year and serves each for about 12 months (apis.md §6.1); the
-# sunset dates are Google's announcements, an "expected" one is the release month + 12 months
-# until Google announces it. Keep this table current: `kpi check --online` reads it.
+# Google releases four majors a year and serves each for about 12 months
+# (docs/PLATFORMS.md#google-ads-versions); the sunset dates are Google's announcements, an
+# "expected" one is the release month + 12 months until Google announces it. Keep this table
+# current: `kpi check --online` reads it.
 SUNSETS: dict[str, tuple[dt.date, bool]] = {  # version -> (sunset, announced)
     "v19": (dt.date(2026, 2, 11), True), "v20": (dt.date(2026, 6, 10), True),
     "v21": (dt.date(2026, 8, 5), True), "v22": (dt.date(2026, 10, 7), True),

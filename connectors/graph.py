@@ -1,7 +1,7 @@
 """What Instagram and Meta Ads share: the Graph API error envelope and its rate-limit headers.
 
 Graph errors are classified by ``error.code``, not by HTTP status (rate limits arrive as
-HTTP 400; "reduce the amount of data" as HTTP 500 with code 1). apis.md §3.2-3.3.
+HTTP 400; "reduce the amount of data" as HTTP 500 with code 1). docs/PLATFORMS.md#meta-graph-api.
 """
 
 from __future__ import annotations

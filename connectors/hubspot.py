@@ -1,4 +1,4 @@
-"""HubSpot CRM v3 search with ``requests`` (apis.md §7.3): contacts (leads) and deals.
+"""HubSpot CRM v3 search with ``requests`` (docs/PLATFORMS.md#hubspot): contacts (leads) and deals.
 
 Both change long after they were created (a contact becomes a lead months later, a deal
 closes), so they are fetched by last modification (``lastmodifieddate``, deals
@@ -110,7 +110,8 @@ def _modified(prop: str) -> Column:
 
 
 _CREATED = Column("created_date", "DATE", derive=lambda r, c: c.local_date(r["properties"]["createdate"]))
-# HubSpot keeps the date a contact entered each lifecycle stage after it moves on (apis.md §12)
+# HubSpot keeps the date a contact entered each lifecycle stage after it moves on
+# (docs/PLATFORMS.md#hubspot)
 STAGES = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer",
           "evangelist", "other")
 

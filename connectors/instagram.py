@@ -1,4 +1,4 @@
-"""Instagram professional account through the Graph API with ``requests`` (apis.md §3-4).
+"""An Instagram professional account through the Graph API (docs/PLATFORMS.md#instagram).
 
 - ``account``: followers_count exists only as "now", so it is recorded every day; a backfill
   of an older day says plainly that Instagram keeps no history of it.

@@ -1,4 +1,4 @@
-"""Mailchimp Marketing API v3 through the official ``mailchimp-marketing`` SDK (apis.md §1).
+"""Mailchimp Marketing API v3 through its official SDK (docs/PLATFORMS.md#mailchimp).
 
 The SDK has no retries, a 120 s default timeout, and hands back problem+json error bodies
 as raw strings (their content type is not ``application/json``), so every call goes

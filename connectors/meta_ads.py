@@ -1,4 +1,4 @@
-"""Meta Ads Insights with ``requests`` against the Graph API (apis.md §3, §5).
+"""Meta Ads Insights with ``requests`` against the Graph API (docs/PLATFORMS.md#meta-ads).
 
 Level campaign, one row per campaign per day. Numbers arrive as strings; money in the ad
 account's currency as decimal strings; dates in the ad account's timezone. Reach is kept

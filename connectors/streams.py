@@ -202,7 +202,7 @@ class StreamSpec:
         """Whether daily partitions tell the truth about this stream: it returns its data by day, so
         a day is loaded or not. Point-in-time values (``snapshot``), month keys, the whole file and
         streams whose first load takes the platform's whole history are one table, not hundreds of
-        days filled by one row (DESIGN §6)."""
+        days filled by one row (docs/ARCHITECTURE.md#partitions-fit-the-data)."""
         return self.kind in ("daily", "as_of") and not self.first_load_all
 
     def describe_window(self, window: "Window") -> str:

@@ -1,4 +1,4 @@
-"""Stripe with ``requests`` and a pinned ``Stripe-Version`` (apis.md §7.1).
+"""Stripe with ``requests`` and a pinned ``Stripe-Version`` (docs/PLATFORMS.md#stripe).
 
 Charges (with their refunds and the buyer), balance transactions (the money as settled in the
 account's currency, and what takes it back (refunds, returned debits, disputes) on its own date), customers and invoices (whose line items carry
@@ -134,7 +134,7 @@ STREAMS = {spec.name: spec for spec in (
                fetch=_fetch("charges")),
     StreamSpec(PLATFORM, "balance_transactions", "Money settled in the account's currency: one entry per charge, "
                "and one for everything that takes it back on its own date (refunds, returned debits, disputes and "
-               "their reversals, failed refunds; apis.md §12), with the charge each belongs to.",
+               "their reversals, failed refunds), with the charge each belongs to.",
                key=("transaction_id",), date_column="created_date", lookback_days=30, first_load_all=True,
                columns=(Column("transaction_id", "VARCHAR", "id"), _CREATED, Column("type", "VARCHAR"),
                         Column("reporting_category", "VARCHAR"),

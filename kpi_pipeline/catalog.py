@@ -45,7 +45,7 @@ class KpiDef(BaseModel):
 
     @property
     def pacing(self) -> str:
-        """How an open period's value is projected to its end (DESIGN §5 "Pacing").
+        """How an open period's value is projected to its end (README.md#what-the-numbers-mean).
 
         ``linear`` for what accumulates over the period: sums, and ratios whose numerator
         accumulates over a level fixed at the period's start (churn, follower growth);
@@ -79,7 +79,7 @@ def builtin_kpis() -> tuple[KpiDef, ...]:
 
 
 def _reads_words(kpi: KpiDef, reads: tuple[tuple[str, str], ...]) -> str:
-    """Which raw streams decide a KPI's coverage (DESIGN §5 "Coverage is per input")."""
+    """Which raw streams decide a KPI's coverage (README.md#what-the-numbers-mean)."""
     from connectors.registry import streams
 
     needed = [f"{s}/{n}" for s, n in reads if streams(s)[n].kind != "snapshot" and not streams(s)[n].supplementary]

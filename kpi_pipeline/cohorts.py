@@ -1,4 +1,6 @@
-"""Maturing conversion cohorts, projected by the cohorts that matured (DESIGN §5 "Conversions are cohorts").
+"""Maturing conversion cohorts, projected by the cohorts that matured.
+
+The rule: README.md#what-the-numbers-mean, "Conversions are cohorts".
 
 A member of a conversion cohort (a lead on its lead date, an intro call on its meeting date)
 converts when its person's first order comes within ``conversion_window_days`` of that date.

@@ -1,14 +1,14 @@
 """Which days each KPI's inputs covered: the line between "zero", "partial" and "no data".
 
-Coverage is per input (DESIGN §5): a KPI reads certain raw streams (its lineage through the SQL
-models, :mod:`kpi_pipeline.lineage`), and its period is covered when those streams loaded every
-day of it, not when every stream of its platform did. A stream covers the days its loads' windows
-spanned (``raw._loads``, clipped to history_start and as-of); a covered day without events counts
-0, an uncovered one is unknown. Point-in-time streams (``snapshot``: "only reported as of now")
-are a best-available input, never a requirement: a back-dated run still scores what the rest
-gives. Streams computed per as-of or per month count as covering every day up to their last
-load. The hand-kept CSV covers each custom KPI from history_start through the last date entered
-for it, never through as-of: weeks not typed in yet are not zeros.
+Coverage is per input (README.md#what-the-numbers-mean): a KPI reads certain raw streams (its
+lineage through the SQL models, :mod:`kpi_pipeline.lineage`), and its period is covered when those
+streams loaded every day of it, not when every stream of its platform did. A stream covers the days
+its loads' windows spanned (``raw._loads``, clipped to history_start and as-of); a covered day
+without events counts 0, an uncovered one is unknown. Point-in-time streams (``snapshot``: "only
+reported as of now") are a best-available input, never a requirement: a back-dated run still scores
+what the rest gives. Streams computed per as-of or per month count as covering every day up to
+their last load. The hand-kept CSV covers each custom KPI from history_start through the last date
+entered for it, never through as-of: weeks not typed in yet are not zeros.
 
 For a KPI's period, :meth:`Coverage.judge` says one of: covered; partial (the period starts
 before history_start or before the history a platform keeps: its covered part is shown, not

@@ -1,5 +1,6 @@
-"""Which raw streams each KPI reads: its lineage through the SQL models (DESIGN §5 "Coverage is
-per input").
+"""Which raw streams each KPI reads: its lineage through the SQL models.
+
+The rule it serves: README.md#what-the-numbers-mean, "Coverage is per input".
 
 The KPI models name each KPI by a string literal in one branch of a ``union all``
 (``select business_id, 'email_open_rate', day, ... from campaign_days``). A KPI's inputs are the

@@ -1,6 +1,7 @@
 """`kpi check --online`, second part: the names kpi.yaml takes from a platform must be names the
-account has (DESIGN §5). A typo in an event type or a stage matches nothing and would count 0
-forever; here it is refused by its YAML path, with the names the account does have.
+account has (README.md#what-the-numbers-mean, "Names match whole"). A typo in an event type or
+a stage matches nothing and would count 0 forever; here it is refused by its YAML path, with the
+names the account does have.
 
 Names compare whole, case-insensitive and trimmed, as the KPI models compare them. Also says
 when the configured Google Ads API version is sunset or near its sunset.

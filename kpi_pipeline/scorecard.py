@@ -1,7 +1,7 @@
 """Snapshot arithmetic: pacing, projection, status, comparisons, closed and final periods.
 
-``assess`` is the pure rule (DESIGN §5); ``build_snapshots`` applies it to every KPI x grain
-x period from the window values, the targets and what the sources covered.
+``assess`` is the pure rule (README.md#what-the-numbers-mean); ``build_snapshots`` applies it
+to every KPI x grain x period from the window values, the targets and what the sources covered.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def _missing(value: float | None) -> bool:
 def assess(*, pacing: str, direction: str, actual: float | None, target: float | None,
            elapsed_share: float, is_closed: bool, stale: bool = False, growth: float | None = None,
            at_risk_within: float = 0.10, too_early_before: float = 0.20) -> Assessment:
-    """Status of one KPI for one period (DESIGN §5 "Pacing" / "Closed periods").
+    """Status of one KPI for one period (README.md#what-the-numbers-mean, "Pacing" and "Final").
 
     Args:
         pacing: ``linear``, ``history``, ``cohort`` or ``none`` (:attr:`KpiDef.pacing`).

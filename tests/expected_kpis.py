@@ -1,4 +1,4 @@
-"""The KPIs each setup must score, written by hand from DESIGN.md §5 "Catalog" (ids are public).
+"""The KPIs each setup must score, written by hand from docs/ARCHITECTURE.md#the-public-kpi-catalog.
 
 Tests compare what the pipeline scored with this table, never with the catalog the code ships
 (kpi_pipeline.catalog / catalog.yml): a KPI dropped from catalog.yml, or given the wrong sources,
@@ -7,8 +7,8 @@ then fails a test instead of quietly leaving the expected set with it.
 
 from __future__ import annotations
 
-# KPIs one source enables on its own (DESIGN §5 Catalog; units_by_product is a shipped extra
-# next to sales_by_product).
+# KPIs one source enables on its own (docs/ARCHITECTURE.md#the-public-kpi-catalog; units_by_product
+# is a shipped extra next to sales_by_product).
 BY_SOURCE: dict[str, frozenset[str]] = {
     "mailchimp": frozenset({
         "newsletter_subscribers", "newsletter_new_subscribers", "newsletter_unsubscribes",
@@ -37,7 +37,7 @@ NEEDS_BOTH: dict[str, frozenset[str]] = {
 # Only per dimension (channel, product): no total row, so never in a scorecard.
 NO_TOTAL = frozenset({"traffic_share", "sales_by_product", "units_by_product"})
 
-# Every built-in id of DESIGN §5's catalog plus the shipped extra units_by_product (34).
+# Every built-in id of the public catalog (docs/ARCHITECTURE.md#the-public-kpi-catalog).
 BUILTIN = (frozenset().union(*(ids for source, ids in BY_SOURCE.items() if source != "manual"))
            | AD_KPIS | frozenset(NEEDS_BOTH))
 

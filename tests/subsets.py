@@ -39,7 +39,7 @@ def every_command(sources, sandbox, tmp_path, monkeypatch, capsys):
     valued = {k for (k,) in con.execute("select distinct kpi_id from kpis.kpi_values").fetchall()}
     catalog = {k for (k,) in con.execute("select kpi_id from kpis.catalog").fetchall()}
     con.close()
-    expected = expected_kpis.scored(sources)  # by hand from DESIGN's catalog, not from the code
+    expected = expected_kpis.scored(sources)  # by hand from docs/ARCHITECTURE.md, not the code
     assert scored == expected
     assert valued <= catalog == expected_kpis.enabled(sources)
     assert {r["kpi_id"] for r in doc["kpis"]} <= expected

@@ -1,6 +1,8 @@
-"""The shipped catalog enables exactly the KPIs DESIGN's catalog names, from exactly their sources.
+"""The shipped catalog enables exactly the public KPIs, from exactly their sources.
 
-The table is tests/expected_kpis.py, written by hand from DESIGN.md §5; the end-to-end tests
+The public KPIs: docs/ARCHITECTURE.md#the-public-kpi-catalog.
+
+The table is tests/expected_kpis.py, written by hand from the same table; the end-to-end tests
 score against it too. This file is the quick check: a KPI dropped from catalog.yml, one given
 the wrong sources or a per-dimension KPI given a total fails here in a second.
 """
@@ -25,7 +27,7 @@ def _shipped_enabled(sources):
 
 def test_the_catalog_has_every_public_id_and_no_other():
     assert {k.id for k in builtin_kpis()} == expected_kpis.BUILTIN
-    assert len(expected_kpis.BUILTIN) == 33  # DESIGN's 32 and units_by_product
+    assert len(expected_kpis.BUILTIN) == 33  # the public catalog's 33 ids
 
 
 def test_the_per_dimension_kpis_are_the_ones_without_a_total():

@@ -1,4 +1,7 @@
-"""Maturing conversion cohorts are projected by the cohorts that matured (DESIGN §5 "Conversions are cohorts")."""
+"""Maturing conversion cohorts are projected by the cohorts that matured.
+
+The rule: README.md#what-the-numbers-mean, "Conversions are cohorts".
+"""
 
 import datetime as dt
 

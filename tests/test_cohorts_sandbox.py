@@ -1,4 +1,6 @@
-"""Maturing conversion cohorts against the sandbox, early December (DESIGN §5 "Conversions are cohorts").
+"""Maturing conversion cohorts against the sandbox, early December.
+
+The rule: README.md#what-the-numbers-mean, "Conversions are cohorts".
 
 HubSpot + Calendly + Stripe synced through Dagster as of 6 Dec 2026: November's leads and calls
 are days to weeks into their 90-day window. Leads take weeks to buy, so November's lead rate so

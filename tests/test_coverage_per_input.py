@@ -1,6 +1,6 @@
-"""Coverage is per input (DESIGN §5): a KPI is blanked only by the streams it reads, a back-dated
-run scores what it could fetch, the CSV covers each custom KPI through its last date entered, and
-a period that starts before what can be had is partial, not "no data".
+"""Coverage is per input (README.md#what-the-numbers-mean): a KPI is blanked only by the streams
+it reads, a back-dated run scores what it could fetch, the CSV covers each custom KPI through its
+last date entered, and a period that starts before what can be had is partial, not "no data".
 
 The platforms' clock here is the sandbox's (7 December 2026), not the run's as-of, as it is
 against the real platforms. Truth comes from the sandbox world's events (tests/truth.py).

@@ -83,7 +83,8 @@ def test_asset_graph_snapshot():
     assert actual == GRAPH
 
 
-# DESIGN §6: daily partitions only where a stream returns its data by day
+# daily partitions only where a stream returns its data by day
+# (docs/ARCHITECTURE.md#partitions-fit-the-data)
 UNPARTITIONED_RAW = {
     "raw/instagram__account": "a follower count as of now",
     "raw/mailchimp__lists": "list stats as of now",

@@ -44,7 +44,7 @@ def values(sandbox, tmp_path_factory):
 @pytest.mark.parametrize("grain", ["day", "week", "month", "quarter", "year"])
 def test_every_kpi_of_every_period_matches_the_worlds_events(values, sandbox, grain):
     settings, got, _ = values
-    kpis = sorted(expected_kpis.scored(SOURCES))  # by hand from DESIGN's catalog, not settings.kpis()
+    kpis = sorted(expected_kpis.scored(SOURCES))  # docs/ARCHITECTURE.md, not settings.kpis()
     checked = 0
     for start, last in periods(grain, HISTORY_START, AS_OF, "sunday"):
         end = min(last, AS_OF)

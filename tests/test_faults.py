@@ -54,7 +54,7 @@ TARGETS = {
     "calendly": Target("calendly", "scheduled_events", r"/scheduled_events$", lambda b: b["collection"], "", "uri"),
     "hubspot": Target("hubspot", "contacts", r"/objects/contacts/search", lambda b: b["results"], "", "id"),
 }
-EXPIRED = {  # how each platform says the credential expired or was revoked (apis.md)
+EXPIRED = {  # how each platform says a credential expired or was revoked (docs/PLATFORMS.md#errors)
     "meta_ads": dict(status=400, body={"error": {"message": "Error validating access token: Session has expired",
                                                  "type": "OAuthException", "code": 190, "error_subcode": 463}}),
     "instagram": dict(status=400, body={"error": {"message": "Error validating access token: The user has not "
@@ -324,7 +324,7 @@ def test_a_changed_type_fails_naming_stream_and_column(sandbox, fast_policy, sou
 
 
 def _well_formed_empty(source: str):
-    """The platform's own answer for a window without data (apis.md): an empty collection."""
+    """The platform's own answer for a window without data (docs/PLATFORMS.md#empty-answers)."""
     def transform(body, req):
         if source == "ga4":  # proto3 JSON omits empty fields: no rows, no rowCount; the headers stay
             return {k: v for k, v in body.items() if k not in ("rows", "rowCount")}

@@ -1,5 +1,5 @@
 """Intro calls are the meetings whose event type is one named in intro_call_event_types: the
-whole name, case-insensitive and trimmed, never a part of it (DESIGN §5)."""
+whole name, case-insensitive and trimmed, never a part of it (README.md#what-the-numbers-mean)."""
 
 import datetime as dt
 

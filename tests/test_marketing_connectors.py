@@ -1,4 +1,4 @@
-"""GA4, Meta Ads, Google Ads and Instagram: the quirks apis.md §2-6 and §10 list."""
+"""GA4, Meta Ads, Google Ads and Instagram: the quirks docs/PLATFORMS.md lists for them."""
 
 import datetime as dt
 import json

@@ -65,7 +65,7 @@ def test_a_day_without_a_follows_breakdown_is_unknown_not_zero(sandbox, fast_pol
     gap = dt.date(2026, 7, 10)
     sandbox.meta.server.inject(
         r"/insights", query={"metric": "follows_and_unfollows", "since": str(int(local_midnight(gap).timestamp()))},
-        transform=lambda body, req: {"data": []})  # "missing data -> empty data" (apis.md §4.2)
+        transform=lambda body, req: {"data": []})  # docs/PLATFORMS.md#instagram
     settings, wh = instagram_warehouse(sandbox, fast_policy)
     assert wh.query("select follows, unfollows from raw.instagram__daily_totals where day = ?", [gap]) == [(None, None)]
     run_models(wh, settings, AS_OF)

@@ -1,4 +1,4 @@
-"""Stripe, Calendly and HubSpot: the behaviours apis.md §7 lists."""
+"""Stripe, Calendly and HubSpot: the behaviours docs/PLATFORMS.md lists for them."""
 
 import dataclasses
 import datetime as dt

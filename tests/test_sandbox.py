@@ -1,4 +1,4 @@
-"""The sandbox speaks Mailchimp's wire format (apis.md §1, §10), checked with plain requests."""
+"""The sandbox speaks Mailchimp's wire format (docs/PLATFORMS.md#mailchimp), checked plainly."""
 
 import datetime as dt
 

@@ -1,4 +1,4 @@
-"""Snapshot arithmetic at its boundaries (DESIGN §5)."""
+"""Snapshot arithmetic at its boundaries (README.md#what-the-numbers-mean)."""
 
 import datetime as dt
 

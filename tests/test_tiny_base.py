@@ -1,4 +1,6 @@
-"""Changes over a tiny base (DESIGN §5): "new" or "from 1", never "▲ 800.0%", in every output.
+"""Changes over a tiny base: "new" or "from 1", never "▲ 800.0%", in every output.
+
+The rule: README.md#what-the-numbers-mean, "Changes over a tiny base".
 
 The snapshot rows are written here by hand: leads went from 1 to 9 (+800%), ad impressions from
 0 (ads paused) to 12,000, intro calls from 1 last year to 9; revenue and ad clicks changed over a

@@ -1,4 +1,6 @@
-"""GA4 Data API v1beta emulation, as the official client's REST transport calls it (apis.md §2, §10).
+"""GA4 Data API v1beta emulation, as the official client's REST transport calls it.
+
+See docs/PLATFORMS.md#ga4 and #sandbox-fidelity.
 
 Accepts ``$alt=json;enum-encoding=int``, camelCase bodies, int64-as-string ``limit`` and
 ``offset``; answers every value as a string, omits ``rows`` and ``rowCount`` when empty,

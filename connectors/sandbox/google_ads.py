@@ -1,4 +1,6 @@
-"""Google Ads API REST emulation: OAuth token endpoint and googleAds:searchStream (apis.md §6).
+"""Google Ads API REST emulation: OAuth token endpoint and googleAds:searchStream.
+
+See docs/PLATFORMS.md#google-ads and #sandbox-fidelity.
 
 searchStream answers a JSON array of batches; camelCase; int64 as strings, doubles as
 numbers; money in micros; errors carry a GoogleAdsFailure in ``details``; requests need the
@@ -24,8 +26,9 @@ CLIENT_ID = "sandbox-client.apps.googleusercontent.com"
 CLIENT_SECRET = "sandbox-client-secret"
 REFRESH_TOKEN = "sandbox-refresh-token"
 VERSION = "v26"
-# what Google serves (apis.md §6.1): each major until its sunset. A sunset version answers
-# 400 requestError.UNSUPPORTED_VERSION; a version Google never released has no route (404).
+# what Google serves (docs/PLATFORMS.md#google-ads-versions): each major until its sunset. A
+# sunset version answers 400 requestError.UNSUPPORTED_VERSION; a version Google never released
+# has no route (404).
 VERSIONS = ("v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26")
 SUNSET = {"v19": dt.date(2026, 2, 11), "v20": dt.date(2026, 6, 10), "v21": dt.date(2026, 8, 5),
           "v22": dt.date(2026, 10, 7)}

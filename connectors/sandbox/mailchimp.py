@@ -1,4 +1,4 @@
-"""Mailchimp Marketing API v3 emulation (apis.md §1 and the §10 checklist).
+"""Mailchimp Marketing API v3 emulation (docs/PLATFORMS.md#mailchimp and #sandbox-fidelity).
 
 Speaks the real wire format: Basic auth with the API key as password, problem+json errors
 with ``X-Request-Id`` (= ``instance``), ``count`` default 10 and cap 1000 with ``offset`` and

@@ -1,4 +1,6 @@
-"""Meta Graph API emulation: Ads Insights and Instagram account insights (apis.md §3-5, §10).
+"""Meta Graph API emulation: Ads Insights and Instagram account insights.
+
+See docs/PLATFORMS.md#meta-graph-api, #instagram, #meta-ads and #sandbox-fidelity.
 
 Graph error envelope (code, error_subcode, type, fbtrace_id) with HTTP 400 for rate limits
 and 500 for code 1; usage headers as JSON strings; numbers as strings in ads insights;

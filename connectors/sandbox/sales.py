@@ -1,4 +1,6 @@
-"""Stripe, Calendly and HubSpot emulation (apis.md §7 and the §10 checklist).
+"""Stripe, Calendly and HubSpot emulation.
+
+See docs/PLATFORMS.md#stripe, #calendly, #hubspot and #sandbox-fidelity.
 
 Stripe: list envelopes newest first, ``limit`` 1-100, ``starting_after``, ``created[gte|lt]``,
 amounts in cents, ``Request-Id``, error objects with type and code. Calendly: one scope
@@ -324,7 +326,7 @@ class CalendlyEmulator:
         return _page(req, rows)
 
     def invitees(self, req: Request) -> Response:
-        """Who booked: the e-mail is only here, not on the event (apis.md §12)."""
+        """Who booked: the e-mail is only here, not on the event (docs/PLATFORMS.md#calendly)."""
         self._auth(req)
         s = self.world.sales
         event_id = req.match.group("uuid")
@@ -419,8 +421,8 @@ class HubSpotEmulator:
 
     def _contacts(self) -> list[dict[str, Any]]:
         """Contacts as they are at the platform's now: their current stage, the date they entered
-        each stage (apis.md §12), and ``lastmodifieddate``, which moves with every change (a
-        subscriber who becomes a lead months later, a lead who becomes a customer)."""
+        each stage (docs/PLATFORMS.md#hubspot), and ``lastmodifieddate``, which moves with every
+        change (a subscriber who becomes a lead months later, a lead who becomes a customer)."""
         s = self.world.sales
         out = []
         for c in s.contacts:

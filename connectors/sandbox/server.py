@@ -224,9 +224,10 @@ class ApiServer:
 
 
     def _echo(self, req: Request, fault: Fault) -> Response:
-        """A careless server or proxy that repeats the request's credentials in its error (apis.md never
-        promises otherwise): in the message, in a JSON body and in response headers; as they came or
-        re-encoded by ``fault.echo_as`` (a token's start, its base64, its URL-encoding)."""
+        """A careless server or proxy that repeats the request's credentials in its error (no
+        platform promises otherwise, docs/PLATFORMS.md#errors): in the message, in a JSON body and
+        in response headers; as they came or re-encoded by ``fault.echo_as`` (a token's start, its
+        base64, its URL-encoding)."""
         encode = fault.echo_as or str
         body = req.body.decode(errors="replace")
         seen = {"headers": {k: encode(v) for k, v in req.headers.items()},

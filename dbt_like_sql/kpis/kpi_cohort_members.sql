@@ -3,7 +3,8 @@
 -- meeting date) saw their person's first order conversion_days later (0 = the same day), within
 -- conversion_window_days; conversion_days is null for members not (or not yet) converted within
 -- the window. kpi_daily_sales counts the cohorts from it, and the scorecard learns from its
--- matured members how conversions accrue with age (DESIGN §5 "Conversions are cohorts")
+-- matured members how conversions accrue with age (README.md#what-the-numbers-mean, "Conversions
+-- are cohorts")
 with charges as (
     select * from staging.stg_stripe__charges
 ),

@@ -1,4 +1,6 @@
-"""Changes over a tiny base (DESIGN §5): when a percentage says nothing, and what to show instead.
+"""Changes over a tiny base: when a percentage says nothing, and what to show instead.
+
+The rule: README.md#what-the-numbers-mean, "Changes over a tiny base".
 
 A change is shown as a percentage only over a base worth dividing by. Against a previous (or
 last year's) value of zero it is "new"; against a base that is tiny it is "from N" (N is the base,

@@ -123,7 +123,7 @@ WORDS: dict[str, dict[str, str]] = {
     "grain_year": {"en": "year", "nl": "jaar"},
     "change": {"en": "Change", "nl": "Verandering"},
     "previous": {"en": "Previous", "nl": "Vorige"},
-    # a change over a tiny base (DESIGN §5): "▲ new", "▲ from 1", never "▲ 800.0%"
+    # a change over a tiny base (README.md#what-the-numbers-mean): "▲ new", "▲ from 1", not "▲ 800%"
     "change_new": {"en": "new", "nl": "nieuw"},
     "change_from": {"en": "from {base}", "nl": "van {base}"},
     "review_intro": {"en": "{achieved} of {scored} KPIs with a target achieved, {missed} missed.",
