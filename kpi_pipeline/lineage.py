@@ -2,8 +2,10 @@
 per input").
 
 The KPI models name each KPI by a string literal in one branch of a ``union all``
-(``select business_id, 'email_open_rate', day, ... from campaign_days``). A KPI's inputs are the
-tables that branch reads, its CTEs followed inside the model and upstream models followed down
+(``select business_id, 'email_open_rate' as kpi_id, send_date as day, ... from
+stg_mailchimp__campaigns``): ``kpis.kpi_daily`` is generated that way from each KPI's ``daily``
+formula in the catalog (:mod:`kpi_pipeline.kpi_sql`), the range models are written that way by
+hand. A KPI's inputs are the tables that branch reads, its CTEs followed inside the model and upstream models followed down
 to ``raw.<source>__<stream>``. So a failed invitees stream does not blank intro calls, which read
 only scheduled events, and a back-dated run that cannot record Mailchimp's membership still
 scores the open rate. A KPI no branch names (none today) falls back to every stream of its
@@ -96,14 +98,20 @@ def kpi_raw_tables(models: list[Model]) -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in out.items()}
 
 
-@lru_cache(maxsize=1)
 def builtin_lineage() -> dict[str, frozenset[str]]:
-    """Lineage of the shipped models (parsed once per process)."""
+    """Lineage of the models of :func:`~kpi_pipeline.catalog.sql_dir` (parsed once per folder)."""
+    from kpi_pipeline.catalog import sql_dir
+
+    return _lineage_of(sql_dir())
+
+
+@lru_cache(maxsize=4)
+def _lineage_of(folder) -> dict[str, frozenset[str]]:
     from kpi_pipeline.assets.models import PYTHON_TABLES
     from kpi_pipeline.assets.raw import all_raw_tables
     from kpi_pipeline.models import load_models
 
-    return kpi_raw_tables(load_models([*all_raw_tables(), *PYTHON_TABLES]))
+    return kpi_raw_tables(load_models([*all_raw_tables(), *PYTHON_TABLES], folder))
 
 
 def kpi_streams(kpis, enabled: Iterable[str], lineage: dict[str, frozenset[str]] | None = None,
