@@ -1,8 +1,9 @@
 """The KPI catalog: dbt_like_sql/kpis/catalog.yml plus the custom KPIs of kpi.yaml.
 
 A built-in KPI is one catalog entry: what it means (label, unit, aggregation, description) and,
-for a KPI counted per day, its ``daily`` formula in SQL (:class:`DailyPart`), from which
-:mod:`kpi_pipeline.kpi_sql` generates the ``kpis.kpi_daily`` model.
+its formula in SQL: ``daily`` for a KPI counted per day (:class:`DailyPart`), ``ranges`` for a
+distinct count of exact date ranges (:class:`RangePart`), from which :mod:`kpi_pipeline.kpi_sql`
+generates the ``kpis.kpi_daily`` and ``kpis.kpi_ranges`` models.
 """
 
 from __future__ import annotations
@@ -33,30 +34,14 @@ def catalog_file(models: Path | None = None) -> Path:
 _NAME = r"[a-z_][a-z0-9_]*"
 
 
-class DailyPart(BaseModel):
-    """One part of a KPI's daily formula: per row of one table, what it adds to the KPI's
-    numerator and denominator on its business-local day, summed per day and dimension value.
-
-    ``by`` breaks the KPI down: ``total`` is the row without a dimension, a column name is one
-    row per value of that column (the dimension named after it), ``{name: expression}`` names
-    the dimension. A KPI of several parts (a total from one filter, its channels from another)
-    lists them; their rows add up.
-    """
+class _Part(BaseModel):
+    """What every part of a formula has: the table it reads, a filter, its breakdown."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     from_: str = Field(alias="from", pattern=rf"^{_NAME}\.{_NAME}$")  # a model or staging table
-    day: str = "day"  # the business-local date column
     where: str | None = None
-    numerator: str
-    denominator: str | None = None  # none: a count or an amount, not a ratio
     by: tuple[tuple[str, str] | None, ...] = (None,)
-
-    @field_validator("numerator", "denominator", mode="before")
-    @classmethod
-    def _number(cls, value: Any) -> Any:
-        """``numerator: 1`` (each row counts one) is SQL too."""
-        return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
     @field_validator("by", mode="before")
     @classmethod
@@ -77,6 +62,34 @@ class DailyPart(BaseModel):
             else:
                 out.append(item)
         return out
+
+    @field_validator("numerator", "denominator", "value", mode="before", check_fields=False)
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        """``numerator: 1`` (each row counts one) is SQL too."""
+        return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+class DailyPart(_Part):
+    """One part of a KPI's daily formula: per row of one table, what it adds to the KPI's
+    numerator and denominator on its business-local day, summed per day and dimension value.
+
+    ``by`` breaks the KPI down: ``total`` is the row without a dimension, a column name is one
+    row per value of that column (the dimension named after it), ``{name: expression}`` names
+    the dimension. A KPI of several parts (a total from one filter, its channels from another)
+    lists them; their rows add up.
+    """
+
+    day: str = "day"  # the business-local date column
+    numerator: str
+    denominator: str | None = None  # none: a count or an amount, not a ratio
+
+
+class RangePart(_Part):
+    """One part of a distinct-count KPI's formula: its value for an exact date range, read from a
+    table with ``window_start`` and ``window_end`` (never added up from days)."""
+
+    value: str
 
 
 class KpiDef(BaseModel):
@@ -102,8 +115,9 @@ class KpiDef(BaseModel):
     cohort: bool = False  # follows people for the conversion window: final only after it
     decimals: int | None = Field(default=None, ge=0, le=4)  # shown decimals; default by unit
     daily: tuple[DailyPart, ...] = ()  # the formula of kpis.kpi_daily's rows (catalog.yml: `daily:`)
+    ranges: tuple[RangePart, ...] = ()  # a distinct count's, of kpis.kpi_ranges (`ranges:`)
 
-    @field_validator("daily", mode="before")
+    @field_validator("daily", "ranges", mode="before")
     @classmethod
     def _parts(cls, value: Any) -> Any:
         """One part may be written without a list."""
@@ -203,7 +217,7 @@ def print_catalog(kpis: tuple[KpiDef, ...], fmt: str, language: str, window_days
 
     reads = reads or {}
     if fmt == "json":
-        print(json.dumps([{**k.model_dump(exclude={"daily"}), "pacing": k.pacing,
+        print(json.dumps([{**k.model_dump(exclude={"daily", "ranges"}), "pacing": k.pacing,
                            "reads": [f"{s}/{n}" for s, n in reads.get(k.id, ())]} for k in kpis], indent=2))
         return
     for domain in ("marketing", "sales", "production", "customer_service", "hr"):

@@ -1,5 +1,6 @@
 """SQL models: one SELECT per file under dbt_like_sql/<schema>/<table>.sql, and ``kpis.kpi_daily``
-generated from the daily formulas of kpis/catalog.yml (:mod:`kpi_pipeline.kpi_sql`).
+and ``kpis.kpi_ranges`` generated from the KPIs' formulas in kpis/catalog.yml
+(:mod:`kpi_pipeline.kpi_sql`).
 
 Dependencies are discovered by parsing (sqlglot), never listed by hand: for every scope of
 the query, tables read from are collected, skipping the scope's CTE names (a plain
@@ -133,20 +134,23 @@ def _line_of(sql: str, table: str) -> int:
 
 
 def _sources(sql_dir: Path):
-    """(table, file, SQL) of every model: the files, then the model generated from the catalog."""
+    """(table, file, SQL) of every model: the files, then those generated from the catalog."""
     for path in sorted(sql_dir.glob("*/*.sql")):
         yield f"{path.parent.name}.{path.stem}", path, path.read_text()
     catalog = catalog_file(sql_dir)
-    if catalog.exists():
-        schema, name = kpi_sql.TABLE.split(".")
+    if not catalog.exists():
+        return
+    kpis = load_catalog(catalog)
+    for table in kpi_sql.TABLES:
+        schema, name = table.split(".")
         if (sql_dir / schema / f"{name}.sql").exists():
-            raise ModelError(f"{sql_dir / schema / name}.sql: {kpi_sql.TABLE} is generated from {catalog}; "
-                             "declare a KPI's formula in its catalog entry (`daily:`) instead")
+            raise ModelError(f"{sql_dir / schema / name}.sql: {table} is generated from {catalog}; "
+                             "declare a KPI's formula in its catalog entry (`daily:`, `ranges:`) instead")
         try:
-            sql = kpi_sql.daily_sql(load_catalog(catalog))
+            sql = kpi_sql.model_sql(kpis, table)
         except ValueError as err:
             raise ModelError(f"{catalog}: {err}") from None
-        yield kpi_sql.TABLE, catalog, sql
+        yield table, catalog, sql
 
 
 def load_models(external: Iterable[str], sql_dir: Path | None = None) -> list[Model]:
@@ -155,14 +159,15 @@ def load_models(external: Iterable[str], sql_dir: Path | None = None) -> list[Mo
     Args:
         external: tables made elsewhere (raw streams, Python assets).
         sql_dir: the folder of models (default ``$KPI_SQL_DIR``, else dbt_like_sql/); its
-            ``kpis/catalog.yml``, when there is one, generates ``kpis.kpi_daily``.
+            ``kpis/catalog.yml``, when there is one, generates ``kpis.kpi_daily`` and
+            ``kpis.kpi_ranges``.
 
     Raises:
         ModelError: naming the file (and line) of the first problem found.
     """
     sql_dir = sql_dir or default_sql_dir()
     models: dict[str, Model] = {}
-    generated = [kpi_sql.TABLE] if catalog_file(sql_dir).exists() else []
+    generated = kpi_sql.TABLES if catalog_file(sql_dir).exists() else ()
     declared = {folder.name: load_checks(folder, [t.split(".")[1] for t in generated if t.startswith(f"{folder.name}.")])
                 for folder in sorted(sql_dir.iterdir()) if folder.is_dir()}
     cache = _ParseCache()

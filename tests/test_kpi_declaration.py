@@ -18,7 +18,7 @@ from kpi_pipeline.assets.models import PYTHON_TABLES
 from kpi_pipeline.assets.raw import all_raw_tables
 from kpi_pipeline.catalog import SQL_DIR, load_catalog
 from kpi_pipeline.cli import main
-from kpi_pipeline.kpi_sql import daily_sql
+from kpi_pipeline.kpi_sql import daily_sql, ranges_sql
 from kpi_pipeline.models import ModelError, load_models
 from tests.conftest import AS_OF, live_environment, subset_config
 
@@ -79,14 +79,15 @@ def test_a_kpi_added_by_one_catalog_entry_is_synced_and_scored(tmp_path, monkeyp
     assert any(line.strip().startswith("Reads stripe/invoices:") for line in lines[at:at + 5]), lines[at:at + 5]
 
 
-def test_the_shipped_daily_model_names_every_kpi_with_a_formula():
+def test_every_shipped_kpi_has_its_formula_in_its_catalog_entry():
     kpis = load_catalog(SQL_DIR / "kpis" / "catalog.yml")
-    sql = daily_sql(kpis)
-    declared = [k.id for k in kpis if k.daily]
-    for kpi_id in declared:
-        assert f"'{kpi_id}' as kpi_id" in sql, kpi_id
-    # the distinct-count KPIs are counted for exact ranges, not per day
-    assert {k.id for k in kpis if not k.daily} == {
+    daily, ranges = daily_sql(kpis), ranges_sql(kpis)
+    for kpi in kpis:
+        assert bool(kpi.daily) != bool(kpi.ranges), kpi.id  # one formula each
+        assert (f"'{kpi.id}' as kpi_id" in daily) == bool(kpi.daily), kpi.id
+        assert (f"'{kpi.id}' as kpi_id" in ranges) == bool(kpi.ranges), kpi.id
+    # the distinct counts are counted for exact ranges, never added up from days
+    assert {k.id for k in kpis if k.ranges} == {k.id for k in kpis if k.aggregation == "distinct"} == {
         "website_visitors", "organic_search_visitors", "orders_per_customer", "repeat_customer_rate"}
 
 
