@@ -179,6 +179,7 @@ def test_every_asset_links_its_code_and_sources_and_snapshots_say_when_they_are_
         name = key.to_user_string()
         if name in ("kpis/kpi_daily", "kpis/kpi_ranges"):  # generated from the KPIs' formulas in the catalog
             assert path.endswith("dbt_like_sql/kpis/catalog.yml"), name
+            assert "as kpi_id" in node.metadata["sql"].md_str, name  # its SQL is shown instead
         elif name.startswith("staging/") or (SQL_DIR / f"{name}.sql").exists():
             assert path.endswith(f"dbt_like_sql/{name}.sql"), name
         elif name.startswith("raw/"):
