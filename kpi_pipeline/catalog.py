@@ -46,7 +46,8 @@ class _Part(BaseModel):
     @field_validator("by", mode="before")
     @classmethod
     def _dimensions(cls, value: Any) -> Any:
-        """``[total, channel, {product: product_name}]`` -> ``(None, ("channel", "channel"), ("product", ...))``."""
+        """``[total, channel, {product: product_name}]`` becomes
+        ``(None, ("channel", "channel"), ("product", "product_name"))``."""
         if isinstance(value, (str, dict)):
             value = [value]
         if not isinstance(value, (list, tuple)):

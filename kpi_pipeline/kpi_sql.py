@@ -69,8 +69,9 @@ select * from final
 _EMPTY = {  # a catalog without such formulas still makes the table, with its columns
     DAILY: ("    select business_id, kpi_id, day, dimension, dimension_value, numerator, denominator\n"
             "    from kpi_daily_custom\n    where false"),
-    RANGES: ("    select null::varchar as business_id, null::varchar as kpi_id, null::date as window_start,\n"
-             "           null::date as window_end, null::varchar as dimension, null::varchar as dimension_value,\n"
+    RANGES: ("    select null::varchar as business_id, null::varchar as kpi_id,\n"
+             "           null::date as window_start, null::date as window_end,\n"
+             "           null::varchar as dimension, null::varchar as dimension_value,\n"
              "           null::double as value\n    where false"),
 }
 

@@ -3,10 +3,10 @@ per input").
 
 The KPI models name each KPI by a string literal in one branch of a ``union all``
 (``select business_id, 'email_open_rate' as kpi_id, send_date as day, ... from
-stg_mailchimp__campaigns``): ``kpis.kpi_daily`` is generated that way from each KPI's ``daily``
-formula in the catalog (:mod:`kpi_pipeline.kpi_sql`), the range models are written that way by
-hand. A KPI's inputs are the tables that branch reads, its CTEs followed inside the model and upstream models followed down
-to ``raw.<source>__<stream>``. So a failed invitees stream does not blank intro calls, which read
+stg_mailchimp__campaigns``): ``kpis.kpi_daily`` and ``kpis.kpi_ranges`` are generated that way
+from each KPI's formula in the catalog (:mod:`kpi_pipeline.kpi_sql`), one branch per part and
+dimension. A KPI's inputs are the tables its branches read, their CTEs followed inside the model
+and upstream models followed down to ``raw.<source>__<stream>``. So a failed invitees stream does not blank intro calls, which read
 only scheduled events, and a back-dated run that cannot record Mailchimp's membership still
 scores the open rate. A KPI no branch names (none today) falls back to every stream of its
 sources; a ``denominator_kpi`` adds the lineage of that level.

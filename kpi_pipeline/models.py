@@ -168,8 +168,11 @@ def load_models(external: Iterable[str], sql_dir: Path | None = None) -> list[Mo
     sql_dir = sql_dir or default_sql_dir()
     models: dict[str, Model] = {}
     generated = kpi_sql.TABLES if catalog_file(sql_dir).exists() else ()
-    declared = {folder.name: load_checks(folder, [t.split(".")[1] for t in generated if t.startswith(f"{folder.name}.")])
-                for folder in sorted(sql_dir.iterdir()) if folder.is_dir()}
+    declared = {}
+    for folder in sorted(sql_dir.iterdir()):
+        if folder.is_dir():
+            made = [t.split(".")[1] for t in generated if t.startswith(f"{folder.name}.")]
+            declared[folder.name] = load_checks(folder, made)
     cache = _ParseCache()
     for table, path, sql in _sources(sql_dir):
         try:
