@@ -1,16 +1,96 @@
-"""The KPI catalog: dbt_like_sql/kpis/catalog.yml plus the custom KPIs of kpi.yaml."""
+"""The KPI catalog: dbt_like_sql/kpis/catalog.yml plus the custom KPIs of kpi.yaml.
+
+A built-in KPI is one catalog entry: what it means (label, unit, aggregation, description) and,
+its formula in SQL: ``daily`` for a KPI counted per day (:class:`DailyPart`), ``ranges`` for a
+distinct count of exact date ranges (:class:`RangePart`), from which :mod:`kpi_pipeline.kpi_sql`
+generates the ``kpis.kpi_daily`` and ``kpis.kpi_ranges`` models.
+"""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-CATALOG_FILE = Path(__file__).resolve().parent.parent / "dbt_like_sql" / "kpis" / "catalog.yml"
+SQL_DIR = Path(__file__).resolve().parent.parent / "dbt_like_sql"
+CATALOG_FILE = SQL_DIR / "kpis" / "catalog.yml"
 DOMAINS = ("marketing", "sales", "production", "customer_service", "hr")
+
+
+def sql_dir() -> Path:
+    """The folder of the SQL models and the KPI catalog: ``$KPI_SQL_DIR``, else dbt_like_sql/."""
+    return Path(os.environ["KPI_SQL_DIR"]) if os.environ.get("KPI_SQL_DIR") else SQL_DIR
+
+
+def catalog_file(models: Path | None = None) -> Path:
+    """The catalog of a folder of models (default :func:`sql_dir`)."""
+    return (models or sql_dir()) / "kpis" / "catalog.yml"
+
+
+_NAME = r"[a-z_][a-z0-9_]*"
+
+
+class _Part(BaseModel):
+    """What every part of a formula has: the table it reads, a filter, its breakdown."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    from_: str = Field(alias="from", pattern=rf"^{_NAME}\.{_NAME}$")  # a model or staging table
+    where: str | None = None
+    by: tuple[tuple[str, str] | None, ...] = (None,)
+
+    @field_validator("by", mode="before")
+    @classmethod
+    def _dimensions(cls, value: Any) -> Any:
+        """``[total, channel, {product: product_name}]`` becomes
+        ``(None, ("channel", "channel"), ("product", "product_name"))``."""
+        if isinstance(value, (str, dict)):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            return value
+        out: list[Any] = []
+        for item in value:
+            if item is None or item == "total":
+                out.append(None)
+            elif isinstance(item, str):
+                out.append((item, item))
+            elif isinstance(item, dict):
+                out.extend((str(name), str(expr)) for name, expr in item.items())
+            else:
+                out.append(item)
+        return out
+
+    @field_validator("numerator", "denominator", "value", mode="before", check_fields=False)
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        """``numerator: 1`` (each row counts one) is SQL too."""
+        return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+class DailyPart(_Part):
+    """One part of a KPI's daily formula: per row of one table, what it adds to the KPI's
+    numerator and denominator on its business-local day, summed per day and dimension value.
+
+    ``by`` breaks the KPI down: ``total`` is the row without a dimension, a column name is one
+    row per value of that column (the dimension named after it), ``{name: expression}`` names
+    the dimension. A KPI of several parts (a total from one filter, its channels from another)
+    lists them; their rows add up.
+    """
+
+    day: str = "day"  # the business-local date column
+    numerator: str
+    denominator: str | None = None  # none: a count or an amount, not a ratio
+
+
+class RangePart(_Part):
+    """One part of a distinct-count KPI's formula: its value for an exact date range, read from a
+    table with ``window_start`` and ``window_end`` (never added up from days)."""
+
+    value: str
 
 
 class KpiDef(BaseModel):
@@ -35,6 +115,14 @@ class KpiDef(BaseModel):
     any_source: bool = False
     cohort: bool = False  # follows people for the conversion window: final only after it
     decimals: int | None = Field(default=None, ge=0, le=4)  # shown decimals; default by unit
+    daily: tuple[DailyPart, ...] = ()  # the formula of kpis.kpi_daily's rows (catalog.yml: `daily:`)
+    ranges: tuple[RangePart, ...] = ()  # a distinct count's, of kpis.kpi_ranges (`ranges:`)
+
+    @field_validator("daily", "ranges", mode="before")
+    @classmethod
+    def _parts(cls, value: Any) -> Any:
+        """One part may be written without a list."""
+        return [value] if isinstance(value, dict) else value
 
     @property
     def shown_decimals(self) -> int:
@@ -66,16 +154,34 @@ class KpiDef(BaseModel):
         return (self.label_nl if language == "nl" else None) or self.label
 
 
-@lru_cache(maxsize=1)
 def builtin_kpis() -> tuple[KpiDef, ...]:
-    """The catalog shipped in dbt_like_sql/kpis/catalog.yml."""
-    raw = yaml.safe_load(CATALOG_FILE.read_text())
-    kpis = tuple(KpiDef(**entry) for entry in raw["kpis"])
+    """The catalog of the models folder (dbt_like_sql/kpis/catalog.yml, see :func:`sql_dir`)."""
+    return load_catalog(catalog_file())
+
+
+@lru_cache(maxsize=4)
+def load_catalog(path: Path) -> tuple[KpiDef, ...]:
+    """Every KPI of one catalog file, its ids unique.
+
+    Raises:
+        ValueError: naming the file and the entry (its position and id) that is wrong.
+    """
+    from pydantic import ValidationError
+
+    raw = yaml.safe_load(path.read_text())
+    kpis = []
+    for i, entry in enumerate(raw["kpis"]):
+        try:
+            kpis.append(KpiDef(**entry))
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ValueError(f"{path}: kpis.{i} ({entry.get('id', '?')}): {where}: {first['msg']}") from None
     ids = [k.id for k in kpis]
     dupes = {i for i in ids if ids.count(i) > 1}
     if dupes:
-        raise ValueError(f"{CATALOG_FILE}: duplicate KPI ids {sorted(dupes)}")
-    return kpis
+        raise ValueError(f"{path}: duplicate KPI ids {sorted(dupes)}")
+    return tuple(kpis)
 
 
 def _reads_words(kpi: KpiDef, reads: tuple[tuple[str, str], ...]) -> str:
@@ -112,7 +218,7 @@ def print_catalog(kpis: tuple[KpiDef, ...], fmt: str, language: str, window_days
 
     reads = reads or {}
     if fmt == "json":
-        print(json.dumps([{**k.model_dump(), "pacing": k.pacing,
+        print(json.dumps([{**k.model_dump(exclude={"daily", "ranges"}), "pacing": k.pacing,
                            "reads": [f"{s}/{n}" for s, n in reads.get(k.id, ())]} for k in kpis], indent=2))
         return
     for domain in ("marketing", "sales", "production", "customer_service", "hr"):

@@ -3,9 +3,11 @@
 The rule it serves: README.md#what-the-numbers-mean, "Coverage is per input".
 
 The KPI models name each KPI by a string literal in one branch of a ``union all``
-(``select business_id, 'email_open_rate', day, ... from campaign_days``). A KPI's inputs are the
-tables that branch reads, its CTEs followed inside the model and upstream models followed down
-to ``raw.<source>__<stream>``. So a failed invitees stream does not blank intro calls, which read
+(``select business_id, 'email_open_rate' as kpi_id, send_date as day, ... from
+stg_mailchimp__campaigns``): ``kpis.kpi_daily`` and ``kpis.kpi_ranges`` are generated that way
+from each KPI's formula in the catalog (:mod:`kpi_pipeline.kpi_sql`), one branch per part and
+dimension. A KPI's inputs are the tables its branches read, their CTEs followed inside the model
+and upstream models followed down to ``raw.<source>__<stream>``. So a failed invitees stream does not blank intro calls, which read
 only scheduled events, and a back-dated run that cannot record Mailchimp's membership still
 scores the open rate. A KPI no branch names (none today) falls back to every stream of its
 sources; a ``denominator_kpi`` adds the lineage of that level.
@@ -97,14 +99,20 @@ def kpi_raw_tables(models: list[Model]) -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in out.items()}
 
 
-@lru_cache(maxsize=1)
 def builtin_lineage() -> dict[str, frozenset[str]]:
-    """Lineage of the shipped models (parsed once per process)."""
+    """Lineage of the models of :func:`~kpi_pipeline.catalog.sql_dir` (parsed once per folder)."""
+    from kpi_pipeline.catalog import sql_dir
+
+    return _lineage_of(sql_dir())
+
+
+@lru_cache(maxsize=4)
+def _lineage_of(folder) -> dict[str, frozenset[str]]:
     from kpi_pipeline.assets.models import PYTHON_TABLES
     from kpi_pipeline.assets.raw import all_raw_tables
     from kpi_pipeline.models import load_models
 
-    return kpi_raw_tables(load_models([*all_raw_tables(), *PYTHON_TABLES]))
+    return kpi_raw_tables(load_models([*all_raw_tables(), *PYTHON_TABLES], folder))
 
 
 def kpi_streams(kpis, enabled: Iterable[str], lineage: dict[str, frozenset[str]] | None = None,

@@ -1,4 +1,6 @@
-"""SQL models: one SELECT per file under dbt_like_sql/<schema>/<table>.sql.
+"""SQL models: one SELECT per file under dbt_like_sql/<schema>/<table>.sql, and ``kpis.kpi_daily``
+and ``kpis.kpi_ranges`` generated from the KPIs' formulas in kpis/catalog.yml
+(:mod:`kpi_pipeline.kpi_sql`).
 
 Dependencies are discovered by parsing (sqlglot), never listed by hand: for every scope of
 the query, tables read from are collected, skipping the scope's CTE names (a plain
@@ -22,9 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from kpi_pipeline import kpi_sql
+from kpi_pipeline.catalog import SQL_DIR, catalog_file, load_catalog, sql_dir as default_sql_dir
 from kpi_pipeline.model_checks import ModelChecks, load_checks
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "dbt_like_sql"
+__all__ = ["SQL_DIR", "Model", "ModelError", "find_tables", "load_models", "run_models"]
 CACHE_FILE = "sql-dependencies.json"
 CACHE_ENTRIES = 2000  # texts remembered: every version of every model a few times over
 
@@ -129,21 +133,48 @@ def _line_of(sql: str, table: str) -> int:
     return sql.count("\n", 0, match.start()) + 1 if match else 1
 
 
-def load_models(external: Iterable[str], sql_dir: Path = SQL_DIR) -> list[Model]:
+def _sources(sql_dir: Path):
+    """(table, file, SQL) of every model: the files, then those generated from the catalog."""
+    for path in sorted(sql_dir.glob("*/*.sql")):
+        yield f"{path.parent.name}.{path.stem}", path, path.read_text()
+    catalog = catalog_file(sql_dir)
+    if not catalog.exists():
+        return
+    kpis = load_catalog(catalog)
+    for table in kpi_sql.TABLES:
+        schema, name = table.split(".")
+        if (sql_dir / schema / f"{name}.sql").exists():
+            raise ModelError(f"{sql_dir / schema / name}.sql: {table} is generated from {catalog}; "
+                             "declare a KPI's formula in its catalog entry (`daily:`, `ranges:`) instead")
+        try:
+            sql = kpi_sql.model_sql(kpis, table)
+        except ValueError as err:
+            raise ModelError(f"{catalog}: {err}") from None
+        yield table, catalog, sql
+
+
+def load_models(external: Iterable[str], sql_dir: Path | None = None) -> list[Model]:
     """Parse every model, check its tables exist, and return them in dependency order.
 
     Args:
         external: tables made elsewhere (raw streams, Python assets).
+        sql_dir: the folder of models (default ``$KPI_SQL_DIR``, else dbt_like_sql/); its
+            ``kpis/catalog.yml``, when there is one, generates ``kpis.kpi_daily`` and
+            ``kpis.kpi_ranges``.
 
     Raises:
         ModelError: naming the file (and line) of the first problem found.
     """
+    sql_dir = sql_dir or default_sql_dir()
     models: dict[str, Model] = {}
-    declared = {folder.name: load_checks(folder) for folder in sorted(sql_dir.iterdir()) if folder.is_dir()}
+    generated = kpi_sql.TABLES if catalog_file(sql_dir).exists() else ()
+    declared = {}
+    for folder in sorted(sql_dir.iterdir()):
+        if folder.is_dir():
+            made = [t.split(".")[1] for t in generated if t.startswith(f"{folder.name}.")]
+            declared[folder.name] = load_checks(folder, made)
     cache = _ParseCache()
-    for path in sorted(sql_dir.glob("*/*.sql")):
-        table = f"{path.parent.name}.{path.stem}"
-        sql = path.read_text()
+    for table, path, sql in _sources(sql_dir):
         try:
             deps = cache.tables(sql)
         except Exception as err:
@@ -152,15 +183,15 @@ def load_models(external: Iterable[str], sql_dir: Path = SQL_DIR) -> list[Model]
             if not isinstance(err, ParseError):
                 raise
             raise ModelError(f"{path}: cannot parse: {str(err).splitlines()[0]}") from None
-        models[table] = Model(table, path, sql, frozenset(deps),
-                              declared[path.parent.name].get(path.stem, ModelChecks()))
+        schema, name = table.split(".")
+        models[table] = Model(table, path, sql, frozenset(deps), declared[schema].get(name, ModelChecks()))
     cache.save()
     known = set(external) | set(models)
     for model in models.values():
         for dep in sorted(model.deps):
             if dep not in known:
                 raise ModelError(
-                    f"{model.path}:{_line_of(model.sql, dep)}: unknown table {dep!r} "
+                    f"{model.path}:{_line_of(model.path.read_text(), dep)}: unknown table {dep!r} "
                     f"(not a raw stream, a Python asset or a model)")
     sorter = graphlib.TopologicalSorter({t: {d for d in m.deps if d in models} for t, m in models.items()})
     try:
@@ -172,7 +203,7 @@ def load_models(external: Iterable[str], sql_dir: Path = SQL_DIR) -> list[Model]
     return [models[t] for t in order]
 
 
-def run_models(warehouse, settings, as_of, sql_dir: Path = SQL_DIR) -> dict[str, int]:
+def run_models(warehouse, settings, as_of, sql_dir: Path | None = None) -> dict[str, int]:
     """Build the calendar, the catalog and every model in order, outside Dagster.
 
     For tests and benchmarks: the same SQL the model assets run, on any warehouse.

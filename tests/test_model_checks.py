@@ -51,11 +51,15 @@ def materialized(result):
 
 
 def test_every_shipped_model_declares_its_key_and_the_declarations_load():
-    staging, kpis = load_checks(SQL_DIR / "staging"), load_checks(SQL_DIR / "kpis")
+    staging, kpis = load_checks(SQL_DIR / "staging"), load_checks(SQL_DIR / "kpis", ["kpi_daily", "kpi_ranges"])
     sql = {p.stem for p in (SQL_DIR / "staging").glob("*.sql")}
     assert set(staging) == sql  # every staging model is checked
     assert staging["stg_stripe__charges"].unique == ("business_id", "charge_id")
     assert kpis["kpi_values"].accepted_values["grain"] == ("day", "week", "month", "quarter", "year")
+    # kpi_daily and kpi_ranges, generated from catalog.yml, are checked like files
+    assert kpis["kpi_daily"].unique == ("business_id", "kpi_id", "day", "dimension", "dimension_value")
+    with pytest.raises(ChecksFileError, match="kpi_daily: no such model"):
+        load_checks(SQL_DIR / "kpis")
 
 
 def test_a_duplicate_a_null_and_an_unknown_value_block_everything_downstream(tmp_path):

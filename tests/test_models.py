@@ -67,3 +67,8 @@ def test_shipped_models_load_against_the_shipped_sources():
         "staging.stg_mailchimp__list_snapshots"}
     for model in models.values():
         assert model.description, f"{model.path} has no header comment saying its grain"
+    # kpi_daily is generated from the catalog's formulas, and checked as checks.yml declares
+    daily = models["kpis.kpi_daily"]
+    assert daily.path.name == "catalog.yml" and daily.checks.unique[:2] == ("business_id", "kpi_id")
+    assert {"kpis.ad_campaign_days", "staging.stg_mailchimp__campaigns", "kpis.kpi_daily_custom",
+            "kpis.kpi_zero_days"} <= daily.deps

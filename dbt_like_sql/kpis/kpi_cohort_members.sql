@@ -2,9 +2,9 @@
 -- that day's leads (lead_conversion_rate, by lead date) or intro calls (call_conversion_rate, by
 -- meeting date) saw their person's first order conversion_days later (0 = the same day), within
 -- conversion_window_days; conversion_days is null for members not (or not yet) converted within
--- the window. kpi_daily_sales counts the cohorts from it, and the scorecard learns from its
--- matured members how conversions accrue with age (README.md#what-the-numbers-mean, "Conversions
--- are cohorts")
+-- the window. kpi_daily counts the cohorts from it (their formulas in catalog.yml), and the
+-- scorecard learns from its matured members how conversions accrue with age
+-- (README.md#what-the-numbers-mean, "Conversions are cohorts")
 with charges as (
     select * from staging.stg_stripe__charges
 ),

@@ -35,7 +35,9 @@ def build_model_asset(model: Model, defined: set[str], pool: str) -> dg.AssetsDe
         pool=pool,
         description=model.description or None,
         code_version=hashlib.sha256(model.sql.encode()).hexdigest()[:12],
-        metadata={"file": str(model.path.relative_to(model.path.parents[1])), **code_reference(model.path)},
+        metadata={"file": str(model.path.relative_to(model.path.parents[1])), **code_reference(model.path),
+                  # a model generated from the catalog has no file of its own to read: show its SQL
+                  **({"sql": dg.MetadataValue.md(f"```sql\n{model.sql}```")} if model.path.suffix != ".sql" else {})},
         check_specs=specs,
     )
     def sql_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
