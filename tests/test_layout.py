@@ -22,6 +22,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = re.compile(r"^\.?[\w][\w.\-]*/?$")
+CODE_SUFFIXES = {".py", ".sql", ".yml", ".yaml"}  # an untracked file of these is a part being added
 TEXT_SUFFIXES = {".py", ".md", ".sql", ".yml", ".yaml", ".toml", ".j2", ".cfg", ".txt"}
 
 
@@ -29,14 +30,19 @@ TEXT_SUFFIXES = {".py", ".md", ".sql", ".yml", ".yaml", ".toml", ".j2", ".cfg", 
 
 
 def tree_files(root: Path = ROOT) -> list[str]:
-    """The repository's files as git sees them: tracked, plus new ones not ignored (so a package
-    is caught before its first commit). Paths relative to ``root``, with ``/``."""
+    """The repository's files as git sees them: tracked, plus new code not ignored (a package is
+    caught before its first commit; a developer's stray log or script is not the repository's).
+    Paths relative to ``root``, with ``/``."""
+    def listed(*flags: str) -> list[str]:
+        return subprocess.run(["git", "ls-files", *flags], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.splitlines()
+
     try:
-        out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=root,
-                             capture_output=True, text=True, check=True).stdout
+        tracked = listed("--cached")
+        new = [p for p in listed("--others", "--exclude-standard") if Path(p).suffix in CODE_SUFFIXES]
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("not a git checkout: the tree cannot be told from build and run debris")
-    return sorted(p for p in out.splitlines() if (root / p).is_file())  # a deleted file may still be staged
+    return sorted(p for p in {*tracked, *new} if (root / p).is_file())  # a deleted file may still be staged
 
 
 def required(files: list[str]) -> set[str]:
