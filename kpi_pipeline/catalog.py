@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -80,6 +81,7 @@ def builtin_kpis() -> tuple[KpiDef, ...]:
 
 def _reads_words(kpi: KpiDef, reads: tuple[tuple[str, str], ...]) -> str:
     """Which raw streams decide a KPI's coverage (DESIGN §5 "Coverage is per input")."""
+    # late: every connector's SDK, ~0.6 s of every `kpi` command (config imports catalog)
     from connectors.registry import streams
 
     needed = [f"{s}/{n}" for s, n in reads if streams(s)[n].kind != "snapshot" and not streams(s)[n].supplementary]
@@ -108,8 +110,6 @@ def print_catalog(kpis: tuple[KpiDef, ...], fmt: str, language: str, window_days
                   reads: dict[str, tuple[tuple[str, str], ...]] | None = None) -> None:
     """`kpi catalog`: every KPI by domain with its formula, pacing and the raw streams it reads
     (``reads``: its lineage, what decides its coverage), or the same as JSON."""
-    import json
-
     reads = reads or {}
     if fmt == "json":
         print(json.dumps([{**k.model_dump(), "pacing": k.pacing,

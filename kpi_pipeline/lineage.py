@@ -15,7 +15,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Iterable
 
-from kpi_pipeline.models import Model
+from connectors.registry import streams
+from kpi_pipeline.models import PYTHON_TABLES, Model, all_raw_tables, load_models
 
 
 def _raw_of_models(models: Iterable[Model]) -> dict[str, frozenset[str]]:
@@ -33,7 +34,7 @@ def _raw_of_models(models: Iterable[Model]) -> dict[str, frozenset[str]]:
 
 def _branches(node) -> list:
     """The selects of a (nested) ``union all``, left to right."""
-    from sqlglot import exp
+    from sqlglot import exp  # late: sqlglot (see models.find_tables)
 
     if isinstance(node, exp.Union):
         return _branches(node.left) + _branches(node.right)
@@ -42,6 +43,7 @@ def _branches(node) -> list:
 
 def _kpi_branches(sql: str) -> list[tuple[str, object, dict[str, object]]]:
     """(kpi id, branch select, the model's CTEs) for every branch naming its KPI by a literal."""
+    # late: sqlglot, ~0.2 s (see models.find_tables): coverage, so the definitions, import lineage
     import sqlglot
     from sqlglot import exp
 
@@ -71,7 +73,7 @@ def _kpi_branches(sql: str) -> list[tuple[str, object, dict[str, object]]]:
 
 def _tables(node, ctes: dict[str, object], upstream: dict[str, frozenset[str]], seen: frozenset[str]) -> set[str]:
     """Raw tables a select reads, its CTEs and upstream models followed."""
-    from sqlglot import exp
+    from sqlglot import exp  # late: sqlglot (see _kpi_branches)
 
     out: set[str] = set()
     for table in node.find_all(exp.Table):
@@ -99,10 +101,6 @@ def kpi_raw_tables(models: list[Model]) -> dict[str, frozenset[str]]:
 @lru_cache(maxsize=1)
 def builtin_lineage() -> dict[str, frozenset[str]]:
     """Lineage of the shipped models (parsed once per process)."""
-    from kpi_pipeline.assets.models import PYTHON_TABLES
-    from kpi_pipeline.assets.raw import all_raw_tables
-    from kpi_pipeline.models import load_models
-
     return kpi_raw_tables(load_models([*all_raw_tables(), *PYTHON_TABLES]))
 
 
@@ -114,8 +112,6 @@ def kpi_streams(kpis, enabled: Iterable[str], lineage: dict[str, frozenset[str]]
         kpis: the configuration's KPIs (:meth:`Settings.kpis`).
         enabled: the enabled sources (an ad KPI of Meta and Google Ads reads the enabled ones).
     """
-    from connectors.registry import streams
-
     lineage = builtin_lineage() if lineage is None else lineage
     enabled = set(enabled)
     out: dict[str, tuple[tuple[str, str], ...]] = {}
