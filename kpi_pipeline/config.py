@@ -361,7 +361,8 @@ def _missing_credentials_raw(data: dict[str, Any], missing_env: list[tuple[str, 
     """Missing credentials of a file that did not validate, as (yaml path, message)."""
     out = [(path, f"credential not set (${{{var}}} is not set)") for path, var in missing_env
            if path.startswith("sources.")]
-    sources = data.get("sources") if isinstance(data.get("sources"), dict) else {}
+    raw = data.get("sources")
+    sources = raw if isinstance(raw, dict) else {}
     for name, block in sources.items():
         if name not in CREDENTIAL_FIELDS or block is None:
             continue

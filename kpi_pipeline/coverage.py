@@ -112,7 +112,7 @@ class Coverage:
     # ------------------------------------------------------------------ building
 
     @classmethod
-    def read(cls, wh: Warehouse, settings: Settings, as_of: dt.date) -> "Coverage":
+    def read(cls, wh: Warehouse, settings: Settings, as_of: dt.date) -> Coverage:
         """What the loads recorded in ``raw._loads`` covered up to as-of."""
         streams = _specs()
         loads: dict[StreamId, list[tuple[dt.date, dt.date]]] = {}
@@ -146,7 +146,7 @@ class Coverage:
         return cls(first, days, until, kpi_streams(settings.kpis(), settings.enabled_sources()), manual, limits)
 
     @classmethod
-    def complete(cls, settings: Settings, through: dict[str, dt.date]) -> "Coverage":
+    def complete(cls, settings: Settings, through: dict[str, dt.date]) -> Coverage:
         """Every stream of each source in ``through`` covered from history_start up to its date
         (tests, simulations); a custom KPI is entered through the CSV's date."""
         streams = _specs()

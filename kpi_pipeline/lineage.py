@@ -49,7 +49,7 @@ def _kpi_branches(sql: str) -> list[tuple[str, object, dict[str, object]]]:
 
     tree = sqlglot.parse_one(sql, read="duckdb")
     ctes = {cte.alias_or_name: cte.this for cte in tree.find_all(exp.CTE)}
-    found = []
+    found: list[tuple[str, object, dict[str, object]]] = []
     for union in tree.find_all(exp.Union):
         if isinstance(union.parent, exp.Union):
             continue  # the outermost union of a chain lists every branch

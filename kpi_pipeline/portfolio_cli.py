@@ -102,7 +102,7 @@ def fan_out(root: Path, chosen: list[Business], argv: list[str], jobs: int,
         return code, time.monotonic() - started
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = dict(zip((b.slug for b in chosen), pool.map(one, chosen)))
+        results = dict(zip((b.slug for b in chosen), pool.map(one, chosen), strict=True))
     return results
 
 

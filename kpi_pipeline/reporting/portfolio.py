@@ -97,7 +97,7 @@ def business_row(settings: Settings, grain: str, today: dt.date | None = None) -
             row.counts[domain] = {"on_track": int(mine["status"].isin(GOOD).sum()),
                                   "at_risk": int(mine["status"].isin(RISK).sum()),
                                   "off_track": int(mine["status"].isin(BAD).sum())}
-    for kpi_id, periods in snaps[snaps["status"].isin(DECISIVE) & (snaps["period_start"] <= start)].groupby("kpi_id"):
+    for _kpi_id, periods in snaps[snaps["status"].isin(DECISIVE) & (snaps["period_start"] <= start)].groupby("kpi_id"):
         last_two = periods.sort_values("period_start", ascending=False)["status"].head(2).tolist()
         if len(last_two) == 2 and all(s in BAD for s in last_two):
             row.off_track_twice.append(str(periods["label"].iloc[0]))
