@@ -15,7 +15,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Iterable
 
-from connectors.registry import streams
 from kpi_pipeline.models import PYTHON_TABLES, Model, all_raw_tables, load_models
 
 
@@ -112,6 +111,8 @@ def kpi_streams(kpis, enabled: Iterable[str], lineage: dict[str, frozenset[str]]
         kpis: the configuration's KPIs (:meth:`Settings.kpis`).
         enabled: the enabled sources (an ad KPI of Meta and Google Ads reads the enabled ones).
     """
+    from connectors.registry import streams  # late: see models.all_raw_tables
+
     lineage = builtin_lineage() if lineage is None else lineage
     enabled = set(enabled)
     out: dict[str, tuple[tuple[str, str], ...]] = {}
