@@ -5,7 +5,8 @@ the schedule), else env ``KPI_AS_OF``, else yesterday in the business timezone. 
 (the platforms' "now", which decides whether a point-in-time value can be recorded) is the
 real date, demo mode included (the sandbox's clock is the wall clock, not the run's as-of, so a
 back-dated demo meets the as-of-now streams a real platform has), or env ``KPI_TODAY``: the
-platform clock a test or a simulation sets.
+platform clock a test or a simulation sets. ``source_settings`` is what a run hands a connector:
+its source block's values, or the sandbox's in demo mode.
 """
 
 from __future__ import annotations
