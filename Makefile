@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 STAMP   := .venv/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 
-.PHONY: demo demo-portfolio test test-random test-reverse prove ui ui-portfolio bench bench-portfolio clean
+.PHONY: demo demo-portfolio lint test test-random test-reverse prove ui ui-portfolio bench bench-portfolio clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
@@ -31,7 +31,12 @@ TEST_TMP := $(if $(shell [ "$(SHM_FREE)" -gt 4000000 ] 2>/dev/null && echo y),/d
 # its seed: make test-random SEED=1234
 TEST_ARGS := -q -n 3 --dist loadfile --no-loadscope-reorder $(if $(TEST_TMP),--basetemp=$(TEST_TMP))
 
-test: $(STAMP)
+# lint (ruff) and types (mypy on the KPI core; the files are listed in pyproject.toml), before the tests
+lint: $(STAMP)
+	.venv/bin/ruff check .
+	.venv/bin/mypy
+
+test: lint
 	$(PY) -m pytest $(TEST_ARGS) -p no:randomly && rm -rf $(TEST_TMP)
 
 test-random: $(STAMP)

@@ -41,7 +41,7 @@ def scaled_copy(source: Path, target: Path, copies: int) -> int:
 def build_ours(path: Path, settings, as_of: dt.date) -> float:
     """Our path: the Python tables, every model in order, then the snapshots (seconds)."""
     from kpi_pipeline.assets.snapshots import write_snapshots
-    from kpi_pipeline.models import run_models
+    from kpi_pipeline.build import run_models
     from kpi_pipeline.warehouse import Warehouse
 
     wh = Warehouse(path, settings.business_id)
@@ -54,9 +54,7 @@ def build_ours(path: Path, settings, as_of: dt.date) -> float:
 
 def build_bare(path: Path) -> float:
     """The same model SQL straight in DuckDB: one connection, each model a `create or replace`."""
-    from kpi_pipeline.assets.models import PYTHON_TABLES
-    from kpi_pipeline.assets.raw import all_raw_tables
-    from kpi_pipeline.models import load_models
+    from kpi_pipeline.models import PYTHON_TABLES, all_raw_tables, load_models
 
     models = load_models([*all_raw_tables(), *PYTHON_TABLES])
     start = time.perf_counter()

@@ -8,10 +8,12 @@
     └── FatalError                  anything else: malformed payloads, repeating cursors, 4xx
 
 Every message names the platform, stream, HTTP status, path and the provider's request id
-when there is one, and never a secret (see ``connectors.http.redact``).
+when there is one, and never a secret (see ``connectors.redaction.redact``).
 """
 
 from __future__ import annotations
+
+from connectors.redaction import redact
 
 
 class ConnectorError(Exception):
@@ -55,8 +57,6 @@ class ConnectorError(Exception):
             parts.append(f"({', '.join(facts)})")
         if self.hint:
             parts.append(f"-> {self.hint}")
-        from connectors.http import redact  # local: http imports this module
-
         return redact(" ".join(parts))
 
 

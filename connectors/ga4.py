@@ -83,7 +83,7 @@ class Ga4Client:
                 dimensions=[Dimension(name=d) for d in dimensions], metrics=[Metric(name=m) for m in metrics],
                 limit=PAGE_ROWS, offset=offset, return_property_quota=True,
                 order_bys=[OrderBy(dimension=OrderBy.DimensionOrderBy(dimension_name=d)) for d in dimensions])
-            response = call_with_retries(lambda: self._run(request, stream), self.policy, self.stats)
+            response = call_with_retries(lambda: self._run(request, stream), self.policy, self.stats)  # noqa: B023 - runs in this iteration
             self._note(response)
             if len(response.metric_headers) != len(metrics):
                 # an empty report omits rows and rowCount but always names the metrics it was asked
@@ -99,7 +99,7 @@ class Ga4Client:
             rows = list(response.rows)  # a report with no data has no rows key at all
             for row in rows:
                 values = [v.value for v in row.dimension_values] + [v.value for v in row.metric_values]
-                yield dict(zip(names, values))
+                yield dict(zip(names, values, strict=False))
             if not rows and offset < response.row_count:
                 raise FatalError(f"the API returned an empty page at offset {offset} of {response.row_count} rows: "
                                  "paging ended before the data did", platform=PLATFORM, stream=stream,

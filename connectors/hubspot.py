@@ -14,6 +14,7 @@ by its policy (one second for SECONDLY, ten for TEN_SECONDLY_ROLLING).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any, Iterator
 
 import requests
@@ -118,8 +119,6 @@ STAGES = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", 
 
 def _stage_dates(record: dict[str, Any], ctx: StreamContext) -> str:
     """{stage: business-local date entered} as JSON; epoch milliseconds (older APIs) or ISO."""
-    import json
-
     out = {}
     for stage in STAGES:
         value = (record.get("properties") or {}).get(f"hs_lifecyclestage_{stage}_date")

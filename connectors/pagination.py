@@ -48,7 +48,7 @@ class Paginator:
         self.has_next = True
         self._seen: set[Any] = set()
 
-    def for_stream(self, platform: str, stream: str) -> "Paginator":
+    def for_stream(self, platform: str, stream: str) -> Paginator:
         """Name the platform and stream in this paginator's errors."""
         self.platform, self.stream = platform, stream
         return self

@@ -116,7 +116,7 @@ def scrubbed(record: dict[str, Any], paths: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def person_column(path: str, name: str = "person_key") -> "Column":
+def person_column(path: str, name: str = "person_key") -> Column:
     """The salted person key of the e-mail at ``path`` (declare ``path`` in the spec's ``pii``)."""
     return Column(name, "VARCHAR", derive=lambda r, ctx: ctx.person_key(dig(r, path.split("."))))
 
@@ -205,7 +205,7 @@ class StreamSpec:
         days filled by one row (docs/ARCHITECTURE.md#partitions-fit-the-data)."""
         return self.kind in ("daily", "as_of") and not self.first_load_all
 
-    def describe_window(self, window: "Window") -> str:
+    def describe_window(self, window: Window) -> str:
         """What a load really covered, in words for the UI and the sync summary."""
         if self.kind == "file":
             return "the whole file"

@@ -11,6 +11,7 @@ E-mails become salted person keys here and never reach the warehouse.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any, Iterator
 
 import requests
@@ -107,8 +108,6 @@ def _local_day(key: str):
 
 
 def _lines(record: dict[str, Any], ctx: StreamContext) -> str:
-    import json
-
     return json.dumps([{"product": (ln.get("price") or {}).get("product"), "name": ln.get("description"),
                         "amount": ln.get("amount"), "quantity": ln.get("quantity")}
                        for ln in (record.get("lines") or {}).get("data") or []])

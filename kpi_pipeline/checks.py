@@ -5,6 +5,7 @@ import dagster as dg
 
 from kpi_pipeline.assets.keys import table_key
 from kpi_pipeline.config import Settings
+from kpi_pipeline.coverage import loaded_through
 from kpi_pipeline.resources import WarehouseResource
 from kpi_pipeline.runtime import resolve_as_of
 
@@ -24,8 +25,6 @@ def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
 
     @dg.asset_check(asset=table_key("snapshots.kpi_snapshots"), description="Every source has data through as-of.")
     def sources_fresh(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        from kpi_pipeline.coverage import loaded_through
-
         as_of = resolve_as_of(settings, context.run.tags)
         coverage = loaded_through(warehouse.get(), settings)
         stale = {s: str(coverage.get(s, "never")) for s in settings.enabled_sources()

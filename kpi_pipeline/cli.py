@@ -13,17 +13,22 @@ import warnings
 from pathlib import Path
 from typing import Sequence
 
-from kpi_pipeline import version
+import duckdb
+
+from connectors.errors import AuthenticationError, ConfigurationError, ConnectorError
+from connectors.manual import connect as connect_manual
+from kpi_pipeline import portfolio_cli, version
+from kpi_pipeline.catalog import print_catalog
 from kpi_pipeline.config import ConfigError, Settings, load_config, missing_credentials
+from kpi_pipeline.exits import BAD_INPUT, FAILED, OK, BadInput
 from kpi_pipeline.periods import SNAPSHOT_GRAINS, grain_of, label, parse_label, period_end, period_start
-from kpi_pipeline.runtime import AS_OF_TAG, parse_date, resolve_as_of
+from kpi_pipeline.portfolio import portfolio_root
+from kpi_pipeline.runtime import AS_OF_TAG, parse_date, resolve_as_of, source_settings, today
 
-OK, FAILED, BAD_INPUT = 0, 1, 2
-
-
-class BadInput(Exception):
-    """A command-line value is wrong; the message says which and why."""
-
+# Late imports below (inside the commands) are measured start-up costs of every `kpi` command,
+# `kpi --help` included (python -X importtime, on top of this module's own ~0.7 s):
+# Dagster ~1.2 s (run, doctor, full_disk, instance_setup); pandas with Babel, Jinja and rich
+# ~0.3 s (reporting, render); every connector's SDK ~0.6 s (online, online_names, lineage).
 
 def _date(value: str, what: str) -> dt.date:
     try:
@@ -102,9 +107,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
-    from kpi_pipeline.portfolio import portfolio_root
-    from kpi_pipeline import portfolio_cli
-
     if args.command == "demo" and args.businesses is not None:
         return portfolio_cli.portfolio_demo(args, argv)
     root = None if args.config or os.environ.get("KPI_CONFIG") else portfolio_root()
@@ -164,7 +166,7 @@ def cmd_sync(args: argparse.Namespace, settings: Settings, *, demo: bool = False
     try:
         return _sync(settings, as_of, sources, start, end, wait, demo)
     except Exception as err:
-        from kpi_pipeline.full_disk import fail_run, full_disk_message
+        from kpi_pipeline.full_disk import fail_run, full_disk_message  # late: Dagster
 
         home = Path(os.environ.get("DAGSTER_HOME", settings.warehouse_path.parent / ".dagster"))
         message = full_disk_message(err, [settings.warehouse_path.parent, home])
@@ -178,16 +180,17 @@ def cmd_sync(args: argparse.Namespace, settings: Settings, *, demo: bool = False
 
 def _sync(settings: Settings, as_of: dt.date, sources: list[str], start: dt.date | None, end: dt.date | None,
           wait: float | None, demo: bool) -> int:
-    from kpi_pipeline.run import run_pipeline, summary_lines
+    # late: Dagster
     from kpi_pipeline.doctor import preflight
     from kpi_pipeline.full_disk import keep_reserve
+    from kpi_pipeline.run import run_pipeline, summary_lines
 
     problem = preflight(settings, print)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return FAILED
     keep_reserve(os.environ["DAGSTER_HOME"])  # room to mark the run failed if the disk fills during it
-    from kpi_pipeline.reporting.store import current_statuses
+    from kpi_pipeline.reporting.store import current_statuses  # late: pandas
 
     before = current_statuses(settings)
     outcome = run_pipeline(settings, as_of, sources=sources or None, start=start, end=end, pool_wait=wait,
@@ -206,10 +209,10 @@ def _sync(settings: Settings, as_of: dt.date, sources: list[str], start: dt.date
 
 def _print_scorecard_news(settings: Settings, as_of: dt.date, before: dict) -> None:
     """After a sync: the scorecard's summary line and the KPIs whose status the run changed."""
+    # late: pandas, Babel
     from kpi_pipeline.reporting.i18n import Formatter
     from kpi_pipeline.reporting.model import DEFAULT_GRAINS, build_views
     from kpi_pipeline.reporting.store import NoSnapshot, published_snapshots, status_changes, statuses
-    import duckdb
 
     try:  # one read of the published copy for the summary and the changes
         with published_snapshots(settings) as (current, snaps, _):
@@ -252,7 +255,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def _selection(args: argparse.Namespace, settings: Settings) -> tuple[tuple[str, ...], dict[str, dt.date]]:
     """The grains to show and, with --period, the period's start per grain."""
-    from kpi_pipeline.reporting.model import DEFAULT_GRAINS, REPORT_GRAINS
+    from kpi_pipeline.reporting.model import DEFAULT_GRAINS, REPORT_GRAINS  # late: pandas
 
     grain = args.grain
     if args.period and not grain:
@@ -277,8 +280,7 @@ def _requested_as_of(args: argparse.Namespace) -> dt.date | None:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    import duckdb
-
+    # late: pandas, Babel, Jinja, rich
     from kpi_pipeline.render import render
     from kpi_pipeline.reporting.i18n import Formatter
     from kpi_pipeline.reporting.model import load_scorecard
@@ -313,6 +315,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
+    # late: pandas, Babel, Jinja
     from kpi_pipeline.reporting.html import review_text
     from kpi_pipeline.reporting.i18n import Formatter
     from kpi_pipeline.reporting.review import build_review
@@ -359,13 +362,9 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         return BAD_INPUT
     print("credentials: all set" if not settings.demo else "credentials: not needed in demo mode")
     if "manual" in settings.enabled_sources():
-        from connectors.errors import ConnectorError
-        from connectors.manual import connect
-        from kpi_pipeline.config import source_settings
-
         values = source_settings(settings, "manual", settings.default_as_of())
         try:
-            csv_file = connect(values)
+            csv_file = connect_manual(values)
             rows = sum(len(page.records) for page in csv_file.pages())
         except ConnectorError as err:
             print(f"error: {err}", file=sys.stderr)
@@ -375,10 +374,9 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
             print(f"warning: {note}", file=sys.stderr)
     if not args.online:
         return OK
-    from connectors.errors import AuthenticationError, ConfigurationError
+    # late: every connector's SDK
     from kpi_pipeline.online import probe_sources
     from kpi_pipeline.online_names import check_names
-    from kpi_pipeline.runtime import today
 
     as_of = _as_of(args, settings)
     print("online: the first page of one stream per source, for one day")
@@ -402,9 +400,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
-    from kpi_pipeline.catalog import print_catalog
-
-    from kpi_pipeline.lineage import kpi_streams
+    from kpi_pipeline.lineage import kpi_streams  # late: every connector's SDK
 
     kpis = settings.kpis()
     print_catalog(kpis, args.format, settings.language, settings.conversion_window_days,
@@ -413,7 +409,7 @@ def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
-    from kpi_pipeline.doctor import diagnose
+    from kpi_pipeline.doctor import diagnose  # late: Dagster
 
     if args.run and not args.repair:
         raise BadInput("--run: only with --repair")
@@ -422,7 +418,7 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_init_instance(args: argparse.Namespace, settings: Settings) -> int:
-    from kpi_pipeline.instance_setup import ensure_instance
+    from kpi_pipeline.instance_setup import ensure_instance  # late: Dagster
 
     print(f"DAGSTER_HOME: {ensure_instance(settings)}")
     return OK

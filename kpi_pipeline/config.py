@@ -361,7 +361,8 @@ def _missing_credentials_raw(data: dict[str, Any], missing_env: list[tuple[str, 
     """Missing credentials of a file that did not validate, as (yaml path, message)."""
     out = [(path, f"credential not set (${{{var}}} is not set)") for path, var in missing_env
            if path.startswith("sources.")]
-    sources = data.get("sources") if isinstance(data.get("sources"), dict) else {}
+    raw = data.get("sources")
+    sources = raw if isinstance(raw, dict) else {}
     for name, block in sources.items():
         if name not in CREDENTIAL_FIELDS or block is None:
             continue
@@ -384,33 +385,3 @@ def missing_credentials(settings: Settings) -> list[str]:
             if getattr(block, field) is None and not any(p.startswith(path) for p in out):
                 out.append(f"{path} (not set)")
     return out
-
-
-def source_settings(settings: Settings, source: str, as_of: dt.date) -> dict[str, Any]:
-    """A source block as plain values for its connector; the sandbox's in demo mode.
-
-    Raises:
-        ConfigError: when a credential is missing (named by its YAML path).
-    """
-    block = settings.enabled_sources()[source]
-    values = {k: (v.get_secret_value() if isinstance(v, SecretStr) else v) for k, v in block.__dict__.items()}
-    if source == "manual":  # a local file, the same in demo mode
-        from kpi_pipeline.runtime import today
-
-        # its dates run from history_start to the last day that has happened: a back-dated as-of
-        # must not refuse the file a nightly accepts (rows after as-of wait for their period)
-        path = Path(values["path"])
-        return {**values, "path": str(path if path.is_absolute() else settings.base_dir / path),
-                "kpi_ids": [c.id for c in settings.custom_kpis], "history_start": settings.history_start,
-                "last_day": max(as_of, today(settings, as_of))}
-    if settings.demo:  # the sandbox's world runs to the platforms' yesterday, whatever the run's as-of
-        from connectors.sandbox import shared_sandbox
-        from kpi_pipeline.runtime import today
-
-        clock = today(settings) - dt.timedelta(days=1)
-        return {**values, **shared_sandbox(max(clock, as_of), settings.sandbox_seed).settings_for(source)}
-    absent = [f for f in CREDENTIAL_FIELDS.get(source, ()) if not values.get(f)]
-    if absent:
-        raise ConfigError(str(settings.config_path), [
-            (f"sources.{source}.{f}", "credential not set (see `kpi check`)") for f in absent])
-    return values

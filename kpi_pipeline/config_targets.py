@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any, Iterable, Mapping, Protocol
 
 from kpi_pipeline.catalog import KpiDef, builtin_kpis
 from kpi_pipeline.config_sources import SOURCE_MODELS
 from kpi_pipeline.periods import GRAINS, parse_label
 
-if TYPE_CHECKING:
-    from kpi_pipeline.config import Settings
+
+class Configured(Protocol):
+    """What the targets' check needs of a valid configuration (``config.Settings`` is one); a
+    protocol, so that this module does not import ``config``, which imports it."""
+
+    def kpis(self) -> Iterable[KpiDef]: ...
+
+    def enabled_sources(self) -> Mapping[str, Any]: ...
 
 
 def check_targets(raw: dict[str, Any], known: dict[str, KpiDef | str], week_start: str) -> list[tuple[str, str]]:
@@ -52,7 +58,7 @@ def check_targets(raw: dict[str, Any], known: dict[str, KpiDef | str], week_star
     return problems
 
 
-def known_kpis(data: dict[str, Any], settings: Settings | None) -> dict[str, KpiDef | str]:
+def known_kpis(data: dict[str, Any], settings: Configured | None) -> dict[str, KpiDef | str]:
     """KPI ids a target may name: the configuration's, or (if it is broken) every known one.
 
     A built-in KPI whose source is not configured maps to a message saying so.

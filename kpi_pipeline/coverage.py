@@ -26,6 +26,7 @@ from typing import Callable
 import pyarrow as pa
 
 from kpi_pipeline.config import Settings
+from kpi_pipeline.lineage import kpi_streams
 from kpi_pipeline.warehouse import Warehouse
 
 SCHEMA = pa.schema([("business_id", pa.string()), ("kpi_id", pa.string()), ("day", pa.date32())])
@@ -41,7 +42,7 @@ def _fmt(day: dt.date) -> str:
 
 
 def _specs() -> Callable[[str], dict]:
-    from connectors.registry import streams
+    from connectors.registry import streams  # late: see models.all_raw_tables
 
     return streams
 
@@ -112,10 +113,8 @@ class Coverage:
     # ------------------------------------------------------------------ building
 
     @classmethod
-    def read(cls, wh: Warehouse, settings: Settings, as_of: dt.date) -> "Coverage":
+    def read(cls, wh: Warehouse, settings: Settings, as_of: dt.date) -> Coverage:
         """What the loads recorded in ``raw._loads`` covered up to as-of."""
-        from kpi_pipeline.lineage import kpi_streams
-
         streams = _specs()
         loads: dict[StreamId, list[tuple[dt.date, dt.date]]] = {}
         if wh.table_exists("raw._loads"):
@@ -148,11 +147,9 @@ class Coverage:
         return cls(first, days, until, kpi_streams(settings.kpis(), settings.enabled_sources()), manual, limits)
 
     @classmethod
-    def complete(cls, settings: Settings, through: dict[str, dt.date]) -> "Coverage":
+    def complete(cls, settings: Settings, through: dict[str, dt.date]) -> Coverage:
         """Every stream of each source in ``through`` covered from history_start up to its date
         (tests, simulations); a custom KPI is entered through the CSV's date."""
-        from kpi_pipeline.lineage import kpi_streams
-
         streams = _specs()
         days, until = {}, {}
         for source, end in through.items():

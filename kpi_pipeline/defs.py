@@ -46,4 +46,4 @@ def _prefixed(defs: list, prefix: list[str]) -> list:
     replacements = {key: key.with_prefix(prefix) for key in keys}
     renamed = [d.with_attributes(asset_key_replacements=replacements) for d in defs]
     return [new.coerce_to_checks_def() if isinstance(old, dg.AssetChecksDefinition) else new
-            for old, new in zip(defs, renamed)]
+            for old, new in zip(defs, renamed, strict=True)]

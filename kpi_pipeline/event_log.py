@@ -114,5 +114,5 @@ class EventLogStorage(SqliteEventLogStorage):
         with self.index_transaction() as conn:
             ids = [conn.execute(statement).inserted_primary_key[0] for statement in statements]
             self._store_asset_event_tags(conn, events, ids)
-            for event, event_id in zip(events, ids):
+            for event, event_id in zip(events, ids, strict=True):
                 self._store_asset_event(conn, event, event_id)

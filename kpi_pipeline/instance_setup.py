@@ -10,8 +10,10 @@ import re
 from pathlib import Path
 
 import dagster as dg
+from filelock import FileLock
 
 from kpi_pipeline.config import API_POOL_LIMITS, Settings
+from kpi_pipeline.portfolio import instance_home, write_workspace as write_portfolio_workspace
 
 INSTANCE_YAML = """\
 # Written by kpi-pipeline. Every asset that writes DuckDB runs in the pool "duckdb", one at a time.
@@ -57,8 +59,6 @@ def ensure_instance(settings: Settings) -> Path:
 
 def ensure_portfolio_instance(root: Path) -> Path:
     """The portfolio's one instance: a code location per business, the platforms' pool limits."""
-    from kpi_pipeline.portfolio import instance_home, write_workspace as write_portfolio_workspace
-
     home = instance_home(root)
     _instance_yaml(home, PORTFOLIO_RUNS)
     write_portfolio_workspace(root, home)
@@ -84,8 +84,6 @@ def _instance_yaml(home: Path, extra: str = "") -> None:
 
 def set_api_pools(home: Path) -> None:
     """The platforms' pools get their slots once (an operator's own limit is kept)."""
-    from filelock import FileLock
-
     marker = home / ".api_pools"
     if marker.exists():
         return

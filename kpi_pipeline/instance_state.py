@@ -96,7 +96,7 @@ def heartbeat(instance: dg.DagsterInstance, run_id: str) -> None:
         pass
 
 
-def last_heard(instance: dg.DagsterInstance, record: "dg.RunRecord") -> float:
+def last_heard(instance: dg.DagsterInstance, record: dg.RunRecord) -> float:
     """The latest sign of life of a run: its heartbeat, its last event, its start (else its creation)."""
     run_id = record.dagster_run.run_id
     times = [record.start_time or record.create_timestamp.timestamp()]

@@ -16,9 +16,11 @@ sources; a ``denominator_kpi`` adds the lineage of that level.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Iterable
 
-from kpi_pipeline.models import Model
+from kpi_pipeline.catalog import sql_dir
+from kpi_pipeline.models import PYTHON_TABLES, Model, all_raw_tables, load_models
 
 
 def _raw_of_models(models: Iterable[Model]) -> dict[str, frozenset[str]]:
@@ -36,7 +38,7 @@ def _raw_of_models(models: Iterable[Model]) -> dict[str, frozenset[str]]:
 
 def _branches(node) -> list:
     """The selects of a (nested) ``union all``, left to right."""
-    from sqlglot import exp
+    from sqlglot import exp  # late: sqlglot (see models.find_tables)
 
     if isinstance(node, exp.Union):
         return _branches(node.left) + _branches(node.right)
@@ -45,12 +47,13 @@ def _branches(node) -> list:
 
 def _kpi_branches(sql: str) -> list[tuple[str, object, dict[str, object]]]:
     """(kpi id, branch select, the model's CTEs) for every branch naming its KPI by a literal."""
+    # late: sqlglot, ~0.2 s (see models.find_tables): coverage, so the definitions, import lineage
     import sqlglot
     from sqlglot import exp
 
     tree = sqlglot.parse_one(sql, read="duckdb")
     ctes = {cte.alias_or_name: cte.this for cte in tree.find_all(exp.CTE)}
-    found = []
+    found: list[tuple[str, object, dict[str, object]]] = []
     for union in tree.find_all(exp.Union):
         if isinstance(union.parent, exp.Union):
             continue  # the outermost union of a chain lists every branch
@@ -74,7 +77,7 @@ def _kpi_branches(sql: str) -> list[tuple[str, object, dict[str, object]]]:
 
 def _tables(node, ctes: dict[str, object], upstream: dict[str, frozenset[str]], seen: frozenset[str]) -> set[str]:
     """Raw tables a select reads, its CTEs and upstream models followed."""
-    from sqlglot import exp
+    from sqlglot import exp  # late: sqlglot (see _kpi_branches)
 
     out: set[str] = set()
     for table in node.find_all(exp.Table):
@@ -101,17 +104,11 @@ def kpi_raw_tables(models: list[Model]) -> dict[str, frozenset[str]]:
 
 def builtin_lineage() -> dict[str, frozenset[str]]:
     """Lineage of the models of :func:`~kpi_pipeline.catalog.sql_dir` (parsed once per folder)."""
-    from kpi_pipeline.catalog import sql_dir
-
     return _lineage_of(sql_dir())
 
 
 @lru_cache(maxsize=4)
-def _lineage_of(folder) -> dict[str, frozenset[str]]:
-    from kpi_pipeline.assets.models import PYTHON_TABLES
-    from kpi_pipeline.assets.raw import all_raw_tables
-    from kpi_pipeline.models import load_models
-
+def _lineage_of(folder: Path) -> dict[str, frozenset[str]]:
     return kpi_raw_tables(load_models([*all_raw_tables(), *PYTHON_TABLES], folder))
 
 
@@ -123,7 +120,7 @@ def kpi_streams(kpis, enabled: Iterable[str], lineage: dict[str, frozenset[str]]
         kpis: the configuration's KPIs (:meth:`Settings.kpis`).
         enabled: the enabled sources (an ad KPI of Meta and Google Ads reads the enabled ones).
     """
-    from connectors.registry import streams
+    from connectors.registry import streams  # late: see models.all_raw_tables
 
     lineage = builtin_lineage() if lineage is None else lineage
     enabled = set(enabled)

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from connectors.errors import ConfigurationError, FatalError
 from connectors.registry import SOURCES
 from connectors.streams import WHOLE_HISTORY_START, Page, StreamContext, StreamSpec, Window, scrubbed
 from kpi_pipeline.warehouse import ARROW_TYPES, Warehouse
@@ -108,14 +109,10 @@ def page_to_arrow(spec: StreamSpec, page: Page, ctx: StreamContext, business_id:
         try:
             columns[col.name] = [None if v is None else convert(v) for v in col.values(page.records, ctx, page.account)]
         except (TypeError, ValueError, KeyError) as err:
-            from connectors.errors import FatalError
-
             raise FatalError(f"malformed record: column {col.name} ({type(err).__name__}: {err})",
                              platform=spec.source, stream=spec.name) from None
     for name in spec.key:
         if any(v is None for v in columns[name]):
-            from connectors.errors import FatalError
-
             col = next(c for c in spec.columns if c.name == name)
             field = f" (field {col.path or col.name})" if not (col.derive or col.from_account) else ""
             raise FatalError(f"a record without its {name}{field}, which the API always sends; nothing was loaded",
@@ -132,8 +129,6 @@ def page_to_arrow(spec: StreamSpec, page: Page, ctx: StreamContext, business_id:
 
 def missing_fields(spec: StreamSpec, columns: list[Any], rows: int) -> Exception:
     """The error of a load where no record has a required metric: renamed or dropped by the platform."""
-    from connectors.errors import FatalError
-
     fields = ", ".join(f"{c.path or c.name}" + (f" (column {c.name})" if c.path and c.path != c.name else "")
                        for c in columns)
     return FatalError(f"required field {fields} missing from all {rows:,} records; nothing was loaded",
@@ -144,8 +139,6 @@ def missing_fields(spec: StreamSpec, columns: list[Any], rows: int) -> Exception
 
 def _check_currencies(spec: StreamSpec, values: list[Any], ctx: StreamContext) -> None:
     """Amounts in a currency the business neither keeps nor has a rate for are refused whole."""
-    from connectors.errors import ConfigurationError
-
     foreign = sorted({str(v).upper() for v in values if v} - ctx.currencies)
     if foreign:
         home = ctx.currency or "the business currency"

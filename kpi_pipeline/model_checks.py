@@ -91,7 +91,7 @@ def load_checks(folder: Path, generated: Iterable[str] = ()) -> dict[str, ModelC
 
 def run_checks(con: Any, table: str, checks: ModelChecks) -> list[tuple[str, bool, dict[str, Any]]]:
     """Evaluate the declared checks on a built table: (name, passed, metadata) each."""
-    results = []
+    results: list[tuple[str, bool, dict[str, Any]]] = []
     if checks.unique:
         cols = ", ".join(checks.unique)
         dupes = con.execute(f"select {cols}, count(*) as n from {table} group by all having count(*) > 1 "

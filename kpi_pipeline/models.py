@@ -21,14 +21,17 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 from typing import Iterable
 
 from kpi_pipeline import kpi_sql
-from kpi_pipeline.catalog import SQL_DIR, catalog_file, load_catalog, sql_dir as default_sql_dir
+from kpi_pipeline.catalog import SQL_DIR as SQL_DIR  # the shipped models' folder, for callers of models
+from kpi_pipeline.catalog import catalog_file, load_catalog, sql_dir as default_sql_dir
 from kpi_pipeline.model_checks import ModelChecks, load_checks
 
-__all__ = ["SQL_DIR", "Model", "ModelError", "find_tables", "load_models", "run_models"]
+# tables written from Python, not by a model file: models may read them
+PYTHON_TABLES = ("kpis.catalog", "kpis.calendar_windows", "kpis.parameters", "kpis.coverage")
 CACHE_FILE = "sql-dependencies.json"
 CACHE_ENTRIES = 2000  # texts remembered: every version of every model a few times over
 
@@ -66,6 +69,8 @@ class Model:
 
 def find_tables(sql: str) -> set[str]:
     """Schema-qualified tables a SELECT reads, CTE names excluded (scope-aware)."""
+    # late: sqlglot, ~0.2 s of every load of the definitions, which need it only for a model
+    # whose parse is not cached
     import sqlglot
     from sqlglot import exp
     from sqlglot.optimizer.scope import traverse_scope
@@ -93,8 +98,6 @@ class _ParseCache:
     """Tables each SQL text reads, by the text's sha256 and sqlglot's version (see the module)."""
 
     def __init__(self) -> None:
-        from importlib.metadata import version
-
         self.path = cache_dir() / CACHE_FILE
         self.parser = f"sqlglot {version('sqlglot')}"
         try:
@@ -178,7 +181,7 @@ def load_models(external: Iterable[str], sql_dir: Path | None = None) -> list[Mo
         try:
             deps = cache.tables(sql)
         except Exception as err:
-            from sqlglot.errors import ParseError  # imported already: the text was being parsed
+            from sqlglot.errors import ParseError  # late: see find_tables; loaded already by the parse
 
             if not isinstance(err, ParseError):
                 raise
@@ -203,26 +206,10 @@ def load_models(external: Iterable[str], sql_dir: Path | None = None) -> list[Mo
     return [models[t] for t in order]
 
 
-def run_models(warehouse, settings, as_of, sql_dir: Path | None = None) -> dict[str, int]:
-    """Build the calendar, the catalog and every model in order, outside Dagster.
-
-    For tests and benchmarks: the same SQL the model assets run, on any warehouse.
-    Returns rows per table.
-    """
+def all_raw_tables() -> list[str]:
+    """Raw tables of every known source: models may read those of disabled sources (then empty)."""
+    # late: every connector's SDK, ~0.45 s of `kpi report` and `kpi review`, whose reporting
+    # imports coverage, so lineage and models
     from connectors.registry import SOURCES
-    from kpi_pipeline.assets.raw import all_raw_tables
-    from kpi_pipeline.assets.models import PYTHON_TABLES
-    from kpi_pipeline.calendar import calendar_windows, catalog_frame, parameters_frame
-    from kpi_pipeline.coverage import coverage_table
-    from kpi_pipeline.loading import ensure_tables
 
-    counts = {}
-    with warehouse.writer():  # one open of the file for the whole build
-        ensure_tables(warehouse, [spec for _, specs in SOURCES.values() for spec in specs.values()])
-        warehouse.write_frame("kpis.catalog", catalog_frame(settings))
-        warehouse.write_frame("kpis.calendar_windows", calendar_windows(settings, as_of))
-        warehouse.write_frame("kpis.parameters", parameters_frame(settings))
-        warehouse.write_frame("kpis.coverage", coverage_table(warehouse, settings, as_of))
-        for model in load_models([*all_raw_tables(), *PYTHON_TABLES], sql_dir):
-            counts[model.table] = warehouse.rebuild(model.table, model.sql)
-    return counts
+    return [f"raw.{spec.table}" for _, specs in SOURCES.values() for spec in specs.values()]

@@ -10,9 +10,9 @@ from typing import Callable
 from connectors.errors import ConnectorError
 from connectors.registry import PROBES, streams
 from connectors.streams import Window
-from kpi_pipeline.config import ConfigError, Settings, source_settings
+from kpi_pipeline.config import ConfigError, Settings
 from kpi_pipeline.loading import connect_source
-from kpi_pipeline.runtime import stream_context
+from kpi_pipeline.runtime import source_settings, stream_context
 
 
 def probe_sources(settings: Settings, as_of: dt.date, say: Callable[[str], None]) -> dict[str, Exception]:

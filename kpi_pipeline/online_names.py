@@ -16,8 +16,9 @@ from typing import Any, Callable
 from connectors import google_ads
 from connectors.errors import ConnectorError
 from connectors.hubspot import STAGES as HUBSPOT_STAGES_READ
-from kpi_pipeline.config import ConfigError, Settings, source_settings
+from kpi_pipeline.config import ConfigError, Settings
 from kpi_pipeline.loading import connect_source
+from kpi_pipeline.runtime import source_settings
 
 LIFECYCLE_PROPERTY = "/crm/v3/properties/contacts/lifecyclestage"
 

@@ -91,7 +91,7 @@ defs = portfolio_definitions({root!s})
 
 
 def business_definitions(config_path: str):  # noqa: ANN201 - dagster.Definitions, imported lazily
-    from kpi_pipeline.defs import build_definitions
+    from kpi_pipeline.defs import build_definitions  # late: Dagster, ~1.2 s
 
     return build_definitions(load_config(config_path))
 

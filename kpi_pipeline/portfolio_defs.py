@@ -6,6 +6,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from kpi_pipeline import version
+from kpi_pipeline.portfolio import businesses, load_all
+from kpi_pipeline.portfolio_copy import build_portfolio_copy
+from kpi_pipeline.reporting.portfolio import portfolio_html as render, portfolio_rows
+
 PORTFOLIO_KEY = dg.AssetKey(["portfolio", "portfolio_duckdb"])
 VIEW_KEY = dg.AssetKey(["portfolio", "portfolio_html"])
 JOB = "portfolio_refresh"
@@ -18,9 +23,6 @@ def portfolio_definitions(root: str) -> dg.Definitions:
     def portfolio_duckdb(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         """data/portfolio_analytics.duckdb: every business's published tables (attached read-only), business_id on
         every row, and portfolio.businesses."""
-        from kpi_pipeline.portfolio import businesses, load_all
-        from kpi_pipeline.portfolio_copy import build_portfolio_copy
-
         good, bad = load_all(businesses(base))
         result = build_portfolio_copy(base, good, {s: str(e).splitlines()[0] for s, e in bad.items()})
         for slug, why in result.missing.items():
@@ -34,10 +36,6 @@ def portfolio_definitions(root: str) -> dg.Definitions:
     @dg.asset(key=VIEW_KEY, deps=[PORTFOLIO_KEY], group_name="portfolio", kinds={"html"})
     def portfolio_html() -> dg.MaterializeResult:
         """data/reports/portfolio.html: one row per business, who needs a call first."""
-        from kpi_pipeline import version
-        from kpi_pipeline.portfolio import businesses, load_all
-        from kpi_pipeline.reporting.portfolio import portfolio_html as render, portfolio_rows
-
         good, bad = load_all(businesses(base))
         rows = portfolio_rows(good, {s: f"kpi.yaml is invalid: {str(e).splitlines()[0]}" for s, e in bad.items()},
                               "month")

@@ -5,7 +5,8 @@ the schedule), else env ``KPI_AS_OF``, else yesterday in the business timezone. 
 (the platforms' "now", which decides whether a point-in-time value can be recorded) is the
 real date, demo mode included (the sandbox's clock is the wall clock, not the run's as-of, so a
 back-dated demo meets the as-of-now streams a real platform has), or env ``KPI_TODAY``: the
-platform clock a test or a simulation sets.
+platform clock a test or a simulation sets. ``source_settings`` is what a run hands a connector:
+its source block's values, or the sandbox's in demo mode.
 """
 
 from __future__ import annotations
@@ -13,10 +14,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+from pathlib import Path
 from typing import Any, Mapping
 
+from pydantic import SecretStr
+
+from connectors.http import register_secret
 from connectors.streams import StreamContext, StreamSpec, Window
-from kpi_pipeline.config import Settings
+from kpi_pipeline.config import ConfigError, Settings
+from kpi_pipeline.config_sources import CREDENTIAL_FIELDS
 
 AS_OF_TAG = "kpi/as_of"
 WINDOW_TAG = "kpi/window"  # "lookback": each stream re-fetches its own lookback only
@@ -55,8 +61,6 @@ def person_salt(settings: Settings) -> str:
     ``.person_salt`` beside the warehouse (made once, readable by its owner only). The same
     salt must stay: a new one gives every person a new key. A portfolio's business always has
     its own file: one salt for all would let the portfolio copy match people across businesses."""
-    from connectors.http import register_secret
-
     salt = "" if settings.slug else os.environ.get("KPI_PERSON_SALT", "")
     if not salt:
         path = settings.warehouse_path.parent / ".person_salt"
@@ -76,7 +80,7 @@ def person_salt(settings: Settings) -> str:
 
 def stream_context(settings: Settings, as_of: dt.date) -> StreamContext:
     """Point-in-time values stand for as-of only when the platforms' today is as-of + 1."""
-    from kpi_pipeline.calendar import calendar_windows
+    from kpi_pipeline.calendar import calendar_windows  # late: pandas, ~0.35 s of `kpi`'s start-up
 
     now = today(settings, as_of)
     snapshot = as_of if now == as_of + dt.timedelta(days=1) else None
@@ -115,7 +119,7 @@ def stream_window(settings: Settings, spec: StreamSpec, as_of: dt.date, span: tu
 
 
 def max_lookback(settings: Settings, sources: list[str] | None = None) -> int:
-    from connectors.registry import streams
+    from connectors.registry import streams  # late: every connector's SDK, ~0.6 s of `kpi`'s start-up
 
     days = 1
     for name, block in settings.enabled_sources().items():
@@ -124,3 +128,30 @@ def max_lookback(settings: Settings, sources: list[str] | None = None) -> int:
         for spec in streams(name).values():
             days = max(days, spec.lookback_days, block.lookback_days or 0)
     return days
+
+
+def source_settings(settings: Settings, source: str, as_of: dt.date) -> dict[str, Any]:
+    """A source block as plain values for its connector; the sandbox's in demo mode.
+
+    Raises:
+        ConfigError: when a credential is missing (named by its YAML path).
+    """
+    block = settings.enabled_sources()[source]
+    values = {k: (v.get_secret_value() if isinstance(v, SecretStr) else v) for k, v in block.__dict__.items()}
+    if source == "manual":  # a local file, the same in demo mode
+        # its dates run from history_start to the last day that has happened: a back-dated as-of
+        # must not refuse the file a nightly accepts (rows after as-of wait for their period)
+        path = Path(values["path"])
+        return {**values, "path": str(path if path.is_absolute() else settings.base_dir / path),
+                "kpi_ids": [c.id for c in settings.custom_kpis], "history_start": settings.history_start,
+                "last_day": max(as_of, today(settings, as_of))}
+    if settings.demo:  # the sandbox's world runs to the platforms' yesterday, whatever the run's as-of
+        from connectors.sandbox import shared_sandbox  # late: the emulators, ~0.1 s, demo mode only
+
+        clock = today(settings) - dt.timedelta(days=1)
+        return {**values, **shared_sandbox(max(clock, as_of), settings.sandbox_seed).settings_for(source)}
+    absent = [f for f in CREDENTIAL_FIELDS.get(source, ()) if not values.get(f)]
+    if absent:
+        raise ConfigError(str(settings.config_path), [
+            (f"sources.{source}.{f}", "credential not set (see `kpi check`)") for f in absent])
+    return values

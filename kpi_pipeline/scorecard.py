@@ -19,6 +19,7 @@ from kpi_pipeline.cohorts import Cohorts, is_maturing
 from kpi_pipeline.config import Settings
 from kpi_pipeline.coverage import Coverage
 from kpi_pipeline.periods import SNAPSHOT_GRAINS, iter_periods, label, period_end
+from kpi_pipeline.runtime import max_lookback
 
 _EPS = 1e-9
 SNAPSHOT_COLUMNS = [
@@ -104,8 +105,6 @@ def assess(*, pacing: str, direction: str, actual: float | None, target: float |
 
 def source_lookbacks(settings: Settings) -> dict[str, int]:
     """The largest re-fetch window of each enabled source, in days."""
-    from kpi_pipeline.runtime import max_lookback
-
     return {name: max_lookback(settings, [name]) for name in settings.enabled_sources()}
 
 

@@ -36,7 +36,8 @@ def alert_on_failure(settings: Settings, jobs: list[dg.UnresolvedAssetJobDefinit
     @dg.run_failure_sensor(name="alert_on_failed_run", monitored_jobs=jobs,
                            default_status=dg.DefaultSensorStatus.RUNNING)
     def alert_on_failed_run(context: dg.RunFailureSensorContext) -> dg.SkipReason | None:
-        from kpi_pipeline.alerts import announce_failure, root_message  # pandas and requests: not at load
+        # late: pandas, ~0.6 s of every load of the definitions (UI, daemon, run)
+        from kpi_pipeline.alerts import announce_failure, root_message
 
         run = context.dagster_run
         if STARTED_BY_TAG in run.tags:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import getpass
 import os
 import re
 import shutil
@@ -85,8 +86,6 @@ def lock_message(path: str | Path, program: str, pid: str) -> str:
 
 def _user() -> str:
     try:
-        import getpass
-
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no user name is no reason to fail
         return f"uid {os.getuid()}"

@@ -11,8 +11,8 @@ import pytest
 # helper modules shared by test files (not test modules themselves): plain asserts still explain
 pytest.register_assert_rewrite("tests.expected_kpis", "tests.subsets")
 
-from connectors.http import RetryPolicy
-from connectors.sandbox import Sandbox
+from connectors.http import RetryPolicy  # noqa: E402 - after the rewrite's registration
+from connectors.sandbox import Sandbox  # noqa: E402
 
 AS_OF = dt.date(2026, 11, 15)
 

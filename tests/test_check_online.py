@@ -84,7 +84,7 @@ def test_a_lead_stage_the_account_lacks_is_refused_with_the_accounts_stages_cust
     assert len(lines) == 2, captured.out
     assert lines[0].startswith("  x sources.hubspot.lead_stages[0]: 'MQL' is not a lifecycle stage of this HubSpot "
                                "account; it has: subscriber, lead, marketingqualifiedlead, "), lines[0]
-    for value, label in LIFECYCLE_STAGES:
+    for value, _label in LIFECYCLE_STAGES:
         assert value in lines[0]
     assert "1093847562 (Nurture)" in lines[0]  # a custom stage: its internal value, and the label it shows
     assert lines[1].startswith("  x sources.hubspot.lead_stages[2]: ' Marketing Qualified Lead' is not a lifecycle "

@@ -12,7 +12,6 @@ import pytest
 from connectors.errors import AuthenticationError, FatalError, RetriableError
 from connectors.registry import SOURCES
 from connectors.sandbox import CREDENTIALS
-from kpi_pipeline.config import load_config
 from connectors.streams import WHOLE_HISTORY_START
 from kpi_pipeline.loading import load_stream
 from kpi_pipeline.runtime import stream_context

@@ -34,7 +34,7 @@ def _snapshots(config, kpis: tuple[str, ...]) -> dict[tuple[str, str, str], dict
         rows = con.execute(
             "select kpi_id, grain, period, actual, status, status_reason, projected, is_final "
             f"from snapshots.kpi_snapshots where kpi_id in ({', '.join('?' for _ in kpis)})", list(kpis)).fetchall()
-    return {(r[0], r[1], r[2]): dict(zip(("actual", "status", "reason", "projected", "is_final"), r[3:]))
+    return {(r[0], r[1], r[2]): dict(zip(("actual", "status", "reason", "projected", "is_final"), r[3:], strict=True))
             for r in rows}
 
 

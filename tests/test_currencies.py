@@ -14,7 +14,7 @@ from connectors.errors import ConfigurationError
 from connectors.streams import StreamContext, Window
 from kpi_pipeline.config import load_config
 from kpi_pipeline.loading import load_stream
-from kpi_pipeline.models import run_models
+from kpi_pipeline.build import run_models
 from kpi_pipeline.warehouse import Warehouse
 from tests.conftest import AS_OF
 
@@ -36,14 +36,14 @@ def test_an_ad_account_in_dollars_is_refused_without_a_rate_and_loads_nothing(sa
     spec = module.STREAMS[stream]
     load_stream(spec, client, WINDOW, ctx(), wh)  # euros: loads
     before = wh.query(f"select count(*), sum(hash(_record)) from raw.{spec.table}")
-    setattr(getattr(sandbox, emulator), "currency", "USD")
+    getattr(sandbox, emulator).currency = "USD"
     try:
         with pytest.raises(ConfigurationError, match=rf"{module.PLATFORM}/{stream}: amounts in USD.*fx: \{{USD:"):
             load_stream(spec, client, WINDOW, ctx(), wh)
         assert wh.query(f"select count(*), sum(hash(_record)) from raw.{spec.table}") == before
         load_stream(spec, client, WINDOW, ctx("USD"), wh)
     finally:
-        setattr(getattr(sandbox, emulator), "currency", "EUR")
+        getattr(sandbox, emulator).currency = "EUR"
     assert {c for (c,) in wh.query(f"select distinct account_currency from raw.{spec.table}")} == {"USD"}
 
 

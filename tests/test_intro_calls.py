@@ -10,7 +10,7 @@ from connectors.sandbox.world import local_date
 from connectors.streams import StreamContext, Window
 from kpi_pipeline.config import load_config
 from kpi_pipeline.loading import load_stream
-from kpi_pipeline.models import run_models
+from kpi_pipeline.build import run_models
 from kpi_pipeline.warehouse import Warehouse
 from tests.conftest import AS_OF
 from tests.raw_loads import load, meeting, value

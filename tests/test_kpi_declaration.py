@@ -14,8 +14,7 @@ from contextlib import redirect_stdout
 import duckdb
 import pytest
 
-from kpi_pipeline.assets.models import PYTHON_TABLES
-from kpi_pipeline.assets.raw import all_raw_tables
+from kpi_pipeline.models import PYTHON_TABLES, all_raw_tables
 from kpi_pipeline.catalog import SQL_DIR, load_catalog
 from kpi_pipeline.cli import main
 from kpi_pipeline.kpi_sql import daily_sql, ranges_sql

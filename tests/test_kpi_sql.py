@@ -8,7 +8,7 @@ from connectors.mailchimp import STREAMS
 from connectors.streams import Page, StreamContext
 from kpi_pipeline.config import load_config
 from kpi_pipeline.loading import page_to_arrow
-from kpi_pipeline.models import run_models
+from kpi_pipeline.build import run_models
 from kpi_pipeline.warehouse import Warehouse
 
 AS_OF = dt.date(2026, 3, 10)

@@ -17,9 +17,9 @@ from connectors.sandbox import Sandbox
 from connectors.sandbox.world import local_date, local_midnight
 from connectors.registry import streams
 from kpi_pipeline.cli import main
-from kpi_pipeline.config import load_config, source_settings
+from kpi_pipeline.config import load_config
 from kpi_pipeline.loading import connect_source, load_stream
-from kpi_pipeline.runtime import WINDOW_TAG, stream_context, stream_window
+from kpi_pipeline.runtime import WINDOW_TAG, source_settings, stream_context, stream_window
 from kpi_pipeline.warehouse import Warehouse
 from tests.conftest import live_environment, subset_config
 

@@ -14,7 +14,7 @@ from connectors.sandbox.world import local_midnight
 from connectors.streams import Page, StreamContext, Window
 from kpi_pipeline.config import load_config
 from kpi_pipeline.loading import load_stream, page_to_arrow
-from kpi_pipeline.models import run_models
+from kpi_pipeline.build import run_models
 from kpi_pipeline.runtime import stream_context
 from kpi_pipeline.warehouse import Warehouse
 from tests.conftest import AS_OF

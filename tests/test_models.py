@@ -2,10 +2,9 @@
 
 import pytest
 
-from kpi_pipeline.assets.models import PYTHON_TABLES
 from kpi_pipeline.assets.raw import raw_tables
 from kpi_pipeline.config import load_config
-from kpi_pipeline.models import ModelError, find_tables, load_models
+from kpi_pipeline.models import PYTHON_TABLES, ModelError, find_tables, load_models
 
 
 def test_cte_names_are_not_tables():

@@ -294,5 +294,5 @@ def test_a_platforms_pool_keeps_its_calls_within_its_limit_across_businesses(por
                     spans.append((starts[step], entry.timestamp, f"{run.run_id[:8]} {step}"))
     assert len({s[2].split()[0] for s in spans}) == 3 and len(spans) >= 18  # 6 streams x 3 businesses
     spans.sort()
-    overlaps = [(a[2], b[2]) for a, b in zip(spans, spans[1:]) if b[0] < a[1]]
+    overlaps = [(a[2], b[2]) for a, b in zip(spans, spans[1:], strict=False) if b[0] < a[1]]
     assert not overlaps

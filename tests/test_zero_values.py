@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 
 from kpi_pipeline.config import load_config
-from kpi_pipeline.models import run_models
+from kpi_pipeline.build import run_models
 from kpi_pipeline.warehouse import Warehouse
 from tests.raw_loads import load, meeting, value
 

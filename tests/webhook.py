@@ -53,7 +53,7 @@ class Receiver:
     def texts(self) -> list[str]:
         return [m["text"] for m in self.messages]
 
-    def __enter__(self) -> "Receiver":
+    def __enter__(self) -> Receiver:
         self._thread.start()
         return self
 

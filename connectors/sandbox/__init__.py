@@ -49,7 +49,7 @@ class Sandbox:
             server.latency = latency  # benchmarks: each answer as late as a real platform's
         self.urls: dict[str, str] = {}
 
-    def start(self) -> "Sandbox":
+    def start(self) -> Sandbox:
         roots: dict[int, str] = {}
         for name, server in self.servers.items():
             root = roots.get(id(server)) or server.start()
@@ -73,7 +73,7 @@ class Sandbox:
         if self.ga4.credentials_file and os.path.exists(self.ga4.credentials_file):
             os.unlink(self.ga4.credentials_file)
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

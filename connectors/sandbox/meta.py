@@ -15,6 +15,7 @@ import base64
 import datetime as dt
 import json
 from typing import Any
+from urllib.parse import quote
 
 from connectors.sandbox.server import ApiError, ApiServer, Request, Response
 from connectors.sandbox.world import TZ, World
@@ -189,7 +190,5 @@ class MetaEmulator:
 
 
 def _q(value: str) -> str:
-    from urllib.parse import quote
-
     return quote(value, safe="")
 

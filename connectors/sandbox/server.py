@@ -59,7 +59,7 @@ class Fault:
     hang: bool = False  # never answer (until the server stops): the client's read timeout must fire
     release: threading.Event = field(default_factory=threading.Event)  # set: hanging requests give up now
     # answer as usual, then change the JSON body: schema drift, empty pages, repeated cursors
-    transform: Callable[[Any, "Request"], Any] | None = None
+    transform: Callable[[Any, Request], Any] | None = None
     query: dict[str, str | None] = field(default_factory=dict)  # only requests with these parameters (None: any value)
     times: int = 1
     method: str | None = None

@@ -7,14 +7,11 @@ import dagster as dg
 
 from connectors.registry import SOURCES
 from kpi_pipeline.assets.keys import group_for, table_key
-from kpi_pipeline.assets.raw import all_raw_tables
 from kpi_pipeline.assets.metadata import code_reference, table_metadata
 from kpi_pipeline.loading import ensure_tables
 from kpi_pipeline.model_checks import DECLARED, HISTORY, ROW_COUNT, row_count_anomaly, run_checks
-from kpi_pipeline.models import Model, load_models
+from kpi_pipeline.models import PYTHON_TABLES, Model, all_raw_tables, load_models
 from kpi_pipeline.resources import WarehouseResource
-
-PYTHON_TABLES = ("kpis.catalog", "kpis.calendar_windows", "kpis.parameters", "kpis.coverage")
 
 
 def build_model_asset(model: Model, defined: set[str], pool: str) -> dg.AssetsDefinition:

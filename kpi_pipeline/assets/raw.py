@@ -13,11 +13,12 @@ from connectors.registry import streams
 from connectors.streams import StreamSpec
 from kpi_pipeline.assets.keys import group_for, table_key
 from kpi_pipeline.assets.metadata import code_reference, table_metadata
-from kpi_pipeline.config import Settings, source_settings
+from kpi_pipeline.config import Settings
 from kpi_pipeline.loading import connect_source, load_stream
 from kpi_pipeline.resources import WarehouseResource
 from kpi_pipeline.schedules import nightly_freshness
-from kpi_pipeline.runtime import PROGRESS_MARK, resolve_as_of, stream_context, stream_window, tag_span
+from kpi_pipeline.runtime import (PROGRESS_MARK, resolve_as_of, source_settings, stream_context, stream_window,
+                                  tag_span)
 from kpi_pipeline.warehouse import StorageError
 
 
@@ -92,10 +93,3 @@ def raw_assets(settings: Settings) -> list[dg.AssetsDefinition]:
 def raw_tables(settings: Settings) -> list[str]:
     """Raw tables of the enabled sources (each one an asset)."""
     return [f"raw.{spec.table}" for source in settings.enabled_sources() for spec in streams(source).values()]
-
-
-def all_raw_tables() -> list[str]:
-    """Raw tables of every known source: models may read those of disabled sources (then empty)."""
-    from connectors.registry import SOURCES
-
-    return [f"raw.{spec.table}" for _, specs in SOURCES.values() for spec in specs.values()]

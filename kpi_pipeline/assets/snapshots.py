@@ -13,7 +13,9 @@ import dagster as dg
 from kpi_pipeline.assets.keys import table_key
 from kpi_pipeline.assets.metadata import table_metadata
 from kpi_pipeline.assets.raw import raw_tables
+from kpi_pipeline.cohorts import read_cohorts
 from kpi_pipeline.config import Settings
+from kpi_pipeline.coverage import Coverage, coverage_table
 from kpi_pipeline.resources import WarehouseResource
 from kpi_pipeline.runtime import resolve_as_of
 from kpi_pipeline.schedules import nightly_freshness
@@ -28,6 +30,7 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     @dg.asset(key=table_key("kpis.catalog"), group_name="kpis", kinds={"python", "duckdb"}, pool=pool)
     def catalog(warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Every KPI of this configuration: label, domain, unit, direction, aggregation, formula."""
+        # late: pandas, ~0.6 s of every load of the definitions (UI, daemon, run)
         from kpi_pipeline.calendar import catalog_frame
 
         return _written(warehouse.get(), "kpis.catalog", catalog_frame(settings))
@@ -35,14 +38,14 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     @dg.asset(key=table_key("kpis.parameters"), group_name="kpis", kinds={"python", "duckdb"}, pool=pool)
     def parameters(warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Settings the SQL models read: which event types are intro calls, which stages are leads."""
-        from kpi_pipeline.calendar import parameters_frame
+        from kpi_pipeline.calendar import parameters_frame  # late: pandas (see catalog)
 
         return _written(warehouse.get(), "kpis.parameters", parameters_frame(settings))
 
     @dg.asset(key=table_key("kpis.calendar_windows"), group_name="kpis", kinds={"python", "duckdb"}, pool=pool)
     def calendar(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Every period up to as-of, with its like-for-like comparison windows."""
-        from kpi_pipeline.calendar import calendar_windows
+        from kpi_pipeline.calendar import calendar_windows  # late: pandas (see catalog)
 
         as_of = resolve_as_of(settings, context.run.tags)
         return _written(warehouse.get(), "kpis.calendar_windows", calendar_windows(settings, as_of), as_of=str(as_of))
@@ -51,8 +54,6 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
               deps=[table_key(t) for t in raw_tables(settings)])
     def coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Days each source covered: a covered day without events counts 0, an uncovered one is unknown."""
-        from kpi_pipeline.coverage import coverage_table
-
         wh = warehouse.get()
         with wh.writer():
             return _written(wh, "kpis.coverage", coverage_table(wh, settings, resolve_as_of(settings, context.run.tags)))
@@ -60,7 +61,7 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     @dg.asset(key=table_key("snapshots.targets"), group_name="snapshots", kinds={"python", "duckdb"}, pool=pool)
     def targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """The targets of kpi.yaml in force for every period."""
-        from kpi_pipeline.calendar import targets_frame
+        from kpi_pipeline.calendar import targets_frame  # late: pandas (see catalog)
 
         return _written(warehouse.get(), "snapshots.targets", targets_frame(settings, resolve_as_of(settings, context.run.tags)))
 
@@ -73,6 +74,7 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     )
     def kpi_snapshots(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Every KPI per week, month, quarter and year against its target; history appended per as-of."""
+        # late: pandas and Babel (see catalog)
         from kpi_pipeline.reporting.i18n import Formatter
         from kpi_pipeline.reporting.markdown import markdown
         from kpi_pipeline.reporting.model import Scorecard, build_views
@@ -105,11 +107,10 @@ def _written(wh: Warehouse, table: str, frame: Any, **metadata: Any) -> dg.Mater
 
 def write_snapshots(wh: Warehouse, settings: Settings, as_of: dt.date) -> "pd.DataFrame":
     """Compute snapshots for as-of; keep final rows as they were; append to history."""
+    # late: pandas (see catalog)
     import pandas as pd
 
-    from kpi_pipeline.cohorts import read_cohorts
-    from kpi_pipeline.coverage import Coverage
-    from kpi_pipeline.scorecard import build_snapshots
+    from kpi_pipeline.scorecard import build_snapshots  # late: pandas
 
     values = wh.query_df("select * from kpis.kpi_window_values where business_id = ? and grain <> 'day'",
                          [settings.business_id])

@@ -21,7 +21,7 @@ _SOURCE_REASON = re.compile(r"^source not covered through (?P<through>\d{4}-\d{2
 _D = r"\d{4}-\d{2}-\d{2}"
 # the snapshot's reasons (kpi_pipeline.coverage), English, and the words each is said with here
 _REASONS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(rf"^(?P<stream>[a-z0-9_]+/[a-z0-9_]+) never loaded"), "reason_never"),
+    (re.compile(r"^(?P<stream>[a-z0-9_]+/[a-z0-9_]+) never loaded"), "reason_never"),
     (re.compile(rf"^(?P<stream>[a-z0-9_]+/[a-z0-9_]+) not loaded after (?P<date>{_D})"), "reason_after"),
     (re.compile(rf"^(?P<stream>[a-z0-9_]+/[a-z0-9_]+) not loaded for (?P<date>{_D})\.\.(?P<end>{_D})"),
      "reason_gap"),

@@ -18,10 +18,15 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
 from kpi_pipeline.config import Settings
 from kpi_pipeline.coverage import LOADED_THROUGH_SQL, MANUAL_THROUGH_SQL, through_from_loads
 from kpi_pipeline.periods import label, period_start
+from kpi_pipeline.reporting.html import environment
+from kpi_pipeline.reporting.i18n import Formatter
 
 DOMAINS = ("marketing", "sales", "production", "customer_service", "hr")
 GOOD, RISK, BAD = ("on_track", "achieved"), ("at_risk",), ("off_track", "missed")
@@ -92,7 +97,7 @@ def business_row(settings: Settings, grain: str, today: dt.date | None = None) -
             row.counts[domain] = {"on_track": int(mine["status"].isin(GOOD).sum()),
                                   "at_risk": int(mine["status"].isin(RISK).sum()),
                                   "off_track": int(mine["status"].isin(BAD).sum())}
-    for kpi_id, periods in snaps[snaps["status"].isin(DECISIVE) & (snaps["period_start"] <= start)].groupby("kpi_id"):
+    for _kpi_id, periods in snaps[snaps["status"].isin(DECISIVE) & (snaps["period_start"] <= start)].groupby("kpi_id"):
         last_two = periods.sort_values("period_start", ascending=False)["status"].head(2).tolist()
         if len(last_two) == 2 and all(s in BAD for s in last_two):
             row.off_track_twice.append(str(periods["label"].iloc[0]))
@@ -133,10 +138,6 @@ def _behind(row: BusinessRow) -> str:
 def portfolio_table(rows: list[BusinessRow], grain: str) -> str:
     """The terminal view (plain text, rich's table): per domain on track / at risk / off track, the
     KPIs off track twice running, the sources behind."""
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-
     used = [d for d in DOMAINS if any(d in r.counts for r in rows)]
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name in ("business", *(d.replace("customer_service", "service") for d in used), "off track twice", "behind"):
@@ -161,9 +162,6 @@ def portfolio_json(rows: list[BusinessRow], grain: str) -> str:
 
 def portfolio_html(rows: list[BusinessRow], grain: str, version: str, output: Path | None) -> str:
     """One self-contained page; each business links to its own scorecard (relative to ``output``)."""
-    from kpi_pipeline.reporting.html import environment
-    from kpi_pipeline.reporting.i18n import Formatter
-
     def link(row: BusinessRow) -> str | None:
         if not row.scorecard or not Path(row.scorecard).exists():
             return None

@@ -142,7 +142,7 @@ def _year_lines(settings: Settings, snaps: pd.DataFrame, cards: list[Card], grai
             continue
         if kpi.aggregation == "sum":
             rows = frame[(frame.kpi_id == kpi.id) & (frame.grain == grain) & frame.period_start.isin(periods)]
-            known = {s for s, v in zip(rows["period_start"], rows["actual"]) if not pd.isna(v)}
+            known = {s for s, v in zip(rows["period_start"], rows["actual"], strict=True) if not pd.isna(v)}
             gaps = tuple(label(grain, s, settings.week_start) for s in periods if s not in known)
             to_date = None if gaps else float(rows["actual"].sum())
             out.append(YearLine(kpi, to_date, target, end, remaining, True, without_data=gaps))

@@ -10,6 +10,7 @@ import duckdb
 import pandas as pd
 
 from kpi_pipeline.config import Settings
+from kpi_pipeline.periods import period_start, previous_start
 
 Query = Callable[[str, list[Any]], pd.DataFrame]
 # the as-of of the newest run: rows kept final from earlier runs keep their own as-of and computed_at
@@ -112,8 +113,6 @@ def status_changes(before: dict[StatusKey, str], after: dict[StatusKey, str], as
 
 
 def _recent_start(grain: str, as_of: dt.date, week_start: str) -> dt.date:
-    from kpi_pipeline.periods import period_start, previous_start
-
     start = period_start(grain, as_of, week_start)
     # a period that ended within the last 7 days just turned achieved or missed: that is news too
     return previous_start(grain, start, week_start) if (as_of - start).days < 7 else start
