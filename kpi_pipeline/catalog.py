@@ -167,7 +167,6 @@ def load_catalog(path: Path) -> tuple[KpiDef, ...]:
     Raises:
         ValueError: naming the file and the entry (its position and id) that is wrong.
     """
-
     raw = yaml.safe_load(path.read_text())
     kpis = []
     for i, entry in enumerate(raw["kpis"]):
