@@ -1,6 +1,7 @@
 """Every use kpi makes of Dagster's private internals, behind one door.
 
-What each use buys (measured; README "Performance" and "Dagster's internals behind one door"):
+What each use buys (measured by bench/dagster_private.py; README "Performance", the paragraph
+"Dagster's internals, behind one door"):
 
 - :func:`event_log_storage_class`: Dagster's run-sharded SQLite event log with an engine kept per
   file and a batch of materializations written in one transaction per file (subclassing
@@ -17,7 +18,8 @@ These rely on internals that any Dagster release may change. They are used only 
 versions the tests ran on (:data:`TESTED_FROM` up to :data:`TESTED_BELOW`, pinned the same in
 pyproject.toml). On any other version kpi falls back to Dagster's stock storage and Dagster's own
 Ctrl-C handling, with one warning (:func:`tested`) naming the version and what is lost: a slower
-instance, never a broken one. tests/test_dagster_private.py has a test per behaviour relied on.
+instance, never a broken one (hand-freed slots stay wherever the call exists: see
+:func:`free_pool_slots`). tests/test_dagster_private.py has a test per behaviour relied on.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ PIN = "dagster>=1.13.27,<1.14"  # pyproject.toml's (a test holds them together)
 # tests only: pretend this Dagster version (to show the fallback in a child process too)
 PRETEND_ENV = "KPI_PRETEND_DAGSTER_VERSION"
 STOCK_EVENT_LOG = ("dagster._core.storage.event_log", "SqliteEventLogStorage")  # where Dagster's config names it
-LOST = ("Dagster's stock SQLite event log is used (a first sync of 14 months took 2.3x as long), "
+LOST = ("Dagster's stock SQLite event log is used (the first `kpi demo` took 4.4x as long in bench/dagster_private.py), "
         "Ctrl-C and SIGTERM wait until a step can stop (not while it waits for a pool) and "
         "KPI_POOL_WAIT no longer gives up")
 
