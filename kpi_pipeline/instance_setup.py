@@ -13,6 +13,7 @@ import dagster as dg
 from filelock import FileLock
 
 from kpi_pipeline.config import API_POOL_LIMITS, Settings
+from kpi_pipeline.dagster_private import tested
 from kpi_pipeline.portfolio import instance_home, write_workspace as write_portfolio_workspace
 
 INSTANCE_YAML = """\
@@ -37,7 +38,9 @@ freshness:
 FRESHNESS_BLOCK = "\nfreshness:\n  enabled: true\n"
 # Dagster's SQLite event log (same files), writing a batch of partition materializations in one
 # transaction as its Postgres event log does (kpi_pipeline/event_log.py; README "Performance").
-# An instance with storage of its own (PostgreSQL) keeps it.
+# An instance with storage of its own (PostgreSQL) keeps it. On a Dagster version kpi was not
+# tested with, a new instance gets Dagster's default storage, and one that names ours gets
+# Dagster's stock class through it (kpi_pipeline/dagster_private.py): the yaml is never rewritten.
 EVENT_LOG_BLOCK = """
 event_log_storage:
   module: kpi_pipeline.event_log
@@ -71,12 +74,12 @@ def _instance_yaml(home: Path, extra: str = "") -> None:
     config = home / "dagster.yaml"
     if not config.exists():
         text = INSTANCE_YAML.replace("    default_limit: 1\n", "    default_limit: 1\n" + extra, 1)
-        config.write_text(text + EVENT_LOG_BLOCK)
+        config.write_text(text + (EVENT_LOG_BLOCK if tested() else ""))
     text = config.read_text()
     if not re.search(r"^freshness:", text, flags=re.MULTILINE):
         with config.open("a") as handle:  # an instance made before freshness policies: turn them on
             handle.write(FRESHNESS_BLOCK)
-    if not re.search(r"^(storage|event_log_storage):", text, flags=re.MULTILINE):
+    if not re.search(r"^(storage|event_log_storage):", text, flags=re.MULTILINE) and tested():
         with config.open("a") as handle:  # an instance on Dagster's default SQLite storage: batched writes
             handle.write(EVENT_LOG_BLOCK)
     os.environ["DAGSTER_HOME"] = str(home)

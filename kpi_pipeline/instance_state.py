@@ -27,6 +27,7 @@ from pathlib import Path
 import dagster as dg
 
 from kpi_pipeline.config import Settings
+from kpi_pipeline.dagster_private import free_pool_slots
 
 PID_TAG = "kpi/pid"
 STARTED_BY_TAG = "kpi/started_by"
@@ -209,7 +210,7 @@ def repair(instance: dg.DagsterInstance, *, own_run: str | None = None, force: t
             done.append(f"marked {state.describe()} failed: {state.why}"
                         + (" (as told by --run)" if state.alive is None else ""))
         if state.slots or state.queued:
-            instance.event_log_storage.free_concurrency_slots_for_run(state.run_id)
+            free_pool_slots(instance, state.run_id)
             pools = ", ".join(state.pools) or POOL
             done.append(f"freed the {pools} pool slot held by run {state.run_id[:8]} ({', '.join(state.slots)})"
                         if state.slots else f"removed run {state.run_id[:8]}'s steps from the {pools} pool's queue")

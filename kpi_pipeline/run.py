@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import datetime as dt
 import logging
 import os
@@ -20,6 +19,7 @@ from dagster import DagsterEventType
 
 from kpi_pipeline.alerts import announce_failure, root_message
 from kpi_pipeline.config import Settings
+from kpi_pipeline.dagster_private import free_pool_slots, interrupt_thread, tested
 from kpi_pipeline.defs import build_definitions
 from kpi_pipeline.instance_setup import (  # noqa: F401 - kpi.run's public names
     EVENT_LOG_BLOCK, INSTANCE_YAML, ensure_instance, ensure_portfolio_instance, set_api_pools, write_workspace)
@@ -135,12 +135,6 @@ def _progress_logger(out: TextIO, watch: _Watch) -> dg.LoggerDefinition:
     return progress
 
 
-def _raise_in(thread: threading.Thread) -> None:
-    """Raise KeyboardInterrupt in ``thread``: Dagster then ends the run as interrupted, frees its
-    pool claims and records it, as it does for Ctrl-C in its own run workers."""
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(KeyboardInterrupt))
-
-
 class _Supervisor:
     """Runs a job in a worker thread so that the main thread stays free: Ctrl-C and SIGTERM stop
     the run promptly (Dagster defers them while a step waits for the pool), and a run that waits
@@ -160,9 +154,24 @@ class _Supervisor:
             except BaseException as err:  # noqa: BLE001 - handed to the main thread
                 box["error"] = err
 
-        thread = threading.Thread(target=work, name=f"kpi-run-{run_id[:8]}", daemon=True)
-        stopped, told, interrupts = "", False, 0
         self.run_id = run_id  # known even when the run is stopped before it returns a result
+        if tested():
+            stopped = self._supervise(threading.Thread(target=work, name=f"kpi-run-{run_id[:8]}", daemon=True), run_id)
+        else:  # stopping a run from outside relies on Dagster's internals: Dagster's own stop instead
+            stopped = self._run_here(work, run_id, box)
+        try:
+            self._settle(run_id, stopped)
+        except Exception as err:  # noqa: BLE001 - Dagster's storage failed (a full disk): the first error says why
+            box.setdefault("error", err)
+        if "error" in box and not stopped:
+            box["error"].kpi_run_id = run_id  # for the caller, to mark the run failed once it can
+            raise box["error"]
+        return box.get("result"), stopped
+
+    def _supervise(self, thread: threading.Thread, run_id: str) -> str:
+        """Run ``thread`` (the job) while this thread beats, says who holds the pool, gives up on
+        the pool after ``pool_wait`` and stops it on Ctrl-C or SIGTERM. Returns why it stopped."""
+        stopped, told, interrupts = "", False, 0
         next_beat = time.monotonic()
         with _terminate_as_interrupt():
             thread.start()
@@ -191,14 +200,36 @@ class _Supervisor:
                     stopped = "interrupted (Ctrl-C or SIGTERM); nothing half-written was kept"
                     self.out.write("\n  stopping the run (Ctrl-C again to quit at once)\n")
                     self._stop(thread, run_id, stopped)
+        return stopped
+
+    def _run_here(self, work: Any, run_id: str, box: dict[str, Any]) -> str:
+        """Run ``work`` in this thread, as Dagster runs a job: Ctrl-C and SIGTERM are Dagster's to
+        handle (it stops at the next step, not while one waits for a pool), and the pool wait never
+        gives up; a helper thread beats and says who holds the pool. Returns why it stopped."""
+        done = threading.Event()
+
+        def watch() -> None:
+            told, next_beat = False, time.monotonic()
+            while not done.wait(0.2):
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + HEARTBEAT_EVERY
+                    heartbeat(self.instance, run_id)
+                if self.watch.blocked_since is not None and not told:
+                    told = True
+                    self.out.write(f"  waiting for the {self.watch.blocked_pool} pool: {self._holders(run_id)}\n")
+                    self.out.flush()
+
+        helper = threading.Thread(target=watch, name=f"kpi-watch-{run_id[:8]}", daemon=True)
+        helper.start()
         try:
-            self._settle(run_id, stopped)
-        except Exception as err:  # noqa: BLE001 - Dagster's storage failed (a full disk): the first error says why
-            box.setdefault("error", err)
-        if "error" in box and not stopped:
-            box["error"].kpi_run_id = run_id  # for the caller, to mark the run failed once it can
-            raise box["error"]
-        return box.get("result"), stopped
+            work()
+        finally:
+            done.set()
+            helper.join()
+        if isinstance(box.get("error"), KeyboardInterrupt):
+            box.pop("error")
+            return "interrupted (Ctrl-C or SIGTERM)"
+        return ""
 
     def _holders(self, run_id: str) -> str:
         holders = pool_holders(self.instance, own_run=run_id)
@@ -213,7 +244,7 @@ class _Supervisor:
         quiet = logging.getLogger("sqlalchemy")
         quiet.addHandler(logging.NullHandler())
         quiet.propagate = False
-        _raise_in(thread)
+        interrupt_thread(thread)
 
     def _settle(self, run_id: str, stopped: str) -> None:
         """A stopped run ends canceled, without a pool claim, whatever point it was stopped at."""
@@ -222,7 +253,7 @@ class _Supervisor:
                                                dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.NOT_STARTED):
             self.instance.report_run_canceled(run, message=stopped or "the run ended without finishing")
         if stopped:
-            self.instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+            free_pool_slots(self.instance, run_id)
 
 
 class _terminate_as_interrupt:

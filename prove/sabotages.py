@@ -96,6 +96,14 @@ SABOTAGES = (
         (("KPI_POOL_WAIT", "20"),),  # the next sync waits for the dead run's slot: 20 s, not 900
     ),
     Sabotage(
+        "An upgrade of Dagster never breaks the instance",
+        "our event log on any Dagster version",
+        (("kpi_pipeline/dagster_private.py",
+          "return _batched_storage_class() if tested() else _stock_storage_class()",
+          "return _batched_storage_class()"),),
+        ("tests/test_dagster_private.py::test_an_untested_dagster_reads_an_instance_naming_ours_with_its_stock_storage_and_one_warning",),
+    ),
+    Sabotage(
         "A program holding warehouse.duckdb is named once with its PID",
         "DuckDB's lock error passed on raw",
         (("kpi_pipeline/warehouse.py", 'return lock_message(path, holder["program"], holder["pid"])',
