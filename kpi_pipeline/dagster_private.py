@@ -100,7 +100,7 @@ def interrupt_thread(thread: threading.Thread) -> bool:
     untested Dagster: the caller then leaves stopping to Dagster's own Ctrl-C handling."""
     if not tested():
         return False
-    import ctypes
+    import ctypes  # late: only a tested Dagster's run is stopped this way
 
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(KeyboardInterrupt))
     return True
@@ -166,10 +166,13 @@ def _batched_storage_class() -> type:
       commits, not 850. Dagster hands batches to storage only when ``DAGSTER_EVENT_BATCH_SIZE``
       is set (run.py sets it).
     """
+    # late: Dagster's private modules are imported only on a tested version, where they are known to
+    # exist; on another, a moved module must not break the import of this adapter
     from collections import OrderedDict
     from collections.abc import Iterator, Sequence
     from contextlib import contextmanager
 
+    # late: as above, private modules of a tested Dagster only
     from dagster._core.events import DagsterEventType
     from dagster._core.storage.event_log import SqliteEventLogStorage
     from dagster._core.storage.sql import create_engine
