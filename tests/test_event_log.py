@@ -63,7 +63,7 @@ def test_batched_writes_read_back_as_dagsters_own_storage_does(tmp_path, monkeyp
 
 
 def test_engines_are_kept_per_file_and_let_go_of_old_ones(tmp_path):
-    storage = EventLogStorage(str(tmp_path / "runs"))
+    storage = EventLogStorage.from_config_value(None, {"base_dir": str(tmp_path / "runs")})  # as dagster.yaml builds it
     for n in range(12):
         with storage.run_connection(f"run{n}") as conn:
             conn.exec_driver_sql("select 1")
