@@ -111,8 +111,11 @@ def _chooser_class() -> type:
 
         @classmethod
         def from_config_value(cls, inst_data: Any, config_value: Any) -> Any:
-            chosen = _batched_storage_class() if tested() else _stock_storage_class()
-            return chosen.from_config_value(inst_data, config_value)
+            if tested():
+                return _batched_storage_class().from_config_value(inst_data, config_value)
+            # Dagster's stock storage, built by its own config hook, in Dagster's own place for it
+            base_dir = config_value.get("base_dir") or os.path.join(os.environ["DAGSTER_HOME"], "history", "runs")
+            return stock.from_config_value(inst_data, {"base_dir": base_dir})
 
     EventLogStorage.__module__ = "kpi_pipeline.event_log"
     return EventLogStorage
@@ -139,25 +142,6 @@ def free_pool_slots(instance: dg.DagsterInstance, run_id: str) -> bool:
         return False
     free(run_id)
     return True
-
-
-@lru_cache(maxsize=1)
-def _stock_storage_class() -> type:
-    """Dagster's own SQLite event log behind our ``dagster.yaml`` entry: a class taking our
-    (empty) config that hands back Dagster's stock storage, built by its own config hook."""
-    stock = _stock_sqlite_event_log()
-
-    class StockEventLogStorage(stock):  # type: ignore[misc, valid-type]
-        @classmethod
-        def config_type(cls) -> dict[str, Any]:
-            return {"base_dir": dg.Field(dg.StringSource, is_required=False)}
-
-        @classmethod
-        def from_config_value(cls, inst_data: Any, config_value: Any) -> Any:
-            base_dir = config_value.get("base_dir") or os.path.join(os.environ["DAGSTER_HOME"], "history", "runs")
-            return stock.from_config_value(inst_data, {"base_dir": base_dir})
-
-    return StockEventLogStorage
 
 
 def _stock_sqlite_event_log() -> type:

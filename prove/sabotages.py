@@ -99,8 +99,8 @@ SABOTAGES = (
         "An upgrade of Dagster never breaks the instance",
         "our event log on any Dagster version",
         (("kpi_pipeline/dagster_private.py",
-          "chosen = _batched_storage_class() if tested() else _stock_storage_class()",
-          "chosen = _batched_storage_class()"),),
+          "            if tested():\n                return _batched_storage_class()",
+          "            if True:\n                return _batched_storage_class()"),),
         ("tests/test_dagster_private.py::test_an_untested_dagster_reads_an_instance_naming_ours_with_its_stock_storage_and_one_warning",),
     ),
     Sabotage(
