@@ -102,17 +102,22 @@ def tag_span(tags: Mapping[str, str]) -> tuple[dt.date, dt.date] | None:
 
 
 def stream_window(settings: Settings, spec: StreamSpec, as_of: dt.date, span: tuple[dt.date, dt.date] | None,
-                  tags: Mapping[str, Any]) -> Window | None:
+                  tags: Mapping[str, Any], loaded_until: dt.date | None = None) -> Window | None:
     """The window of one stream in a run over the days ``span`` (None: its lookback ending at as-of).
 
     In lookback mode (the nightly run, ``kpi sync`` without dates) a stream re-fetches its own
-    lookback ending at the run's day, whatever partition the run is for.
+    lookback ending at the run's day, whatever partition the run is for; and when its last load
+    ended before that lookback (``loaded_until``: nights the sync did not run, a server that was
+    off for weeks) from the day after it, so the days between are fetched, not left a hole.
     """
     first, last = span or (None, as_of)
     last = min(last, as_of)
     if first is None or tags.get(WINDOW_TAG) == "lookback":
         block = settings.enabled_sources()[spec.source]
-        first = max(spec.lookback_window(last, block.lookback_days).start, settings.history_start)
+        first = spec.lookback_window(last, block.lookback_days).start
+        if loaded_until is not None:
+            first = min(first, loaded_until + dt.timedelta(days=1))
+        first = max(first, settings.history_start)
     if first > last:
         return None
     return Window(first, last)

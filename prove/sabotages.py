@@ -21,6 +21,13 @@ class Sabotage:
 
 SABOTAGES = (
     Sabotage(
+        "A routine sync after a gap fetches the days it missed",
+        "a routine sync fetching its lookback only",
+        (("kpi_pipeline/runtime.py", "first = min(first, loaded_until + dt.timedelta(days=1))", "pass"),),
+        ("tests/test_catch_up.py::test_the_sync_after_a_gap_loads_every_day_since_the_last_load",
+         "tests/test_catch_up.py::test_the_month_inside_the_gap_scores_as_the_world_counts_it"),
+    ),
+    Sabotage(
         "Loads are atomic with their record in raw._loads",
         "no transaction: delete, insert and record each committed alone",
         (("kpi_pipeline/warehouse.py", 'con.execute("begin transaction")\n                    if date_range',

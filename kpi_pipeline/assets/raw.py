@@ -19,7 +19,7 @@ from kpi_pipeline.resources import WarehouseResource
 from kpi_pipeline.schedules import nightly_freshness
 from kpi_pipeline.runtime import (PROGRESS_MARK, resolve_as_of, source_settings, stream_context, stream_window,
                                   tag_span)
-from kpi_pipeline.warehouse import StorageError
+from kpi_pipeline.warehouse import StorageError, Warehouse
 
 
 def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
@@ -52,12 +52,12 @@ def build_raw_asset(settings: Settings, spec: StreamSpec, partitions: dg.Partiti
             span = days.start.date(), (days.end - dt.timedelta(days=1)).date()
         else:
             span = tag_span(context.run.tags)
-        window = stream_window(settings, spec, as_of, span, context.run.tags)
+        wh = warehouse.get()
+        window = stream_window(settings, spec, as_of, span, context.run.tags, loaded_until(wh, spec))
         ctx = stream_context(settings, as_of)
         if window is None:
             context.log.info(f"{spec.source}/{spec.name}: nothing to fetch for {span} (as-of {as_of})")
             return dg.MaterializeResult(metadata={"rows": 0, "requests": 0, "window": "none"})
-        wh = warehouse.get()
         try:
             client = connect_source(spec.source, source_settings(settings, spec.source, as_of))
             with wh.writer():  # the load and the table's description share one open of the file
@@ -82,6 +82,14 @@ def build_raw_asset(settings: Settings, spec: StreamSpec, partitions: dg.Partiti
         })
 
     return raw_stream
+
+
+def loaded_until(wh: Warehouse, spec: StreamSpec) -> dt.date | None:
+    """The last day the stream's loads have covered (raw._loads), None before its first load."""
+    if not wh.table_exists("raw._loads"):
+        return None
+    return wh.query("select max(window_end) from raw._loads where business_id = ? and source = ? and stream = ?",
+                    [wh.business_id, spec.source, spec.name])[0][0]
 
 
 def raw_assets(settings: Settings) -> list[dg.AssetsDefinition]:
