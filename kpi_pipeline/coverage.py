@@ -56,12 +56,19 @@ def through_from_loads(rows: list[tuple[str, str, dt.date]], settings: Settings,
                        manual_last: dict[str, dt.date] | None = None) -> dict[str, dt.date]:
     """Per enabled source, the smallest of its streams' last loaded days (rows of
     LOADED_THROUGH_SQL); the CSV's is the earliest of its custom KPIs' last dates entered
-    (``manual_last``, rows of MANUAL_THROUGH_SQL), not the day the file was read."""
+    (``manual_last``, rows of MANUAL_THROUGH_SQL), not the day the file was read.
+
+    A point-in-time stream the platform serves only as of now (Mailchimp's members, Instagram's
+    account) that was never recorded does not make its source "not loaded yet": a back-dated
+    first sync cannot record it, and its KPIs say so themselves. Once recorded, it counts.
+    """
     streams = _specs()
     out: dict[str, dt.date] = {}
     for source in settings.enabled_sources():
         ends = {stream: end for src, stream, end in rows if src == source}
-        if not set(streams(source)) <= set(ends):
+        specs = streams(source)
+        needed = {name for name, spec in specs.items() if spec.kind != "snapshot"} or set(specs)
+        if not ends or not needed <= set(ends):
             continue
         if source == "manual":
             lasts = [d for k, d in (manual_last or {}).items() if k in {c.id for c in settings.custom_kpis}]

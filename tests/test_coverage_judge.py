@@ -85,3 +85,30 @@ def test_a_custom_kpi_is_covered_through_its_last_date_entered():
     december = cov.judge("treatments", "sum", D(2026, 12, 1), D(2026, 12, 6))
     assert december.uncovered.startswith("manual/metrics: the CSV has treatments through 2026-11-23")
     assert cov.kpi_days("treatments", D(2026, 12, 6)) == days(START, D(2026, 11, 23))
+
+
+class _Settings:
+    """What through_from_loads reads of the settings: the enabled sources and the custom KPIs."""
+
+    custom_kpis: list = []
+
+    def __init__(self, *sources: str) -> None:
+        self.sources = sources
+
+    def enabled_sources(self) -> dict:
+        return dict.fromkeys(self.sources)
+
+
+def test_a_source_whose_as_of_now_streams_were_never_recorded_is_loaded_through_its_other_streams():
+    from kpi_pipeline.coverage import through_from_loads
+
+    daily = [("mailchimp", s, D(2026, 11, 6)) for s in
+             ("campaign_reports", "campaign_opens", "growth_history", "list_activity")]
+    # a back-dated first sync: Mailchimp serves lists and members only as of now
+    assert through_from_loads(daily, _Settings("mailchimp")) == {"mailchimp": D(2026, 11, 6)}
+    # once recorded, a point-in-time stream counts: members last recorded on the 2nd hold it back
+    later = daily + [("mailchimp", "lists", D(2026, 11, 6)), ("mailchimp", "members", D(2026, 11, 2))]
+    assert through_from_loads(later, _Settings("mailchimp")) == {"mailchimp": D(2026, 11, 2)}
+    # a daily stream never loaded still means not loaded yet
+    assert through_from_loads(daily[1:], _Settings("mailchimp")) == {}
+    assert through_from_loads([], _Settings("mailchimp", "stripe")) == {}
