@@ -57,6 +57,7 @@ CORE = (
     "kpi_pipeline.reporting.*",
     "kpi_pipeline.runtime",
     "kpi_pipeline.scorecard",
+    "kpi_pipeline.storage",
     "kpi_pipeline.warehouse",
     "connectors",
     "connectors.*",

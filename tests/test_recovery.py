@@ -25,7 +25,7 @@ import pytest
 from kpi_pipeline.cli import main
 from kpi_pipeline.config import load_config
 from kpi_pipeline.instance_state import PID_TAG, POOL, STARTED_BY_TAG, process_tag
-from kpi_pipeline.warehouse import StorageError, check_free_space
+from kpi_pipeline.storage import StorageError, check_free_space
 from tests.conftest import AS_OF
 from tests.sync_processes import (HANG, KPI, default_signals, environment, read_until, small_setup, start_sync,
                                   sync)
