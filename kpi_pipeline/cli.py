@@ -11,7 +11,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import duckdb
 
@@ -172,8 +172,9 @@ def cmd_sync(args: argparse.Namespace, settings: Settings, *, demo: bool = False
         message = full_disk_message(err, [settings.warehouse_path.parent, home])
         if message is None:
             raise
-        if getattr(err, "kpi_run_id", None):
-            fail_run(home, err.kpi_run_id, message)
+        run_id = getattr(err, "kpi_run_id", None)  # set by run.py on the error of a run it started
+        if run_id:
+            fail_run(home, run_id, message)
         print(f"error: {message}", file=sys.stderr)  # one line: the traceback is Dagster's storage, not news
         return FAILED
 
@@ -200,8 +201,9 @@ def _sync(settings: Settings, as_of: dt.date, sources: list[str], start: dt.date
         print(line)
     print(f"run {outcome.run_id}: {outcome.word}")
     _print_scorecard_news(settings, as_of, before)
-    if "raw__manual__metrics" in outcome.failures:  # the owner's own file: bad input, not a failed platform
-        print(f"error: {settings.enabled_sources()['manual'].path} was refused: fix the lines named above and sync "
+    manual = settings.sources.manual
+    if manual is not None and "raw__manual__metrics" in outcome.failures:  # the owner's own file: bad input
+        print(f"error: {manual.path} was refused: fix the lines named above and sync "
               "again (the other sources were loaded)", file=sys.stderr)
         return BAD_INPUT
     return OK if outcome.success else FAILED
@@ -424,8 +426,9 @@ def cmd_init_instance(args: argparse.Namespace, settings: Settings) -> int:
     return OK
 
 
-COMMANDS = {"demo": cmd_demo, "sync": cmd_sync, "report": cmd_report, "review": cmd_review, "check": cmd_check,
-            "catalog": cmd_catalog, "doctor": cmd_doctor, "init-instance": cmd_init_instance}
+COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "demo": cmd_demo, "sync": cmd_sync, "report": cmd_report, "review": cmd_review, "check": cmd_check,
+    "catalog": cmd_catalog, "doctor": cmd_doctor, "init-instance": cmd_init_instance}
 
 if __name__ == "__main__":
     sys.exit(main())
