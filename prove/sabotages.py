@@ -108,7 +108,7 @@ SABOTAGES = (
         "DuckDB's lock error passed on raw",
         (("kpi_pipeline/storage.py", 'return lock_message(path, holder["program"], holder["pid"])',
           "return None"),),
-        ("tests/test_recovery.py::test_a_reader_on_the_pipelines_own_warehouse_is_named_once",),
+        ("tests/test_storage_problems.py::test_a_reader_on_the_pipelines_own_warehouse_is_named_once",),
     ),
     Sabotage(
         "Every API fault ends retried and correct",

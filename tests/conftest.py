@@ -168,8 +168,8 @@ def subset_config(folder: Path, sandbox, sources: list[str], history_start: dt.d
 # The slowest modules first, longest first (wall time under load, `--durations`): with
 # `-n 3 --dist loadfile` each worker takes the next file when it is free, so starting with the
 # long ones keeps all three busy to the end (longest-processing-time-first scheduling).
-SLOW_MODULES = ("test_portfolio_nightly.py", "test_recovery.py", "test_e2e.py", "test_portfolio_e2e.py", "test_subsets.py", "test_people_and_money.py",
-                "test_subsets_combined.py", "test_scorecard_browser.py", "test_nightly.py", "test_e2e_sunday.py",
+SLOW_MODULES = ("test_portfolio_nightly.py", "test_e2e.py", "test_recovery.py", "test_portfolio_e2e.py", "test_subsets.py",
+                "test_storage_problems.py", "test_people_and_money.py", "test_subsets_combined.py", "test_scorecard_browser.py", "test_nightly.py", "test_e2e_sunday.py",
                 "test_crash.py", "test_alerts.py", "test_ui.py", "test_faults.py", "test_contract.py")
 
 
