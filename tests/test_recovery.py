@@ -24,20 +24,8 @@ from kpi_pipeline.cli import main
 from kpi_pipeline.config import load_config
 from kpi_pipeline.instance_state import PID_TAG, POOL, STARTED_BY_TAG, process_tag
 from tests.conftest import AS_OF
-from tests.sync_processes import (HANG, read_until, start_sync, synced_copy, synced_small_setup)
+from tests.sync_processes import HANG, read_until, start_sync
 from tests.sync_processes import event as _event
-
-
-@pytest.fixture(scope="module")
-def synced_template(tmp_path_factory):
-    """The small setup after one sync (made once; each test gets a copy)."""
-    return synced_small_setup(tmp_path_factory.mktemp("template"))
-
-
-@pytest.fixture
-def setup(tmp_path, monkeypatch, synced_template):
-    """A copy of the synced small setup, the environment pointing at it."""
-    return synced_copy(synced_template, tmp_path, monkeypatch)
 
 
 def hold_the_pool(home: Path) -> str:
@@ -61,8 +49,8 @@ def slot_holders(home: Path) -> set[str]:
         return {s.run_id for s in instance.event_log_storage.get_concurrency_info(POOL).claimed_slots}
 
 
-def test_a_sync_killed_while_loading_is_repaired_by_the_next(setup, capsys):
-    config = setup
+def test_a_sync_killed_while_loading_is_repaired_by_the_next(small_business, capsys):
+    config = small_business
     proc = start_sync(config)
     read_until(proc, "> raw/stripe__charges")
     proc.kill()
@@ -80,8 +68,8 @@ def test_a_sync_killed_while_loading_is_repaired_by_the_next(setup, capsys):
     assert "ok: nothing to repair" in capsys.readouterr().out
 
 
-def test_doctor_repair_frees_a_dead_runs_slot_and_removes_publish_debris(setup, capsys):
-    config = setup
+def test_doctor_repair_frees_a_dead_runs_slot_and_removes_publish_debris(small_business, capsys):
+    config = small_business
     home = config.parent / ".dagster"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -111,8 +99,8 @@ def test_doctor_repair_frees_a_dead_runs_slot_and_removes_publish_debris(setup, 
     assert run_status(home, daemons.run_id) == dg.DagsterRunStatus.FAILURE
 
 
-def test_a_sync_waiting_for_the_pool_names_the_holder_and_gives_up(setup, capsys):
-    config = setup
+def test_a_sync_waiting_for_the_pool_names_the_holder_and_gives_up(small_business, capsys):
+    config = small_business
     home = config.parent / ".dagster"
     holder = hold_the_pool(home)
     capsys.readouterr()
@@ -145,8 +133,8 @@ def foreign_run(home: Path, started_ago: float, heard_ago: float | None, slot: b
         return run.run_id
 
 
-def test_a_sync_killed_on_another_host_is_failed_once_silent_and_blocks_no_later_sync(setup, capsys):
-    config = setup
+def test_a_sync_killed_on_another_host_is_failed_once_silent_and_blocks_no_later_sync(small_business, capsys):
+    config = small_business
     home = config.parent / ".dagster"
     dead = foreign_run(home, started_ago=3600, heard_ago=3000, slot=True)  # silent for 50 min
     live = foreign_run(home, started_ago=3600, heard_ago=30, slot=False)  # a long run, heard of lately
@@ -183,8 +171,8 @@ def test_a_sync_killed_on_another_host_is_failed_once_silent_and_blocks_no_later
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_ctrl_c_and_sigterm_stop_a_waiting_sync_promptly(setup, signum):
-    config = setup
+def test_ctrl_c_and_sigterm_stop_a_waiting_sync_promptly(small_business, signum):
+    config = small_business
     home = config.parent / ".dagster"
     holder = hold_the_pool(home)
     proc = start_sync(config)
@@ -200,8 +188,8 @@ def test_ctrl_c_and_sigterm_stop_a_waiting_sync_promptly(setup, signum):
     assert dg.DagsterRunStatus.CANCELED in statuses
 
 
-def test_a_refused_csv_is_bad_input_and_the_other_sources_still_load(setup, capsys):
-    config = setup
+def test_a_refused_csv_is_bad_input_and_the_other_sources_still_load(small_business, capsys):
+    config = small_business
     (config.parent / "metrics.csv").write_text("date,kpi_id,value\n2026-11-02,staff_sick_days,two\n")
     assert main(["check", "--config", str(config)]) == 2
     assert "line 2: value 'two' is not a number" in capsys.readouterr().err
@@ -218,8 +206,8 @@ def test_a_refused_csv_is_bad_input_and_the_other_sources_still_load(setup, caps
     assert "manual: 1 rows" in capsys.readouterr().out
 
 
-def test_a_changed_custom_kpi_label_reaches_the_catalog_on_the_next_sync(setup, capsys):
-    config = setup
+def test_a_changed_custom_kpi_label_reaches_the_catalog_on_the_next_sync(small_business, capsys):
+    config = small_business
     config.write_text(config.read_text().replace("label: Sick days", "label: Days off sick"))
     assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat(), "--source", "stripe"]) == 0
     con = duckdb.connect(str(load_config(config).published_path), read_only=True)

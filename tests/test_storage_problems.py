@@ -23,20 +23,7 @@ from kpi_pipeline.cli import main
 from kpi_pipeline.config import load_config
 from kpi_pipeline.storage import StorageError, check_free_space
 from tests.conftest import AS_OF
-from tests.sync_processes import (HANG, KPI, default_signals, environment, read_until, start_sync, sync,
-                                  synced_copy, synced_small_setup)
-
-
-@pytest.fixture(scope="module")
-def synced_template(tmp_path_factory):
-    """The small setup after one sync (made once; each test gets a copy)."""
-    return synced_small_setup(tmp_path_factory.mktemp("template"))
-
-
-@pytest.fixture
-def setup(tmp_path, monkeypatch, synced_template):
-    """A copy of the synced small setup, the environment pointing at it."""
-    return synced_copy(synced_template, tmp_path, monkeypatch)
+from tests.sync_processes import HANG, KPI, default_signals, environment, read_until, start_sync, sync
 
 
 def _limit_file_size(limit: int):
@@ -47,8 +34,8 @@ def _limit_file_size(limit: int):
     return apply
 
 
-def test_a_publish_that_cannot_write_says_why_once_leaves_no_debris_and_recovers(setup, capsys):
-    config = setup
+def test_a_publish_that_cannot_write_says_why_once_leaves_no_debris_and_recovers(small_business, capsys):
+    config = small_business
     data = config.parent / "data"
     published = (data / "analytics.duckdb").read_bytes()
     size = (data / "warehouse.duckdb").stat().st_size
@@ -62,8 +49,8 @@ def test_a_publish_that_cannot_write_says_why_once_leaves_no_debris_and_recovers
     assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat(), "--start", "2026-10-01"]) == 0
 
 
-def test_a_full_disk_is_refused_before_the_run_in_words(setup, capsys, monkeypatch):
-    config = setup
+def test_a_full_disk_is_refused_before_the_run_in_words(small_business, capsys, monkeypatch):
+    config = small_business
     warehouse = config.parent / "data" / "warehouse.duckdb"
     before = warehouse.read_bytes()
     capsys.readouterr()
@@ -87,8 +74,8 @@ def test_free_space_check_counts_a_whole_copy_and_a_margin(tmp_path):
         check_free_space(tmp_path, 100_000_000, usage=lambda _p: Usage(150_000_000))
 
 
-def test_a_reader_on_the_pipelines_own_warehouse_is_named_once(setup, capsys, monkeypatch):
-    config = setup
+def test_a_reader_on_the_pipelines_own_warehouse_is_named_once(small_business, capsys, monkeypatch):
+    config = small_business
     warehouse = load_config(config).warehouse_path
     reader = subprocess.Popen([sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
                                "print('open', flush=True); sys.stdin.read()", str(warehouse)],
@@ -118,8 +105,8 @@ def analyst_writes_and_dies(published: Path) -> None:
     assert published.with_name(published.name + ".wal").exists()
 
 
-def test_an_analysts_writes_to_the_published_copy_are_kept_and_the_next_sync_and_report_work(setup, capsys):
-    config = setup
+def test_an_analysts_writes_to_the_published_copy_are_kept_and_the_next_sync_and_report_work(small_business, capsys):
+    config = small_business
     data = config.parent / "data"
     analyst_writes_and_dies(data / "analytics.duckdb")
     code, out = sync(config, "--start", "2026-11-01")
@@ -133,8 +120,8 @@ def test_an_analysts_writes_to_the_published_copy_are_kept_and_the_next_sync_and
         assert con.execute("select answer from main.my_segments").fetchone()[0] == 42
 
 
-def test_doctor_names_a_stale_log_or_an_unreadable_published_copy_and_repair_publishes_again(setup, capsys):
-    config = setup
+def test_doctor_names_a_stale_log_or_an_unreadable_published_copy_and_repair_publishes_again(small_business, capsys):
+    config = small_business
     published = config.parent / "data" / "analytics.duckdb"
     analyst_writes_and_dies(published)
     capsys.readouterr()
@@ -156,7 +143,7 @@ def test_doctor_names_a_stale_log_or_an_unreadable_published_copy_and_repair_pub
 
 @pytest.fixture
 def small_disk(tmp_path, synced_template):
-    """The synced small setup on a disk of its own (a tmpfs; mounting one needs root or a user
+    """The synced small small_business on a disk of its own (a tmpfs; mounting one needs root or a user
     namespace), so that the test can fill it: the warehouse and Dagster's storage share it."""
     disk = tmp_path / "disk"
     disk.mkdir()
