@@ -31,7 +31,7 @@ TEST_TMP := $(if $(shell [ "$(SHM_FREE)" -gt 4000000 ] 2>/dev/null && echo y),/d
 # its seed: make test-random SEED=1234
 TEST_ARGS := -q -n 3 --dist loadfile --no-loadscope-reorder $(if $(TEST_TMP),--basetemp=$(TEST_TMP))
 
-# lint (ruff) and types (mypy on the KPI core; the files are listed in pyproject.toml), before the tests
+# lint (ruff) and types (mypy on kpi_pipeline/ and definitions.py, as pyproject.toml says), before the tests
 lint: $(STAMP)
 	.venv/bin/ruff check .
 	.venv/bin/mypy

@@ -201,7 +201,7 @@ def root_message(error: Any) -> str:
         error = error.cause
     if error is None:
         return "failed"
-    # "kpi_pipeline.warehouse.StorageError: disk full ..." -> the words; keep the name of others
+    # "kpi_pipeline.storage.StorageError: disk full ..." -> the words; keep the name of others
     return re.sub(r"^(kpi_pipeline|connectors)(\.\w+)*\.\w+: ", "", error.message.strip())
 
 

@@ -24,7 +24,7 @@ from kpi_pipeline.catalog import KpiDef, builtin_kpis
 from kpi_pipeline.config_targets import check_targets, known_kpis
 from kpi_pipeline.config_sources import CREDENTIAL_FIELDS, SOURCE_MODELS, SourceBase, Sources, Strict as _Strict
 from kpi_pipeline.periods import WEEKDAYS
-from kpi_pipeline.warehouse import PUBLISHED_FILE
+from kpi_pipeline.storage import PUBLISHED_FILE
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 BUSINESSES_DIR = "businesses"  # a portfolio: <root>/businesses/<slug>/kpi.yaml, one folder per business

@@ -31,7 +31,7 @@ import tempfile
 import threading
 import warnings
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import dagster as dg
 
@@ -44,6 +44,14 @@ STOCK_EVENT_LOG = ("dagster._core.storage.event_log", "SqliteEventLogStorage")  
 LOST = ("Dagster's stock SQLite event log is used (the first `kpi demo` took 4.4x as long in bench/dagster_private.py), "
         "Ctrl-C and SIGTERM wait until a step can stop (not while it waits for a pool) and "
         "KPI_POOL_WAIT no longer gives up")
+
+
+class _FromConfig(Protocol):
+    """A storage class Dagster builds from dagster.yaml (its ``ConfigurableClass``, which lives in a
+    private module)."""
+
+    @classmethod
+    def from_config_value(cls, inst_data: Any, config_value: Any) -> Any: ...
 
 
 class UntestedDagsterWarning(UserWarning):
@@ -129,6 +137,8 @@ def interrupt_thread(thread: threading.Thread) -> bool:
         return False
     import ctypes  # late: only a tested Dagster's run is stopped this way
 
+    if thread.ident is None:  # never started: nothing runs in it to stop
+        return False
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(KeyboardInterrupt))
     return True
 
@@ -144,7 +154,7 @@ def free_pool_slots(instance: dg.DagsterInstance, run_id: str) -> bool:
     return True
 
 
-def _stock_sqlite_event_log() -> type:
+def _stock_sqlite_event_log() -> type[_FromConfig]:
     """Dagster's default SQLite event log class: where its default config names it, else the one a
     throwaway default instance uses (public calls only)."""
     module, name = STOCK_EVENT_LOG
@@ -152,14 +162,16 @@ def _stock_sqlite_event_log() -> type:
         return getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError):
         with tempfile.TemporaryDirectory() as folder, dg.DagsterInstance.local_temp(folder) as instance:
-            return type(instance.event_log_storage)
+            # typed as Dagster's abstract EventLogStorage; the class an instance was built with from its
+            # config is a ConfigurableClass (which _FromConfig describes)
+            return type(instance.event_log_storage)  # type: ignore[return-value]
 
 
 OPEN_FILES = 8  # engines kept: the index, the current run and a few runs the UI looks at
 
 
 @lru_cache(maxsize=1)
-def _batched_storage_class() -> type:
+def _batched_storage_class() -> type[_FromConfig]:
     """Dagster's run-sharded SQLite event log, writing the way its Postgres event log does.
 
     Same files, same schema, same reads as Dagster's ``SqliteEventLogStorage`` (a ``dagster.yaml``
@@ -268,7 +280,12 @@ def _batched_storage_class() -> type:
                 for statement in statements:
                     conn.execute(statement)
             with self.index_transaction() as conn:
-                ids = [conn.execute(statement).inserted_primary_key[0] for statement in statements]
+                ids = []
+                for statement in statements:
+                    key = conn.execute(statement).inserted_primary_key
+                    if key is None:  # typed Optional: None for statements that are not an INSERT
+                        raise RuntimeError("an event's INSERT returned no primary key")
+                    ids.append(key[0])
                 self._store_asset_event_tags(conn, events, ids)
                 for event, event_id in zip(events, ids, strict=True):
                     self._store_asset_event(conn, event, event_id)

@@ -21,7 +21,8 @@ from kpi_pipeline.config import Settings
 from kpi_pipeline.instance_state import debris, remove_debris, repair, unfinished_runs
 from kpi_pipeline.instance_setup import ensure_instance
 from kpi_pipeline.published import published_problem
-from kpi_pipeline.warehouse import FREE_SPACE_MARGIN, StorageError, Warehouse, check_free_space, storage_problem
+from kpi_pipeline.storage import FREE_SPACE_MARGIN, StorageError, check_free_space, storage_problem
+from kpi_pipeline.warehouse import Warehouse
 
 Say = Callable[[str], None]
 
@@ -123,10 +124,10 @@ def diagnose(settings: Settings, say: Say, *, repair_all: bool = False, force: t
         free = shutil.disk_usage(path.parent).free
         say(f"disk: {free / 1e6:,.0f} MB free in {path.parent} (a sync needs about "
             f"{(size + FREE_SPACE_MARGIN) / 1e6:,.0f} MB)")
-        held = warehouse_problem(settings, lambda _line: None, wait=0) if not holders else None
-        if held:
-            say(f"  {held}")
-            problems.append(held)
+        locked = warehouse_problem(settings, lambda _line: None, wait=0) if not holders else None
+        if locked:
+            say(f"  {locked}")
+            problems.append(locked)
     else:
         say(f"warehouse: {path} does not exist yet (`kpi sync` makes it)")
     problems += _published_copy(settings, say, repair_all)

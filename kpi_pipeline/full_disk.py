@@ -40,7 +40,7 @@ def keep_reserve(home: str | Path) -> None:
 
 def _chain(err: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
-    todo = [err]
+    todo: list[BaseException | None] = [err]
     while todo:
         e = todo.pop()
         if e is None or id(e) in seen:

@@ -183,8 +183,9 @@ def unfinished_runs(instance: dg.DagsterInstance) -> list[RunState]:
             silent = max(0.0, time.time() - last_heard(instance, record))
             alive = silent <= dead_after()
         out.append(RunState(run.run_id, run.status.value, run.job_name, run.tags.get(STARTED_BY_TAG, "dagster"),
-                            tag, alive, holders.get(run.run_id, []), record.start_time and
-                            dt.datetime.fromtimestamp(record.start_time), run.run_id in waiting,
+                            tag, alive, holders.get(run.run_id, []),
+                            dt.datetime.fromtimestamp(record.start_time) if record.start_time else None,
+                            run.run_id in waiting,
                             sorted(pools.get(run.run_id, ())), host, silent))
     return out
 

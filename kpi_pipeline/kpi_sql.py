@@ -125,7 +125,7 @@ def model_sql(kpis: Iterable[KpiDef], table: str) -> str:
     """
     kpis = [k for k in kpis if _parts(k, table)]
     imports = [f"{_cte(t)} as (\n    select * from {t}\n)" for t in tables_read(kpis, table)]
-    branches = []
+    branches: list[str] = []
     for kpi in kpis:
         for part in _parts(kpi, table):
             names = [d[0] for d in part.by if d is not None]

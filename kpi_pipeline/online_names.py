@@ -51,7 +51,9 @@ def check_calendly(client: Any, settings: Settings, report: NameReport) -> str:
     types = client.event_types()
     known = {norm(t["name"]): t["name"] + ("" if t.get("active", True) else " (inactive)")
              for t in sorted(types, key=lambda t: t["name"].lower())}
-    configured = settings.sources.calendly.intro_call_event_types
+    calendly = settings.sources.calendly
+    assert calendly is not None  # check_names checks the enabled sources only
+    configured = calendly.intro_call_event_types
     report.errors += unknown_names("sources.calendly.intro_call_event_types", configured, known,
                                    "an event type of this Calendly account")
     return f"{len(types)} event types"
@@ -69,7 +71,9 @@ def check_hubspot(client: Any, settings: Settings, report: NameReport) -> str:
     known = {norm(o["value"]): o["value"] if norm(o["label"]).replace(" ", "") == norm(o["value"])
              else f"{o['value']} ({o['label']})" for o in options}
     labels = {norm(o["label"]): o["value"] for o in options}
-    configured = settings.sources.hubspot.lead_stages
+    hubspot = settings.sources.hubspot
+    assert hubspot is not None  # check_names checks the enabled sources only
+    configured = hubspot.lead_stages
     report.errors += unknown_names(
         "sources.hubspot.lead_stages", configured, known, "a lifecycle stage of this HubSpot account",
         lambda name: f" (write the stage's internal value {labels[norm(name)]!r}, not its label)"
@@ -84,7 +88,9 @@ def check_hubspot(client: Any, settings: Settings, report: NameReport) -> str:
 
 def check_google_ads_version(settings: Settings, today: dt.date, report: NameReport) -> None:
     """The configured (or default) API version against Google's sunset dates."""
-    configured = settings.sources.google_ads.api_version
+    source = settings.sources.google_ads
+    assert source is not None  # check_names checks it when it is enabled only
+    configured = source.api_version
     notice = google_ads.version_notice(configured or google_ads.DEFAULT_VERSION, today)
     if notice is None:
         return

@@ -21,7 +21,7 @@ import duckdb
 from kpi_pipeline.config import Settings
 from kpi_pipeline.portfolio import portfolio_copy_path
 from kpi_pipeline.published import PublishedInUse, keep_analyst_writes, record_published, sync_folder, wal_of
-from kpi_pipeline.warehouse import load_memory
+from kpi_pipeline.warehouse import count_of, load_memory
 
 
 @dataclass
@@ -110,8 +110,8 @@ def _sql_text(value: str) -> str:
 
 
 def _has_business_id(con: duckdb.DuckDBPyConnection, alias: str, schema: str, table: str) -> bool:
-    return bool(con.execute("select count(*) from duckdb_columns() where database_name = ? and schema_name = ? "
-                            "and table_name = ? and column_name = 'business_id'", [alias, schema, table]).fetchone()[0])
+    return bool(count_of(con, "select count(*) from duckdb_columns() where database_name = ? and schema_name = ? "
+                             "and table_name = ? and column_name = 'business_id'", [alias, schema, table]))
 
 
 def _businesses_table(con: duckdb.DuckDBPyConnection, settings: dict[str, Settings], result: CopyResult) -> None:
@@ -119,6 +119,7 @@ def _businesses_table(con: duckdb.DuckDBPyConnection, settings: dict[str, Settin
     con.execute("create table portfolio.businesses (business_id varchar, business varchar, timezone varchar, "
                 "currency varchar, sources varchar[], in_copy boolean, note varchar, copied_at timestamptz)")
     now = dt.datetime.now(dt.timezone.utc)
+    rows: list[tuple[str, str | None, str | None, str | None, list[str], bool, str | None, dt.datetime]]
     rows = [(slug, s.business, s.timezone, s.currency, list(s.enabled_sources()), slug in result.included,
              result.missing.get(slug), now) for slug, s in sorted(settings.items())]
     rows += [(slug, None, None, None, [], False, why, now) for slug, why in sorted(result.missing.items())

@@ -15,13 +15,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 from pathlib import Path
 from typing import Callable
 
 import duckdb
 
-_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+from kpi_pipeline.faults import fault_point
+from kpi_pipeline.storage import LOCK_HOLDER, StorageError, check_free_space, storage_problem
 ANALYST_SUFFIX = ".analyst-"  # analytics.duckdb.analyst-20261207T151500Z (+ .wal)
 
 
@@ -46,11 +46,49 @@ def published_problem(path: Path) -> str | None:
     try:
         duckdb.connect(str(path), read_only=True).close()
     except duckdb.Error as err:
-        if _LOCK_HOLDER.search(str(err)):
+        if LOCK_HOLDER.search(str(err)):
             return None  # held open for writing: said by the publish that meets it, which waits for nobody
         return (f"the published copy {path} does not open ({str(err).splitlines()[0]}); "
                 "`kpi doctor --repair` publishes it again")
     return None
+
+
+def replace_published(source: str | Path, target: Path, say: Callable[[str], None] | None = None) -> Path:
+    """Replace ``target`` (the analysts' copy) atomically and durably with a copy of ``source`` (the
+    warehouse, checkpointed, which the caller keeps anyone from writing meanwhile).
+
+    The copy is written to a temp file beside it, flushed to the disk and renamed over it, and
+    the rename flushed; an analyst holding the old file open keeps reading the old, complete
+    state. An analyst's unsaved writes left beside it (``<target>.wal``) are moved aside with
+    the file they belong to, and ``say`` tells where.
+
+    Raises:
+        StorageError: no room for the copy, a program holding ``target`` open for writing, or
+            another error writing it, in words; no temp file is left behind.
+    """
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    check_free_space(target.parent, os.path.getsize(source))
+    try:
+        copy_durably(source, tmp, halfway=lambda: fault_point("publish:during_copy"))
+        fault_point("publish:before_rename")
+        kept = keep_analyst_writes(target)
+        record_published(target, coming=tmp)
+        os.replace(tmp, target)
+        sync_folder(target.parent)
+        record_published(target)
+    except PublishedInUse as err:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(str(err)) from None
+    except OSError as err:
+        tmp.unlink(missing_ok=True)  # never leave a partial copy filling the disk
+        raise StorageError(storage_problem(err, target) or f"publishing {target.name} failed: "
+                           f"{err.strerror or err}") from None
+    if kept is not None and say is not None:
+        log = f" (with {kept.name}.wal)" if wal_of(kept).exists() else ""
+        say(f"an analyst had written to {target.name} (it is read-only for analysts): kept their file in "
+            f"{kept}{log}; it opens with their tables; then published a new {target.name}; see the README, "
+            f"\"Your own tables\"")
+    return target
 
 
 def fingerprint_of(path: Path) -> Path:
@@ -104,7 +142,7 @@ def keep_analyst_writes(target: Path, now: dt.datetime | None = None) -> Path | 
         try:  # a live writer holds DuckDB's lock; a dead one (the usual case) left only the log
             duckdb.connect(str(target), read_only=True).close()
         except duckdb.Error as err:
-            holder = _LOCK_HOLDER.search(str(err))
+            holder = LOCK_HOLDER.search(str(err))
             if holder:
                 raise PublishedInUse(
                     f"{target.name} is open for writing in {Path(holder['program']).name} (PID {holder['pid']}); "

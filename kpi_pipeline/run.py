@@ -83,7 +83,7 @@ class _Watch:
 
 
 def _progress_logger(out: TextIO, watch: _Watch) -> dg.LoggerDefinition:
-    @dg.logger(description="One line per asset step for the kpi command.")
+    @dg.logger(None, description="One line per asset step for the kpi command.")  # None: no config
     def progress(_init_context: dg.InitLoggerContext) -> logging.Logger:
         log = logging.getLogger(f"kpi.progress.{id(out)}.{id(watch)}")
         log.setLevel(logging.DEBUG)
@@ -295,7 +295,7 @@ def run_pipeline(
     defs = dg.Definitions.merge(defs, dg.Definitions(loggers={"progress": _progress_logger(out, watch)}))
     job = defs.resolve_job_def(NIGHTLY_JOB)
     graph = defs.resolve_asset_graph()
-    selection = dg.AssetSelection.all()
+    selection: dg.AssetSelection = dg.AssetSelection.all()
     if sources:
         # the chosen sources' streams, and every model, snapshot, report and publish step: a model
         # reads all its upstream tables, and on a new warehouse those of the other sources (and the
@@ -303,7 +303,7 @@ def run_pipeline(
         others = [s for s in settings.enabled_sources() if s not in sources]
         selection = dg.AssetSelection.all() - dg.AssetSelection.groups(*others)
     keys = sorted(selection.resolve(graph))
-    run_config = {"loggers": {"progress": {}}}
+    run_config: dict[str, Any] = {"loggers": {"progress": {}}}
     who = {PID_TAG: process_tag(), STARTED_BY_TAG: started_by, LAUNCHED_BY_TAG: started_by}
     with dg.DagsterInstance.get() as instance:
         supervisor = _Supervisor(instance, watch, out, pool_wait)

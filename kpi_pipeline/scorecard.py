@@ -68,7 +68,7 @@ def assess(*, pacing: str, direction: str, actual: float | None, target: float |
             ``cohort`` pacing, final / to-date at the same age of the matured cohorts; None
             (no matured cohort) reads ``too_early``, never ``missed`` for want of time.
     """
-    if _missing(actual):
+    if actual is None or _missing(actual):
         return Assessment(None, None, None, "no_data")
     method = "none" if is_closed else pacing
     if method == "history" and (growth is None or growth <= 0):
@@ -79,6 +79,7 @@ def assess(*, pacing: str, direction: str, actual: float | None, target: float |
     if method == "linear" and elapsed_share > 0:
         projected, expected = actual / elapsed_share, None if target is None else target * elapsed_share
     elif method in ("history", "cohort"):
+        assert growth is not None  # None or <= 0 went to linear or returned above
         projected, expected = actual * growth, None if target is None else target / growth
     else:
         method, projected, expected = "none", actual, target
@@ -176,7 +177,7 @@ def _row(settings: Settings, kpi: KpiDef, grain: str, start: dt.date, as_of: dt.
     through = min(end, as_of)
     verdict = coverage.judge(kpi.id, kpi.aggregation, start, through)
     lagging = verdict.through is not None and verdict.through < through  # a CSV typed in up to a day before
-    seen = verdict.through if lagging else through
+    seen = min(verdict.through or through, through)  # lagging: the last day typed in
     elapsed = ((seen - start).days + 1) / ((end - start).days + 1)
     settle = max((lookbacks.get(s, 0) for s in kpi.sources), default=0)
     if kpi.cohort:  # a conversion can still happen until the window has passed

@@ -42,7 +42,7 @@ def alert_on_failure(settings: Settings, jobs: list[dg.UnresolvedAssetJobDefinit
         run = context.dagster_run
         if STARTED_BY_TAG in run.tags:
             return dg.SkipReason(f"run {run.run_id[:8]} alerts itself (started by {run.tags[STARTED_BY_TAG]})")
-        failures = [(e.step_key or "?", root_message(e.event_specific_data.error))
+        failures = [(e.step_key or "?", root_message(e.step_failure_data.error))
                     for e in context.get_step_failure_events()]
         if not failures and context.failure_event.message:
             failures = [("run", context.failure_event.message)]

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
-import getpass
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -23,8 +20,8 @@ import pyarrow as pa
 from filelock import FileLock, Timeout
 
 from kpi_pipeline.faults import fault_point
-from kpi_pipeline.published import (PublishedInUse, copy_durably, keep_analyst_writes, record_published,
-                                    sync_folder, wal_of)
+from kpi_pipeline.published import replace_published
+from kpi_pipeline.storage import LOCK_HOLDER, StorageError, storage_problem
 
 SCHEMAS = ("raw", "staging", "kpis", "snapshots")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -44,51 +41,14 @@ def load_memory() -> str:
     if not _SIZE.match(value):
         raise ValueError(f"KPI_LOAD_MEMORY: {value!r} is not a size like 64MB or 1GB; nothing was loaded")
     return value
-PUBLISHED_FILE = "analytics.duckdb"  # the analysts' copy, beside the warehouse
-# a publish needs room for a whole copy of the warehouse, plus this much for DuckDB's own writes
-FREE_SPACE_MARGIN = 64 * 1024 * 1024
-_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 
 
-class StorageError(RuntimeError):
-    """The warehouse's folder cannot be written: disk full, permission denied, a lock held.
-
-    The message says it in words, with what to do, once for the whole run."""
-
-
-def storage_problem(err: BaseException, path: str | Path) -> str | None:
-    """A root cause in words for an OS or DuckDB error about the warehouse's files, else None."""
-    text = str(err)
-    code = getattr(err, "errno", None)
-    folder = Path(path).parent
-    if code == errno.ENOSPC or "No space left on device" in text:
-        return (f"disk full: no space left in {folder}; free some space (the sync needs about twice the "
-                f"warehouse's size), then run `kpi sync` again")
-    if code == errno.EFBIG or "File too large" in text:
-        return f"a file size limit stops writing in {folder} (ulimit -f); raise it, then run `kpi sync` again"
-    if code in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
-        return (f"permission denied writing in {folder}; make the folder and its files writable by "
-                f"the user running kpi ({_user()})")
-    if code == errno.EROFS or "Read-only file system" in text:
-        return f"{folder} is on a read-only file system; point `warehouse:` in kpi.yaml at a writable folder"
-    holder = _LOCK_HOLDER.search(text)
-    if holder:
-        return lock_message(path, holder["program"], holder["pid"])
-    return None
-
-
-def lock_message(path: str | Path, program: str, pid: str) -> str:
-    name = Path(path).name
-    return (f"{name} is open in another program ({Path(program).name}, PID {pid}), so the sync cannot write it; "
-            f"close that program. Analysts should open the published copy, {PUBLISHED_FILE}, which a sync never "
-            "locks")
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name is no reason to fail
-        return f"uid {os.getuid()}"
+def count_of(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> int:
+    """The number a ``select count(*) ...`` gives (DuckDB types every ``fetchone()`` as maybe None)."""
+    row = con.execute(sql, list(params or [])).fetchone()
+    if row is None:
+        raise RuntimeError(f"no row from {sql!r}")
+    return int(row[0])
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
@@ -174,7 +134,7 @@ class Warehouse:
                 problem = storage_problem(err, self.path)
                 if problem is None:
                     raise
-                if not _LOCK_HOLDER.search(str(err)) or time.monotonic() >= deadline:
+                if not LOCK_HOLDER.search(str(err)) or time.monotonic() >= deadline:
                     raise StorageError(problem) from None
                 time.sleep(0.5)
 
@@ -285,15 +245,15 @@ class Warehouse:
                 outside = 0
                 if date_range is not None:
                     date_column, start, end = date_range
-                    outside = con.execute(
-                        f"select count(*) from {staging} where {ident(date_column)} not between ? and ?"
-                        f" or {ident(date_column)} is null", [start, end]).fetchone()[0]
-                foreign = con.execute(f"select count(*) from {staging} where business_id is distinct from ?",
-                                      [self.business_id]).fetchone()[0]
+                    outside = count_of(
+                        con, f"select count(*) from {staging} where {ident(date_column)} not between ? and ?"
+                        f" or {ident(date_column)} is null", [start, end])
+                foreign = count_of(con, f"select count(*) from {staging} where business_id is distinct from ?",
+                                   [self.business_id])
                 if foreign:
                     raise ValueError(f"raw.{table}: {foreign} row(s) belong to another business; nothing loaded")
                 keys = ", ".join(ident(k) for k in key)
-                dupes = con.execute(f"select count(*) - count(distinct ({keys})) from {staging}").fetchone()[0]
+                dupes = count_of(con, f"select count(*) - count(distinct ({keys})) from {staging}")
                 if outside or dupes:
                     why = (f"{outside} row(s) fall outside {start}..{end}" if outside
                            else f"{dupes} row(s) repeat the key ({keys})")
@@ -311,10 +271,10 @@ class Warehouse:
                                     f"and {same}", [self.business_id])
                     fault_point("load:after_delete")
                     con.execute(f"insert into {name} by name select * from {staging}")
-                    count = con.execute(f"select count(*) from {staging}").fetchone()[0]
+                    count = count_of(con, f"select count(*) from {staging}")
                     fault_point("load:after_insert")
                     if on_commit is not None:
-                        on_commit(con, int(count))
+                        on_commit(con, count)
                     fault_point("load:before_commit")
                     con.execute("commit")
                 except Exception:
@@ -325,7 +285,7 @@ class Warehouse:
                     con.execute(f"drop table if exists {staging}")
                 with contextlib.suppress(duckdb.Error):
                     con.execute("reset memory_limit")
-            return int(count)
+            return count
 
     # ------------------------------------------------------------------ models
 
@@ -336,12 +296,12 @@ class Warehouse:
             try:
                 con.execute("begin transaction")
                 con.execute(f"create or replace table {name} as {select_sql}", list(params or []))
-                count = con.execute(f"select count(*) from {name}").fetchone()[0]
+                count = count_of(con, f"select count(*) from {name}")
                 con.execute("commit")
             except Exception:
                 _rollback(con)
                 raise
-            return int(count)
+            return count
 
     def write_frame(self, table: str, frame: Any, *, mode: str = "replace",
                     delete_where: str | None = None, params: Sequence[Any] | None = None) -> int:
@@ -351,9 +311,9 @@ class Warehouse:
             con.register("_frame", frame)
             try:
                 con.execute("begin transaction")
-                exists = con.execute(
-                    "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                    table.split(".", 1)).fetchone()[0]
+                exists = count_of(
+                    con, "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                    table.split(".", 1))
                 if mode == "replace" or not exists:
                     con.execute(f"create or replace table {name} as select * from _frame")
                 else:
@@ -384,17 +344,12 @@ class Warehouse:
     # ------------------------------------------------------------------ publishing
 
     def publish(self, target: str | Path, say: Callable[[str], None] | None = None) -> Path:
-        """Replace ``target`` (the analysts' copy) atomically and durably with the current warehouse.
-
-        The copy is written to a temp file beside it, flushed to the disk and renamed over it, and
-        the rename flushed; an analyst holding the old file open keeps reading the old, complete
-        state. An analyst's unsaved writes left beside it (``<target>.wal``) are moved aside with
-        the file they belong to, and ``say`` tells where.
+        """Replace ``target`` (the analysts' copy) atomically and durably with the current warehouse
+        (:func:`kpi_pipeline.published.replace_published`), under the writer lock: rows a killed load
+        had staged are dropped and the file checkpointed first, so the copy is whole in one file.
         """
         if self._memory:
             raise ValueError("an in-memory warehouse cannot be published")
-        target = Path(target)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         with self._locked():
             con = self.connect()
             try:
@@ -409,34 +364,4 @@ class Warehouse:
             finally:
                 with contextlib.suppress(duckdb.Error):
                     con.close()
-            check_free_space(target.parent, os.path.getsize(self.path))
-            try:
-                copy_durably(self.path, tmp, halfway=lambda: fault_point("publish:during_copy"))
-                fault_point("publish:before_rename")
-                kept = keep_analyst_writes(target)
-                record_published(target, coming=tmp)
-                os.replace(tmp, target)
-                sync_folder(target.parent)
-                record_published(target)
-            except PublishedInUse as err:
-                tmp.unlink(missing_ok=True)
-                raise StorageError(str(err)) from None
-            except OSError as err:
-                tmp.unlink(missing_ok=True)  # never leave a partial copy filling the disk
-                raise StorageError(storage_problem(err, target) or f"publishing {target.name} failed: "
-                                   f"{err.strerror or err}") from None
-        if kept is not None and say is not None:
-            log = f" (with {kept.name}.wal)" if wal_of(kept).exists() else ""
-            say(f"an analyst had written to {target.name} (it is read-only for analysts): kept their file in "
-                f"{kept}{log}; it opens with their tables; then published a new {target.name}; see the README, "
-                f"\"Your own tables\"")
-        return target
-
-
-def check_free_space(folder: Path, size: int, usage: Callable[[Path], Any] | None = None) -> None:
-    """Refuse to start a copy of ``size`` bytes that would fill the disk (:class:`StorageError`)."""
-    free = (usage or shutil.disk_usage)(folder).free
-    if free < size + FREE_SPACE_MARGIN:
-        raise StorageError(f"disk full: {free / 1e6:.0f} MB free in {folder}, but publishing needs about "
-                           f"{(size + FREE_SPACE_MARGIN) / 1e6:.0f} MB (a full copy of the warehouse); free some "
-                           "space, then run `kpi sync` again")
+            return replace_published(self.path, Path(target), say)

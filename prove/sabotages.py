@@ -40,34 +40,34 @@ SABOTAGES = (
     Sabotage(
         "A killed sync leaves the old or the new published copy",
         "publish copies straight onto analytics.duckdb (no temp file, no rename)",
-        (("kpi_pipeline/warehouse.py", "copy_durably(self.path, tmp,", "copy_durably(self.path, target,"),
-         ("kpi_pipeline/warehouse.py", "os.replace(tmp, target)", "pass")),
-        ("tests/test_warehouse.py::test_a_publish_killed_during_its_copy_leaves_the_old_copy_whole",),
+        (("kpi_pipeline/published.py", "copy_durably(source, tmp,", "copy_durably(source, target,"),
+         ("kpi_pipeline/published.py", "os.replace(tmp, target)", "pass")),
+        ("tests/test_published_copy.py::test_a_publish_killed_during_its_copy_leaves_the_old_copy_whole",),
     ),
     Sabotage(
         "A publish flushes the new copy to the disk before the rename",
         "no fsync of the copy",
         (("kpi_pipeline/published.py", "        os.fsync(out.fileno())\n", ""),),
-        ("tests/test_warehouse.py::test_publish_flushes_the_copy_before_the_rename_and_the_folder_after",),
+        ("tests/test_published_copy.py::test_publish_flushes_the_copy_before_the_rename_and_the_folder_after",),
     ),
     Sabotage(
         "An analyst's unsaved writes to analytics.duckdb are kept aside",
         "the analyst's .wal left beside the new copy",
-        (("kpi_pipeline/warehouse.py", "kept = keep_analyst_writes(target)", "kept = None"),),
-        ("tests/test_warehouse.py::test_an_analysts_unsaved_writes_are_kept_aside_and_the_new_copy_opens",),
+        (("kpi_pipeline/published.py", "kept = keep_analyst_writes(target)", "kept = None"),),
+        ("tests/test_published_copy.py::test_an_analysts_unsaved_writes_are_kept_aside_and_the_new_copy_opens",),
     ),
     Sabotage(
         "An analyst's writes closed cleanly into analytics.duckdb are kept aside",
         "only a .wal counts as an analyst's writes",
         (("kpi_pipeline/published.py", "if not wal.exists() and not written_since_published(target):",
           "if not wal.exists():"),),
-        ("tests/test_warehouse.py::test_an_analysts_writes_closed_cleanly_are_kept_aside_too",),
+        ("tests/test_published_copy.py::test_an_analysts_writes_closed_cleanly_are_kept_aside_too",),
     ),
     Sabotage(
         "A publish failing after its rename does not take its own copy for an analyst's",
         "the new copy recorded only after the rename",
-        (("kpi_pipeline/warehouse.py", "record_published(target, coming=tmp)", "pass"),),
-        ("tests/test_warehouse.py::test_a_publish_failing_after_its_rename_is_not_taken_for_an_analysts_writes",),
+        (("kpi_pipeline/published.py", "record_published(target, coming=tmp)", "pass"),),
+        ("tests/test_published_copy.py::test_a_publish_failing_after_its_rename_is_not_taken_for_an_analysts_writes",),
     ),
     Sabotage(
         "An analyst's writes to the portfolio copy are kept aside",
@@ -78,8 +78,8 @@ SABOTAGES = (
     Sabotage(
         "A failed publish leaves no temp file",
         "the partial copy left behind",
-        (("kpi_pipeline/warehouse.py", "tmp.unlink(missing_ok=True)  # never leave", "pass  # never leave"),),
-        ("tests/test_warehouse.py::test_a_publish_failing_half_way_through_its_copy_says_why_and_leaves_no_temp_file",),
+        (("kpi_pipeline/published.py", "tmp.unlink(missing_ok=True)  # never leave", "pass  # never leave"),),
+        ("tests/test_published_copy.py::test_a_publish_failing_half_way_through_its_copy_says_why_and_leaves_no_temp_file",),
     ),
     Sabotage(
         "A sync waiting for the pool names the run holding it",
@@ -113,9 +113,9 @@ SABOTAGES = (
     Sabotage(
         "A program holding warehouse.duckdb is named once with its PID",
         "DuckDB's lock error passed on raw",
-        (("kpi_pipeline/warehouse.py", 'return lock_message(path, holder["program"], holder["pid"])',
+        (("kpi_pipeline/storage.py", 'return lock_message(path, holder["program"], holder["pid"])',
           "return None"),),
-        ("tests/test_recovery.py::test_a_reader_on_the_pipelines_own_warehouse_is_named_once",),
+        ("tests/test_storage_problems.py::test_a_reader_on_the_pipelines_own_warehouse_is_named_once",),
     ),
     Sabotage(
         "Every API fault ends retried and correct",

@@ -106,6 +106,23 @@ def live_config(tmp_path, sandbox, monkeypatch):
                                                      manual_csv=MANUAL_CSV))
 
 
+@pytest.fixture(scope="module")
+def synced_template(tmp_path_factory):
+    """A small demo business (Stripe and the CSV, six weeks) after one sync by a `kpi` process, made
+    once per module (test_recovery.py, test_storage_problems.py); each test gets a copy."""
+    from tests.sync_processes import synced_small_setup  # late: tests.sync_processes imports this module
+
+    return synced_small_setup(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture
+def small_business(tmp_path, monkeypatch, synced_template):
+    """A copy of the synced small business, the environment pointing at it; its kpi.yaml."""
+    from tests.sync_processes import synced_copy  # late: tests.sync_processes imports this module
+
+    return synced_copy(synced_template, tmp_path, monkeypatch)
+
+
 def business_copy(path: Path, tmp_path: Path, mp: pytest.MonkeyPatch):
     """A copy of a synced business's folder (kpi.yaml, warehouse, DAGSTER_HOME) for a test that syncs
     it again: the module's shared one stays as synced, whatever order the tests run in.
@@ -168,9 +185,10 @@ def subset_config(folder: Path, sandbox, sources: list[str], history_start: dt.d
 # The slowest modules first, longest first (wall time under load, `--durations`): with
 # `-n 3 --dist loadfile` each worker takes the next file when it is free, so starting with the
 # long ones keeps all three busy to the end (longest-processing-time-first scheduling).
-SLOW_MODULES = ("test_portfolio_nightly.py", "test_recovery.py", "test_e2e.py", "test_portfolio_e2e.py", "test_subsets.py", "test_people_and_money.py",
-                "test_subsets_combined.py", "test_scorecard_browser.py", "test_nightly.py", "test_e2e_sunday.py",
-                "test_crash.py", "test_catch_up.py", "test_alerts.py", "test_ui.py", "test_faults.py", "test_contract.py")
+SLOW_MODULES = ("test_portfolio_nightly.py", "test_e2e.py", "test_recovery.py", "test_portfolio_e2e.py", "test_subsets.py",
+                "test_storage_problems.py", "test_people_and_money.py", "test_subsets_combined.py", "test_scorecard_browser.py",
+                "test_nightly.py", "test_e2e_sunday.py", "test_crash.py", "test_catch_up.py", "test_alerts.py", "test_ui.py",
+                "test_faults.py", "test_contract.py")
 
 
 def pytest_addoption(parser):

@@ -1,5 +1,5 @@
-"""`kpi sync` in child processes on a small demo business, for test_recovery.py, test_crash.py and
-test_portfolio.py.
+"""`kpi sync` in child processes on a small demo business, for test_recovery.py,
+test_storage_problems.py, test_crash.py and test_portfolio.py.
 
 A helper module, not a test module, so no test file imports another.
 """
@@ -7,6 +7,7 @@ A helper module, not a test module, so no test file imports another.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -63,6 +64,26 @@ def sync(config: Path, *extra: str) -> tuple[int, str]:
                           capture_output=True, text=True, env=environment(config.parent), cwd=config.parent,
                           timeout=HANG)
     return done.returncode, done.stdout + done.stderr
+
+
+def synced_small_setup(folder: Path) -> Path:
+    """The small setup in ``folder`` after one sync (a module's template; each test gets a copy)."""
+    config = small_setup(folder)
+    code, out = sync(config)
+    assert code == 0, out
+    return folder
+
+
+def synced_copy(template: Path, tmp_path: Path, monkeypatch) -> Path:
+    """A copy of a synced small setup in ``tmp_path``, the environment pointing at it; its kpi.yaml."""
+    folder = tmp_path / "business"
+    shutil.copytree(template, folder)
+    for key, value in environment(folder).items():
+        if key in ("DAGSTER_HOME", "KPI_PERSON_SALT"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.delenv("KPI_WAREHOUSE", raising=False)
+    monkeypatch.delenv("KPI_AS_OF", raising=False)
+    return folder / "kpi.yaml"
 
 
 def event(run, kind, at: float | None = None):

@@ -16,7 +16,7 @@ from kpi_pipeline.config import load_config
 from kpi_pipeline.run import run_pipeline
 from tests import expected_kpis
 from tests.conftest import AS_OF, business_copy
-from tests.truth import periods, truth
+from tests.truth import level_known, periods, truth
 
 HISTORY_START = dt.date(2026, 5, 1)
 TIMESTAMPS = {"_synced_at", "computed_at", "loaded_at"}
@@ -50,12 +50,6 @@ def kpi_values(settings):
 
 
 ACTIVITY_FROM = AS_OF - dt.timedelta(days=179)  # Mailchimp's 180-day activity window
-REBUILT_FROM = dt.date(2026, 6, 1)  # first month whose activity is complete from its first day
-
-
-def level_known(day):
-    """A subscriber level is known at month ends (growth history) and on days rebuilt from activity."""
-    return day >= REBUILT_FROM or (day + dt.timedelta(days=1)).day == 1
 
 
 @pytest.mark.parametrize("grain", ["week", "month", "quarter"])

@@ -27,7 +27,7 @@ PACKAGES = ("kpi_pipeline", "connectors")
 # warehouse and its published copy, loading pages into it, reporting, and the connectors.
 # Not in it, because they are Dagster's layer or start Dagster runs: assets.*, checks, defs,
 # schedules, sensors, resources, event_log, instance_setup, instance_state, run, full_disk,
-# portfolio_defs, doctor (repairs Dagster runs), cli and portfolio_cli (start runs), portfolio
+# portfolio_defs, doctor (repairs Dagster runs), cli, commands.* and portfolio_cli (start runs), portfolio
 # (``business_definitions`` builds a business's Dagster code location) and portfolio_copy
 # (uses portfolio).
 CORE = (
@@ -57,6 +57,7 @@ CORE = (
     "kpi_pipeline.reporting.*",
     "kpi_pipeline.runtime",
     "kpi_pipeline.scorecard",
+    "kpi_pipeline.storage",
     "kpi_pipeline.warehouse",
     "connectors",
     "connectors.*",

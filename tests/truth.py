@@ -20,6 +20,16 @@ SALES = ("leads", "intro_calls", "new_customers", "orders", "revenue", "average_
 CUSTOM = ("treatments_performed", "support_tickets_solved", "staff_sick_days")
 
 
+# Mailchimp's 180-day activity window, as of the tests' as-of: the first month whose activity is
+# complete from its first day
+REBUILT_FROM = dt.date(2026, 6, 1)
+
+
+def level_known(day):
+    """A subscriber level is known at month ends (growth history) and on days rebuilt from activity."""
+    return day >= REBUILT_FROM or (day + dt.timedelta(days=1)).day == 1
+
+
 def periods(grain: str, first: dt.date, last: dt.date, week_start: str = "monday") -> Iterator[tuple[dt.date, dt.date]]:
     """(start, end) of every ``grain`` period that starts on or after ``first`` and on or before ``last``."""
     if grain == "day":

@@ -61,13 +61,16 @@ def sparkline(points: list[Point], is_open: bool) -> Spark | None:
                 round(SPARK_H - SPARK_PAD - (v - low) / span * (SPARK_H - 2 * SPARK_PAD), 1))
 
     last = len(points) - 1
-    line, projection, dots, target = [], "", [], []
+    line: list[str] = []
+    projection = ""
+    dots: list[tuple[float, float, bool]] = []
+    target: list[str] = []
     for i, value in enumerate(ends):
         if value is None:
             continue
         x, y = xy(i, value)
         if i == last and is_open:
-            previous = next((xy(j, ends[j]) for j in range(i - 1, -1, -1) if ends[j] is not None), None)
+            previous = next((xy(j, v) for j, v in reversed(list(enumerate(ends[:i]))) if v is not None), None)
             projection = f"M{previous[0]} {previous[1]}L{x} {y}" if previous else ""
             dots.append((x, y, True))
         else:

@@ -7,7 +7,7 @@ import io
 from typing import TextIO
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
@@ -52,9 +52,11 @@ def tables(card: Scorecard, fmt: Formatter, plain: bool) -> list[object]:
             table = Table(title=f"{fmt.domain(section.domain)} ({fmt.summary(section.counts())})",
                           title_justify="left", title_style="bold", box=box.SIMPLE if plain else box.SIMPLE_HEAD,
                           pad_edge=False, show_edge=False)
-            for name, justify in (("kpi", "left"), ("actual", "right"), ("target", "right"), ("status", "left"),
-                                  ("projected", "right"), ("vs_previous", "right"), ("vs_last_year", "right")):
-                table.add_column(fmt.t(name), justify=justify, no_wrap=name != "kpi")
+            columns: tuple[tuple[str, JustifyMethod], ...] = (
+                ("kpi", "left"), ("actual", "right"), ("target", "right"), ("status", "left"),
+                ("projected", "right"), ("vs_previous", "right"), ("vs_last_year", "right"))
+            for column, justify in columns:
+                table.add_column(fmt.t(column), justify=justify, no_wrap=column != "kpi")
             for c in section.cards:
                 unit, digits = c.kpi.unit, c.decimals
                 status = Text(f"{MARK.get(c.status, '·')} {fmt.status(c.status)}", style=STYLE.get(c.status, "dim"))
