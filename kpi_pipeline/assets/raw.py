@@ -31,6 +31,8 @@ def build_raw_asset(settings: Settings, spec: StreamSpec, partitions: dg.Partiti
     """A daily-partitioned asset for a stream that returns data by day; one unpartitioned asset
     (its table keeps the history) for point-in-time values, month keys and whole-history streams."""
     table = f"raw.{spec.table}"
+    connector_file = sys.modules[spec.fetch.__module__].__file__
+    assert connector_file, f"{spec.fetch.__module__} has no file"  # a connector is a module on disk
 
     @dg.asset(
         key=table_key(table),
@@ -41,12 +43,13 @@ def build_raw_asset(settings: Settings, spec: StreamSpec, partitions: dg.Partiti
         pool=settings.stream_pool(spec.source),
         freshness_policy=nightly_freshness(settings),
         description=spec.description,
-        metadata={**code_reference(Path(sys.modules[spec.fetch.__module__].__file__)),  # the connector
+        metadata={**code_reference(Path(connector_file)),  # the connector
                   "primary_key": list(spec.key), "date_key": spec.date_column, "lookback_days": spec.lookback_days,
                   "history": spec.history_note or "all dates"},
     )
     def raw_stream(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         as_of = resolve_as_of(settings, context.run.tags)
+        span: tuple[dt.date, dt.date] | None
         if spec.daily:
             days = context.partition_time_window
             span = days.start.date(), (days.end - dt.timedelta(days=1)).date()
