@@ -20,20 +20,7 @@ from pathlib import Path
 from typing import Iterable
 
 from kpi_pipeline.catalog import sql_dir
-from kpi_pipeline.models import PYTHON_TABLES, Model, all_raw_tables, load_models
-
-
-def _raw_of_models(models: Iterable[Model]) -> dict[str, frozenset[str]]:
-    """Per model (in dependency order), every raw table it reads, directly or through models."""
-    out: dict[str, frozenset[str]] = {}
-    for model in models:
-        found: set[str] = set()
-        for dep in model.deps:
-            if dep.startswith("raw."):
-                found.add(dep)
-            found |= out.get(dep, frozenset())
-        out[model.table] = frozenset(found)
-    return out
+from kpi_pipeline.models import PYTHON_TABLES, Model, all_raw_tables, load_models, raw_inputs
 
 
 def _branches(node) -> list:
@@ -92,7 +79,7 @@ def _tables(node, ctes: dict[str, object], upstream: dict[str, frozenset[str]], 
 
 def kpi_raw_tables(models: list[Model]) -> dict[str, frozenset[str]]:
     """Per KPI id named in the models, the raw tables (``raw.<source>__<stream>``) it reads."""
-    upstream = _raw_of_models(models)
+    upstream = raw_inputs(models)
     out: dict[str, set[str]] = {}
     for model in models:
         if "'" not in model.sql or "kpi_id" not in model.sql:

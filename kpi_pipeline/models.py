@@ -27,11 +27,14 @@ from typing import Iterable
 
 from kpi_pipeline import kpi_sql
 from kpi_pipeline.catalog import SQL_DIR as SQL_DIR  # the shipped models' folder, for callers of models
-from kpi_pipeline.catalog import catalog_file, load_catalog, sql_dir as default_sql_dir
+from kpi_pipeline.catalog import KpiDef, catalog_file, load_catalog, sql_dir as default_sql_dir
 from kpi_pipeline.model_checks import ModelChecks, load_checks
 
 # tables written from Python, not by a model file: models may read them
 PYTHON_TABLES = ("kpis.catalog", "kpis.calendar_windows", "kpis.parameters", "kpis.coverage")
+# models every business builds, whatever its sources: the snapshots read them and analysts query
+# kpis.kpi_values (docs/ARCHITECTURE.md#a-business-runs-only-its-own-models)
+ALWAYS = ("kpis.kpi_values", "kpis.kpi_window_values")
 CACHE_FILE = "sql-dependencies.json"
 CACHE_ENTRIES = 2000  # texts remembered: every version of every model a few times over
 
@@ -136,27 +139,33 @@ def _line_of(sql: str, table: str) -> int:
     return sql.count("\n", 0, match.start()) + 1 if match else 1
 
 
-def _sources(sql_dir: Path):
-    """(table, file, SQL) of every model: the files, then those generated from the catalog."""
+def _sources(sql_dir: Path, kpis: Iterable[KpiDef] | None):
+    """(table, file, SQL) of every model: the files, then those generated from the catalog (from
+    ``kpis`` when given, else from every KPI of the catalog, the CSV's custom KPIs included)."""
     for path in sorted(sql_dir.glob("*/*.sql")):
         yield f"{path.parent.name}.{path.stem}", path, path.read_text()
     catalog = catalog_file(sql_dir)
     if not catalog.exists():
         return
-    kpis = load_catalog(catalog)
+    if kpis is None:
+        kpis, custom = load_catalog(catalog), True
+    else:
+        kpis = list(kpis)
+        custom = any("manual" in k.sources for k in kpis)
     for table in kpi_sql.TABLES:
         schema, name = table.split(".")
         if (sql_dir / schema / f"{name}.sql").exists():
             raise ModelError(f"{sql_dir / schema / name}.sql: {table} is generated from {catalog}; "
                              "declare a KPI's formula in its catalog entry (`daily:`, `ranges:`) instead")
         try:
-            sql = kpi_sql.model_sql(kpis, table)
+            sql = kpi_sql.model_sql(kpis, table, custom=custom)
         except ValueError as err:
             raise ModelError(f"{catalog}: {err}") from None
         yield table, catalog, sql
 
 
-def load_models(external: Iterable[str], sql_dir: Path | None = None) -> list[Model]:
+def load_models(external: Iterable[str], sql_dir: Path | None = None,
+                kpis: Iterable[KpiDef] | None = None) -> list[Model]:
     """Parse every model, check its tables exist, and return them in dependency order.
 
     Args:
@@ -164,6 +173,8 @@ def load_models(external: Iterable[str], sql_dir: Path | None = None) -> list[Mo
         sql_dir: the folder of models (default ``$KPI_SQL_DIR``, else dbt_like_sql/); its
             ``kpis/catalog.yml``, when there is one, generates ``kpis.kpi_daily`` and
             ``kpis.kpi_ranges``.
+        kpis: the KPIs those two are generated from (a business's: :meth:`Settings.kpis`);
+            default every KPI of the catalog.
 
     Raises:
         ModelError: naming the file (and line) of the first problem found.
@@ -177,7 +188,7 @@ def load_models(external: Iterable[str], sql_dir: Path | None = None) -> list[Mo
             made = [t.split(".")[1] for t in generated if t.startswith(f"{folder.name}.")]
             declared[folder.name] = load_checks(folder, made)
     cache = _ParseCache()
-    for table, path, sql in _sources(sql_dir):
+    for table, path, sql in _sources(sql_dir, kpis):
         try:
             deps = cache.tables(sql)
         except Exception as err:
@@ -204,6 +215,51 @@ def load_models(external: Iterable[str], sql_dir: Path | None = None) -> list[Mo
         files = " -> ".join(str(models[t].path.relative_to(sql_dir)) for t in cycle)
         raise ModelError(f"dependency cycle between models: {files}") from None
     return [models[t] for t in order]
+
+
+def raw_inputs(models: Iterable[Model]) -> dict[str, frozenset[str]]:
+    """Per model (``models`` in dependency order), every raw table it reads, directly or through
+    other models."""
+    out: dict[str, frozenset[str]] = {}
+    for model in models:
+        found: set[str] = set()
+        for dep in model.deps:
+            if dep.startswith("raw."):
+                found.add(dep)
+            found |= out.get(dep, frozenset())
+        out[model.table] = frozenset(found)
+    return out
+
+
+def select_models(models: list[Model], configured: Iterable[str], always: Iterable[str] = ALWAYS) -> list[Model]:
+    """The models a business whose raw tables are ``configured`` builds, in dependency order.
+
+    A model is kept when it reads a configured raw table (directly or through other models), when
+    it reads no raw table and no model reads it, when it is in ``always``, or when a kept model
+    reads it (then it is built over what it reads, a raw table of another source read empty: the
+    ad campaigns of Meta Ads when only Google Ads is configured). The rest (the staging and KPI
+    models of platforms the business does not use) are left out of its graph.
+    """
+    configured = set(configured)
+    raw = raw_inputs(models)
+    read = {dep for m in models for dep in m.deps}
+    by_table = {m.table: m for m in models}
+    keep = {t for t in by_table
+            if raw[t] & configured or (not raw[t] and t not in read) or t in set(always)}
+    todo = list(keep)
+    while todo:
+        for dep in by_table[todo.pop()].deps:
+            if dep in by_table and dep not in keep:
+                keep.add(dep)
+                todo.append(dep)
+    return [m for m in models if m.table in keep]
+
+
+def business_models(raw_tables: Iterable[str], kpis: Iterable[KpiDef], sql_dir: Path | None = None) -> list[Model]:
+    """The models of one business (:func:`select_models`): ``kpis.kpi_daily`` and
+    ``kpis.kpi_ranges`` generated from its ``kpis`` (those whose sources it configures, and its
+    custom ones), every model checked against every source's raw tables all the same."""
+    return select_models(load_models([*all_raw_tables(), *PYTHON_TABLES], sql_dir, kpis), raw_tables)
 
 
 def all_raw_tables() -> list[str]:
