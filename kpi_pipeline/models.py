@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 from kpi_pipeline import kpi_sql
 from kpi_pipeline.catalog import SQL_DIR as SQL_DIR  # the shipped models' folder, for callers of models
@@ -97,11 +97,13 @@ def cache_dir() -> Path:
     return Path(base)
 
 
-class _ParseCache:
-    """Tables each SQL text reads, by the text's sha256 and sqlglot's version (see the module)."""
+class ParseCache:
+    """What SQL texts parse to, by the text's sha256 and sqlglot's version (see the module), in
+    ``file`` of :func:`cache_dir`: the tables each model reads, or (:mod:`kpi_pipeline.lineage`)
+    the raw tables each KPI reads."""
 
-    def __init__(self) -> None:
-        self.path = cache_dir() / CACHE_FILE
+    def __init__(self, file: str = CACHE_FILE) -> None:
+        self.path = cache_dir() / file
         self.parser = f"sqlglot {version('sqlglot')}"
         try:
             saved = json.loads(self.path.read_text())
@@ -111,13 +113,17 @@ class _ParseCache:
         self.changed = False
 
     def tables(self, sql: str) -> set[str]:
-        digest = hashlib.sha256(sql.encode()).hexdigest()
+        return set(self.remembered(sql, lambda: sorted(find_tables(sql))))
+
+    def remembered(self, text: str, parse: Callable[[], Any]) -> Any:
+        """What ``parse`` gives for ``text`` (JSON: a list or a dict), parsed only the first time."""
+        digest = hashlib.sha256(text.encode()).hexdigest()
         found = self.known.get(digest)
-        if not isinstance(found, list):
-            found = sorted(find_tables(sql))
+        if not isinstance(found, (list, dict)):
+            found = parse()
             self.known[digest] = found
             self.changed = True
-        return set(found)
+        return found
 
     def save(self) -> None:
         """Write the cache atomically (the newest CACHE_ENTRIES texts); a cache that cannot be
@@ -187,7 +193,7 @@ def load_models(external: Iterable[str], sql_dir: Path | None = None,
         if folder.is_dir():
             made = [t.split(".")[1] for t in generated if t.startswith(f"{folder.name}.")]
             declared[folder.name] = load_checks(folder, made)
-    cache = _ParseCache()
+    cache = ParseCache()
     for table, path, sql in _sources(sql_dir, kpis):
         try:
             deps = cache.tables(sql)
