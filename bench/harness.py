@@ -27,6 +27,7 @@ class Timed:
     peak_mb: float
     output: str
     code: int
+    cpu: float = 0.0  # the process's CPU seconds (user + system)
 
 
 def timed(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Timed:
@@ -38,7 +39,7 @@ def timed(args: list[str], env: dict[str, str] | None = None, cwd: Path | None =
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return Timed(seconds, usage.ru_maxrss / 1024, output, proc.returncode)
+    return Timed(seconds, usage.ru_maxrss / 1024, output, proc.returncode, usage.ru_utime + usage.ru_stime)
 
 
 def python(*args: str) -> list[str]:

@@ -220,12 +220,14 @@ def section(results: list[SizeResult]) -> str:
     return "\n".join(lines + ["", END])
 
 
-def record(text: str, results_file: Path = ROOT / "bench" / "RESULTS.md") -> None:
-    """Put the portfolio section into RESULTS.md, replacing the last one (the other rows stay)."""
+def record(text: str, results_file: Path = ROOT / "bench" / "RESULTS.md", begin: str = BEGIN,
+           end: str = END) -> None:
+    """Put a section (the portfolio's by default) into RESULTS.md, replacing the last one between
+    ``begin`` and ``end`` (the other rows stay)."""
     old = results_file.read_text() if results_file.exists() else "# Benchmark results\n"
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        new = head + text + rest.split(END, 1)[1]
+    if begin in old and end in old:
+        head, rest = old.split(begin, 1)
+        new = head + text + rest.split(end, 1)[1]
     else:
         new = old.rstrip() + "\n\n" + text + "\n"
     results_file.write_text(new)
@@ -237,8 +239,8 @@ def main() -> None:
     from tests import pg
 
     sizes = SIZES
-    if _arg("--sizes"):
-        sizes = tuple((int(s), int(_arg("--nights") or 2)) for s in _arg("--sizes").split(","))
+    if arg("--sizes"):
+        sizes = tuple((int(s), int(arg("--nights") or 2)) for s in arg("--sizes").split(","))
     with tempfile.TemporaryDirectory(prefix="kpi-bench-pf-") as name:
         with (pg.throwaway_cluster() if pg.available() else _none()) as url:
             results = scale(Path(name), url, sizes)
@@ -255,7 +257,7 @@ class _none:
         pass
 
 
-def _arg(flag: str) -> str | None:
+def arg(flag: str) -> str | None:
     return sys.argv[sys.argv.index(flag) + 1] if flag in sys.argv else None
 
 

@@ -14,6 +14,9 @@
    against the same model SQL run straight in DuckDB.
 6. Portfolio scale (bench/portfolio.py): 1, 10 and 100 businesses, first backfill, nightly, peak
    memory and Dagster's storage, on SQLite and on PostgreSQL.
+7. The nightly by sources (bench/sources.py): a one-, two- and nine-source business against
+   platforms answering in 150 ms, each against its own streams' seconds (`python bench/sources.py
+   --setups one` runs one of them alone).
 
 Benchmarks are not tests: nothing here fails on a time; the goals column says met or missed.
 `python bench/run.py --quick` runs smaller sizes (for trying the bench itself).
@@ -33,12 +36,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import sources  # noqa: E402
 from bench.portfolio import SIZES, record, section, scale as portfolio_scale  # noqa: E402
 from bench.harness import (AS_OF, DEMO_TODAY, ROOT, RemoteSandbox, base_env, demo_folder, kpi, live_env,  # noqa: E402
                            live_folder, python, stream_lines, timed)
 
 QUICK = "--quick" in sys.argv
-LATENCY = 0.15  # seconds: a typical round trip to a platform's API from a small business's server
+LATENCY = sources.LATENCY  # seconds: a typical round trip to a platform's API from a small business's server
 ROWS: list[tuple[str, str, str, str, str]] = []  # (what, ours, baseline, ratio, goal)
 NOTES: list[str] = []
 
@@ -246,11 +250,13 @@ def main() -> None:
                     year_nightly(tmp, sandbox, "PostgreSQL", url)
             with RemoteSandbox(latency=LATENCY) as slow:  # the same against platforms that answer as late as real ones
                 year_nightly(tmp, slow, f"SQLite, platforms answering in {LATENCY * 1000:.0f} ms", first_too=False)
+        by_sources = sources.measured_section(tmp, list(sources.SETUPS), 1 if QUICK else sources.NIGHTS)
         ingest(tmp)
         kpi_build(tmp, warehouse)
         with (pg.throwaway_cluster() if pg.available() else _nothing()) as url:
             portfolio = portfolio_scale(tmp, url, SIZES if not QUICK else ((1, 1), (3, 1)))
     write_results()
+    record(by_sources, begin=sources.BEGIN, end=sources.END)
     record(section(portfolio))
 
 

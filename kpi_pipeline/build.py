@@ -23,7 +23,10 @@ def run_models(warehouse: Warehouse, settings: Settings, as_of: dt.date,
                sql_dir: Path | None = None) -> dict[str, int]:
     """Build the calendar, the catalog and every model in order, outside Dagster.
 
-    For tests and benchmarks: the same SQL the model assets run, on any warehouse.
+    For tests and benchmarks: the same SQL the model assets run, on any warehouse, but every
+    model and every KPI's formula whatever the sources ``settings`` configures (a business's graph
+    keeps those its sources feed, docs/ARCHITECTURE.md#a-business-runs-only-its-own-models): tests
+    load any platform's raw rows directly, and compare a business's graph with this.
     Returns rows per table. ``sql_dir``: the models' folder (default ``$KPI_SQL_DIR``, else the
     shipped dbt_like_sql/).
     """

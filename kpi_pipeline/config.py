@@ -11,6 +11,7 @@ import datetime as dt
 import math
 import os
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -42,7 +43,14 @@ WRITER_POOL = "duckdb"
 
 def portfolio_folder(config_path: Path) -> str | None:
     """The business's folder name when ``config_path`` is ``<root>/businesses/<folder>/kpi.yaml``."""
-    folder = config_path.resolve().parent
+    # remembered: every row the calendar and the snapshots write asks for the business id, and
+    # resolving the path each time was 0.8 s of a one-source nightly run (docs/ARCHITECTURE.md)
+    return _portfolio_folder(config_path, None if config_path.is_absolute() else os.getcwd())
+
+
+@lru_cache(maxsize=64)
+def _portfolio_folder(config_path: Path, cwd: str | None) -> str | None:
+    folder = (Path(cwd, config_path) if cwd else config_path).resolve().parent
     return folder.name if folder.parent.name == BUSINESSES_DIR else None
 
 

@@ -10,6 +10,7 @@ from kpi_pipeline.assets.report import report_assets
 from kpi_pipeline.assets.snapshots import kpi_assets
 from kpi_pipeline.checks import build_checks
 from kpi_pipeline.config import Settings
+from kpi_pipeline.models import business_models
 from kpi_pipeline.resources import WarehouseResource
 from kpi_pipeline.schedules import nightly_job, nightly_schedule, refresh_job
 from kpi_pipeline.sensors import alert_on_failure, refresh_after_failure
@@ -18,8 +19,11 @@ from kpi_pipeline.sensors import alert_on_failure, refresh_after_failure
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Every asset, check, job and schedule of one kpi.yaml."""
     # Python assets link their function's source in the UI; SQL models and streams link their own file
-    python = dg.with_source_code_references([*kpi_assets(settings), *report_assets(settings)])
-    assets = [*raw_assets(settings), *model_assets(raw_tables(settings), settings.writer_pool), *python]
+    # only the models a configured source feeds (docs/ARCHITECTURE.md#a-business-runs-only-its-own-models)
+    models = business_models(raw_tables(settings), settings.kpis())
+    python = dg.with_source_code_references([*kpi_assets(settings, {m.table for m in models}),
+                                             *report_assets(settings)])
+    assets = [*raw_assets(settings), *model_assets(models, raw_tables(settings), settings.writer_pool), *python]
     checks = build_checks(settings)
     if settings.key_prefix:  # a portfolio's business: its own keys in the instance's one namespace
         assets, checks = _prefixed(assets, settings.key_prefix), _prefixed(checks, settings.key_prefix)

@@ -22,14 +22,15 @@ from kpi_pipeline.catalog import DailyPart, KpiDef, RangePart
 DAILY = "kpis.kpi_daily"
 RANGES = "kpis.kpi_ranges"
 TABLES = (DAILY, RANGES)
-_DAILY_ALSO = ("kpis.kpi_daily_custom", "kpis.kpi_zero_days")  # hand-written, read besides the formulas
+CUSTOM = "kpis.kpi_daily_custom"  # hand-written: the custom KPIs of the CSV
+ZERO_DAYS = "kpis.kpi_zero_days"  # hand-written: the zero rows of covered days
 _PLAIN = re.compile(r"^([a-z_][a-z0-9_]*|\d+(\.\d+)?|'[a-z_][a-z0-9_]*')$")
 
 _HEADERS = {
     DAILY: """\
 -- one row per KPI per business-local day per dimension value: generated from the daily formulas
--- of kpis/catalog.yml (kpi_pipeline/kpi_sql.py), the custom KPIs of the CSV and a zero row for
--- each covered day of an event-count KPI (they add up to 0 where nothing happened)
+-- of kpis/catalog.yml (kpi_pipeline/kpi_sql.py), the custom KPIs of the CSV (with the CSV) and
+-- a zero row for each covered day of an event-count KPI (they add up to 0 where nothing happened)
 """,
     RANGES: """\
 -- one row per distinct-count KPI per exact date range per dimension value: generated from the
@@ -37,15 +38,14 @@ _HEADERS = {
 """,
 }
 
-_DAILY_TAIL = """\
+_DAILY_FINAL = """\
 final as (
     select * from formulas
-    union all
-    select * from kpi_daily_custom
-    union all
-    select * from kpi_zero_days
+{also}
 )
+"""
 
+_DAILY_SUM = """
 select
     business_id,
     kpi_id,
@@ -67,8 +67,9 @@ select * from final
 """
 
 _EMPTY = {  # a catalog without such formulas still makes the table, with its columns
-    DAILY: ("    select business_id, kpi_id, day, dimension, dimension_value, numerator, denominator\n"
-            "    from kpi_daily_custom\n    where false"),
+    DAILY: ("    select null::varchar as business_id, null::varchar as kpi_id, null::date as day,\n"
+            "           null::varchar as dimension, null::varchar as dimension_value,\n"
+            "           null::decimal(38, 6) as numerator, null::decimal(38, 6) as denominator\n    where false"),
     RANGES: ("    select null::varchar as business_id, null::varchar as kpi_id,\n"
              "           null::date as window_start, null::date as window_end,\n"
              "           null::varchar as dimension, null::varchar as dimension_value,\n"
@@ -111,20 +112,27 @@ def _parts(kpi: KpiDef, table: str) -> tuple[DailyPart | RangePart, ...]:
     return kpi.daily if table == DAILY else kpi.ranges
 
 
-def tables_read(kpis: Iterable[KpiDef], table: str) -> list[str]:
+def _also(table: str, custom: bool) -> tuple[str, ...]:
+    """The hand-written models ``table`` reads besides the formulas."""
+    return ((CUSTOM,) if custom else ()) + (ZERO_DAYS,) if table == DAILY else ()
+
+
+def tables_read(kpis: Iterable[KpiDef], table: str, custom: bool = True) -> list[str]:
     """Every table the generated ``table`` reads, in order of first use."""
     read = [part.from_ for kpi in kpis for part in _parts(kpi, table)]
-    return list(dict.fromkeys([*read, *(_DAILY_ALSO if table == DAILY else ())]))
+    return list(dict.fromkeys([*read, *_also(table, custom)]))
 
 
-def model_sql(kpis: Iterable[KpiDef], table: str) -> str:
-    """The SQL of ``table`` (:data:`DAILY` or :data:`RANGES`) for these KPIs' formulas.
+def model_sql(kpis: Iterable[KpiDef], table: str, custom: bool = True) -> str:
+    """The SQL of ``table`` (:data:`DAILY` or :data:`RANGES`) for these KPIs' formulas; ``custom``:
+    ``kpis.kpi_daily`` adds the custom KPIs of the CSV (a business without the CSV leaves them out,
+    and with them the CSV's models).
 
     Raises:
         ValueError: a KPI whose formula names a dimension twice in one part.
     """
     kpis = [k for k in kpis if _parts(k, table)]
-    imports = [f"{_cte(t)} as (\n    select * from {t}\n)" for t in tables_read(kpis, table)]
+    imports = [f"{_cte(t)} as (\n    select * from {t}\n)" for t in tables_read(kpis, table, custom)]
     branches: list[str] = []
     for kpi in kpis:
         for part in _parts(kpi, table):
@@ -134,7 +142,12 @@ def model_sql(kpis: Iterable[KpiDef], table: str) -> str:
             branches.extend(_branch(kpi.id, part, dimension) for dimension in part.by)
     formulas = "\n    union all\n".join(branches) or _EMPTY[table]
     return (_HEADERS[table] + "with " + "".join(f"{i},\n\n" for i in imports)
-            + f"formulas as (\n{formulas}\n),\n\n" + (_DAILY_TAIL if table == DAILY else _RANGES_TAIL))
+            + f"formulas as (\n{formulas}\n),\n\n" + (_daily_tail(custom) if table == DAILY else _RANGES_TAIL))
+
+
+def _daily_tail(custom: bool) -> str:
+    also = "".join(f"    union all\n    select * from {_cte(t)}\n" for t in _also(DAILY, custom)).rstrip("\n")
+    return _DAILY_FINAL.format(also=also) + _DAILY_SUM
 
 
 def daily_sql(kpis: Iterable[KpiDef]) -> str:

@@ -23,15 +23,18 @@ import re
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 from kpi_pipeline import kpi_sql
 from kpi_pipeline.catalog import SQL_DIR as SQL_DIR  # the shipped models' folder, for callers of models
-from kpi_pipeline.catalog import catalog_file, load_catalog, sql_dir as default_sql_dir
+from kpi_pipeline.catalog import KpiDef, catalog_file, load_catalog, sql_dir as default_sql_dir
 from kpi_pipeline.model_checks import ModelChecks, load_checks
 
 # tables written from Python, not by a model file: models may read them
 PYTHON_TABLES = ("kpis.catalog", "kpis.calendar_windows", "kpis.parameters", "kpis.coverage")
+# models every business builds, whatever its sources: the snapshots read them and analysts query
+# kpis.kpi_values (docs/ARCHITECTURE.md#a-business-runs-only-its-own-models)
+ALWAYS = ("kpis.kpi_values", "kpis.kpi_window_values")
 CACHE_FILE = "sql-dependencies.json"
 CACHE_ENTRIES = 2000  # texts remembered: every version of every model a few times over
 
@@ -94,11 +97,13 @@ def cache_dir() -> Path:
     return Path(base)
 
 
-class _ParseCache:
-    """Tables each SQL text reads, by the text's sha256 and sqlglot's version (see the module)."""
+class ParseCache:
+    """What SQL texts parse to, by the text's sha256 and sqlglot's version (see the module), in
+    ``file`` of :func:`cache_dir`: the tables each model reads, or (:mod:`kpi_pipeline.lineage`)
+    the raw tables each KPI reads."""
 
-    def __init__(self) -> None:
-        self.path = cache_dir() / CACHE_FILE
+    def __init__(self, file: str = CACHE_FILE) -> None:
+        self.path = cache_dir() / file
         self.parser = f"sqlglot {version('sqlglot')}"
         try:
             saved = json.loads(self.path.read_text())
@@ -108,13 +113,17 @@ class _ParseCache:
         self.changed = False
 
     def tables(self, sql: str) -> set[str]:
-        digest = hashlib.sha256(sql.encode()).hexdigest()
+        return set(self.remembered(sql, lambda: sorted(find_tables(sql))))
+
+    def remembered(self, text: str, parse: Callable[[], Any]) -> Any:
+        """What ``parse`` gives for ``text`` (JSON: a list or a dict), parsed only the first time."""
+        digest = hashlib.sha256(text.encode()).hexdigest()
         found = self.known.get(digest)
-        if not isinstance(found, list):
-            found = sorted(find_tables(sql))
+        if not isinstance(found, (list, dict)):
+            found = parse()
             self.known[digest] = found
             self.changed = True
-        return set(found)
+        return found
 
     def save(self) -> None:
         """Write the cache atomically (the newest CACHE_ENTRIES texts); a cache that cannot be
@@ -136,27 +145,33 @@ def _line_of(sql: str, table: str) -> int:
     return sql.count("\n", 0, match.start()) + 1 if match else 1
 
 
-def _sources(sql_dir: Path):
-    """(table, file, SQL) of every model: the files, then those generated from the catalog."""
+def _sources(sql_dir: Path, kpis: Iterable[KpiDef] | None):
+    """(table, file, SQL) of every model: the files, then those generated from the catalog (from
+    ``kpis`` when given, else from every KPI of the catalog, the CSV's custom KPIs included)."""
     for path in sorted(sql_dir.glob("*/*.sql")):
         yield f"{path.parent.name}.{path.stem}", path, path.read_text()
     catalog = catalog_file(sql_dir)
     if not catalog.exists():
         return
-    kpis = load_catalog(catalog)
+    if kpis is None:
+        kpis, custom = load_catalog(catalog), True
+    else:
+        kpis = list(kpis)
+        custom = any("manual" in k.sources for k in kpis)
     for table in kpi_sql.TABLES:
         schema, name = table.split(".")
         if (sql_dir / schema / f"{name}.sql").exists():
             raise ModelError(f"{sql_dir / schema / name}.sql: {table} is generated from {catalog}; "
                              "declare a KPI's formula in its catalog entry (`daily:`, `ranges:`) instead")
         try:
-            sql = kpi_sql.model_sql(kpis, table)
+            sql = kpi_sql.model_sql(kpis, table, custom=custom)
         except ValueError as err:
             raise ModelError(f"{catalog}: {err}") from None
         yield table, catalog, sql
 
 
-def load_models(external: Iterable[str], sql_dir: Path | None = None) -> list[Model]:
+def load_models(external: Iterable[str], sql_dir: Path | None = None,
+                kpis: Iterable[KpiDef] | None = None) -> list[Model]:
     """Parse every model, check its tables exist, and return them in dependency order.
 
     Args:
@@ -164,6 +179,8 @@ def load_models(external: Iterable[str], sql_dir: Path | None = None) -> list[Mo
         sql_dir: the folder of models (default ``$KPI_SQL_DIR``, else dbt_like_sql/); its
             ``kpis/catalog.yml``, when there is one, generates ``kpis.kpi_daily`` and
             ``kpis.kpi_ranges``.
+        kpis: the KPIs those two are generated from (a business's: :meth:`Settings.kpis`);
+            default every KPI of the catalog.
 
     Raises:
         ModelError: naming the file (and line) of the first problem found.
@@ -176,8 +193,8 @@ def load_models(external: Iterable[str], sql_dir: Path | None = None) -> list[Mo
         if folder.is_dir():
             made = [t.split(".")[1] for t in generated if t.startswith(f"{folder.name}.")]
             declared[folder.name] = load_checks(folder, made)
-    cache = _ParseCache()
-    for table, path, sql in _sources(sql_dir):
+    cache = ParseCache()
+    for table, path, sql in _sources(sql_dir, kpis):
         try:
             deps = cache.tables(sql)
         except Exception as err:
@@ -204,6 +221,51 @@ def load_models(external: Iterable[str], sql_dir: Path | None = None) -> list[Mo
         files = " -> ".join(str(models[t].path.relative_to(sql_dir)) for t in cycle)
         raise ModelError(f"dependency cycle between models: {files}") from None
     return [models[t] for t in order]
+
+
+def raw_inputs(models: Iterable[Model]) -> dict[str, frozenset[str]]:
+    """Per model (``models`` in dependency order), every raw table it reads, directly or through
+    other models."""
+    out: dict[str, frozenset[str]] = {}
+    for model in models:
+        found: set[str] = set()
+        for dep in model.deps:
+            if dep.startswith("raw."):
+                found.add(dep)
+            found |= out.get(dep, frozenset())
+        out[model.table] = frozenset(found)
+    return out
+
+
+def select_models(models: list[Model], configured: Iterable[str], always: Iterable[str] = ALWAYS) -> list[Model]:
+    """The models a business whose raw tables are ``configured`` builds, in dependency order.
+
+    A model is kept when it reads a configured raw table (directly or through other models), when
+    it reads no raw table and no model reads it, when it is in ``always``, or when a kept model
+    reads it (then it is built over what it reads, a raw table of another source read empty: the
+    ad campaigns of Meta Ads when only Google Ads is configured). The rest (the staging and KPI
+    models of platforms the business does not use) are left out of its graph.
+    """
+    configured = set(configured)
+    raw = raw_inputs(models)
+    read = {dep for m in models for dep in m.deps}
+    by_table = {m.table: m for m in models}
+    keep = {t for t in by_table
+            if raw[t] & configured or (not raw[t] and t not in read) or t in set(always)}
+    todo = list(keep)
+    while todo:
+        for dep in by_table[todo.pop()].deps:
+            if dep in by_table and dep not in keep:
+                keep.add(dep)
+                todo.append(dep)
+    return [m for m in models if m.table in keep]
+
+
+def business_models(raw_tables: Iterable[str], kpis: Iterable[KpiDef], sql_dir: Path | None = None) -> list[Model]:
+    """The models of one business (:func:`select_models`): ``kpis.kpi_daily`` and
+    ``kpis.kpi_ranges`` generated from its ``kpis`` (those whose sources it configures, and its
+    custom ones), every model checked against every source's raw tables all the same."""
+    return select_models(load_models([*all_raw_tables(), *PYTHON_TABLES], sql_dir, kpis), raw_tables)
 
 
 def all_raw_tables() -> list[str]:

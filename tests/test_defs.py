@@ -1,5 +1,7 @@
 """A snapshot of the asset graph: keys, groups, deps, partitions, pools, jobs, schedule, sensor."""
 
+import datetime as dt
+
 import dagster as dg
 
 from kpi_pipeline.config import load_config
@@ -212,3 +214,56 @@ def test_the_code_location_is_named_after_the_business_and_freshness_is_on(tmp_p
     location = workspace["load_from"][0]["python_file"]
     assert location["location_name"] == "studio_lumen" and location["relative_path"].endswith("/definitions.py")
     assert yaml.safe_load((home / "dagster.yaml").read_text())["freshness"] == {"enabled": True}
+
+
+# A business runs only its own work (docs/ARCHITECTURE.md#a-business-runs-only-its-own-models):
+# a Mailchimp-only business's nightly job, step by step, written out by hand.
+MAILCHIMP_ONLY_STEPS = {
+    *(f"raw__mailchimp__{s}" for s in ("campaign_opens", "campaign_reports", "growth_history", "list_activity",
+                                       "lists", "members")),
+    *(f"staging__stg_mailchimp__{e}" for e in ("campaigns", "growth_history", "list_activity", "list_snapshots",
+                                               "member_engagement")),
+    "kpis__newsletter_subscriber_levels", "kpis__kpi_daily", "kpis__kpi_ranges", "kpis__kpi_zero_days",
+    "kpis__kpi_window_values", "kpis__kpi_values", "kpis__kpi_values_ratios_between_zero_and_one",
+    "kpis__catalog", "kpis__parameters", "kpis__calendar_windows", "kpis__coverage",
+    "snapshots__targets", "snapshots__kpi_snapshots", "snapshots__kpi_snapshots_sources_fresh",
+    "snapshots__alerts", "reports__scorecard", "published__analytics_duckdb",
+}
+
+
+def _subset_settings(tmp_path, monkeypatch, sources):
+    from types import SimpleNamespace
+
+    from tests.conftest import subset_config
+
+    monkeypatch.setenv("MAILCHIMP_API_KEY", "0123456789abcdef0123456789abcdef-us21")
+    for name in ("STRIPE_API_KEY", "CALENDLY_TOKEN", "HUBSPOT_TOKEN"):
+        monkeypatch.setenv(name, "sk_test_0123456789abcdefghij")
+    sandbox = SimpleNamespace(urls={s: "http://127.0.0.1:9" for s in ("mailchimp", "stripe", "calendly", "hubspot")})
+    return load_config(subset_config(tmp_path, sandbox, sources, dt.date(2026, 11, 1)))
+
+
+def test_a_one_source_business_runs_only_its_own_steps(tmp_path, monkeypatch):
+    settings = _subset_settings(tmp_path, monkeypatch, ["mailchimp"])
+    defs = build_definitions(settings)
+    steps = {node.name for node in defs.resolve_job_def("nightly").graph.nodes}
+    assert steps == MAILCHIMP_ONLY_STEPS  # 28 steps; every source's models made it 50
+    # its daily KPI model is assembled from its own KPIs' formulas: no branch of another platform's
+    sql = defs.resolve_asset_graph().get(dg.AssetKey(["kpis", "kpi_daily"])).metadata["sql"].md_str
+    assert "'email_open_rate' as kpi_id" in sql
+    assert "'revenue' as kpi_id" not in sql and "stripe" not in sql and "kpi_daily_custom" not in sql
+    # the snapshots do not wait for conversion cohorts no configured source feeds
+    parents = defs.resolve_asset_graph().get(dg.AssetKey(["snapshots", "kpi_snapshots"])).parent_keys
+    assert dg.AssetKey(["kpis", "kpi_cohort_members"]) not in parents
+
+
+def test_a_model_read_by_a_kept_one_stays_with_the_other_sources_table_read_empty(tmp_path, monkeypatch):
+    # Stripe alone: the conversion cohorts read Calendly's and HubSpot's staging too (empty here)
+    settings = _subset_settings(tmp_path, monkeypatch, ["stripe"])
+    graph = build_definitions(settings).resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert {"kpis/kpi_cohort_members", "staging/stg_calendly__invitees", "staging/stg_hubspot__contacts",
+            "staging/stg_settings__fx_rates", "kpis/customer_windows"} <= keys
+    assert not {k for k in keys if k.startswith(("raw/calendly", "raw/hubspot", "raw/mailchimp"))}
+    assert not {k for k in keys if "mailchimp" in k or "ga4" in k or "ad_campaign" in k or "instagram" in k}
+    assert "'revenue' as kpi_id" in graph.get(dg.AssetKey(["kpis", "kpi_daily"])).metadata["sql"].md_str

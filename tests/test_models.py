@@ -71,3 +71,17 @@ def test_shipped_models_load_against_the_shipped_sources():
     assert daily.path.name == "catalog.yml" and daily.checks.unique[:2] == ("business_id", "kpi_id")
     assert {"kpis.ad_campaign_days", "staging.stg_mailchimp__campaigns", "kpis.kpi_daily_custom",
             "kpis.kpi_zero_days"} <= daily.deps
+
+
+def test_the_kpis_lineage_remembered_across_processes_is_the_lineage_parsed(tmp_path, monkeypatch):
+    from kpi_pipeline import lineage
+    from kpi_pipeline.catalog import sql_dir
+    from kpi_pipeline.models import all_raw_tables
+
+    monkeypatch.setenv("KPI_CACHE_DIR", str(tmp_path))
+    parsed = lineage.kpi_raw_tables(load_models([*all_raw_tables(), *PYTHON_TABLES], sql_dir()))
+    for _ in range(2):  # the first parses and remembers, the second (a new process) reads it back
+        lineage._lineage_of.cache_clear()
+        assert lineage._lineage_of(sql_dir()) == parsed
+        assert (tmp_path / lineage.LINEAGE_FILE).exists()
+    lineage._lineage_of.cache_clear()

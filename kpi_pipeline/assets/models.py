@@ -10,13 +10,13 @@ from kpi_pipeline.assets.keys import group_for, table_key
 from kpi_pipeline.assets.metadata import code_reference, table_metadata
 from kpi_pipeline.loading import ensure_tables
 from kpi_pipeline.model_checks import DECLARED, HISTORY, ROW_COUNT, row_count_anomaly, run_checks
-from kpi_pipeline.models import PYTHON_TABLES, Model, all_raw_tables, load_models
+from kpi_pipeline.models import PYTHON_TABLES, Model
 from kpi_pipeline.resources import WarehouseResource
 
 
 def build_model_asset(model: Model, defined: set[str], pool: str) -> dg.AssetsDefinition:
-    # a raw table not loaded yet (a source kpi.yaml does not enable, or one this run did not
-    # select on a new warehouse) is read empty
+    # a raw table not loaded yet (one this run did not select on a new warehouse, or another
+    # source's that a model of this business reads as well) is read empty
     raw_deps = [f.removeprefix("raw.") for f in sorted(model.deps) if f.startswith("raw.")]
     key = table_key(model.table)
     specs = [dg.AssetCheckSpec(DECLARED, asset=key, blocking=True,
@@ -74,8 +74,7 @@ def previous_row_counts(context: dg.AssetExecutionContext, key: dg.AssetKey) -> 
     return counts
 
 
-def model_assets(raw_tables: list[str], pool: str) -> list[dg.AssetsDefinition]:
-    """Load every model (failing on unknown tables or cycles) and build its asset (in ``pool``)."""
-    models = load_models([*all_raw_tables(), *PYTHON_TABLES])
+def model_assets(models: list[Model], raw_tables: list[str], pool: str) -> list[dg.AssetsDefinition]:
+    """An asset (in ``pool``) for each of a business's models (:func:`kpi_pipeline.models.business_models`)."""
     defined = {*raw_tables, *PYTHON_TABLES, *(m.table for m in models)}
     return [build_model_asset(m, defined, pool) for m in models]

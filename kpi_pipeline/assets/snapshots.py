@@ -13,7 +13,7 @@ import dagster as dg
 from kpi_pipeline.assets.keys import table_key
 from kpi_pipeline.assets.metadata import table_metadata
 from kpi_pipeline.assets.raw import raw_tables
-from kpi_pipeline.cohorts import read_cohorts
+from kpi_pipeline.cohorts import MEMBERS_TABLE, read_cohorts
 from kpi_pipeline.config import Settings
 from kpi_pipeline.coverage import Coverage, coverage_table
 from kpi_pipeline.resources import WarehouseResource
@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+def kpi_assets(settings: Settings, models: set[str]) -> list[dg.AssetsDefinition]:
+    """The KPI layer's Python assets; ``models``: the tables of the business's SQL models (the
+    snapshots read the conversion cohorts where a configured source feeds them)."""
     pool = settings.writer_pool  # one writer of this business's warehouse at a time
     @dg.asset(key=table_key("kpis.catalog"), group_name="kpis", kinds={"python", "duckdb"}, pool=pool)
     def catalog(warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -68,7 +70,7 @@ def kpi_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=table_key("snapshots.kpi_snapshots"),
         deps=[table_key("kpis.kpi_window_values"), table_key("snapshots.targets"), table_key("kpis.kpi_values"),
-              table_key("kpis.kpi_cohort_members")],
+              *([table_key(MEMBERS_TABLE)] if MEMBERS_TABLE in models else [])],
         group_name="snapshots", kinds={"python", "duckdb"}, pool=pool,
         freshness_policy=nightly_freshness(settings),
     )

@@ -78,8 +78,11 @@ def business_row(settings: Settings, grain: str, today: dt.date | None = None) -
                                 "c.domain, c.label from snapshots.kpi_snapshots s join kpis.catalog c using "
                                 "(business_id, kpi_id) where s.business_id = ? and s.grain = ?",
                                 [settings.business_id, grain]).df()
+            # raw.manual__metrics exists only where the CSV is configured (docs/ARCHITECTURE.md#a-business-runs-only-its-own-models)
+            manual = dict(con.execute(MANUAL_THROUGH_SQL, [settings.business_id]).fetchall()) \
+                if "manual" in settings.enabled_sources() else {}
             covered = through_from_loads(con.execute(LOADED_THROUGH_SQL, [settings.business_id]).fetchall(), settings,
-                                         dict(con.execute(MANUAL_THROUGH_SQL, [settings.business_id]).fetchall()))
+                                         manual)
     except duckdb.Error as err:
         row.problem = f"published copy unreadable: {str(err).splitlines()[0]}"
         return row
