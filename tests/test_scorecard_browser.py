@@ -102,6 +102,7 @@ class Opened:
 
     def pdf_pages(self) -> int:
         pdf = self.page.pdf(format="A4", print_background=True)
+        ARTIFACTS.mkdir(exist_ok=True)  # in any order: a test may print before any screenshot
         (ARTIFACTS / "last.pdf").write_bytes(pdf)
         return len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf))
 
