@@ -16,7 +16,7 @@ from typing import Sequence
 import duckdb
 
 from connectors.errors import AuthenticationError, ConfigurationError, ConnectorError
-from connectors.manual import connect as connect_manual
+from connectors.manual.connector import connect as connect_manual
 from kpi_pipeline import portfolio_cli, version
 from kpi_pipeline.catalog import print_catalog
 from kpi_pipeline.config import ConfigError, Settings, load_config, missing_credentials

@@ -13,9 +13,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from connectors import google_ads
+from connectors.google_ads import connector as google_ads
 from connectors.errors import ConnectorError
-from connectors.hubspot import STAGES as HUBSPOT_STAGES_READ
+from connectors.hubspot.connector import STAGES as HUBSPOT_STAGES_READ
 from kpi_pipeline.config import ConfigError, Settings
 from kpi_pipeline.loading import connect_source
 from kpi_pipeline.runtime import source_settings

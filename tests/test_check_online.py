@@ -132,7 +132,7 @@ def test_the_default_google_ads_version_is_a_current_one(live_config, capsys, sa
     ("v99", "warning", "v99 is not a Google Ads API version this connector knows; supported: v23, v24, v25, v26"),
 ])
 def test_google_ads_versions_are_judged_by_their_sunset(version, kind, words):
-    from connectors.google_ads import version_notice
+    from connectors.google_ads.connector import version_notice
 
     notice = version_notice(version, AS_OF + dt.timedelta(days=1))
     assert (notice or (None, ""))[0] == kind and words in (notice or (None, ""))[1]

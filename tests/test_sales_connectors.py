@@ -5,7 +5,9 @@ import datetime as dt
 
 import pytest
 
-from connectors import calendly, hubspot, stripe
+from connectors.calendly import connector as calendly
+from connectors.hubspot import connector as hubspot
+from connectors.stripe import connector as stripe
 from connectors.http import RetryPolicy
 from connectors.sandbox import Sandbox
 from connectors.streams import WHOLE_HISTORY_START, StreamContext, Window

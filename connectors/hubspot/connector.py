@@ -23,8 +23,8 @@ from connectors.errors import ConnectorError, RateLimitedError
 from connectors.pagination import PageTokenPaginator, records_at
 from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window, person_column
+from connectors.hubspot import PLATFORM
 
-PLATFORM = "hubspot"
 PROBE = "contacts"  # `kpi check --online` fetches its first page for one day: proves the credentials
 SEARCH_CAP = 10_000
 PAGE = 200

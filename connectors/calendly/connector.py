@@ -19,8 +19,8 @@ from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_sec
 from connectors.errors import FatalError
 from connectors.pagination import PageTokenPaginator, dig, records_at
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window, person_column
+from connectors.calendly import PLATFORM
 
-PLATFORM = "calendly"
 PROBE = "scheduled_events"  # `kpi check --online` fetches its first page for one day: proves the credentials
 FUTURE_DAYS = 365
 

@@ -19,8 +19,8 @@ from connectors.errors import AuthenticationError, ConfigurationError, Connector
     RateLimitedError
 from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
+from connectors.google_ads import PLATFORM
 
-PLATFORM = "google_ads"
 PROBE = "campaign_daily"  # `kpi check --online` fetches its first page for one day: proves the credentials
 # Google releases four majors a year and serves each for about 12 months
 # (docs/PLATFORMS.md#google-ads-versions); the sunset dates are Google's announcements, an
