@@ -1,4 +1,5 @@
-"""SQL models: one SELECT per file under dbt_like_sql/<schema>/<table>.sql, and ``kpis.kpi_daily``
+"""SQL models: one SELECT per file under dbt_like_sql/<schema>/<table>.sql and each platform's
+connectors/<platform>/staging/<table>.sql, and ``kpis.kpi_daily``
 and ``kpis.kpi_ranges`` generated from the KPIs' formulas in kpis/catalog.yml
 (:mod:`kpi_pipeline.kpi_sql`).
 
@@ -25,6 +26,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Iterable
 
+from connectors.registry import platforms
 from kpi_pipeline import kpi_sql
 from kpi_pipeline.catalog import SQL_DIR as SQL_DIR  # the shipped models' folder, for callers of models
 from kpi_pipeline.catalog import catalog_file, load_catalog, sql_dir as default_sql_dir
@@ -136,9 +138,16 @@ def _line_of(sql: str, table: str) -> int:
     return sql.count("\n", 0, match.start()) + 1 if match else 1
 
 
-def _sources(sql_dir: Path):
-    """(table, file, SQL) of every model: the files, then those generated from the catalog."""
-    for path in sorted(sql_dir.glob("*/*.sql")):
+def platform_folders() -> list[Path]:
+    """The folders of models each platform package brings (its ``staging/``), in list order."""
+    return [p.staging for p in platforms().values() if p.staging.is_dir()]
+
+
+def _sources(sql_dir: Path, folders: list[Path]):
+    """(table, file, SQL) of every model: the files (the platforms' first, then the models
+    folder's), then those generated from the catalog."""
+    paths = [path for folder in folders for path in sorted(folder.glob("*.sql"))]
+    for path in [*paths, *sorted(sql_dir.glob("*/*.sql"))]:
         yield f"{path.parent.name}.{path.stem}", path, path.read_text()
     catalog = catalog_file(sql_dir)
     if not catalog.exists():
@@ -156,7 +165,7 @@ def _sources(sql_dir: Path):
         yield table, catalog, sql
 
 
-def load_models(external: Iterable[str], sql_dir: Path | None = None) -> list[Model]:
+def load_models(external: Iterable[str], sql_dir: Path | None = None, with_platforms: bool = True) -> list[Model]:
     """Parse every model, check its tables exist, and return them in dependency order.
 
     Args:
@@ -164,6 +173,8 @@ def load_models(external: Iterable[str], sql_dir: Path | None = None) -> list[Mo
         sql_dir: the folder of models (default ``$KPI_SQL_DIR``, else dbt_like_sql/); its
             ``kpis/catalog.yml``, when there is one, generates ``kpis.kpi_daily`` and
             ``kpis.kpi_ranges``.
+        with_platforms: also the staging models each platform package brings
+            (``connectors/<platform>/staging/``); False for a folder of models on its own.
 
     Raises:
         ModelError: naming the file (and line) of the first problem found.
@@ -171,13 +182,18 @@ def load_models(external: Iterable[str], sql_dir: Path | None = None) -> list[Mo
     sql_dir = sql_dir or default_sql_dir()
     models: dict[str, Model] = {}
     generated = kpi_sql.TABLES if catalog_file(sql_dir).exists() else ()
-    declared = {}
-    for folder in sorted(sql_dir.iterdir()):
+    declared: dict[str, dict[str, ModelChecks]] = {}
+    folders = platform_folders() if with_platforms else []
+    for folder in [*folders, *sorted(sql_dir.iterdir())]:
         if folder.is_dir():
             made = [t.split(".")[1] for t in generated if t.startswith(f"{folder.name}.")]
-            declared[folder.name] = load_checks(folder, made)
+            declared.setdefault(folder.name, {}).update(load_checks(folder, made))
     cache = _ParseCache()
-    for table, path, sql in _sources(sql_dir):
+    seen: dict[str, Path] = {}
+    for table, path, sql in _sources(sql_dir, folders):
+        if table in seen:
+            raise ModelError(f"{path}: {table} is also made by {seen[table]}")
+        seen[table] = path
         try:
             deps = cache.tables(sql)
         except Exception as err:
@@ -201,9 +217,17 @@ def load_models(external: Iterable[str], sql_dir: Path | None = None) -> list[Mo
         order = list(sorter.static_order())
     except graphlib.CycleError as err:
         cycle = err.args[1]
-        files = " -> ".join(str(models[t].path.relative_to(sql_dir)) for t in cycle)
+        files = " -> ".join(str(_shown(models[t].path, sql_dir)) for t in cycle)
         raise ModelError(f"dependency cycle between models: {files}") from None
     return [models[t] for t in order]
+
+
+def _shown(path: Path, sql_dir: Path) -> Path:
+    """A model's file as a message names it: under the models folder, else under the repository."""
+    for root in (sql_dir, sql_dir.parent):
+        if path.is_relative_to(root):
+            return path.relative_to(root)
+    return path
 
 
 def all_raw_tables() -> list[str]:
