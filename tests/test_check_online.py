@@ -59,7 +59,7 @@ def test_configured_names_are_checked_against_the_account(live_config, capsys):
 
 
 def test_an_event_type_the_account_lacks_is_refused_by_its_path_with_the_accounts_types(live_config, capsys):
-    from connectors.sandbox.sales import EVENT_TYPES, RETIRED_EVENT_TYPE
+    from connectors.calendly.emulator import EVENT_TYPES, RETIRED_EVENT_TYPE
 
     edit(live_config, 'intro_call_event_types: ["intro call"]', 'intro_call_event_types: ["Intro call", "Intro cal"]')
     assert check(live_config) == 2
@@ -74,7 +74,7 @@ def test_an_event_type_the_account_lacks_is_refused_by_its_path_with_the_account
 
 
 def test_a_lead_stage_the_account_lacks_is_refused_with_the_accounts_stages_custom_ones_too(live_config, capsys):
-    from connectors.sandbox.sales import HUBSPOT_TOKEN, LIFECYCLE_STAGES
+    from connectors.hubspot.emulator import HUBSPOT_TOKEN, LIFECYCLE_STAGES
 
     edit(live_config, 'hubspot: {token: "${HUBSPOT_TOKEN}"',
          'hubspot: {lead_stages: [MQL, lead, " Marketing Qualified Lead"], token: "${HUBSPOT_TOKEN}"')

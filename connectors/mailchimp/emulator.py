@@ -385,3 +385,12 @@ class MailchimpEmulator:
         return self._reply(req, {"members": page, "campaign_id": c.campaign_id, "total_items": total,
                                  "total_opens": sum(m["opens_count"] for m in members),
                                  "total_proxy_excluded_opens": 0})
+
+
+# what the sandbox reads (connectors/sandbox/__init__.py)
+CREDENTIALS = {"mailchimp": {"api_key": API_KEY}}
+BASE_PATH = "/3.0"  # the connector's base_url ends with the API version
+
+
+def emulate(world: World, audience: int = 0, **_options: Any) -> MailchimpEmulator:
+    return MailchimpEmulator(world, audience)

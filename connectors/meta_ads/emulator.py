@@ -192,3 +192,12 @@ class MetaEmulator:
 def _q(value: str) -> str:
     return quote(value, safe="")
 
+
+# what the sandbox reads (connectors/sandbox/__init__.py): one Graph API host for both platforms
+CREDENTIALS = {"meta_ads": {"ad_account_id": AD_ACCOUNT, "access_token": ACCESS_TOKEN},
+               "instagram": {"user_id": IG_USER, "access_token": ACCESS_TOKEN}}
+ATTRIBUTE = "meta"  # sandbox.meta
+
+
+def emulate(world: World, **_options: Any) -> MetaEmulator:
+    return MetaEmulator(world)

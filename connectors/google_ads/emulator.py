@@ -76,6 +76,10 @@ class GoogleAdsError(ApiError):
 
 
 class GoogleAdsEmulator:
+    def extra_settings(self, source: str, url: str) -> dict[str, Any]:
+        """Settings that reach this sandbox besides the credentials and base_url: its OAuth endpoint."""
+        return {"token_uri": url + "/token"}
+
     def __init__(self, world: World) -> None:
         self.world = world
         self.currency = "EUR"  # the customer account's currency (tests set another)
@@ -158,3 +162,12 @@ class GoogleAdsEmulator:
         batches = [{"results": results[i:i + 10_000], "fieldMask": mask, "requestId": request_id}
                    for i in range(0, len(results), 10_000)] or [{"fieldMask": mask, "requestId": request_id}]
         return Response(200, batches)
+
+
+# what the sandbox reads (connectors/sandbox/__init__.py)
+CREDENTIALS = {"google_ads": {"customer_id": CUSTOMER_ID, "developer_token": DEVELOPER_TOKEN, "client_id": CLIENT_ID,
+                              "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN}}
+
+
+def emulate(world: World, **_options: Any) -> GoogleAdsEmulator:
+    return GoogleAdsEmulator(world)
