@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import textwrap
 from pathlib import Path
 
@@ -153,10 +154,18 @@ custom_kpis:
 """
 
 
+def source_block(sandbox, source: str) -> str:
+    """A source's line under ``sources:``: the hand-written one (credentials from the environment),
+    else, for a platform added since, the settings that reach its emulator."""
+    if source in SOURCE_BLOCKS:
+        return SOURCE_BLOCKS[source].format(urls=sandbox.urls, manual_csv=MANUAL_CSV)
+    return f"{source}: {json.dumps(sandbox.settings_for(source))}"
+
+
 def subset_config(folder: Path, sandbox, sources: list[str], history_start: dt.date, *,
                   week_start: str = "monday", extra: str = "") -> Path:
     """kpi.yaml with only ``sources`` (sandbox URLs, credentials from the environment)."""
-    blocks = "\n".join("  " + SOURCE_BLOCKS[s].format(urls=sandbox.urls, manual_csv=MANUAL_CSV) for s in sources)
+    blocks = "\n".join("  " + source_block(sandbox, s) for s in sources)
     text = (f"business: Studio Lumen\ntimezone: Europe/Brussels\ncurrency: EUR\nweek_start: {week_start}\n"
             f"demo: false\nwarehouse: data/warehouse.duckdb\nhistory_start: {history_start}\n"
             f"sources:\n{blocks}\n" + (CUSTOM_KPIS if "manual" in sources else "") + extra)

@@ -11,6 +11,7 @@ import io
 import duckdb
 import pytest
 
+from connectors.registry import platforms
 from kpi_pipeline.cli import main
 from kpi_pipeline.config import load_config
 from kpi_pipeline.run import run_pipeline
@@ -20,7 +21,7 @@ from tests.truth import periods, truth
 
 HISTORY_START = dt.date(2026, 5, 1)
 TIMESTAMPS = {"_synced_at", "computed_at", "loaded_at"}
-ALL_SOURCES = ["mailchimp", "ga4", "meta_ads", "google_ads", "instagram", "stripe", "calendly", "hubspot", "manual"]
+ALL_SOURCES = list(platforms())
 
 
 @pytest.fixture(scope="module")

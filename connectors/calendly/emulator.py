@@ -163,3 +163,7 @@ CREDENTIALS = {"calendly": {"token": CALENDLY_TOKEN}}
 
 def emulate(world: World, **_options: Any) -> CalendlyEmulator:
     return CalendlyEmulator(world)
+# where tests/test_faults.py injects its faults: the data stream, its requests (a path regex), the
+# records of an answer, a numeric field and the key field of a record ("" when there is none)
+FAULT_TARGETS = {"calendly": dict(stream="scheduled_events", path=r"/scheduled_events$",
+                                   records=lambda b: b["collection"], key_field="uri")}

@@ -187,3 +187,6 @@ CREDENTIALS = {"ga4": {"property_id": PROPERTY_ID}}
 
 def emulate(world: World, **_options: Any) -> Ga4Emulator:
     return Ga4Emulator(world)
+# where tests/test_faults.py injects its faults: the data stream, its requests (a path regex), the
+# records of an answer, a numeric field and the key field of a record ("" when there is none)
+FAULT_TARGETS = {"ga4": dict(stream="traffic_daily", path=r":runReport")}

@@ -153,3 +153,7 @@ CREDENTIALS = {"hubspot": {"token": HUBSPOT_TOKEN}}
 
 def emulate(world: World, **_options: Any) -> HubSpotEmulator:
     return HubSpotEmulator(world)
+# where tests/test_faults.py injects its faults: the data stream, its requests (a path regex), the
+# records of an answer, a numeric field and the key field of a record ("" when there is none)
+FAULT_TARGETS = {"hubspot": dict(stream="contacts", path=r"/objects/contacts/search",
+                                  records=lambda b: b["results"], key_field="id")}

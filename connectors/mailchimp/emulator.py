@@ -394,3 +394,7 @@ BASE_PATH = "/3.0"  # the connector's base_url ends with the API version
 
 def emulate(world: World, audience: int = 0, **_options: Any) -> MailchimpEmulator:
     return MailchimpEmulator(world, audience)
+# where tests/test_faults.py injects its faults: the data stream, its requests (a path regex), the
+# records of an answer, a numeric field and the key field of a record ("" when there is none)
+FAULT_TARGETS = {"mailchimp": dict(stream="members", path=r"/lists/[^/]+/members", records=lambda b: b["members"],
+                                    typed_field="last_changed", key_field="id")}

@@ -204,3 +204,7 @@ CREDENTIALS = {"stripe": {"api_key": STRIPE_KEY}}
 
 def emulate(world: World, **_options: Any) -> StripeEmulator:
     return StripeEmulator(world)
+# where tests/test_faults.py injects its faults: the data stream, its requests (a path regex), the
+# records of an answer, a numeric field and the key field of a record ("" when there is none)
+FAULT_TARGETS = {"stripe": dict(stream="charges", path=r"/v1/charges", records=lambda b: b["data"],
+                                 typed_field="amount", key_field="id")}
