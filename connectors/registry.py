@@ -2,7 +2,7 @@
 
 A platform is a package under ``connectors/`` whose ``__init__`` declares it (README "Adding a
 connector"); the folders named in ``$KPI_CONNECTORS_PATH`` (``os.pathsep``-separated) are searched
-too, so a connector can live outside the repository (the tests' toy platform does). Its
+too, so a connector can live outside the repository (a test fixture's does). Its
 ``__init__`` is cheap to import: ``PLATFORM``, ``SETTINGS``, ``NAMES``, ``POOL``, and optionally
 ``CREDENTIALS``, ``ORDER``, ``parameters``. Its ``connector`` module (``connect``, ``STREAMS``,
 ``PROBE``) loads the platform's SDK and is imported only when a stream is asked for.
@@ -65,12 +65,15 @@ class Platform:
         return self.folder / "kpis.yml"
 
 
+_HOME = list(connectors.__path__)  # the shipped platforms' folder
+
+
 def _search_path() -> list[str]:
     extra = [str(Path(p).resolve()) for p in os.environ.get(PATH_ENV, "").split(os.pathsep) if p]
     for folder in extra:  # a folder of the env var: its packages import as connectors.<name>
         if folder not in connectors.__path__:
             connectors.__path__.append(folder)
-    return [*list(connectors.__path__)]
+    return [*_HOME, *extra]  # searched: the shipped folder and those the env var names now
 
 
 def _declared(module: ModuleType) -> Platform:

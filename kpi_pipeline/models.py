@@ -26,10 +26,10 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Iterable
 
-from connectors.registry import platforms
+from connectors.registry import platforms, streams
 from kpi_pipeline import kpi_sql
 from kpi_pipeline.catalog import SQL_DIR as SQL_DIR  # the shipped models' folder, for callers of models
-from kpi_pipeline.catalog import catalog_file, load_catalog, sql_dir as default_sql_dir
+from kpi_pipeline.catalog import catalog_file, full_catalog, load_catalog, sql_dir as default_sql_dir
 from kpi_pipeline.model_checks import ModelChecks, load_checks
 
 # tables written from Python, not by a model file: models may read them
@@ -143,7 +143,7 @@ def platform_folders() -> list[Path]:
     return [p.staging for p in platforms().values() if p.staging.is_dir()]
 
 
-def _sources(sql_dir: Path, folders: list[Path]):
+def _sources(sql_dir: Path, folders: list[Path], with_platforms: bool):
     """(table, file, SQL) of every model: the files (the platforms' first, then the models
     folder's), then those generated from the catalog."""
     paths = [path for folder in folders for path in sorted(folder.glob("*.sql"))]
@@ -152,7 +152,7 @@ def _sources(sql_dir: Path, folders: list[Path]):
     catalog = catalog_file(sql_dir)
     if not catalog.exists():
         return
-    kpis = load_catalog(catalog)
+    kpis = full_catalog(catalog) if with_platforms else load_catalog(catalog)  # the platforms' kpis.yml too
     for table in kpi_sql.TABLES:
         schema, name = table.split(".")
         if (sql_dir / schema / f"{name}.sql").exists():
@@ -190,7 +190,7 @@ def load_models(external: Iterable[str], sql_dir: Path | None = None, with_platf
             declared.setdefault(folder.name, {}).update(load_checks(folder, made))
     cache = _ParseCache()
     seen: dict[str, Path] = {}
-    for table, path, sql in _sources(sql_dir, folders):
+    for table, path, sql in _sources(sql_dir, folders, with_platforms):
         if table in seen:
             raise ModelError(f"{path}: {table} is also made by {seen[table]}")
         seen[table] = path
@@ -232,8 +232,4 @@ def _shown(path: Path, sql_dir: Path) -> Path:
 
 def all_raw_tables() -> list[str]:
     """Raw tables of every known source: models may read those of disabled sources (then empty)."""
-    # late: every connector's SDK, ~0.45 s of `kpi report` and `kpi review`, whose reporting
-    # imports coverage, so lineage and models
-    from connectors.registry import SOURCES
-
-    return [f"raw.{spec.table}" for _, specs in SOURCES.values() for spec in specs.values()]
+    return [f"raw.{spec.table}" for name in platforms() for spec in streams(name).values()]
