@@ -43,6 +43,7 @@ class Target:
     typed_field: str = ""  # a numeric field of a record, for a changed type
     key_field: str = ""  # the field of the record's key, for a missing field
     expired: dict[str, Any] | None = None  # how the platform says a credential expired (default: a 401)
+    empty: Callable[[Any, Any], Any] | None = None  # (body, request) -> its answer for a window without data
 
 
 # every platform with an emulator, as its emulator declares it (FAULT_TARGETS)
@@ -317,22 +318,10 @@ def test_a_changed_type_fails_naming_stream_and_column(sandbox, fast_policy, sou
 
 def _well_formed_empty(source: str):
     """The platform's own answer for a window without data (docs/PLATFORMS.md#empty-answers)."""
-    def transform(body, req):
-        if source == "ga4":  # proto3 JSON omits empty fields: no rows, no rowCount; the headers stay
-            return {k: v for k, v in body.items() if k not in ("rows", "rowCount")}
-        if source == "google_ads":  # a batch without results (or `[]`)
-            return [{k: v for k, v in batch.items() if k != "results"} for batch in body]
-        return {"mailchimp": {"members": [], "total_items": 0},
-                "meta_ads": {"data": []},
-                "stripe": {"object": "list", "url": req.path, "has_more": False, "data": []},
-                "calendly": {"collection": [], "pagination": {"count": 0, "next_page": None,
-                                                              "next_page_token": None}},
-                "hubspot": {"total": 0, "results": []}}[source]
-    return transform
+    return TARGETS[source].empty
 
 
-# Instagram's daily totals answer a value for every metric asked (0 included): they have no empty collection
-EMPTYABLE = [s for s in TARGETS if s != "instagram"]
+EMPTYABLE = [s for s, t in TARGETS.items() if t.empty]  # a platform without an empty answer declares none
 
 
 @pytest.mark.parametrize("source", EMPTYABLE)

@@ -164,6 +164,9 @@ CREDENTIALS = {"calendly": {"token": CALENDLY_TOKEN}}
 def emulate(world: World, **_options: Any) -> CalendlyEmulator:
     return CalendlyEmulator(world)
 # where tests/test_faults.py injects its faults: the data stream, its requests (a path regex), the
-# records of an answer, a numeric field and the key field of a record ("" when there is none)
+# records of an answer, a numeric field and the key field of a record ("" when there is none), and
+# its own answer for a window without data (docs/PLATFORMS.md#empty-answers)
 FAULT_TARGETS = {"calendly": dict(stream="scheduled_events", path=r"/scheduled_events$",
-                                   records=lambda b: b["collection"], key_field="uri")}
+                                   records=lambda b: b["collection"], key_field="uri",
+                                   empty=lambda body, req: {"collection": [], "pagination": {
+                                       "count": 0, "next_page": None, "next_page_token": None}})}

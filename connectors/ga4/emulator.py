@@ -188,5 +188,8 @@ CREDENTIALS = {"ga4": {"property_id": PROPERTY_ID}}
 def emulate(world: World, **_options: Any) -> Ga4Emulator:
     return Ga4Emulator(world)
 # where tests/test_faults.py injects its faults: the data stream, its requests (a path regex), the
-# records of an answer, a numeric field and the key field of a record ("" when there is none)
-FAULT_TARGETS = {"ga4": dict(stream="traffic_daily", path=r":runReport")}
+# records of an answer, a numeric field and the key field of a record ("" when there is none), and
+# its own answer for a window without data (docs/PLATFORMS.md#empty-answers)
+FAULT_TARGETS = {"ga4": dict(  # proto3 JSON omits empty fields: no rows, no rowCount; the headers stay
+    stream="traffic_daily", path=r":runReport",
+    empty=lambda body, req: {k: v for k, v in body.items() if k not in ("rows", "rowCount")})}

@@ -172,8 +172,10 @@ CREDENTIALS = {"google_ads": {"customer_id": CUSTOMER_ID, "developer_token": DEV
 def emulate(world: World, **_options: Any) -> GoogleAdsEmulator:
     return GoogleAdsEmulator(world)
 # where tests/test_faults.py injects its faults: the data stream, its requests (a path regex), the
-# records of an answer, a numeric field and the key field of a record ("" when there is none)
+# records of an answer, a numeric field and the key field of a record ("" when there is none), and
+# its own answer for a window without data (docs/PLATFORMS.md#empty-answers)
 FAULT_TARGETS = {"google_ads": dict(
     stream="campaign_daily", path=r"googleAds:searchStream",
+    empty=lambda body, req: [{k: v for k, v in batch.items() if k != "results"} for batch in body],  # no results
     expired=dict(status=400, body={"error": "invalid_grant", "error_description": "Token has been expired or revoked."},
                  path=r"/token"))}  # how Google says a credential expired or was revoked

@@ -154,6 +154,8 @@ CREDENTIALS = {"hubspot": {"token": HUBSPOT_TOKEN}}
 def emulate(world: World, **_options: Any) -> HubSpotEmulator:
     return HubSpotEmulator(world)
 # where tests/test_faults.py injects its faults: the data stream, its requests (a path regex), the
-# records of an answer, a numeric field and the key field of a record ("" when there is none)
+# records of an answer, a numeric field and the key field of a record ("" when there is none), and
+# its own answer for a window without data (docs/PLATFORMS.md#empty-answers)
 FAULT_TARGETS = {"hubspot": dict(stream="contacts", path=r"/objects/contacts/search",
-                                  records=lambda b: b["results"], key_field="id")}
+                                  records=lambda b: b["results"], key_field="id",
+                                  empty=lambda body, req: {"total": 0, "results": []})}

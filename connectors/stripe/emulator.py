@@ -205,6 +205,9 @@ CREDENTIALS = {"stripe": {"api_key": STRIPE_KEY}}
 def emulate(world: World, **_options: Any) -> StripeEmulator:
     return StripeEmulator(world)
 # where tests/test_faults.py injects its faults: the data stream, its requests (a path regex), the
-# records of an answer, a numeric field and the key field of a record ("" when there is none)
+# records of an answer, a numeric field and the key field of a record ("" when there is none), and
+# its own answer for a window without data (docs/PLATFORMS.md#empty-answers)
 FAULT_TARGETS = {"stripe": dict(stream="charges", path=r"/v1/charges", records=lambda b: b["data"],
-                                 typed_field="amount", key_field="id")}
+                                 typed_field="amount", key_field="id",
+                                 empty=lambda body, req: {"object": "list", "url": req.path, "has_more": False,
+                                                          "data": []})}
