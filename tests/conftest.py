@@ -93,8 +93,13 @@ def live_environment(mp: pytest.MonkeyPatch, sandbox, folder: Path) -> None:
 def live_config(tmp_path, sandbox, monkeypatch):
     """kpi.yaml pointing at the sandbox like a real deployment (not demo mode)."""
     live_environment(monkeypatch, sandbox, tmp_path)
-    sources = "\n".join("  " + source_block(sandbox, name) for name in platforms())  # every platform
-    return write_config(tmp_path, LIVE_CONFIG.format(history_start="2026-05-01", sources=sources))
+    return write_config(tmp_path, live_config_text(sandbox, "2026-05-01"))
+
+
+def live_config_text(sandbox, history_start) -> str:
+    """LIVE_CONFIG with every platform's block (credentials from the environment)."""
+    sources = "\n".join("  " + source_block(sandbox, name) for name in platforms())
+    return LIVE_CONFIG.format(history_start=history_start, sources=sources)
 
 
 def business_copy(path: Path, tmp_path: Path, mp: pytest.MonkeyPatch):

@@ -28,13 +28,10 @@ ALL_SOURCES = list(platforms())
 def synced(sandbox, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     folder = tmp_path_factory.mktemp("e2e")
-    from tests.conftest import LIVE_CONFIG, live_environment, write_config
+    from tests.conftest import live_config_text, live_environment, write_config
 
     live_environment(mp, sandbox, folder)
-    from tests.conftest import MANUAL_CSV
-
-    path = write_config(folder, LIVE_CONFIG.format(history_start=HISTORY_START, urls=sandbox.urls,
-                                                   manual_csv=MANUAL_CSV))
+    path = write_config(folder, live_config_text(sandbox, HISTORY_START))
     settings = load_config(path)
     out = io.StringIO()
     outcome = run_pipeline(settings, AS_OF, start=HISTORY_START, end=AS_OF, out=out)
