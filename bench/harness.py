@@ -108,10 +108,11 @@ def live_env(sandbox: Any, home: Path, today: dt.date) -> dict[str, str]:
 
 
 def live_folder(folder: Path, sandbox: Any, history_start: dt.date, sources: list[str] | None = None) -> Path:
-    from tests.conftest import SOURCE_BLOCKS, subset_config
+    from connectors.registry import platforms
+    from tests.conftest import subset_config
 
     folder.mkdir(parents=True, exist_ok=True)
-    return subset_config(folder, sandbox, sources or list(SOURCE_BLOCKS), history_start)
+    return subset_config(folder, sandbox, sources or list(platforms()), history_start)
 
 
 STREAM_LINE = re.compile(r"^(raw/\S+)\s+([\d,]+) rows\s+(\d+) requests\s+([\d.]+)s\s+(.*)$", re.MULTILINE)

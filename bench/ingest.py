@@ -26,7 +26,7 @@ AS_OF = dt.date(2026, 11, 15)
 
 
 def ours(base_url: str, folder: Path) -> int:
-    from connectors.mailchimp import STREAMS, MailchimpClient
+    from connectors.mailchimp.connector import STREAMS, MailchimpClient
     from connectors.streams import StreamContext, Window
     from kpi_pipeline.loading import load_stream
     from kpi_pipeline.warehouse import Warehouse

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from connectors.registry import platforms
 from kpi_pipeline.config import Settings
 from kpi_pipeline.periods import GRAINS, SNAPSHOT_GRAINS, iter_periods, label, parse_label, period_end, \
     previous_start, same_period_last_year, share_of
@@ -106,15 +107,13 @@ def catalog_frame(settings: Settings) -> pd.DataFrame:
 
 
 def parameters_frame(settings: Settings) -> pd.DataFrame:
-    """kpis.parameters: the settings SQL models need (intro-call event types, lead stages, the
-    conversion window, the business currency and the kpi.yaml exchange rates ``fx_rate:<CUR>``)."""
+    """kpis.parameters: the settings SQL models need (the conversion window, the business
+    currency, the kpi.yaml exchange rates ``fx_rate:<CUR>``, and what each platform's package
+    declares in ``parameters``: Calendly's intro-call event types, HubSpot's lead stages)."""
     rows = [("currency", settings.currency), ("conversion_window_days", str(settings.conversion_window_days))]
     rows += [(f"fx_rate:{currency}", repr(float(rate))) for currency, rate in sorted(settings.fx.items())]
-    calendly = settings.sources.calendly
-    for value in (calendly.intro_call_event_types if calendly else []):
-        rows.append(("intro_call_event_type", value.strip().lower()))  # compared whole, never as a part
-    hubspot = settings.sources.hubspot
-    for value in (hubspot.lead_stages if hubspot else []):
-        rows.append(("lead_stage", value.strip().lower()))
+    for name, block in settings.enabled_sources().items():  # what each platform's SQL reads
+        declared = platforms()[name].parameters
+        rows += declared(block) if declared else []
     return pd.DataFrame([{"business_id": settings.business_id, "name": n, "value": v} for n, v in rows],
                         columns=["business_id", "name", "value"])

@@ -17,6 +17,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from connectors.registry import platforms, streams
+
 SQL_DIR = Path(__file__).resolve().parent.parent / "dbt_like_sql"
 CATALOG_FILE = SQL_DIR / "kpis" / "catalog.yml"
 DOMAINS = ("marketing", "sales", "production", "customer_service", "hr")
@@ -156,8 +158,24 @@ class KpiDef(BaseModel):
 
 
 def builtin_kpis() -> tuple[KpiDef, ...]:
-    """The catalog of the models folder (dbt_like_sql/kpis/catalog.yml, see :func:`sql_dir`)."""
-    return load_catalog(catalog_file())
+    """The catalog of the models folder (dbt_like_sql/kpis/catalog.yml, see :func:`sql_dir`) and
+    the entries platform packages bring."""
+    return full_catalog(catalog_file())
+
+
+def full_catalog(path: Path) -> tuple[KpiDef, ...]:
+    """The KPIs of a catalog file followed by those of every platform's ``kpis.yml`` (KPIs only
+    that platform feeds; the shipped platforms have none: their KPIs are in the one catalog), ids
+    unique across them."""
+    kpis = load_catalog(path)
+    for platform in platforms().values():
+        if platform.kpis_file.exists():
+            kpis += load_catalog(platform.kpis_file)
+    ids = [k.id for k in kpis]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise ValueError(f"KPI ids declared twice (in {path} or a platform's kpis.yml): {twice}")
+    return kpis
 
 
 @lru_cache(maxsize=4)
@@ -185,9 +203,6 @@ def load_catalog(path: Path) -> tuple[KpiDef, ...]:
 
 def _reads_words(kpi: KpiDef, reads: tuple[tuple[str, str], ...]) -> str:
     """Which raw streams decide a KPI's coverage (README.md#what-the-numbers-mean)."""
-    # late: every connector's SDK, ~0.6 s of every `kpi` command (config imports catalog)
-    from connectors.registry import streams
-
     needed = [f"{s}/{n}" for s, n in reads if streams(s)[n].kind != "snapshot" and not streams(s)[n].supplementary]
     now = [f"{s}/{n}" for s, n in reads if streams(s)[n].kind == "snapshot" or streams(s)[n].supplementary]
     when = "the day the level stands for" if kpi.aggregation == "last" else "every day of the period"

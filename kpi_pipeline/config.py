@@ -21,6 +21,7 @@ from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
 
 from connectors.http import register_secret
+from connectors.registry import platforms
 from kpi_pipeline.catalog import KpiDef, builtin_kpis
 from kpi_pipeline.config_targets import check_targets, known_kpis
 from kpi_pipeline.config_sources import CREDENTIAL_FIELDS, SOURCE_MODELS, SourceBase, Sources, Strict as _Strict
@@ -30,14 +31,11 @@ from kpi_pipeline.storage import PUBLISHED_FILE
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 BUSINESSES_DIR = "businesses"  # a portfolio: <root>/businesses/<slug>/kpi.yaml, one folder per business
 SLUG = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-# platforms whose accounts share one rate limit per app or token: one Dagster pool each (README "Portfolio")
-API_POOLS = {"mailchimp": "api_mailchimp", "ga4": "api_ga4", "meta_ads": "api_meta", "instagram": "api_meta",
-             "google_ads": "api_google_ads", "stripe": "api_stripe", "calendly": "api_calendly",
-             "hubspot": "api_hubspot", "manual": "api_manual"}
-# their slots, set in the instance when it has none (`dagster instance concurrency set` changes them):
-# Meta's app-level usage and Google Ads' developer-token quota are shared by every account of the app
-API_POOL_LIMITS = {"api_meta": 2, "api_google_ads": 2, "api_ga4": 4, "api_mailchimp": 4, "api_stripe": 4,
-                   "api_calendly": 4, "api_hubspot": 4, "api_manual": 4}
+# platforms whose accounts share one rate limit per app or token: one Dagster pool each (README
+# "Portfolio"), and its slots, set in the instance when it has none (`dagster instance concurrency
+# set` changes them); each platform's package declares its POOL
+API_POOLS = {name: p.pool for name, p in platforms().items()}
+API_POOL_LIMITS = {p.pool: p.pool_slots for p in platforms().values()}
 WRITER_POOL = "duckdb"
 
 
@@ -204,7 +202,12 @@ class Settings(_Strict):
         return ZoneInfo(self.timezone)
 
     def enabled_sources(self) -> dict[str, SourceBase]:
-        return {name: block for name in Sources.model_fields if (block := getattr(self.sources, name)) is not None}
+        return {name: block for name in SOURCE_MODELS if (block := self.source(name)) is not None}
+
+    def source(self, name: str) -> SourceBase | None:
+        """The settings block of a source, None when it is not configured."""
+        block = getattr(self.sources, name, None)
+        return block if isinstance(block, SourceBase) else None
 
     def kpis(self) -> tuple[KpiDef, ...]:
         """Built-in KPIs whose sources are all enabled, plus the custom ones."""

@@ -25,6 +25,7 @@ from typing import Callable
 
 import pyarrow as pa
 
+from connectors.registry import streams
 from kpi_pipeline.config import Settings
 from kpi_pipeline.lineage import kpi_streams
 from kpi_pipeline.warehouse import Warehouse
@@ -42,8 +43,6 @@ def _fmt(day: dt.date) -> str:
 
 
 def _specs() -> Callable[[str], dict]:
-    from connectors.registry import streams  # late: see models.all_raw_tables
-
     return streams
 
 

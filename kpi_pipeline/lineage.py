@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
+from connectors.registry import streams
 from kpi_pipeline.catalog import sql_dir
 from kpi_pipeline.models import PYTHON_TABLES, Model, ParseCache, all_raw_tables, load_models, raw_inputs
 
@@ -116,8 +117,6 @@ def kpi_streams(kpis, enabled: Iterable[str], lineage: dict[str, frozenset[str]]
         kpis: the configuration's KPIs (:meth:`Settings.kpis`).
         enabled: the enabled sources (an ad KPI of Meta and Google Ads reads the enabled ones).
     """
-    from connectors.registry import streams  # late: see models.all_raw_tables
-
     lineage = builtin_lineage() if lineage is None else lineage
     enabled = set(enabled)
     out: dict[str, tuple[tuple[str, str], ...]] = {}

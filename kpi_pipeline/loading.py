@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.errors import ConfigurationError, FatalError
-from connectors.registry import SOURCES
+from connectors.registry import connect
 from connectors.streams import WHOLE_HISTORY_START, Page, StreamContext, StreamSpec, Window, scrubbed
 from kpi_pipeline.warehouse import ARROW_TYPES, Warehouse
 
@@ -249,4 +249,4 @@ def record_load(warehouse: Warehouse, spec: StreamSpec, result: LoadResult, ctx:
 
 
 def connect_source(source: str, values: dict[str, Any]) -> Any:
-    return SOURCES[source][0](values)
+    return connect(source, values)

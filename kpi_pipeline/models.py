@@ -1,4 +1,5 @@
-"""SQL models: one SELECT per file under dbt_like_sql/<schema>/<table>.sql, and ``kpis.kpi_daily``
+"""SQL models: one SELECT per file under dbt_like_sql/<schema>/<table>.sql and each platform's
+connectors/<platform>/staging/<table>.sql, and ``kpis.kpi_daily``
 and ``kpis.kpi_ranges`` generated from the KPIs' formulas in kpis/catalog.yml
 (:mod:`kpi_pipeline.kpi_sql`).
 
@@ -25,9 +26,10 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from connectors.registry import platforms, streams
 from kpi_pipeline import kpi_sql
 from kpi_pipeline.catalog import SQL_DIR as SQL_DIR  # the shipped models' folder, for callers of models
-from kpi_pipeline.catalog import KpiDef, catalog_file, load_catalog, sql_dir as default_sql_dir
+from kpi_pipeline.catalog import KpiDef, catalog_file, full_catalog, load_catalog, sql_dir as default_sql_dir
 from kpi_pipeline.model_checks import ModelChecks, load_checks
 
 # tables written from Python, not by a model file: models may read them
@@ -145,16 +147,23 @@ def _line_of(sql: str, table: str) -> int:
     return sql.count("\n", 0, match.start()) + 1 if match else 1
 
 
-def _sources(sql_dir: Path, kpis: Iterable[KpiDef] | None):
-    """(table, file, SQL) of every model: the files, then those generated from the catalog (from
-    ``kpis`` when given, else from every KPI of the catalog, the CSV's custom KPIs included)."""
-    for path in sorted(sql_dir.glob("*/*.sql")):
+def platform_folders() -> list[Path]:
+    """The folders of models each platform package brings (its ``staging/``), in list order."""
+    return [p.staging for p in platforms().values() if p.staging.is_dir()]
+
+
+def _sources(sql_dir: Path, folders: list[Path], with_platforms: bool, kpis: Iterable[KpiDef] | None):
+    """(table, file, SQL) of every model: the files (the platforms' first, then the models
+    folder's), then those generated from the catalog (from ``kpis`` when given, else from every
+    KPI of the catalog and the platforms' ``kpis.yml``, the CSV's custom KPIs included)."""
+    paths = [path for folder in folders for path in sorted(folder.glob("*.sql"))]
+    for path in [*paths, *sorted(sql_dir.glob("*/*.sql"))]:
         yield f"{path.parent.name}.{path.stem}", path, path.read_text()
     catalog = catalog_file(sql_dir)
     if not catalog.exists():
         return
     if kpis is None:
-        kpis, custom = load_catalog(catalog), True
+        kpis, custom = (full_catalog(catalog) if with_platforms else load_catalog(catalog)), True
     else:
         kpis = list(kpis)
         custom = any("manual" in k.sources for k in kpis)
@@ -170,8 +179,8 @@ def _sources(sql_dir: Path, kpis: Iterable[KpiDef] | None):
         yield table, catalog, sql
 
 
-def load_models(external: Iterable[str], sql_dir: Path | None = None,
-                kpis: Iterable[KpiDef] | None = None) -> list[Model]:
+def load_models(external: Iterable[str], sql_dir: Path | None = None, kpis: Iterable[KpiDef] | None = None,
+                with_platforms: bool = True) -> list[Model]:
     """Parse every model, check its tables exist, and return them in dependency order.
 
     Args:
@@ -181,6 +190,8 @@ def load_models(external: Iterable[str], sql_dir: Path | None = None,
             ``kpis.kpi_ranges``.
         kpis: the KPIs those two are generated from (a business's: :meth:`Settings.kpis`);
             default every KPI of the catalog.
+        with_platforms: also the staging models each platform package brings
+            (``connectors/<platform>/staging/``); False for a folder of models on its own.
 
     Raises:
         ModelError: naming the file (and line) of the first problem found.
@@ -188,13 +199,18 @@ def load_models(external: Iterable[str], sql_dir: Path | None = None,
     sql_dir = sql_dir or default_sql_dir()
     models: dict[str, Model] = {}
     generated = kpi_sql.TABLES if catalog_file(sql_dir).exists() else ()
-    declared = {}
-    for folder in sorted(sql_dir.iterdir()):
+    declared: dict[str, dict[str, ModelChecks]] = {}
+    folders = platform_folders() if with_platforms else []
+    for folder in [*folders, *sorted(sql_dir.iterdir())]:
         if folder.is_dir():
             made = [t.split(".")[1] for t in generated if t.startswith(f"{folder.name}.")]
-            declared[folder.name] = load_checks(folder, made)
+            declared.setdefault(folder.name, {}).update(load_checks(folder, made))
     cache = ParseCache()
-    for table, path, sql in _sources(sql_dir, kpis):
+    seen: dict[str, Path] = {}
+    for table, path, sql in _sources(sql_dir, folders, with_platforms, kpis):
+        if table in seen:
+            raise ModelError(f"{path}: {table} is also made by {seen[table]}")
+        seen[table] = path
         try:
             deps = cache.tables(sql)
         except Exception as err:
@@ -218,7 +234,7 @@ def load_models(external: Iterable[str], sql_dir: Path | None = None,
         order = list(sorter.static_order())
     except graphlib.CycleError as err:
         cycle = err.args[1]
-        files = " -> ".join(str(models[t].path.relative_to(sql_dir)) for t in cycle)
+        files = " -> ".join(str(_shown(models[t].path, sql_dir)) for t in cycle)
         raise ModelError(f"dependency cycle between models: {files}") from None
     return [models[t] for t in order]
 
@@ -268,10 +284,14 @@ def business_models(raw_tables: Iterable[str], kpis: Iterable[KpiDef], sql_dir: 
     return select_models(load_models([*all_raw_tables(), *PYTHON_TABLES], sql_dir, kpis), raw_tables)
 
 
+def _shown(path: Path, sql_dir: Path) -> Path:
+    """A model's file as a message names it: under the models folder, else under the repository."""
+    for root in (sql_dir, sql_dir.parent):
+        if path.is_relative_to(root):
+            return path.relative_to(root)
+    return path
+
+
 def all_raw_tables() -> list[str]:
     """Raw tables of every known source: models may read those of disabled sources (then empty)."""
-    # late: every connector's SDK, ~0.45 s of `kpi report` and `kpi review`, whose reporting
-    # imports coverage, so lineage and models
-    from connectors.registry import SOURCES
-
-    return [f"raw.{spec.table}" for _, specs in SOURCES.values() for spec in specs.values()]
+    return [f"raw.{spec.table}" for name in platforms() for spec in streams(name).values()]

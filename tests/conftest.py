@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import textwrap
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 pytest.register_assert_rewrite("tests.expected_kpis", "tests.subsets")
 
 from connectors.http import RetryPolicy  # noqa: E402 - after the rewrite's registration
+from connectors.registry import platforms  # noqa: E402
 from connectors.sandbox import Sandbox  # noqa: E402
 
 AS_OF = dt.date(2026, 11, 15)
@@ -54,18 +56,7 @@ demo: false
 warehouse: data/warehouse.duckdb
 history_start: {history_start}
 sources:
-  mailchimp: {{api_key: "${{MAILCHIMP_API_KEY}}", base_url: "{urls[mailchimp]}", lookback_days: 14}}
-  ga4: {{property_id: "123456789", credentials_file: "${{GOOGLE_APPLICATION_CREDENTIALS}}", base_url: "{urls[ga4]}"}}
-  meta_ads: {{ad_account_id: act_1234567890, access_token: "${{META_ACCESS_TOKEN}}", base_url: "{urls[meta_ads]}"}}
-  google_ads: {{customer_id: "123-456-7890", developer_token: "${{GOOGLE_ADS_DEVELOPER_TOKEN}}",
-               client_id: "${{GOOGLE_ADS_CLIENT_ID}}", client_secret: "${{GOOGLE_ADS_CLIENT_SECRET}}",
-               refresh_token: "${{GOOGLE_ADS_REFRESH_TOKEN}}", base_url: "{urls[google_ads]}",
-               token_uri: "{urls[google_ads]}/token"}}
-  instagram: {{user_id: "17841400000000000", access_token: "${{META_ACCESS_TOKEN}}", base_url: "{urls[instagram]}"}}
-  stripe: {{api_key: "${{STRIPE_API_KEY}}", base_url: "{urls[stripe]}"}}
-  calendly: {{token: "${{CALENDLY_TOKEN}}", base_url: "{urls[calendly]}", intro_call_event_types: ["intro call"]}}
-  hubspot: {{token: "${{HUBSPOT_TOKEN}}", base_url: "{urls[hubspot]}"}}
-  manual: {{path: "{manual_csv}"}}
+{sources}
 custom_kpis:
   - {{id: treatments_performed, label: Treatments performed, domain: production, aggregation: sum}}
   - {{id: support_tickets_solved, label: Support tickets solved, domain: customer_service, aggregation: sum}}
@@ -102,8 +93,13 @@ def live_environment(mp: pytest.MonkeyPatch, sandbox, folder: Path) -> None:
 def live_config(tmp_path, sandbox, monkeypatch):
     """kpi.yaml pointing at the sandbox like a real deployment (not demo mode)."""
     live_environment(monkeypatch, sandbox, tmp_path)
-    return write_config(tmp_path, LIVE_CONFIG.format(history_start="2026-05-01", urls=sandbox.urls,
-                                                     manual_csv=MANUAL_CSV))
+    return write_config(tmp_path, live_config_text(sandbox, "2026-05-01"))
+
+
+def live_config_text(sandbox, history_start) -> str:
+    """LIVE_CONFIG with every platform's block (credentials from the environment)."""
+    sources = "\n".join("  " + source_block(sandbox, name) for name in platforms())
+    return LIVE_CONFIG.format(history_start=history_start, sources=sources)
 
 
 @pytest.fixture(scope="module")
@@ -170,10 +166,18 @@ custom_kpis:
 """
 
 
+def source_block(sandbox, source: str) -> str:
+    """A source's line under ``sources:``: the hand-written one (credentials from the environment),
+    else, for a platform added since, the settings that reach its emulator."""
+    if source in SOURCE_BLOCKS:
+        return SOURCE_BLOCKS[source].format(urls=sandbox.urls, manual_csv=MANUAL_CSV)
+    return f"{source}: {json.dumps(sandbox.settings_for(source))}"
+
+
 def subset_config(folder: Path, sandbox, sources: list[str], history_start: dt.date, *,
                   week_start: str = "monday", extra: str = "") -> Path:
     """kpi.yaml with only ``sources`` (sandbox URLs, credentials from the environment)."""
-    blocks = "\n".join("  " + SOURCE_BLOCKS[s].format(urls=sandbox.urls, manual_csv=MANUAL_CSV) for s in sources)
+    blocks = "\n".join("  " + source_block(sandbox, s) for s in sources)
     text = (f"business: Studio Lumen\ntimezone: Europe/Brussels\ncurrency: EUR\nweek_start: {week_start}\n"
             f"demo: false\nwarehouse: data/warehouse.duckdb\nhistory_start: {history_start}\n"
             f"sources:\n{blocks}\n" + (CUSTOM_KPIS if "manual" in sources else "") + extra)

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 
+from connectors.registry import platforms
 from kpi_pipeline.cli import main
 from tests.conftest import AS_OF
 
@@ -11,8 +12,7 @@ from tests.conftest import AS_OF
 def test_every_source_answers_with_good_credentials(live_config, capsys):
     assert main(["check", "--config", str(live_config), "--online", "--as-of", AS_OF.isoformat()]) == 0
     out = capsys.readouterr().out
-    for source in ("mailchimp", "ga4", "meta_ads", "google_ads", "instagram", "stripe", "calendly", "hubspot",
-                   "manual"):
+    for source in platforms():
         assert f"  ok {source}: " in out, out
     assert "ok stripe: balance_transactions answered" in out
 
@@ -59,7 +59,7 @@ def test_configured_names_are_checked_against_the_account(live_config, capsys):
 
 
 def test_an_event_type_the_account_lacks_is_refused_by_its_path_with_the_accounts_types(live_config, capsys):
-    from connectors.sandbox.sales import EVENT_TYPES, RETIRED_EVENT_TYPE
+    from connectors.calendly.emulator import EVENT_TYPES, RETIRED_EVENT_TYPE
 
     edit(live_config, 'intro_call_event_types: ["intro call"]', 'intro_call_event_types: ["Intro call", "Intro cal"]')
     assert check(live_config) == 2
@@ -74,7 +74,7 @@ def test_an_event_type_the_account_lacks_is_refused_by_its_path_with_the_account
 
 
 def test_a_lead_stage_the_account_lacks_is_refused_with_the_accounts_stages_custom_ones_too(live_config, capsys):
-    from connectors.sandbox.sales import HUBSPOT_TOKEN, LIFECYCLE_STAGES
+    from connectors.hubspot.emulator import HUBSPOT_TOKEN, LIFECYCLE_STAGES
 
     edit(live_config, 'hubspot: {token: "${HUBSPOT_TOKEN}"',
          'hubspot: {lead_stages: [MQL, lead, " Marketing Qualified Lead"], token: "${HUBSPOT_TOKEN}"')
@@ -132,7 +132,7 @@ def test_the_default_google_ads_version_is_a_current_one(live_config, capsys, sa
     ("v99", "warning", "v99 is not a Google Ads API version this connector knows; supported: v23, v24, v25, v26"),
 ])
 def test_google_ads_versions_are_judged_by_their_sunset(version, kind, words):
-    from connectors.google_ads import version_notice
+    from connectors.google_ads.connector import version_notice
 
     notice = version_notice(version, AS_OF + dt.timedelta(days=1))
     assert (notice or (None, ""))[0] == kind and words in (notice or (None, ""))[1]

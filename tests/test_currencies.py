@@ -9,7 +9,8 @@ import datetime as dt
 
 import pytest
 
-from connectors import google_ads, meta_ads
+from connectors.google_ads import connector as google_ads
+from connectors.meta_ads import connector as meta_ads
 from connectors.errors import ConfigurationError
 from connectors.streams import StreamContext, Window
 from kpi_pipeline.config import load_config

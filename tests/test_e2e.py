@@ -11,6 +11,7 @@ import io
 import duckdb
 import pytest
 
+from connectors.registry import platforms
 from kpi_pipeline.cli import main
 from kpi_pipeline.config import load_config
 from kpi_pipeline.run import run_pipeline
@@ -20,20 +21,17 @@ from tests.truth import level_known, periods, truth
 
 HISTORY_START = dt.date(2026, 5, 1)
 TIMESTAMPS = {"_synced_at", "computed_at", "loaded_at"}
-ALL_SOURCES = ["mailchimp", "ga4", "meta_ads", "google_ads", "instagram", "stripe", "calendly", "hubspot", "manual"]
+ALL_SOURCES = list(platforms())
 
 
 @pytest.fixture(scope="module")
 def synced(sandbox, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     folder = tmp_path_factory.mktemp("e2e")
-    from tests.conftest import LIVE_CONFIG, live_environment, write_config
+    from tests.conftest import live_config_text, live_environment, write_config
 
     live_environment(mp, sandbox, folder)
-    from tests.conftest import MANUAL_CSV
-
-    path = write_config(folder, LIVE_CONFIG.format(history_start=HISTORY_START, urls=sandbox.urls,
-                                                   manual_csv=MANUAL_CSV))
+    path = write_config(folder, live_config_text(sandbox, HISTORY_START))
     settings = load_config(path)
     out = io.StringIO()
     outcome = run_pipeline(settings, AS_OF, start=HISTORY_START, end=AS_OF, out=out)

@@ -23,7 +23,7 @@ import pytest
 
 from connectors.errors import AuthenticationError, ConnectorError, FatalError, RetriableError
 from connectors.registry import SOURCES
-from connectors.sandbox import CREDENTIALS
+from connectors.sandbox import CREDENTIALS, emulator_modules
 from kpi_pipeline.config_sources import CREDENTIAL_FIELDS
 from tests.connector_runs import SETTINGS, content, make_client
 from kpi_pipeline.loading import load_stream
@@ -42,27 +42,17 @@ class Target:
     records: Callable[[Any], list[dict]] | None = None  # the records in a response body, for schema drift
     typed_field: str = ""  # a numeric field of a record, for a changed type
     key_field: str = ""  # the field of the record's key, for a missing field
+    expired: dict[str, Any] | None = None  # how the platform says a credential expired (default: a 401)
+    empty: Callable[[Any, Any], Any] | None = None  # (body, request) -> its answer for a window without data
 
 
-TARGETS = {
-    "mailchimp": Target("mailchimp", "members", r"/lists/[^/]+/members", lambda b: b["members"], "last_changed", "id"),
-    "ga4": Target("ga4", "traffic_daily", r":runReport"),
-    "meta_ads": Target("meta_ads", "campaign_insights", r"/insights", lambda b: b["data"], "clicks", "campaign_id"),
-    "instagram": Target("instagram", "daily_totals", r"/insights"),
-    "google_ads": Target("google_ads", "campaign_daily", r"googleAds:searchStream"),
-    "stripe": Target("stripe", "charges", r"/v1/charges", lambda b: b["data"], "amount", "id"),
-    "calendly": Target("calendly", "scheduled_events", r"/scheduled_events$", lambda b: b["collection"], "", "uri"),
-    "hubspot": Target("hubspot", "contacts", r"/objects/contacts/search", lambda b: b["results"], "", "id"),
-}
-EXPIRED = {  # how each platform says a credential expired or was revoked (docs/PLATFORMS.md#errors)
-    "meta_ads": dict(status=400, body={"error": {"message": "Error validating access token: Session has expired",
-                                                 "type": "OAuthException", "code": 190, "error_subcode": 463}}),
-    "instagram": dict(status=400, body={"error": {"message": "Error validating access token: The user has not "
-                                                  "authorized application", "type": "OAuthException", "code": 190,
-                                                  "error_subcode": 458}}),
-    "google_ads": dict(status=400, body={"error": "invalid_grant", "error_description": "Token has been expired or "
-                                                                                          "revoked."}, path=r"/token"),
-}
+# every platform with an emulator, as its emulator declares it (FAULT_TARGETS)
+TARGETS = {source: Target(source, **spec) for module in emulator_modules().values()
+           for source, spec in module.FAULT_TARGETS.items()}
+
+
+def test_every_emulated_platform_is_in_the_fault_matrix():
+    assert set(TARGETS) == set(CREDENTIALS), "declare FAULT_TARGETS in the platform's emulator.py"
 
 
 def _http_date(seconds: int) -> str:
@@ -84,7 +74,7 @@ FAULTS: dict[str, tuple[Any, str]] = {
     "truncated JSON": (dict(malformed=True), RETRIED),
     "HTML page with 200": (dict(html=True), RETRIED),
     "truncated JSON, persistent": (dict(malformed=True, times=50), FAILS),
-    "token expired or revoked": (lambda t: {**dict(status=401, times=50), **EXPIRED.get(t.source, {})}, FAILS_AUTH),
+    "token expired or revoked": (lambda t: {**dict(status=401, times=50), **(t.expired or {})}, FAILS_AUTH),
     "server echoes the credential": (dict(echo=True, status=401, times=50), FAILS_AUTH),
     # 200 with `{}` (Stripe, Calendly, HubSpot, Meta do this in outages): no data, not an empty window
     "empty object with 200": (dict(status=200, body={}, times=50), MALFORMED),
@@ -328,22 +318,10 @@ def test_a_changed_type_fails_naming_stream_and_column(sandbox, fast_policy, sou
 
 def _well_formed_empty(source: str):
     """The platform's own answer for a window without data (docs/PLATFORMS.md#empty-answers)."""
-    def transform(body, req):
-        if source == "ga4":  # proto3 JSON omits empty fields: no rows, no rowCount; the headers stay
-            return {k: v for k, v in body.items() if k not in ("rows", "rowCount")}
-        if source == "google_ads":  # a batch without results (or `[]`)
-            return [{k: v for k, v in batch.items() if k != "results"} for batch in body]
-        return {"mailchimp": {"members": [], "total_items": 0},
-                "meta_ads": {"data": []},
-                "stripe": {"object": "list", "url": req.path, "has_more": False, "data": []},
-                "calendly": {"collection": [], "pagination": {"count": 0, "next_page": None,
-                                                              "next_page_token": None}},
-                "hubspot": {"total": 0, "results": []}}[source]
-    return transform
+    return TARGETS[source].empty
 
 
-# Instagram's daily totals answer a value for every metric asked (0 included): they have no empty collection
-EMPTYABLE = [s for s in TARGETS if s != "instagram"]
+EMPTYABLE = [s for s, t in TARGETS.items() if t.empty]  # a platform without an empty answer declares none
 
 
 @pytest.mark.parametrize("source", EMPTYABLE)

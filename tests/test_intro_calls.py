@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from connectors import calendly
+from connectors.calendly import connector as calendly
 from connectors.sandbox.world import local_date
 from connectors.streams import StreamContext, Window
 from kpi_pipeline.config import load_config

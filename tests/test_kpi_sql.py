@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from connectors.mailchimp import STREAMS
+from connectors.mailchimp.connector import STREAMS
 from connectors.streams import Page, StreamContext
 from kpi_pipeline.config import load_config
 from kpi_pipeline.loading import page_to_arrow

@@ -73,27 +73,29 @@ def layout_block(readme: str) -> list[str]:
 
 
 def layout_names(lines: list[str]) -> list[str]:
-    """Every path the Layout names (folders end with ``/``), resolved through its indentation."""
+    """Every path the Layout names (folders end with ``/``), resolved through its indentation. The
+    entries under a line naming several folders belong to each of them (``stripe/, calendly/``
+    then ``  staging/``: both have one)."""
     names: list[str] = []
-    parents: list[str] = []  # parents[d]: the folder entries at depth d belong to ("" at the top)
+    parents: list[list[str]] = []  # parents[d]: the folders entries at depth d belong to ([""] at the top)
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         indent = len(line) - len(line.lstrip(" "))
         assert indent % 2 == 0, f"Layout line {number}: indent by two spaces per level: {line!r}"
         depth = indent // 2
-        deeper = depth > len(parents) or (depth and parents[depth - 1].endswith("\0"))
+        deeper = depth > len(parents) or (depth and not parents[depth - 1])
         assert not deeper, f"Layout line {number}: indented deeper than a folder above it: {line!r}"
         del parents[depth:]
-        prefix = parents[depth - 1] if depth else ""
+        prefixes = parents[depth - 1] if depth else [""]
         entry = re.split(r"\s{2,}", line.strip(), maxsplit=1)[0]
-        folder = None
+        folders = []
         for name in entry.split(", "):
             assert NAME.match(name), f"Layout line {number}: {name!r} is not a file or folder name: {line!r}"
-            names.append(prefix + name)
+            names.extend(prefix + name for prefix in prefixes)
             if name.endswith("/"):
-                folder = prefix + name
-        parents.append(folder or prefix + "\0")  # a line of files has no children
+                folders.extend(prefix + name for prefix in prefixes)
+        parents.append(folders)  # a line of files has no children
     return names
 
 
@@ -126,6 +128,7 @@ def test_a_name_is_read_under_its_own_folder():
     assert layout_names(lines) == ["a/", "a/b.py", "a/c/", "a/c/", "a/c/d.py", "e.py"]
     with pytest.raises(AssertionError, match="deeper"):
         layout_names(["a.py  x", "  b.py  y"])
+    assert layout_names(["a/, b/  x", "  s/  y", "    t.sql  z"]) == ["a/", "b/", "a/s/", "b/s/", "a/s/t.sql", "b/s/t.sql"]
 
 
 # ------------------------------------------------------------------------------ module size

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors.errors import AuthenticationError, ConfigurationError, RetriableError
-from connectors.mailchimp import STREAMS, MailchimpClient
+from connectors.mailchimp.connector import STREAMS, MailchimpClient
 from connectors.sandbox import CREDENTIALS, Sandbox
 from connectors.streams import StreamContext, Window
 from kpi_pipeline.loading import load_stream

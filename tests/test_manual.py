@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from connectors.errors import ConfigurationError
-from connectors.manual import STREAMS, ManualFile
+from connectors.manual.connector import STREAMS, ManualFile
 from connectors.streams import StreamContext, Window
 from kpi_pipeline.config import load_config
 from kpi_pipeline.loading import load_stream
@@ -124,7 +124,7 @@ def test_custom_kpis_are_aggregated_by_their_declaration(tmp_path):
 
 LOAD = """
 import datetime as dt, resource, sys
-from connectors.manual import STREAMS, connect
+from connectors.manual.connector import STREAMS, connect
 from connectors.streams import StreamContext, Window
 from kpi_pipeline.loading import load_stream
 from kpi_pipeline.warehouse import Warehouse
@@ -195,7 +195,7 @@ def test_a_utf16_file_is_refused_saying_what_it_is(tmp_path):
 
 def test_dates_after_the_last_day_are_refused_and_before_history_start_said(tmp_path, monkeypatch):
     """2062 for 2026 is refused by its line; 1999 is said (history_start may have moved later)."""
-    from connectors.manual import connect
+    from connectors.manual.connector import connect
     from kpi_pipeline.runtime import source_settings
 
     monkeypatch.setenv("KPI_TODAY", "2026-03-11")  # the platforms' today: a row of today is in

@@ -5,7 +5,10 @@ import json
 
 import pytest
 
-from connectors import ga4, google_ads, instagram, meta_ads
+from connectors.ga4 import connector as ga4
+from connectors.google_ads import connector as google_ads
+from connectors.instagram import connector as instagram
+from connectors.meta_ads import connector as meta_ads
 from connectors.errors import AuthenticationError, ConfigurationError, RateLimitedError
 from connectors.sandbox import CREDENTIALS
 from connectors.streams import StreamContext, Window

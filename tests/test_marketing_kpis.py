@@ -8,7 +8,9 @@ import datetime as dt
 
 import pytest
 
-from connectors import google_ads, instagram, meta_ads
+from connectors.google_ads import connector as google_ads
+from connectors.instagram import connector as instagram
+from connectors.meta_ads import connector as meta_ads
 from connectors.sandbox import Sandbox
 from connectors.sandbox.world import local_midnight
 from connectors.streams import Page, StreamContext, Window

@@ -7,7 +7,7 @@ import pytest
 
 from kpi_pipeline.assets.models import build_model_asset
 from kpi_pipeline.model_checks import ChecksFileError, load_checks, row_count_anomaly
-from kpi_pipeline.models import SQL_DIR, load_models
+from kpi_pipeline.models import SQL_DIR, load_models, platform_folders
 from kpi_pipeline.resources import WarehouseResource
 from kpi_pipeline.warehouse import Warehouse
 
@@ -34,7 +34,7 @@ CHECKS = "stg_orders:\n  unique: [order_id]\n  not_null: [order_id, day]\n  acce
 
 
 def build(sql_dir, wh_path):
-    models = load_models(["raw.orders"], sql_dir)
+    models = load_models(["raw.orders"], sql_dir, with_platforms=False)
     defined = {"raw.orders", *(m.table for m in models)}
     assets = [build_model_asset(m, defined, "duckdb") for m in models]
     return assets, {"warehouse": WarehouseResource(path=str(wh_path), business_id="shop")}
@@ -51,8 +51,10 @@ def materialized(result):
 
 
 def test_every_shipped_model_declares_its_key_and_the_declarations_load():
-    staging, kpis = load_checks(SQL_DIR / "staging"), load_checks(SQL_DIR / "kpis", ["kpi_daily", "kpi_ranges"])
-    sql = {p.stem for p in (SQL_DIR / "staging").glob("*.sql")}
+    folders = [SQL_DIR / "staging", *platform_folders()]  # the platforms' staging models are beside them
+    staging = {name: checks for folder in folders for name, checks in load_checks(folder).items()}
+    kpis = load_checks(SQL_DIR / "kpis", ["kpi_daily", "kpi_ranges"])
+    sql = {p.stem for folder in folders for p in folder.glob("*.sql")}
     assert set(staging) == sql  # every staging model is checked
     assert staging["stg_stripe__charges"].unique == ("business_id", "charge_id")
     assert kpis["kpi_values"].accepted_values["grain"] == ("day", "week", "month", "quarter", "year")

@@ -31,14 +31,14 @@ def test_models_come_in_dependency_order(tmp_path):
     write(tmp_path, "kpis.b", "with x as (select * from staging.a) select * from x")
     write(tmp_path, "staging.a", "select * from raw.s__t")
     write(tmp_path, "kpis.c", "select * from kpis.b join staging.a using (id)")
-    order = [m.table for m in load_models(["raw.s__t"], tmp_path)]
+    order = [m.table for m in load_models(["raw.s__t"], tmp_path, with_platforms=False)]
     assert order.index("staging.a") < order.index("kpis.b") < order.index("kpis.c")
 
 
 def test_unknown_table_fails_naming_file_and_line(tmp_path):
     write(tmp_path, "staging.a", "select 1 as id\nunion all\nselect id from raw.missing__stream")
     with pytest.raises(ModelError, match=r"staging/a\.sql:3: unknown table 'raw.missing__stream'"):
-        load_models([], tmp_path)
+        load_models([], tmp_path, with_platforms=False)
 
 
 def test_cycle_fails_naming_the_whole_cycle(tmp_path):
@@ -46,7 +46,7 @@ def test_cycle_fails_naming_the_whole_cycle(tmp_path):
     write(tmp_path, "kpis.b", "select * from kpis.c")
     write(tmp_path, "kpis.c", "select * from kpis.a")
     with pytest.raises(ModelError, match="cycle") as info:
-        load_models([], tmp_path)
+        load_models([], tmp_path, with_platforms=False)
     for name in ("kpis/a.sql", "kpis/b.sql", "kpis/c.sql"):
         assert name in str(info.value)
 
@@ -54,7 +54,7 @@ def test_cycle_fails_naming_the_whole_cycle(tmp_path):
 def test_unparsable_sql_names_the_file(tmp_path):
     write(tmp_path, "kpis.bad", "select from where (")
     with pytest.raises(ModelError, match="bad.sql: cannot parse"):
-        load_models([], tmp_path)
+        load_models([], tmp_path, with_platforms=False)
 
 
 def test_shipped_models_load_against_the_shipped_sources():

@@ -5,7 +5,7 @@ import datetime as dt
 
 import pyarrow as pa
 
-from connectors.mailchimp import STREAMS
+from connectors.mailchimp.connector import STREAMS
 from connectors.streams import Window
 from kpi_pipeline.loading import Progress
 

@@ -9,7 +9,7 @@ import datetime as dt
 
 import pytest
 
-from connectors import stripe
+from connectors.stripe import connector as stripe
 from connectors.sandbox.world import local_date
 from connectors.streams import StreamContext, Window
 from kpi_pipeline.config import load_config

@@ -5,7 +5,10 @@ import datetime as dt
 
 import pytest
 
-from connectors import calendly, hubspot, stripe
+from connectors.calendly import connector as calendly
+from connectors.hubspot import connector as hubspot
+from connectors.stripe import connector as stripe
+from connectors import registry
 from connectors.http import RetryPolicy
 from connectors.sandbox import Sandbox
 from connectors.streams import WHOLE_HISTORY_START, StreamContext, Window
@@ -57,7 +60,6 @@ def test_stripe_refunds_land_on_their_own_date_even_for_months_old_charges(fast_
 
 def test_stripe_zero_decimal_currencies_are_not_divided_and_refunds_count_however_late():
     from kpi_pipeline.loading import ensure_tables
-    from kpi_pipeline.models import SQL_DIR
 
     wh = Warehouse(":memory:", "b")
     ensure_tables(wh, list(stripe.STREAMS.values()))
@@ -73,7 +75,7 @@ def test_stripe_zero_decimal_currencies_are_not_divided_and_refunds_count_howeve
         con.execute("insert into raw.stripe__balance_transactions (business_id, transaction_id, created_date, type, "
                     "currency, minor_units, amount, charge_id, source_amount, _synced_at) values "
                     "('b', 'txn_1', date '2026-04-20', 'refund', 'eur', 100, -5000, 'ch_3', 5000, now())")
-    sql = (SQL_DIR / "staging" / "stg_stripe__charges.sql").read_text()
+    sql = (registry.platform("stripe").staging / "stg_stripe__charges.sql").read_text()
     rows = {r[0]: r[1:] for r in wh.query(sql.replace(
         "select * from final", "select charge_id, amount, amount_refunded, is_order, customer_key from final"))}
     assert float(rows["ch_1"][0]) == 5000 and float(rows["ch_2"][0]) == 50 and float(rows["ch_2"][1]) == 10

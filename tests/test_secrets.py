@@ -14,12 +14,13 @@ import base64
 from pathlib import Path
 from urllib.parse import quote
 
+from connectors.registry import platforms
 from connectors.sandbox import CREDENTIALS
 from kpi_pipeline.cli import main
 from kpi_pipeline.config_sources import CREDENTIAL_FIELDS
 from tests.conftest import AS_OF, live_environment, subset_config
 
-SOURCES = ["mailchimp", "ga4", "meta_ads", "google_ads", "instagram", "stripe", "calendly", "hubspot"]
+SOURCES = [name for name, p in platforms().items() if p.credentials]  # every platform with a secret
 DATA_PATHS = r"/members|/activity|/reports|/growth-history|:runReport|/insights|/\d{17}$|googleAds:|/v1/|" \
              r"/scheduled_events|/users/me|/search"
 

@@ -9,10 +9,11 @@ sources, and none of another source.
 
 import pytest
 
+from connectors.registry import platforms
+
 from tests.subsets import every_command
 
-SINGLE = [["mailchimp"], ["ga4"], ["meta_ads"], ["google_ads"], ["instagram"], ["stripe"], ["calendly"], ["hubspot"],
-          ["manual"]]
+SINGLE = [[name] for name in platforms()]  # every platform found
 
 
 @pytest.mark.parametrize("sources", SINGLE, ids="+".join)

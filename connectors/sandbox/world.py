@@ -5,7 +5,7 @@ start of the day after ``as_of``, business-local). Every draw on a given day com
 random generator seeded by (seed, day), and the world is always generated from the same
 start in the same order, so two worlds with different ``as_of`` agree on every shared day.
 
-The emulated APIs (``connectors.sandbox.mailchimp`` ...) serve views of these events; the
+The emulated APIs (each platform's ``emulator.py``) serve views of these events; the
 ``truth_*`` methods compute KPI values straight from the events, without the API path, so
 tests can compare the pipeline's numbers with them.
 """

@@ -8,7 +8,7 @@ import sys
 
 
 from connectors.errors import AuthenticationError, ConfigurationError, ConnectorError
-from connectors.manual import connect as connect_manual
+from connectors.manual.connector import connect as connect_manual
 from kpi_pipeline.catalog import print_catalog
 from kpi_pipeline.config import ConfigError, Settings, missing_credentials
 from kpi_pipeline.exits import BAD_INPUT, FAILED, OK, BadInput

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 
+from connectors.manual import Settings as ManualSettings
 from kpi_pipeline.commands import as_of_arg, date_arg
 from kpi_pipeline.commands.report import cmd_report
 from kpi_pipeline.config import Settings, missing_credentials
@@ -87,8 +88,8 @@ def _sync(settings: Settings, as_of: dt.date, sources: list[str], start: dt.date
         print(line)
     print(f"run {outcome.run_id}: {outcome.word}")
     _print_scorecard_news(settings, as_of, before)
-    manual = settings.sources.manual
-    if manual is not None and "raw__manual__metrics" in outcome.failures:  # the owner's own file: bad input
+    manual = settings.enabled_sources().get("manual")
+    if isinstance(manual, ManualSettings) and "raw__manual__metrics" in outcome.failures:  # the owner's file: bad input
         print(f"error: {manual.path} was refused: fix the lines named above and sync "
               "again (the other sources were loaded)", file=sys.stderr)
         return BAD_INPUT

@@ -15,6 +15,7 @@ from typing import Any
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, format_percent
 
+from connectors.registry import platforms
 from kpi_pipeline.scorecard import NO_VALUE, NOTHING_TO_DIVIDE
 
 _SOURCE_REASON = re.compile(r"^source not covered through (?P<through>\d{4}-\d{2}-\d{2}): (?P<sources>[a-z0-9_, ]+) ")
@@ -159,9 +160,6 @@ DIMENSION_WORDS = {
     "campaign": {"en": "campaign", "nl": "campagne"},
     "product": {"en": "product", "nl": "product"},
 }
-SOURCE_NAMES = {"mailchimp": "Mailchimp", "ga4": "Google Analytics", "meta_ads": "Meta Ads",
-                "google_ads": "Google Ads", "instagram": "Instagram", "stripe": "Stripe", "calendly": "Calendly",
-                "hubspot": "HubSpot", "manual": "CSV"}
 
 
 def missing(value: Any) -> bool:
@@ -196,7 +194,9 @@ class Formatter:
         return DIMENSION_WORDS.get(name, {}).get(self.language, name)
 
     def source(self, name: str) -> str:
-        return SOURCE_NAMES.get(name, name)
+        """A platform's name as its package declares it (``NAMES``), else its key."""
+        found = platforms().get(name)
+        return (found.names.get(self.language) or found.names.get("en") or name) if found else name
 
     def freshness(self, through: dt.date | None, as_of: dt.date) -> str:
         """"through 30 Nov 2026", "only through 27 Nov 2026" (stale) or "not loaded yet"."""

@@ -20,8 +20,8 @@ from connectors.errors import FatalError
 from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
 from connectors.pagination import records_at
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
+from connectors.instagram import PLATFORM
 
-PLATFORM = "instagram"
 PROBE = "account"  # `kpi check --online` fetches its first page for one day: proves the credentials
 MAX_SPAN_DAYS = 29  # 30 days apart at most; a DST change makes a 30-day span 30 days + 1 hour
 

@@ -23,8 +23,9 @@ from connectors.errors import ConnectorError, RateLimitedError
 from connectors.pagination import PageTokenPaginator, records_at
 from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window, person_column
+from connectors.names import NameCheck, norm, unknown_names
+from connectors.hubspot import PLATFORM
 
-PLATFORM = "hubspot"
 PROBE = "contacts"  # `kpi check --online` fetches its first page for one day: proves the credentials
 SEARCH_CAP = 10_000
 PAGE = 200
@@ -155,3 +156,33 @@ STREAMS = {spec.name: spec for spec in (
                fetch=_fetch("deals", "hs_lastmodifieddate", ["dealname", "amount", "dealstage", "createdate",
                                                              "closedate", "hs_is_closed_won", "hs_lastmodifieddate"])),
 )}
+
+
+LIFECYCLE_PROPERTY = "/crm/v3/properties/contacts/lifecyclestage"
+
+
+def lifecycle_stages(client: HubSpotClient) -> list[dict[str, Any]]:
+    """The options of HubSpot's lifecyclestage property: standard stages and the portal's own."""
+    body = client.http.request_json("GET", LIFECYCLE_PROPERTY, stream="lifecycle_stages")
+    return list(body.get("options") or [])  # hidden ones too: hidden from forms, still a stage
+
+
+def check_names(client: HubSpotClient, settings: Any) -> NameCheck:
+    """`kpi check --online`: lead_stages against the account's lifecycle stages (internal values;
+    custom ones too)."""
+    options = lifecycle_stages(client)
+    known = {norm(o["value"]): o["value"] if norm(o["label"]).replace(" ", "") == norm(o["value"])
+             else f"{o['value']} ({o['label']})" for o in options}
+    labels = {norm(o["label"]): o["value"] for o in options}
+    configured = settings.lead_stages
+    out = NameCheck(found=f"{len(options)} lifecycle stages")
+    out.errors += unknown_names(
+        "sources.hubspot.lead_stages", configured, known, "a lifecycle stage of this HubSpot account",
+        lambda name: f" (write the stage's internal value {labels[norm(name)]!r}, not its label)"
+        if norm(name) in labels else "")
+    for i, name in enumerate(configured):
+        if norm(name) in known and norm(name) not in STAGES:
+            # the contacts stream reads the entry date of HubSpot's standard stages only
+            out.warnings.append(f"sources.hubspot.lead_stages[{i}]: {name!r} is a custom stage; the pipeline "
+                                f"reads when contacts entered the standard stages only, so it adds no leads")
+    return out

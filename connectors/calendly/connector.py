@@ -19,8 +19,9 @@ from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_sec
 from connectors.errors import FatalError
 from connectors.pagination import PageTokenPaginator, dig, records_at
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window, person_column
+from connectors.names import NameCheck, norm, unknown_names
+from connectors.calendly import PLATFORM
 
-PLATFORM = "calendly"
 PROBE = "scheduled_events"  # `kpi check --online` fetches its first page for one day: proves the credentials
 FUTURE_DAYS = 365
 
@@ -128,3 +129,14 @@ STREAMS = {
                  Column("canceled_at", "TIMESTAMPTZ", "cancellation.created_at")),
         fetch=fetch_events),
 }
+
+
+def check_names(client: CalendlyClient, settings: Any) -> NameCheck:
+    """`kpi check --online`: intro_call_event_types against the account's event types (active and
+    inactive)."""
+    types = client.event_types()
+    known = {norm(t["name"]): t["name"] + ("" if t.get("active", True) else " (inactive)")
+             for t in sorted(types, key=lambda t: t["name"].lower())}
+    errors = unknown_names("sources.calendly.intro_call_event_types", settings.intro_call_event_types, known,
+                           "an event type of this Calendly account")
+    return NameCheck(errors, found=f"{len(types)} event types")

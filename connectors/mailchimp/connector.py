@@ -22,8 +22,8 @@ from connectors.http import CallStats, RetryPolicy, call_with_retries, classify_
     bad_body, register_secret
 from connectors.pagination import OffsetPaginator
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
+from connectors.mailchimp import PLATFORM
 
-PLATFORM = "mailchimp"
 PROBE = "lists"  # `kpi check --online` fetches its first page for one day: proves the credentials
 PAGE_SIZE = 1000
 COLD_AFTER_DAYS = 90

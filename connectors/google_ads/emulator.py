@@ -76,6 +76,10 @@ class GoogleAdsError(ApiError):
 
 
 class GoogleAdsEmulator:
+    def extra_settings(self, source: str, url: str) -> dict[str, Any]:
+        """Settings that reach this sandbox besides the credentials and base_url: its OAuth endpoint."""
+        return {"token_uri": url + "/token"}
+
     def __init__(self, world: World) -> None:
         self.world = world
         self.currency = "EUR"  # the customer account's currency (tests set another)
@@ -158,3 +162,20 @@ class GoogleAdsEmulator:
         batches = [{"results": results[i:i + 10_000], "fieldMask": mask, "requestId": request_id}
                    for i in range(0, len(results), 10_000)] or [{"fieldMask": mask, "requestId": request_id}]
         return Response(200, batches)
+
+
+# what the sandbox reads (connectors/sandbox/__init__.py)
+CREDENTIALS = {"google_ads": {"customer_id": CUSTOMER_ID, "developer_token": DEVELOPER_TOKEN, "client_id": CLIENT_ID,
+                              "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN}}
+
+
+def emulate(world: World, **_options: Any) -> GoogleAdsEmulator:
+    return GoogleAdsEmulator(world)
+# where tests/test_faults.py injects its faults: the data stream, its requests (a path regex), the
+# records of an answer, a numeric field and the key field of a record ("" when there is none), and
+# its own answer for a window without data (docs/PLATFORMS.md#empty-answers)
+FAULT_TARGETS = {"google_ads": dict(
+    stream="campaign_daily", path=r"googleAds:searchStream",
+    empty=lambda body, req: [{k: v for k, v in batch.items() if k != "results"} for batch in body],  # no results
+    expired=dict(status=400, body={"error": "invalid_grant", "error_description": "Token has been expired or revoked."},
+                 path=r"/token"))}  # how Google says a credential expired or was revoked

@@ -17,8 +17,8 @@ from connectors.graph import DEFAULT_VERSION, ReduceDataError, graph_classifier
 from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
 from connectors.pagination import NextUrlPaginator, records_at
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
+from connectors.meta_ads import PLATFORM
 
-PLATFORM = "meta_ads"
 PROBE = "campaign_insights"  # `kpi check --online` fetches its first page for one day: proves the credentials
 FIELDS = ("campaign_id,campaign_name,impressions,reach,clicks,inline_link_clicks,spend,actions,"
           "action_values,account_currency,date_start,date_stop")

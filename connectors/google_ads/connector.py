@@ -19,8 +19,9 @@ from connectors.errors import AuthenticationError, ConfigurationError, Connector
     RateLimitedError
 from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
+from connectors.names import NameCheck
+from connectors.google_ads import PLATFORM
 
-PLATFORM = "google_ads"
 PROBE = "campaign_daily"  # `kpi check --online` fetches its first page for one day: proves the credentials
 # Google releases four majors a year and serves each for about 12 months
 # (docs/PLATFORMS.md#google-ads-versions); the sunset dates are Google's announcements, an
@@ -203,3 +204,15 @@ STREAMS = {
                  Column("account_currency", "VARCHAR", "_account_currency")),
         currency_column="account_currency", fetch=fetch_campaign_daily),
 }
+
+
+def check_settings(settings: Any, today: dt.date) -> NameCheck:
+    """`kpi check --online`: the configured (or default) API version against Google's sunset dates."""
+    configured = settings.api_version
+    notice = version_notice(configured or DEFAULT_VERSION, today)
+    if notice is None:
+        return NameCheck()
+    kind, text = notice
+    where = "sources.google_ads.api_version" if configured else \
+        "sources.google_ads.api_version (unset: the connector's default; upgrade kpi-pipeline)"
+    return NameCheck(errors=[f"{where}: {text}"]) if kind == "error" else NameCheck(warnings=[f"{where}: {text}"])

@@ -385,3 +385,18 @@ class MailchimpEmulator:
         return self._reply(req, {"members": page, "campaign_id": c.campaign_id, "total_items": total,
                                  "total_opens": sum(m["opens_count"] for m in members),
                                  "total_proxy_excluded_opens": 0})
+
+
+# what the sandbox reads (connectors/sandbox/__init__.py)
+CREDENTIALS = {"mailchimp": {"api_key": API_KEY}}
+BASE_PATH = "/3.0"  # the connector's base_url ends with the API version
+
+
+def emulate(world: World, audience: int = 0, **_options: Any) -> MailchimpEmulator:
+    return MailchimpEmulator(world, audience)
+# where tests/test_faults.py injects its faults: the data stream, its requests (a path regex), the
+# records of an answer, a numeric field and the key field of a record ("" when there is none), and
+# its own answer for a window without data (docs/PLATFORMS.md#empty-answers)
+FAULT_TARGETS = {"mailchimp": dict(stream="members", path=r"/lists/[^/]+/members", records=lambda b: b["members"],
+                                    typed_field="last_changed", key_field="id",
+                                    empty=lambda body, req: {"members": [], "total_items": 0})}

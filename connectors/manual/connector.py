@@ -26,8 +26,8 @@ import pyarrow.compute as pc
 from connectors.errors import ConfigurationError
 from connectors.http import CallStats, RetryPolicy
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
+from connectors.manual import PLATFORM
 
-PLATFORM = "manual"
 PROBE = "metrics"  # `kpi check --online` fetches its first page for one day: proves the credentials
 HEADER = ["date", "kpi_id", "value"]
 ALL_TIME = Window(dt.date(1900, 1, 1), dt.date(2999, 12, 31))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import os
 import tempfile
 import uuid
 from typing import Any
@@ -52,6 +53,18 @@ class Ga4Emulator:
         self.server.route("POST", r"/token")(self.token)
         self.server.route("POST", r"/v1beta/properties/(?P<pid>\d+):runReport")(self.run_report)
         self.credentials_file: str | None = None
+
+    def started(self, url: str) -> None:
+        """The sandbox's hook once the server listens: the key file names its token endpoint."""
+        self.write_credentials(url)
+
+    def stopped(self) -> None:
+        if self.credentials_file and os.path.exists(self.credentials_file):
+            os.unlink(self.credentials_file)
+
+    def extra_settings(self, source: str, url: str) -> dict[str, Any]:
+        """Settings that reach this sandbox besides the credentials and base_url."""
+        return {"credentials_file": self.credentials_file}
 
     def write_credentials(self, base_url: str) -> str:
         """A service-account key file whose token_uri is this sandbox."""
@@ -166,3 +179,17 @@ class Ga4Emulator:
             rows.append({"dimensionValues": [{"value": v} for v in (*key, *extra)],
                          "metricValues": [{"value": str(values[m])} for m in mets]})
         return rows
+
+
+# what the sandbox reads (connectors/sandbox/__init__.py)
+CREDENTIALS = {"ga4": {"property_id": PROPERTY_ID}}
+
+
+def emulate(world: World, **_options: Any) -> Ga4Emulator:
+    return Ga4Emulator(world)
+# where tests/test_faults.py injects its faults: the data stream, its requests (a path regex), the
+# records of an answer, a numeric field and the key field of a record ("" when there is none), and
+# its own answer for a window without data (docs/PLATFORMS.md#empty-answers)
+FAULT_TARGETS = {"ga4": dict(  # proto3 JSON omits empty fields: no rows, no rowCount; the headers stay
+    stream="traffic_daily", path=r":runReport",
+    empty=lambda body, req: {k: v for k, v in body.items() if k not in ("rows", "rowCount")})}

@@ -20,8 +20,8 @@ from connectors.errors import ConnectorError, RateLimitedError
 from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
 from connectors.pagination import CursorPaginator, records_at
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window, person_column
+from connectors.stripe import PLATFORM
 
-PLATFORM = "stripe"
 PROBE = "balance_transactions"  # `kpi check --online` fetches its first page for one day: proves the credentials
 STRIPE_VERSION = "2024-06-20"  # charges still link their invoice in this version
 ZERO_DECIMAL = {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf",

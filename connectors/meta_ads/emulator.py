@@ -192,3 +192,26 @@ class MetaEmulator:
 def _q(value: str) -> str:
     return quote(value, safe="")
 
+
+# what the sandbox reads (connectors/sandbox/__init__.py): one Graph API host for both platforms
+CREDENTIALS = {"meta_ads": {"ad_account_id": AD_ACCOUNT, "access_token": ACCESS_TOKEN},
+               "instagram": {"user_id": IG_USER, "access_token": ACCESS_TOKEN}}
+ATTRIBUTE = "meta"  # sandbox.meta
+
+
+def emulate(world: World, **_options: Any) -> MetaEmulator:
+    return MetaEmulator(world)
+# where tests/test_faults.py injects its faults: the data stream, its requests (a path regex), the
+# records of an answer, a numeric field and the key field of a record ("" when there is none), and
+# its own answer for a window without data (docs/PLATFORMS.md#empty-answers)
+FAULT_TARGETS = {  # expired: how Graph says a token expired or was revoked (docs/PLATFORMS.md#errors)
+    "meta_ads": dict(stream="campaign_insights", path=r"/insights", records=lambda b: b["data"], typed_field="clicks",
+                     key_field="campaign_id", empty=lambda body, req: {"data": []},
+                     expired=dict(status=400, body={"error": {
+                         "message": "Error validating access token: Session has expired", "type": "OAuthException",
+                         "code": 190, "error_subcode": 463}})),
+    # Instagram's daily totals answer a value for every metric asked (0 included): no empty collection
+    "instagram": dict(stream="daily_totals", path=r"/insights",
+                      expired=dict(status=400, body={"error": {
+                          "message": "Error validating access token: The user has not authorized application",
+                          "type": "OAuthException", "code": 190, "error_subcode": 458}}))}

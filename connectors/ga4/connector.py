@@ -27,8 +27,8 @@ from connectors.errors import AuthenticationError, ConfigurationError, FatalErro
 from connectors.http import (CallStats, bad_body, RetryPolicy, call_with_retries, classify_status, parse_retry_after,
                              register_secret)
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
+from connectors.ga4 import PLATFORM
 
-PLATFORM = "ga4"
 PROBE = "traffic_daily"  # `kpi check --online` fetches its first page for one day: proves the credentials
 SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
 PAGE_ROWS = 100_000
