@@ -1,4 +1,4 @@
-"""What each use of Dagster's internals (kpi_pipeline/dagster_private.py) buys, measured against
+"""What each use of Dagster's internals (kpi_pipeline/orchestration/dagster_private.py) buys, measured against
 Dagster's own behaviour, the fallback on an untested Dagster, in the same run on this machine.
 
     .venv/bin/python bench/dagster_private.py          # prints a table for the README
@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import dagster as dg  # noqa: E402
 
 from bench.harness import DEMO_TODAY, base_env, demo_folder, kpi, timed  # noqa: E402
-from kpi_pipeline import dagster_private  # noqa: E402
-from kpi_pipeline.instance_setup import EVENT_LOG_BLOCK, INSTANCE_YAML  # noqa: E402
+from kpi_pipeline.orchestration import dagster_private  # noqa: E402
+from kpi_pipeline.orchestration.instance_setup import EVENT_LOG_BLOCK, INSTANCE_YAML  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 DAYS = 60 if QUICK else 425

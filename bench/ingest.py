@@ -28,8 +28,8 @@ AS_OF = dt.date(2026, 11, 15)
 def ours(base_url: str, folder: Path) -> int:
     from connectors.mailchimp.connector import STREAMS, MailchimpClient
     from connectors.streams import StreamContext, Window
-    from kpi_pipeline.loading import load_stream
-    from kpi_pipeline.warehouse import Warehouse
+    from kpi_pipeline.warehouse.loading import load_stream
+    from kpi_pipeline.warehouse.database import Warehouse
 
     client = MailchimpClient(KEY, base_url)
     result = load_stream(STREAMS["members"], client, Window(AS_OF, AS_OF),

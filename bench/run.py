@@ -212,7 +212,7 @@ def ingest(tmp: Path) -> None:
 
 def kpi_build(tmp: Path, source: Path) -> None:
     from bench.scale import build_bare, build_ours, scaled_copy
-    from kpi_pipeline.config import load_config
+    from kpi_pipeline.config.settings import load_config
 
     settings = load_config(tmp / "demo3y" / "kpi.yaml").model_copy(update={"demo": True})
     as_of = DEMO_TODAY - dt.timedelta(days=1)

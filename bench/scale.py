@@ -40,9 +40,9 @@ def scaled_copy(source: Path, target: Path, copies: int) -> int:
 
 def build_ours(path: Path, settings, as_of: dt.date) -> float:
     """Our path: the Python tables, every model in order, then the snapshots (seconds)."""
-    from kpi_pipeline.assets.snapshots import write_snapshots
-    from kpi_pipeline.build import run_models
-    from kpi_pipeline.warehouse import Warehouse
+    from kpi_pipeline.orchestration.assets.snapshots import write_snapshots
+    from kpi_pipeline.sql.build import run_models
+    from kpi_pipeline.warehouse.database import Warehouse
 
     wh = Warehouse(path, settings.business_id)
     start = time.perf_counter()
@@ -54,7 +54,7 @@ def build_ours(path: Path, settings, as_of: dt.date) -> float:
 
 def build_bare(path: Path) -> float:
     """The same model SQL straight in DuckDB: one connection, each model a `create or replace`."""
-    from kpi_pipeline.models import PYTHON_TABLES, all_raw_tables, load_models
+    from kpi_pipeline.sql.models import PYTHON_TABLES, all_raw_tables, load_models
 
     models = load_models([*all_raw_tables(), *PYTHON_TABLES])
     start = time.perf_counter()

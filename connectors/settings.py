@@ -1,7 +1,7 @@
 """What every platform's settings model (its block under ``sources:`` in kpi.yaml) builds on.
 
 Each platform package declares its own model (``SETTINGS``) from :class:`SourceBase`;
-``kpi_pipeline.config_sources`` assembles the ``sources:`` block from the registry.
+``kpi_pipeline.config.sources`` assembles the ``sources:`` block from the registry.
 """
 
 from __future__ import annotations

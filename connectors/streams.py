@@ -70,7 +70,7 @@ class StreamContext:
         if not isinstance(email, str) or not email.strip():
             return None
         if not self.person_salt:
-            raise ValueError("no person salt: person keys need one (see kpi_pipeline.runtime.person_salt)")
+            raise ValueError("no person salt: person keys need one (see kpi_pipeline.sources.windows.person_salt)")
         return hmac.new(self.person_salt.encode(), email.strip().lower().encode(), hashlib.sha256).hexdigest()[:32]
 
     @property

@@ -128,7 +128,7 @@ def business_copy(path: Path, tmp_path: Path, mp: pytest.MonkeyPatch):
     """
     import shutil
 
-    from kpi_pipeline.config import load_config
+    from kpi_pipeline.config.settings import load_config
 
     folder = tmp_path / "business"
     shutil.copytree(path.parent, folder)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from connectors.registry import SOURCES
-from kpi_pipeline.config import load_config
+from kpi_pipeline.config.settings import load_config
 
 SETTINGS = load_config("kpi.yaml")
 MANUAL_CSV = Path(__file__).resolve().parent.parent / "data" / "manual_metrics.csv"

@@ -24,7 +24,7 @@ def available() -> bool:
 
 def instance_yaml(url: str) -> str:
     """The dagster.yaml of an instance on PostgreSQL: storage there, the rest as kpi writes it."""
-    from kpi_pipeline.run import INSTANCE_YAML
+    from kpi_pipeline.orchestration.run import INSTANCE_YAML
 
     return f"storage:\n  postgres:\n    postgres_url: \"{url}\"\n" + INSTANCE_YAML
 

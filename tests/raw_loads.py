@@ -7,7 +7,7 @@ import datetime as dt
 
 from connectors.registry import SOURCES
 from connectors.streams import Page, StreamContext, Window
-from kpi_pipeline.loading import LoadResult, page_to_arrow, record_load
+from kpi_pipeline.warehouse.loading import LoadResult, page_to_arrow, record_load
 
 AS_OF = dt.date(2026, 3, 10)  # the as-of the loads are stamped with
 

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pandas as pd
 
-from kpi_pipeline.scorecard import SNAPSHOT_COLUMNS
+from kpi_pipeline.kpi.scorecard import SNAPSHOT_COLUMNS
 
 AS_OF = dt.date(2026, 11, 15)
 

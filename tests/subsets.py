@@ -9,11 +9,11 @@ import shutil
 
 import duckdb
 
-from kpi_pipeline.build import run_models
-from kpi_pipeline.cli import main
-from kpi_pipeline.config import load_config
+from kpi_pipeline.sql.build import run_models
+from kpi_pipeline.cli.main import main
+from kpi_pipeline.config.settings import load_config
 from tests import expected_kpis
-from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.warehouse.database import Warehouse
 from tests.conftest import AS_OF, live_environment, subset_config
 
 COMBINED = [["mailchimp", "ga4"], ["stripe", "calendly"], ["hubspot", "stripe", "calendly"]]  # test_subsets_combined

@@ -8,9 +8,9 @@ import logging
 import pandas as pd
 import pytest
 
-from kpi_pipeline.alerts import announce_changes, announce_failure, post
-from kpi_pipeline.config import load_config
-from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.reporting.alerts import announce_changes, announce_failure, post
+from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.warehouse.database import Warehouse
 from tests.webhook import Receiver
 
 AS_OF = dt.date(2026, 11, 18)
@@ -151,7 +151,7 @@ def test_the_run_failure_message_names_source_step_and_fix(tmp_path, hook):
 def test_kpi_sync_posts_the_turn_once_and_a_failed_night_names_the_source_and_fix(sandbox, tmp_path, monkeypatch,
                                                                                   hook, capsys):
     """The command path: a real sync against the sandbox, the webhook's URL a secret from the env."""
-    from kpi_pipeline.cli import main
+    from kpi_pipeline.cli.main import main
     from tests.conftest import AS_OF as SANDBOX_AS_OF
     from tests.conftest import live_environment, subset_config
 

@@ -10,7 +10,7 @@ the wrong sources or a per-dimension KPI given a total fails here in a second.
 import pytest
 
 from connectors.registry import platforms
-from kpi_pipeline.catalog import builtin_kpis
+from kpi_pipeline.kpi.catalog import builtin_kpis
 from tests import expected_kpis
 
 SOURCES = [name for name in platforms() if name != "manual"]  # the CSV feeds kpi.yaml's KPIs, not the catalog

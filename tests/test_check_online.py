@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from connectors.registry import platforms
-from kpi_pipeline.cli import main
+from kpi_pipeline.cli.main import main
 from tests.conftest import AS_OF
 
 

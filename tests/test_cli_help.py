@@ -11,7 +11,7 @@ from importlib.metadata import version
 
 import pytest
 
-from kpi_pipeline.cli import _parser, main
+from kpi_pipeline.cli.main import _parser, main
 
 KPI = [sys.executable, "-m", "kpi_pipeline.cli"]
 

@@ -8,10 +8,10 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from kpi_pipeline.cohorts import cohorts_from_rows
-from kpi_pipeline.config import load_config
-from kpi_pipeline.coverage import Coverage
-from kpi_pipeline.scorecard import assess, build_snapshots
+from kpi_pipeline.kpi.cohorts import cohorts_from_rows
+from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.kpi.coverage import Coverage
+from kpi_pipeline.kpi.scorecard import assess, build_snapshots
 
 D = dt.date
 KPI = "lead_conversion_rate"

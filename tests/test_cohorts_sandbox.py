@@ -13,8 +13,8 @@ import duckdb
 import pytest
 
 from connectors.sandbox import Sandbox
-from kpi_pipeline.cli import main
-from kpi_pipeline.config import load_config
+from kpi_pipeline.cli.main import main
+from kpi_pipeline.config.settings import load_config
 from tests.conftest import live_environment, subset_config
 
 AS_OF = dt.date(2026, 12, 6)

@@ -3,8 +3,8 @@
 import pytest
 
 from connectors.registry import platforms
-from kpi_pipeline.cli import main
-from kpi_pipeline.config import ConfigError, load_config, missing_credentials
+from kpi_pipeline.cli.main import main
+from kpi_pipeline.config.settings import ConfigError, load_config, missing_credentials
 from tests.conftest import write_config
 
 BASE = """\

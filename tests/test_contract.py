@@ -13,9 +13,9 @@ from connectors.errors import AuthenticationError, FatalError, RetriableError
 from connectors.registry import SOURCES
 from connectors.sandbox import CREDENTIALS
 from connectors.streams import WHOLE_HISTORY_START
-from kpi_pipeline.loading import load_stream
-from kpi_pipeline.runtime import stream_context
-from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.warehouse.loading import load_stream
+from kpi_pipeline.sources.windows import stream_context
+from kpi_pipeline.warehouse.database import Warehouse
 from tests.conftest import AS_OF
 from tests.connector_runs import SETTINGS, content, make_client
 

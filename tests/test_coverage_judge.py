@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from kpi_pipeline.coverage import Coverage
+from kpi_pipeline.kpi.coverage import Coverage
 
 D = dt.date
 START = D(2026, 6, 1)
@@ -100,7 +100,7 @@ class _Settings:
 
 
 def test_a_source_whose_as_of_now_streams_were_never_recorded_is_loaded_through_its_other_streams():
-    from kpi_pipeline.coverage import through_from_loads
+    from kpi_pipeline.kpi.coverage import through_from_loads
 
     daily = [("mailchimp", s, D(2026, 11, 6)) for s in
              ("campaign_reports", "campaign_opens", "growth_history", "list_activity")]

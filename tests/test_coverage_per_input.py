@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from connectors.sandbox import Sandbox
-from kpi_pipeline.cli import main
+from kpi_pipeline.cli.main import main
 from tests.conftest import AS_OF, live_environment, subset_config
 from tests.truth import truth
 
@@ -106,9 +106,9 @@ def test_the_csv_covers_each_custom_kpi_through_its_last_date_entered(tmp_path, 
     # October is complete: achieved or missed on its own numbers (4 Sundays x 70)
     assert snaps[("treatments_performed", "month", "2026-10")]["actual"] == 280
     # freshness says how far the CSV goes (the earliest of its KPIs' last dates), not the sync's day
-    from kpi_pipeline.config import load_config
-    from kpi_pipeline.coverage import loaded_through
-    from kpi_pipeline.warehouse import Warehouse
+    from kpi_pipeline.config.settings import load_config
+    from kpi_pipeline.kpi.coverage import loaded_through
+    from kpi_pipeline.warehouse.database import Warehouse
 
     settings = load_config(config)
     assert loaded_through(Warehouse(settings.warehouse_path, settings.business_id), settings)["manual"] == \

@@ -13,10 +13,10 @@ from connectors.google_ads import connector as google_ads
 from connectors.meta_ads import connector as meta_ads
 from connectors.errors import ConfigurationError
 from connectors.streams import StreamContext, Window
-from kpi_pipeline.config import load_config
-from kpi_pipeline.loading import load_stream
-from kpi_pipeline.build import run_models
-from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.warehouse.loading import load_stream
+from kpi_pipeline.sql.build import run_models
+from kpi_pipeline.warehouse.database import Warehouse
 from tests.conftest import AS_OF
 
 WINDOW = Window(dt.date(2026, 10, 1), dt.date(2026, 10, 31))

@@ -1,4 +1,4 @@
-"""kpi's uses of Dagster's internals (kpi_pipeline/dagster_private.py): one door, a test per
+"""kpi's uses of Dagster's internals (kpi_pipeline/orchestration/dagster_private.py): one door, a test per
 behaviour they rely on, and a clean fallback on a Dagster version they were not tested with.
 
 Each behaviour test fails if that Dagster behaviour changes; the fallback tests pretend an
@@ -19,8 +19,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from kpi_pipeline import dagster_private
-from kpi_pipeline.instance_setup import EVENT_LOG_BLOCK, INSTANCE_YAML
+from kpi_pipeline.orchestration import dagster_private
+from kpi_pipeline.orchestration.instance_setup import EVENT_LOG_BLOCK, INSTANCE_YAML
 from tests.conftest import AS_OF
 from tests.sync_processes import HANG, KPI, environment, small_setup
 

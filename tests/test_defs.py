@@ -4,9 +4,9 @@ import datetime as dt
 
 import dagster as dg
 
-from kpi_pipeline.config import load_config
-from kpi_pipeline.defs import build_definitions
-from kpi_pipeline.models import SQL_DIR
+from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.orchestration.defs import build_definitions
+from kpi_pipeline.sql.models import SQL_DIR
 
 GRAPH = {
     "kpis/ad_campaign_days": ("kpis", ['staging/stg_google_ads__campaign_days', 'staging/stg_meta_ads__campaign_days']),
@@ -137,7 +137,7 @@ def test_loading_the_definitions_prints_no_beta_warning():
         warnings.simplefilter("default")
         import importlib
 
-        import kpi_pipeline.assets as assets
+        import kpi_pipeline.orchestration.assets as assets
 
         importlib.reload(assets)  # the package silences the beta features it relies on, in one place
         build_definitions(load_config("kpi.yaml"))
@@ -206,7 +206,7 @@ def test_every_asset_links_its_code_and_sources_and_snapshots_say_when_they_are_
 def test_the_code_location_is_named_after_the_business_and_freshness_is_on(tmp_path, monkeypatch):
     import yaml
 
-    from kpi_pipeline.run import ensure_instance
+    from kpi_pipeline.orchestration.run import ensure_instance
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     (tmp_path / "home").mkdir()

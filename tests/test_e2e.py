@@ -12,9 +12,9 @@ import duckdb
 import pytest
 
 from connectors.registry import platforms
-from kpi_pipeline.cli import main
-from kpi_pipeline.config import load_config
-from kpi_pipeline.run import run_pipeline
+from kpi_pipeline.cli.main import main
+from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.orchestration.run import run_pipeline
 from tests import expected_kpis
 from tests.conftest import AS_OF, business_copy
 from tests.truth import level_known, periods, truth

@@ -13,8 +13,8 @@ import io
 import duckdb
 import pytest
 
-from kpi_pipeline.config import load_config
-from kpi_pipeline.run import run_pipeline
+from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.orchestration.run import run_pipeline
 from tests import expected_kpis
 from tests.conftest import AS_OF, live_environment, subset_config
 from tests.truth import periods, truth

@@ -11,7 +11,7 @@ import datetime as dt
 import dagster as dg
 
 from kpi_pipeline.event_log import EventLogStorage
-from kpi_pipeline.run import EVENT_LOG_BLOCK, INSTANCE_YAML
+from kpi_pipeline.orchestration.run import EVENT_LOG_BLOCK, INSTANCE_YAML
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2026-11-01")
 
@@ -75,8 +75,8 @@ def test_engines_are_kept_per_file_and_let_go_of_old_ones(tmp_path):
 
 
 def test_an_instance_made_before_keeps_its_files_and_gains_batched_writes(tmp_path, monkeypatch):
-    from kpi_pipeline.config import load_config
-    from kpi_pipeline.run import ensure_instance
+    from kpi_pipeline.config.settings import load_config
+    from kpi_pipeline.orchestration.run import ensure_instance
 
     home = tmp_path / ".dagster"
     home.mkdir()

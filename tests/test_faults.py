@@ -24,11 +24,11 @@ import pytest
 from connectors.errors import AuthenticationError, ConnectorError, FatalError, RetriableError
 from connectors.registry import SOURCES
 from connectors.sandbox import CREDENTIALS, emulator_modules
-from kpi_pipeline.config_sources import CREDENTIAL_FIELDS
+from kpi_pipeline.config.sources import CREDENTIAL_FIELDS
 from tests.connector_runs import SETTINGS, content, make_client
-from kpi_pipeline.loading import load_stream
-from kpi_pipeline.runtime import stream_context
-from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.warehouse.loading import load_stream
+from kpi_pipeline.sources.windows import stream_context
+from kpi_pipeline.warehouse.database import Warehouse
 from tests.conftest import AS_OF
 
 

@@ -3,7 +3,7 @@
 import errno
 import sqlite3
 
-from kpi_pipeline.full_disk import disk_of, full_disk_message
+from kpi_pipeline.orchestration.full_disk import disk_of, full_disk_message
 
 
 def _wrapped(inner: BaseException) -> BaseException:

@@ -8,10 +8,10 @@ import pytest
 from connectors.calendly import connector as calendly
 from connectors.sandbox.world import local_date
 from connectors.streams import StreamContext, Window
-from kpi_pipeline.config import load_config
-from kpi_pipeline.loading import load_stream
-from kpi_pipeline.build import run_models
-from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.warehouse.loading import load_stream
+from kpi_pipeline.sql.build import run_models
+from kpi_pipeline.warehouse.database import Warehouse
 from tests.conftest import AS_OF
 from tests.raw_loads import load, meeting, value
 

@@ -14,11 +14,11 @@ from contextlib import redirect_stdout
 import duckdb
 import pytest
 
-from kpi_pipeline.models import PYTHON_TABLES, all_raw_tables
-from kpi_pipeline.catalog import SQL_DIR, load_catalog
-from kpi_pipeline.cli import main
-from kpi_pipeline.kpi_sql import daily_sql, ranges_sql
-from kpi_pipeline.models import ModelError, load_models
+from kpi_pipeline.sql.models import PYTHON_TABLES, all_raw_tables
+from kpi_pipeline.kpi.catalog import SQL_DIR, load_catalog
+from kpi_pipeline.cli.main import main
+from kpi_pipeline.sql.kpi_sql import daily_sql, ranges_sql
+from kpi_pipeline.sql.models import ModelError, load_models
 from tests.conftest import AS_OF, live_environment, subset_config
 
 UNITS_SOLD = """

@@ -6,10 +6,10 @@ import pytest
 
 from connectors.mailchimp.connector import STREAMS
 from connectors.streams import Page, StreamContext
-from kpi_pipeline.config import load_config
-from kpi_pipeline.loading import page_to_arrow
-from kpi_pipeline.build import run_models
-from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.warehouse.loading import page_to_arrow
+from kpi_pipeline.sql.build import run_models
+from kpi_pipeline.warehouse.database import Warehouse
 
 AS_OF = dt.date(2026, 3, 10)
 D = dt.date

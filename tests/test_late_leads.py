@@ -16,11 +16,11 @@ import pytest
 from connectors.sandbox import Sandbox
 from connectors.sandbox.world import local_date, local_midnight
 from connectors.registry import streams
-from kpi_pipeline.cli import main
-from kpi_pipeline.config import load_config
-from kpi_pipeline.loading import connect_source, load_stream
-from kpi_pipeline.runtime import WINDOW_TAG, source_settings, stream_context, stream_window
-from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.cli.main import main
+from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.warehouse.loading import connect_source, load_stream
+from kpi_pipeline.sources.windows import WINDOW_TAG, source_settings, stream_context, stream_window
+from kpi_pipeline.warehouse.database import Warehouse
 from tests.conftest import live_environment, subset_config
 
 HISTORY_START = dt.date(2026, 8, 1)
@@ -35,7 +35,7 @@ def platform_clock(sandbox: Sandbox, night: dt.date) -> None:
 
 
 def nightly_loads(settings, as_of: dt.date) -> None:
-    """What the nightly run's raw HubSpot assets do (kpi_pipeline/assets/raw.py): each stream's
+    """What the nightly run's raw HubSpot assets do (kpi_pipeline/orchestration/assets/raw.py): each stream's
     window in lookback mode, then its load."""
     wh = Warehouse(settings.warehouse_path, settings.business_id)
     for spec in streams("hubspot").values():

@@ -9,8 +9,8 @@ from connectors.errors import AuthenticationError, ConfigurationError, Retriable
 from connectors.mailchimp.connector import STREAMS, MailchimpClient
 from connectors.sandbox import CREDENTIALS, Sandbox
 from connectors.streams import StreamContext, Window
-from kpi_pipeline.loading import load_stream
-from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.warehouse.loading import load_stream
+from kpi_pipeline.warehouse.database import Warehouse
 from tests.conftest import AS_OF
 
 KEY = CREDENTIALS["mailchimp"]["api_key"]

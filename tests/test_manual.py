@@ -7,10 +7,10 @@ import pytest
 from connectors.errors import ConfigurationError
 from connectors.manual.connector import STREAMS, ManualFile
 from connectors.streams import StreamContext, Window
-from kpi_pipeline.config import load_config
-from kpi_pipeline.loading import load_stream
-from kpi_pipeline.build import run_models
-from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.warehouse.loading import load_stream
+from kpi_pipeline.sql.build import run_models
+from kpi_pipeline.warehouse.database import Warehouse
 
 IDS = ["treatments_performed", "support_tickets_solved", "staff_sick_days"]
 CTX = StreamContext("Europe/Brussels", dt.date(2026, 3, 10), None)
@@ -126,8 +126,8 @@ LOAD = """
 import datetime as dt, resource, sys
 from connectors.manual.connector import STREAMS, connect
 from connectors.streams import StreamContext, Window
-from kpi_pipeline.loading import load_stream
-from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.warehouse.loading import load_stream
+from kpi_pipeline.warehouse.database import Warehouse
 ids = ["treatments_performed", "support_tickets_solved", "staff_sick_days"]
 result = load_stream(STREAMS["metrics"], connect({"path": sys.argv[1], "kpi_ids": ids}),
                      Window(dt.date(2026, 1, 1), dt.date(2026, 3, 10)),
@@ -196,7 +196,7 @@ def test_a_utf16_file_is_refused_saying_what_it_is(tmp_path):
 def test_dates_after_the_last_day_are_refused_and_before_history_start_said(tmp_path, monkeypatch):
     """2062 for 2026 is refused by its line; 1999 is said (history_start may have moved later)."""
     from connectors.manual.connector import connect
-    from kpi_pipeline.runtime import source_settings
+    from kpi_pipeline.sources.windows import source_settings
 
     monkeypatch.setenv("KPI_TODAY", "2026-03-11")  # the platforms' today: a row of today is in
     (tmp_path / "kpi.yaml").write_text(

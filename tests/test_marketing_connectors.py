@@ -12,10 +12,10 @@ from connectors.meta_ads import connector as meta_ads
 from connectors.errors import AuthenticationError, ConfigurationError, RateLimitedError
 from connectors.sandbox import CREDENTIALS
 from connectors.streams import StreamContext, Window
-from kpi_pipeline.config import load_config
-from kpi_pipeline.loading import load_stream
-from kpi_pipeline.runtime import stream_context
-from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.warehouse.loading import load_stream
+from kpi_pipeline.sources.windows import stream_context
+from kpi_pipeline.warehouse.database import Warehouse
 from tests.conftest import AS_OF
 
 SETTINGS = load_config("kpi.yaml")

@@ -14,11 +14,11 @@ from connectors.meta_ads import connector as meta_ads
 from connectors.sandbox import Sandbox
 from connectors.sandbox.world import local_midnight
 from connectors.streams import Page, StreamContext, Window
-from kpi_pipeline.config import load_config
-from kpi_pipeline.loading import load_stream, page_to_arrow
-from kpi_pipeline.build import run_models
-from kpi_pipeline.runtime import stream_context
-from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.warehouse.loading import load_stream, page_to_arrow
+from kpi_pipeline.sql.build import run_models
+from kpi_pipeline.sources.windows import stream_context
+from kpi_pipeline.warehouse.database import Warehouse
 from tests.conftest import AS_OF
 
 JULY, JULY_END = dt.date(2026, 7, 1), dt.date(2026, 7, 31)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from kpi_pipeline.assets.models import build_model_asset
-from kpi_pipeline.model_checks import ChecksFileError, load_checks, row_count_anomaly
-from kpi_pipeline.models import SQL_DIR, load_models, platform_folders
-from kpi_pipeline.resources import WarehouseResource
-from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.orchestration.assets.models import build_model_asset
+from kpi_pipeline.sql.checks import ChecksFileError, load_checks, row_count_anomaly
+from kpi_pipeline.sql.models import SQL_DIR, load_models, platform_folders
+from kpi_pipeline.orchestration.resources import WarehouseResource
+from kpi_pipeline.warehouse.database import Warehouse
 
 
 def project(tmp_path, checks: str):

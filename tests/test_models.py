@@ -2,9 +2,9 @@
 
 import pytest
 
-from kpi_pipeline.assets.raw import raw_tables
-from kpi_pipeline.config import load_config
-from kpi_pipeline.models import PYTHON_TABLES, ModelError, find_tables, load_models
+from kpi_pipeline.orchestration.assets.raw import raw_tables
+from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.sql.models import PYTHON_TABLES, ModelError, find_tables, load_models
 
 
 def test_cte_names_are_not_tables():
@@ -74,9 +74,9 @@ def test_shipped_models_load_against_the_shipped_sources():
 
 
 def test_the_kpis_lineage_remembered_across_processes_is_the_lineage_parsed(tmp_path, monkeypatch):
-    from kpi_pipeline import lineage
-    from kpi_pipeline.catalog import sql_dir
-    from kpi_pipeline.models import all_raw_tables
+    from kpi_pipeline.kpi import lineage
+    from kpi_pipeline.kpi.catalog import sql_dir
+    from kpi_pipeline.sql.models import all_raw_tables
 
     monkeypatch.setenv("KPI_CACHE_DIR", str(tmp_path))
     parsed = lineage.kpi_raw_tables(load_models([*all_raw_tables(), *PYTHON_TABLES], sql_dir()))

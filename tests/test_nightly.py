@@ -20,9 +20,9 @@ import dagster as dg
 import duckdb
 from dagster._core.scheduler.instigation import InstigatorType
 
-from kpi_pipeline.config import load_config
-from kpi_pipeline.defs import build_definitions
-from kpi_pipeline.run import ensure_instance
+from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.orchestration.defs import build_definitions
+from kpi_pipeline.orchestration.run import ensure_instance
 from connectors.sandbox import Sandbox
 from tests.conftest import live_environment, subset_config
 from tests.processes import start_daemon, wait_until

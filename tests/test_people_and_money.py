@@ -10,8 +10,8 @@ import datetime as dt
 import duckdb
 import pytest
 
-from kpi_pipeline.cli import main
-from kpi_pipeline.config import load_config
+from kpi_pipeline.cli.main import main
+from kpi_pipeline.config.settings import load_config
 from tests.conftest import AS_OF, business_copy, live_environment, subset_config
 
 HISTORY_START = dt.date(2026, 8, 1)

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from kpi_pipeline.periods import WEEKDAYS, label, parse_label, period_end, period_start
+from kpi_pipeline.kpi.periods import WEEKDAYS, label, parse_label, period_end, period_start
 
 
 @pytest.mark.parametrize("week_start", WEEKDAYS)

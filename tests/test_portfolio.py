@@ -10,10 +10,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from kpi_pipeline.config import API_POOLS, ConfigError, load_config
-from kpi_pipeline.defs import build_definitions
-from kpi_pipeline.portfolio import businesses, select, write_workspace
-from kpi_pipeline.portfolio_cli import child_argv, worst
+from kpi_pipeline.config.settings import API_POOLS, ConfigError, load_config
+from kpi_pipeline.orchestration.defs import build_definitions
+from kpi_pipeline.portfolio.businesses import businesses, select, write_workspace
+from kpi_pipeline.cli.portfolio import child_argv, worst
 
 
 def business(root: Path, slug: str, text: str, env: str | None = None) -> Path:
@@ -161,7 +161,7 @@ def test_a_dead_runs_slots_in_a_businesss_and_a_platforms_pool_are_freed(tmp_pat
     import subprocess
     import uuid
 
-    from kpi_pipeline.instance_state import PID_TAG, STARTED_BY_TAG, repair, unfinished_runs
+    from kpi_pipeline.orchestration.instance_state import PID_TAG, STARTED_BY_TAG, repair, unfinished_runs
     from tests.sync_processes import event as _event
 
     gone = subprocess.Popen(["true"])
@@ -189,7 +189,7 @@ def test_a_dead_runs_slots_in_a_businesss_and_a_platforms_pool_are_freed(tmp_pat
     (["report", "--business", "gamma"], "--business: gamma not in"),
 ])
 def test_bad_portfolio_options_are_refused_by_name(root, monkeypatch, capsys, args, message):
-    from kpi_pipeline.cli import main
+    from kpi_pipeline.cli.main import main
 
     monkeypatch.chdir(root)
     assert main(args) == 2
@@ -202,7 +202,7 @@ def test_bad_portfolio_options_are_refused_by_name(root, monkeypatch, capsys, ar
     (["sync", "--history", "--start", "2026-10-05", "--as-of", "2026-11-15"], "--history: it starts at history_start"),
 ])
 def test_portfolio_options_outside_a_portfolio_are_refused(tmp_path, monkeypatch, capsys, args, message):
-    from kpi_pipeline.cli import main
+    from kpi_pipeline.cli.main import main
 
     (tmp_path / "kpi.yaml").write_text(ALPHA)
     monkeypatch.chdir(tmp_path)
@@ -215,8 +215,8 @@ def test_portfolio_options_outside_a_portfolio_are_refused(tmp_path, monkeypatch
 
 
 def test_the_platforms_pool_limits_are_set_once_and_an_operators_own_is_kept(tmp_path, monkeypatch):
-    from kpi_pipeline.config import API_POOL_LIMITS
-    from kpi_pipeline.instance_setup import _instance_yaml, set_api_pools
+    from kpi_pipeline.config.settings import API_POOL_LIMITS
+    from kpi_pipeline.orchestration.instance_setup import _instance_yaml, set_api_pools
 
     home = tmp_path / ".dagster"
     monkeypatch.setenv("DAGSTER_HOME", str(home))
@@ -232,8 +232,8 @@ def test_the_platforms_pool_limits_are_set_once_and_an_operators_own_is_kept(tmp
 def test_a_damaged_published_copy_leaves_that_business_out_of_the_portfolio_copy(root):
     import duckdb
 
-    from kpi_pipeline.portfolio import load_all
-    from kpi_pipeline.portfolio_copy import build_portfolio_copy
+    from kpi_pipeline.portfolio.businesses import load_all
+    from kpi_pipeline.portfolio.copy import build_portfolio_copy
 
     good, _ = load_all(businesses(root))
     alpha, beta = good["alpha"], good["beta"]
@@ -262,8 +262,8 @@ def test_an_analysts_writes_to_the_portfolio_copy_are_kept_aside_saved_or_not(ro
 
     import duckdb
 
-    from kpi_pipeline.portfolio import load_all
-    from kpi_pipeline.portfolio_copy import build_portfolio_copy
+    from kpi_pipeline.portfolio.businesses import load_all
+    from kpi_pipeline.portfolio.copy import build_portfolio_copy
 
     good, _ = load_all(businesses(root))
     alpha = good["alpha"]

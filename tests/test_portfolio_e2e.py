@@ -87,7 +87,7 @@ def portfolio(tmp_path_factory, sandbox):
                    "targets:\n  revenue: {month: 5}\n", "")
     home = root / ".dagster"
     with mock.patch.dict(os.environ, DAGSTER_HOME=str(home)):  # the operator narrows Mailchimp to one call at a time
-        from kpi_pipeline.run import ensure_portfolio_instance
+        from kpi_pipeline.orchestration.run import ensure_portfolio_instance
 
         ensure_portfolio_instance(root)
         with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -104,7 +104,7 @@ def portfolio(tmp_path_factory, sandbox):
 
 def in_process(root: Path, args: tuple[str, ...]) -> SimpleNamespace:
     """``kpi ARGS`` run in the portfolio folder by this process (a reading command: no run, no secret)."""
-    from kpi_pipeline.cli import main
+    from kpi_pipeline.cli.main import main
 
     out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
     os.chdir(root)
@@ -240,7 +240,7 @@ def test_a_business_is_reported_alone_by_its_slug(portfolio):
 
 
 def test_the_portfolio_location_rebuilds_the_copy_and_view_after_a_business_run(portfolio):
-    from kpi_pipeline.portfolio_defs import JOB, portfolio_definitions
+    from kpi_pipeline.portfolio.defs import JOB, portfolio_definitions
 
     root = portfolio["root"]
     copy = root / "data" / "portfolio_analytics.duckdb"
@@ -267,7 +267,7 @@ def test_the_portfolio_location_rebuilds_the_copy_and_view_after_a_business_run(
 
 
 def test_the_platforms_pool_limits_are_in_the_instance(portfolio):
-    from kpi_pipeline.config import API_POOL_LIMITS
+    from kpi_pipeline.config.settings import API_POOL_LIMITS
 
     home = portfolio["root"] / ".dagster"
     with mock.patch.dict(os.environ, DAGSTER_HOME=str(home)), dg.DagsterInstance.from_config(str(home)) as instance:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kpi_pipeline.portfolio_cli import exit_words, worst
+from kpi_pipeline.cli.portfolio import exit_words, worst
 from tests.conftest import AS_OF
 
 HANG = 240  # seconds: only a hang takes this long

@@ -20,9 +20,9 @@ import dagster as dg
 import duckdb
 
 from connectors.sandbox import CREDENTIALS, Sandbox
-from kpi_pipeline.config import load_config
-from kpi_pipeline.defs import build_definitions
-from kpi_pipeline.run import ensure_portfolio_instance
+from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.orchestration.defs import build_definitions
+from kpi_pipeline.orchestration.run import ensure_portfolio_instance
 from tests.processes import start_daemon, wait_until
 
 BOUND = 600.0  # seconds: a hang, not a slow machine

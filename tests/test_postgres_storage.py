@@ -13,7 +13,7 @@ import os
 import duckdb
 import pytest
 
-from kpi_pipeline.cli import main
+from kpi_pipeline.cli.main import main
 from tests import pg
 from tests.conftest import AS_OF, live_environment, subset_config
 

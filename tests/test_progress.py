@@ -7,7 +7,7 @@ import pyarrow as pa
 
 from connectors.mailchimp.connector import STREAMS
 from connectors.streams import Window
-from kpi_pipeline.loading import Progress
+from kpi_pipeline.warehouse.loading import Progress
 
 SPEC = STREAMS["campaign_reports"]  # daily, dated by send_date
 START, END = dt.date(2026, 1, 1), dt.date(2026, 1, 10)

@@ -7,7 +7,7 @@ import multiprocessing
 import duckdb
 import pytest
 
-from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.warehouse.database import Warehouse
 from tests.small_table import BASE, load
 
 
@@ -119,8 +119,8 @@ def test_a_publish_failing_after_its_rename_is_not_taken_for_an_analysts_writes(
     """Killed or failing between the rename and its record, the new copy must still count as ours."""
     import errno
 
-    import kpi_pipeline.published as published
-    from kpi_pipeline.storage import StorageError
+    import kpi_pipeline.warehouse.published as published
+    from kpi_pipeline.warehouse.storage import StorageError
 
     wh = Warehouse(tmp_path / "warehouse.duckdb", "b")
     load(wh, BASE, BASE, [(BASE, "a", 1)])
@@ -145,7 +145,7 @@ def test_an_analyst_still_writing_to_the_published_copy_is_named_and_nothing_mov
     import subprocess
     import sys
 
-    from kpi_pipeline.storage import StorageError
+    from kpi_pipeline.warehouse.storage import StorageError
 
     wh = Warehouse(tmp_path / "warehouse.duckdb", "b")
     load(wh, BASE, BASE, [(BASE, "a", 1)])
@@ -195,7 +195,7 @@ def test_publish_flushes_the_copy_before_the_rename_and_the_folder_after(tmp_pat
 PUBLISH_KILLED = """
 import sys
 sys.path.insert(0, {root!r})
-from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.warehouse.database import Warehouse
 Warehouse({path!r}, "b").publish({target!r})
 """
 
@@ -207,7 +207,7 @@ def test_a_publish_killed_during_its_copy_leaves_the_old_copy_whole(tmp_path, po
     import sys
     from pathlib import Path
 
-    from kpi_pipeline.faults import ENV, EXIT_CODE
+    from kpi_pipeline.warehouse.faults import ENV, EXIT_CODE
 
     wh = Warehouse(tmp_path / "warehouse.duckdb", "b")
     load(wh, BASE, BASE, [(BASE, "a", 1)])
@@ -231,8 +231,8 @@ def test_a_publish_failing_half_way_through_its_copy_says_why_and_leaves_no_temp
     import errno
     import os
 
-    from kpi_pipeline.faults import armed
-    from kpi_pipeline.storage import StorageError
+    from kpi_pipeline.warehouse.faults import armed
+    from kpi_pipeline.warehouse.storage import StorageError
 
     wh = Warehouse(tmp_path / "warehouse.duckdb", "b")
     load(wh, BASE, BASE, [(BASE, "a", 1)])

@@ -20,9 +20,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from kpi_pipeline.cli import main
-from kpi_pipeline.config import load_config
-from kpi_pipeline.instance_state import PID_TAG, POOL, STARTED_BY_TAG, process_tag
+from kpi_pipeline.cli.main import main
+from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.orchestration.instance_state import PID_TAG, POOL, STARTED_BY_TAG, process_tag
 from tests.conftest import AS_OF
 from tests.sync_processes import HANG, read_until, start_sync
 from tests.sync_processes import event as _event
@@ -119,7 +119,7 @@ def test_a_sync_waiting_for_the_pool_names_the_holder_and_gives_up(small_busines
 def foreign_run(home: Path, started_ago: float, heard_ago: float | None, slot: bool) -> str:
     """A run of `kpi sync` on another host (a pod since replaced) that started ``started_ago`` seconds
     ago; its last heartbeat ``heard_ago`` seconds ago (None: none); holding the duckdb pool slot."""
-    from kpi_pipeline.instance_state import HEARTBEAT_KEY
+    from kpi_pipeline.orchestration.instance_state import HEARTBEAT_KEY
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         run = instance.create_run_for_job(dg.GraphDefinition("ghost").to_job(), run_id=str(uuid.uuid4()),
@@ -156,7 +156,7 @@ def test_a_sync_killed_on_another_host_is_failed_once_silent_and_blocks_no_later
     assert main(["doctor", "--config", str(config)]) == 0
     assert "ok: nothing to repair" in capsys.readouterr().out
     # the sync's own run left heartbeats for other hosts to read
-    from kpi_pipeline.instance_state import HEARTBEAT_KEY
+    from kpi_pipeline.orchestration.instance_state import HEARTBEAT_KEY
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         ours = [r.run_id for r in instance.get_runs() if r.run_id not in earlier]

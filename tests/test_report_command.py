@@ -8,8 +8,8 @@ import json
 import duckdb
 import pytest
 
-from kpi_pipeline.cli import main
-from kpi_pipeline.scorecard import SNAPSHOT_COLUMNS
+from kpi_pipeline.cli.main import main
+from kpi_pipeline.kpi.scorecard import SNAPSHOT_COLUMNS
 from tests.snapshot_rows import frame, month, row
 
 RUN_LATE, RUN_BACK = dt.datetime(2026, 11, 30, 3), dt.datetime(2026, 12, 1, 3)
@@ -104,7 +104,7 @@ def test_the_review_writes_html_and_markdown(published, capsys, tmp_path):
 
 
 def test_colour_on_a_terminal_plain_text_when_piped(published, capsys):
-    from kpi_pipeline.config import load_config
+    from kpi_pipeline.config.settings import load_config
     from kpi_pipeline.reporting.i18n import Formatter
     from kpi_pipeline.reporting.model import load_scorecard
     from kpi_pipeline.reporting.store import published_snapshots

@@ -11,13 +11,13 @@ import re
 import pandas as pd
 import pytest
 
-from kpi_pipeline.config import load_config
+from kpi_pipeline.config.settings import load_config
 from kpi_pipeline.reporting.html import review_text, scorecard_html, sparkline
 from kpi_pipeline.reporting.i18n import DOMAIN_WORDS, STATUS_WORDS, WORDS, Formatter
 from kpi_pipeline.reporting.markdown import markdown
 from kpi_pipeline.reporting.model import Point, Scorecard, build_views, json_doc
 from kpi_pipeline.reporting.review import build_review
-from kpi_pipeline.scorecard import NOTHING_TO_DIVIDE
+from kpi_pipeline.kpi.scorecard import NOTHING_TO_DIVIDE
 from tests.snapshot_rows import frame, month, row
 
 AS_OF = dt.date(2026, 11, 15)

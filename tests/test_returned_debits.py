@@ -12,10 +12,10 @@ import pytest
 from connectors.stripe import connector as stripe
 from connectors.sandbox.world import local_date
 from connectors.streams import StreamContext, Window
-from kpi_pipeline.config import load_config
-from kpi_pipeline.loading import load_stream
-from kpi_pipeline.build import run_models
-from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.warehouse.loading import load_stream
+from kpi_pipeline.sql.build import run_models
+from kpi_pipeline.warehouse.database import Warehouse
 from tests.conftest import AS_OF, subset_config
 from tests.truth import periods
 
@@ -121,7 +121,7 @@ def test_a_guest_who_later_opens_an_account_is_one_new_customer(wh, sandbox):
 def test_failed_refunds_reversals_and_rows_loaded_before_reporting_category_was_kept():
     """Models as data: what Stripe may send that the sandbox's world does not (a refund that
     failed, an ACH payment_reversal), and rows stored before reporting_category was kept."""
-    from kpi_pipeline.loading import ensure_tables
+    from kpi_pipeline.warehouse.loading import ensure_tables
 
     settings = load_config("kpi.yaml")
     wh = Warehouse(":memory:", settings.business_id)

@@ -12,8 +12,8 @@ from connectors import registry
 from connectors.http import RetryPolicy
 from connectors.sandbox import Sandbox
 from connectors.streams import WHOLE_HISTORY_START, StreamContext, Window
-from kpi_pipeline.loading import load_stream
-from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.warehouse.loading import load_stream
+from kpi_pipeline.warehouse.database import Warehouse
 from tests.conftest import AS_OF
 
 CTX = lambda as_of=AS_OF: StreamContext("Europe/Brussels", as_of, None, person_salt="test-salt")  # noqa: E731
@@ -59,7 +59,7 @@ def test_stripe_refunds_land_on_their_own_date_even_for_months_old_charges(fast_
 
 
 def test_stripe_zero_decimal_currencies_are_not_divided_and_refunds_count_however_late():
-    from kpi_pipeline.loading import ensure_tables
+    from kpi_pipeline.warehouse.loading import ensure_tables
 
     wh = Warehouse(":memory:", "b")
     ensure_tables(wh, list(stripe.STREAMS.values()))

@@ -5,10 +5,10 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from kpi_pipeline.calendar import calendar_windows
-from kpi_pipeline.config import load_config
-from kpi_pipeline.coverage import Coverage
-from kpi_pipeline.scorecard import assess, build_snapshots
+from kpi_pipeline.kpi.calendar import calendar_windows
+from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.kpi.coverage import Coverage
+from kpi_pipeline.kpi.scorecard import assess, build_snapshots
 
 
 def a(**kw):
@@ -68,7 +68,7 @@ def test_non_accumulating_kpis_are_not_paced():
 
 
 def test_pacing_follows_how_each_kpi_accumulates():
-    from kpi_pipeline.catalog import builtin_kpis
+    from kpi_pipeline.kpi.catalog import builtin_kpis
 
     pacing = {k.id: k.pacing for k in builtin_kpis()}
     assert pacing["newsletter_new_subscribers"] == pacing["revenue"] == "linear"
@@ -163,7 +163,7 @@ def _one(snap, kpi, grain, start):
 
 
 def test_a_closed_month_is_compared_with_the_whole_previous_month(settings):
-    from kpi_pipeline.calendar import comparison_windows
+    from kpi_pipeline.kpi.calendar import comparison_windows
 
     kinds = {k: (s, e) for k, s, e in comparison_windows("month", dt.date(2026, 9, 1), dt.date(2026, 11, 15),
                                                          "monday")}
@@ -182,7 +182,7 @@ def test_a_closed_month_is_compared_with_the_whole_previous_month(settings):
 
 
 def test_a_week_is_compared_with_the_same_iso_week_last_year_and_week_53_has_none():
-    from kpi_pipeline.calendar import comparison_windows
+    from kpi_pipeline.kpi.calendar import comparison_windows
 
     w53 = {k for k, _, _ in comparison_windows("week", dt.date(2026, 12, 28), dt.date(2027, 1, 3), "monday")}
     assert w53 == {"previous"}  # 2025 has no week 53
@@ -261,8 +261,8 @@ def test_churn_is_paced_against_the_level_at_the_start(settings):
 
 
 def test_snapshots_of_an_older_release_gain_the_new_columns_and_keep_their_final_rows(settings):
-    from kpi_pipeline.assets.snapshots import write_snapshots
-    from kpi_pipeline.warehouse import Warehouse
+    from kpi_pipeline.orchestration.assets.snapshots import write_snapshots
+    from kpi_pipeline.warehouse.database import Warehouse
 
     wh = Warehouse(":memory:", settings.business_id)
     with wh.writer() as con:

@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def demo(sandbox, tmp_path_factory):
     """The shipped kpi.yaml (demo mode) synced through AS_OF, and its Q3 review written; also a
     Dutch copy of the configuration over the same warehouse."""
-    from kpi_pipeline.cli import main
-    from kpi_pipeline.config import load_config
+    from kpi_pipeline.cli.main import main
+    from kpi_pipeline.config.settings import load_config
 
     folder = tmp_path_factory.mktemp("demo")
     mp = pytest.MonkeyPatch()

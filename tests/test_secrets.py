@@ -16,8 +16,8 @@ from urllib.parse import quote
 
 from connectors.registry import platforms
 from connectors.sandbox import CREDENTIALS
-from kpi_pipeline.cli import main
-from kpi_pipeline.config_sources import CREDENTIAL_FIELDS
+from kpi_pipeline.cli.main import main
+from kpi_pipeline.config.sources import CREDENTIAL_FIELDS
 from tests.conftest import AS_OF, live_environment, subset_config
 
 SOURCES = [name for name, p in platforms().items() if p.credentials]  # every platform with a secret

@@ -19,9 +19,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from kpi_pipeline.cli import main
-from kpi_pipeline.config import load_config
-from kpi_pipeline.storage import StorageError, check_free_space
+from kpi_pipeline.cli.main import main
+from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.warehouse.storage import StorageError, check_free_space
 from tests.conftest import AS_OF
 from tests.sync_processes import HANG, KPI, default_signals, environment, read_until, start_sync, sync
 

@@ -14,7 +14,7 @@ import re
 import pandas as pd
 import pytest
 
-from kpi_pipeline.config import load_config
+from kpi_pipeline.config.settings import load_config
 from kpi_pipeline.reporting.change import basis_of
 from kpi_pipeline.reporting.html import review_text, scorecard_html
 from kpi_pipeline.reporting.i18n import Formatter
@@ -22,7 +22,7 @@ from kpi_pipeline.reporting.markdown import markdown
 from kpi_pipeline.reporting.model import Scorecard, build_views, json_doc
 from kpi_pipeline.reporting.review import build_review
 from kpi_pipeline.reporting.terminal import render_text
-from kpi_pipeline.scorecard import SNAPSHOT_COLUMNS
+from kpi_pipeline.kpi.scorecard import SNAPSHOT_COLUMNS
 
 AS_OF = dt.date(2026, 11, 15)
 SEP, OCT = (dt.date(2026, 9, 1), dt.date(2026, 9, 30)), (dt.date(2026, 10, 1), dt.date(2026, 10, 31))

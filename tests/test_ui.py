@@ -39,7 +39,7 @@ def answers(url: str) -> bool:
 def ui(sandbox, tmp_path_factory):
     """A business synced once (Stripe and Mailchimp, an unreachable revenue target), then
     `dagster dev` serving its DAGSTER_HOME; yields the UI's base URL."""
-    from kpi_pipeline.cli import main
+    from kpi_pipeline.cli.main import main
 
     folder = tmp_path_factory.mktemp("ui")
     mp = pytest.MonkeyPatch()

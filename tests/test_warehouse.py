@@ -7,7 +7,7 @@ import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.warehouse.database import Warehouse
 from tests.small_table import BASE, COLUMNS, batch, load, table
 
 
@@ -125,7 +125,7 @@ def test_a_writer_waiting_too_long_gets_a_clear_message(tmp_path):
 def test_storage_problems_are_said_in_words_with_what_to_do(tmp_path):
     import errno
 
-    from kpi_pipeline.storage import storage_problem
+    from kpi_pipeline.warehouse.storage import storage_problem
 
     path = tmp_path / "warehouse.duckdb"
     full = storage_problem(OSError(errno.ENOSPC, "No space left on device"), path)
@@ -142,7 +142,7 @@ def test_storage_problems_are_said_in_words_with_what_to_do(tmp_path):
 def test_a_failed_commit_surfaces_its_own_error_not_the_rollbacks(tmp_path):
     import duckdb
 
-    from kpi_pipeline.warehouse import _rollback
+    from kpi_pipeline.warehouse.database import _rollback
 
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     _rollback(con)  # no transaction open (a failed commit ended it): says nothing, raises nothing
@@ -178,7 +178,7 @@ def test_an_upsert_by_key_replaces_changed_records_keeps_the_others_and_is_atomi
     assert sorted(wh.query("select business_id, item, amount from raw.t__s")) == [("b", "a", 7), ("c", "a", 9)]
 
 
-# ---------------------------------------------------------------- faults at the exact moment (kpi_pipeline/faults.py)
+# ---------------------------------------------------------------- faults at the exact moment (kpi_pipeline/warehouse/faults.py)
 
 LOAD_POINTS = ("load:after_delete", "load:after_insert", "load:before_commit")
 
@@ -200,7 +200,7 @@ def _load_recorded(wh, day_rows):
 
 @pytest.mark.parametrize("point", LOAD_POINTS)
 def test_a_load_failing_between_its_delete_insert_and_record_leaves_the_old_rows_and_no_record(tmp_path, point):
-    from kpi_pipeline.faults import armed
+    from kpi_pipeline.warehouse.faults import armed
 
     wh = Warehouse(tmp_path / "warehouse.duckdb", "b")
     _load_recorded(wh, [(BASE, "a", 1)])
@@ -230,7 +230,7 @@ def test_a_load_killed_between_its_delete_insert_and_record_leaves_the_old_rows_
     import sys
     from pathlib import Path
 
-    from kpi_pipeline.faults import ENV, EXIT_CODE
+    from kpi_pipeline.warehouse.faults import ENV, EXIT_CODE
 
     path = tmp_path / "warehouse.duckdb"
     wh = Warehouse(path, "b")

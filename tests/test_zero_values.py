@@ -8,9 +8,9 @@ import datetime as dt
 
 import pytest
 
-from kpi_pipeline.config import load_config
-from kpi_pipeline.build import run_models
-from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.sql.build import run_models
+from kpi_pipeline.warehouse.database import Warehouse
 from tests.raw_loads import load, meeting, value
 
 D = dt.date

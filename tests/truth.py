@@ -1,6 +1,6 @@
 """Ground truth for end-to-end tests, independent of the pipeline's code.
 
-Periods are enumerated here with plain date arithmetic (not kpi_pipeline.periods), and every
+Periods are enumerated here with plain date arithmetic (not kpi_pipeline.kpi.periods), and every
 KPI value is computed from the sandbox world's events (world.truth_* and the CSV), never from
 what an emulator served or from the pipeline's functions.
 """

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from kpi_pipeline.catalog import KpiDef
+from kpi_pipeline.kpi.catalog import KpiDef
 
 HANDFUL = 5  # an event count below this is too small a base for a percentage
 TINY_SHARE = 0.2  # a base under a fifth of the current value: a rise of more than 400%

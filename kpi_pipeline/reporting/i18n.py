@@ -16,11 +16,11 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, format_percent
 
 from connectors.registry import platforms
-from kpi_pipeline.scorecard import NO_VALUE, NOTHING_TO_DIVIDE
+from kpi_pipeline.kpi.scorecard import NO_VALUE, NOTHING_TO_DIVIDE
 
 _SOURCE_REASON = re.compile(r"^source not covered through (?P<through>\d{4}-\d{2}-\d{2}): (?P<sources>[a-z0-9_, ]+) ")
 _D = r"\d{4}-\d{2}-\d{2}"
-# the snapshot's reasons (kpi_pipeline.coverage), English, and the words each is said with here
+# the snapshot's reasons (kpi_pipeline.kpi.coverage), English, and the words each is said with here
 _REASONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^(?P<stream>[a-z0-9_]+/[a-z0-9_]+) never loaded"), "reason_never"),
     (re.compile(rf"^(?P<stream>[a-z0-9_]+/[a-z0-9_]+) not loaded after (?P<date>{_D})"), "reason_after"),

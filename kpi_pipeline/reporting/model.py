@@ -15,10 +15,10 @@ from typing import Any, Callable, Sequence
 import duckdb
 import pandas as pd
 
-from kpi_pipeline.catalog import DOMAINS, KpiDef
-from kpi_pipeline.config import Settings
-from kpi_pipeline.coverage import LOADED_THROUGH_SQL, MANUAL_THROUGH_SQL, through_from_loads
-from kpi_pipeline.periods import label, period_start
+from kpi_pipeline.kpi.catalog import DOMAINS, KpiDef
+from kpi_pipeline.config.settings import Settings
+from kpi_pipeline.kpi.coverage import LOADED_THROUGH_SQL, MANUAL_THROUGH_SQL, through_from_loads
+from kpi_pipeline.kpi.periods import label, period_start
 from kpi_pipeline.reporting.change import Change, compare
 from kpi_pipeline.reporting.i18n import STATUS_ORDER, missing
 

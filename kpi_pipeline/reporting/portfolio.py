@@ -22,9 +22,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from kpi_pipeline.config import Settings
-from kpi_pipeline.coverage import LOADED_THROUGH_SQL, MANUAL_THROUGH_SQL, through_from_loads
-from kpi_pipeline.periods import label, period_start
+from kpi_pipeline.config.settings import Settings
+from kpi_pipeline.kpi.coverage import LOADED_THROUGH_SQL, MANUAL_THROUGH_SQL, through_from_loads
+from kpi_pipeline.kpi.periods import label, period_start
 from kpi_pipeline.reporting.html import environment
 from kpi_pipeline.reporting.i18n import Formatter
 

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from kpi_pipeline.calendar import target_for
-from kpi_pipeline.catalog import KpiDef
-from kpi_pipeline.config import Settings
-from kpi_pipeline.periods import iter_periods, label, next_start, period_end, previous_start
+from kpi_pipeline.kpi.calendar import target_for
+from kpi_pipeline.kpi.catalog import KpiDef
+from kpi_pipeline.config.settings import Settings
+from kpi_pipeline.kpi.periods import iter_periods, label, next_start, period_end, previous_start
 from kpi_pipeline.reporting.change import mover_rank
 from kpi_pipeline.reporting.model import Card, build_views, status_counts
 

@@ -9,8 +9,8 @@ from typing import Any, Callable, Iterator
 import duckdb
 import pandas as pd
 
-from kpi_pipeline.config import Settings
-from kpi_pipeline.periods import period_start, previous_start
+from kpi_pipeline.config.settings import Settings
+from kpi_pipeline.kpi.periods import period_start, previous_start
 
 Query = Callable[[str, list[Any]], pd.DataFrame]
 # the as-of of the newest run: rows kept final from earlier runs keep their own as-of and computed_at
