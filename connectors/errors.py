@@ -13,7 +13,19 @@ when there is one, and never a secret (see ``connectors.redaction.redact``).
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from connectors.redaction import redact
+
+
+class ErrorContext(TypedDict):
+    """Where a failure happened: the keyword arguments a classifier passes to every error it builds."""
+
+    platform: str
+    stream: str | None
+    status: int | None
+    path: str | None
+    request_id: str | None
 
 
 class ConnectorError(Exception):

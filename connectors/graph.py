@@ -10,7 +10,7 @@ import json
 
 import requests
 
-from connectors.errors import AuthenticationError, ConfigurationError, ConnectorError, FatalError, \
+from connectors.errors import AuthenticationError, ConfigurationError, ConnectorError, ErrorContext, FatalError, \
     RateLimitedError, RetriableError
 from connectors.http import parse_retry_after
 
@@ -49,8 +49,8 @@ def graph_classifier(platform: str, token_setting: str):
         code, sub = error.get("code"), error.get("error_subcode")
         text = str(error.get("message", ""))
         message = text if text.startswith("(#") else f"(#{code}{f'/{sub}' if sub else ''}) {text}".strip()
-        common = dict(platform=platform, stream=stream, status=response.status_code, path=path,
-                      request_id=error.get("fbtrace_id") or response.headers.get("x-fb-trace-id"))
+        common = ErrorContext(platform=platform, stream=stream, status=response.status_code, path=path,
+                              request_id=error.get("fbtrace_id") or response.headers.get("x-fb-trace-id"))
         if code in RATE_LIMIT_CODES or (isinstance(code, int) and 80000 <= code <= 80014):
             wait = parse_retry_after(response.headers.get("Retry-After")) or regain_access_seconds(response)
             return RateLimitedError(message, **common, retry_after=wait,

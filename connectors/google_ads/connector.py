@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import requests
 
-from connectors.errors import AuthenticationError, ConfigurationError, ConnectorError, FatalError, \
+from connectors.errors import AuthenticationError, ConfigurationError, ConnectorError, ErrorContext, FatalError, \
     RateLimitedError
 from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
@@ -74,7 +74,8 @@ def _ads_classifier(response: requests.Response, stream: str | None, path: str) 
         (d.get("requestId") for d in error.get("details") or [] if d.get("requestId")), None)
     family, code = next(iter((failures[0].get("errorCode") or {"": ""}).items())) if failures else ("", "")
     message = (failures[0].get("message") if failures else None) or error.get("message", "error")
-    common = dict(platform=PLATFORM, stream=stream, status=response.status_code, path=path, request_id=request_id)
+    common = ErrorContext(platform=PLATFORM, stream=stream, status=response.status_code, path=path,
+                          request_id=request_id)
     text = f"{family}.{code}: {message}" if family else message
     if family == "quotaError" or response.status_code == 429:
         delay = (failures[0].get("details") or {}).get("quotaErrorDetails", {}).get("retryDelay") if failures else None
