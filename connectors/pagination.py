@@ -6,7 +6,7 @@ is a :class:`~connectors.errors.FatalError`, never an endless loop.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, TypeVar
 
 from connectors.errors import FatalError
 
@@ -38,6 +38,9 @@ def records_at(body: Any, path: str, *, platform: str, stream: str | None, where
     return items
 
 
+P = TypeVar("P", bound="Paginator")
+
+
 class Paginator:
     """Base class: subclasses set ``has_next`` and put their position into params."""
 
@@ -48,7 +51,7 @@ class Paginator:
         self.has_next = True
         self._seen: set[Any] = set()
 
-    def for_stream(self, platform: str, stream: str) -> Paginator:
+    def for_stream(self: P, platform: str, stream: str) -> P:
         """Name the platform and stream in this paginator's errors."""
         self.platform, self.stream = platform, stream
         return self

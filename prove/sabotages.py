@@ -149,8 +149,8 @@ SABOTAGES = (
     Sabotage(
         "A refused CSV is bad input and keeps the last good file's rows",
         "a CSV's bad lines skipped, the rest loaded",
-        (("connectors/manual/connector.py", '        if problems:\n            problems = [f"line {number}: {why}"',
-          '        if False:\n            problems = [f"line {number}: {why}"'),),
+        (("connectors/manual/connector.py", '        if problems:\n            named = [f"line {number}: {why}"',
+          '        if False:\n            named = [f"line {number}: {why}"'),),
         ("tests/test_recovery.py::test_a_refused_csv_is_bad_input_and_the_other_sources_still_load",),
     ),
     Sabotage(

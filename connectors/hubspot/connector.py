@@ -101,7 +101,8 @@ def _fetch(kind: str, modified: str, properties: list[str]):
         # is kept (its new change is dated today, after the window, and the next sync takes it)
         for items in client.search(kind, start, end, properties, kind, by=modified):
             fresh = [item for item in items if item.get("id") is None or item["id"] not in seen]
-            seen.update(item.get("id") for item in fresh)  # a record without its id is refused by the loader
+            # a record without its id is refused by the loader
+            seen.update(item["id"] for item in fresh if item.get("id") is not None)
             if fresh:
                 yield Page(fresh, account=kind)
     return fetch

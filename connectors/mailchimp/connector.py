@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypedDict
 
 import mailchimp_marketing as MailchimpMarketing
 import requests
@@ -84,8 +84,8 @@ class MailchimpClient:
                     return {}
                 raise bad_body(PLATFORM, stream, path, result.status_code, result.headers.get("Content-Type"),
                                result.headers.get("X-Request-Id"))
-            if isinstance(result, str) and _json_object(result) is not None:
-                return _json_object(result)  # JSON under another content type (problem+json): judged by its keys
+            if isinstance(result, str) and (parsed := _json_object(result)) is not None:
+                return parsed  # JSON under another content type (problem+json): judged by its keys
             if isinstance(result, str):  # the SDK hands back a body that is not JSON as text
                 headers = self.last_response.headers if self.last_response is not None else {}
                 raise bad_body(PLATFORM, stream, path, getattr(self.last_response, "status_code", None),
@@ -196,7 +196,14 @@ def fetch_growth_history(client: MailchimpClient, window: Window, ctx: StreamCon
                 yield Page(keep, account=list_id)
 
 
-def _report_window(window: Window, ctx: StreamContext) -> dict[str, str]:
+class _SendTimes(TypedDict):
+    """A window as the campaign reports' filter: send_time bounds, which are UTC."""
+
+    since_send_time: str
+    before_send_time: str
+
+
+def _report_window(window: Window, ctx: StreamContext) -> _SendTimes:
     # send_time is UTC; the window is business-local days
     return {"since_send_time": ctx.local_start(window.start).isoformat(),
             "before_send_time": ctx.local_start(window.end + dt.timedelta(days=1)).isoformat()}

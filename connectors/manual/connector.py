@@ -186,10 +186,10 @@ class ManualFile:
         reader = csv.reader(itertools.chain([first], text), delimiter=dialect.delimiter)
         header = [h.strip().lower() for h in next(reader, [])]
         if header[:3] != HEADER or header[3:] not in ([], ["dimension_value"]):
-            shown = {",": "commas", ";": "semicolons", "\t": "tabs"}[dialect.delimiter]
+            separators = {",": "commas", ";": "semicolons", "\t": "tabs"}[dialect.delimiter]
             raise ConfigurationError(
                 f"{self.path}: line 1: the header is {dialect.delimiter.join(header) or '(empty)'!r} (separated by "
-                f"{shown}); it must be date,kpi_id,value or date,kpi_id,value,dimension_value in that order "
+                f"{separators}); it must be date,kpi_id,value or date,kpi_id,value,dimension_value in that order "
                 "(semicolons and decimal commas, as Excel saves CSV in Dutch, work too)",
                 platform=PLATFORM, hint="fix the first line of the CSV")
         problems: list[tuple[int, str]] = []
@@ -225,9 +225,9 @@ class ManualFile:
                 page = []
         problems = sorted(problems + keys.repeats())
         if problems:
-            problems = [f"line {number}: {why}" for number, why in problems]
-            shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
-            raise ConfigurationError(f"{self.path} refused, nothing loaded ({len(problems)} bad line(s)):\n    "
+            named = [f"line {number}: {why}" for number, why in problems]
+            shown = named[:20] + ([f"... and {len(named) - 20} more"] if len(named) > 20 else [])
+            raise ConfigurationError(f"{self.path} refused, nothing loaded ({len(named)} bad line(s)):\n    "
                                      + "\n    ".join(shown), platform=PLATFORM, hint="fix the lines named above")
         self._note_missing_totals(totals)
         if early_rows:

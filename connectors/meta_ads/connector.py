@@ -62,7 +62,7 @@ class MetaAdsClient(HttpConnector):
         while True:
             rows.append(records_at(body, "data", platform=PLATFORM, stream=stream, where=path))
             paginator.update(body, rows[-1])
-            if not paginator.has_next:
+            if not paginator.has_next or paginator.next_url is None:
                 break
             body = self.http.request_json("GET", paginator.next_url, stream=stream)
         yield from rows  # a range is yielded whole, so a split never duplicates rows

@@ -113,7 +113,7 @@ def _lines(record: dict[str, Any], ctx: StreamContext) -> str:
                        for ln in (record.get("lines") or {}).get("data") or []])
 
 
-def minor_unit_factor(currency: str) -> int:
+def minor_unit_factor(currency: str | None) -> int:
     """How many minor units make one currency unit (1 for zero-decimal currencies like JPY)."""
     return 1 if (currency or "").lower() in ZERO_DECIMAL else 100
 
