@@ -77,7 +77,7 @@ class CalendlyEmulator:
         self._auth(req)
         self._scope(req)
         kinds = [(uri, name, True) for uri, name in EVENT_TYPES.values()] + [(*RETIRED_EVENT_TYPE, False)]
-        rows = [{"uri": uri, "name": name, "active": active, "slug": name.lower().replace(" ", "-"),
+        rows: list[dict[str, Any]] = [{"uri": uri, "name": name, "active": active, "slug": name.lower().replace(" ", "-"),
                  "scheduling_url": "https://calendly.com/studiolumen/" + name.lower().replace(" ", "-"),
                  "duration": 30, "kind": "solo", "pooling_type": None, "type": "StandardEventType",
                  "color": "#8247f5", "created_at": "2024-01-08T09:00:00.000000Z",
@@ -107,21 +107,21 @@ class CalendlyEmulator:
             start = _iso(b.start_time)
             if (lo and start < lo) or (hi and start >= hi):
                 continue
-            canceled = s.seen(b.canceled_at)
-            status = "canceled" if canceled else "active"
+            canceled_at = b.canceled_at if s.seen(b.canceled_at) else None
+            status = "canceled" if canceled_at else "active"
             if req.query.get("status") and req.query["status"] != status:
                 continue
             uri, name = EVENT_TYPES[b.event_type]
             event = {"uri": f"https://api.calendly.com/scheduled_events/{b.event_id}", "name": name, "status": status,
                      "start_time": start, "end_time": _iso(b.start_time + dt.timedelta(minutes=30)),
                      "event_type": uri, "location": {"type": "physical", "location": "Studio Lumen, Gent"},
-                     "invitees_counter": {"total": 1, "active": 0 if canceled else 1, "limit": 1},
-                     "created_at": _iso(b.created_at), "updated_at": _iso(b.canceled_at if canceled else b.created_at),
+                     "invitees_counter": {"total": 1, "active": 0 if canceled_at else 1, "limit": 1},
+                     "created_at": _iso(b.created_at), "updated_at": _iso(canceled_at or b.created_at),
                      "event_memberships": [{"user": CALENDLY_USER, "user_email": "hello@studiolumen.be"}],
                      "event_guests": []}
-            if canceled:
+            if canceled_at:
                 event["cancellation"] = {"canceled_by": "Invitee", "reason": "", "canceler_type": "invitee",
-                                         "created_at": _iso(b.canceled_at)}
+                                         "created_at": _iso(canceled_at)}
             rows.append(event)
         rows.sort(key=lambda e: (e["start_time"], e["uri"]), reverse=req.query.get("sort") == "start_time:desc")
         return _page(req, rows)
@@ -130,17 +130,17 @@ class CalendlyEmulator:
         """Who booked: the e-mail is only here, not on the event (docs/PLATFORMS.md#calendly)."""
         self._auth(req)
         s = self.world.sales
+        assert req.match is not None  # the route that chose this handler matched
         event_id = req.match.group("uuid")
         booking = next((b for b in s.bookings if b.event_id == event_id and s.seen(b.created_at)), None)
         if booking is None:
             raise ApiError(404, "Resource Not Found")
-        canceled = s.seen(booking.canceled_at)
+        canceled_at = booking.canceled_at if s.seen(booking.canceled_at) else None
         event_uri = f"https://api.calendly.com/scheduled_events/{event_id}"
         return _page(req, [{"uri": f"{event_uri}/invitees/INV{event_id[2:]}", "email": booking.invitee_email,
-                            "name": "Sandbox Invitee", "status": "canceled" if canceled else "active",
-                            "created_at": _iso(booking.created_at),
-                            "updated_at": _iso(booking.canceled_at if canceled else booking.created_at),
-                            "canceled": canceled, "rescheduled": False, "event": event_uri, "timezone": "Europe/Brussels"}])
+                            "name": "Sandbox Invitee", "status": "canceled" if canceled_at else "active",
+                            "created_at": _iso(booking.created_at), "updated_at": _iso(canceled_at or booking.created_at),
+                            "canceled": canceled_at is not None, "rescheduled": False, "event": event_uri, "timezone": "Europe/Brussels"}])
 
 
 def _page(req: Request, rows: list[dict[str, Any]]) -> Response:

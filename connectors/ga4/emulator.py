@@ -119,6 +119,7 @@ class Ga4Emulator:
 
     def run_report(self, req: Request) -> Response:
         self._auth(req)
+        assert req.match is not None  # the route that chose this handler matched
         if req.match.group("pid") != PROPERTY_ID:
             raise ApiError(403, "User does not have sufficient permissions for this property.")
         body = req.json()

@@ -111,6 +111,7 @@ class GoogleAdsEmulator:
                 "<ins>That's all we know.</ins>").encode(), content_type="text/html; charset=UTF-8"))
 
     def search_stream(self, req: Request) -> Response:
+        assert req.match is not None  # the route that chose this handler matched
         self._version(req.match.group("v"))
         auth = req.headers.get("authorization", "")
         if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
@@ -137,9 +138,9 @@ class GoogleAdsEmulator:
         resource = match.group(2)
         request_id = uuid.uuid4().hex[:16]
         if resource == "customer":
-            row = {"customer": {"resourceName": f"customers/{CUSTOMER_ID}", "timeZone": TIMEZONE,
+            customer = {"customer": {"resourceName": f"customers/{CUSTOMER_ID}", "timeZone": TIMEZONE,
                                 "currencyCode": self.currency}}
-            return Response(200, [{"results": [row], "fieldMask": "customer.timeZone,customer.currencyCode",
+            return Response(200, [{"results": [customer], "fieldMask": "customer.timeZone,customer.currencyCode",
                                    "requestId": request_id}])
         unknown = [f for f in fields if f not in _FIELD and f not in ("metrics.conversions", "metrics.conversions_value")]
         if resource != "campaign" or unknown or not match.group(3):

@@ -65,6 +65,7 @@ class HubSpotEmulator:
             raise ApiError(400, "limit must be between 1 and 200")
         if after >= self.search_cap:
             raise ApiError(400, f"Search results are limited to {self.search_cap} per query; narrow the filters.")
+        assert req.match is not None  # the route that chose this handler matched
         records = self._contacts() if req.match.group("kind") == "contacts" else self._deals()
         for group in body.get("filterGroups") or []:
             for f in group.get("filters") or []:
@@ -94,7 +95,7 @@ class HubSpotEmulator:
             if not s.seen(c.created_at):
                 continue
             entered = s.stage_dates(c)
-            current = max(entered, key=entered.get)
+            current = max(entered, key=entered.__getitem__)
             changed = max(entered.values())
             props = {"email": c.email, "createdate": _ms_iso(c.created_at), "lifecyclestage": current,
                      "lastmodifieddate": _ms_iso(changed), "hs_object_id": c.contact_id,
@@ -129,7 +130,7 @@ def _match(record: dict[str, Any], f: dict[str, Any]) -> bool:
     if value is None:
         return False
     target = f.get("value")
-    if str(target).isdigit():  # epoch milliseconds
+    if target is not None and str(target).isdigit():  # epoch milliseconds
         target = _ms_iso(dt.datetime.fromtimestamp(int(target) / 1000, dt.timezone.utc))
     op = f.get("operator")
     if op == "GTE":

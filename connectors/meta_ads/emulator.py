@@ -72,6 +72,7 @@ class MetaEmulator:
 
     def ads_insights(self, req: Request) -> Response:
         self._auth(req)
+        assert req.match is not None  # the route that chose this handler matched
         if f"act_{req.match.group('acct')}" != AD_ACCOUNT:
             raise GraphError(400, 100, "(#100) Unsupported get request. Object with ID does not exist", 33)
         if req.query.get("level") != "campaign" or req.query.get("time_increment") != "1":
@@ -112,7 +113,9 @@ class MetaEmulator:
             if offset + len(page) < len(rows):
                 query = {k: v for k, v in req.query.items() if k != "after"}
                 after = body["paging"]["cursors"]["after"]
-                body["paging"]["next"] = (f"http://127.0.0.1:{self.server._httpd.server_address[1]}{req.path}?"
+                httpd = self.server._httpd
+                assert httpd is not None  # it is serving this request
+                body["paging"]["next"] = (f"http://127.0.0.1:{httpd.server_address[1]}{req.path}?"
                                           + "&".join(f"{k}={_q(v)}" for k, v in query.items()) + f"&after={after}")
         return self._reply(body)
 
@@ -120,6 +123,7 @@ class MetaEmulator:
 
     def ig_account(self, req: Request) -> Response:
         self._auth(req)
+        assert req.match is not None  # the route that chose this handler matched
         if req.match.group("ig") != IG_USER:
             raise GraphError(400, 100, "(#100) Unsupported get request.", 33)
         fields = req.query.get("fields", "id").split(",")
@@ -130,6 +134,7 @@ class MetaEmulator:
 
     def ig_insights(self, req: Request) -> Response:
         self._auth(req)
+        assert req.match is not None  # the route that chose this handler matched
         if req.match.group("ig") != IG_USER:
             raise GraphError(400, 100, "(#100) Unsupported get request.", 33)
         metrics = [m for m in req.query.get("metric", "").split(",") if m]
@@ -161,7 +166,7 @@ class MetaEmulator:
                                        "30 days excluding the current day")
         last = min(last, self.world.as_of)
         daily = self.world.instagram.daily
-        data = []
+        data: list[dict[str, Any]] = []
         for m in metrics:
             meta = {"name": m, "period": "day", "title": m.replace("_", " ").title(), "description": "",
                     "id": f"{IG_USER}/insights/{m}/day"}

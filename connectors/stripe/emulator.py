@@ -130,6 +130,7 @@ class StripeEmulator:
     def _invoice_lines(self, req: Request) -> Response:
         self._auth(req)
         s = self.world.sales
+        assert req.match is not None  # the route that chose this handler matched
         invoice = req.match.group("invoice")
         payment = next((p for p in s.payments if p.invoice_id == invoice and s.seen(p.created_at)), None)
         if payment is None:
@@ -172,7 +173,7 @@ class StripeEmulator:
             if s.seen(p.returned_at):  # the source is the charge itself (its failure_balance_transaction)
                 entry(_failure_id(p), "payment_failure_refund", "charge_failure", p.returned_at, -amount, 0,
                       charge, rate)
-            if s.seen(p.disputed_at):
+            if p.disputed_at is not None and s.seen(p.disputed_at):
                 won = s.seen(p.dispute_won_at)
                 dispute = {"id": "dp_" + p.charge_id[3:], "object": "dispute", "amount": p.amount,
                            "currency": p.currency, "charge": p.charge_id, "reason": "fraudulent",
