@@ -5,7 +5,8 @@ connector"); the folders named in ``$KPI_CONNECTORS_PATH`` (``os.pathsep``-separ
 too, so a connector can live outside the repository (a test fixture's does). Its
 ``__init__`` is cheap to import: ``PLATFORM``, ``SETTINGS``, ``NAMES``, ``POOL``, and optionally
 ``CREDENTIALS``, ``ORDER``, ``parameters``. Its ``connector`` module (``connect``, ``STREAMS``,
-``PROBE``) loads the platform's SDK and is imported only when a stream is asked for.
+``PROBE``, optionally ``check_names`` and ``check_settings``: connectors/names.py) loads the
+platform's SDK and is imported only when a stream is asked for.
 Beside them: ``emulator.py`` (the sandbox's), ``staging/*.sql`` with their ``checks.yml``, and
 optionally ``kpis.yml`` (catalog entries of KPIs only this platform feeds).
 """
@@ -22,6 +23,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 import connectors
+from connectors.names import NameChecks
 from connectors.settings import SourceBase
 from connectors.streams import StreamSpec
 
@@ -47,6 +49,11 @@ class Platform:
     def connector(self) -> ModuleType:
         """The module with ``connect``, ``STREAMS`` and ``PROBE`` (imports the platform's SDK)."""
         return importlib.import_module(f"{self.package}.connector")
+
+    def name_checks(self) -> NameChecks:
+        """Its connector's `kpi check --online` name checks, those it defines (connectors/names.py)."""
+        module = self.connector()
+        return NameChecks(getattr(module, "check_settings", None), getattr(module, "check_names", None))
 
     def emulator(self) -> ModuleType | None:
         """The sandbox's emulator of it, when the package has one."""
@@ -137,9 +144,7 @@ def sources() -> dict[str, tuple[Callable[[dict[str, Any]], Any], dict[str, Stre
 
 
 def __getattr__(name: str) -> Any:
-    # SOURCES and PROBES as before, built when first asked for: they import every connector's SDK
+    # SOURCES as before, built when first asked for: it imports every connector's SDK
     if name == "SOURCES":
         return sources()
-    if name == "PROBES":
-        return {n: probe(n) for n in platforms()}
     raise AttributeError(name)
