@@ -4,7 +4,7 @@ A platform is a package under ``connectors/`` whose ``__init__`` declares it (RE
 connector"); the folders named in ``$KPI_CONNECTORS_PATH`` (``os.pathsep``-separated) are searched
 too, so a connector can live outside the repository (a test fixture's does). Its
 ``__init__`` is cheap to import: ``PLATFORM``, ``SETTINGS``, ``NAMES``, ``POOL``, and optionally
-``CREDENTIALS``, ``ORDER``, ``parameters``. Its ``connector`` module (``connect``, ``STREAMS``,
+``CREDENTIALS``, ``ORDER``, ``parameters``, ``INPUT_FILE``. Its ``connector`` module (``connect``, ``STREAMS``,
 ``PROBE``, optionally ``check_names`` and ``check_settings``: connectors/names.py) loads the
 platform's SDK and is imported only when a stream is asked for.
 Beside them: ``emulator.py`` (the sandbox's), ``staging/*.sql`` with their ``checks.yml``, and
@@ -45,6 +45,7 @@ class Platform:
     credentials: tuple[str, ...] = ()  # settings that are secrets (redacted; `kpi check` wants them)
     order: int = 100  # its place in lists (marketing, sales, then the CSV; a new one last)
     parameters: Callable[[Any], list[tuple[str, str]]] | None = None  # settings its SQL reads
+    input_file: str | None = None  # the setting naming a file the owner keeps: its refusal is bad input
 
     def connector(self) -> ModuleType:
         """The module with ``connect``, ``STREAMS`` and ``PROBE`` (imports the platform's SDK)."""
@@ -91,7 +92,7 @@ def _declared(module: ModuleType) -> Platform:
     return Platform(name=module.PLATFORM, package=module.__name__, folder=Path(module.__file__ or "").parent,
                     settings=module.SETTINGS, names=dict(module.NAMES), pool=pool[0], pool_slots=pool[1],
                     credentials=tuple(getattr(module, "CREDENTIALS", ())), order=getattr(module, "ORDER", 100),
-                    parameters=getattr(module, "parameters", None))
+                    parameters=getattr(module, "parameters", None), input_file=getattr(module, "INPUT_FILE", None))
 
 
 @lru_cache(maxsize=8)
