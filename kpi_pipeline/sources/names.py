@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from connectors.errors import ConnectorError
-from connectors.registry import platform
+from connectors.registry import connect, platform
 from kpi_pipeline.config.settings import ConfigError, Settings
-from kpi_pipeline.warehouse.loading import connect_source
 from kpi_pipeline.sources.windows import source_settings
 
 
@@ -45,7 +44,7 @@ def check_names(settings: Settings, as_of: dt.date, today: dt.date, skip: set[st
         if checks.names is None or source in skip:
             continue
         try:
-            found = checks.names(connect_source(source, source_settings(settings, source, as_of)), block)
+            found = checks.names(connect(source, source_settings(settings, source, as_of)), block)
         except (ConnectorError, ConfigError) as err:
             report.failed[source] = err
             say(f"  x {source}: could not read the account's names: {err}")
