@@ -9,8 +9,9 @@ Names compare whole, case-insensitive and trimmed, as the KPI models compare the
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable, NamedTuple
 
 
 @dataclass
@@ -20,6 +21,14 @@ class NameCheck:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     found: str = ""  # what the account has, in words ("3 event types")
+
+
+class NameChecks(NamedTuple):
+    """The checks a platform's connector defines (None: it defines none of that kind); the
+    registry reads them (:meth:`connectors.registry.Platform.name_checks`)."""
+
+    settings: Callable[[Any, dt.date], NameCheck] | None  # check_settings(settings, today)
+    names: Callable[[Any, Any], NameCheck] | None  # check_names(client, settings)
 
 
 def norm(name: str) -> str:

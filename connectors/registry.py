@@ -4,8 +4,9 @@ A platform is a package under ``connectors/`` whose ``__init__`` declares it (RE
 connector"); the folders named in ``$KPI_CONNECTORS_PATH`` (``os.pathsep``-separated) are searched
 too, so a connector can live outside the repository (a test fixture's does). Its
 ``__init__`` is cheap to import: ``PLATFORM``, ``SETTINGS``, ``NAMES``, ``POOL``, and optionally
-``CREDENTIALS``, ``ORDER``, ``parameters``. Its ``connector`` module (``connect``, ``STREAMS``,
-``PROBE``) loads the platform's SDK and is imported only when a stream is asked for.
+``CREDENTIALS``, ``ORDER``, ``parameters``, ``INPUT_FILE``. Its ``connector`` module (``connect``, ``STREAMS``,
+``PROBE``, optionally ``check_names`` and ``check_settings``: connectors/names.py) loads the
+platform's SDK and is imported only when a stream is asked for.
 Beside them: ``emulator.py`` (the sandbox's), ``staging/*.sql`` with their ``checks.yml``, and
 optionally ``kpis.yml`` (catalog entries of KPIs only this platform feeds).
 """
@@ -22,6 +23,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 import connectors
+from connectors.names import NameChecks
 from connectors.settings import SourceBase
 from connectors.streams import StreamSpec
 
@@ -43,10 +45,16 @@ class Platform:
     credentials: tuple[str, ...] = ()  # settings that are secrets (redacted; `kpi check` wants them)
     order: int = 100  # its place in lists (marketing, sales, then the CSV; a new one last)
     parameters: Callable[[Any], list[tuple[str, str]]] | None = None  # settings its SQL reads
+    input_file: str | None = None  # the setting naming a file the owner keeps: its refusal is bad input
 
     def connector(self) -> ModuleType:
         """The module with ``connect``, ``STREAMS`` and ``PROBE`` (imports the platform's SDK)."""
         return importlib.import_module(f"{self.package}.connector")
+
+    def name_checks(self) -> NameChecks:
+        """Its connector's `kpi check --online` name checks, those it defines (connectors/names.py)."""
+        module = self.connector()
+        return NameChecks(getattr(module, "check_settings", None), getattr(module, "check_names", None))
 
     def emulator(self) -> ModuleType | None:
         """The sandbox's emulator of it, when the package has one."""
@@ -84,7 +92,7 @@ def _declared(module: ModuleType) -> Platform:
     return Platform(name=module.PLATFORM, package=module.__name__, folder=Path(module.__file__ or "").parent,
                     settings=module.SETTINGS, names=dict(module.NAMES), pool=pool[0], pool_slots=pool[1],
                     credentials=tuple(getattr(module, "CREDENTIALS", ())), order=getattr(module, "ORDER", 100),
-                    parameters=getattr(module, "parameters", None))
+                    parameters=getattr(module, "parameters", None), input_file=getattr(module, "INPUT_FILE", None))
 
 
 @lru_cache(maxsize=8)
@@ -137,9 +145,7 @@ def sources() -> dict[str, tuple[Callable[[dict[str, Any]], Any], dict[str, Stre
 
 
 def __getattr__(name: str) -> Any:
-    # SOURCES and PROBES as before, built when first asked for: they import every connector's SDK
+    # SOURCES as before, built when first asked for: it imports every connector's SDK
     if name == "SOURCES":
         return sources()
-    if name == "PROBES":
-        return {n: probe(n) for n in platforms()}
     raise AttributeError(name)

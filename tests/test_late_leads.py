@@ -15,10 +15,10 @@ import pytest
 
 from connectors.sandbox import Sandbox
 from connectors.sandbox.world import local_date, local_midnight
-from connectors.registry import streams
+from connectors.registry import connect, streams
 from kpi_pipeline.cli.main import main
 from kpi_pipeline.config.settings import load_config
-from kpi_pipeline.warehouse.loading import connect_source, load_stream
+from kpi_pipeline.warehouse.loading import load_stream
 from kpi_pipeline.sources.windows import WINDOW_TAG, source_settings, stream_context, stream_window
 from kpi_pipeline.warehouse.database import Warehouse
 from tests.conftest import live_environment, subset_config
@@ -40,7 +40,7 @@ def nightly_loads(settings, as_of: dt.date) -> None:
     wh = Warehouse(settings.warehouse_path, settings.business_id)
     for spec in streams("hubspot").values():
         window = stream_window(settings, spec, as_of, None, {WINDOW_TAG: "lookback"})
-        client = connect_source("hubspot", source_settings(settings, "hubspot", as_of))
+        client = connect("hubspot", source_settings(settings, "hubspot", as_of))
         load_stream(spec, client, window, stream_context(settings, as_of), wh)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
+from connectors.names import norm
 from connectors.settings import SourceBase
 
 
@@ -28,4 +29,4 @@ ORDER = 70
 
 def parameters(settings: Settings) -> list[tuple[str, str]]:
     """Rows of kpis.parameters its SQL reads: the intro-call event types, compared whole."""
-    return [("intro_call_event_type", value.strip().lower()) for value in settings.intro_call_event_types]
+    return [("intro_call_event_type", norm(value)) for value in settings.intro_call_event_types]

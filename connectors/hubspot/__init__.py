@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
+from connectors.names import norm
 from connectors.settings import SourceBase
 
 
@@ -26,4 +27,4 @@ ORDER = 80
 
 def parameters(settings: Settings) -> list[tuple[str, str]]:
     """Rows of kpis.parameters its SQL reads: the lifecycle stages that make a lead."""
-    return [("lead_stage", value.strip().lower()) for value in settings.lead_stages]
+    return [("lead_stage", norm(value)) for value in settings.lead_stages]

@@ -1,7 +1,8 @@
 """Instagram: a professional account's followers and reach (docs/PLATFORMS.md#instagram).
 
 The declaration the registry reads (README "Adding a connector"); ``connector.py`` talks to
-the API, ``emulator.py`` is the sandbox's, ``staging/`` its SQL.
+the API, ``staging/`` its SQL. No emulator of its own: Meta's (``meta_ads/emulator.py``) serves
+the same Graph API host.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The hand-kept CSV: ``date,kpi_id,value[,dimension_value]`` (README "Hand-kept numbers (CSV)").
 
-The declaration the registry reads (README "Adding a connector"); ``connector.py`` talks to
-the API, ``emulator.py`` is the sandbox's, ``staging/`` its SQL.
+The declaration the registry reads (README "Adding a connector"); ``connector.py`` reads the
+file, ``staging/`` its SQL. No emulator: the file is the same in demo mode.
 """
 
 from __future__ import annotations
@@ -18,3 +18,4 @@ SETTINGS = Settings
 NAMES = {"en": "CSV", "nl": "CSV"}
 POOL = ("api_manual", 4)
 ORDER = 90
+INPUT_FILE = "path"  # the owner's own file: a refused one is bad input (`kpi sync` exits 2), not a failed platform

@@ -1,14 +1,5 @@
-"""The ``kpi`` command's commands, by concern (kpi_pipeline/cli/main.py parses the arguments and calls
-them): sync.py runs (``sync``, ``demo``), report.py reads the published copy (``report``,
-``review``), check.py checks the setup (``check``, ``catalog``, ``doctor``, ``init-instance``).
-Each takes the parsed arguments and the business's settings and returns the exit code
-(kpi_pipeline/cli/exits.py); bad input raises :class:`~kpi_pipeline.cli.exits.BadInput`.
-
-Late imports inside the commands are measured start-up costs of every ``kpi`` command, ``kpi
---help`` included (python -X importtime, on top of the command line's own ~0.7 s): Dagster ~1.2 s
-(run, doctor, full_disk, instance_setup); pandas with Babel, Jinja and rich ~0.3 s (reporting,
-render); every connector's SDK ~0.6 s (online, online_names, lineage).
-"""
+"""What the ``kpi`` commands share: a day given on the command line and the run's as-of, each
+refused as bad input (:class:`~kpi_pipeline.cli.exits.BadInput`) with the option it came from."""
 
 from __future__ import annotations
 

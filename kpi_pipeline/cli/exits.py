@@ -1,7 +1,7 @@
 """The ``kpi`` command's exit codes and the error a wrong command-line value raises.
 
-Shared by ``cli`` and ``portfolio_cli`` (``cli`` calls ``portfolio_cli``, so neither may
-import the other for these).
+Shared by ``main``, the commands and ``portfolio`` (``main`` imports ``portfolio`` and hands it
+the commands, so neither they nor ``portfolio`` may import ``main`` for these).
 """
 
 OK, FAILED, BAD_INPUT = 0, 1, 2

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from connectors.manual import Settings as ManualSettings
+from connectors.registry import platform, streams
 from kpi_pipeline.cli.args import as_of_arg, date_arg
 from kpi_pipeline.cli.report import cmd_report
 from kpi_pipeline.config.settings import Settings, missing_credentials
@@ -88,10 +88,13 @@ def _sync(settings: Settings, as_of: dt.date, sources: list[str], start: dt.date
         print(line)
     print(f"run {outcome.run_id}: {outcome.word}")
     _print_scorecard_news(settings, as_of, before)
-    manual = settings.enabled_sources().get("manual")
-    if isinstance(manual, ManualSettings) and "raw__manual__metrics" in outcome.failures:  # the owner's file: bad input
-        print(f"error: {manual.path} was refused: fix the lines named above and sync "
+    refused = [str(getattr(block, setting)) for source, block in settings.enabled_sources().items()
+               if (setting := platform(source).input_file)
+               and any(f"raw__{spec.table}" in outcome.failures for spec in streams(source).values())]
+    for path in refused:  # the owner's own file (the CSV): bad input, not a failed platform
+        print(f"error: {path} was refused: fix the lines named above and sync "
               "again (the other sources were loaded)", file=sys.stderr)
+    if refused:
         return BAD_INPUT
     return OK if outcome.success else FAILED
 

@@ -22,9 +22,10 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 
 from connectors.http import register_secret
 from connectors.registry import platforms
+from connectors.settings import SourceBase, Strict
 from kpi_pipeline.kpi.catalog import KpiDef, builtin_kpis
 from kpi_pipeline.config.targets import check_targets, known_kpis
-from kpi_pipeline.config.sources import CREDENTIAL_FIELDS, SOURCE_MODELS, SourceBase, Sources, Strict as _Strict
+from kpi_pipeline.config.sources import CREDENTIAL_FIELDS, SOURCE_MODELS, Sources
 from kpi_pipeline.kpi.periods import WEEKDAYS
 from kpi_pipeline.warehouse.storage import PUBLISHED_FILE
 
@@ -61,14 +62,14 @@ class ConfigError(ValueError):
         super().__init__(f"{source} is invalid ({len(problems)} problem(s)):\n{lines}")
 
 
-class Labels(_Strict):
+class Labels(Strict):
     """A label per report language: ``{en: Treatments performed, nl: Uitgevoerde behandelingen}``."""
 
     en: str = Field(min_length=1)
     nl: str | None = None
 
 
-class CustomKpi(_Strict):
+class CustomKpi(Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")
     label: str | Labels  # one text, or one per language
     domain: Literal["marketing", "sales", "production", "customer_service", "hr"]
@@ -83,21 +84,21 @@ class CustomKpi(_Strict):
         return KpiDef(**self.model_dump(exclude={"label"}), label=labels.en, label_nl=labels.nl, sources=("manual",))
 
 
-class Schedule(_Strict):
+class Schedule(Strict):
     nightly_at: str = Field(default="03:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
-class StatusRules(_Strict):
+class StatusRules(Strict):
     at_risk_within: float = Field(default=0.10, ge=0, lt=1)
     too_early_before: float = Field(default=0.20, ge=0, lt=1)
 
 
-class Alerts(_Strict):
+class Alerts(Strict):
     webhook_url: SecretStr | None = None  # Slack-compatible incoming webhook: a secret
     report_url: str | None = Field(default=None, pattern=r"^https?://\S+$")  # where alerts link the scorecard
 
 
-class Settings(_Strict):
+class Settings(Strict):
     """The validated kpi.yaml (plus where it lives)."""
 
     business: str = Field(min_length=1)

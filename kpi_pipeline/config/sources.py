@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import create_model
 
 from connectors.registry import platforms
-from connectors.settings import SourceBase as SourceBase
-from connectors.settings import Strict as Strict
+from connectors.settings import SourceBase, Strict
 
 SOURCE_MODELS: dict[str, type[SourceBase]] = {name: p.settings for name, p in platforms().items()}
 CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {

@@ -21,7 +21,6 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Callable
 
 import pyarrow as pa
 
@@ -42,10 +41,6 @@ def _fmt(day: dt.date) -> str:
     return day.isoformat()
 
 
-def _specs() -> Callable[[str], dict]:
-    return streams
-
-
 LOADED_THROUGH_SQL = ("select source, stream, max(window_end) from raw._loads where business_id = ? "
                       "group by source, stream")
 MANUAL_THROUGH_SQL = "select kpi_id, max(date) from raw.manual__metrics where business_id = ? group by kpi_id"
@@ -61,7 +56,6 @@ def through_from_loads(rows: list[tuple[str, str, dt.date]], settings: Settings,
     account) that was never recorded does not make its source "not loaded yet": a back-dated
     first sync cannot record it, and its KPIs say so themselves. Once recorded, it counts.
     """
-    streams = _specs()
     out: dict[str, dt.date] = {}
     for source in settings.enabled_sources():
         ends = {stream: end for src, stream, end in rows if src == source}
@@ -121,7 +115,6 @@ class Coverage:
     @classmethod
     def read(cls, wh: Warehouse, settings: Settings, as_of: dt.date) -> Coverage:
         """What the loads recorded in ``raw._loads`` covered up to as-of."""
-        streams = _specs()
         loads: dict[StreamId, list[tuple[dt.date, dt.date]]] = {}
         if wh.table_exists("raw._loads"):
             for source, stream, start, end in wh.query(
@@ -156,7 +149,6 @@ class Coverage:
     def complete(cls, settings: Settings, through: dict[str, dt.date]) -> Coverage:
         """Every stream of each source in ``through`` covered from history_start up to its date
         (tests, simulations); a custom KPI is entered through the CSV's date."""
-        streams = _specs()
         days, until = {}, {}
         for source, end in through.items():
             for name in streams(source):
@@ -171,7 +163,6 @@ class Coverage:
     def required(self, kpi_id: str) -> list[StreamId]:
         """The streams a KPI's value needs (point-in-time and supplementary streams are a best-available
         input, never a requirement)."""
-        streams = _specs()
         return [sid for sid in self.kpi_inputs.get(kpi_id, ())
                 if streams(sid[0])[sid[1]].kind != "snapshot" and not streams(sid[0])[sid[1]].supplementary]
 
@@ -192,7 +183,6 @@ class Coverage:
 
     def unrecorded(self, kpi_id: str, day: dt.date) -> list[StreamId]:
         """The point-in-time streams of the KPI that recorded nothing for ``day``."""
-        streams = _specs()
         return [sid for sid in self.kpi_inputs.get(kpi_id, ())
                 if streams(sid[0])[sid[1]].kind == "snapshot" and day not in self.stream_days.get(sid, ())]
 

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from connectors.errors import ConnectorError
-from connectors.registry import platform
+from connectors.registry import connect, platform
 from kpi_pipeline.config.settings import ConfigError, Settings
-from kpi_pipeline.warehouse.loading import connect_source
 from kpi_pipeline.sources.windows import source_settings
 
 
@@ -37,15 +36,15 @@ def check_names(settings: Settings, as_of: dt.date, today: dt.date, skip: set[st
     per source (``skip``: sources whose credentials already failed)."""
     report = NameReport()
     for source, block in settings.enabled_sources().items():
-        connector = platform(source).connector()
-        if hasattr(connector, "check_settings"):
-            judged = connector.check_settings(block, today)
+        checks = platform(source).name_checks()
+        if checks.settings is not None:
+            judged = checks.settings(block, today)
             report.errors += judged.errors
             report.warnings += judged.warnings
-        if not hasattr(connector, "check_names") or source in skip:
+        if checks.names is None or source in skip:
             continue
         try:
-            found = connector.check_names(connect_source(source, source_settings(settings, source, as_of)), block)
+            found = checks.names(connect(source, source_settings(settings, source, as_of)), block)
         except (ConnectorError, ConfigError) as err:
             report.failed[source] = err
             say(f"  x {source}: could not read the account's names: {err}")

@@ -8,10 +8,9 @@ import time
 from typing import Callable
 
 from connectors.errors import ConnectorError
-from connectors.registry import PROBES, streams
+from connectors.registry import connect, probe, streams
 from connectors.streams import Window
 from kpi_pipeline.config.settings import ConfigError, Settings
-from kpi_pipeline.warehouse.loading import connect_source
 from kpi_pipeline.sources.windows import source_settings, stream_context
 
 
@@ -20,10 +19,10 @@ def probe_sources(settings: Settings, as_of: dt.date, say: Callable[[str], None]
     ctx = stream_context(settings, as_of)
     failed: dict[str, Exception] = {}
     for source in settings.enabled_sources():
-        spec = streams(source)[PROBES[source]]
+        spec = streams(source)[probe(source)]
         started = time.monotonic()
         try:
-            client = connect_source(source, source_settings(settings, source, as_of))
+            client = connect(source, source_settings(settings, source, as_of))
             page = next(iter(spec.fetch(client, Window(as_of, as_of), ctx)), None)
         except (ConnectorError, ConfigError) as err:
             failed[source] = err
