@@ -13,6 +13,8 @@ What each use buys (measured by bench/dagster_private.py; README "Performance", 
   Ctrl-C until the pool frees.
 - :func:`free_pool_slots`: a dead or stopped run's pool slots and queued steps are freed at once
   with the storage call Dagster's daemon makes 60 s after a run ended.
+- :func:`end_log_capture`: a run stopped by :func:`interrupt_thread` leaves no ``tail -F`` of its
+  compute logs behind, even when the interrupt landed in Dagster's own clean-up of them.
 
 These rely on internals that any Dagster release may change. They are used only on the Dagster
 versions the tests ran on (:data:`TESTED_FROM` up to :data:`TESTED_BELOW`, pinned the same in
@@ -141,6 +143,40 @@ def interrupt_thread(thread: threading.Thread) -> bool:
         return False
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(KeyboardInterrupt))
     return True
+
+
+CAPTURE_TAIL = "tail -F -c +0 "  # how Dagster's compute-log capture mirrors a run's stdout/stderr
+CAPTURE_WATCHER = "watch_orphans.py"  # the script it starts beside each tail, to kill it if we die
+
+
+def end_log_capture(run_id: str) -> int:
+    """After :func:`interrupt_thread` stopped ``run_id``: end what is left of Dagster's compute-log
+    capture for it, and say how many processes that was.
+
+    Dagster mirrors a run's stdout and stderr with a ``tail -F`` child each (plus a watcher that
+    kills the tail once this process dies) and ends them in a ``finally``. An interrupt that lands
+    in that ``finally`` (a stop as the run ends; widest with Dagster's
+    ``DAGSTER_COMPUTE_LOG_TAIL_WAIT_AFTER_FINISH``) skips the rest: the tail and its watcher
+    would live as long as this process. Only this process's own children that name ``run_id``'s
+    capture (and their watchers) are ended."""
+    if os.name != "posix":
+        return 0
+    import signal
+    import subprocess
+
+    listing = subprocess.run(["ps", "-ww", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, check=False).stdout
+    mine = [(int(pid), args) for pid, ppid, args in (line.split(None, 2) for line in listing.splitlines()
+                                                    if len(line.split(None, 2)) == 3) if int(ppid) == os.getpid()]
+    tails = {pid for pid, args in mine if args.startswith(CAPTURE_TAIL) and run_id in args}
+    watchers = {pid for pid, args in mine
+                if CAPTURE_WATCHER in args and args.split()[-1].isdigit() and int(args.split()[-1]) in tails}
+    for pid in (*tails, *watchers):
+        try:
+            os.kill(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)  # both end on SIGTERM; reaped here, as Dagster would have
+        except (ProcessLookupError, ChildProcessError):
+            pass
+    return len(tails) + len(watchers)
 
 
 def free_pool_slots(instance: dg.DagsterInstance, run_id: str) -> bool:

@@ -19,7 +19,7 @@ from dagster import DagsterEventType
 
 from kpi_pipeline.reporting.alerts import announce_failure, root_message
 from kpi_pipeline.config.settings import Settings
-from kpi_pipeline.orchestration.dagster_private import free_pool_slots, interrupt_thread, tested
+from kpi_pipeline.orchestration.dagster_private import end_log_capture, free_pool_slots, interrupt_thread, tested
 from kpi_pipeline.orchestration.defs import build_definitions
 from kpi_pipeline.orchestration.instance_setup import (  # noqa: F401 - kpi.run's public names
     EVENT_LOG_BLOCK, INSTANCE_YAML, ensure_instance, ensure_portfolio_instance, set_api_pools, write_workspace)
@@ -157,6 +157,8 @@ class _Supervisor:
         self.run_id = run_id  # known even when the run is stopped before it returns a result
         if tested():
             stopped = self._supervise(threading.Thread(target=work, name=f"kpi-run-{run_id[:8]}", daemon=True), run_id)
+            if stopped:  # the interrupt may have landed in Dagster's clean-up of its log capture
+                end_log_capture(run_id)
         else:  # stopping a run from outside relies on Dagster's internals: Dagster's own stop instead
             stopped = self._run_here(work, run_id, box)
         try:
