@@ -299,3 +299,39 @@ def test_a_sync_on_an_untested_dagster_works_end_to_end_on_dagsters_stock_storag
     code, again = _sync(config, None)
     assert code == 0 and "outside the versions" not in again, again
     assert EVENT_LOG_BLOCK in (tmp_path / ".dagster" / "dagster.yaml").read_text()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_on_an_untested_dagster_ctrl_c_stops_a_run_at_the_next_step_and_kpi_says_so(home, monkeypatch, signum):
+    """No async stop there: Dagster's own handling takes the signal at the end of the step then
+    running (that step fails with its interruption error) and runs no further step. kpi calls it
+    a stop, not a failure, and records the run canceled; the instance runs the next run as usual."""
+    _pretend_untested(monkeypatch)
+    saved = {each: signal.getsignal(each) for each in (signal.SIGINT, signal.SIGTERM)}  # Dagster leaves
+    # SIGTERM on the SIGINT handler after a run: put both back for the tests after this one
+    ran = []
+
+    @dg.asset
+    def first() -> None:
+        ran.append("first")
+        _thread.interrupt_main(signum)  # the signal arriving while a step runs
+
+    @dg.asset(deps=[first])
+    def second() -> None:
+        ran.append("second")
+
+    try:
+        with pytest.warns(dagster_private.UntestedDagsterWarning), dg.DagsterInstance.get() as instance:
+            job = dg.Definitions(assets=[first, second]).resolve_implicit_global_asset_job_def()
+            supervisor, stopped = _supervised(instance, job)
+            assert ran == ["first"]
+            assert stopped == "interrupted (Ctrl-C or SIGTERM) at the end of a step (this Dagster stops a run only there)"
+            assert instance.get_run_by_id(supervisor.run_id).status == dg.DagsterRunStatus.CANCELED
+            assert _own_children(supervisor.run_id) == []
+            # not broken: the next run runs both steps
+            result = dg.Definitions(assets=[first, second]).resolve_implicit_global_asset_job_def().execute_in_process(
+                instance=instance, asset_selection=[dg.AssetKey("second")])
+            assert result.success and ran == ["first", "second"]
+    finally:
+        for each, handler in saved.items():
+            signal.signal(each, handler)
