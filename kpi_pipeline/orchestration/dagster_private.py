@@ -29,6 +29,8 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import signal
+import subprocess
 import tempfile
 import threading
 import warnings
@@ -161,9 +163,6 @@ def end_log_capture(run_id: str) -> int:
     capture (and their watchers) are ended."""
     if os.name != "posix":
         return 0
-    import signal
-    import subprocess
-
     listing = subprocess.run(["ps", "-ww", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, check=False).stdout
     mine = [(int(pid), args) for pid, ppid, args in (line.split(None, 2) for line in listing.splitlines()
                                                     if len(line.split(None, 2)) == 3) if int(ppid) == os.getpid()]
@@ -188,6 +187,16 @@ def free_pool_slots(instance: dg.DagsterInstance, run_id: str) -> bool:
         return False
     free(run_id)
     return True
+
+
+def sensor_cursors(instance: dg.DagsterInstance) -> dict[str, str | None]:
+    """Each sensor's cursor on ``instance`` by sensor name (None before it set one): a sensor has
+    ticked once it set its cursor. For tests; Dagster keeps these in its instigator states."""
+    # late: a private module, for tests only (kpi itself never reads sensor states)
+    from dagster._core.scheduler.instigation import InstigatorType
+
+    states = instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+    return {s.instigator_name: getattr(s.instigator_data, "cursor", None) for s in states}
 
 
 def _stock_sqlite_event_log() -> type[_FromConfig]:
