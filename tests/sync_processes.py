@@ -88,9 +88,8 @@ def synced_copy(template: Path, tmp_path: Path, monkeypatch) -> Path:
 
 def event(run, kind, at: float | None = None):
     """A Dagster event of ``kind`` for ``run`` (a run start written by hand)."""
-    from dagster._core.events import DagsterEvent
-    from dagster._core.events.log import EventLogEntry
+    import dagster as dg  # late: as before, importing this helper module does not load Dagster
 
-    event = DagsterEvent(kind.value, job_name=run.job_name)
-    return EventLogEntry(error_info=None, level="debug", user_message="", run_id=run.run_id,
-                         timestamp=at or time.time(), dagster_event=event)
+    event = dg.DagsterEvent(kind.value, job_name=run.job_name)
+    return dg.EventLogEntry(error_info=None, level="debug", user_message="", run_id=run.run_id,
+                            timestamp=at or time.time(), dagster_event=event)

@@ -6,9 +6,14 @@ untested version (env KPI_PRETEND_DAGSTER_VERSION, read by the adapter) and show
 storage, one warning and a sync that still works.
 """
 
+import _thread
 import ast
+import io
+import os
 import re
+import signal
 import subprocess
+import sys
 import threading
 import time
 import tomllib
@@ -19,7 +24,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from kpi_pipeline.orchestration import dagster_private
+from kpi_pipeline.orchestration import dagster_private, run
 from kpi_pipeline.orchestration.instance_setup import EVENT_LOG_BLOCK, INSTANCE_YAML
 from tests.conftest import AS_OF
 from tests.sync_processes import HANG, KPI, environment, small_setup
@@ -64,8 +69,9 @@ def _range_run(instance: dg.DagsterInstance, first: str = "2026-11-01", last: st
 
 def test_only_the_adapter_touches_dagsters_internals():
     offenders = []
-    for path in sorted((ROOT / "kpi_pipeline").rglob("*.py")):
-        if path.name == "dagster_private.py":
+    for path in sorted([*(ROOT / "kpi_pipeline").rglob("*.py"), *(ROOT / "tests").rglob("*.py"),
+                        *(ROOT / "bench").rglob("*.py")]):
+        if path.name in ("dagster_private.py", "test_dagster_private.py"):  # the door, and its tests
             continue
         source = path.read_text()
         for node in ast.walk(ast.parse(source)):
@@ -186,6 +192,55 @@ def test_a_keyboard_interrupt_raised_in_a_run_thread_stops_it_while_it_waits_for
         assert isinstance(box.get("error"), KeyboardInterrupt) or not box["result"].success, box
 
 
+def _own_children(run_id: str) -> list[str]:
+    """This process's children that Dagster's compute-log capture started for ``run_id``: its
+    ``tail -F`` of the run's logs and the watchers beside them."""
+    listing = subprocess.run(["ps", "-ww", "-eo", "pid=,ppid=,args="], capture_output=True, text=True).stdout
+    rows = [line.split(None, 2) for line in listing.splitlines()]
+    return [args for _, ppid, args in rows if int(ppid) == os.getpid() and (run_id in args or "watch_orphans" in args)]
+
+
+def _supervised(instance: dg.DagsterInstance, job, stop_when=None) -> tuple[run._Supervisor, str]:
+    """``job`` run as `kpi sync` runs it (this thread supervising); ``stop_when(thread)``, checked
+    from a helper thread, sends this process SIGTERM as soon as it is true of the run's thread."""
+    supervisor = run._Supervisor(instance, run._Watch(), io.StringIO(), pool_wait=HANG)
+
+    def stopper() -> None:
+        _wait_for(lambda: any(t.name.startswith("kpi-run-") and stop_when(t) for t in threading.enumerate()),
+                  "the moment to stop")
+        _thread.interrupt_main(signal.SIGTERM)  # as SIGTERM arriving: run.py's handler takes it
+
+    if stop_when is not None:
+        threading.Thread(target=stopper, daemon=True).start()
+    _, stopped = supervisor.run(job, raise_on_error=False)
+    return supervisor, stopped
+
+
+def test_a_run_stopped_in_dagsters_log_capture_clean_up_leaves_no_tail_behind(home, monkeypatch):
+    """Dagster mirrors a run's stdout and stderr with a ``tail -F`` child each and ends them in a
+    ``finally``; an interrupt landing there (here: in the wait Dagster's
+    DAGSTER_COMPUTE_LOG_TAIL_WAIT_AFTER_FINISH adds to it) skipped the rest, leaving a tail and its
+    watcher for as long as the process lived. ``end_log_capture`` ends them."""
+    monkeypatch.setenv("DAGSTER_COMPUTE_LOG_TAIL_WAIT_AFTER_FINISH", str(HANG))  # only a stop ends it
+    ran = threading.Event()
+
+    @dg.asset
+    def quick() -> None:
+        ran.set()
+
+    def in_capture_clean_up(thread: threading.Thread) -> bool:  # the run is done, its tails not yet
+        frame = sys._current_frames().get(thread.ident)
+        return ran.is_set() and frame is not None and frame.f_code.co_name == "execute_posix_tail"
+
+    with dg.DagsterInstance.get() as instance:
+        job = dg.Definitions(assets=[quick]).resolve_implicit_global_asset_job_def()
+        supervisor, stopped = _supervised(instance, job, in_capture_clean_up)
+        left = _own_children(supervisor.run_id)
+        dagster_private.end_log_capture(supervisor.run_id)  # whatever happened, none outlive the test
+    assert stopped.startswith("interrupted"), stopped
+    assert left == [], left
+
+
 def test_freeing_a_runs_slots_frees_its_claims_and_its_queued_steps(home):
     """Hand-freed slots: the storage call Dagster's daemon makes frees a run's claimed slot and
     drops its queued steps, so the next run gets the pool."""
@@ -245,3 +300,39 @@ def test_a_sync_on_an_untested_dagster_works_end_to_end_on_dagsters_stock_storag
     code, again = _sync(config, None)
     assert code == 0 and "outside the versions" not in again, again
     assert EVENT_LOG_BLOCK in (tmp_path / ".dagster" / "dagster.yaml").read_text()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_on_an_untested_dagster_ctrl_c_stops_a_run_at_the_next_step_and_kpi_says_so(home, monkeypatch, signum):
+    """No async stop there: Dagster's own handling takes the signal at the end of the step then
+    running (that step fails with its interruption error) and runs no further step. kpi calls it
+    a stop, not a failure, and records the run canceled; the instance runs the next run as usual."""
+    _pretend_untested(monkeypatch)
+    saved = {each: signal.getsignal(each) for each in (signal.SIGINT, signal.SIGTERM)}  # Dagster leaves
+    # SIGTERM on the SIGINT handler after a run: put both back for the tests after this one
+    ran = []
+
+    @dg.asset
+    def first() -> None:
+        ran.append("first")
+        _thread.interrupt_main(signum)  # the signal arriving while a step runs
+
+    @dg.asset(deps=[first])
+    def second() -> None:
+        ran.append("second")
+
+    try:
+        with pytest.warns(dagster_private.UntestedDagsterWarning), dg.DagsterInstance.get() as instance:
+            job = dg.Definitions(assets=[first, second]).resolve_implicit_global_asset_job_def()
+            supervisor, stopped = _supervised(instance, job)
+            assert ran == ["first"]
+            assert stopped == "interrupted (Ctrl-C or SIGTERM) at the end of a step (this Dagster stops a run only there)"
+            assert instance.get_run_by_id(supervisor.run_id).status == dg.DagsterRunStatus.CANCELED
+            assert _own_children(supervisor.run_id) == []
+            # not broken: the next run runs both steps
+            result = dg.Definitions(assets=[first, second]).resolve_implicit_global_asset_job_def().execute_in_process(
+                instance=instance, asset_selection=[dg.AssetKey("second")])
+            assert result.success and ran == ["first", "second"]
+    finally:
+        for each, handler in saved.items():
+            signal.signal(each, handler)

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
-from dagster._core.scheduler.instigation import InstigatorType
 
 from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.orchestration import dagster_private
 from kpi_pipeline.orchestration.defs import build_definitions
 from kpi_pipeline.orchestration.run import ensure_instance
 from connectors.sandbox import Sandbox
@@ -110,7 +110,6 @@ def test_the_schedule_fires_a_source_fails_the_refresh_runs_and_the_owner_is_tol
 
 def failure_sensors_started(instance) -> bool:
     """Both run-failure sensors have set their cursor (their first tick): a run failing now is theirs."""
-    states = instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
-    started = {s.instigator_name for s in states if s.instigator_data and s.instigator_data.cursor}
+    started = {name for name, cursor in dagster_private.sensor_cursors(instance).items() if cursor}
     return {"refresh_after_failed_sync", "alert_on_failed_run"} <= started
 

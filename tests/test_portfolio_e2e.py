@@ -23,7 +23,6 @@ from types import SimpleNamespace
 import dagster as dg
 import duckdb
 import pytest
-from dagster._serdes import serialize_value
 
 from connectors.sandbox import CREDENTIALS
 from connectors.sandbox.world import get_world
@@ -183,8 +182,8 @@ def _business_texts(root: Path, slug: str, output: str, hooks: dict[str, Receive
             dg.DagsterInstance.from_config(str(root / ".dagster")) as instance:
         for run in instance.get_runs():
             if {k.path[0] for k in run.asset_selection or ()} == {slug}:
-                texts[f"run {run.run_id}"] = serialize_value(run) + "\n".join(
-                    serialize_value(entry) for entry in instance.all_logs(run.run_id))
+                texts[f"run {run.run_id}"] = dg.serialize_value(run) + "\n".join(
+                    dg.serialize_value(entry) for entry in instance.all_logs(run.run_id))
     return texts
 
 

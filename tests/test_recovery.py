@@ -186,6 +186,9 @@ def test_ctrl_c_and_sigterm_stop_a_waiting_sync_promptly(small_business, signum)
         statuses = {r.status for r in instance.get_runs() if r.run_id != holder}
     assert statuses <= {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.CANCELED}
     assert dg.DagsterRunStatus.CANCELED in statuses
+    # nor is any of Dagster's compute-log `tail -F` left behind (before its watcher ends it)
+    listing = subprocess.run(["ps", "-ww", "-eo", "args="], capture_output=True, text=True).stdout
+    assert not [line for line in listing.splitlines() if line.startswith("tail ") and str(home) in line]
 
 
 def test_a_refused_csv_is_bad_input_and_the_other_sources_still_load(small_business, capsys):

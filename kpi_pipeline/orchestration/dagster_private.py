@@ -13,6 +13,8 @@ What each use buys (measured by bench/dagster_private.py; README "Performance", 
   Ctrl-C until the pool frees.
 - :func:`free_pool_slots`: a dead or stopped run's pool slots and queued steps are freed at once
   with the storage call Dagster's daemon makes 60 s after a run ended.
+- :func:`end_log_capture`: a run stopped by :func:`interrupt_thread` leaves no ``tail -F`` of its
+  compute logs behind, even when the interrupt landed in Dagster's own clean-up of them.
 
 These rely on internals that any Dagster release may change. They are used only on the Dagster
 versions the tests ran on (:data:`TESTED_FROM` up to :data:`TESTED_BELOW`, pinned the same in
@@ -27,6 +29,8 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import signal
+import subprocess
 import tempfile
 import threading
 import warnings
@@ -143,6 +147,37 @@ def interrupt_thread(thread: threading.Thread) -> bool:
     return True
 
 
+CAPTURE_TAIL = "tail -F -c +0 "  # how Dagster's compute-log capture mirrors a run's stdout/stderr
+CAPTURE_WATCHER = "watch_orphans.py"  # the script it starts beside each tail, to kill it if we die
+
+
+def end_log_capture(run_id: str) -> int:
+    """After :func:`interrupt_thread` stopped ``run_id``: end what is left of Dagster's compute-log
+    capture for it, and say how many processes that was.
+
+    Dagster mirrors a run's stdout and stderr with a ``tail -F`` child each (plus a watcher that
+    kills the tail once this process dies) and ends them in a ``finally``. An interrupt that lands
+    in that ``finally`` (a stop as the run ends; widest with Dagster's
+    ``DAGSTER_COMPUTE_LOG_TAIL_WAIT_AFTER_FINISH``) skips the rest: the tail and its watcher
+    would live as long as this process. Only this process's own children that name ``run_id``'s
+    capture (and their watchers) are ended."""
+    if os.name != "posix":
+        return 0
+    listing = subprocess.run(["ps", "-ww", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, check=False).stdout
+    mine = [(int(pid), args) for pid, ppid, args in (line.split(None, 2) for line in listing.splitlines()
+                                                    if len(line.split(None, 2)) == 3) if int(ppid) == os.getpid()]
+    tails = {pid for pid, args in mine if args.startswith(CAPTURE_TAIL) and run_id in args}
+    watchers = {pid for pid, args in mine
+                if CAPTURE_WATCHER in args and args.split()[-1].isdigit() and int(args.split()[-1]) in tails}
+    for pid in (*tails, *watchers):
+        try:
+            os.kill(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)  # both end on SIGTERM; reaped here, as Dagster would have
+        except (ProcessLookupError, ChildProcessError):
+            pass
+    return len(tails) + len(watchers)
+
+
 def free_pool_slots(instance: dg.DagsterInstance, run_id: str) -> bool:
     """Free ``run_id``'s pool slots and queued steps now (Dagster's daemon does it 60 s after a run
     ended, and only when it runs). Done on any Dagster that has the call, since a dead run's slot
@@ -152,6 +187,16 @@ def free_pool_slots(instance: dg.DagsterInstance, run_id: str) -> bool:
         return False
     free(run_id)
     return True
+
+
+def sensor_cursors(instance: dg.DagsterInstance) -> dict[str, str | None]:
+    """Each sensor's cursor on ``instance`` by sensor name (None before it set one): a sensor has
+    ticked once it set its cursor. For tests; Dagster keeps these in its instigator states."""
+    # late: a private module, for tests only (kpi itself never reads sensor states)
+    from dagster._core.scheduler.instigation import InstigatorType
+
+    states = instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+    return {s.instigator_name: getattr(s.instigator_data, "cursor", None) for s in states}
 
 
 def _stock_sqlite_event_log() -> type[_FromConfig]:

@@ -19,7 +19,7 @@ from dagster import DagsterEventType
 
 from kpi_pipeline.reporting.alerts import announce_failure, root_message
 from kpi_pipeline.config.settings import Settings
-from kpi_pipeline.orchestration.dagster_private import free_pool_slots, interrupt_thread, tested
+from kpi_pipeline.orchestration.dagster_private import end_log_capture, free_pool_slots, interrupt_thread, tested
 from kpi_pipeline.orchestration.defs import build_definitions
 from kpi_pipeline.orchestration.instance_setup import (  # noqa: F401 - kpi.run's public names
     EVENT_LOG_BLOCK, INSTANCE_YAML, ensure_instance, ensure_portfolio_instance, set_api_pools, write_workspace)
@@ -157,6 +157,8 @@ class _Supervisor:
         self.run_id = run_id  # known even when the run is stopped before it returns a result
         if tested():
             stopped = self._supervise(threading.Thread(target=work, name=f"kpi-run-{run_id[:8]}", daemon=True), run_id)
+            if stopped:  # the interrupt may have landed in Dagster's clean-up of its log capture
+                end_log_capture(run_id)
         else:  # stopping a run from outside relies on Dagster's internals: Dagster's own stop instead
             stopped = self._run_here(work, run_id, box)
         try:
@@ -229,6 +231,13 @@ class _Supervisor:
         if isinstance(box.get("error"), KeyboardInterrupt):
             box.pop("error")
             return "interrupted (Ctrl-C or SIGTERM)"
+        if _interrupted(box.get("result")):
+            # Dagster took the signal at the end of the step then running and failed the run; kpi
+            # says it was stopped (no failure alert) and records it as Dagster does a stop: canceled
+            run = self.instance.get_run_by_id(run_id)
+            if run is not None and run.status == dg.DagsterRunStatus.FAILURE:
+                self.instance.report_run_canceled(run, message="interrupted (Ctrl-C or SIGTERM)")
+            return "interrupted (Ctrl-C or SIGTERM) at the end of a step (this Dagster stops a run only there)"
         return ""
 
     def _holders(self, run_id: str) -> str:
@@ -254,6 +263,18 @@ class _Supervisor:
             self.instance.report_run_canceled(run, message=stopped or "the run ended without finishing")
         if stopped:
             free_pool_slots(self.instance, run_id)
+
+
+def _interrupted(result: Any) -> bool:
+    """Whether Dagster ended ``result``'s run because of Ctrl-C or SIGTERM (its own handling: the
+    step running then fails with DagsterExecutionInterruptedError, or the run with the interrupt)."""
+    names = {dg.DagsterExecutionInterruptedError.__name__, KeyboardInterrupt.__name__}
+    for event in (result.all_events if result is not None else []):
+        data = (event.step_failure_data if event.event_type == DagsterEventType.STEP_FAILURE else
+                event.job_failure_data if event.event_type == DagsterEventType.RUN_FAILURE else None)
+        if data is not None and data.error is not None and data.error.cls_name in names:
+            return True
+    return False
 
 
 class _terminate_as_interrupt:
