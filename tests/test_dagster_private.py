@@ -195,9 +195,8 @@ def test_a_keyboard_interrupt_raised_in_a_run_thread_stops_it_while_it_waits_for
 def _own_children(run_id: str) -> list[str]:
     """This process's children that Dagster's compute-log capture started for ``run_id``: its
     ``tail -F`` of the run's logs and the watchers beside them."""
-    listing = subprocess.run(["ps", "-ww", "-eo", "pid=,ppid=,args="], capture_output=True, text=True).stdout
-    rows = [line.split(None, 2) for line in listing.splitlines()]
-    return [args for _, ppid, args in rows if int(ppid) == os.getpid() and (run_id in args or "watch_orphans" in args)]
+    return [args for _, ppid, args in dagster_private.processes()
+            if ppid == os.getpid() and (run_id in args or "watch_orphans" in args)]
 
 
 def _supervised(instance: dg.DagsterInstance, job, stop_when=None) -> tuple[run._Supervisor, str]:

@@ -22,6 +22,7 @@ import pytest
 
 from kpi_pipeline.cli.main import main
 from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.orchestration.dagster_private import processes
 from kpi_pipeline.orchestration.instance_state import PID_TAG, POOL, STARTED_BY_TAG, process_tag
 from tests.conftest import AS_OF
 from tests.sync_processes import HANG, read_until, start_sync
@@ -187,8 +188,7 @@ def test_ctrl_c_and_sigterm_stop_a_waiting_sync_promptly(small_business, signum)
     assert statuses <= {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.CANCELED}
     assert dg.DagsterRunStatus.CANCELED in statuses
     # nor is any of Dagster's compute-log `tail -F` left behind (before its watcher ends it)
-    listing = subprocess.run(["ps", "-ww", "-eo", "args="], capture_output=True, text=True).stdout
-    assert not [line for line in listing.splitlines() if line.startswith("tail ") and str(home) in line]
+    assert not [args for _, _, args in processes() if args.startswith("tail ") and str(home) in args]
 
 
 def test_a_refused_csv_is_bad_input_and_the_other_sources_still_load(small_business, capsys):

@@ -35,6 +35,7 @@ import tempfile
 import threading
 import warnings
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Protocol
 
 import dagster as dg
@@ -151,6 +152,32 @@ CAPTURE_TAIL = "tail -F -c +0 "  # how Dagster's compute-log capture mirrors a r
 CAPTURE_WATCHER = "watch_orphans.py"  # the script it starts beside each tail, to kill it if we die
 
 
+def processes() -> list[tuple[int, int, str]]:
+    """Every process as (pid, parent pid, command line): from /proc where there is one (a slim
+    container has no ``ps``), else from ``ps``; empty when neither can be read."""
+    proc = Path("/proc")
+    if proc.is_dir():
+        found = []
+        for entry in proc.iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                args = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            except OSError:  # ended while being read
+                continue
+            ppid = int(stat[stat.rindex(")") + 2:].split()[1])  # after "pid (comm) state"
+            found.append((int(entry.name), ppid, args))
+        return found
+    try:
+        listing = subprocess.run(["ps", "-ww", "-eo", "pid=,ppid=,args="], capture_output=True, text=True,
+                                 check=False).stdout
+    except OSError:
+        return []
+    rows = [line.split(None, 2) for line in listing.splitlines()]
+    return [(int(r[0]), int(r[1]), r[2]) for r in rows if len(r) == 3]
+
+
 def end_log_capture(run_id: str) -> int:
     """After :func:`interrupt_thread` stopped ``run_id``: end what is left of Dagster's compute-log
     capture for it, and say how many processes that was.
@@ -163,9 +190,7 @@ def end_log_capture(run_id: str) -> int:
     capture (and their watchers) are ended."""
     if os.name != "posix":
         return 0
-    listing = subprocess.run(["ps", "-ww", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, check=False).stdout
-    mine = [(int(pid), args) for pid, ppid, args in (line.split(None, 2) for line in listing.splitlines()
-                                                    if len(line.split(None, 2)) == 3) if int(ppid) == os.getpid()]
+    mine = [(pid, args) for pid, ppid, args in processes() if ppid == os.getpid()]
     tails = {pid for pid, args in mine if args.startswith(CAPTURE_TAIL) and run_id in args}
     watchers = {pid for pid, args in mine
                 if CAPTURE_WATCHER in args and args.split()[-1].isdigit() and int(args.split()[-1]) in tails}
