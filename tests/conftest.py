@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 # helper modules shared by test files (not test modules themselves): plain asserts still explain
-pytest.register_assert_rewrite("tests.expected_kpis", "tests.subsets")
+pytest.register_assert_rewrite("tests.expected_kpis", "tests.subsets", "tests.fault_loads")
 
 from connectors.http import RetryPolicy  # noqa: E402 - after the rewrite's registration
 from connectors.registry import platforms  # noqa: E402
@@ -192,7 +192,7 @@ def subset_config(folder: Path, sandbox, sources: list[str], history_start: dt.d
 SLOW_MODULES = ("test_portfolio_nightly.py", "test_e2e.py", "test_recovery.py", "test_portfolio_e2e.py", "test_subsets.py",
                 "test_storage_problems.py", "test_people_and_money.py", "test_subsets_combined.py", "test_scorecard_browser.py",
                 "test_nightly.py", "test_e2e_sunday.py", "test_crash.py", "test_catch_up.py", "test_alerts.py", "test_ui.py",
-                "test_faults.py", "test_contract.py")
+                "test_faults.py", "test_fault_cases.py", "test_contract.py")
 
 
 def pytest_addoption(parser):
