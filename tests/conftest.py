@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -72,17 +73,12 @@ targets:
 
 
 def live_environment(mp: pytest.MonkeyPatch, sandbox, folder: Path) -> None:
-    """Credentials in the environment, as an operator would set them for real accounts."""
-    from connectors.sandbox import CREDENTIALS
-
-    mp.setenv("MAILCHIMP_API_KEY", CREDENTIALS["mailchimp"]["api_key"])
-    mp.setenv("GOOGLE_APPLICATION_CREDENTIALS", sandbox.ga4.credentials_file)
-    mp.setenv("META_ACCESS_TOKEN", CREDENTIALS["meta_ads"]["access_token"])
-    for name in ("developer_token", "client_id", "client_secret", "refresh_token"):
-        mp.setenv(f"GOOGLE_ADS_{name.upper()}", CREDENTIALS["google_ads"][name])
-    mp.setenv("STRIPE_API_KEY", CREDENTIALS["stripe"]["api_key"])
-    mp.setenv("CALENDLY_TOKEN", CREDENTIALS["calendly"]["token"])
-    mp.setenv("HUBSPOT_TOKEN", CREDENTIALS["hubspot"]["token"])
+    """Credentials in the environment, as an operator would set them for real accounts: every
+    ``${VAR}`` a platform's block of SOURCE_BLOCKS names, set to the setting that reaches the
+    sandbox (its emulator's CREDENTIALS, GA4's key file)."""
+    for source, block in SOURCE_BLOCKS.items():
+        for setting, variable in ENVIRONMENT_REFERENCE.findall(block):
+            mp.setenv(variable, str(sandbox.settings_for(source)[setting]))
     mp.setenv("KPI_TODAY", (AS_OF + dt.timedelta(days=1)).isoformat())
     mp.setenv("DAGSTER_HOME", str(folder / ".dagster"))
     mp.delenv("KPI_WAREHOUSE", raising=False)
@@ -140,6 +136,9 @@ def business_copy(path: Path, tmp_path: Path, mp: pytest.MonkeyPatch):
 MANUAL_CSV = Path(__file__).resolve().parent.parent / "data" / "manual_metrics.csv"
 
 
+# The test business's block of each platform, as an operator writes it (the credentials' variables
+# those of the demo's kpi.yaml; Meta's token serves Instagram too); a platform without one gets the
+# settings that reach its emulator (source_block).
 SOURCE_BLOCKS = {
     "mailchimp": 'mailchimp: {{api_key: "${{MAILCHIMP_API_KEY}}", base_url: "{urls[mailchimp]}", lookback_days: 14}}',
     "ga4": 'ga4: {{property_id: "123456789", credentials_file: "${{GOOGLE_APPLICATION_CREDENTIALS}}", '
@@ -158,6 +157,7 @@ SOURCE_BLOCKS = {
     "hubspot": 'hubspot: {{token: "${{HUBSPOT_TOKEN}}", base_url: "{urls[hubspot]}"}}',
     "manual": 'manual: {{path: "{manual_csv}"}}',
 }
+ENVIRONMENT_REFERENCE = re.compile(r'(\w+): "\$\{\{(\w+)\}\}"')  # setting: "${{VARIABLE}}" in a block
 CUSTOM_KPIS = """\
 custom_kpis:
   - {id: treatments_performed, label: Treatments performed, domain: production, aggregation: sum}

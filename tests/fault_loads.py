@@ -5,7 +5,7 @@ warehouse that already holds an older load, the table read back as the test comp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from connectors.registry import SOURCES
@@ -19,7 +19,8 @@ from tests.connector_runs import SETTINGS, content, make_client
 
 @dataclass(frozen=True)
 class Target:
-    """The stream of a connector the matrix loads, and where its data requests and records are."""
+    """The stream of a connector the fault tests load, where its data requests and records are, and
+    how its answers look when they go wrong (the keys: connectors/sandbox/faults.py)."""
 
     source: str
     stream: str
@@ -29,6 +30,10 @@ class Target:
     key_field: str = ""  # the field of the record's key, for a missing field
     expired: dict[str, Any] | None = None  # how the platform says a credential expired (default: a 401)
     empty: Callable[[Any, Any], Any] | None = None  # (body, request) -> its answer for a window without data
+    throttled: dict[str, str] = field(default_factory=dict)  # the headers of its 429 without Retry-After
+    renamed: tuple[Callable[[Any, Any], Any], str] | None = None  # (rewrite renaming a field, the field named)
+    empty_page: dict[str, Any] | None = None  # inject() arguments: a page mid-paging without its records
+    onwards: Callable[[Any, Any, str], None] | None = None  # (body, request, base URL): its cursor onwards
 
 
 # every platform with an emulator, as its emulator declares it (FAULT_TARGETS)

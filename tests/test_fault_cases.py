@@ -20,36 +20,15 @@ from tests.fault_loads import TARGETS, before_state, clean_load, load
 # ------------------------------------------------------------------ paging and schema drift
 
 
-def _empty_page(body: Any, req) -> Any:
-    """The page's records gone, while the body still says there are more (total, has_more)."""
-    if body is None:
-        return None
-    if "members" in body:
-        body["members"] = []
-    elif "rowCount" in body:
-        body.pop("rows", None)
-    elif "data" in body:
-        body["data"], body["has_more"] = [], True
-    elif "results" in body:
-        body["results"] = []
-        body.pop("paging", None)
-    return body
+PAGED = [s for s, t in TARGETS.items() if t.empty_page]  # the platforms whose paging can tell
 
 
-PAGED = {  # which page comes back empty
-    "mailchimp": dict(query={"offset": "1000"}),  # the second of three pages of members
-    "stripe": dict(),  # the first, saying more follow
-    "ga4": dict(),  # the first, counting rows it does not hold
-    "hubspot": dict(),  # the first, while the total counts more
-}
-
-
-@pytest.mark.parametrize("source", sorted(PAGED))
+@pytest.mark.parametrize("source", PAGED)
 def test_an_empty_page_in_the_middle_of_paging_fails_and_stores_nothing(sandbox, fast_policy, source):
     target = TARGETS[source]
     wh, before = before_state(sandbox, target, fast_policy)
     spec = SOURCES[source][1][target.stream]
-    sandbox.servers[source].inject(target.path, transform=_empty_page, **PAGED[source])
+    sandbox.servers[source].inject(target.path, **target.empty_page)
     with pytest.raises(FatalError, match=rf"^{source}/{target.stream}: the API returned .*paging ended before the "
                                          r"data did.*-> .*run the sync again"):
         load(sandbox, target, fast_policy, wh)
@@ -57,25 +36,21 @@ def test_an_empty_page_in_the_middle_of_paging_fails_and_stores_nothing(sandbox,
 
 
 def _replaying(sandbox, source):
-    """A server that answers every page with the first page, whose cursor points onwards."""
+    """A server that answers every page with the first page, its cursor pointing onwards."""
     first: dict[str, Any] = {}
 
     def transform(body, req):
         if "body" not in first:
-            if source == "stripe":
-                body["has_more"] = True
-            elif source == "calendly":
-                body.setdefault("pagination", {})["next_page_token"] = "tok-1"
-            elif source == "hubspot":
-                body["paging"] = {"next": {"after": "200"}}
-            elif source == "meta_ads":
-                body["paging"] = {"next": f"{sandbox.urls['meta_ads']}{req.path}?after=tok-1"}
+            TARGETS[source].onwards(body, req, sandbox.urls[source])
             first["body"] = body
         return copy.deepcopy(first["body"])
     return transform
 
 
-@pytest.mark.parametrize("source", ["stripe", "calendly", "hubspot", "meta_ads"])
+CURSORED = [s for s, t in TARGETS.items() if t.onwards]  # the platforms paging by a cursor
+
+
+@pytest.mark.parametrize("source", CURSORED)
 def test_a_repeating_cursor_fails_naming_the_platform_and_stores_nothing(sandbox, fast_policy, source):
     target = TARGETS[source]
     wh, before = before_state(sandbox, target, fast_policy)
@@ -169,64 +144,20 @@ def test_a_well_formed_empty_answer_empties_the_window(sandbox, fast_policy, sou
         assert inside == 0 and len(before) > 0
 
 
-def _rename(target_records, old: str, new: str):
-    def transform(body, req):
-        for record in target_records(body):
-            if old in record:
-                record[new] = record.pop(old)
-        return body
-    return transform
+RENAMED = [s for s, t in TARGETS.items() if t.renamed]  # a field every record must have, renamed
 
 
-def _ga4_rename(old: str, new: str):
-    def transform(body, req):
-        for header in body.get("metricHeaders", []):
-            if header["name"] == old:
-                header["name"] = new
-        return body
-    return transform
+def test_every_emulated_platform_declares_a_field_to_rename():
+    assert RENAMED == list(TARGETS), "declare renamed= in the platform's FAULT_TARGETS (connectors/sandbox/faults.py)"
 
 
-def _instagram_rename(old: str, new: str):
-    def transform(body, req):
-        for item in body.get("data", []):
-            if item.get("name") == old:
-                item["name"] = new
-        return body
-    return transform
-
-
-def _google_ads_rename(old: str, new: str):
-    def transform(body, req):
-        for batch in body:
-            for row in batch.get("results", []):
-                if old in row.get("metrics", {}):
-                    row["metrics"][new] = row["metrics"].pop(old)
-        return body
-    return transform
-
-
-# source -> (transform renaming a field the stream must have in every record, the field the error names)
-RENAMED = {
-    "meta_ads": (_rename(TARGETS["meta_ads"].records, "spend", "amount_spent"), "spend"),
-    "stripe": (_rename(TARGETS["stripe"].records, "amount", "amount_captured_total"), "amount"),
-    "mailchimp": (_rename(TARGETS["mailchimp"].records, "status", "member_status"), "status"),
-    "calendly": (_rename(TARGETS["calendly"].records, "status", "event_status"), "status"),
-    "hubspot": (_rename(lambda b: [r["properties"] for r in b["results"]], "createdate", "created_at"),
-                "createdate"),
-    "ga4": (_ga4_rename("sessions", "visits"), "sessions"),
-    "instagram": (_instagram_rename("reach", "accounts_reached"), "reach"),
-    "google_ads": (_google_ads_rename("impressions", "impressionCount"), "metrics.impressions"),
-}
-
-
-@pytest.mark.parametrize("source", sorted(RENAMED))
+@pytest.mark.parametrize("source", RENAMED)
 def test_a_field_missing_from_every_record_fails_naming_stream_and_field(sandbox, fast_policy, source):
     """A renamed metric (Meta `spend` -> `amount_spent`) is refused at load, not loaded as NULLs."""
     target = TARGETS[source]
     wh, before = before_state(sandbox, target, fast_policy)
     spec = SOURCES[source][1][target.stream]
-    transform, field = RENAMED[source]
+    transform, field = target.renamed
     sandbox.servers[source].inject(target.path, transform=transform, times=500)
     with pytest.raises(FatalError, match=rf"^{source}/{target.stream}: .*{field}") as info:
         load(sandbox, target, fast_policy, wh)

@@ -41,8 +41,7 @@ RETRIED, FAILS_AUTH, FAILS, MALFORMED = "retried", "auth", "fails", "malformed"
 FAULTS: dict[str, tuple[Any, str]] = {
     "429 Retry-After seconds": (dict(status=429, headers={"Retry-After": "7"}), RETRIED),
     "429 Retry-After date": (lambda t: dict(status=429, headers={"Retry-After": _http_date(30)}), RETRIED),
-    "429 without Retry-After": (lambda t: dict(status=429, headers={"Stripe-Should-Retry": "true"}
-                                               if t.source == "stripe" else {}), RETRIED),
+    "429 without Retry-After": (lambda t: dict(status=429, headers=t.throttled), RETRIED),
     "500": (dict(status=500), RETRIED),
     "502": (dict(status=502), RETRIED),
     "503": (dict(status=503), RETRIED),
@@ -72,8 +71,8 @@ def _secrets(sandbox, source: str) -> set[str]:
             name, _, value = part.partition("=")
             if name in ("client_id", "client_secret", "refresh_token", "assertion"):
                 out.add(value)
-    for emulator in (sandbox.ga4, sandbox.google_ads):
-        out |= set(emulator.tokens)
+    for emulator in sandbox.emulators.values():  # the access tokens an emulator minted (Google's)
+        out |= set(getattr(emulator, "tokens", ()))
     return {s for s in out if len(s) >= 8}
 
 

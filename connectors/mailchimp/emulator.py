@@ -15,6 +15,7 @@ from typing import Any
 
 from connectors.mailchimp.emulator_members import MembersExport
 from connectors.mailchimp.emulator_wire import API_KEY, LINKS, iso, parse_ts, problem
+from connectors.sandbox.faults import renaming, rewriting
 from connectors.sandbox.server import ApiError, ApiServer, Request, Response
 from connectors.sandbox.world import LIST_ID, LIST_NAME, WORLD_START, World, local_date
 
@@ -241,7 +242,12 @@ def emulate(world: World, audience: int = 0, **_options: Any) -> MailchimpEmulat
     return MailchimpEmulator(world, audience)
 # where tests/test_faults.py injects its faults: the data stream, its requests (a path regex), the
 # records of an answer, a numeric field and the key field of a record ("" when there is none), and
-# its own answer for a window without data (docs/PLATFORMS.md#empty-answers)
+# its own answer for a window without data (docs/PLATFORMS.md#empty-answers); a field renamed, an
+# empty page mid-paging (every key: connectors/sandbox/faults.py)
 FAULT_TARGETS = {"mailchimp": dict(stream="members", path=r"/lists/[^/]+/members", records=lambda b: b["members"],
                                     typed_field="last_changed", key_field="id",
-                                    empty=lambda body, req: {"members": [], "total_items": 0})}
+                                    empty=lambda body, req: {"members": [], "total_items": 0},
+                                    renamed=(renaming(lambda b: b["members"], "status", "member_status"), "status"),
+                                    # the second of three pages of members empty, total_items counting on
+                                    empty_page=dict(transform=rewriting(lambda b: b.update(members=[])),
+                                                    query={"offset": "1000"}))}
