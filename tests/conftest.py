@@ -76,9 +76,8 @@ def live_environment(mp: pytest.MonkeyPatch, sandbox, folder: Path) -> None:
     """Credentials in the environment, as an operator would set them for real accounts: every
     ``${VAR}`` a platform's block of SOURCE_BLOCKS names, set to the setting that reaches the
     sandbox (its emulator's CREDENTIALS, GA4's key file)."""
-    for source, block in SOURCE_BLOCKS.items():
-        for setting, variable in ENVIRONMENT_REFERENCE.findall(block):
-            mp.setenv(variable, str(sandbox.settings_for(source)[setting]))
+    for variable, value in credential_variables(sandbox.settings_for).items():
+        mp.setenv(variable, value)
     mp.setenv("KPI_TODAY", (AS_OF + dt.timedelta(days=1)).isoformat())
     mp.setenv("DAGSTER_HOME", str(folder / ".dagster"))
     mp.delenv("KPI_WAREHOUSE", raising=False)
@@ -164,6 +163,14 @@ custom_kpis:
   - {id: support_tickets_solved, label: Support tickets solved, domain: customer_service, aggregation: sum}
   - {id: staff_sick_days, label: Staff sick days, domain: hr, aggregation: sum, direction: lower}
 """
+
+
+def credential_variables(settings_for, sources=None) -> dict[str, str]:
+    """Every ``${VAR}`` the blocks of ``sources`` (default: all) name -> the value of its setting in
+    ``settings_for(source)`` (``Sandbox.settings_for``; the emulators' CREDENTIALS for a test with no
+    sandbox running)."""
+    return {variable: str(settings_for(source)[setting]) for source, block in SOURCE_BLOCKS.items()
+            if sources is None or source in sources for setting, variable in ENVIRONMENT_REFERENCE.findall(block)}
 
 
 def source_block(sandbox, source: str) -> str:
