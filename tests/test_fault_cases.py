@@ -20,19 +20,25 @@ from tests.fault_loads import TARGETS, before_state, clean_load, load
 # ------------------------------------------------------------------ paging and schema drift
 
 
+def _refused(sandbox, policy, source: str, match: str, **fault) -> FatalError:
+    """Load the stream with ``fault`` injected on its data requests over an older load: the load
+    fails with an error starting ``<source>/<stream>: `` then ``match``, the table as before."""
+    target = TARGETS[source]
+    wh, before = before_state(sandbox, target, policy)
+    sandbox.servers[source].inject(target.path, **fault)
+    with pytest.raises(FatalError, match=rf"^{source}/{target.stream}: {match}") as info:
+        load(sandbox, target, policy, wh)
+    assert content(wh, SOURCES[source][1][target.stream]) == before
+    return info.value
+
+
 PAGED = [s for s, t in TARGETS.items() if t.empty_page]  # the platforms whose paging can tell
 
 
 @pytest.mark.parametrize("source", PAGED)
 def test_an_empty_page_in_the_middle_of_paging_fails_and_stores_nothing(sandbox, fast_policy, source):
-    target = TARGETS[source]
-    wh, before = before_state(sandbox, target, fast_policy)
-    spec = SOURCES[source][1][target.stream]
-    sandbox.servers[source].inject(target.path, **target.empty_page)
-    with pytest.raises(FatalError, match=rf"^{source}/{target.stream}: the API returned .*paging ended before the "
-                                         r"data did.*-> .*run the sync again"):
-        load(sandbox, target, fast_policy, wh)
-    assert content(wh, spec) == before
+    _refused(sandbox, fast_policy, source, r"the API returned .*paging ended before the data did.*-> .*run the sync "
+             "again", **TARGETS[source].empty_page)
 
 
 def _replaying(sandbox, source):
@@ -52,14 +58,8 @@ CURSORED = [s for s, t in TARGETS.items() if t.onwards]  # the platforms paging 
 
 @pytest.mark.parametrize("source", CURSORED)
 def test_a_repeating_cursor_fails_naming_the_platform_and_stores_nothing(sandbox, fast_policy, source):
-    target = TARGETS[source]
-    wh, before = before_state(sandbox, target, fast_policy)
-    spec = SOURCES[source][1][target.stream]
-    sandbox.servers[source].inject(target.path, transform=_replaying(sandbox, source), times=50)
-    with pytest.raises(FatalError, match=rf"^{source}/{target.stream}: the API returned a page position it already "
-                                         "returned"):
-        load(sandbox, target, fast_policy, wh)
-    assert content(wh, spec) == before
+    _refused(sandbox, fast_policy, source, "the API returned a page position it already returned",
+             transform=_replaying(sandbox, source), times=50)
 
 
 DRIFTING = [s for s, t in TARGETS.items() if t.records is not None]
@@ -94,26 +94,15 @@ def test_a_new_field_is_kept_in_the_record(sandbox, fast_policy, source):
 @pytest.mark.parametrize("source", DRIFTING)
 def test_a_missing_key_field_fails_naming_stream_and_field(sandbox, fast_policy, source):
     target = TARGETS[source]
-    wh, before = before_state(sandbox, target, fast_policy)
-    spec = SOURCES[source][1][target.stream]
-    sandbox.servers[source].inject(target.path, transform=_each_record(
-        target, lambda r: r.pop(target.key_field, None)), times=50)
-    with pytest.raises(FatalError, match=rf"^{source}/{target.stream}: a record without its \w+ \(field "
-                                         rf"{target.key_field}\)"):
-        load(sandbox, target, fast_policy, wh)
-    assert content(wh, spec) == before
+    _refused(sandbox, fast_policy, source, rf"a record without its \w+ \(field {target.key_field}\)",
+             transform=_each_record(target, lambda r: r.pop(target.key_field, None)), times=50)
 
 
 @pytest.mark.parametrize("source", [s for s in DRIFTING if TARGETS[s].typed_field])
 def test_a_changed_type_fails_naming_stream_and_column(sandbox, fast_policy, source):
     target = TARGETS[source]
-    wh, before = before_state(sandbox, target, fast_policy)
-    spec = SOURCES[source][1][target.stream]
-    sandbox.servers[source].inject(target.path, transform=_each_record(
-        target, lambda r: r.__setitem__(target.typed_field, "twelve")), times=50)
-    with pytest.raises(FatalError, match=rf"^{source}/{target.stream}: malformed record: column \w+"):
-        load(sandbox, target, fast_policy, wh)
-    assert content(wh, spec) == before
+    _refused(sandbox, fast_policy, source, r"malformed record: column \w+",
+             transform=_each_record(target, lambda r: r.__setitem__(target.typed_field, "twelve")), times=50)
 
 
 # ------------------------------------------------------------------ empty answers and renamed fields
@@ -154,15 +143,9 @@ def test_every_emulated_platform_declares_a_field_to_rename():
 @pytest.mark.parametrize("source", RENAMED)
 def test_a_field_missing_from_every_record_fails_naming_stream_and_field(sandbox, fast_policy, source):
     """A renamed metric (Meta `spend` -> `amount_spent`) is refused at load, not loaded as NULLs."""
-    target = TARGETS[source]
-    wh, before = before_state(sandbox, target, fast_policy)
-    spec = SOURCES[source][1][target.stream]
-    transform, field = target.renamed
-    sandbox.servers[source].inject(target.path, transform=transform, times=500)
-    with pytest.raises(FatalError, match=rf"^{source}/{target.stream}: .*{field}") as info:
-        load(sandbox, target, fast_policy, wh)
-    assert "nothing was loaded" in str(info.value) or "malformed record" in str(info.value)
-    assert content(wh, spec) == before
+    transform, field = TARGETS[source].renamed
+    error = _refused(sandbox, fast_policy, source, f".*{field}", transform=transform, times=500)
+    assert "nothing was loaded" in str(error) or "malformed record" in str(error)
 
 
 def test_a_metric_missing_from_some_records_only_loads(sandbox, fast_policy):
