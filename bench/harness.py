@@ -81,6 +81,11 @@ class RemoteSandbox:
         info = json.loads(self.proc.stdout.readline())
         self.urls: dict[str, str] = info["urls"]
         self.ga4 = SimpleNamespace(credentials_file=info["ga4_credentials"])
+        self._settings: dict[str, dict[str, Any]] = info["settings"]
+
+    def settings_for(self, source: str) -> dict[str, Any]:
+        """Connector settings that reach the sandbox (as ``Sandbox.settings_for``)."""
+        return self._settings[source]
 
     def close(self) -> None:
         if self.proc.stdin:

@@ -1,6 +1,7 @@
 """Serve the sandbox from this process until stdin closes: `serve_sandbox.py AS_OF [AUDIENCE [LATENCY]]`.
 
-Prints one JSON line: the platforms' URLs and the GA4 service-account file.
+Prints one JSON line: the platforms' URLs, the GA4 service-account file and each platform's settings
+that reach the sandbox (``Sandbox.settings_for``).
 """
 
 import datetime as dt
@@ -15,7 +16,9 @@ def main() -> None:
     audience = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     latency = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
     with Sandbox(as_of, audience=audience, latency=latency) as sandbox:
-        print(json.dumps({"urls": sandbox.urls, "ga4_credentials": sandbox.ga4.credentials_file}), flush=True)
+        settings = {source: sandbox.settings_for(source) for source in sandbox.urls}
+        print(json.dumps({"urls": sandbox.urls, "ga4_credentials": sandbox.ga4.credentials_file, "settings": settings}),
+              flush=True)
         sys.stdin.read()
 
 

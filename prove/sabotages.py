@@ -128,7 +128,7 @@ SABOTAGES = (
         "A required metric missing from every record is refused",
         "a renamed metric loaded as NULLs",
         (("kpi_pipeline/warehouse/loading.py", "if rows and unseen:  # raised", "if False:  # raised"),),
-        ("tests/test_faults.py::test_a_field_missing_from_every_record_fails_naming_stream_and_field",),
+        ("tests/test_fault_cases.py::test_a_field_missing_from_every_record_fails_naming_stream_and_field",),
     ),
     Sabotage(
         "Every bad kpi.yaml exits 2 and writes nothing",

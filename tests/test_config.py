@@ -3,6 +3,7 @@
 import pytest
 
 from connectors.registry import platforms
+from connectors.sandbox import CREDENTIALS
 from kpi_pipeline.cli.main import main
 from kpi_pipeline.config.settings import ConfigError, load_config, missing_credentials
 from tests.conftest import write_config
@@ -128,11 +129,12 @@ def test_check_reports_missing_credentials_by_path_without_values(tmp_path, monk
 
 
 def test_check_never_prints_a_set_secret(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("MC_KEY_FOR_TEST", "verysecretvalue0-us6")
+    secret = CREDENTIALS["mailchimp"]["api_key"]
+    monkeypatch.setenv("MC_KEY_FOR_TEST", secret)
     path = write_config(tmp_path, BASE)
     assert main(["check", "--config", str(path)]) == 0
     out = capsys.readouterr()
-    assert "verysecretvalue0" not in out.out + out.err
+    assert secret not in out.out + out.err and secret.split("-")[0] not in out.out + out.err
     assert "credentials: all set" in out.out
 
 
@@ -154,14 +156,14 @@ def test_sync_without_credentials_is_bad_input(tmp_path, monkeypatch, capsys):
     (["report", "--period", "next month"], "not a week, month, quarter or year"),
 ])
 def test_bad_command_line_values_exit_2(tmp_path, monkeypatch, capsys, argv, message):
-    monkeypatch.setenv("MC_KEY_FOR_TEST", "k-us6")
+    monkeypatch.setenv("MC_KEY_FOR_TEST", CREDENTIALS["mailchimp"]["api_key"])
     path = write_config(tmp_path, BASE)
     assert main([*argv, "--config", str(path)]) == 2
     assert message in capsys.readouterr().err
 
 
 def test_report_before_any_sync_exits_1(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("MC_KEY_FOR_TEST", "k-us6")
+    monkeypatch.setenv("MC_KEY_FOR_TEST", CREDENTIALS["mailchimp"]["api_key"])
     path = write_config(tmp_path, BASE)
     assert main(["report", "--config", str(path)]) == 1
     assert "run `kpi sync` first" in capsys.readouterr().err

@@ -236,11 +236,11 @@ MAILCHIMP_ONLY_STEPS = {
 def _subset_settings(tmp_path, monkeypatch, sources):
     from types import SimpleNamespace
 
-    from tests.conftest import subset_config
+    from connectors.sandbox import CREDENTIALS
+    from tests.conftest import credential_variables, subset_config
 
-    monkeypatch.setenv("MAILCHIMP_API_KEY", "0123456789abcdef0123456789abcdef-us21")
-    for name in ("STRIPE_API_KEY", "CALENDLY_TOKEN", "HUBSPOT_TOKEN"):
-        monkeypatch.setenv(name, "sk_test_0123456789abcdefghij")
+    for variable, value in credential_variables(CREDENTIALS.__getitem__, sources).items():  # the sandbox's
+        monkeypatch.setenv(variable, value)
     sandbox = SimpleNamespace(urls={s: "http://127.0.0.1:9" for s in ("mailchimp", "stripe", "calendly", "hubspot")})
     return load_config(subset_config(tmp_path, sandbox, sources, dt.date(2026, 11, 1)))
 

@@ -8,6 +8,7 @@ import base64
 import datetime as dt
 from typing import Any
 
+from connectors.sandbox.faults import renaming
 from connectors.sandbox.server import ApiError, ApiServer, Request, Response
 from connectors.sandbox.world import World
 
@@ -169,4 +170,7 @@ def emulate(world: World, **_options: Any) -> CalendlyEmulator:
 FAULT_TARGETS = {"calendly": dict(stream="scheduled_events", path=r"/scheduled_events$",
                                    records=lambda b: b["collection"], key_field="uri",
                                    empty=lambda body, req: {"collection": [], "pagination": {
-                                       "count": 0, "next_page": None, "next_page_token": None}})}
+                                       "count": 0, "next_page": None, "next_page_token": None}},
+                                   renamed=(renaming(lambda b: b["collection"], "status", "event_status"), "status"),
+                                   onwards=lambda body, req, url: body.setdefault("pagination", {}).update(
+                                       next_page_token="tok-1"))}

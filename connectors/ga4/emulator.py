@@ -23,6 +23,7 @@ from urllib.parse import parse_qs
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from connectors.sandbox.faults import rewriting
 from connectors.sandbox.server import ApiError, ApiServer, Request, Response
 from connectors.sandbox.world import TIMEZONE, World
 
@@ -193,4 +194,7 @@ def emulate(world: World, **_options: Any) -> Ga4Emulator:
 # its own answer for a window without data (docs/PLATFORMS.md#empty-answers)
 FAULT_TARGETS = {"ga4": dict(  # proto3 JSON omits empty fields: no rows, no rowCount; the headers stay
     stream="traffic_daily", path=r":runReport",
-    empty=lambda body, req: {k: v for k, v in body.items() if k not in ("rows", "rowCount")})}
+    empty=lambda body, req: {k: v for k, v in body.items() if k not in ("rows", "rowCount")},
+    renamed=(rewriting(lambda b: [h.update(name="visits") for h in b.get("metricHeaders", [])  # a metric renamed
+                                  if h["name"] == "sessions"]), "sessions"),
+    empty_page=dict(transform=rewriting(lambda b: b.pop("rows", None))))}  # the first, counting rows it lacks

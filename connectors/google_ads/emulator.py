@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
+from connectors.sandbox.faults import renaming
 from connectors.sandbox.server import ApiError, ApiServer, Request, Response
 from connectors.sandbox.world import TIMEZONE, World
 
@@ -179,4 +180,6 @@ FAULT_TARGETS = {"google_ads": dict(
     stream="campaign_daily", path=r"googleAds:searchStream",
     empty=lambda body, req: [{k: v for k, v in batch.items() if k != "results"} for batch in body],  # no results
     expired=dict(status=400, body={"error": "invalid_grant", "error_description": "Token has been expired or revoked."},
-                 path=r"/token"))}  # how Google says a credential expired or was revoked
+                 path=r"/token"),  # how Google says a credential expired or was revoked
+    renamed=(renaming(lambda b: [row.get("metrics", {}) for batch in b for row in batch.get("results", [])],
+                      "impressions", "impressionCount"), "metrics.impressions"))}

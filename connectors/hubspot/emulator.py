@@ -9,6 +9,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from connectors.sandbox.faults import renaming, rewriting
 from connectors.sandbox.server import ApiError, ApiServer, Request, Response
 from connectors.sandbox.world import World
 
@@ -159,4 +160,10 @@ def emulate(world: World, **_options: Any) -> HubSpotEmulator:
 # its own answer for a window without data (docs/PLATFORMS.md#empty-answers)
 FAULT_TARGETS = {"hubspot": dict(stream="contacts", path=r"/objects/contacts/search",
                                   records=lambda b: b["results"], key_field="id",
-                                  empty=lambda body, req: {"total": 0, "results": []})}
+                                  empty=lambda body, req: {"total": 0, "results": []},
+                                  renamed=(renaming(lambda b: [r["properties"] for r in b["results"]], "createdate",
+                                                    "created_at"), "createdate"),
+                                  # the first page empty while the total counts more; a page pointing onwards again
+                                  empty_page=dict(transform=rewriting(lambda b: (b.update(results=[]),
+                                                                                 b.pop("paging", None)))),
+                                  onwards=lambda body, req, url: body.update(paging={"next": {"after": "200"}}))}

@@ -1,93 +1,26 @@
 """Mailchimp Marketing API v3 emulation (docs/PLATFORMS.md#mailchimp and #sandbox-fidelity).
 
-Speaks the real wire format: Basic auth with the API key as password, problem+json errors
-with ``X-Request-Id`` (= ``instance``), ``count`` default 10 and cap 1000 with ``offset`` and
-``total_items``, ``fields``/``exclude_fields`` dot-path projection, ``_links`` everywhere,
-list rates on a 0-100 scale and report rates 0-1, growth-history ``subscribed`` as a
+Speaks the real wire format (emulator_wire.py): Basic auth with the API key as password,
+problem+json errors with ``X-Request-Id`` (= ``instance``), ``count`` default 10 and cap 1000 with
+``offset`` and ``total_items``, ``fields``/``exclude_fields`` dot-path projection, ``_links``
+everywhere; the members' export is emulator_members.py. Here: the lists, list rates on a 0-100 scale and report rates 0-1, growth-history ``subscribed`` as a
 month-end stock, list activity limited to the previous 180 days, newest first.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
-import uuid
 from collections import defaultdict
 from typing import Any
 
+from connectors.mailchimp.emulator_members import MembersExport
+from connectors.mailchimp.emulator_wire import API_KEY, LINKS, iso, parse_ts, problem
+from connectors.sandbox.faults import renaming, rewriting
 from connectors.sandbox.server import ApiError, ApiServer, Request, Response
-from connectors.sandbox.world import LIST_ID, LIST_NAME, UTC, WORLD_START, World, local_date
-
-API_KEY = "sandboxkey0000-us6"
-_LINKS = [{"rel": "self", "href": "https://us6.api.mailchimp.com/3.0/", "method": "GET"}]
+from connectors.sandbox.world import LIST_ID, LIST_NAME, WORLD_START, World, local_date
 
 
-def _problem(status: int, detail: str) -> Response:
-    titles = {400: "Invalid Resource", 401: "API Key Invalid", 403: "Forbidden",
-              404: "Resource Not Found", 429: "Too Many Requests", 500: "Internal Server Error",
-              503: "Service Unavailable"}
-    if status == 429:
-        detail = "You have exceeded the limit of 10 simultaneous connections."
-    instance = str(uuid.uuid4())
-    return Response(
-        status,
-        {"type": "https://mailchimp.com/developer/marketing/docs/errors/",
-         "title": titles.get(status, "Error"), "status": status, "detail": detail, "instance": instance},
-        headers={"X-Request-Id": instance, "Server": "openresty",
-                 "Link": '<https://us6.api.mailchimp.com/schema/3.0/Definitions/ProblemDetailDocument.json>; rel="describedBy"'},
-        content_type="application/problem+json; charset=utf-8",
-    )
-
-
-def _iso(ts: dt.datetime | None) -> str:
-    return "" if ts is None else ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-
-
-def _parse_ts(value: str) -> dt.datetime:
-    try:
-        ts = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(400, f"Invalid timestamp: {value}") from None
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-
-
-def project(doc: Any, fields: str | None, exclude: str | None) -> Any:
-    """Apply Mailchimp's ``fields`` / ``exclude_fields`` dot-path projection."""
-    if fields:
-        doc = _keep(doc, [f.split(".") for f in fields.split(",") if f])
-    for path in (exclude or "").split(","):
-        if path:
-            _drop(doc, path.split("."))
-    return doc
-
-
-def _keep(node: Any, paths: list[list[str]]) -> Any:
-    if isinstance(node, list):
-        return [_keep(item, paths) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        sub = [p[1:] for p in paths if p[0] == key]
-        if not sub:
-            continue
-        out[key] = value if any(not p for p in sub) else _keep(value, [p for p in sub if p])
-    return out
-
-
-def _drop(node: Any, path: list[str]) -> None:
-    if isinstance(node, list):
-        for item in node:
-            _drop(item, path)
-    elif isinstance(node, dict) and path[0] in node:
-        if len(path) == 1:
-            del node[path[0]]
-        else:
-            _drop(node[path[0]], path[1:])
-
-
-class MailchimpEmulator:
+class MailchimpEmulator(MembersExport):
     """Views of the world as Mailchimp would serve them."""
 
     def __init__(self, world: World, audience: int = 0) -> None:
@@ -96,10 +29,10 @@ class MailchimpEmulator:
         self.world = world
         self.audience = audience
         self._pages: dict[tuple[Any, ...], Response] = {}
-        self.server = ApiServer("mailchimp", _problem)
+        self.server = ApiServer("mailchimp", problem)
         self._activity = self._daily_activity()
         r = self.server.route
-        r("GET", r"/3\.0/ping")(lambda req: self._auth(req) or Response(200, {"health_status": "Everything's Chimpy!"}))
+        r("GET", r"/3\.0/ping")(self.ping)
         r("GET", r"/3\.0/lists")(self.lists)
         r("GET", r"/3\.0/lists/(?P<list_id>[^/]+)")(self.one_list)
         r("GET", r"/3\.0/lists/(?P<list_id>[^/]+)/activity")(self.activity)
@@ -109,43 +42,9 @@ class MailchimpEmulator:
         r("GET", r"/3\.0/reports/(?P<campaign_id>[^/]+)")(self.one_report)
         r("GET", r"/3\.0/reports/(?P<campaign_id>[^/]+)/open-details")(self.open_details)
 
-    # ------------------------------------------------------------------ helpers
-
-    def _auth(self, req: Request) -> None:
-        header = req.headers.get("authorization", "")
-        if header.startswith("Basic "):
-            try:
-                _, _, key = base64.b64decode(header[6:]).decode().partition(":")
-            except ValueError:
-                key = ""
-            if key == API_KEY:
-                return None
-        elif header.startswith("Bearer ") and header[7:] == API_KEY:
-            return None
-        detail = "Your request did not include an API key." if not header else "Your API key may be invalid, or you've attempted to access the wrong datacenter."
-        raise ApiError(401, detail)
-
-    def _list_id(self, req: Request) -> None:
-        if req.match and req.match.group("list_id") != LIST_ID:
-            raise ApiError(404, "The requested resource could not be found.")
-
-    @staticmethod
-    def _bounds(req: Request) -> tuple[int, int]:
-        """``count`` (at most 1000) and ``offset`` of a paged request."""
-        try:
-            count = int(req.query.get("count", 10))
-            offset = int(req.query.get("offset", 0))
-        except ValueError:
-            raise ApiError(400, "count and offset must be integers") from None
-        return max(0, min(count, 1000)), offset
-
-    def _page(self, req: Request, items: list[Any]) -> tuple[list[Any], int]:
-        count, offset = self._bounds(req)
-        return items[offset:offset + count], len(items)
-
-    def _reply(self, req: Request, doc: dict[str, Any]) -> Response:
-        doc["_links"] = _LINKS
-        return Response(200, project(doc, req.query.get("fields"), req.query.get("exclude_fields")))
+    def ping(self, req: Request) -> Response:
+        self._auth(req)
+        return Response(200, {"health_status": "Everything's Chimpy!"})
 
     # ------------------------------------------------------------------ lists
 
@@ -166,13 +65,13 @@ class MailchimpEmulator:
                 "unsubscribe_count": sum(1 for m in removed if m.status == "unsubscribed"),
                 "cleaned_count": sum(1 for m in removed if m.status == "cleaned"),
                 "campaign_count": len(sent),
-                "campaign_last_sent": _iso(sent[-1].send_time) if sent else "",
+                "campaign_last_sent": iso(sent[-1].send_time) if sent else "",
                 # list-level rates are percentages on a 0-100 scale
                 "open_rate": round(100 * opens / delivered, 3) if delivered else 0,
                 "click_rate": round(100 * clicks / delivered, 3) if delivered else 0,
                 "avg_sub_rate": 41, "avg_unsub_rate": 2, "target_sub_rate": 9,
             },
-            "_links": _LINKS,
+            "_links": LINKS,
         }
 
     def lists(self, req: Request) -> Response:
@@ -250,65 +149,12 @@ class MailchimpEmulator:
                 "list_id": LIST_ID, "month": key, "existing": 0, "imports": 0, "optins": 0,
                 "subscribed": w.truth_subscribers(end),  # a stock: subscribed at month end (or now)
                 "unsubscribed": flows[key]["unsub"], "reconfirm": 0, "cleaned": flows[key]["cleaned"],
-                "pending": 0, "deleted": 0, "transactional": 0, "_links": _LINKS,
+                "pending": 0, "deleted": 0, "transactional": 0, "_links": LINKS,
             })
             month = nxt
         items.reverse()
         page, total = self._page(req, items)
         return self._reply(req, {"list_id": LIST_ID, "history": page, "total_items": total})
-
-    # ------------------------------------------------------------------ members
-
-    def members(self, req: Request) -> Response:
-        self._auth(req)
-        self._list_id(req)
-        if self.audience:  # a benchmark's big list: each page made once, then served as made
-            key = tuple(req.query.get(k) for k in ("status", "count", "offset", "fields", "exclude_fields"))
-            if key not in self._pages:
-                answer = self._members(req)
-                self._pages[key] = Response(answer.status, raw=json.dumps(answer.body).encode())
-            return self._pages[key]
-        return self._members(req)
-
-    def _members(self, req: Request) -> Response:
-        w = self.world
-        status = req.query.get("status")
-        items = []
-        for m in w.members.values():
-            if not w.seen(m.opted_in_at):
-                continue
-            current = m.status if m.removed_at is not None and w.seen(m.removed_at) else "subscribed"
-            if status and current != status:
-                continue
-            items.append({
-                "id": m.member_id, "email_address": m.email, "unique_email_id": m.member_id[:10],
-                "status": current, "list_id": LIST_ID, "member_rating": 2,
-                # Mailchimp sends empty strings, not nulls, for unknown timestamps
-                "timestamp_signup": "" if m.source == "initial" else _iso(m.opted_in_at),
-                "timestamp_opt": "" if m.source == "initial" else _iso(m.opted_in_at),
-                "last_changed": _iso(m.removed_at if current != "subscribed" else m.opted_in_at),
-                "stats": {"avg_open_rate": round(m.p_open, 2), "avg_click_rate": round(m.p_open * m.p_click, 2)},
-                "_links": _LINKS,
-            })
-        if self.audience and status in (None, "subscribed"):
-            return self._with_audience(req, items)
-        page, total = self._page(req, items)
-        return self._reply(req, {"members": page, "list_id": LIST_ID, "total_items": total})
-
-    def _with_audience(self, req: Request, items: list[dict[str, Any]]) -> Response:
-        """A page of the world's members followed by ``audience`` made-up ones."""
-        count, offset = self._bounds(req)
-        page = items[offset:offset + count]
-        first = max(0, offset - len(items))
-        last = min(self.audience, offset + count - len(items))
-        since = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
-        for n in range(first, last):
-            at = _iso(since + dt.timedelta(minutes=n))
-            page.append({"id": f"bench{n:09d}", "email_address": f"member{n}@example.org", "unique_email_id": f"u{n:09d}",
-                         "status": "subscribed", "list_id": LIST_ID, "member_rating": 2, "timestamp_signup": at,
-                         "timestamp_opt": at, "last_changed": at, "stats": {"avg_open_rate": 0.3, "avg_click_rate": 0.05},
-                         "_links": _LINKS})
-        return self._reply(req, {"members": page, "list_id": LIST_ID, "total_items": len(items) + self.audience})
 
     # ------------------------------------------------------------------ reports
 
@@ -325,26 +171,26 @@ class MailchimpEmulator:
             "id": c.campaign_id, "campaign_title": c.title, "type": "regular", "list_id": LIST_ID,
             "list_is_active": True, "list_name": LIST_NAME, "subject_line": c.subject, "preview_text": "",
             "emails_sent": len(c.recipients), "abuse_reports": 0, "unsubscribed": c.unsubscribed,
-            "send_time": _iso(c.send_time),
+            "send_time": iso(c.send_time),
             "bounces": {"hard_bounces": hard, "soft_bounces": soft, "syntax_errors": 0},
             "forwards": {"forwards_count": 0, "forwards_opens": 0},
             "opens": {"opens_total": len(opens), "unique_opens": openers,
                       "open_rate": round(openers / delivered, 4) if delivered else 0,  # 0-1 here
-                      "last_open": _iso(max(opens)) if opens else ""},
+                      "last_open": iso(max(opens)) if opens else ""},
             "clicks": {"clicks_total": len(clicks), "unique_clicks": clickers,
                        "unique_subscriber_clicks": clickers,
                        "click_rate": round(clickers / delivered, 4) if delivered else 0,
-                       "last_click": _iso(max(clicks)) if clicks else ""},
+                       "last_click": iso(max(clicks)) if clicks else ""},
             "list_stats": {"sub_rate": 41.2, "unsub_rate": 2.1, "open_rate": 27.9, "click_rate": 3.6},
-            "timeseries": [], "timewarp": [], "_links": _LINKS,
+            "timeseries": [], "timewarp": [], "_links": LINKS,
         }
 
     def reports(self, req: Request) -> Response:
         self._auth(req)
         since = req.query.get("since_send_time")
         before = req.query.get("before_send_time")
-        lo = _parse_ts(since) if since else None
-        hi = _parse_ts(before) if before else None
+        lo = parse_ts(since) if since else None
+        hi = parse_ts(before) if before else None
         chosen = [c for c in self.world.campaigns_sent()
                   if (lo is None or c.send_time >= lo) and (hi is None or c.send_time < hi)]
         chosen.sort(key=lambda c: c.send_time, reverse=True)
@@ -365,7 +211,7 @@ class MailchimpEmulator:
     def open_details(self, req: Request) -> Response:
         self._auth(req)
         c = self._campaign(req)
-        since = _parse_ts(req.query["since"]) if req.query.get("since") else None
+        since = parse_ts(req.query["since"]) if req.query.get("since") else None
         w = self.world
         members = []
         for r in c.recipients:
@@ -378,8 +224,8 @@ class MailchimpEmulator:
                 "contact_status": m.status, "email_id": m.member_id, "email_address": m.email,
                 "merge_fields": {}, "vip": False, "opens_count": len(opens),
                 "proxy_excluded_opens_count": len(opens),
-                "opens": [{"timestamp": _iso(t), "is_proxy_open": False} for t in opens],
-                "_links": _LINKS,
+                "opens": [{"timestamp": iso(t), "is_proxy_open": False} for t in opens],
+                "_links": LINKS,
             })
         page, total = self._page(req, members)
         return self._reply(req, {"members": page, "campaign_id": c.campaign_id, "total_items": total,
@@ -396,7 +242,12 @@ def emulate(world: World, audience: int = 0, **_options: Any) -> MailchimpEmulat
     return MailchimpEmulator(world, audience)
 # where tests/test_faults.py injects its faults: the data stream, its requests (a path regex), the
 # records of an answer, a numeric field and the key field of a record ("" when there is none), and
-# its own answer for a window without data (docs/PLATFORMS.md#empty-answers)
+# its own answer for a window without data (docs/PLATFORMS.md#empty-answers); a field renamed, an
+# empty page mid-paging (every key: connectors/sandbox/faults.py)
 FAULT_TARGETS = {"mailchimp": dict(stream="members", path=r"/lists/[^/]+/members", records=lambda b: b["members"],
                                     typed_field="last_changed", key_field="id",
-                                    empty=lambda body, req: {"members": [], "total_items": 0})}
+                                    empty=lambda body, req: {"members": [], "total_items": 0},
+                                    renamed=(renaming(lambda b: b["members"], "status", "member_status"), "status"),
+                                    # the second of three pages of members empty, total_items counting on
+                                    empty_page=dict(transform=rewriting(lambda b: b.update(members=[])),
+                                                    query={"offset": "1000"}))}

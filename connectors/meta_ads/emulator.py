@@ -17,6 +17,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
+from connectors.sandbox.faults import renaming, rewriting
 from connectors.sandbox.server import ApiError, ApiServer, Request, Response
 from connectors.sandbox.world import TZ, World
 
@@ -212,6 +213,8 @@ def emulate(world: World, **_options: Any) -> MetaEmulator:
 FAULT_TARGETS = {  # expired: how Graph says a token expired or was revoked (docs/PLATFORMS.md#errors)
     "meta_ads": dict(stream="campaign_insights", path=r"/insights", records=lambda b: b["data"], typed_field="clicks",
                      key_field="campaign_id", empty=lambda body, req: {"data": []},
+                     renamed=(renaming(lambda b: b["data"], "spend", "amount_spent"), "spend"),
+                     onwards=lambda body, req, url: body.update(paging={"next": f"{url}{req.path}?after=tok-1"}),
                      expired=dict(status=400, body={"error": {
                          "message": "Error validating access token: Session has expired", "type": "OAuthException",
                          "code": 190, "error_subcode": 463}})),
@@ -219,4 +222,6 @@ FAULT_TARGETS = {  # expired: how Graph says a token expired or was revoked (doc
     "instagram": dict(stream="daily_totals", path=r"/insights",
                       expired=dict(status=400, body={"error": {
                           "message": "Error validating access token: The user has not authorized application",
-                          "type": "OAuthException", "code": 190, "error_subcode": 458}}))}
+                          "type": "OAuthException", "code": 190, "error_subcode": 458}}),
+                      renamed=(rewriting(lambda b: [i.update(name="accounts_reached") for i in b.get("data", [])
+                                                    if i.get("name") == "reach"]), "reach"))}

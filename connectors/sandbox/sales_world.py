@@ -268,6 +268,6 @@ class Sales:
         out = {c.stage: c.created_at}
         if c.lead_at and c.lead_at != c.created_at and self.seen(c.lead_at):
             out["lead"] = c.lead_at
-        if self.seen(c.customer_at):
+        if c.customer_at is not None and self.seen(c.customer_at):
             out["customer"] = c.customer_at
         return out

@@ -7,73 +7,24 @@ start in the same order, so two worlds with different ``as_of`` agree on every s
 
 The emulated APIs (each platform's ``emulator.py``) serve views of these events; the
 ``truth_*`` methods compute KPI values straight from the events, without the API path, so
-tests can compare the pipeline's numbers with them.
+tests can compare the pipeline's numbers with them. The clock (WORLD_START, the business-local day)
+is clock.py; the newsletter's people and campaigns newsletter_world.py; the ads, the website and
+Instagram marketing_world.py; the shop, its bookings and its CRM sales_world.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import heapq
-import random
-from dataclasses import dataclass, field
 from functools import lru_cache
 
+from connectors.sandbox.clock import TZ, WORLD_START, local_date, local_midnight
+from connectors.sandbox.clock import TIMEZONE as TIMEZONE, UTC as UTC  # the emulators import them from here
 from connectors.sandbox.marketing_world import Ads, Instagram, WebTraffic
+from connectors.sandbox.newsletter_world import Campaign, Newsletter
+from connectors.sandbox.newsletter_world import LIST_ID as LIST_ID, LIST_NAME as LIST_NAME
 from connectors.sandbox.sales_world import Sales
-from zoneinfo import ZoneInfo
 
-WORLD_START = dt.date(2025, 1, 1)
-TIMEZONE = "Europe/Brussels"
-TZ = ZoneInfo(TIMEZONE)
-UTC = dt.timezone.utc
-LIST_ID = "a1b2c3d4e5"
-LIST_NAME = "Studio Lumen Newsletter"
 COLD_DAYS = 90
-
-# UTC send times; 23:30 and 22:40 UTC fall on the next local day in Brussels.
-_SEND_TIMES_UTC = [(8, 0), (12, 15), (17, 30), (23, 30), (22, 40), (6, 5)]
-
-
-def local_date(ts: dt.datetime) -> dt.date:
-    """The business-local date of an aware timestamp."""
-    return ts.astimezone(TZ).date()
-
-
-def local_midnight(day: dt.date) -> dt.datetime:
-    """Start of a business-local day, as an aware UTC timestamp."""
-    return dt.datetime.combine(day, dt.time(), TZ).astimezone(UTC)
-
-
-@dataclass
-class Member:
-    member_id: str
-    email: str
-    opted_in_at: dt.datetime
-    source: str  # "signup" | "import" | "initial"
-    p_open: float
-    p_click: float
-    status: str = "subscribed"
-    removed_at: dt.datetime | None = None
-    last_changed: dt.datetime | None = None
-
-
-@dataclass
-class Recipient:
-    member_id: str
-    outcome: str  # "delivered" | "hard" | "soft"
-    opens: list[dt.datetime] = field(default_factory=list)
-    clicks: list[dt.datetime] = field(default_factory=list)
-
-
-@dataclass
-class Campaign:
-    campaign_id: str
-    title: str
-    subject: str
-    send_time: dt.datetime
-    recipients: list[Recipient] = field(default_factory=list)
-    unsubscribed: int = 0
 
 
 class World:
@@ -85,129 +36,15 @@ class World:
         self.seed = seed
         self.as_of = as_of
         self.now = local_midnight(as_of + dt.timedelta(days=1))
-        self.members: dict[str, Member] = {}
-        self.campaigns: list[Campaign] = []
-        # (time, kind, member_id) for subscription changes, in time order
-        self.changes: list[tuple[dt.datetime, str, str]] = []
-        self._generate()
+        self.newsletter = Newsletter(seed, as_of, self.now)
+        # the newsletter's members, campaigns and (time, kind, member_id) changes, as the emulators read them
+        self.members = self.newsletter.members
+        self.campaigns = self.newsletter.campaigns
+        self.changes = self.newsletter.changes
         self.web = WebTraffic(seed, WORLD_START, as_of)
         self.ads = Ads(seed, WORLD_START, as_of, self.now)
         self.instagram = Instagram(seed, WORLD_START, as_of)
         self.sales = Sales(seed, WORLD_START, as_of, self.now, TZ)
-
-    # ------------------------------------------------------------------ generation
-
-    def _rng(self, *parts: object) -> random.Random:
-        digest = hashlib.sha256(":".join(map(str, (self.seed, *parts))).encode()).digest()
-        return random.Random(int.from_bytes(digest[:8], "big"))
-
-    def _new_member(self, rng: random.Random, at: dt.datetime, source: str) -> Member:
-        number = len(self.members) + 1
-        email = f"client{number:05d}@example.com"
-        member_id = hashlib.md5(email.encode()).hexdigest()
-        cold = rng.random() < 0.25
-        member = Member(
-            member_id=member_id,
-            email=email,
-            opted_in_at=at,
-            source=source,
-            p_open=0.01 if cold else rng.uniform(0.2, 0.75),
-            p_click=rng.uniform(0.05, 0.3),
-            last_changed=at,
-        )
-        self.members[member_id] = member
-        if source != "initial":
-            self.changes.append((at, source, member_id))
-        return member
-
-    def _remove(self, member_id: str, at: dt.datetime, kind: str) -> None:
-        member = self.members[member_id]
-        if member.status != "subscribed":
-            return
-        member.status = "unsubscribed" if kind == "unsub" else "cleaned"
-        member.removed_at = at
-        member.last_changed = at
-        self.changes.append((at, kind, member_id))
-
-    def _generate(self) -> None:
-        rng = self._rng("initial")
-        before = local_midnight(WORLD_START) - dt.timedelta(days=400)
-        for _ in range(1200):
-            at = before + dt.timedelta(seconds=rng.randrange(0, 390 * 86400))
-            self._new_member(rng, at, "initial")
-        pending: list[tuple[dt.datetime, int, str, str]] = []  # (time, seq, kind, member)
-        seq = 0
-        day = WORLD_START
-        while day <= self.as_of:
-            start = local_midnight(day)
-            end = local_midnight(day + dt.timedelta(days=1))
-            rng = self._rng("day", day.isoformat())
-            # pending removals (unsubscribes triggered by campaigns) due today
-            while pending and pending[0][0] < end:
-                at, _, kind, member_id = heapq.heappop(pending)
-                self._remove(member_id, at, kind)
-            season = 1.0 + 0.35 * (day.month in (3, 4, 5, 11, 12))
-            for _ in range(_poisson(rng, 3.2 * season)):
-                self._new_member(rng, start + dt.timedelta(seconds=rng.randrange(86400)), "signup")
-            if day.day == 1 and day.month in (1, 4, 7, 10):  # quarterly import from the shop
-                for _ in range(rng.randrange(15, 40)):
-                    self._new_member(rng, start + dt.timedelta(hours=10, seconds=rng.randrange(600)), "import")
-            subscribed = [m for m in self.members.values() if m.status == "subscribed" and m.opted_in_at < start]
-            for _ in range(_poisson(rng, 1.1)):
-                if subscribed:
-                    victim = subscribed.pop(rng.randrange(len(subscribed)))
-                    self._remove(victim.member_id, start + dt.timedelta(seconds=rng.randrange(86400)), "unsub")
-            for campaign in self._campaigns_on(day, rng):
-                seq = self._send(campaign, pending, seq)
-            day += dt.timedelta(days=1)
-        self.changes.sort()
-
-    def _campaigns_on(self, day: dt.date, rng: random.Random) -> list[Campaign]:
-        out = []
-        weekly = day.weekday() == 1  # Tuesdays (UTC send date)
-        promo = day.weekday() == 4 and day.day <= 7  # first Friday
-        for kind, flag in (("weekly", weekly), ("promo", promo)):
-            if not flag:
-                continue
-            hour, minute = _SEND_TIMES_UTC[rng.randrange(len(_SEND_TIMES_UTC))]
-            send = dt.datetime.combine(day, dt.time(hour, minute), UTC)
-            cid = hashlib.sha1(f"{kind}{day}".encode()).hexdigest()[:10]
-            title = f"{'Weekly tips' if kind == 'weekly' else 'Promo'} {day.isoformat()}"
-            out.append(Campaign(cid, title, f"{title} — Studio Lumen", send))
-        return [c for c in out if c.send_time < self.now]
-
-    def _send(self, campaign: Campaign, pending: list, seq: int) -> int:
-        self.campaigns.append(campaign)
-        rng = self._rng("campaign", campaign.campaign_id)
-        quality = rng.uniform(0.8, 1.15)
-        for member in self.members.values():
-            if member.status != "subscribed" or member.opted_in_at >= campaign.send_time:
-                continue
-            roll = rng.random()
-            if roll < 0.002:
-                campaign.recipients.append(Recipient(member.member_id, "hard"))
-                heapq.heappush(pending, (campaign.send_time + dt.timedelta(minutes=5), seq, "cleaned", member.member_id))
-                seq += 1
-                continue
-            if roll < 0.008:
-                campaign.recipients.append(Recipient(member.member_id, "soft"))
-                continue
-            rec = Recipient(member.member_id, "delivered")
-            campaign.recipients.append(rec)
-            if rng.random() < min(0.95, member.p_open * quality):
-                # most opens come within a day; a long tail keeps arriving for weeks
-                delay = rng.expovariate(1 / 12) if rng.random() < 0.8 else rng.uniform(24, 24 * 28)
-                first = campaign.send_time + dt.timedelta(hours=delay)
-                rec.opens.append(first)
-                if rng.random() < 0.35:
-                    rec.opens.append(first + dt.timedelta(hours=rng.uniform(1, 72)))
-                if rng.random() < member.p_click:
-                    rec.clicks.append(first + dt.timedelta(minutes=rng.uniform(0.5, 30)))
-                if rng.random() < 0.004:
-                    campaign.unsubscribed += 1
-                    heapq.heappush(pending, (first + dt.timedelta(minutes=2), seq, "unsub", member.member_id))
-                    seq += 1
-        return seq
 
     # ------------------------------------------------------------------ views for APIs
 
@@ -400,16 +237,6 @@ class World:
         """Net new followers (follows - unfollows) over the followers at the start."""
         opening = self.instagram.followers(start - dt.timedelta(days=1))
         return (self.instagram.followers(end) - opening) / opening
-
-
-def _poisson(rng: random.Random, lam: float) -> int:
-    # Knuth's method; lam is small here.
-    limit, k, p = pow(2.718281828459045, -lam), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
 
 
 @lru_cache(maxsize=4)

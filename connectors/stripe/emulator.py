@@ -9,6 +9,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from connectors.sandbox.faults import renaming, rewriting
 from connectors.sandbox.server import ApiError, ApiServer, Request, Response
 from connectors.sandbox.world import World
 
@@ -211,4 +212,9 @@ def emulate(world: World, **_options: Any) -> StripeEmulator:
 FAULT_TARGETS = {"stripe": dict(stream="charges", path=r"/v1/charges", records=lambda b: b["data"],
                                  typed_field="amount", key_field="id",
                                  empty=lambda body, req: {"object": "list", "url": req.path, "has_more": False,
-                                                          "data": []})}
+                                                          "data": []},
+                                 throttled={"Stripe-Should-Retry": "true"},  # its 429 without Retry-After
+                                 renamed=(renaming(lambda b: b["data"], "amount", "amount_captured_total"), "amount"),
+                                 # the first page empty, saying more follow; a page saying more follow again
+                                 empty_page=dict(transform=rewriting(lambda b: b.update(data=[], has_more=True))),
+                                 onwards=lambda body, req, url: body.update(has_more=True))}
