@@ -1,6 +1,8 @@
 """The sandbox speaks Mailchimp's wire format (docs/PLATFORMS.md#mailchimp), checked plainly."""
 
 import datetime as dt
+import subprocess
+import sys
 
 import pytest
 import requests
@@ -91,3 +93,15 @@ def test_ga4_refuses_a_request_without_a_valid_credential_like_google(sandbox, h
     response = requests.post(url, json=body, headers=headers, timeout=30)
     assert response.status_code == 401
     assert response.json()["error"]["status"] == "UNAUTHENTICATED"
+
+
+def test_each_emulator_imports_first_in_a_fresh_interpreter():
+    """An emulator imports the sandbox package (for its server); the package must not read every
+    emulator at import, or importing one emulator before the sandbox is a circle."""
+    from connectors.registry import platforms
+
+    packages = [p.package for p in platforms().values() if p.emulator() is not None]
+    assert packages
+    for package in packages:
+        done = subprocess.run([sys.executable, "-c", f"import {package}.emulator"], capture_output=True, text=True)
+        assert done.returncode == 0, f"{package}.emulator: {done.stderr.strip().splitlines()[-1:]}"

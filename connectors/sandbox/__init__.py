@@ -33,8 +33,19 @@ def emulator_modules() -> dict[str, ModuleType]:
     return out
 
 
-CREDENTIALS: dict[str, dict[str, Any]] = {
-    source: settings for module in emulator_modules().values() for source, settings in module.CREDENTIALS.items()}
+def credentials() -> dict[str, dict[str, Any]]:
+    """source -> the settings that reach its emulator: every emulator's ``CREDENTIALS``."""
+    return {source: settings for module in emulator_modules().values()
+            for source, settings in module.CREDENTIALS.items()}
+
+
+def __getattr__(name: str) -> Any:
+    # CREDENTIALS is built when first asked for, not at import: an emulator imports this package
+    # (for its server), so reading every emulator here at import would make importing an emulator
+    # first a circle
+    if name == "CREDENTIALS":
+        return credentials()
+    raise AttributeError(name)
 
 
 class Sandbox:
@@ -77,7 +88,7 @@ class Sandbox:
         """Connector settings that reach this sandbox."""
         emulator = self._serving[source][0]
         extra = emulator.extra_settings(source, self.urls[source]) if hasattr(emulator, "extra_settings") else {}
-        return {**CREDENTIALS[source], **extra, "base_url": self.urls[source]}
+        return {**credentials()[source], **extra, "base_url": self.urls[source]}
 
     def stop(self) -> None:
         for server in {id(s): s for s in self.servers.values()}.values():
