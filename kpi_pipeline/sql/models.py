@@ -253,11 +253,11 @@ def raw_inputs(models: Iterable[Model]) -> dict[str, frozenset[str]]:
     return out
 
 
-def select_models(models: list[Model], configured: Iterable[str], always: Iterable[str] = ALWAYS) -> list[Model]:
+def select_models(models: list[Model], configured: Iterable[str]) -> list[Model]:
     """The models a business whose raw tables are ``configured`` builds, in dependency order.
 
     A model is kept when it reads a configured raw table (directly or through other models), when
-    it reads no raw table and no model reads it, when it is in ``always``, or when a kept model
+    it reads no raw table and no model reads it, when it is in ``ALWAYS``, or when a kept model
     reads it (then it is built over what it reads, a raw table of another source read empty: the
     ad campaigns of Meta Ads when only Google Ads is configured). The rest (the staging and KPI
     models of platforms the business does not use) are left out of its graph.
@@ -267,7 +267,7 @@ def select_models(models: list[Model], configured: Iterable[str], always: Iterab
     read = {dep for m in models for dep in m.deps}
     by_table = {m.table: m for m in models}
     keep = {t for t in by_table
-            if raw[t] & configured or (not raw[t] and t not in read) or t in set(always)}
+            if raw[t] & configured or (not raw[t] and t not in read) or t in ALWAYS}
     todo = list(keep)
     while todo:
         for dep in by_table[todo.pop()].deps:
