@@ -1,7 +1,8 @@
 """Our SQLite event log (kpi_pipeline/event_log.py) records what Dagster's own does.
 
 A run over a range of daily partitions hands Dagster's storage one batch of materializations
-(DAGSTER_EVENT_BATCH_SIZE); ours writes the batch in one transaction per file. Whatever Dagster
+(DAGSTER_EVENT_BATCH_SIZE), and a new run one batch of planned materializations; ours writes a
+batch in one transaction per file, without a file sync per commit. Whatever Dagster
 later asks (materialized partitions, the latest materialization of each day, the run's own
 events, the asset's last materialization) must read the same as on Dagster's storage.
 """
@@ -46,6 +47,13 @@ def _run_twice(home, monkeypatch):
             "run_events": [len(instance.get_records_for_run(r, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records)
                            for r in runs],
             "downstream": sorted(instance.get_materialized_partitions(dg.AssetKey("downstream"))),
+            # the planned materializations a run records when it is created (one batch)
+            "planned": [len(instance.get_records_for_run(
+                r, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED).records) for r in runs],
+            "planned_index": sorted((r.event_log_entry.dagster_event.partition, runs.index(r.run_id))
+                                    for r in instance.fetch_planned_materializations(
+                                        dg.AssetRecordsFilter(asset_key=key), limit=100).records),
+            "planned_last": runs.index(instance.get_latest_planned_materialization_info(key).run_id),
         }
 
 
@@ -60,6 +68,15 @@ def test_batched_writes_read_back_as_dagsters_own_storage_does(tmp_path, monkeyp
     days = [(dt.date(2026, 11, 1) + dt.timedelta(days=i)).isoformat() for i in range(12)]
     # newest run first: 5 days x 2 assets, then 10 days x 2 assets
     assert got["partitions"] == days and got["run_events"] == [10, 20] and len(got["per_day"]) == 15
+
+
+def test_commits_do_not_wait_for_the_disk_and_the_files_stay_in_wal_mode(tmp_path):
+    storage = EventLogStorage.from_config_value(None, {"base_dir": str(tmp_path / "runs")})
+    for shard in ("run1", "index"):
+        with storage.run_connection(shard) as conn:
+            assert conn.exec_driver_sql("pragma synchronous").scalar() == 1  # NORMAL: no file sync per commit
+            assert conn.exec_driver_sql("pragma journal_mode").scalar() == "wal"  # where NORMAL stays consistent
+    storage.dispose()
 
 
 def test_engines_are_kept_per_file_and_let_go_of_old_ones(tmp_path):

@@ -244,3 +244,19 @@ def test_instagram_spans_stay_under_30_days_across_a_dst_change(sandbox, fast_po
     c = client(sandbox, instagram, fast_policy)
     pages = list(instagram.fetch_follower_count(c, Window(start, AS_OF), StreamContext("Europe/Brussels", AS_OF, None)))
     assert sum(len(p.records) for p in pages) == 30  # 30 days + 1 hour in one call would be refused
+
+
+def test_listing_every_platforms_streams_leaves_googles_sdk_unimported():
+    """Every process that loads a business's definitions lists every platform's streams; Google's
+    SDK (~0.3 s) is imported by a GA4 client only."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    code = ("import sys; from connectors.registry import sources; sources(); "
+            "print(sorted(m for m in sys.modules if m.startswith(('google.analytics', 'google.oauth2'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root,
+                         env={**os.environ, "PYTHONPATH": str(root)}).stdout
+    assert out.strip() == "[]"

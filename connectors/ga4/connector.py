@@ -12,22 +12,21 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any, Iterator
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Iterator
 from zoneinfo import ZoneInfo
 
 import requests
-from google.analytics.data_v1beta import BetaAnalyticsDataClient
-from google.analytics.data_v1beta.types import DateRange, Dimension, Metric, OrderBy, RunReportRequest
-from google.api_core import exceptions as gexc
-from google.auth import exceptions as auth_exc
-from google.protobuf import json_format
-from google.oauth2 import service_account
 
 from connectors.errors import AuthenticationError, ConfigurationError, FatalError, RetriableError
 from connectors.http import (CallStats, bad_body, RetryPolicy, call_with_retries, classify_status, parse_retry_after,
                              register_secret)
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 from connectors.ga4 import PLATFORM
+
+if TYPE_CHECKING:
+    from google.analytics.data_v1beta.types import RunReportRequest
+    from google.api_core import exceptions as gexc
 
 PROBE = "traffic_daily"  # `kpi check --online` fetches its first page for one day: proves the credentials
 SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
@@ -37,15 +36,23 @@ ALL_CHANNELS = "(all)"
 log = logging.getLogger("kpi.ga4")
 
 
-class _Credentials(service_account.Credentials):
-    """A service account whose access tokens are registered for redaction the moment they are minted
-    (a server that echoes the token in an error must not put it in a log)."""
+@lru_cache(maxsize=1)
+def _credentials_class() -> Any:
+    # late: Google's SDK (~0.3 s), imported by a GA4 client only, not by every process that lists
+    # the platforms' streams (the definitions of a business without GA4 included)
+    from google.oauth2 import service_account
 
-    def refresh(self, request: Any) -> None:
-        try:
-            super().refresh(request)
-        finally:
-            register_secret(self.token)
+    class _Credentials(service_account.Credentials):
+        """A service account whose access tokens are registered for redaction the moment they are
+        minted (a server that echoes the token in an error must not put it in a log)."""
+
+        def refresh(self, request: Any) -> None:
+            try:
+                super().refresh(request)
+            finally:
+                register_secret(self.token)
+
+    return _Credentials
 
 
 class Ga4Client:
@@ -58,8 +65,10 @@ class Ga4Client:
 
     def __init__(self, property_id: str, credentials_file: str, base_url: str | None = None,
                  timeout: float = 60.0, policy: RetryPolicy | None = None) -> None:
+        from google.analytics.data_v1beta import BetaAnalyticsDataClient  # late: see _credentials_class
+
         try:
-            credentials = _Credentials.from_service_account_file(credentials_file, scopes=[SCOPE])
+            credentials = _credentials_class().from_service_account_file(credentials_file, scopes=[SCOPE])
         except (OSError, ValueError) as err:
             raise ConfigurationError(f"cannot read the service-account key file ({type(err).__name__})",
                                      platform=PLATFORM, hint="set sources.ga4.credentials_file to a service-account "
@@ -76,6 +85,9 @@ class Ga4Client:
     def report(self, stream: str, dimensions: list[str], metrics: list[str], start: dt.date,
                end: dt.date) -> Iterator[dict[str, str]]:
         """Rows as {header: value} dicts for one date range, paging by limit/offset."""
+        # late: see _credentials_class
+        from google.analytics.data_v1beta.types import DateRange, Dimension, Metric, OrderBy, RunReportRequest
+
         offset = 0
         while True:
             request = RunReportRequest(
@@ -109,6 +121,11 @@ class Ga4Client:
                 return
 
     def _run(self, request: RunReportRequest, stream: str):
+        # late: see _credentials_class
+        from google.api_core import exceptions as gexc
+        from google.auth import exceptions as auth_exc
+        from google.protobuf import json_format
+
         try:
             return self.client.run_report(request=request, timeout=self.timeout)
         except gexc.GoogleAPICallError as err:

@@ -69,20 +69,24 @@ def cmd_sync(args: argparse.Namespace, settings: Settings, *, demo: bool = False
 def _sync(settings: Settings, as_of: dt.date, sources: list[str], start: dt.date | None, end: dt.date | None,
           wait: float | None, demo: bool) -> int:
     # late: Dagster
+    import dagster as dg
     from kpi_pipeline.orchestration.doctor import preflight
     from kpi_pipeline.orchestration.full_disk import keep_reserve
+    from kpi_pipeline.orchestration.instance_setup import ensure_instance
     from kpi_pipeline.orchestration.run import run_pipeline, summary_lines
 
-    problem = preflight(settings, print)
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return FAILED
-    keep_reserve(os.environ["DAGSTER_HOME"])  # room to mark the run failed if the disk fills during it
-    from kpi_pipeline.reporting.store import current_statuses  # late: pandas
+    ensure_instance(settings)
+    with dg.DagsterInstance.get() as instance:  # one instance (its storage opened once) for the repair and the run
+        problem = preflight(settings, print, instance)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return FAILED
+        keep_reserve(os.environ["DAGSTER_HOME"])  # room to mark the run failed if the disk fills during it
+        from kpi_pipeline.reporting.store import current_statuses  # late: pandas
 
-    before = current_statuses(settings)
-    outcome = run_pipeline(settings, as_of, sources=sources or None, start=start, end=end, pool_wait=wait,
-                           started_by="kpi demo" if demo else "kpi sync")
+        before = current_statuses(settings)
+        outcome = run_pipeline(settings, as_of, sources=sources or None, start=start, end=end, pool_wait=wait,
+                               started_by="kpi demo" if demo else "kpi sync", instance=instance)
     print()
     for line in summary_lines(outcome):
         print(line)

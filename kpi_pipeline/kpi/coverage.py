@@ -74,11 +74,13 @@ def through_from_loads(rows: list[tuple[str, str, dt.date]], settings: Settings,
 
 def loaded_through(wh: Warehouse, settings: Settings) -> dict[str, dt.date]:
     """Per source, the day through which every one of its streams has been loaded (freshness)."""
-    if not wh.table_exists("raw._loads"):
-        return {}
-    manual = dict(wh.query(MANUAL_THROUGH_SQL, [settings.business_id])) \
-        if wh.table_exists("raw.manual__metrics") else {}
-    return through_from_loads(wh.query(LOADED_THROUGH_SQL, [settings.business_id]), settings, manual)
+    with wh.reader():  # one open of the file for its queries
+        if not wh.table_exists("raw._loads"):
+            return {}
+        manual = dict(wh.query(MANUAL_THROUGH_SQL, [settings.business_id])) \
+            if wh.table_exists("raw.manual__metrics") else {}
+        loads = wh.query(LOADED_THROUGH_SQL, [settings.business_id])
+    return through_from_loads(loads, settings, manual)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+from contextlib import nullcontext
 from typing import Callable
 
 import dagster as dg
@@ -27,17 +28,19 @@ from kpi_pipeline.warehouse.database import Warehouse
 Say = Callable[[str], None]
 
 
-def preflight(settings: Settings, say: Say) -> str | None:
-    """Repair the instance and the data folder; the reason a sync cannot start, else None."""
+def preflight(settings: Settings, say: Say, instance: dg.DagsterInstance | None = None) -> str | None:
+    """Repair the instance and the data folder; the reason a sync cannot start, else None.
+    ``instance``: the one the run will use (else one of its own, from DAGSTER_HOME)."""
     ensure_instance(settings)
-    _repair(settings, say)
+    _repair(settings, say, instance=instance)
     return warehouse_problem(settings, say)
 
 
-def _repair(settings: Settings, say: Say, force: tuple[str, ...] = ()) -> None:
+def _repair(settings: Settings, say: Say, force: tuple[str, ...] = (),
+            instance: dg.DagsterInstance | None = None) -> None:
     """Fail dead runs, free their pool slots, remove a killed publish's temp files; say each."""
-    with dg.DagsterInstance.get() as instance:
-        for line in repair(instance, force=force):
+    with nullcontext(instance) if instance is not None else dg.DagsterInstance.get() as opened:
+        for line in repair(opened, force=force):
             say(f"  repaired: {line}")
     for line in remove_debris(settings):
         say(f"  cleaned: {line}")

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -304,8 +305,10 @@ def run_pipeline(
     out: TextIO | None = None,
     pool_wait: float | None = None,
     started_by: str = "kpi sync",
+    instance: dg.DagsterInstance | None = None,
 ) -> RunOutcome:
-    """Materialize the selected sources' streams and everything downstream, in one run."""
+    """Materialize the selected sources' streams and everything downstream, in one run
+    (``instance``: the caller's, already open; else one from DAGSTER_HOME, closed at the end)."""
     out = out or sys.stdout
     pool_wait = float(os.environ.get("KPI_POOL_WAIT", POOL_WAIT)) if pool_wait is None else pool_wait
     os.environ.setdefault(PLANNED_AS_ONE, "1")
@@ -326,7 +329,7 @@ def run_pipeline(
     keys = sorted(selection.resolve(graph))
     run_config: dict[str, Any] = {"loggers": {"progress": {}}}
     who = {PID_TAG: process_tag(), STARTED_BY_TAG: started_by, LAUNCHED_BY_TAG: started_by}
-    with dg.DagsterInstance.get() as instance:
+    with nullcontext(instance) if instance is not None else dg.DagsterInstance.get() as instance:
         supervisor = _Supervisor(instance, watch, out, pool_wait)
         tags = run_tags(settings, as_of, start, end)
         partition = tags.pop(PARTITION_TAG, None)

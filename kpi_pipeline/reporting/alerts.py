@@ -158,15 +158,17 @@ def report_link(settings: Settings) -> str:
 def announce_changes(wh: Warehouse, settings: Settings, as_of: dt.date,
                      sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     """Announce the KPIs that turned since the last announcement; remember what was delivered."""
-    _ensure_table(wh)
-    latest = wh.query(f"select max(as_of) from {ALERTS_TABLE} where business_id = ?", [settings.business_id])[0][0]
-    if latest is not None and as_of < latest:  # reproducing a past review: that past is not news
-        return {"changes": 0, "delivery": f"as-of {as_of} is before {latest}, already announced: not posted"}
-    snaps = wh.query_df("select kpi_id, grain, period_start, period_end, actual, target, projected, status "
-                        "from snapshots.kpi_snapshots where business_id = ?", [settings.business_id])
-    announced = {(k, g, pd.Timestamp(p).date()): s for k, g, p, s in wh.query(
-        f"select kpi_id, grain, period_start, arg_max(announced, sent_at) from {ALERTS_TABLE} "
-        "where business_id = ? group by all", [settings.business_id])}
+    with wh.reader():  # one open of the file for the reads; not held while posting
+        _ensure_table(wh)
+        latest = wh.query(f"select max(as_of) from {ALERTS_TABLE} where business_id = ?",
+                          [settings.business_id])[0][0]
+        if latest is not None and as_of < latest:  # reproducing a past review: that past is not news
+            return {"changes": 0, "delivery": f"as-of {as_of} is before {latest}, already announced: not posted"}
+        snaps = wh.query_df("select kpi_id, grain, period_start, period_end, actual, target, projected, status "
+                            "from snapshots.kpi_snapshots where business_id = ?", [settings.business_id])
+        announced = {(k, g, pd.Timestamp(p).date()): s for k, g, p, s in wh.query(
+            f"select kpi_id, grain, period_start, arg_max(announced, sent_at) from {ALERTS_TABLE} "
+            "where business_id = ? group by all", [settings.business_id])}
     changes = status_changes(settings, snaps, announced, as_of)
     if not changes:
         return {"changes": 0, "delivery": "nothing turned"}

@@ -15,6 +15,8 @@ from typing import Any, Iterable
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from kpi_pipeline.kpi.catalog import SAFE_LOADER
+
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 ROW_COUNT = "row_count"
 DECLARED = "keys_and_values"  # one check per model for all it declares: each check is events in Dagster's log
@@ -73,7 +75,7 @@ def load_checks(folder: Path, generated: Iterable[str] = ()) -> dict[str, ModelC
     path = folder / "checks.yml"
     if not path.exists():
         return {}
-    data = yaml.safe_load(path.read_text()) or {}
+    data = yaml.load(path.read_text(), Loader=SAFE_LOADER) or {}
     if not isinstance(data, dict):
         raise ChecksFileError(f"{path}: expected a mapping of model name -> checks")
     out = {}

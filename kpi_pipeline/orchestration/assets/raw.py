@@ -89,10 +89,11 @@ def build_raw_asset(settings: Settings, spec: StreamSpec, partitions: dg.Partiti
 
 def loaded_until(wh: Warehouse, spec: StreamSpec) -> dt.date | None:
     """The last day the stream's loads have covered (raw._loads), None before its first load."""
-    if not wh.table_exists("raw._loads"):
-        return None
-    return wh.query("select max(window_end) from raw._loads where business_id = ? and source = ? and stream = ?",
-                    [wh.business_id, spec.source, spec.name])[0][0]
+    with wh.reader():  # one open of the file for both
+        if not wh.table_exists("raw._loads"):
+            return None
+        return wh.query("select max(window_end) from raw._loads where business_id = ? and source = ? and stream = ?",
+                        [wh.business_id, spec.source, spec.name])[0][0]
 
 
 def raw_assets(settings: Settings) -> list[dg.AssetsDefinition]:

@@ -29,7 +29,9 @@ def report_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         from kpi_pipeline.reporting.model import REPORT_GRAINS, load_scorecard
 
         as_of = resolve_as_of(settings, context.run.tags)
-        card = load_scorecard(warehouse.get().query_df, settings, as_of, REPORT_GRAINS["html"])
+        wh = warehouse.get()
+        with wh.reader():  # one open of the file for the scorecard's queries
+            card = load_scorecard(wh.query_df, settings, as_of, REPORT_GRAINS["html"])
         path = settings.reports_dir / "scorecard.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
