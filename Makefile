@@ -33,6 +33,7 @@ TEST_ARGS := -q -n 3 --dist loadfile --no-loadscope-reorder $(if $(TEST_TMP),--b
 
 # lint (ruff) and types (mypy on kpi_pipeline/ and definitions.py, as pyproject.toml says), before the tests
 lint: $(STAMP)
+	.venv/bin/ruff format --check .
 	.venv/bin/ruff check .
 	.venv/bin/mypy
 

@@ -46,7 +46,9 @@ def _assets() -> list[dg.AssetsDefinition]:
         @dg.asset(name=name, partitions_def=PARTS, backfill_policy=dg.BackfillPolicy.single_run())
         def _asset() -> None:
             pass
+
         return _asset
+
     return [make(f"stream_{n}") for n in range(4)]
 
 
@@ -63,8 +65,13 @@ def event_log(tmp: Path) -> tuple[float, float]:
         os.environ["DAGSTER_HOME"] = str(home)  # where our event log's files go without a base_dir
         with dg.DagsterInstance.from_config(str(home)) as instance:
             start = time.perf_counter()
-            result = job.execute_in_process(instance=instance, tags={
-                "dagster/asset_partition_range_start": "2025-10-01", "dagster/asset_partition_range_end": last})
+            result = job.execute_in_process(
+                instance=instance,
+                tags={
+                    "dagster/asset_partition_range_start": "2025-10-01",
+                    "dagster/asset_partition_range_end": last,
+                },
+            )
             seconds.append(time.perf_counter() - start)
             assert result.success
     return seconds[0], seconds[1]
@@ -78,7 +85,9 @@ def first_demo(tmp: Path) -> tuple[float, float]:
     for name, pretend in (("tested", None), ("untested", "1.99.0")):
         folder = tmp / f"demo_{name}"
         config = demo_folder(folder, months14)
-        env = base_env(folder / ".dagster", DEMO_TODAY) | ({dagster_private.PRETEND_ENV: pretend} if pretend else {})
+        env = base_env(folder / ".dagster", DEMO_TODAY) | (
+            {dagster_private.PRETEND_ENV: pretend} if pretend else {}
+        )
         result = timed(kpi("demo", "--config", str(config)), env=env, cwd=folder)
         assert result.code == 0, result.output[-3000:]
         seconds.append(result.seconds)
@@ -104,7 +113,9 @@ def stop_waiting_run(tmp: Path) -> tuple[float, float]:
         storage.set_concurrency_slots("bench_pool", 1)
 
         def queued(run_id: str) -> bool:
-            return any(s.run_id == run_id for s in storage.get_concurrency_info("bench_pool").pending_steps)
+            return any(
+                s.run_id == run_id for s in storage.get_concurrency_info("bench_pool").pending_steps
+            )
 
         for mode in ("ours", "dagster"):
             holder = str(uuid.uuid4())
@@ -112,8 +123,12 @@ def stop_waiting_run(tmp: Path) -> tuple[float, float]:
             run_id = str(uuid.uuid4())
             asked = {}
 
-            def ask(thread: threading.Thread | None, run_id: str = run_id, asked: dict = asked,
-                    holder: str = holder) -> None:  # this iteration's, bound
+            def ask(
+                thread: threading.Thread | None,
+                run_id: str = run_id,
+                asked: dict = asked,
+                holder: str = holder,
+            ) -> None:  # this iteration's, bound
                 while not queued(run_id):
                     time.sleep(0.05)
                 asked["at"] = time.perf_counter()
@@ -147,22 +162,34 @@ def stop_waiting_run(tmp: Path) -> tuple[float, float]:
 
 
 def main() -> None:
-    print(f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, Dagster {dg.__version__}"
-          + (" (--quick)" if QUICK else ""), flush=True)
+    print(
+        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, Dagster {dg.__version__}"
+        + (" (--quick)" if QUICK else ""),
+        flush=True,
+    )
     print("| what | ours | Dagster's own | ratio |\n| --- | ---: | ---: | ---: |", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         ours, stock = event_log(tmp)
-        print(f"| a run over {DAYS} days of 4 daily assets ({4 * DAYS} materializations) | {ours:.1f}s | "
-              f"{stock:.1f}s | {stock / ours:.1f}x |", flush=True)
+        print(
+            f"| a run over {DAYS} days of 4 daily assets ({4 * DAYS} materializations) | {ours:.1f}s | "
+            f"{stock:.1f}s | {stock / ours:.1f}x |",
+            flush=True,
+        )
         ours, theirs = stop_waiting_run(tmp)
-        print(f"| stopping a run waiting for a pool, asked to its end | {ours:.2f}s | {theirs:.1f}s "
-              f"(when the pool freed, after {CAP:.0f}s) | never, without the pool freeing |", flush=True)
+        print(
+            f"| stopping a run waiting for a pool, asked to its end | {ours:.2f}s | {theirs:.1f}s "
+            f"(when the pool freed, after {CAP:.0f}s) | never, without the pool freeing |",
+            flush=True,
+        )
         if not QUICK and "--no-demo" not in sys.argv:
             ours, stock = first_demo(tmp)
-            print(f"| first `kpi demo`, 14 months (untested Dagster: stock storage and stop) | {ours:.1f}s | "
-                  f"{stock:.1f}s | {stock / ours:.2f}x |", flush=True)
+            print(
+                f"| first `kpi demo`, 14 months (untested Dagster: stock storage and stop) | {ours:.1f}s | "
+                f"{stock:.1f}s | {stock / ours:.2f}x |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

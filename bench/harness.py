@@ -33,13 +33,17 @@ class Timed:
 def timed(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Timed:
     """Run a command; its wall time and peak resident memory (its own process, from wait4)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=cwd, text=True)
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=cwd, text=True
+    )
     assert proc.stdout is not None
     output = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return Timed(seconds, usage.ru_maxrss / 1024, output, proc.returncode, usage.ru_utime + usage.ru_stime)
+    return Timed(
+        seconds, usage.ru_maxrss / 1024, output, proc.returncode, usage.ru_utime + usage.ru_stime
+    )
 
 
 def python(*args: str) -> list[str]:
@@ -52,8 +56,14 @@ def kpi(*args: str) -> list[str]:
 
 def base_env(home: Path, today: dt.date) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KPI_", "DAGSTER_"))}
-    env.update({"PYTHONPATH": str(ROOT), "DAGSTER_HOME": str(home), "KPI_TODAY": today.isoformat(),
-                "KPI_CACHE_DIR": str(home.parent / ".cache")})
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "DAGSTER_HOME": str(home),
+            "KPI_TODAY": today.isoformat(),
+            "KPI_CACHE_DIR": str(home.parent / ".cache"),
+        }
+    )
     return env
 
 
@@ -62,8 +72,12 @@ def demo_folder(folder: Path, history_start: dt.date) -> Path:
     folder.mkdir(parents=True)
     (folder / "data").mkdir()
     shutil.copy(ROOT / "data" / "manual_metrics.csv", folder / "data" / "manual_metrics.csv")
-    text = re.sub(r"^history_start: \S+", f"history_start: {history_start}", (ROOT / "kpi.yaml").read_text(),
-                  flags=re.MULTILINE)
+    text = re.sub(
+        r"^history_start: \S+",
+        f"history_start: {history_start}",
+        (ROOT / "kpi.yaml").read_text(),
+        flags=re.MULTILINE,
+    )
     (folder / "kpi.yaml").write_text(text)
     return folder / "kpi.yaml"
 
@@ -73,10 +87,18 @@ class RemoteSandbox:
     pays only for being a client, as with the real platforms."""
 
     def __init__(self, as_of: dt.date = AS_OF, audience: int = 0, latency: float = 0.0) -> None:
-        self.proc = subprocess.Popen(python(str(ROOT / "bench" / "serve_sandbox.py"), as_of.isoformat(), str(audience),
-                                            str(latency)),
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                     env={**os.environ, "PYTHONPATH": str(ROOT)})
+        self.proc = subprocess.Popen(
+            python(
+                str(ROOT / "bench" / "serve_sandbox.py"),
+                as_of.isoformat(),
+                str(audience),
+                str(latency),
+            ),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         assert self.proc.stdout is not None
         info = json.loads(self.proc.stdout.readline())
         self.urls: dict[str, str] = info["urls"]
@@ -112,7 +134,9 @@ def live_env(sandbox: Any, home: Path, today: dt.date) -> dict[str, str]:
     return env
 
 
-def live_folder(folder: Path, sandbox: Any, history_start: dt.date, sources: list[str] | None = None) -> Path:
+def live_folder(
+    folder: Path, sandbox: Any, history_start: dt.date, sources: list[str] | None = None
+) -> Path:
     from connectors.registry import platforms
     from tests.conftest import subset_config
 
@@ -120,10 +144,14 @@ def live_folder(folder: Path, sandbox: Any, history_start: dt.date, sources: lis
     return subset_config(folder, sandbox, sources or list(platforms()), history_start)
 
 
-STREAM_LINE = re.compile(r"^(raw/\S+)\s+([\d,]+) rows\s+(\d+) requests\s+([\d.]+)s\s+(.*)$", re.MULTILINE)
+STREAM_LINE = re.compile(
+    r"^(raw/\S+)\s+([\d,]+) rows\s+(\d+) requests\s+([\d.]+)s\s+(.*)$", re.MULTILINE
+)
 
 
 def stream_lines(output: str) -> list[tuple[str, int, int, float, str]]:
     """The end-of-sync summary: (stream, rows, requests, seconds, window) per stream."""
-    return [(m[1], int(m[2].replace(",", "")), int(m[3]), float(m[4]), m[5].strip())
-            for m in STREAM_LINE.finditer(output)]
+    return [
+        (m[1], int(m[2].replace(",", "")), int(m[3]), float(m[4]), m[5].strip())
+        for m in STREAM_LINE.finditer(output)
+    ]

@@ -28,12 +28,17 @@ AS_OF = dt.date(2026, 11, 15)
 def ours(base_url: str, folder: Path) -> int:
     from connectors.mailchimp.connector import STREAMS, MailchimpClient
     from connectors.streams import StreamContext, Window
-    from kpi_pipeline.warehouse.loading import load_stream
     from kpi_pipeline.warehouse.database import Warehouse
+    from kpi_pipeline.warehouse.loading import load_stream
 
     client = MailchimpClient(KEY, base_url)
-    result = load_stream(STREAMS["members"], client, Window(AS_OF, AS_OF),
-                         StreamContext("Europe/Brussels", AS_OF, AS_OF), Warehouse(folder / "ours.duckdb", "bench"))
+    result = load_stream(
+        STREAMS["members"],
+        client,
+        Window(AS_OF, AS_OF),
+        StreamContext("Europe/Brussels", AS_OF, AS_OF),
+        Warehouse(folder / "ours.duckdb", "bench"),
+    )
     return result.rows
 
 
@@ -44,11 +49,17 @@ def floor(base_url: str, folder: Path) -> int:
 
     session = requests.Session()
     con = duckdb.connect(str(folder / "floor.duckdb"))
-    con.execute("create table members (id varchar, status varchar, timestamp_opt varchar, last_changed varchar)")
+    con.execute(
+        "create table members (id varchar, status varchar, timestamp_opt varchar, last_changed varchar)"
+    )
     offset, rows = 0, 0
     while True:
-        reply = session.get(f"{base_url}/lists/{LIST_ID}/members", auth=("anystring", KEY), timeout=60,
-                            params={"count": PAGE, "offset": offset, "status": "subscribed", "fields": FIELDS})
+        reply = session.get(
+            f"{base_url}/lists/{LIST_ID}/members",
+            auth=("anystring", KEY),
+            timeout=60,
+            params={"count": PAGE, "offset": offset, "status": "subscribed", "fields": FIELDS},
+        )
         reply.raise_for_status()
         doc = reply.json()
         page = doc["members"]
@@ -69,22 +80,37 @@ def with_dlt(base_url: str, folder: Path) -> int:
     import dlt
     from dlt.sources.rest_api import rest_api_source
 
-    source = rest_api_source({
-        "client": {"base_url": base_url + "/",
-                   "auth": {"type": "http_basic", "username": "anystring", "password": KEY}},
-        "resources": [{
-            "name": "members",
-            "endpoint": {
-                "path": f"lists/{LIST_ID}/members",
-                "params": {"status": "subscribed", "fields": FIELDS},
-                "data_selector": "members",
-                "paginator": {"type": "offset", "limit": PAGE, "offset_param": "offset", "limit_param": "count",
-                              "total_path": "total_items"},
+    source = rest_api_source(
+        {
+            "client": {
+                "base_url": base_url + "/",
+                "auth": {"type": "http_basic", "username": "anystring", "password": KEY},
             },
-        }],
-    })
-    pipeline = dlt.pipeline(pipeline_name="bench_members", destination=dlt.destinations.duckdb(str(folder / "dlt.duckdb")),
-                            dataset_name="raw", pipelines_dir=str(folder / "dlt_pipelines"))
+            "resources": [
+                {
+                    "name": "members",
+                    "endpoint": {
+                        "path": f"lists/{LIST_ID}/members",
+                        "params": {"status": "subscribed", "fields": FIELDS},
+                        "data_selector": "members",
+                        "paginator": {
+                            "type": "offset",
+                            "limit": PAGE,
+                            "offset_param": "offset",
+                            "limit_param": "count",
+                            "total_path": "total_items",
+                        },
+                    },
+                }
+            ],
+        }
+    )
+    pipeline = dlt.pipeline(
+        pipeline_name="bench_members",
+        destination=dlt.destinations.duckdb(str(folder / "dlt.duckdb")),
+        dataset_name="raw",
+        pipelines_dir=str(folder / "dlt_pipelines"),
+    )
     info = pipeline.run(source)
     info.raise_on_failed_jobs()
     with pipeline.sql_client() as client:

@@ -74,7 +74,9 @@ def tree_rss_mb(pid: int) -> float:
 def measured(args: list[str], env: dict[str, str], cwd: Path) -> Measured:
     """Wall time and the peak of the whole process tree's memory (sampled every 0.2 s)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=cwd, text=True)
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=cwd, text=True
+    )
     peak = [0.0]
     done = threading.Event()
 
@@ -100,11 +102,14 @@ def write_portfolio(root: Path, count: int, sandbox: RemoteSandbox, history_star
         (folder / "kpi.yaml").write_text(
             f"business: Business {i:03d}\ntimezone: Europe/Brussels\ncurrency: EUR\nhistory_start: {history_start}\n"
             "sources:\n"
-            f"  mailchimp: {{api_key: \"${{MAILCHIMP_API_KEY}}\", base_url: \"{sandbox.urls['mailchimp']}\"}}\n"
-            f"  stripe: {{api_key: \"${{STRIPE_API_KEY}}\", base_url: \"{sandbox.urls['stripe']}\"}}\n"
-            f"targets:\n  revenue: {{month: {10000 + 100 * i}}}\n  newsletter_new_subscribers: {{month: 100}}\n")
-        (folder / ".env").write_text(f"MAILCHIMP_API_KEY={CREDENTIALS['mailchimp']['api_key']}\n"
-                                     f"STRIPE_API_KEY={CREDENTIALS['stripe']['api_key']}\n")
+            f'  mailchimp: {{api_key: "${{MAILCHIMP_API_KEY}}", base_url: "{sandbox.urls["mailchimp"]}"}}\n'
+            f'  stripe: {{api_key: "${{STRIPE_API_KEY}}", base_url: "{sandbox.urls["stripe"]}"}}\n'
+            f"targets:\n  revenue: {{month: {10000 + 100 * i}}}\n  newsletter_new_subscribers: {{month: 100}}\n"
+        )
+        (folder / ".env").write_text(
+            f"MAILCHIMP_API_KEY={CREDENTIALS['mailchimp']['api_key']}\n"
+            f"STRIPE_API_KEY={CREDENTIALS['stripe']['api_key']}\n"
+        )
 
 
 def storage_mb(home: Path, postgres_url: str | None) -> float:
@@ -113,7 +118,9 @@ def storage_mb(home: Path, postgres_url: str | None) -> float:
 
         engine = sqlalchemy.create_engine(postgres_url)
         with engine.connect() as con:
-            size = con.execute(sqlalchemy.text("select pg_database_size(current_database())")).scalar()
+            size = con.execute(
+                sqlalchemy.text("select pg_database_size(current_database())")
+            ).scalar()
         engine.dispose()
         return size / 1e6
     return sum(p.stat().st_size for p in home.rglob("*") if p.is_file()) / 1e6
@@ -149,8 +156,14 @@ class SizeResult:
         return self.storage_after_backfill + 30 * self.per_night_mb
 
 
-def run_size(tmp: Path, count: int, sandbox: RemoteSandbox, nights: int, postgres_url: str | None = None,
-             say=print) -> SizeResult:
+def run_size(
+    tmp: Path,
+    count: int,
+    sandbox: RemoteSandbox,
+    nights: int,
+    postgres_url: str | None = None,
+    say=print,
+) -> SizeResult:
     label = "PostgreSQL" if postgres_url else "SQLite"
     root = tmp / f"portfolio-{count}-{label.lower()}"
     first_night = AS_OF - dt.timedelta(days=nights - 1)
@@ -164,22 +177,36 @@ def run_size(tmp: Path, count: int, sandbox: RemoteSandbox, nights: int, postgre
         (home / "dagster.yaml").write_text(instance_yaml(url))
     day_before = first_night - dt.timedelta(days=1)
     env = base_env(home, day_before + dt.timedelta(days=1))
-    backfill = measured(kpi("sync", "--history", "--as-of", day_before.isoformat(), "--jobs", str(JOBS)), env, root)
+    backfill = measured(
+        kpi("sync", "--history", "--as-of", day_before.isoformat(), "--jobs", str(JOBS)), env, root
+    )
     if backfill.code != 0:
-        raise RuntimeError(f"{count} businesses, {label}: the backfill failed:\n{backfill.output[-3000:]}")
+        raise RuntimeError(
+            f"{count} businesses, {label}: the backfill failed:\n{backfill.output[-3000:]}"
+        )
     after_backfill = storage_mb(home, url)
-    say(f"  {count} on {label}: backfill {backfill.seconds:.0f}s, peak {backfill.peak_mb:.0f} MB, "
-        f"storage {after_backfill:.1f} MB")
+    say(
+        f"  {count} on {label}: backfill {backfill.seconds:.0f}s, peak {backfill.peak_mb:.0f} MB, "
+        f"storage {after_backfill:.1f} MB"
+    )
     nightly = None
     for n in range(nights):
         as_of = first_night + dt.timedelta(days=n)
         env = base_env(home, as_of + dt.timedelta(days=1))
-        nightly = measured(kpi("sync", "--as-of", as_of.isoformat(), "--jobs", str(JOBS)), env, root)
+        nightly = measured(
+            kpi("sync", "--as-of", as_of.isoformat(), "--jobs", str(JOBS)), env, root
+        )
         if nightly.code != 0:
-            raise RuntimeError(f"{count} businesses, {label}: night {as_of} failed:\n{nightly.output[-3000:]}")
-        say(f"  {count} on {label}: night {as_of} {nightly.seconds:.0f}s, peak {nightly.peak_mb:.0f} MB")
+            raise RuntimeError(
+                f"{count} businesses, {label}: night {as_of} failed:\n{nightly.output[-3000:]}"
+            )
+        say(
+            f"  {count} on {label}: night {as_of} {nightly.seconds:.0f}s, peak {nightly.peak_mb:.0f} MB"
+        )
     assert nightly is not None
-    return SizeResult(count, label, backfill, nightly, nights, after_backfill, storage_mb(home, url))
+    return SizeResult(
+        count, label, backfill, nightly, nights, after_backfill, storage_mb(home, url)
+    )
 
 
 SIZES = ((1, 2), (10, 2), (100, 1))  # (businesses, nights simulated after the backfill)
@@ -190,7 +217,7 @@ def scale(tmp: Path, postgres_url: str | None, sizes=SIZES, say=print) -> list[S
     """Every size on SQLite, then (with a cluster) on PostgreSQL."""
     results = []
     with RemoteSandbox() as sandbox:
-        for url in ([None, postgres_url] if postgres_url else [None]):
+        for url in [None, postgres_url] if postgres_url else [None]:
             for count, nights in sizes:
                 results.append(run_size(tmp, count, sandbox, nights, url, say))
     return results
@@ -198,30 +225,41 @@ def scale(tmp: Path, postgres_url: str | None, sizes=SIZES, say=print) -> list[S
 
 def section(results: list[SizeResult]) -> str:
     """The portfolio rows of RESULTS.md: the cost curve per storage, each size against one business."""
-    lines = [BEGIN, "## Portfolio scale", "",
-             f"Businesses of two sources (Mailchimp, Stripe; {HISTORY_DAYS} days of history) against the sandbox in "
-             f"a process of its own, synced by `kpi sync` over the portfolio: a process per business, {JOBS} at a "
-             "time. Peak memory is all processes together (sampled every 0.2 s). Storage is Dagster's (the instance "
-             "folder, or the PostgreSQL database); a month of nights is the backfill's storage plus 30 times the "
-             "growth of the nights simulated.", "",
-             "| storage | businesses | first backfill | per business | nightly | per business | ratio to 1 business "
-             "(nightly, per business) | peak memory (backfill / nightly) | storage after backfill | per night | "
-             "a month of nights |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        BEGIN,
+        "## Portfolio scale",
+        "",
+        f"Businesses of two sources (Mailchimp, Stripe; {HISTORY_DAYS} days of history) against the sandbox in "
+        f"a process of its own, synced by `kpi sync` over the portfolio: a process per business, {JOBS} at a "
+        "time. Peak memory is all processes together (sampled every 0.2 s). Storage is Dagster's (the instance "
+        "folder, or the PostgreSQL database); a month of nights is the backfill's storage plus 30 times the "
+        "growth of the nights simulated.",
+        "",
+        "| storage | businesses | first backfill | per business | nightly | per business | ratio to 1 business "
+        "(nightly, per business) | peak memory (backfill / nightly) | storage after backfill | per night | "
+        "a month of nights |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     base = {r.storage: r for r in results if r.businesses == min(x.businesses for x in results)}
     for r in results:
         one = base[r.storage]
         ratio = (r.nightly.seconds / r.businesses) / (one.nightly.seconds / one.businesses)
-        lines.append(f"| {r.storage} | {r.businesses} | {r.backfill.seconds:.0f}s | {r.backfill.seconds / r.businesses:.1f}s "
-                     f"| {r.nightly.seconds:.0f}s | {r.nightly.seconds / r.businesses:.1f}s | {ratio:.2f}x | "
-                     f"{r.backfill.peak_mb:,.0f} / {r.nightly.peak_mb:,.0f} MB | {r.storage_after_backfill:,.1f} MB | "
-                     f"{r.per_night_mb:,.1f} MB ({r.nights} night{'s' if r.nights > 1 else ''}) | "
-                     f"{r.month_mb():,.0f} MB |")
+        lines.append(
+            f"| {r.storage} | {r.businesses} | {r.backfill.seconds:.0f}s | {r.backfill.seconds / r.businesses:.1f}s "
+            f"| {r.nightly.seconds:.0f}s | {r.nightly.seconds / r.businesses:.1f}s | {ratio:.2f}x | "
+            f"{r.backfill.peak_mb:,.0f} / {r.nightly.peak_mb:,.0f} MB | {r.storage_after_backfill:,.1f} MB | "
+            f"{r.per_night_mb:,.1f} MB ({r.nights} night{'s' if r.nights > 1 else ''}) | "
+            f"{r.month_mb():,.0f} MB |"
+        )
     return "\n".join(lines + ["", END])
 
 
-def record(text: str, results_file: Path = ROOT / "bench" / "RESULTS.md", begin: str = BEGIN,
-           end: str = END) -> None:
+def record(
+    text: str,
+    results_file: Path = ROOT / "bench" / "RESULTS.md",
+    begin: str = BEGIN,
+    end: str = END,
+) -> None:
     """Put a section (the portfolio's by default) into RESULTS.md, replacing the last one between
     ``begin`` and ``end`` (the other rows stay)."""
     old = results_file.read_text() if results_file.exists() else "# Benchmark results\n"
@@ -242,7 +280,7 @@ def main() -> None:
     if arg("--sizes"):
         sizes = tuple((int(s), int(arg("--nights") or 2)) for s in arg("--sizes").split(","))
     with tempfile.TemporaryDirectory(prefix="kpi-bench-pf-") as name:
-        with (pg.throwaway_cluster() if pg.available() else _none()) as url:
+        with pg.throwaway_cluster() if pg.available() else _none() as url:
             results = scale(Path(name), url, sizes)
     text = section(results)
     record(text)

@@ -21,16 +21,32 @@ def scaled_copy(source: Path, target: Path, copies: int) -> int:
     shutil.copy(source, target)
     con = duckdb.connect(str(target))
     total = 0
-    tables = [t for (t,) in con.execute("select table_name from information_schema.tables where table_schema = 'raw' "
-                                        "and table_name not like '\\_%' escape '\\' order by 1").fetchall()]
+    tables = [
+        t
+        for (t,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw' "
+            "and table_name not like '\\_%' escape '\\' order by 1"
+        ).fetchall()
+    ]
     for table in tables:
-        columns = con.execute("select column_name, data_type from information_schema.columns where table_schema = 'raw' "
-                              "and table_name = ? order by ordinal_position", [table]).fetchall()
-        marked = {c for c, t in columns if t == "VARCHAR" and c != "kpi_id" and (c.endswith(_SUFFIXED) or c == "channel")}
+        columns = con.execute(
+            "select column_name, data_type from information_schema.columns where table_schema = 'raw' "
+            "and table_name = ? order by ordinal_position",
+            [table],
+        ).fetchall()
+        marked = {
+            c
+            for c, t in columns
+            if t == "VARCHAR" and c != "kpi_id" and (c.endswith(_SUFFIXED) or c == "channel")
+        }
         if marked:
-            select = ", ".join(f"{c} || '~' || copy_no::varchar as {c}" if c in marked else c for c, _ in columns)
+            select = ", ".join(
+                f"{c} || '~' || copy_no::varchar as {c}" if c in marked else c for c, _ in columns
+            )
             con.execute(f"create temp table base as select * from raw.{table}")
-            con.execute(f"insert into raw.{table} select {select} from base, range(1, {copies}) copies(copy_no)")
+            con.execute(
+                f"insert into raw.{table} select {select} from base, range(1, {copies}) copies(copy_no)"
+            )
             con.execute("drop table base")
         total += con.execute(f"select count(*) from raw.{table}").fetchone()[0]
     con.execute("checkpoint")

@@ -17,8 +17,16 @@ def main() -> None:
     latency = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
     with Sandbox(as_of, audience=audience, latency=latency) as sandbox:
         settings = {source: sandbox.settings_for(source) for source in sandbox.urls}
-        print(json.dumps({"urls": sandbox.urls, "ga4_credentials": sandbox.ga4.credentials_file, "settings": settings}),
-              flush=True)
+        print(
+            json.dumps(
+                {
+                    "urls": sandbox.urls,
+                    "ga4_credentials": sandbox.ga4.credentials_file,
+                    "settings": settings,
+                }
+            ),
+            flush=True,
+        )
         sys.stdin.read()
 
 

@@ -14,8 +14,9 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 import requests
 
@@ -27,6 +28,7 @@ from connectors.errors import (
     RateLimitedError,
     RetriableError,
 )
+
 # redaction lives in its own module; connectors have always imported it from here
 from connectors.redaction import RedactingFilter, redact, register_secret  # noqa: F401
 
@@ -108,9 +110,7 @@ def call_with_retries(
         except RetriableError as error:
             delay = policy.wait_for(number, error)
             if number == policy.max_attempts or waited + delay > policy.max_total_wait:
-                error.detail += (
-                    f"; gave up after {number} attempt(s) and {waited:.1f}s of waiting"
-                )
+                error.detail += f"; gave up after {number} attempt(s) and {waited:.1f}s of waiting"
                 error.hint = error.hint or "the platform is throttling or failing; try again later"
                 error.args = (error._render(),)
                 raise
@@ -180,7 +180,8 @@ class HttpClient:
         policy: RetryPolicy | None = None,
         error_parser: Callable[[requests.Response], tuple[str, str | None]] | None = None,
         credential_setting: str | None = None,
-        classifier: Callable[[requests.Response, str | None, str], ConnectorError | None] | None = None,
+        classifier: Callable[[requests.Response, str | None, str], ConnectorError | None]
+        | None = None,
     ) -> None:
         self.platform = platform
         self.base_url = base_url.rstrip("/")
@@ -206,8 +207,14 @@ class HttpClient:
             try:
                 return response.json()
             except ValueError:
-                raise bad_body(self.platform, stream, path, response.status_code,
-                               response.headers.get("Content-Type"), _request_id(response)) from None
+                raise bad_body(
+                    self.platform,
+                    stream,
+                    path,
+                    response.status_code,
+                    response.headers.get("Content-Type"),
+                    _request_id(response),
+                ) from None
 
         return call_with_retries(attempt, self.policy, self.stats)
 
@@ -245,16 +252,32 @@ class HttpClient:
         )
 
 
-def bad_body(platform: str, stream: str | None, path: str | None, status: int | None, content_type: str | None,
-             request_id: str | None = None, detail: str = "") -> RetriableError:
+def bad_body(
+    platform: str,
+    stream: str | None,
+    path: str | None,
+    status: int | None,
+    content_type: str | None,
+    request_id: str | None = None,
+    detail: str = "",
+) -> RetriableError:
     """A response that is not the JSON the API sends: cut short, or a proxy's HTML page. Usually
     passing (a dropped connection, a maintenance page), so it is retried; if it persists the
     message says what came instead."""
-    what = ("an HTML page instead of JSON" if "html" in (content_type or "").lower()
-            else f"malformed JSON{f' ({detail})' if detail else ''} (cut short?)")
-    return RetriableError(f"the API answered with {what}", platform=platform, stream=stream, status=status, path=path,
-                          request_id=request_id,
-                          hint=f"if it persists, check sources.{platform}.base_url and any proxy in between")
+    what = (
+        "an HTML page instead of JSON"
+        if "html" in (content_type or "").lower()
+        else f"malformed JSON{f' ({detail})' if detail else ''} (cut short?)"
+    )
+    return RetriableError(
+        f"the API answered with {what}",
+        platform=platform,
+        stream=stream,
+        status=status,
+        path=path,
+        request_id=request_id,
+        hint=f"if it persists, check sources.{platform}.base_url and any proxy in between",
+    )
 
 
 def _request_id(response: requests.Response) -> str | None:
@@ -273,7 +296,9 @@ def default_error_parser(response: requests.Response) -> tuple[str, str | None]:
     if isinstance(body, dict):
         err = body.get("error", body)
         if isinstance(err, dict):
-            text = err.get("message") or err.get("detail") or err.get("title") or json.dumps(err)[:200]
+            text = (
+                err.get("message") or err.get("detail") or err.get("title") or json.dumps(err)[:200]
+            )
             return str(text), err.get("request_id") or err.get("fbtrace_id")
     return json.dumps(body)[:200], None
 

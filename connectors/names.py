@@ -10,8 +10,9 @@ Names compare whole, case-insensitive and trimmed, as the KPI models compare the
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 
 @dataclass
@@ -36,10 +37,18 @@ def norm(name: str) -> str:
     return name.strip().lower()
 
 
-def unknown_names(path: str, configured: list[str], known: dict[str, str], what: str,
-                  hint: Callable[[str], str] = lambda name: "") -> list[str]:
+def unknown_names(
+    path: str,
+    configured: list[str],
+    known: dict[str, str],
+    what: str,
+    hint: Callable[[str], str] = lambda name: "",
+) -> list[str]:
     """One message per configured name that is not a key of ``known`` (normalized name -> how
     the account shows it), naming its YAML path and listing what the account has."""
     listing = ", ".join(known.values()) or "none"
-    return [f"{path}[{i}]: {name!r} is not {what}{hint(name)}; it has: {listing}"
-            for i, name in enumerate(configured) if norm(name) not in known]
+    return [
+        f"{path}[{i}]: {name!r} is not {what}{hint(name)}; it has: {listing}"
+        for i, name in enumerate(configured)
+        if norm(name) not in known
+    ]

@@ -6,7 +6,8 @@ is a :class:`~connectors.errors.FatalError`, never an endless loop.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 from connectors.errors import FatalError
 
@@ -19,7 +20,9 @@ def dig(body: Any, path: Sequence[str]) -> Any:
     return node
 
 
-def records_at(body: Any, path: str, *, platform: str, stream: str | None, where: str | None = None) -> list[Any]:
+def records_at(
+    body: Any, path: str, *, platform: str, stream: str | None, where: str | None = None
+) -> list[Any]:
     """The list of records at ``path`` (dotted) in a page's body; a page without that list is malformed.
 
     A well-formed empty page (``{"data": [], ...}``) is an empty window and returns ``[]``; an
@@ -29,12 +32,21 @@ def records_at(body: Any, path: str, *, platform: str, stream: str | None, where
     """
     items = dig(body, path.split("."))
     if not isinstance(items, list):
-        got = "an empty object" if body == {} else f"a {type(body).__name__}" if not isinstance(body, Mapping) \
+        got = (
+            "an empty object"
+            if body == {}
+            else f"a {type(body).__name__}"
+            if not isinstance(body, Mapping)
             else f"keys {', '.join(sorted(map(str, body))[:6])}"
-        raise FatalError(f"malformed answer: no '{path}' list of records (got {got}); nothing was loaded",
-                         platform=platform, stream=stream, path=where,
-                         hint="the platform answered 200 without its data (an outage or a changed API); "
-                              "the stored rows are kept; run the sync again, and report it if it persists")
+        )
+        raise FatalError(
+            f"malformed answer: no '{path}' list of records (got {got}); nothing was loaded",
+            platform=platform,
+            stream=stream,
+            path=where,
+            hint="the platform answered 200 without its data (an outage or a changed API); "
+            "the stored rows are kept; run the sync again, and report it if it persists",
+        )
     return items
 
 
@@ -57,9 +69,13 @@ class Paginator:
         return self
 
     def _cut_short(self, what: str) -> FatalError:
-        return FatalError(f"the API returned {what}: paging ended before the data did", platform=self.platform,
-                          stream=self.stream, hint="the data changed while it was paged or the API is inconsistent; "
-                                                   "run the sync again (nothing of this window was stored)")
+        return FatalError(
+            f"the API returned {what}: paging ended before the data did",
+            platform=self.platform,
+            stream=self.stream,
+            hint="the data changed while it was paged or the API is inconsistent; "
+            "run the sync again (nothing of this window was stored)",
+        )
 
     def first_params(self) -> dict[str, Any]:
         """Parameters of the first request."""
@@ -88,8 +104,14 @@ class OffsetPaginator(Paginator):
     """``count`` + ``offset`` (Mailchimp). The last page is the one with fewer than
     ``count`` items, or the one reaching ``total_items`` (whichever comes first)."""
 
-    def __init__(self, page_size: int, *, limit_param: str = "count", offset_param: str = "offset",
-                 total_key: str | None = "total_items") -> None:
+    def __init__(
+        self,
+        page_size: int,
+        *,
+        limit_param: str = "count",
+        offset_param: str = "offset",
+        total_key: str | None = "total_items",
+    ) -> None:
         super().__init__()
         self.page_size = page_size
         self.limit_param, self.offset_param, self.total_key = limit_param, offset_param, total_key
@@ -112,8 +134,14 @@ class OffsetPaginator(Paginator):
 class CursorPaginator(Paginator):
     """``starting_after`` = id of the last record, while ``has_more`` (Stripe)."""
 
-    def __init__(self, page_size: int, *, cursor_param: str = "starting_after",
-                 id_key: str = "id", more_key: str = "has_more") -> None:
+    def __init__(
+        self,
+        page_size: int,
+        *,
+        cursor_param: str = "starting_after",
+        id_key: str = "id",
+        more_key: str = "has_more",
+    ) -> None:
         super().__init__()
         self.page_size, self.cursor_param = page_size, cursor_param
         self.id_key, self.more_key = id_key, more_key
@@ -137,8 +165,14 @@ class CursorPaginator(Paginator):
 class PageTokenPaginator(Paginator):
     """A token from the body (dotted path) goes back as a parameter (Calendly, HubSpot, Graph)."""
 
-    def __init__(self, token_path: str, param: str, *, page_size: int | None = None,
-                 size_param: str = "count") -> None:
+    def __init__(
+        self,
+        token_path: str,
+        param: str,
+        *,
+        page_size: int | None = None,
+        size_param: str = "count",
+    ) -> None:
         super().__init__()
         self.token_path, self.param = token_path.split("."), param
         self.page_size, self.size_param = page_size, size_param
@@ -188,5 +222,7 @@ def get_paginator(name: str, **kwargs: Any) -> Paginator:
     try:
         cls = PAGINATORS[name]
     except KeyError:
-        raise ValueError(f"unknown paginator {name!r}; known: {', '.join(sorted(PAGINATORS))}") from None
+        raise ValueError(
+            f"unknown paginator {name!r}; known: {', '.join(sorted(PAGINATORS))}"
+        ) from None
     return cls(**kwargs)

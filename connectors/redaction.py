@@ -49,9 +49,12 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 _GOOGLE_TOKEN = re.compile(r"ya29\.[A-Za-z0-9._-]+")
 _SECRET_JSON = re.compile(
     r'(?i)((?:\\?")(?:access_token|refresh_token|client_secret|client_id|id_token|assertion|api_?key|apikey|password|'
-    r'token|authorization|developer-token|private_key)(?:\\?")\s*:\s*(?:\\?"))[^"\\]*')
-_AUTH_HEADER = re.compile(r"(?i)((?:authorization|developer-token)['\"]?\s*[:=]\s*['\"]?)"
-                          r"(?:(?:basic|bearer|oauth)\s+)?[^\s,'\"}]+")
+    r'token|authorization|developer-token|private_key)(?:\\?")\s*:\s*(?:\\?"))[^"\\]*'
+)
+_AUTH_HEADER = re.compile(
+    r"(?i)((?:authorization|developer-token)['\"]?\s*[:=]\s*['\"]?)"
+    r"(?:(?:basic|bearer|oauth)\s+)?[^\s,'\"}]+"
+)
 
 
 def base64_cores(secret: str) -> list[str]:
@@ -78,7 +81,12 @@ def secret_forms(secret: str) -> set[str]:
         # and as the basic-auth pairs a client builds from it
         for text in (secret, f":{secret}", f"{secret}:", f"user:{secret}"):
             encoded = base64.b64encode(text.encode()).decode()
-            forms |= {encoded, encoded.rstrip("="), encoded.translate(_URLSAFE), quote(encoded, safe="")}
+            forms |= {
+                encoded,
+                encoded.rstrip("="),
+                encoded.translate(_URLSAFE),
+                quote(encoded, safe=""),
+            }
     return {f for f in forms if len(f) >= 4}
 
 
@@ -92,10 +100,13 @@ def register_secret(value: str | None) -> None:
             return
         _SECRETS.add(value)
         windowed = len(value) >= MIN_RUN and _TOKEN_ONLY.fullmatch(value)
-        whole, windows = set(_STATE[0]), set(_STATE[1])  # new objects: redact() reads them without the lock
+        whole, windows = (
+            set(_STATE[0]),
+            set(_STATE[1]),
+        )  # new objects: redact() reads them without the lock
         for form in secret_forms(value):
             if windowed and len(form) >= MIN_RUN and _TOKEN_ONLY.fullmatch(form):
-                windows.update(form[i:i + MIN_RUN] for i in range(len(form) - MIN_RUN + 1))
+                windows.update(form[i : i + MIN_RUN] for i in range(len(form) - MIN_RUN + 1))
             else:
                 whole.add(form)
         _STATE = (sorted(whole, key=len, reverse=True), windows)
@@ -107,7 +118,7 @@ def _redact_runs(text: str, windows: set[str]) -> str:
     for run in _TOKEN_RUN.finditer(text):
         start, chunk = run.start(), run.group()
         for i in range(len(chunk) - MIN_RUN + 1):
-            if chunk[i:i + MIN_RUN] in windows:
+            if chunk[i : i + MIN_RUN] in windows:
                 begin, end = start + i, start + i + MIN_RUN
                 if spans and begin <= spans[-1][1]:
                     spans[-1][1] = end  # overlapping windows: one stretch
@@ -142,6 +153,13 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-for _name in ("urllib3.connectionpool", "urllib3.util.retry", "google.auth.transport.requests",
-              "google.auth._default", "google_auth_httplib2", "google.api_core", "kpi.http"):
+for _name in (
+    "urllib3.connectionpool",
+    "urllib3.util.retry",
+    "google.auth.transport.requests",
+    "google.auth._default",
+    "google_auth_httplib2",
+    "google.api_core",
+    "kpi.http",
+):
     logging.getLogger(_name).addFilter(RedactingFilter())

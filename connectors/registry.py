@@ -16,11 +16,12 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 import connectors
 from connectors.names import NameChecks
@@ -42,10 +43,14 @@ class Platform:
     names: dict[str, str]  # language -> the name the reports show
     pool: str  # the Dagster pool its streams share with every account of the app
     pool_slots: int
-    credentials: tuple[str, ...] = ()  # settings that are secrets (redacted; `kpi check` wants them)
+    credentials: tuple[
+        str, ...
+    ] = ()  # settings that are secrets (redacted; `kpi check` wants them)
     order: int = 100  # its place in lists (marketing, sales, then the CSV; a new one last)
     parameters: Callable[[Any], list[tuple[str, str]]] | None = None  # settings its SQL reads
-    input_file: str | None = None  # the setting naming a file the owner keeps: its refusal is bad input
+    input_file: str | None = (
+        None  # the setting naming a file the owner keeps: its refusal is bad input
+    )
 
     def connector(self) -> ModuleType:
         """The module with ``connect``, ``STREAMS`` and ``PROBE`` (imports the platform's SDK)."""
@@ -54,7 +59,9 @@ class Platform:
     def name_checks(self) -> NameChecks:
         """Its connector's `kpi check --online` name checks, those it defines (connectors/names.py)."""
         module = self.connector()
-        return NameChecks(getattr(module, "check_settings", None), getattr(module, "check_names", None))
+        return NameChecks(
+            getattr(module, "check_settings", None), getattr(module, "check_names", None)
+        )
 
     def emulator(self) -> ModuleType | None:
         """The sandbox's emulator of it, when the package has one."""
@@ -87,12 +94,23 @@ def _search_path() -> list[str]:
 def _declared(module: ModuleType) -> Platform:
     missing = [a for a in ("PLATFORM", "SETTINGS", "NAMES", "POOL") if not hasattr(module, a)]
     if missing:
-        raise ImportError(f"{module.__name__} declares no {', '.join(missing)} (README: Adding a connector)")
+        raise ImportError(
+            f"{module.__name__} declares no {', '.join(missing)} (README: Adding a connector)"
+        )
     pool = module.POOL if isinstance(module.POOL, tuple) else (module.POOL, DEFAULT_POOL_SLOTS)
-    return Platform(name=module.PLATFORM, package=module.__name__, folder=Path(module.__file__ or "").parent,
-                    settings=module.SETTINGS, names=dict(module.NAMES), pool=pool[0], pool_slots=pool[1],
-                    credentials=tuple(getattr(module, "CREDENTIALS", ())), order=getattr(module, "ORDER", 100),
-                    parameters=getattr(module, "parameters", None), input_file=getattr(module, "INPUT_FILE", None))
+    return Platform(
+        name=module.PLATFORM,
+        package=module.__name__,
+        folder=Path(module.__file__ or "").parent,
+        settings=module.SETTINGS,
+        names=dict(module.NAMES),
+        pool=pool[0],
+        pool_slots=pool[1],
+        credentials=tuple(getattr(module, "CREDENTIALS", ())),
+        order=getattr(module, "ORDER", 100),
+        parameters=getattr(module, "parameters", None),
+        input_file=getattr(module, "INPUT_FILE", None),
+    )
 
 
 @lru_cache(maxsize=8)

@@ -11,14 +11,17 @@ import copy
 import datetime as dt
 import hashlib
 import hmac
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from connectors.http import CallStats
 from connectors.pagination import dig
 
-WHOLE_HISTORY_START = dt.date(2000, 1, 1)  # a first load fetches from here: the platform's whole history
+WHOLE_HISTORY_START = dt.date(
+    2000, 1, 1
+)  # a first load fetches from here: the platform's whole history
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,12 @@ class StreamContext:
         if not isinstance(email, str) or not email.strip():
             return None
         if not self.person_salt:
-            raise ValueError("no person salt: person keys need one (see kpi_pipeline.sources.windows.person_salt)")
-        return hmac.new(self.person_salt.encode(), email.strip().lower().encode(), hashlib.sha256).hexdigest()[:32]
+            raise ValueError(
+                "no person salt: person keys need one (see kpi_pipeline.sources.windows.person_salt)"
+            )
+        return hmac.new(
+            self.person_salt.encode(), email.strip().lower().encode(), hashlib.sha256
+        ).hexdigest()[:32]
 
     @property
     def tz(self) -> ZoneInfo:
@@ -79,7 +86,11 @@ class StreamContext:
 
     def local_date(self, timestamp: str | dt.datetime) -> dt.date:
         """Business-local date of an ISO timestamp (UTC when it has no offset)."""
-        ts = dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00")) if isinstance(timestamp, str) else timestamp
+        ts = (
+            dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+            if isinstance(timestamp, str)
+            else timestamp
+        )
         if ts.tzinfo is None:
             ts = ts.replace(tzinfo=dt.timezone.utc)
         return ts.astimezone(self.tz).date()
@@ -98,7 +109,9 @@ class Page:
 
     records: list[dict[str, Any]]
     account: str
-    done: float | None = None  # a file read in pages: the share of it read so far (0..1), for progress
+    done: float | None = (
+        None  # a file read in pages: the share of it read so far (0..1), for progress
+    )
 
 
 def scrubbed(record: dict[str, Any], paths: tuple[str, ...]) -> dict[str, Any]:
@@ -137,7 +150,9 @@ class Column:
     from_account: bool = False
     required: bool = False
 
-    def values(self, records: list[dict[str, Any]], ctx: StreamContext, account: str = "") -> list[Any]:
+    def values(
+        self, records: list[dict[str, Any]], ctx: StreamContext, account: str = ""
+    ) -> list[Any]:
         """``value`` of each record (a page at a time: the path is split once, a top-level field read
         straight from the dict)."""
         if self.from_account:
@@ -185,7 +200,9 @@ class StreamSpec:
     future_days: int = 0  # also (re)fetch this many days after the window (bookings ahead)
     first_load_all: bool = False  # the first load fetches the platform's whole history
     currency_column: str | None = None  # the column naming the currency of the stream's amounts
-    pii: tuple[str, ...] = ()  # dotted paths of personal data (e-mails): hashed into columns, never stored
+    pii: tuple[
+        str, ...
+    ] = ()  # dotted paths of personal data (e-mails): hashed into columns, never stored
     # the stream lists events (payments, meetings, campaigns, ad delivery): a day it loaded without
     # a record had none, so the source *covers* that day and its counts are 0 there, not unknown
     events: bool = False
@@ -233,9 +250,11 @@ class StreamSpec:
                 )
                 return None
             if window.start < ctx.snapshot_date:
-                ctx.warn(f"{self.source}/{self.name}: only {ctx.snapshot_date} can be recorded; "
-                         f"{window.start}..{ctx.snapshot_date - dt.timedelta(days=1)} keep what they had "
-                         f"({self.history_note or 'the platform keeps no history'})")
+                ctx.warn(
+                    f"{self.source}/{self.name}: only {ctx.snapshot_date} can be recorded; "
+                    f"{window.start}..{ctx.snapshot_date - dt.timedelta(days=1)} keep what they had "
+                    f"({self.history_note or 'the platform keeps no history'})"
+                )
             return Window(ctx.snapshot_date, ctx.snapshot_date)
         if self.kind == "file":  # the whole file is the truth: replace all it ever loaded
             return Window(dt.date(1900, 1, 1), dt.date(2999, 12, 31))
@@ -245,15 +264,21 @@ class StreamSpec:
         if self.kind == "monthly":
             start = start.replace(day=1)
         if self.history_days is not None:
-            latest = ctx.today - dt.timedelta(days=1) if ctx.today else ctx.as_of  # the platform's yesterday
+            latest = (
+                ctx.today - dt.timedelta(days=1) if ctx.today else ctx.as_of
+            )  # the platform's yesterday
             oldest = latest - dt.timedelta(days=self.history_days - 1)
             if window.end < oldest:
-                ctx.warn(f"{self.source}/{self.name}: {self.history_note}; {window} is older than "
-                         f"{oldest} and cannot be fetched; existing rows are kept")
+                ctx.warn(
+                    f"{self.source}/{self.name}: {self.history_note}; {window} is older than "
+                    f"{oldest} and cannot be fetched; existing rows are kept"
+                )
                 return None
             if start < oldest:
-                ctx.warn(f"{self.source}/{self.name}: {self.history_note}; "
-                         f"{start}..{oldest - dt.timedelta(days=1)} cannot be fetched and keeps what it had")
+                ctx.warn(
+                    f"{self.source}/{self.name}: {self.history_note}; "
+                    f"{start}..{oldest - dt.timedelta(days=1)} cannot be fetched and keeps what it had"
+                )
                 start = oldest
         return Window(start, window.end + dt.timedelta(days=self.future_days))
 

@@ -1,6 +1,7 @@
 """kpi-pipeline: a business's KPIs from its platforms' APIs, scored against its targets."""
 
-from importlib.metadata import PackageNotFoundError, version as _installed
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _installed
 
 
 def version() -> str:

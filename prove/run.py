@@ -24,8 +24,16 @@ from prove.sabotages import SABOTAGES, Sabotage  # noqa: E402
 
 def scratch_copy(dest: Path) -> None:
     """The files git tracks or would track (untracked but not ignored), as they are now."""
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                           check=True, capture_output=True).stdout.decode().split("\0")
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, files):
         src = ROOT / name
         if src.is_file():
@@ -47,9 +55,26 @@ def apply(copy: Path, sabotage: Sabotage) -> str | None:
 def run_test(copy: Path, test: str, extra: dict[str, str]) -> tuple[bool, str]:
     """Run one test in the copy; (caught, the first error lines and the last lines)."""
     env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1", **extra}
-    done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-                           "--basetemp", str(copy.parent / "pytest"), test], cwd=copy, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-x",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            "--basetemp",
+            str(copy.parent / "pytest"),
+            test,
+        ],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     errors = [line for line in done.stdout.splitlines() if line.startswith("E ")][:2]
     tail = "\n".join(errors + done.stdout.strip().splitlines()[-2:])
     # 1: tests failed. 0 passed, 5 none collected (a renamed test), else pytest itself broke: not caught
@@ -57,14 +82,25 @@ def run_test(copy: Path, test: str, extra: dict[str, str]) -> tuple[bool, str]:
 
 
 def main(argv: list[str]) -> int:
-    chosen = [s for s in SABOTAGES if not argv or any(w.lower() in (s.guarantee + s.name).lower() for w in argv)]
+    chosen = [
+        s
+        for s in SABOTAGES
+        if not argv or any(w.lower() in (s.guarantee + s.name).lower() for w in argv)
+    ]
     rows = []
     with tempfile.TemporaryDirectory(prefix="kpi-prove-") as tmp:
         copy = Path(tmp) / "repo"
         scratch_copy(copy)
-        check = subprocess.run([sys.executable, "-c", "import kpi_pipeline; print(kpi_pipeline.__file__)"],
-                               cwd=copy, env={**os.environ, "PYTHONPATH": str(copy)}, capture_output=True, text=True)
-        assert check.stdout.startswith(str(copy)), f"the copy's code is not the one imported: {check.stdout}"
+        check = subprocess.run(
+            [sys.executable, "-c", "import kpi_pipeline; print(kpi_pipeline.__file__)"],
+            cwd=copy,
+            env={**os.environ, "PYTHONPATH": str(copy)},
+            capture_output=True,
+            text=True,
+        )
+        assert check.stdout.startswith(str(copy)), (
+            f"the copy's code is not the one imported: {check.stdout}"
+        )
         for sabotage in chosen:
             originals = {f: (copy / f).read_text() for f, _, _ in sabotage.edits}
             problem = apply(copy, sabotage)
@@ -74,7 +110,9 @@ def main(argv: list[str]) -> int:
                     continue
                 print(f"... {sabotage.name}: {test}", file=sys.stderr, flush=True)
                 caught, tail = run_test(copy, test, dict(sabotage.env))
-                print("    " + tail.replace("\n", "\n    "), file=sys.stderr, flush=True)  # why it failed
+                print(
+                    "    " + tail.replace("\n", "\n    "), file=sys.stderr, flush=True
+                )  # why it failed
                 rows.append((sabotage, test, "yes" if caught else "no", "" if caught else tail))
             for f, text in originals.items():
                 (copy / f).write_text(text)

@@ -8,23 +8,36 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None:
     if os.environ.get("KPI_REQUIRE_BROWSER"):
-        raise RuntimeError("the browser test needs Debian's chromium: apt-get install chromium (.ci/run does)")
-    pytest.skip("chromium is not installed (apt-get install chromium; .ci/run installs it)", allow_module_level=True)
+        raise RuntimeError(
+            "the browser test needs Debian's chromium: apt-get install chromium (.ci/run does)"
+        )
+    pytest.skip(
+        "chromium is not installed (apt-get install chromium; .ci/run installs it)",
+        allow_module_level=True,
+    )
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 WAIT_MS = 120_000  # for a page element to appear
 # the flags this machine's closed network needs: no background calls to Google's hosts
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @contextmanager

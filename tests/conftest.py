@@ -101,7 +101,9 @@ def live_config_text(sandbox, history_start) -> str:
 def synced_template(tmp_path_factory):
     """A small demo business (Stripe and the CSV, six weeks) after one sync by a `kpi` process, made
     once per module (test_recovery.py, test_storage_problems.py); each test gets a copy."""
-    from tests.sync_processes import synced_small_setup  # late: tests.sync_processes imports this module
+    from tests.sync_processes import (
+        synced_small_setup,
+    )  # late: tests.sync_processes imports this module
 
     return synced_small_setup(tmp_path_factory.mktemp("template"))
 
@@ -141,22 +143,24 @@ MANUAL_CSV = Path(__file__).resolve().parent.parent / "data" / "manual_metrics.c
 SOURCE_BLOCKS = {
     "mailchimp": 'mailchimp: {{api_key: "${{MAILCHIMP_API_KEY}}", base_url: "{urls[mailchimp]}", lookback_days: 14}}',
     "ga4": 'ga4: {{property_id: "123456789", credentials_file: "${{GOOGLE_APPLICATION_CREDENTIALS}}", '
-           'base_url: "{urls[ga4]}"}}',
+    'base_url: "{urls[ga4]}"}}',
     "meta_ads": 'meta_ads: {{ad_account_id: act_1234567890, access_token: "${{META_ACCESS_TOKEN}}", '
-                'base_url: "{urls[meta_ads]}"}}',
+    'base_url: "{urls[meta_ads]}"}}',
     "google_ads": 'google_ads: {{customer_id: "123-456-7890", developer_token: "${{GOOGLE_ADS_DEVELOPER_TOKEN}}", '
-                  'client_id: "${{GOOGLE_ADS_CLIENT_ID}}", client_secret: "${{GOOGLE_ADS_CLIENT_SECRET}}", '
-                  'refresh_token: "${{GOOGLE_ADS_REFRESH_TOKEN}}", base_url: "{urls[google_ads]}", '
-                  'token_uri: "{urls[google_ads]}/token"}}',
+    'client_id: "${{GOOGLE_ADS_CLIENT_ID}}", client_secret: "${{GOOGLE_ADS_CLIENT_SECRET}}", '
+    'refresh_token: "${{GOOGLE_ADS_REFRESH_TOKEN}}", base_url: "{urls[google_ads]}", '
+    'token_uri: "{urls[google_ads]}/token"}}',
     "instagram": 'instagram: {{user_id: "17841400000000000", access_token: "${{META_ACCESS_TOKEN}}", '
-                 'base_url: "{urls[instagram]}"}}',
+    'base_url: "{urls[instagram]}"}}',
     "stripe": 'stripe: {{api_key: "${{STRIPE_API_KEY}}", base_url: "{urls[stripe]}"}}',
     "calendly": 'calendly: {{token: "${{CALENDLY_TOKEN}}", base_url: "{urls[calendly]}", '
-                'intro_call_event_types: ["intro call"]}}',
+    'intro_call_event_types: ["intro call"]}}',
     "hubspot": 'hubspot: {{token: "${{HUBSPOT_TOKEN}}", base_url: "{urls[hubspot]}"}}',
     "manual": 'manual: {{path: "{manual_csv}"}}',
 }
-ENVIRONMENT_REFERENCE = re.compile(r'(\w+): "\$\{\{(\w+)\}\}"')  # setting: "${{VARIABLE}}" in a block
+ENVIRONMENT_REFERENCE = re.compile(
+    r'(\w+): "\$\{\{(\w+)\}\}"'
+)  # setting: "${{VARIABLE}}" in a block
 CUSTOM_KPIS = """\
 custom_kpis:
   - {id: treatments_performed, label: Treatments performed, domain: production, aggregation: sum}
@@ -169,8 +173,12 @@ def credential_variables(settings_for, sources=None) -> dict[str, str]:
     """Every ``${VAR}`` the blocks of ``sources`` (default: all) name -> the value of its setting in
     ``settings_for(source)`` (``Sandbox.settings_for``; the emulators' CREDENTIALS for a test with no
     sandbox running)."""
-    return {variable: str(settings_for(source)[setting]) for source, block in SOURCE_BLOCKS.items()
-            if sources is None or source in sources for setting, variable in ENVIRONMENT_REFERENCE.findall(block)}
+    return {
+        variable: str(settings_for(source)[setting])
+        for source, block in SOURCE_BLOCKS.items()
+        if sources is None or source in sources
+        for setting, variable in ENVIRONMENT_REFERENCE.findall(block)
+    }
 
 
 def source_block(sandbox, source: str) -> str:
@@ -181,13 +189,22 @@ def source_block(sandbox, source: str) -> str:
     return f"{source}: {json.dumps(sandbox.settings_for(source))}"
 
 
-def subset_config(folder: Path, sandbox, sources: list[str], history_start: dt.date, *,
-                  week_start: str = "monday", extra: str = "") -> Path:
+def subset_config(
+    folder: Path,
+    sandbox,
+    sources: list[str],
+    history_start: dt.date,
+    *,
+    week_start: str = "monday",
+    extra: str = "",
+) -> Path:
     """kpi.yaml with only ``sources`` (sandbox URLs, credentials from the environment)."""
     blocks = "\n".join("  " + source_block(sandbox, s) for s in sources)
-    text = (f"business: Studio Lumen\ntimezone: Europe/Brussels\ncurrency: EUR\nweek_start: {week_start}\n"
-            f"demo: false\nwarehouse: data/warehouse.duckdb\nhistory_start: {history_start}\n"
-            f"sources:\n{blocks}\n" + (CUSTOM_KPIS if "manual" in sources else "") + extra)
+    text = (
+        f"business: Studio Lumen\ntimezone: Europe/Brussels\ncurrency: EUR\nweek_start: {week_start}\n"
+        f"demo: false\nwarehouse: data/warehouse.duckdb\nhistory_start: {history_start}\n"
+        f"sources:\n{blocks}\n" + (CUSTOM_KPIS if "manual" in sources else "") + extra
+    )
     path = folder / "kpi.yaml"
     path.write_text(text)
     return path
@@ -196,24 +213,48 @@ def subset_config(folder: Path, sandbox, sources: list[str], history_start: dt.d
 # The slowest modules first, longest first (wall time under load, `--durations`): with
 # `-n 3 --dist loadfile` each worker takes the next file when it is free, so starting with the
 # long ones keeps all three busy to the end (longest-processing-time-first scheduling).
-SLOW_MODULES = ("test_portfolio_nightly.py", "test_e2e.py", "test_recovery.py", "test_portfolio_e2e.py", "test_subsets.py",
-                "test_storage_problems.py", "test_people_and_money.py", "test_subsets_combined.py", "test_scorecard_browser.py",
-                "test_nightly.py", "test_e2e_sunday.py", "test_crash.py", "test_catch_up.py", "test_alerts.py", "test_ui.py",
-                "test_faults.py", "test_fault_cases.py", "test_contract.py")
+SLOW_MODULES = (
+    "test_portfolio_nightly.py",
+    "test_e2e.py",
+    "test_recovery.py",
+    "test_portfolio_e2e.py",
+    "test_subsets.py",
+    "test_storage_problems.py",
+    "test_people_and_money.py",
+    "test_subsets_combined.py",
+    "test_scorecard_browser.py",
+    "test_nightly.py",
+    "test_e2e_sunday.py",
+    "test_crash.py",
+    "test_catch_up.py",
+    "test_alerts.py",
+    "test_ui.py",
+    "test_faults.py",
+    "test_fault_cases.py",
+    "test_contract.py",
+)
 
 
 def pytest_addoption(parser):
-    parser.addoption("--order", choices=("slow-first", "random", "reverse"), default="slow-first",
-                     help="slow-first (default): SLOW_MODULES first, the rest as pytest-randomly shuffled "
-                          "them; random: pytest-randomly's shuffle as it is; reverse: collection order "
-                          "reversed (with -p no:randomly). Every order must pass (issue 22).")
+    parser.addoption(
+        "--order",
+        choices=("slow-first", "random", "reverse"),
+        default="slow-first",
+        help="slow-first (default): SLOW_MODULES first, the rest as pytest-randomly shuffled "
+        "them; random: pytest-randomly's shuffle as it is; reverse: collection order "
+        "reversed (with -p no:randomly). Every order must pass (issue 22).",
+    )
 
 
 def pytest_collection_modifyitems(config, items):
     order = config.getoption("order")
-    randomly = config.pluginmanager.hasplugin("randomly") and config.getoption("randomly_reorganize", False)
+    randomly = config.pluginmanager.hasplugin("randomly") and config.getoption(
+        "randomly_reorganize", False
+    )
     if order == "reverse":
-        if randomly:  # pytest-randomly shuffled first (its hook wraps this one): reversed would be random
+        if (
+            randomly
+        ):  # pytest-randomly shuffled first (its hook wraps this one): reversed would be random
             raise pytest.UsageError("--order=reverse reverses the file order: add -p no:randomly")
         items.reverse()
     elif order == "slow-first":
@@ -224,6 +265,10 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_terminal_summary(terminalreporter, config):
     # `-q` hides pytest-randomly's header: the seed goes at the end, to repeat a failing order
-    if config.pluginmanager.hasplugin("randomly") and config.getoption("randomly_reorganize", False):
+    if config.pluginmanager.hasplugin("randomly") and config.getoption(
+        "randomly_reorganize", False
+    ):
         seed = config.getoption("randomly_seed")
-        terminalreporter.write_line(f"order: {config.getoption('order')}, repeat it with --randomly-seed={seed}")
+        terminalreporter.write_line(
+            f"order: {config.getoption('order')}, repeat it with --randomly-seed={seed}"
+        )

@@ -23,5 +23,7 @@ def make_client(sandbox, source, policy):
 
 
 def content(wh, spec):
-    cols = ", ".join(["business_id", *(c.name for c in spec.columns), "_account", "_record::varchar"])
+    cols = ", ".join(
+        ["business_id", *(c.name for c in spec.columns), "_account", "_record::varchar"]
+    )
     return sorted(wh.query(f"select {cols} from raw.{spec.table}"), key=repr)

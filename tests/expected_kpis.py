@@ -10,16 +10,39 @@ from __future__ import annotations
 # KPIs one source enables on its own (docs/ARCHITECTURE.md#the-public-kpi-catalog; units_by_product
 # is a shipped extra next to sales_by_product).
 BY_SOURCE: dict[str, frozenset[str]] = {
-    "mailchimp": frozenset({
-        "newsletter_subscribers", "newsletter_new_subscribers", "newsletter_unsubscribes",
-        "newsletter_net_growth", "newsletter_churn_rate", "email_open_rate", "email_click_rate",
-        "email_click_to_open_rate", "newsletter_cold_subscriber_share"}),
-    "ga4": frozenset({"website_visitors", "organic_search_visitors", "website_sessions", "traffic_share"}),
-    "instagram": frozenset({"instagram_followers", "instagram_new_followers", "instagram_follower_growth_rate"}),
+    "mailchimp": frozenset(
+        {
+            "newsletter_subscribers",
+            "newsletter_new_subscribers",
+            "newsletter_unsubscribes",
+            "newsletter_net_growth",
+            "newsletter_churn_rate",
+            "email_open_rate",
+            "email_click_rate",
+            "email_click_to_open_rate",
+            "newsletter_cold_subscriber_share",
+        }
+    ),
+    "ga4": frozenset(
+        {"website_visitors", "organic_search_visitors", "website_sessions", "traffic_share"}
+    ),
+    "instagram": frozenset(
+        {"instagram_followers", "instagram_new_followers", "instagram_follower_growth_rate"}
+    ),
     "calendly": frozenset({"intro_calls"}),
     "hubspot": frozenset({"leads"}),
-    "stripe": frozenset({"new_customers", "revenue", "orders", "average_order_value", "sales_by_product",
-                         "units_by_product", "orders_per_customer", "repeat_customer_rate"}),
+    "stripe": frozenset(
+        {
+            "new_customers",
+            "revenue",
+            "orders",
+            "average_order_value",
+            "sales_by_product",
+            "units_by_product",
+            "orders_per_customer",
+            "repeat_customer_rate",
+        }
+    ),
     # the hand-kept CSV: the custom KPIs tests/conftest.py declares for it
     "manual": frozenset({"treatments_performed", "support_tickets_solved", "staff_sick_days"}),
 }
@@ -38,8 +61,11 @@ NEEDS_BOTH: dict[str, frozenset[str]] = {
 NO_TOTAL = frozenset({"traffic_share", "sales_by_product", "units_by_product"})
 
 # Every built-in id of the public catalog (docs/ARCHITECTURE.md#the-public-kpi-catalog).
-BUILTIN = (frozenset().union(*(ids for source, ids in BY_SOURCE.items() if source != "manual"))
-           | AD_KPIS | frozenset(NEEDS_BOTH))
+BUILTIN = (
+    frozenset().union(*(ids for source, ids in BY_SOURCE.items() if source != "manual"))
+    | AD_KPIS
+    | frozenset(NEEDS_BOTH)
+)
 
 
 def enabled(sources) -> frozenset[str]:

@@ -5,8 +5,9 @@ warehouse that already holds an older load, the table read back as the test comp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from connectors.registry import SOURCES
 from connectors.sandbox import emulator_modules
@@ -25,20 +26,37 @@ class Target:
     source: str
     stream: str
     path: str  # regex of the data requests (not token or list lookups)
-    records: Callable[[Any], list[dict]] | None = None  # the records in a response body, for schema drift
+    records: Callable[[Any], list[dict]] | None = (
+        None  # the records in a response body, for schema drift
+    )
     typed_field: str = ""  # a numeric field of a record, for a changed type
     key_field: str = ""  # the field of the record's key, for a missing field
-    expired: dict[str, Any] | None = None  # how the platform says a credential expired (default: a 401)
-    empty: Callable[[Any, Any], Any] | None = None  # (body, request) -> its answer for a window without data
-    throttled: dict[str, str] = field(default_factory=dict)  # the headers of its 429 without Retry-After
-    renamed: tuple[Callable[[Any, Any], Any], str] | None = None  # (rewrite renaming a field, the field named)
-    empty_page: dict[str, Any] | None = None  # inject() arguments: a page mid-paging without its records
-    onwards: Callable[[Any, Any, str], None] | None = None  # (body, request, base URL): its cursor onwards
+    expired: dict[str, Any] | None = (
+        None  # how the platform says a credential expired (default: a 401)
+    )
+    empty: Callable[[Any, Any], Any] | None = (
+        None  # (body, request) -> its answer for a window without data
+    )
+    throttled: dict[str, str] = field(
+        default_factory=dict
+    )  # the headers of its 429 without Retry-After
+    renamed: tuple[Callable[[Any, Any], Any], str] | None = (
+        None  # (rewrite renaming a field, the field named)
+    )
+    empty_page: dict[str, Any] | None = (
+        None  # inject() arguments: a page mid-paging without its records
+    )
+    onwards: Callable[[Any, Any, str], None] | None = (
+        None  # (body, request, base URL): its cursor onwards
+    )
 
 
 # every platform with an emulator, as its emulator declares it (FAULT_TARGETS)
-TARGETS = {source: Target(source, **spec) for module in emulator_modules().values()
-           for source, spec in module.FAULT_TARGETS.items()}
+TARGETS = {
+    source: Target(source, **spec)
+    for module in emulator_modules().values()
+    for source, spec in module.FAULT_TARGETS.items()
+}
 
 
 def load(sandbox, target: Target, policy, wh: Warehouse):
@@ -57,7 +75,9 @@ def before_state(sandbox, target, policy) -> tuple[Warehouse, list]:
     (Loaded once per connector, then copied: a first load of every HubSpot contact takes a while.)"""
     spec = SOURCES[target.source][1][target.stream]
     if target.source not in _BEFORE:
-        assert not sandbox.servers[target.source].faults, "load the clean 'before' state before injecting a fault"
+        assert not sandbox.servers[target.source].faults, (
+            "load the clean 'before' state before injecting a fault"
+        )
         wh = Warehouse(":memory:", "contract")
         load(sandbox, target, policy, wh)
         with wh.writer() as con:
@@ -77,7 +97,9 @@ _EXPECTED: dict[str, list] = {}
 def clean_load(sandbox, target, policy) -> list:
     """What a load without a fault makes of the 'before' warehouse."""
     if target.source not in _EXPECTED:
-        assert not sandbox.servers[target.source].faults, "compute the clean expectation before injecting a fault"
+        assert not sandbox.servers[target.source].faults, (
+            "compute the clean expectation before injecting a fault"
+        )
         wh, _ = before_state(sandbox, target, policy)
         spec, _ = load(sandbox, target, policy, wh)
         _EXPECTED[target.source] = content(wh, spec)

@@ -9,8 +9,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
 def free_port() -> int:
@@ -19,19 +20,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(what: str, check: Callable[[], Any], process: subprocess.Popen, log: Path, bound: float) -> Any:
+def wait_until(
+    what: str, check: Callable[[], Any], process: subprocess.Popen, log: Path, bound: float
+) -> Any:
     """Poll ``check`` each second until it returns something true, and return that."""
     deadline = time.monotonic() + bound
     while time.monotonic() < deadline:
         value = check()
         if value:
             return value
-        assert process.poll() is None, f"{Path(process.args[0]).name} died:\n{log.read_text()[-3000:]}"
+        assert process.poll() is None, (
+            f"{Path(process.args[0]).name} died:\n{log.read_text()[-3000:]}"
+        )
         time.sleep(1)
     raise AssertionError(f"no {what} within {bound:.0f}s:\n{log.read_text()[-3000:]}")
 
 
 def start_daemon(workspace: Path, cwd: Path, log: Path) -> subprocess.Popen:
     """dagster-daemon on ``workspace`` (the environment's DAGSTER_HOME), its output in ``log``."""
-    return subprocess.Popen([str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(workspace)],
-                            cwd=cwd, env=dict(os.environ), stdout=log.open("w"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(workspace)],
+        cwd=cwd,
+        env=dict(os.environ),
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )

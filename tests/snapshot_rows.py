@@ -23,10 +23,23 @@ def row(kpi_id, grain, start, end, actual, target=None, status="achieved", **kw)
     """One kpi_snapshots row as of AS_OF; ``kw`` sets any other column."""
     closed = AS_OF >= end
     base = {c: None for c in SNAPSHOT_COLUMNS}
-    base.update(business_id="studio_lumen", kpi_id=kpi_id, grain=grain, period_start=start, period_end=end,
-                as_of=AS_OF, actual=actual, target=target, status=status, is_closed=closed, is_final=False,
-                elapsed_share=1.0 if closed else 0.5, projected=actual, projection_method="none",
-                computed_at=dt.datetime(2026, 11, 16, 3, 0))
+    base.update(
+        business_id="studio_lumen",
+        kpi_id=kpi_id,
+        grain=grain,
+        period_start=start,
+        period_end=end,
+        as_of=AS_OF,
+        actual=actual,
+        target=target,
+        status=status,
+        is_closed=closed,
+        is_final=False,
+        elapsed_share=1.0 if closed else 0.5,
+        projected=actual,
+        projection_method="none",
+        computed_at=dt.datetime(2026, 11, 16, 3, 0),
+    )
     base.update(kw)
     return base
 

@@ -24,28 +24,42 @@ def small_setup(folder: Path) -> Path:
     """A demo business of Stripe and the CSV in ``folder``; its kpi.yaml."""
     (folder / "metrics.csv").write_text("date,kpi_id,value\n2026-11-02,staff_sick_days,2\n")
     path = folder / "kpi.yaml"
-    path.write_text("business: Crash Test\nhistory_start: 2026-10-01\ndemo: true\n"
-                    "sources:\n  stripe: {}\n  manual: {path: metrics.csv}\n"
-                    "custom_kpis:\n  - {id: staff_sick_days, label: Sick days, domain: hr}\n")
+    path.write_text(
+        "business: Crash Test\nhistory_start: 2026-10-01\ndemo: true\n"
+        "sources:\n  stripe: {}\n  manual: {path: metrics.csv}\n"
+        "custom_kpis:\n  - {id: staff_sick_days, label: Sick days, domain: hr}\n"
+    )
     return path
 
 
 def environment(folder: Path) -> dict[str, str]:
     """This environment without KPI_/DAGSTER_ settings, DAGSTER_HOME in ``folder``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KPI_", "DAGSTER_"))}
-    env.update(DAGSTER_HOME=str(folder / ".dagster"), KPI_PERSON_SALT="recovery-tests-salt", PYTHONUNBUFFERED="1")
+    env.update(
+        DAGSTER_HOME=str(folder / ".dagster"),
+        KPI_PERSON_SALT="recovery-tests-salt",
+        PYTHONUNBUFFERED="1",
+    )
     return env
 
 
 def default_signals() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a worker may ignore Ctrl-C; the sync it starts must not
+    signal.signal(
+        signal.SIGINT, signal.SIG_DFL
+    )  # a worker may ignore Ctrl-C; the sync it starts must not
 
 
 def start_sync(config: Path, *extra: str, preexec=default_signals) -> subprocess.Popen:
     """`kpi sync` as a child process, its output on a pipe."""
-    return subprocess.Popen([*KPI, "sync", "--config", str(config), "--as-of", AS_OF.isoformat(), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=environment(config.parent), cwd=config.parent, preexec_fn=preexec)
+    return subprocess.Popen(
+        [*KPI, "sync", "--config", str(config), "--as-of", AS_OF.isoformat(), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=environment(config.parent),
+        cwd=config.parent,
+        preexec_fn=preexec,
+    )
 
 
 def read_until(proc: subprocess.Popen, needle: str) -> list[str]:
@@ -60,9 +74,14 @@ def read_until(proc: subprocess.Popen, needle: str) -> list[str]:
 
 def sync(config: Path, *extra: str) -> tuple[int, str]:
     """`kpi sync` as a child process to its end: (exit code, output)."""
-    done = subprocess.run([*KPI, "sync", "--config", str(config), "--as-of", AS_OF.isoformat(), *extra],
-                          capture_output=True, text=True, env=environment(config.parent), cwd=config.parent,
-                          timeout=HANG)
+    done = subprocess.run(
+        [*KPI, "sync", "--config", str(config), "--as-of", AS_OF.isoformat(), *extra],
+        capture_output=True,
+        text=True,
+        env=environment(config.parent),
+        cwd=config.parent,
+        timeout=HANG,
+    )
     return done.returncode, done.stdout + done.stderr
 
 
@@ -91,5 +110,11 @@ def event(run, kind, at: float | None = None):
     import dagster as dg  # late: as before, importing this helper module does not load Dagster
 
     event = dg.DagsterEvent(kind.value, job_name=run.job_name)
-    return dg.EventLogEntry(error_info=None, level="debug", user_message="", run_id=run.run_id,
-                            timestamp=at or time.time(), dagster_event=event)
+    return dg.EventLogEntry(
+        error_info=None,
+        level="debug",
+        user_message="",
+        run_id=run.run_id,
+        timestamp=at or time.time(),
+        dagster_event=event,
+    )

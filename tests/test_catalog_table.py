@@ -13,7 +13,9 @@ from connectors.registry import platforms
 from kpi_pipeline.kpi.catalog import builtin_kpis
 from tests import expected_kpis
 
-SOURCES = [name for name in platforms() if name != "manual"]  # the CSV feeds kpi.yaml's KPIs, not the catalog
+SOURCES = [
+    name for name in platforms() if name != "manual"
+]  # the CSV feeds kpi.yaml's KPIs, not the catalog
 
 
 def _shipped_enabled(sources):
@@ -35,7 +37,11 @@ def test_the_per_dimension_kpis_are_the_ones_without_a_total():
     assert {k.id for k in builtin_kpis() if not k.total} == expected_kpis.NO_TOTAL
 
 
-@pytest.mark.parametrize("sources", [[s] for s in SOURCES] + [["hubspot", "stripe"], ["calendly", "stripe"],
-                                                              ["meta_ads", "google_ads"], SOURCES], ids="+".join)
+@pytest.mark.parametrize(
+    "sources",
+    [[s] for s in SOURCES]
+    + [["hubspot", "stripe"], ["calendly", "stripe"], ["meta_ads", "google_ads"], SOURCES],
+    ids="+".join,
+)
 def test_each_setup_enables_the_kpis_of_its_sources(sources):
     assert _shipped_enabled(sources) == expected_kpis.enabled(sources)

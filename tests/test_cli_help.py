@@ -35,7 +35,16 @@ def test_every_command_and_option_has_help_and_nothing_shows_suppress(capsys):
     top = capsys.readouterr().out
     assert "==SUPPRESS==" not in top
     commands = _commands(parser)
-    assert set(commands) == {"demo", "sync", "report", "review", "check", "catalog", "doctor", "init-instance"}
+    assert set(commands) == {
+        "demo",
+        "sync",
+        "report",
+        "review",
+        "check",
+        "catalog",
+        "doctor",
+        "init-instance",
+    }
     for name, command in commands.items():
         assert name in top
         text = command.format_help()
@@ -43,20 +52,31 @@ def test_every_command_and_option_has_help_and_nothing_shows_suppress(capsys):
         for action in command._actions:
             if isinstance(action, argparse._HelpAction):
                 continue
-            assert action.help and action.help != argparse.SUPPRESS, f"kpi {name} {action.option_strings}: no help"
+            assert action.help and action.help != argparse.SUPPRESS, (
+                f"kpi {name} {action.option_strings}: no help"
+            )
 
 
 def test_a_pipe_closed_early_ends_quietly(tmp_path):
     """`kpi catalog | head`: the reader is gone before the catalog is written (a pipe whose read
     end is already closed, so the first write fails whatever the timing)."""
     config = tmp_path / "kpi.yaml"
-    config.write_text("business: Pipe Test\nhistory_start: 2026-01-01\ndemo: true\nsources:\n  stripe: {}\n")
+    config.write_text(
+        "business: Pipe Test\nhistory_start: 2026-01-01\ndemo: true\nsources:\n  stripe: {}\n"
+    )
     read, write = os.pipe()
     os.close(read)
     try:
-        done = subprocess.run([*KPI, "catalog", "--config", str(config)], stdout=write, stderr=subprocess.PIPE,
-                              cwd=tmp_path, timeout=120)
+        done = subprocess.run(
+            [*KPI, "catalog", "--config", str(config)],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
+            timeout=120,
+        )
     finally:
         os.close(write)
     assert done.returncode == 0, done.stderr.decode()
-    assert b"Traceback" not in done.stderr and b"BrokenPipe" not in done.stderr, done.stderr.decode()
+    assert b"Traceback" not in done.stderr and b"BrokenPipe" not in done.stderr, (
+        done.stderr.decode()
+    )

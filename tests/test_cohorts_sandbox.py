@@ -32,18 +32,38 @@ def december(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     with Sandbox(AS_OF) as sandbox:
         out = {}
-        for name, history_start in (("matured", dt.date(2026, 6, 1)), ("young", dt.date(2026, 10, 1))):
+        for name, history_start in (
+            ("matured", dt.date(2026, 6, 1)),
+            ("young", dt.date(2026, 10, 1)),
+        ):
             folder = tmp_path_factory.mktemp(name)
             live_environment(mp, sandbox, folder)
             mp.setenv("KPI_TODAY", (AS_OF + dt.timedelta(days=1)).isoformat())
             path = subset_config(folder, sandbox, SOURCES, history_start, extra=EXTRA)
-            assert main(["sync", "--config", str(path), "--as-of", AS_OF.isoformat(),
-                         "--start", history_start.isoformat()]) == 0
+            assert (
+                main(
+                    [
+                        "sync",
+                        "--config",
+                        str(path),
+                        "--as-of",
+                        AS_OF.isoformat(),
+                        "--start",
+                        history_start.isoformat(),
+                    ]
+                )
+                == 0
+            )
             settings = load_config(path)
             con = duckdb.connect(str(settings.published_path), read_only=True)
-            out[name] = {(r[0], r[1]): r[2:] for r in con.execute(
-                "select kpi_id, period_start, actual, projected, projection_method, status, is_closed, is_final "
-                "from snapshots.kpi_snapshots where grain = 'month' and kpi_id in (?, ?)", list(KINDS)).fetchall()}
+            out[name] = {
+                (r[0], r[1]): r[2:]
+                for r in con.execute(
+                    "select kpi_id, period_start, actual, projected, projection_method, status, is_closed, is_final "
+                    "from snapshots.kpi_snapshots where grain = 'month' and kpi_id in (?, ?)",
+                    list(KINDS),
+                ).fetchall()
+            }
             con.close()
         yield sandbox.world, out
     mp.undo()
@@ -60,7 +80,9 @@ def projection(members, history_start, start, end):
     to_date = sum(1 for _, days in cohort if days is not None) / len(cohort)
     if not final:
         return to_date, None
-    due = sum(sum(by_age[:min((AS_OF - day).days, WINDOW) + 1]) / final for day, _ in cohort) / len(cohort)
+    due = sum(
+        sum(by_age[: min((AS_OF - day).days, WINDOW) + 1]) / final for day, _ in cohort
+    ) / len(cohort)
     return to_date, to_date / due
 
 
@@ -71,16 +93,29 @@ def test_maturing_cohorts_are_projected_by_the_matured_ones_not_read_as_they_sta
         for start, end in ((NOVEMBER, dt.date(2026, 11, 30)), (OCTOBER, dt.date(2026, 10, 31))):
             to_date, projected = projection(members, dt.date(2026, 6, 1), start, end)
             actual, got, method, status, is_closed, is_final = out["matured"][(kpi, start)]
-            assert actual == pytest.approx(to_date) and method == "cohort" and is_closed and not is_final
+            assert (
+                actual == pytest.approx(to_date)
+                and method == "cohort"
+                and is_closed
+                and not is_final
+            )
             assert got == pytest.approx(projected) and projected >= to_date
             if (kpi, start) == ("lead_conversion_rate", NOVEMBER):
-                assert projected > 1.5 * to_date  # a lead takes weeks to buy: most are still to come
+                assert (
+                    projected > 1.5 * to_date
+                )  # a lead takes weeks to buy: most are still to come
             target = TARGETS[kpi]
-            assert status == ("on_track" if projected >= target else "at_risk" if projected >= 0.9 * target
-                              else "off_track")
+            assert status == (
+                "on_track"
+                if projected >= target
+                else "at_risk"
+                if projected >= 0.9 * target
+                else "off_track"
+            )
     # a month whose window has passed is scored as it stands, final
-    actual, projected, method, status, is_closed, is_final = out["matured"][("lead_conversion_rate",
-                                                                             dt.date(2026, 8, 1))]
+    actual, projected, method, status, is_closed, is_final = out["matured"][
+        ("lead_conversion_rate", dt.date(2026, 8, 1))
+    ]
     assert method == "none" and projected == actual and is_final
     assert status == ("achieved" if actual >= TARGETS["lead_conversion_rate"] else "missed")
 

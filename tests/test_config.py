@@ -20,14 +20,23 @@ sources:
 
 def test_shipped_kpi_yaml_is_valid_demo_with_targets_for_every_scored_kpi():
     settings = load_config("kpi.yaml")
-    assert settings.demo and set(settings.enabled_sources()) == set(platforms())  # the demo shows every one
+    assert settings.demo and set(settings.enabled_sources()) == set(
+        platforms()
+    )  # the demo shows every one
     ids = {k.id for k in settings.kpis() if k.total}
-    assert {"newsletter_subscribers", "website_visitors", "ad_cpc", "instagram_follower_growth_rate"} <= ids
+    assert {
+        "newsletter_subscribers",
+        "website_visitors",
+        "ad_cpc",
+        "instagram_follower_growth_rate",
+    } <= ids
     assert ids == set(settings.targets)
 
 
 def test_source_blocks_are_validated_per_platform(tmp_path):
-    path = write_config(tmp_path, """\
+    path = write_config(
+        tmp_path,
+        """\
         business: Studio Lumen
         history_start: 2025-01-01
         sources:
@@ -40,26 +49,37 @@ def test_source_blocks_are_validated_per_platform(tmp_path):
           - {id: revenue, label: Clash, domain: sales}
         targets:
           staff_sick_days: {month: 3}
-        """)
+        """,
+    )
     with pytest.raises(ConfigError) as info:
         load_config(path)
     paths = dict(info.value.problems)
-    for where in ("sources.ga4.property_id", "sources.meta_ads.ad_account_id", "sources.meta_ads.api_version",
-                  "sources.google_ads.customer_id", "sources.google_ads.login_customer_id",
-                  "sources.calendly.intro_call_event_types", "sources.manual.sheet"):
+    for where in (
+        "sources.ga4.property_id",
+        "sources.meta_ads.ad_account_id",
+        "sources.meta_ads.api_version",
+        "sources.google_ads.customer_id",
+        "sources.google_ads.login_customer_id",
+        "sources.calendly.intro_call_event_types",
+        "sources.manual.sheet",
+    ):
         assert where in paths, where
     assert "unknown KPI id" in paths["targets.staff_sick_days"]
 
 
 def test_a_custom_kpi_may_not_take_a_builtin_id(tmp_path):
-    path = write_config(tmp_path, BASE + "custom_kpis:\n  - {id: revenue, label: Clash, domain: sales}\n")
+    path = write_config(
+        tmp_path, BASE + "custom_kpis:\n  - {id: revenue, label: Clash, domain: sales}\n"
+    )
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert dict(info.value.problems)["custom_kpis.0.id"] == "'revenue' is already a KPI id"
 
 
 def test_every_problem_is_listed_with_its_path(tmp_path):
-    path = write_config(tmp_path, """\
+    path = write_config(
+        tmp_path,
+        """\
         business: Studio Lumen
         timezone: Mars/Olympus
         currency: euro
@@ -73,7 +93,8 @@ def test_every_problem_is_listed_with_its_path(tmp_path):
           revenue_of_mars: {month: 3}
           email_open_rate: {month: {default: 0.4, 2026-13: 0.5}, fortnight: 0.3, year: 40}
           newsletter_new_subscribers: {week: lots}
-        """)
+        """,
+    )
     with pytest.raises(ConfigError) as info:
         load_config(path)
     paths = dict(info.value.problems)
@@ -123,7 +144,9 @@ def test_kpi_config_env_and_dotenv(tmp_path, monkeypatch):
 def test_check_reports_missing_credentials_by_path_without_values(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("MC_KEY_FOR_TEST", raising=False)
     path = write_config(tmp_path, BASE)
-    assert missing_credentials(load_config(path)) == ["sources.mailchimp.api_key (${MC_KEY_FOR_TEST} is not set)"]
+    assert missing_credentials(load_config(path)) == [
+        "sources.mailchimp.api_key (${MC_KEY_FOR_TEST} is not set)"
+    ]
     assert main(["check", "--config", str(path)]) == 2
     assert "sources.mailchimp.api_key" in capsys.readouterr().err
 
@@ -145,16 +168,25 @@ def test_sync_without_credentials_is_bad_input(tmp_path, monkeypatch, capsys):
     assert "sources.mailchimp.api_key" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["sync", "--as-of", "2026-02-30"], "--as-of: '2026-02-30' is not a date"),
-    (["sync", "--as-of", "2024-06-01"], "before history_start"),
-    (["sync", "--as-of", "2099-01-01"], "not a complete day yet"),
-    (["sync", "--as-of", "2026-11-01", "--source", "tiktok"], "--source: tiktok not in kpi.yaml"),
-    (["sync", "--as-of", "2026-11-01", "--start", "2026-10-10", "--end", "2026-10-01"], "is after --end"),
-    (["sync", "--as-of", "2026-11-01", "--end", "2026-11-05"], "is after as-of"),
-    (["report", "--period", "2026-13"], "--period"),
-    (["report", "--period", "next month"], "not a week, month, quarter or year"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["sync", "--as-of", "2026-02-30"], "--as-of: '2026-02-30' is not a date"),
+        (["sync", "--as-of", "2024-06-01"], "before history_start"),
+        (["sync", "--as-of", "2099-01-01"], "not a complete day yet"),
+        (
+            ["sync", "--as-of", "2026-11-01", "--source", "tiktok"],
+            "--source: tiktok not in kpi.yaml",
+        ),
+        (
+            ["sync", "--as-of", "2026-11-01", "--start", "2026-10-10", "--end", "2026-10-01"],
+            "is after --end",
+        ),
+        (["sync", "--as-of", "2026-11-01", "--end", "2026-11-05"], "is after as-of"),
+        (["report", "--period", "2026-13"], "--period"),
+        (["report", "--period", "next month"], "not a week, month, quarter or year"),
+    ],
+)
 def test_bad_command_line_values_exit_2(tmp_path, monkeypatch, capsys, argv, message):
     monkeypatch.setenv("MC_KEY_FOR_TEST", CREDENTIALS["mailchimp"]["api_key"])
     path = write_config(tmp_path, BASE)
@@ -172,9 +204,17 @@ def test_report_before_any_sync_exits_1(tmp_path, monkeypatch, capsys):
 def test_catalog_lists_every_kpi_with_its_formula(capsys):
     assert main(["catalog", "--config", "kpi.yaml"]) == 0
     out = capsys.readouterr().out
-    for kpi in ("newsletter_subscribers", "newsletter_new_subscribers", "newsletter_unsubscribes",
-                "newsletter_net_growth", "newsletter_churn_rate", "email_open_rate", "email_click_rate",
-                "email_click_to_open_rate", "newsletter_cold_subscriber_share"):
+    for kpi in (
+        "newsletter_subscribers",
+        "newsletter_new_subscribers",
+        "newsletter_unsubscribes",
+        "newsletter_net_growth",
+        "newsletter_churn_rate",
+        "email_open_rate",
+        "email_click_rate",
+        "email_click_to_open_rate",
+        "newsletter_cold_subscriber_share",
+    ):
         assert kpi in out
     assert "sum of unique_opens / sum of delivered" in out.lower()
 
@@ -202,17 +242,35 @@ def test_catalog_states_each_kpis_pacing(capsys):
     assert "projected by the cohorts that matured" in out and "never missed for want of time" in out
 
 
-@pytest.mark.parametrize("body, path, words", [
-    ("business: S\nhistory_start: 2025-13-01\n", "history_start", "date"),
-    ("business: S\nhistory_start: 2025-01-01\ntargets: {newsletter_new_subscribers: {month: .nan}}\n"
-     "sources: {mailchimp: {api_key: k-us6}}\n", "targets.newsletter_new_subscribers.month", "finite"),
-    ("business: S\nhistory_start: 2025-01-01\ntargets: {newsletter_new_subscribers: {year: -.inf}}\n"
-     "sources: {mailchimp: {api_key: k-us6}}\n", "targets.newsletter_new_subscribers.year", "finite"),
-    ("business: S\nhistory_start: 2025-01-01\nstatus: {at_risk_within: .nan}\n", "status.at_risk_within", ""),
-    ("business: S\nhistory_start: 2025-01-01\nfx: {USD: .inf}\n", "fx.USD", "finite"),
-    ("business: S\nhistory_start: 2025-01-01\nsources: {mailchimp: {api_key: k-us6, timeout: .inf}}\n",
-     "sources.mailchimp.timeout", ""),
-])
+@pytest.mark.parametrize(
+    "body, path, words",
+    [
+        ("business: S\nhistory_start: 2025-13-01\n", "history_start", "date"),
+        (
+            "business: S\nhistory_start: 2025-01-01\ntargets: {newsletter_new_subscribers: {month: .nan}}\n"
+            "sources: {mailchimp: {api_key: k-us6}}\n",
+            "targets.newsletter_new_subscribers.month",
+            "finite",
+        ),
+        (
+            "business: S\nhistory_start: 2025-01-01\ntargets: {newsletter_new_subscribers: {year: -.inf}}\n"
+            "sources: {mailchimp: {api_key: k-us6}}\n",
+            "targets.newsletter_new_subscribers.year",
+            "finite",
+        ),
+        (
+            "business: S\nhistory_start: 2025-01-01\nstatus: {at_risk_within: .nan}\n",
+            "status.at_risk_within",
+            "",
+        ),
+        ("business: S\nhistory_start: 2025-01-01\nfx: {USD: .inf}\n", "fx.USD", "finite"),
+        (
+            "business: S\nhistory_start: 2025-01-01\nsources: {mailchimp: {api_key: k-us6, timeout: .inf}}\n",
+            "sources.mailchimp.timeout",
+            "",
+        ),
+    ],
+)
 def test_impossible_values_are_named_by_path_not_a_traceback(tmp_path, capsys, body, path, words):
     config = tmp_path / "kpi.yaml"
     config.write_text(body)
@@ -232,7 +290,9 @@ def test_a_latin1_file_is_refused_with_its_line_and_how_to_fix_it(tmp_path, caps
     err = capsys.readouterr().err
     assert "line 1: not UTF-8 text (byte 0xe9)" in err and "save the file as UTF-8" in err
     assert "Traceback" not in err
-    config.write_bytes("\ufeffbusiness: Caf\u00e9 Lumen\nhistory_start: 2025-01-01\n".encode("utf-8"))
+    config.write_bytes(
+        "\ufeffbusiness: Caf\u00e9 Lumen\nhistory_start: 2025-01-01\n".encode("utf-8")
+    )
     assert load_config(config).business == "Caf\u00e9 Lumen"  # a BOM from Notepad is fine
 
 
@@ -248,7 +308,9 @@ def test_missing_credentials_come_with_every_other_problem_at_once(tmp_path, mon
 
 
 def test_a_duplicate_key_is_refused_by_its_line_not_the_last_one_winning(tmp_path, capsys):
-    path = write_config(tmp_path, """\
+    path = write_config(
+        tmp_path,
+        """\
         business: Studio Lumen
         history_start: 2025-01-01
         currency: EUR
@@ -257,11 +319,18 @@ def test_a_duplicate_key_is_refused_by_its_line_not_the_last_one_winning(tmp_pat
           manual: {path: data/x.csv}
         custom_kpis:
           - {id: treatments_performed, label: Treatments, domain: production, unit: count, unit: ratio}
-        """)
+        """,
+    )
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert ("currency", "duplicate key 'currency' (line 4; first on line 3)") in info.value.problems
-    assert ("custom_kpis.0.unit", "duplicate key 'unit' (line 8; first on line 8)") in info.value.problems
+    assert (
+        "custom_kpis.0.unit",
+        "duplicate key 'unit' (line 8; first on line 8)",
+    ) in info.value.problems
     assert main(["sync", "--config", str(path)]) == 2
-    assert "  - currency: duplicate key 'currency' (line 4; first on line 3)" in capsys.readouterr().err
+    assert (
+        "  - currency: duplicate key 'currency' (line 4; first on line 3)"
+        in capsys.readouterr().err
+    )
     assert not (tmp_path / "data").exists() and not (tmp_path / ".dagster").exists()

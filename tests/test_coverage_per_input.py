@@ -33,19 +33,50 @@ def _snapshots(config, kpis: tuple[str, ...]) -> dict[tuple[str, str, str], dict
     with duckdb.connect(str(path), read_only=True) as con:
         rows = con.execute(
             "select kpi_id, grain, period, actual, status, status_reason, projected, is_final "
-            f"from snapshots.kpi_snapshots where kpi_id in ({', '.join('?' for _ in kpis)})", list(kpis)).fetchall()
-    return {(r[0], r[1], r[2]): dict(zip(("actual", "status", "reason", "projected", "is_final"), r[3:], strict=True))
-            for r in rows}
+            f"from snapshots.kpi_snapshots where kpi_id in ({', '.join('?' for _ in kpis)})",
+            list(kpis),
+        ).fetchall()
+    return {
+        (r[0], r[1], r[2]): dict(
+            zip(("actual", "status", "reason", "projected", "is_final"), r[3:], strict=True)
+        )
+        for r in rows
+    }
 
 
-def test_a_back_dated_mailchimp_sync_scores_every_kpi_its_streams_covered(tmp_path, monkeypatch, later_sandbox):
+def test_a_back_dated_mailchimp_sync_scores_every_kpi_its_streams_covered(
+    tmp_path, monkeypatch, later_sandbox
+):
     live_environment(monkeypatch, later_sandbox, tmp_path)
-    monkeypatch.setenv("KPI_TODAY", PLATFORM_TODAY.isoformat())  # the run is back-dated, the platform is not
+    monkeypatch.setenv(
+        "KPI_TODAY", PLATFORM_TODAY.isoformat()
+    )  # the run is back-dated, the platform is not
     config = subset_config(tmp_path, later_sandbox, ["mailchimp"], dt.date(2026, 9, 1))
-    assert main(["sync", "--config", str(config), "--start", "2026-09-01", "--end", "2026-11-26",
-                 "--as-of", "2026-11-26"]) == 0
-    kpis = ("email_open_rate", "email_click_rate", "newsletter_new_subscribers", "newsletter_unsubscribes",
-            "newsletter_net_growth", "newsletter_churn_rate", "newsletter_cold_subscriber_share")
+    assert (
+        main(
+            [
+                "sync",
+                "--config",
+                str(config),
+                "--start",
+                "2026-09-01",
+                "--end",
+                "2026-11-26",
+                "--as-of",
+                "2026-11-26",
+            ]
+        )
+        == 0
+    )
+    kpis = (
+        "email_open_rate",
+        "email_click_rate",
+        "newsletter_new_subscribers",
+        "newsletter_unsubscribes",
+        "newsletter_net_growth",
+        "newsletter_churn_rate",
+        "newsletter_cold_subscriber_share",
+    )
     snaps = _snapshots(config, kpis)
     world = later_sandbox.world
     october = (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
@@ -55,30 +86,41 @@ def test_a_back_dated_mailchimp_sync_scores_every_kpi_its_streams_covered(tmp_pa
         assert row["actual"] == pytest.approx(truth(world, kpi, *october), rel=1e-6), kpi
         # the open month is scored up to the back-dated as-of too
         assert snaps[(kpi, "month", "2026-11")]["status"] != "no_data", kpi
-    assert snaps[("newsletter_new_subscribers", "month", "2026-11")]["actual"] == \
-        truth(world, "newsletter_new_subscribers", dt.date(2026, 11, 1), dt.date(2026, 11, 26))
+    assert snaps[("newsletter_new_subscribers", "month", "2026-11")]["actual"] == truth(
+        world, "newsletter_new_subscribers", dt.date(2026, 11, 1), dt.date(2026, 11, 26)
+    )
     # membership is only reported as of now: the cold share has no value, and says exactly why
     cold = snaps[("newsletter_cold_subscriber_share", "month", "2026-11")]
     assert cold["status"] == "no_data"
-    assert cold["reason"].startswith("mailchimp/members is only reported as of today"), cold["reason"]
+    assert cold["reason"].startswith("mailchimp/members is only reported as of today"), cold[
+        "reason"
+    ]
 
 
 def test_a_failing_invitees_stream_does_not_blank_intro_calls(tmp_path, monkeypatch, sandbox):
     live_environment(monkeypatch, sandbox, tmp_path)
     config = subset_config(tmp_path, sandbox, ["calendly", "stripe"], dt.date(2026, 10, 1))
     sandbox.calendly.server.inject(r"/scheduled_events/[^/]+/invitees", status=400, times=100000)
-    assert main(["sync", "--config", str(config), "--history", "--as-of", str(AS_OF)]) == 1  # the invitees stream failed
+    assert (
+        main(["sync", "--config", str(config), "--history", "--as-of", str(AS_OF)]) == 1
+    )  # the invitees stream failed
     snaps = _snapshots(config, ("intro_calls", "call_conversion_rate"))
     world = sandbox.world
     october = snaps[("intro_calls", "month", "2026-10")]
     assert october["status"] != "no_data", october
-    assert october["actual"] == truth(world, "intro_calls", dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+    assert october["actual"] == truth(
+        world, "intro_calls", dt.date(2026, 10, 1), dt.date(2026, 10, 31)
+    )
     # the conversion cohort does read the invitees: it says which stream failed
     cohort = snaps[("call_conversion_rate", "month", "2026-10")]
-    assert cohort["status"] == "no_data" and cohort["reason"].startswith("calendly/invitees never loaded"), cohort
+    assert cohort["status"] == "no_data" and cohort["reason"].startswith(
+        "calendly/invitees never loaded"
+    ), cohort
 
 
-def test_the_csv_covers_each_custom_kpi_through_its_last_date_entered(tmp_path, monkeypatch, sandbox):
+def test_the_csv_covers_each_custom_kpi_through_its_last_date_entered(
+    tmp_path, monkeypatch, sandbox
+):
     """Owners type their numbers in weekly, a few days late: weeks not typed in yet are no zeros."""
     live_environment(monkeypatch, sandbox, tmp_path)
     csv = tmp_path / "manual.csv"
@@ -111,8 +153,9 @@ def test_the_csv_covers_each_custom_kpi_through_its_last_date_entered(tmp_path, 
     from kpi_pipeline.warehouse.database import Warehouse
 
     settings = load_config(config)
-    assert loaded_through(Warehouse(settings.warehouse_path, settings.business_id), settings)["manual"] == \
-        dt.date(2026, 11, 1)
+    assert loaded_through(Warehouse(settings.warehouse_path, settings.business_id), settings)[
+        "manual"
+    ] == dt.date(2026, 11, 1)
 
 
 def _manual_csv():
@@ -124,8 +167,10 @@ def _manual_csv():
 def test_a_business_that_starts_mid_year_shows_its_year_as_partial(tmp_path, monkeypatch, sandbox):
     live_environment(monkeypatch, sandbox, tmp_path)
     config = subset_config(tmp_path, sandbox, ["calendly", "stripe"], dt.date(2026, 6, 1))
-    config.write_text(config.read_text() + "targets:\n  intro_calls: {year: 400, month: 30}\n"
-                      "  revenue: {year: 100000}\n")
+    config.write_text(
+        config.read_text() + "targets:\n  intro_calls: {year: 400, month: 30}\n"
+        "  revenue: {year: 100000}\n"
+    )
     assert main(["sync", "--config", str(config), "--history", "--as-of", str(AS_OF)]) == 0
     snaps = _snapshots(config, ("intro_calls", "revenue"))
     world = sandbox.world

@@ -9,25 +9,105 @@ from kpi_pipeline.orchestration.defs import build_definitions
 from kpi_pipeline.sql.models import SQL_DIR
 
 GRAPH = {
-    "kpis/ad_campaign_days": ("kpis", ['staging/stg_google_ads__campaign_days', 'staging/stg_meta_ads__campaign_days']),
+    "kpis/ad_campaign_days": (
+        "kpis",
+        ["staging/stg_google_ads__campaign_days", "staging/stg_meta_ads__campaign_days"],
+    ),
     "kpis/calendar_windows": ("kpis", []),
     "kpis/catalog": ("kpis", []),
-    "kpis/coverage": ("kpis", ['raw/calendly__invitees', 'raw/calendly__scheduled_events', 'raw/ga4__traffic_daily', 'raw/ga4__users_by_period', 'raw/ga4__users_comparisons', 'raw/google_ads__campaign_daily', 'raw/hubspot__contacts', 'raw/hubspot__deals', 'raw/instagram__account', 'raw/instagram__daily_totals', 'raw/instagram__follower_count', 'raw/mailchimp__campaign_opens', 'raw/mailchimp__campaign_reports', 'raw/mailchimp__growth_history', 'raw/mailchimp__list_activity', 'raw/mailchimp__lists', 'raw/mailchimp__members', 'raw/manual__metrics', 'raw/meta_ads__campaign_insights', 'raw/stripe__balance_transactions', 'raw/stripe__charges', 'raw/stripe__customers', 'raw/stripe__invoices']),
-    "kpis/customer_first_orders": ("kpis", ['staging/stg_stripe__charges']),
-    "kpis/customer_windows": ("kpis", ['kpis/calendar_windows', 'kpis/customer_first_orders', 'staging/stg_stripe__charges']),
-    "kpis/ga4_user_ranges": ("kpis", ['staging/stg_ga4__traffic_daily', 'staging/stg_ga4__users_by_range']),
-    "kpis/instagram_follower_levels": ("kpis", ['staging/stg_instagram__account_snapshots', 'staging/stg_instagram__daily']),
-    "kpis/kpi_cohort_members": ("kpis", ['kpis/parameters', 'staging/stg_calendly__events', 'staging/stg_calendly__invitees', 'staging/stg_hubspot__contacts', 'staging/stg_stripe__charges']),
-    "kpis/kpi_daily": ("kpis", ['kpis/ad_campaign_days', 'kpis/customer_first_orders', 'kpis/instagram_follower_levels', 'kpis/kpi_cohort_members', 'kpis/kpi_daily_custom', 'kpis/kpi_zero_days', 'kpis/newsletter_subscriber_levels', 'kpis/traffic_channel_days', 'staging/stg_calendly__events', 'staging/stg_ga4__traffic_daily', 'staging/stg_hubspot__contacts', 'staging/stg_instagram__daily', 'staging/stg_mailchimp__campaigns', 'staging/stg_mailchimp__list_activity', 'staging/stg_mailchimp__member_engagement', 'staging/stg_stripe__balance_transactions', 'staging/stg_stripe__charges', 'staging/stg_stripe__invoice_lines']),
-    "kpis/kpi_daily_custom": ("kpis", ['staging/stg_manual__metrics']),
-    "kpis/kpi_ranges": ("kpis", ['kpis/customer_windows', 'kpis/ga4_user_ranges']),
-    "kpis/kpi_values": ("kpis", ['kpis/catalog', 'kpis/kpi_window_values']),
-    "kpis/kpi_window_values": ("kpis", ['kpis/calendar_windows', 'kpis/catalog', 'kpis/kpi_daily', 'kpis/kpi_ranges']),
-    "kpis/kpi_zero_days": ("kpis", ['kpis/catalog', 'kpis/coverage']),
-    "kpis/newsletter_subscriber_levels": ("kpis", ['staging/stg_mailchimp__growth_history', 'staging/stg_mailchimp__list_activity', 'staging/stg_mailchimp__list_snapshots']),
+    "kpis/coverage": (
+        "kpis",
+        [
+            "raw/calendly__invitees",
+            "raw/calendly__scheduled_events",
+            "raw/ga4__traffic_daily",
+            "raw/ga4__users_by_period",
+            "raw/ga4__users_comparisons",
+            "raw/google_ads__campaign_daily",
+            "raw/hubspot__contacts",
+            "raw/hubspot__deals",
+            "raw/instagram__account",
+            "raw/instagram__daily_totals",
+            "raw/instagram__follower_count",
+            "raw/mailchimp__campaign_opens",
+            "raw/mailchimp__campaign_reports",
+            "raw/mailchimp__growth_history",
+            "raw/mailchimp__list_activity",
+            "raw/mailchimp__lists",
+            "raw/mailchimp__members",
+            "raw/manual__metrics",
+            "raw/meta_ads__campaign_insights",
+            "raw/stripe__balance_transactions",
+            "raw/stripe__charges",
+            "raw/stripe__customers",
+            "raw/stripe__invoices",
+        ],
+    ),
+    "kpis/customer_first_orders": ("kpis", ["staging/stg_stripe__charges"]),
+    "kpis/customer_windows": (
+        "kpis",
+        ["kpis/calendar_windows", "kpis/customer_first_orders", "staging/stg_stripe__charges"],
+    ),
+    "kpis/ga4_user_ranges": (
+        "kpis",
+        ["staging/stg_ga4__traffic_daily", "staging/stg_ga4__users_by_range"],
+    ),
+    "kpis/instagram_follower_levels": (
+        "kpis",
+        ["staging/stg_instagram__account_snapshots", "staging/stg_instagram__daily"],
+    ),
+    "kpis/kpi_cohort_members": (
+        "kpis",
+        [
+            "kpis/parameters",
+            "staging/stg_calendly__events",
+            "staging/stg_calendly__invitees",
+            "staging/stg_hubspot__contacts",
+            "staging/stg_stripe__charges",
+        ],
+    ),
+    "kpis/kpi_daily": (
+        "kpis",
+        [
+            "kpis/ad_campaign_days",
+            "kpis/customer_first_orders",
+            "kpis/instagram_follower_levels",
+            "kpis/kpi_cohort_members",
+            "kpis/kpi_daily_custom",
+            "kpis/kpi_zero_days",
+            "kpis/newsletter_subscriber_levels",
+            "kpis/traffic_channel_days",
+            "staging/stg_calendly__events",
+            "staging/stg_ga4__traffic_daily",
+            "staging/stg_hubspot__contacts",
+            "staging/stg_instagram__daily",
+            "staging/stg_mailchimp__campaigns",
+            "staging/stg_mailchimp__list_activity",
+            "staging/stg_mailchimp__member_engagement",
+            "staging/stg_stripe__balance_transactions",
+            "staging/stg_stripe__charges",
+            "staging/stg_stripe__invoice_lines",
+        ],
+    ),
+    "kpis/kpi_daily_custom": ("kpis", ["staging/stg_manual__metrics"]),
+    "kpis/kpi_ranges": ("kpis", ["kpis/customer_windows", "kpis/ga4_user_ranges"]),
+    "kpis/kpi_values": ("kpis", ["kpis/catalog", "kpis/kpi_window_values"]),
+    "kpis/kpi_window_values": (
+        "kpis",
+        ["kpis/calendar_windows", "kpis/catalog", "kpis/kpi_daily", "kpis/kpi_ranges"],
+    ),
+    "kpis/kpi_zero_days": ("kpis", ["kpis/catalog", "kpis/coverage"]),
+    "kpis/newsletter_subscriber_levels": (
+        "kpis",
+        [
+            "staging/stg_mailchimp__growth_history",
+            "staging/stg_mailchimp__list_activity",
+            "staging/stg_mailchimp__list_snapshots",
+        ],
+    ),
     "kpis/parameters": ("kpis", []),
-    "kpis/traffic_channel_days": ("kpis", ['staging/stg_ga4__traffic_daily']),
-    "published/analytics_duckdb": ("reports", ['reports/scorecard', 'snapshots/alerts']),
+    "kpis/traffic_channel_days": ("kpis", ["staging/stg_ga4__traffic_daily"]),
+    "published/analytics_duckdb": ("reports", ["reports/scorecard", "snapshots/alerts"]),
     "raw/calendly__invitees": ("calendly", []),
     "raw/calendly__scheduled_events": ("calendly", []),
     "raw/ga4__traffic_daily": ("ga4", []),
@@ -51,29 +131,64 @@ GRAPH = {
     "raw/stripe__charges": ("stripe", []),
     "raw/stripe__customers": ("stripe", []),
     "raw/stripe__invoices": ("stripe", []),
-    "reports/scorecard": ("reports", ['snapshots/kpi_snapshots']),
-    "snapshots/alerts": ("reports", ['reports/scorecard', 'snapshots/kpi_snapshots']),
-    "snapshots/kpi_snapshots": ("snapshots", ['kpis/kpi_cohort_members', 'kpis/kpi_values', 'kpis/kpi_window_values', 'snapshots/targets']),
+    "reports/scorecard": ("reports", ["snapshots/kpi_snapshots"]),
+    "snapshots/alerts": ("reports", ["reports/scorecard", "snapshots/kpi_snapshots"]),
+    "snapshots/kpi_snapshots": (
+        "snapshots",
+        [
+            "kpis/kpi_cohort_members",
+            "kpis/kpi_values",
+            "kpis/kpi_window_values",
+            "snapshots/targets",
+        ],
+    ),
     "snapshots/targets": ("snapshots", []),
-    "staging/stg_calendly__events": ("staging", ['kpis/parameters', 'raw/calendly__scheduled_events']),
-    "staging/stg_calendly__invitees": ("staging", ['raw/calendly__invitees']),
-    "staging/stg_ga4__traffic_daily": ("staging", ['raw/ga4__traffic_daily']),
-    "staging/stg_ga4__users_by_range": ("staging", ['raw/ga4__users_by_period', 'raw/ga4__users_comparisons']),
-    "staging/stg_google_ads__campaign_days": ("staging", ['raw/google_ads__campaign_daily', 'staging/stg_settings__fx_rates']),
-    "staging/stg_hubspot__contacts": ("staging", ['kpis/parameters', 'raw/hubspot__contacts']),
-    "staging/stg_instagram__account_snapshots": ("staging", ['raw/instagram__account']),
-    "staging/stg_instagram__daily": ("staging", ['raw/instagram__daily_totals', 'raw/instagram__follower_count']),
-    "staging/stg_mailchimp__campaigns": ("staging", ['raw/mailchimp__campaign_reports']),
-    "staging/stg_mailchimp__growth_history": ("staging", ['raw/mailchimp__growth_history']),
-    "staging/stg_mailchimp__list_activity": ("staging", ['raw/mailchimp__list_activity']),
-    "staging/stg_mailchimp__list_snapshots": ("staging", ['raw/mailchimp__lists']),
-    "staging/stg_mailchimp__member_engagement": ("staging", ['raw/mailchimp__campaign_opens', 'raw/mailchimp__members']),
-    "staging/stg_manual__metrics": ("staging", ['raw/manual__metrics']),
-    "staging/stg_meta_ads__campaign_days": ("staging", ['raw/meta_ads__campaign_insights', 'staging/stg_settings__fx_rates']),
-    "staging/stg_settings__fx_rates": ("staging", ['kpis/parameters']),
-    "staging/stg_stripe__balance_transactions": ("staging", ['raw/stripe__balance_transactions', 'staging/stg_settings__fx_rates']),
-    "staging/stg_stripe__charges": ("staging", ['raw/stripe__balance_transactions', 'raw/stripe__charges', 'raw/stripe__customers']),
-    "staging/stg_stripe__invoice_lines": ("staging", ['raw/stripe__invoices', 'staging/stg_settings__fx_rates']),
+    "staging/stg_calendly__events": (
+        "staging",
+        ["kpis/parameters", "raw/calendly__scheduled_events"],
+    ),
+    "staging/stg_calendly__invitees": ("staging", ["raw/calendly__invitees"]),
+    "staging/stg_ga4__traffic_daily": ("staging", ["raw/ga4__traffic_daily"]),
+    "staging/stg_ga4__users_by_range": (
+        "staging",
+        ["raw/ga4__users_by_period", "raw/ga4__users_comparisons"],
+    ),
+    "staging/stg_google_ads__campaign_days": (
+        "staging",
+        ["raw/google_ads__campaign_daily", "staging/stg_settings__fx_rates"],
+    ),
+    "staging/stg_hubspot__contacts": ("staging", ["kpis/parameters", "raw/hubspot__contacts"]),
+    "staging/stg_instagram__account_snapshots": ("staging", ["raw/instagram__account"]),
+    "staging/stg_instagram__daily": (
+        "staging",
+        ["raw/instagram__daily_totals", "raw/instagram__follower_count"],
+    ),
+    "staging/stg_mailchimp__campaigns": ("staging", ["raw/mailchimp__campaign_reports"]),
+    "staging/stg_mailchimp__growth_history": ("staging", ["raw/mailchimp__growth_history"]),
+    "staging/stg_mailchimp__list_activity": ("staging", ["raw/mailchimp__list_activity"]),
+    "staging/stg_mailchimp__list_snapshots": ("staging", ["raw/mailchimp__lists"]),
+    "staging/stg_mailchimp__member_engagement": (
+        "staging",
+        ["raw/mailchimp__campaign_opens", "raw/mailchimp__members"],
+    ),
+    "staging/stg_manual__metrics": ("staging", ["raw/manual__metrics"]),
+    "staging/stg_meta_ads__campaign_days": (
+        "staging",
+        ["raw/meta_ads__campaign_insights", "staging/stg_settings__fx_rates"],
+    ),
+    "staging/stg_settings__fx_rates": ("staging", ["kpis/parameters"]),
+    "staging/stg_stripe__balance_transactions": (
+        "staging",
+        ["raw/stripe__balance_transactions", "staging/stg_settings__fx_rates"],
+    ),
+    "staging/stg_stripe__charges": (
+        "staging",
+        ["raw/stripe__balance_transactions", "raw/stripe__charges", "raw/stripe__customers"],
+    ),
+    "staging/stg_stripe__invoice_lines": (
+        "staging",
+        ["raw/stripe__invoices", "staging/stg_settings__fx_rates"],
+    ),
 }
 
 
@@ -83,7 +198,10 @@ def test_asset_graph_snapshot():
     actual = {}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        actual[key.to_user_string()] = (node.group_name, sorted(k.to_user_string() for k in node.parent_keys))
+        actual[key.to_user_string()] = (
+            node.group_name,
+            sorted(k.to_user_string() for k in node.parent_keys),
+        )
     assert actual == GRAPH
 
 
@@ -114,7 +232,10 @@ def test_partitions_fit_the_data_and_every_writer_is_in_the_pool():
             daily.add(name)
             partitions = node.partitions_def
             assert isinstance(partitions, dg.DailyPartitionsDefinition)
-            assert partitions.timezone == "Europe/Brussels" and partitions.start.date().isoformat() == "2025-10-01"
+            assert (
+                partitions.timezone == "Europe/Brussels"
+                and partitions.start.date().isoformat() == "2025-10-01"
+            )
             assert node.backfill_policy == dg.BackfillPolicy.single_run()
         else:
             assert node.partitions_def is None, name
@@ -123,11 +244,20 @@ def test_partitions_fit_the_data_and_every_writer_is_in_the_pool():
         if name != "reports/scorecard":
             assert node.pools == {"duckdb"}, name
     assert daily == {
-        "raw/calendly__invitees", "raw/calendly__scheduled_events", "raw/ga4__traffic_daily",
-        "raw/ga4__users_by_period", "raw/ga4__users_comparisons", "raw/google_ads__campaign_daily",
-        "raw/instagram__daily_totals", "raw/instagram__follower_count",
-        "raw/mailchimp__campaign_opens", "raw/mailchimp__campaign_reports", "raw/mailchimp__list_activity",
-        "raw/meta_ads__campaign_insights", "raw/stripe__invoices"}
+        "raw/calendly__invitees",
+        "raw/calendly__scheduled_events",
+        "raw/ga4__traffic_daily",
+        "raw/ga4__users_by_period",
+        "raw/ga4__users_comparisons",
+        "raw/google_ads__campaign_daily",
+        "raw/instagram__daily_totals",
+        "raw/instagram__follower_count",
+        "raw/mailchimp__campaign_opens",
+        "raw/mailchimp__campaign_reports",
+        "raw/mailchimp__list_activity",
+        "raw/meta_ads__campaign_insights",
+        "raw/stripe__invoices",
+    }
 
 
 def test_loading_the_definitions_prints_no_beta_warning():
@@ -139,20 +269,29 @@ def test_loading_the_definitions_prints_no_beta_warning():
 
         import kpi_pipeline.orchestration.assets as assets
 
-        importlib.reload(assets)  # the package silences the beta features it relies on, in one place
+        importlib.reload(
+            assets
+        )  # the package silences the beta features it relies on, in one place
         build_definitions(load_config("kpi.yaml"))
-    assert not [w for w in caught if "Beta" in type(w.message).__name__], [str(w.message) for w in caught]
+    assert not [w for w in caught if "Beta" in type(w.message).__name__], [
+        str(w.message) for w in caught
+    ]
 
 
 def test_jobs_schedule_and_sensor():
     defs = build_definitions(load_config("kpi.yaml"))
     schedule = defs.resolve_schedule_def("nightly_sync")
-    assert schedule.cron_schedule == "0 3 * * *" and schedule.execution_timezone == "Europe/Brussels"
+    assert (
+        schedule.cron_schedule == "0 3 * * *" and schedule.execution_timezone == "Europe/Brussels"
+    )
     assert schedule.job_name == "nightly"
     refresh = defs.resolve_job_def("refresh")
     assert not any(k.path[0] == "raw" for k in refresh.asset_layer.selected_asset_keys)
     assert defs.resolve_sensor_def("refresh_after_failed_sync").job_name == "refresh"
-    assert defs.resolve_sensor_def("alert_on_failed_run").default_status == dg.DefaultSensorStatus.RUNNING
+    assert (
+        defs.resolve_sensor_def("alert_on_failed_run").default_status
+        == dg.DefaultSensorStatus.RUNNING
+    )
 
 
 def test_schedule_requests_yesterdays_partition_each_stream_refetching_its_lookback():
@@ -162,16 +301,21 @@ def test_schedule_requests_yesterdays_partition_each_stream_refetching_its_lookb
     defs = build_definitions(settings)
     schedule = defs.resolve_schedule_def("nightly_sync")
     when = dt.datetime(2026, 11, 28, 3, 0, tzinfo=settings.tz)
-    with dg.build_schedule_context(scheduled_execution_time=when,
-                                   repository_def=defs.get_repository_def()) as context:
+    with dg.build_schedule_context(
+        scheduled_execution_time=when, repository_def=defs.get_repository_def()
+    ) as context:
         request = schedule.evaluate_tick(context).run_requests[0]
     assert request.tags["kpi/as_of"] == "2026-11-27"
     assert request.tags["kpi/window"] == "lookback"
-    assert request.partition_key == "2026-11-27"  # one partition per daily stream, not 90 days' worth
+    assert (
+        request.partition_key == "2026-11-27"
+    )  # one partition per daily stream, not 90 days' worth
     assert "dagster/asset_partition_range_start" not in request.tags
 
 
-def test_every_asset_links_its_code_and_sources_and_snapshots_say_when_they_are_stale(tmp_path, monkeypatch):
+def test_every_asset_links_its_code_and_sources_and_snapshots_say_when_they_are_stale(
+    tmp_path, monkeypatch
+):
     settings = load_config("kpi.yaml")
     defs = build_definitions(settings)
     graph = defs.resolve_asset_graph()
@@ -180,26 +324,41 @@ def test_every_asset_links_its_code_and_sources_and_snapshots_say_when_they_are_
         refs = node.metadata["dagster/code_references"].code_references
         path = refs[0].file_path
         name = key.to_user_string()
-        if name in ("kpis/kpi_daily", "kpis/kpi_ranges"):  # generated from the KPIs' formulas in the catalog
+        if name in (
+            "kpis/kpi_daily",
+            "kpis/kpi_ranges",
+        ):  # generated from the KPIs' formulas in the catalog
             assert path.endswith("dbt_like_sql/kpis/catalog.yml"), name
             assert "as kpi_id" in node.metadata["sql"].md_str, name  # its SQL is shown instead
-        elif name.startswith("staging/stg_") and name != "staging/stg_settings__fx_rates":  # the platform's own
-            assert path.endswith(f"connectors/{name.removeprefix('staging/stg_').split('__')[0]}/{name}.sql"), name
+        elif (
+            name.startswith("staging/stg_") and name != "staging/stg_settings__fx_rates"
+        ):  # the platform's own
+            assert path.endswith(
+                f"connectors/{name.removeprefix('staging/stg_').split('__')[0]}/{name}.sql"
+            ), name
         elif name.startswith("staging/") or (SQL_DIR / f"{name}.sql").exists():
             assert path.endswith(f"dbt_like_sql/{name}.sql"), name
         elif name.startswith("raw/"):
-            assert path.endswith(f"connectors/{name.split('/')[1].split('__')[0]}/connector.py"), name
+            assert path.endswith(f"connectors/{name.split('/')[1].split('__')[0]}/connector.py"), (
+                name
+            )
         else:
             assert path.endswith(".py") and refs[0].line_number > 1, name
         policy = node.freshness_policy
         if name.startswith("raw/") or name == "snapshots/kpi_snapshots":
             # nightly at 03:00: stale when not materialized in the 24 hours before 06:00
             assert isinstance(policy, dg.FreshnessPolicy) and policy.deadline_cron == "0 6 * * *"
-            assert policy.timezone == "Europe/Brussels" and policy.lower_bound_delta.total_seconds() == 86400
+            assert (
+                policy.timezone == "Europe/Brussels"
+                and policy.lower_bound_delta.total_seconds() == 86400
+            )
     checks = {k.name for k in graph.asset_check_keys if k.asset_key.path[0] == "staging"}
     assert checks == {"keys_and_values", "row_count"}
-    charges = next(k for k in graph.asset_check_keys if k.asset_key.path[-1] == "stg_stripe__charges"
-                   and k.name == "keys_and_values")
+    charges = next(
+        k
+        for k in graph.asset_check_keys
+        if k.asset_key.path[-1] == "stg_stripe__charges" and k.name == "keys_and_values"
+    )
     assert "one row per business_id, charge_id" in graph.get_check_spec(charges).description
 
 
@@ -210,26 +369,59 @@ def test_the_code_location_is_named_after_the_business_and_freshness_is_on(tmp_p
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     (tmp_path / "home").mkdir()
-    (tmp_path / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")  # an older instance
+    (tmp_path / "home" / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\n"
+    )  # an older instance
     home = ensure_instance(load_config("kpi.yaml"))
     workspace = yaml.safe_load((home / "workspace.yaml").read_text())
     location = workspace["load_from"][0]["python_file"]
-    assert location["location_name"] == "studio_lumen" and location["relative_path"].endswith("/definitions.py")
+    assert location["location_name"] == "studio_lumen" and location["relative_path"].endswith(
+        "/definitions.py"
+    )
     assert yaml.safe_load((home / "dagster.yaml").read_text())["freshness"] == {"enabled": True}
 
 
 # A business runs only its own work (docs/ARCHITECTURE.md#a-business-runs-only-its-own-models):
 # a Mailchimp-only business's nightly job, step by step, written out by hand.
 MAILCHIMP_ONLY_STEPS = {
-    *(f"raw__mailchimp__{s}" for s in ("campaign_opens", "campaign_reports", "growth_history", "list_activity",
-                                       "lists", "members")),
-    *(f"staging__stg_mailchimp__{e}" for e in ("campaigns", "growth_history", "list_activity", "list_snapshots",
-                                               "member_engagement")),
-    "kpis__newsletter_subscriber_levels", "kpis__kpi_daily", "kpis__kpi_ranges", "kpis__kpi_zero_days",
-    "kpis__kpi_window_values", "kpis__kpi_values", "kpis__kpi_values_ratios_between_zero_and_one",
-    "kpis__catalog", "kpis__parameters", "kpis__calendar_windows", "kpis__coverage",
-    "snapshots__targets", "snapshots__kpi_snapshots", "snapshots__kpi_snapshots_sources_fresh",
-    "snapshots__alerts", "reports__scorecard", "published__analytics_duckdb",
+    *(
+        f"raw__mailchimp__{s}"
+        for s in (
+            "campaign_opens",
+            "campaign_reports",
+            "growth_history",
+            "list_activity",
+            "lists",
+            "members",
+        )
+    ),
+    *(
+        f"staging__stg_mailchimp__{e}"
+        for e in (
+            "campaigns",
+            "growth_history",
+            "list_activity",
+            "list_snapshots",
+            "member_engagement",
+        )
+    ),
+    "kpis__newsletter_subscriber_levels",
+    "kpis__kpi_daily",
+    "kpis__kpi_ranges",
+    "kpis__kpi_zero_days",
+    "kpis__kpi_window_values",
+    "kpis__kpi_values",
+    "kpis__kpi_values_ratios_between_zero_and_one",
+    "kpis__catalog",
+    "kpis__parameters",
+    "kpis__calendar_windows",
+    "kpis__coverage",
+    "snapshots__targets",
+    "snapshots__kpi_snapshots",
+    "snapshots__kpi_snapshots_sources_fresh",
+    "snapshots__alerts",
+    "reports__scorecard",
+    "published__analytics_duckdb",
 }
 
 
@@ -239,9 +431,13 @@ def _subset_settings(tmp_path, monkeypatch, sources):
     from connectors.sandbox import CREDENTIALS
     from tests.conftest import credential_variables, subset_config
 
-    for variable, value in credential_variables(CREDENTIALS.__getitem__, sources).items():  # the sandbox's
+    for variable, value in credential_variables(
+        CREDENTIALS.__getitem__, sources
+    ).items():  # the sandbox's
         monkeypatch.setenv(variable, value)
-    sandbox = SimpleNamespace(urls={s: "http://127.0.0.1:9" for s in ("mailchimp", "stripe", "calendly", "hubspot")})
+    sandbox = SimpleNamespace(
+        urls={s: "http://127.0.0.1:9" for s in ("mailchimp", "stripe", "calendly", "hubspot")}
+    )
     return load_config(subset_config(tmp_path, sandbox, sources, dt.date(2026, 11, 1)))
 
 
@@ -253,19 +449,35 @@ def test_a_one_source_business_runs_only_its_own_steps(tmp_path, monkeypatch):
     # its daily KPI model is assembled from its own KPIs' formulas: no branch of another platform's
     sql = defs.resolve_asset_graph().get(dg.AssetKey(["kpis", "kpi_daily"])).metadata["sql"].md_str
     assert "'email_open_rate' as kpi_id" in sql
-    assert "'revenue' as kpi_id" not in sql and "stripe" not in sql and "kpi_daily_custom" not in sql
+    assert (
+        "'revenue' as kpi_id" not in sql and "stripe" not in sql and "kpi_daily_custom" not in sql
+    )
     # the snapshots do not wait for conversion cohorts no configured source feeds
-    parents = defs.resolve_asset_graph().get(dg.AssetKey(["snapshots", "kpi_snapshots"])).parent_keys
+    parents = (
+        defs.resolve_asset_graph().get(dg.AssetKey(["snapshots", "kpi_snapshots"])).parent_keys
+    )
     assert dg.AssetKey(["kpis", "kpi_cohort_members"]) not in parents
 
 
-def test_a_model_read_by_a_kept_one_stays_with_the_other_sources_table_read_empty(tmp_path, monkeypatch):
+def test_a_model_read_by_a_kept_one_stays_with_the_other_sources_table_read_empty(
+    tmp_path, monkeypatch
+):
     # Stripe alone: the conversion cohorts read Calendly's and HubSpot's staging too (empty here)
     settings = _subset_settings(tmp_path, monkeypatch, ["stripe"])
     graph = build_definitions(settings).resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert {"kpis/kpi_cohort_members", "staging/stg_calendly__invitees", "staging/stg_hubspot__contacts",
-            "staging/stg_settings__fx_rates", "kpis/customer_windows"} <= keys
+    assert {
+        "kpis/kpi_cohort_members",
+        "staging/stg_calendly__invitees",
+        "staging/stg_hubspot__contacts",
+        "staging/stg_settings__fx_rates",
+        "kpis/customer_windows",
+    } <= keys
     assert not {k for k in keys if k.startswith(("raw/calendly", "raw/hubspot", "raw/mailchimp"))}
-    assert not {k for k in keys if "mailchimp" in k or "ga4" in k or "ad_campaign" in k or "instagram" in k}
-    assert "'revenue' as kpi_id" in graph.get(dg.AssetKey(["kpis", "kpi_daily"])).metadata["sql"].md_str
+    assert not {
+        k for k in keys if "mailchimp" in k or "ga4" in k or "ad_campaign" in k or "instagram" in k
+    }
+    assert (
+        "'revenue' as kpi_id"
+        in graph.get(dg.AssetKey(["kpis", "kpi_daily"])).metadata["sql"].md_str
+    )

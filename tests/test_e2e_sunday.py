@@ -28,14 +28,20 @@ def values(sandbox, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     folder = tmp_path_factory.mktemp("sunday")
     live_environment(mp, sandbox, folder)
-    settings = load_config(subset_config(folder, sandbox, SOURCES, HISTORY_START, week_start="sunday"))
+    settings = load_config(
+        subset_config(folder, sandbox, SOURCES, HISTORY_START, week_start="sunday")
+    )
     out = io.StringIO()
     outcome = run_pipeline(settings, AS_OF, start=HISTORY_START, end=AS_OF, out=out)
     assert outcome.success, out.getvalue()
     con = duckdb.connect(str(settings.published_path), read_only=True)
-    rows = con.execute("select kpi_id, grain, period_start, period_end, value from kpis.kpi_values "
-                       "where dimension is null").fetchall()
-    snaps = con.execute("select kpi_id, grain, period, period_start from snapshots.kpi_snapshots").fetchall()
+    rows = con.execute(
+        "select kpi_id, grain, period_start, period_end, value from kpis.kpi_values "
+        "where dimension is null"
+    ).fetchall()
+    snaps = con.execute(
+        "select kpi_id, grain, period, period_start from snapshots.kpi_snapshots"
+    ).fetchall()
     con.close()
     yield settings, {(k, g, s): (e, v) for k, g, s, e, v in rows}, snaps
     mp.undo()
@@ -55,21 +61,38 @@ def test_every_kpi_of_every_period_matches_the_worlds_events(values, sandbox, gr
             if expected is None:
                 assert actual is None, (kpi, grain, start)
             else:
-                assert actual == pytest.approx(expected, rel=1e-9), (kpi, grain, start, actual, expected)
+                assert actual == pytest.approx(expected, rel=1e-9), (
+                    kpi,
+                    grain,
+                    start,
+                    actual,
+                    expected,
+                )
             checked += 1
     days = (AS_OF - HISTORY_START).days + 1
-    assert checked == len(kpis) * {"day": days, "week": 46, "month": 11, "quarter": 4, "year": 1}[grain]
+    assert (
+        checked
+        == len(kpis) * {"day": days, "week": 46, "month": 11, "quarter": 4, "year": 1}[grain]
+    )
 
 
 def test_the_clock_changes_fall_inside_the_checked_days(sandbox):
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo("Europe/Brussels")
-    offsets = {dt.datetime(2026, m, d, 12, tzinfo=tz).utcoffset() for m, d in ((3, 28), (3, 30), (10, 24), (10, 26))}
-    assert len(offsets) == 2 and HISTORY_START < dt.date(2026, 3, 29) < dt.date(2026, 10, 25) <= AS_OF
+    offsets = {
+        dt.datetime(2026, m, d, 12, tzinfo=tz).utcoffset()
+        for m, d in ((3, 28), (3, 30), (10, 24), (10, 26))
+    }
+    assert (
+        len(offsets) == 2 and HISTORY_START < dt.date(2026, 3, 29) < dt.date(2026, 10, 25) <= AS_OF
+    )
     # the world has payments on both change days
-    late = [p for p in sandbox.world.sales.payments
-            if p.created_at.astimezone(tz).date() in (dt.date(2026, 3, 29), dt.date(2026, 10, 25))]
+    late = [
+        p
+        for p in sandbox.world.sales.payments
+        if p.created_at.astimezone(tz).date() in (dt.date(2026, 3, 29), dt.date(2026, 10, 25))
+    ]
     assert late
 
 

@@ -23,8 +23,9 @@ def _count(path, sql):
         con.close()
 
 
-def test_an_empty_object_from_calendly_fails_the_sync_and_keeps_the_meetings(sandbox, tmp_path, monkeypatch,
-                                                                               capsys):
+def test_an_empty_object_from_calendly_fails_the_sync_and_keeps_the_meetings(
+    sandbox, tmp_path, monkeypatch, capsys
+):
     live_environment(monkeypatch, sandbox, tmp_path)
     path = subset_config(tmp_path, sandbox, ["stripe", "calendly"], HISTORY_START)
     args = ["sync", "--config", str(path), "--as-of", AS_OF.isoformat()]
@@ -36,13 +37,17 @@ def test_an_empty_object_from_calendly_fails_the_sync_and_keeps_the_meetings(san
     sandbox.calendly.server.inject(r"/scheduled_events$", status=200, body={}, times=1000)
     assert main(args) == 1
     out = capsys.readouterr().out
-    assert ("x raw/calendly__scheduled_events failed: calendly/scheduled_events: malformed answer: no 'collection' "
-            "list of records") in out
+    assert (
+        "x raw/calendly__scheduled_events failed: calendly/scheduled_events: malformed answer: no 'collection' "
+        "list of records"
+    ) in out
     assert "refreshing models and the scorecard" in out
     assert _count(path, meetings) == before
 
 
-def test_a_renamed_meta_metric_is_refused_at_load_naming_stream_and_field(sandbox, tmp_path, monkeypatch, capsys):
+def test_a_renamed_meta_metric_is_refused_at_load_naming_stream_and_field(
+    sandbox, tmp_path, monkeypatch, capsys
+):
     live_environment(monkeypatch, sandbox, tmp_path)
     path = subset_config(tmp_path, sandbox, ["meta_ads"], HISTORY_START)
     args = ["sync", "--config", str(path), "--as-of", AS_OF.isoformat()]
@@ -56,10 +61,13 @@ def test_a_renamed_meta_metric_is_refused_at_load_naming_stream_and_field(sandbo
         for row in body.get("data", []):
             row["amount_spent"] = row.pop("spend")
         return body
+
     sandbox.meta.server.inject(r"/insights", transform=renamed, times=1000)
     assert main(args) == 1
     out = capsys.readouterr().out
-    assert ("x raw/meta_ads__campaign_insights failed: meta_ads/campaign_insights: required field spend missing "
-            "from all") in out
+    assert (
+        "x raw/meta_ads__campaign_insights failed: meta_ads/campaign_insights: required field spend missing "
+        "from all"
+    ) in out
     assert "refreshing models and the scorecard" in out
     assert _count(path, spend) == before

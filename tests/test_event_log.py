@@ -32,28 +32,55 @@ def _run_twice(home, monkeypatch):
     monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
     job = dg.Definitions(assets=[daily, downstream]).resolve_implicit_global_asset_job_def()
     with dg.DagsterInstance.get() as instance:
-        for first, last in (("2026-11-01", "2026-11-10"), ("2026-11-08", "2026-11-12")):  # overlapping ranges
-            result = job.execute_in_process(instance=instance, tags={
-                "dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last})
+        for first, last in (
+            ("2026-11-01", "2026-11-10"),
+            ("2026-11-08", "2026-11-12"),
+        ):  # overlapping ranges
+            result = job.execute_in_process(
+                instance=instance,
+                tags={
+                    "dagster/asset_partition_range_start": first,
+                    "dagster/asset_partition_range_end": last,
+                },
+            )
             assert result.success
         key = dg.AssetKey("daily")
-        records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=100).records
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key), limit=100
+        ).records
         runs = [r.run_id for r in instance.get_runs()]
         return {
             "storage": type(instance.event_log_storage).__name__,
             "partitions": sorted(instance.get_materialized_partitions(key)),
             "per_day": sorted((r.partition_key, runs.index(r.run_id)) for r in records),
             "last": runs.index(instance.get_latest_materialization_event(key).run_id),
-            "run_events": [len(instance.get_records_for_run(r, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records)
-                           for r in runs],
+            "run_events": [
+                len(
+                    instance.get_records_for_run(
+                        r, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+                    ).records
+                )
+                for r in runs
+            ],
             "downstream": sorted(instance.get_materialized_partitions(dg.AssetKey("downstream"))),
             # the planned materializations a run records when it is created (one batch)
-            "planned": [len(instance.get_records_for_run(
-                r, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED).records) for r in runs],
-            "planned_index": sorted((r.event_log_entry.dagster_event.partition, runs.index(r.run_id))
-                                    for r in instance.fetch_planned_materializations(
-                                        dg.AssetRecordsFilter(asset_key=key), limit=100).records),
-            "planned_last": runs.index(instance.get_latest_planned_materialization_info(key).run_id),
+            "planned": [
+                len(
+                    instance.get_records_for_run(
+                        r, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+                    ).records
+                )
+                for r in runs
+            ],
+            "planned_index": sorted(
+                (r.event_log_entry.dagster_event.partition, runs.index(r.run_id))
+                for r in instance.fetch_planned_materializations(
+                    dg.AssetRecordsFilter(asset_key=key), limit=100
+                ).records
+            ),
+            "planned_last": runs.index(
+                instance.get_latest_planned_materialization_info(key).run_id
+            ),
         }
 
 
@@ -63,7 +90,10 @@ def test_batched_writes_read_back_as_dagsters_own_storage_does(tmp_path, monkeyp
         home.mkdir()
         (home / "dagster.yaml").write_text(text)
     got, expected = _run_twice(ours, monkeypatch), _run_twice(theirs, monkeypatch)
-    assert got.pop("storage") == "EventLogStorage" and expected.pop("storage") == "SqliteEventLogStorage"
+    assert (
+        got.pop("storage") == "EventLogStorage"
+        and expected.pop("storage") == "SqliteEventLogStorage"
+    )
     assert got == expected
     days = [(dt.date(2026, 11, 1) + dt.timedelta(days=i)).isoformat() for i in range(12)]
     # newest run first: 5 days x 2 assets, then 10 days x 2 assets
@@ -74,17 +104,25 @@ def test_commits_do_not_wait_for_the_disk_and_the_files_stay_in_wal_mode(tmp_pat
     storage = EventLogStorage.from_config_value(None, {"base_dir": str(tmp_path / "runs")})
     for shard in ("run1", "index"):
         with storage.run_connection(shard) as conn:
-            assert conn.exec_driver_sql("pragma synchronous").scalar() == 1  # NORMAL: no file sync per commit
-            assert conn.exec_driver_sql("pragma journal_mode").scalar() == "wal"  # where NORMAL stays consistent
+            assert (
+                conn.exec_driver_sql("pragma synchronous").scalar() == 1
+            )  # NORMAL: no file sync per commit
+            assert (
+                conn.exec_driver_sql("pragma journal_mode").scalar() == "wal"
+            )  # where NORMAL stays consistent
     storage.dispose()
 
 
 def test_engines_are_kept_per_file_and_let_go_of_old_ones(tmp_path):
-    storage = EventLogStorage.from_config_value(None, {"base_dir": str(tmp_path / "runs")})  # as dagster.yaml builds it
+    storage = EventLogStorage.from_config_value(
+        None, {"base_dir": str(tmp_path / "runs")}
+    )  # as dagster.yaml builds it
     for n in range(12):
         with storage.run_connection(f"run{n}") as conn:
             conn.exec_driver_sql("select 1")
-    assert len(storage._engines) <= 8 and "run11" in storage._engines  # the newest stay, the oldest go
+    assert (
+        len(storage._engines) <= 8 and "run11" in storage._engines
+    )  # the newest stay, the oldest go
     storage.delete_events("run11")
     assert "run11" not in storage._engines
     storage.dispose()

@@ -40,7 +40,10 @@ def _http_date(seconds: int) -> str:
 RETRIED, FAILS_AUTH, FAILS, MALFORMED = "retried", "auth", "fails", "malformed"
 FAULTS: dict[str, tuple[Any, str]] = {
     "429 Retry-After seconds": (dict(status=429, headers={"Retry-After": "7"}), RETRIED),
-    "429 Retry-After date": (lambda t: dict(status=429, headers={"Retry-After": _http_date(30)}), RETRIED),
+    "429 Retry-After date": (
+        lambda t: dict(status=429, headers={"Retry-After": _http_date(30)}),
+        RETRIED,
+    ),
     "429 without Retry-After": (lambda t: dict(status=429, headers=t.throttled), RETRIED),
     "500": (dict(status=500), RETRIED),
     "502": (dict(status=502), RETRIED),
@@ -50,7 +53,10 @@ FAULTS: dict[str, tuple[Any, str]] = {
     "truncated JSON": (dict(malformed=True), RETRIED),
     "HTML page with 200": (dict(html=True), RETRIED),
     "truncated JSON, persistent": (dict(malformed=True, times=50), FAILS),
-    "token expired or revoked": (lambda t: {**dict(status=401, times=50), **(t.expired or {})}, FAILS_AUTH),
+    "token expired or revoked": (
+        lambda t: {**dict(status=401, times=50), **(t.expired or {})},
+        FAILS_AUTH,
+    ),
     "server echoes the credential": (dict(echo=True, status=401, times=50), FAILS_AUTH),
     # 200 with `{}` (Stripe, Calendly, HubSpot, Meta do this in outages): no data, not an empty window
     "empty object with 200": (dict(status=200, body={}, times=50), MALFORMED),

@@ -7,15 +7,24 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from connectors.errors import AuthenticationError, ConfigurationError, RateLimitedError, RetriableError
+from connectors.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    RateLimitedError,
+    RetriableError,
+)
 from connectors.http import HttpClient, RetryPolicy, parse_retry_after, redact, register_secret
 from connectors.sandbox.server import ApiServer, Response
 
 
 @pytest.fixture
 def server():
-    srv = ApiServer("acme", lambda status, detail: Response(status, {"error": {"message": detail}},
-                                                            headers={"X-Request-Id": "req-42"}))
+    srv = ApiServer(
+        "acme",
+        lambda status, detail: Response(
+            status, {"error": {"message": detail}}, headers={"X-Request-Id": "req-42"}
+        ),
+    )
     srv.route("GET", r"/v1/things")(lambda req: Response(200, {"data": [1, 2]}))
     url = srv.start()
     yield srv, url
@@ -61,7 +70,9 @@ def test_gives_up_after_max_attempts_naming_platform_status_and_request_id(serve
     with pytest.raises(RetriableError) as info:
         client(url, fast_policy).request_json("GET", "/v1/things", stream="things")
     text = str(info.value)
-    assert "acme/things" in text and "HTTP 500" in text and "req-42" in text and "/v1/things" in text
+    assert (
+        "acme/things" in text and "HTTP 500" in text and "req-42" in text and "/v1/things" in text
+    )
     assert "gave up after 4 attempt(s)" in text
 
 
@@ -79,7 +90,9 @@ def test_401_fails_at_once_naming_the_setting(server, fast_policy):
     srv, url = server
     srv.inject(r"/v1/things", status=401, times=5)
     with pytest.raises(AuthenticationError) as info:
-        client(url, fast_policy, credential_setting="sources.acme.token").request_json("GET", "/v1/things")
+        client(url, fast_policy, credential_setting="sources.acme.token").request_json(
+            "GET", "/v1/things"
+        )
     assert "sources.acme.token" in str(info.value)
     assert fast_policy.waits == []
 
@@ -93,11 +106,15 @@ def test_404_is_a_configuration_error(server, fast_policy):
 def test_malformed_json_or_an_html_page_is_retried_then_named(server, fast_policy):
     srv, url = server
     srv.inject(r"/v1/things", malformed=True, times=10)
-    with pytest.raises(RetriableError, match=r"acme: the API answered with malformed JSON .*gave up after 4"):
+    with pytest.raises(
+        RetriableError, match=r"acme: the API answered with malformed JSON .*gave up after 4"
+    ):
         client(url, fast_policy).request_json("GET", "/v1/things")
     srv.clear_faults()
     srv.inject(r"/v1/things", html=True, times=10)
-    with pytest.raises(RetriableError, match=r"an HTML page instead of JSON.*check sources.acme.base_url"):
+    with pytest.raises(
+        RetriableError, match=r"an HTML page instead of JSON.*check sources.acme.base_url"
+    ):
         client(url, fast_policy).request_json("GET", "/v1/things")
 
 
@@ -127,8 +144,15 @@ def test_connection_refused_is_retriable(fast_policy):
 
 def test_redaction_of_registered_secrets_params_and_headers():
     register_secret("s3cr3t-value-123")
-    text = redact("GET /x?access_token=abc&api_key=def&page=2 Authorization: Bearer tok123 key s3cr3t-value-123")
-    assert "abc" not in text and "def" not in text and "tok123" not in text and "s3cr3t-value-123" not in text
+    text = redact(
+        "GET /x?access_token=abc&api_key=def&page=2 Authorization: Bearer tok123 key s3cr3t-value-123"
+    )
+    assert (
+        "abc" not in text
+        and "def" not in text
+        and "tok123" not in text
+        and "s3cr3t-value-123" not in text
+    )
     assert "page=2" in text
 
 
@@ -139,21 +163,36 @@ def test_redaction_of_a_secret_echoed_re_encoded_or_in_part():
         assert redact(f"invalid token {part}...") == "invalid token ***..."
     for pair in (f"user:{key}", f":{key}", f"{key}:", f"Bearer {key}", f"anystring:{key}", key):
         encoded = base64.b64encode(pair.encode()).decode()
-        for echo in (encoded, encoded.rstrip("="), base64.urlsafe_b64encode(pair.encode()).decode(),
-                     quote(f"Basic {encoded}", safe=""), quote_plus(f"Basic {encoded}")):
+        for echo in (
+            encoded,
+            encoded.rstrip("="),
+            base64.urlsafe_b64encode(pair.encode()).decode(),
+            quote(f"Basic {encoded}", safe=""),
+            quote_plus(f"Basic {encoded}"),
+        ):
             text = redact(f"the platform said: {echo}")
             assert text.startswith("the platform said: ") and "***" in text, echo
             left = len(text) - len("the platform said: ") - 3 * text.count("***")
             assert left <= len(echo) - len(key), (echo, text)  # the key's share of the echo is gone
     # the parts that are nobody's secret stay: 11 characters of it, a webhook URL's host
     register_secret("http://127.0.0.1:8123/services/T000/B000/s3cretWebhookToken")
-    assert redact(f"{key[:11]} http://127.0.0.1:8123/other") == f"{key[:11]} http://127.0.0.1:8123/other"
-    assert redact("posting to http://127.0.0.1:8123/services/T000/B000/s3cretWebhookToken") == "posting to ***"
+    assert (
+        redact(f"{key[:11]} http://127.0.0.1:8123/other")
+        == f"{key[:11]} http://127.0.0.1:8123/other"
+    )
+    assert (
+        redact("posting to http://127.0.0.1:8123/services/T000/B000/s3cretWebhookToken")
+        == "posting to ***"
+    )
 
 
 def test_error_messages_never_carry_the_bearer_token(server, fast_policy):
     srv, url = server
-    srv.inject(r"/v1/things", status=403, body={"error": {"message": "token tok-999-secret is not allowed"}})
+    srv.inject(
+        r"/v1/things",
+        status=403,
+        body={"error": {"message": "token tok-999-secret is not allowed"}},
+    )
     c = client(url, fast_policy, headers={"Authorization": "Bearer tok-999-secret"})
     with pytest.raises(AuthenticationError) as info:
         c.request_json("GET", "/v1/things")

@@ -28,8 +28,11 @@ PACKAGES = ("kpi_pipeline", "connectors")
 # location is Dagster's) and cli (its commands start Dagster runs); event_log is Dagster's class.
 CORE = (
     "kpi_pipeline",
-    *(f"kpi_pipeline.{package}{sub}" for package in ("config", "kpi", "sql", "warehouse", "sources", "reporting")
-      for sub in ("", ".*")),
+    *(
+        f"kpi_pipeline.{package}{sub}"
+        for package in ("config", "kpi", "sql", "warehouse", "sources", "reporting")
+        for sub in ("", ".*")
+    ),
     "connectors",
     "connectors.*",
 )
@@ -46,14 +49,16 @@ def modules(root: Path, packages: tuple[str, ...] = PACKAGES) -> dict[str, tuple
     return out
 
 
-def _imported(name: str, is_package: bool, node: ast.Import | ast.ImportFrom, known: set[str]) -> list[str]:
+def _imported(
+    name: str, is_package: bool, node: ast.Import | ast.ImportFrom, known: set[str]
+) -> list[str]:
     """The modules one import statement names (``from a import b`` names a.b when it is a module)."""
     if isinstance(node, ast.Import):
         return [alias.name for alias in node.names]
     base = node.module or ""
     if node.level:  # relative: from the module's package up
         package = name.split(".") if is_package else name.split(".")[:-1]
-        package = package[:len(package) - (node.level - 1)]
+        package = package[: len(package) - (node.level - 1)]
         base = ".".join(package + ([node.module] if node.module else []))
     return [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
 
@@ -70,8 +75,9 @@ def _late_reason(lines: list[str], lineno: int) -> bool:
     return False
 
 
-def walk(root: Path, packages: tuple[str, ...] = PACKAGES) -> tuple[dict[str, set[str]], dict[str, set[str]],
-                                                                    dict[str, set[str]], list[str]]:
+def walk(
+    root: Path, packages: tuple[str, ...] = PACKAGES
+) -> tuple[dict[str, set[str]], dict[str, set[str]], dict[str, set[str]], list[str]]:
     """Returns (module -> our modules it imports, module -> its parent packages, module -> outside
     top-level packages it imports, function-level imports without a ``late:`` reason as "file:line")."""
     mods = modules(root, packages)
@@ -199,8 +205,10 @@ def test_the_core_never_imports_dagster(graph):
 
 def test_every_late_import_says_why(graph):
     _, _, _, unexplained = graph
-    assert not unexplained, ("imports inside functions without a `# late:` reason (move them to the top, "
-                             "or name the start-up cost they save): " + ", ".join(unexplained))
+    assert not unexplained, (
+        "imports inside functions without a `# late:` reason (move them to the top, "
+        "or name the start-up cost they save): " + ", ".join(unexplained)
+    )
 
 
 def test_the_walk_sees_a_circle_hidden_in_a_function(tmp_path):
@@ -211,7 +219,9 @@ def test_the_walk_sees_a_circle_hidden_in_a_function(tmp_path):
     (pkg / "__init__.py").write_text("")
     (pkg / "a.py").write_text("from pkg.b import x\n")
     (pkg / "b.py").write_text("x = 1\n\n\ndef f():\n    from pkg import a\n    return a\n")
-    (pkg / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.d import y\n")
+    (pkg / "c.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.d import y\n"
+    )
     (pkg / "d.py").write_text("from . import c\ny = 2\n")
     (pkg / "sub" / "__init__.py").write_text("import dagster\n")
     (pkg / "sub" / "e.py").write_text("")
@@ -219,5 +229,9 @@ def test_the_walk_sees_a_circle_hidden_in_a_function(tmp_path):
     ours, parents, outside, unexplained = walk(tmp_path, ("pkg",))
     assert circles(ours) == [["pkg.a", "pkg.b"], ["pkg.c", "pkg.d"]]
     reach = {m: ours[m] | parents[m] for m in ours}
-    assert path_to(reach, "pkg.f", lambda m: "dagster" in outside[m]) == ["pkg.f", "pkg.sub.e", "pkg.sub"]
+    assert path_to(reach, "pkg.f", lambda m: "dagster" in outside[m]) == [
+        "pkg.f",
+        "pkg.sub.e",
+        "pkg.sub",
+    ]
     assert unexplained == ["pkg/b.py:5"]

@@ -14,11 +14,10 @@ from contextlib import redirect_stdout
 import duckdb
 import pytest
 
-from kpi_pipeline.sql.models import PYTHON_TABLES, all_raw_tables
-from kpi_pipeline.kpi.catalog import SQL_DIR, load_catalog
 from kpi_pipeline.cli.main import main
+from kpi_pipeline.kpi.catalog import SQL_DIR, load_catalog
 from kpi_pipeline.sql.kpi_sql import daily_sql, ranges_sql
-from kpi_pipeline.sql.models import ModelError, load_models
+from kpi_pipeline.sql.models import PYTHON_TABLES, ModelError, all_raw_tables, load_models
 from tests.conftest import AS_OF, live_environment, subset_config
 
 UNITS_SOLD = """
@@ -55,17 +54,32 @@ def test_a_kpi_added_by_one_catalog_entry_is_synced_and_scored(tmp_path, monkeyp
     folder = models_with(tmp_path, UNITS_SOLD)
     live_environment(monkeypatch, sandbox, tmp_path)
     monkeypatch.setenv("KPI_SQL_DIR", str(folder))
-    config = subset_config(tmp_path, sandbox, ["stripe"], dt.date(2026, 10, 1),
-                           extra="targets:\n  units_sold: {month: 40}\n")
+    config = subset_config(
+        tmp_path,
+        sandbox,
+        ["stripe"],
+        dt.date(2026, 10, 1),
+        extra="targets:\n  units_sold: {month: 40}\n",
+    )
     assert main(["sync", "--config", str(config), "--history", "--as-of", str(AS_OF)]) == 0
 
     with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as con:
-        snaps = {(g, p): (a, t, s) for g, p, a, t, s in con.execute(
-            "select grain, period, actual, target, status from snapshots.kpi_snapshots "
-            "where kpi_id = 'units_sold'").fetchall()}
+        snaps = {
+            (g, p): (a, t, s)
+            for g, p, a, t, s in con.execute(
+                "select grain, period, actual, target, status from snapshots.kpi_snapshots "
+                "where kpi_id = 'units_sold'"
+            ).fetchall()
+        }
     october = snaps[("month", "2026-10")]
-    assert october[0] == units_sold_truth(sandbox.world, dt.date(2026, 10, 1), dt.date(2026, 10, 31)) > 0
-    assert october[1] == 40 and october[2] == ("achieved" if october[0] >= 40 else "missed")  # scored
+    assert (
+        october[0]
+        == units_sold_truth(sandbox.world, dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+        > 0
+    )
+    assert october[1] == 40 and october[2] == (
+        "achieved" if october[0] >= 40 else "missed"
+    )  # scored
     week = snaps[("week", "2026-W44")]  # Monday 26 October .. Sunday 1 November
     assert week[0] == units_sold_truth(sandbox.world, dt.date(2026, 10, 26), dt.date(2026, 11, 1))
 
@@ -75,8 +89,8 @@ def test_a_kpi_added_by_one_catalog_entry_is_synced_and_scored(tmp_path, monkeyp
         assert main(["catalog", "--config", str(config)]) == 0
     lines = out.getvalue().splitlines()
     at = next(i for i, line in enumerate(lines) if line.strip().startswith("units_sold "))
-    reads = [line.strip() for line in lines[at:at + 5] if line.strip().startswith("Reads ")]
-    assert reads and reads[0].startswith("Reads stripe/invoices:"), lines[at:at + 5]
+    reads = [line.strip() for line in lines[at : at + 5] if line.strip().startswith("Reads ")]
+    assert reads and reads[0].startswith("Reads stripe/invoices:"), lines[at : at + 5]
 
 
 def test_every_shipped_kpi_has_its_formula_in_its_catalog_entry():
@@ -87,14 +101,24 @@ def test_every_shipped_kpi_has_its_formula_in_its_catalog_entry():
         assert (f"'{kpi.id}' as kpi_id" in daily) == bool(kpi.daily), kpi.id
         assert (f"'{kpi.id}' as kpi_id" in ranges) == bool(kpi.ranges), kpi.id
     # the distinct counts are counted for exact ranges, never added up from days
-    assert {k.id for k in kpis if k.ranges} == {k.id for k in kpis if k.aggregation == "distinct"} == {
-        "website_visitors", "organic_search_visitors", "orders_per_customer", "repeat_customer_rate"}
+    assert (
+        {k.id for k in kpis if k.ranges}
+        == {k.id for k in kpis if k.aggregation == "distinct"}
+        == {
+            "website_visitors",
+            "organic_search_visitors",
+            "orders_per_customer",
+            "repeat_customer_rate",
+        }
+    )
 
 
 def test_a_formula_reading_an_unknown_table_fails_naming_the_catalog(tmp_path):
     entry = UNITS_SOLD.replace("staging.stg_stripe__invoice_lines", "staging.stg_shop__lines")
     folder = models_with(tmp_path, entry)
-    with pytest.raises(ModelError, match=r"kpis/catalog\.yml:\d+: unknown table 'staging.stg_shop__lines'"):
+    with pytest.raises(
+        ModelError, match=r"kpis/catalog\.yml:\d+: unknown table 'staging.stg_shop__lines'"
+    ):
         load_models([*all_raw_tables(), *PYTHON_TABLES], folder)
 
 

@@ -13,14 +13,14 @@ import datetime as dt
 import duckdb
 import pytest
 
+from connectors.registry import connect, streams
 from connectors.sandbox import Sandbox
 from connectors.sandbox.world import local_date, local_midnight
-from connectors.registry import connect, streams
 from kpi_pipeline.cli.main import main
 from kpi_pipeline.config.settings import load_config
-from kpi_pipeline.warehouse.loading import load_stream
 from kpi_pipeline.sources.windows import WINDOW_TAG, source_settings, stream_context, stream_window
 from kpi_pipeline.warehouse.database import Warehouse
+from kpi_pipeline.warehouse.loading import load_stream
 from tests.conftest import live_environment, subset_config
 
 HISTORY_START = dt.date(2026, 8, 1)
@@ -48,10 +48,17 @@ def truth_leads(sales, start: dt.date, end: dt.date) -> tuple[int, int]:
     """Contacts whose lead date (the day they became a lead, at creation or later) is in start..end,
     by the world's events; and how many became one after the first load, six weeks or more after
     they were created (what a re-fetch by creation date misses)."""
-    leads = [c for c in sales.contacts if c.lead_at is not None and c.lead_at < sales.now
-             and start <= local_date(c.lead_at) <= end]
-    return len(leads), sum(1 for c in leads if c.lead_at - c.created_at > dt.timedelta(days=42)
-                           and c.lead_at >= local_midnight(FIRST_NIGHT))
+    leads = [
+        c
+        for c in sales.contacts
+        if c.lead_at is not None and c.lead_at < sales.now and start <= local_date(c.lead_at) <= end
+    ]
+    return len(leads), sum(
+        1
+        for c in leads
+        if c.lead_at - c.created_at > dt.timedelta(days=42)
+        and c.lead_at >= local_midnight(FIRST_NIGHT)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +93,14 @@ def test_a_contact_who_becomes_a_lead_long_after_creation_lands_on_its_lead_date
     con = duckdb.connect(str(settings.published_path), read_only=True)
     for start, end in MONTHS:
         leads, late = truth_leads(sandbox.world.sales, start, end)
-        assert late >= 1  # the case at hand: created in the winter or spring, a lead after the first load
-        actual = con.execute("select actual from snapshots.kpi_snapshots where kpi_id = 'leads' and grain = 'month' "
-                             "and period_start = ?", [start]).fetchone()[0]
+        assert (
+            late >= 1
+        )  # the case at hand: created in the winter or spring, a lead after the first load
+        actual = con.execute(
+            "select actual from snapshots.kpi_snapshots where kpi_id = 'leads' and grain = 'month' "
+            "and period_start = ?",
+            [start],
+        ).fetchone()[0]
         assert actual == leads, f"{start:%B}: {actual} leads, HubSpot has {leads}"
     con.close()
 
@@ -96,13 +108,23 @@ def test_a_contact_who_becomes_a_lead_long_after_creation_lands_on_its_lead_date
 def test_the_loads_record_the_days_left_complete(nights):
     sandbox, settings, _ = nights
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    spans = con.execute("select window_start, window_end from raw._loads where stream = 'contacts' "
-                        "order by loaded_at").fetchall()
+    spans = con.execute(
+        "select window_start, window_end from raw._loads where stream = 'contacts' "
+        "order by loaded_at"
+    ).fetchall()
     # each contact once, as it is now: an old contact's later change replaced its earlier self
-    rows, ids = con.execute("select count(*), count(distinct contact_id) from raw.hubspot__contacts").fetchone()
+    rows, ids = con.execute(
+        "select count(*), count(distinct contact_id) from raw.hubspot__contacts"
+    ).fetchone()
     con.close()
     # the first load took the whole history; every night after left it complete from there
     assert len(spans) == (LAST_NIGHT - FIRST_NIGHT).days + 1
     assert spans[0][0] == spans[-1][0] < HISTORY_START
-    assert [end for _, end in spans] == [FIRST_NIGHT + dt.timedelta(days=n - 1) for n in range(len(spans))]
-    assert rows == ids == sum(1 for c in sandbox.world.sales.contacts if c.created_at < sandbox.world.sales.now)
+    assert [end for _, end in spans] == [
+        FIRST_NIGHT + dt.timedelta(days=n - 1) for n in range(len(spans))
+    ]
+    assert (
+        rows
+        == ids
+        == sum(1 for c in sandbox.world.sales.contacts if c.created_at < sandbox.world.sales.now)
+    )

@@ -36,16 +36,22 @@ def tree_files(root: Path = ROOT) -> list[str]:
     """The repository's files as git sees them: tracked, plus new code not ignored (a package is
     caught before its first commit; a developer's stray log or script is not the repository's).
     Paths relative to ``root``, with ``/``."""
+
     def listed(*flags: str) -> list[str]:
-        return subprocess.run(["git", "ls-files", *flags], cwd=root, capture_output=True, text=True,
-                              check=True).stdout.splitlines()
+        return subprocess.run(
+            ["git", "ls-files", *flags], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.splitlines()
 
     try:
         tracked = listed("--cached")
-        new = [p for p in listed("--others", "--exclude-standard") if Path(p).suffix in CODE_SUFFIXES]
+        new = [
+            p for p in listed("--others", "--exclude-standard") if Path(p).suffix in CODE_SUFFIXES
+        ]
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("not a git checkout: the tree cannot be told from build and run debris")
-    return sorted(p for p in {*tracked, *new} if (root / p).is_file())  # a deleted file may still be staged
+    return sorted(
+        p for p in {*tracked, *new} if (root / p).is_file()
+    )  # a deleted file may still be staged
 
 
 def required(files: list[str]) -> set[str]:
@@ -77,7 +83,9 @@ def layout_names(lines: list[str]) -> list[str]:
     entries under a line naming several folders belong to each of them (``stripe/, calendly/``
     then ``  staging/``: both have one)."""
     names: list[str] = []
-    parents: list[list[str]] = []  # parents[d]: the folders entries at depth d belong to ([""] at the top)
+    parents: list[
+        list[str]
+    ] = []  # parents[d]: the folders entries at depth d belong to ([""] at the top)
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -91,7 +99,9 @@ def layout_names(lines: list[str]) -> list[str]:
         entry = re.split(r"\s{2,}", line.strip(), maxsplit=1)[0]
         folders = []
         for name in entry.split(", "):
-            assert NAME.match(name), f"Layout line {number}: {name!r} is not a file or folder name: {line!r}"
+            assert NAME.match(name), (
+                f"Layout line {number}: {name!r} is not a file or folder name: {line!r}"
+            )
             names.extend(prefix + name for prefix in prefixes)
             if name.endswith("/"):
                 folders.extend(prefix + name for prefix in prefixes)
@@ -107,7 +117,9 @@ def check(files: list[str], names: list[str]) -> tuple[set[str], set[str]]:
 
 def test_the_layout_names_every_folder_and_top_level_file_and_nothing_else():
     names = layout_names(layout_block((ROOT / "README.md").read_text()))
-    assert len(names) == len(set(names)), f"named twice: {sorted(n for n in names if names.count(n) > 1)}"
+    assert len(names) == len(set(names)), (
+        f"named twice: {sorted(n for n in names if names.count(n) > 1)}"
+    )
     undocumented, stale = check(tree_files(), names)
     assert not undocumented, f"in the tree but not in the README's Layout: {sorted(undocumented)}"
     assert not stale, f"in the README's Layout but not in the tree: {sorted(stale)}"
@@ -116,19 +128,35 @@ def test_the_layout_names_every_folder_and_top_level_file_and_nothing_else():
 def test_a_package_added_without_a_layout_line_is_caught():
     files = tree_files()
     names = layout_names(layout_block((ROOT / "README.md").read_text()))
-    undocumented, _ = check([*files, "kpi_pipeline/semantics/__init__.py", "kpi_pipeline/semantics/pacing.py"],
-                            names)
+    undocumented, _ = check(
+        [*files, "kpi_pipeline/semantics/__init__.py", "kpi_pipeline/semantics/pacing.py"], names
+    )
     assert undocumented == {"kpi_pipeline/semantics/"}
-    _, stale = check([f for f in files if not f.startswith("kpi_pipeline/reporting/templates/")], names)
+    _, stale = check(
+        [f for f in files if not f.startswith("kpi_pipeline/reporting/templates/")], names
+    )
     assert stale == {"kpi_pipeline/reporting/templates/"}
 
 
 def test_a_name_is_read_under_its_own_folder():
-    lines = ["a/            x", "  b.py, c/    y", "  c/          z", "    d.py      w", "e.py          v"]
+    lines = [
+        "a/            x",
+        "  b.py, c/    y",
+        "  c/          z",
+        "    d.py      w",
+        "e.py          v",
+    ]
     assert layout_names(lines) == ["a/", "a/b.py", "a/c/", "a/c/", "a/c/d.py", "e.py"]
     with pytest.raises(AssertionError, match="deeper"):
         layout_names(["a.py  x", "  b.py  y"])
-    assert layout_names(["a/, b/  x", "  s/  y", "    t.sql  z"]) == ["a/", "b/", "a/s/", "b/s/", "a/s/t.sql", "b/s/t.sql"]
+    assert layout_names(["a/, b/  x", "  s/  y", "    t.sql  z"]) == [
+        "a/",
+        "b/",
+        "a/s/",
+        "b/s/",
+        "a/s/t.sql",
+        "b/s/t.sql",
+    ]
 
 
 # ------------------------------------------------------------------------------ module size
@@ -136,8 +164,7 @@ def test_a_name_is_read_under_its_own_folder():
 MAX_LINES = 400  # a module longer than this holds more than one concern: split it by concern
 SIZED = ("kpi_pipeline/", "connectors/", "tests/")
 # Over the limit today, each with why; a module split below it must leave this list (checked).
-OVER_LIMIT: dict[str, str] = {
-}
+OVER_LIMIT: dict[str, str] = {}
 
 
 def oversized(files: list[str], lines_of) -> dict[str, int]:
@@ -153,13 +180,20 @@ def _lines(rel: str) -> int:
 def test_no_module_is_over_400_lines_but_the_listed_pending_ones():
     over = oversized(tree_files(), _lines)
     unlisted = {rel: n for rel, n in over.items() if rel not in OVER_LIMIT}
-    assert not unlisted, f"over {MAX_LINES} lines: split by concern (not by packing lines): {unlisted}"
+    assert not unlisted, (
+        f"over {MAX_LINES} lines: split by concern (not by packing lines): {unlisted}"
+    )
     stale = sorted(rel for rel in OVER_LIMIT if rel not in over)
     assert not stale, f"within {MAX_LINES} lines now (or gone): remove from OVER_LIMIT: {stale}"
 
 
 def test_a_long_module_is_caught_and_a_long_file_elsewhere_is_not():
-    lines = {"kpi_pipeline/big.py": 401, "tests/ok.py": 400, "bench/run.py": 900, "kpi_pipeline/t.j2": 999}
+    lines = {
+        "kpi_pipeline/big.py": 401,
+        "tests/ok.py": 400,
+        "bench/run.py": 900,
+        "kpi_pipeline/t.j2": 999,
+    }
     assert oversized(list(lines), lines.__getitem__) == {"kpi_pipeline/big.py": 401}
 
 
@@ -188,7 +222,9 @@ def anchors(path: Path) -> set[str]:
     return out
 
 
-CITATION = re.compile(r"(?<![\w/.])((?:[\w.\-]+/)*[\w.\-]+\.md)?#([a-z0-9][a-z0-9\-]*)((?:(?:, | and )#[a-z0-9\-]+)*)")
+CITATION = re.compile(
+    r"(?<![\w/.])((?:[\w.\-]+/)*[\w.\-]+\.md)?#([a-z0-9][a-z0-9\-]*)((?:(?:, | and )#[a-z0-9\-]+)*)"
+)
 
 
 def citations(text: str, in_markdown: bool) -> list[tuple[str | None, str]]:
@@ -198,7 +234,9 @@ def citations(text: str, in_markdown: bool) -> list[tuple[str | None, str]]:
     found = []
     for match in CITATION.finditer(text):
         file, first, more = match.groups()
-        if file is None and not (in_markdown and text[max(match.start() - 2, 0):match.start()] == "](" ):
+        if file is None and not (
+            in_markdown and text[max(match.start() - 2, 0) : match.start()] == "]("
+        ):
             continue
         for anchor in [first, *re.findall(r"#([a-z0-9\-]+)", more or "")]:
             found.append((file, anchor))
@@ -231,9 +269,16 @@ def test_every_cited_document_section_exists():
 
 
 def test_nothing_cites_the_design_documents_that_lived_outside_the_repository():
-    gone = re.compile(r"\bDESIGN(?:\.md|\s*§|'s)|\bapis" + r"\.md")  # split: this file would match itself
-    found = [f"{rel}:{n}" for rel in tree_files() if (ROOT / rel).suffix in TEXT_SUFFIXES
-             for n, line in enumerate((ROOT / rel).read_text(errors="replace").splitlines(), 1) if gone.search(line)]
+    gone = re.compile(
+        r"\bDESIGN(?:\.md|\s*§|'s)|\bapis" + r"\.md"
+    )  # split: this file would match itself
+    found = [
+        f"{rel}:{n}"
+        for rel in tree_files()
+        if (ROOT / rel).suffix in TEXT_SUFFIXES
+        for n, line in enumerate((ROOT / rel).read_text(errors="replace").splitlines(), 1)
+        if gone.search(line)
+    ]
     assert not found, f"cite docs/ARCHITECTURE.md, docs/PLATFORMS.md or the README instead: {found}"
 
 
@@ -241,6 +286,9 @@ def test_anchors_are_read_as_github_makes_them():
     assert slug("Adding a connector (current procedure)") == "adding-a-connector-current-procedure"
     assert slug("For analysts: the DuckDB tables") == "for-analysts-the-duckdb-tables"
     assert citations("see docs/PLATFORMS.md#stripe, #calendly and #hubspot.", False) == [
-        ("docs/PLATFORMS.md", "stripe"), ("docs/PLATFORMS.md", "calendly"), ("docs/PLATFORMS.md", "hubspot")]
+        ("docs/PLATFORMS.md", "stripe"),
+        ("docs/PLATFORMS.md", "calendly"),
+        ("docs/PLATFORMS.md", "hubspot"),
+    ]
     assert citations("x = 1  # a comment, #not-a-citation", False) == []
     assert citations("[the parts](#the-parts)", True) == [(None, "the-parts")]

@@ -9,8 +9,8 @@ from connectors.errors import AuthenticationError, ConfigurationError, Retriable
 from connectors.mailchimp.connector import STREAMS, MailchimpClient
 from connectors.sandbox import CREDENTIALS, Sandbox
 from connectors.streams import StreamContext, Window
-from kpi_pipeline.warehouse.loading import load_stream
 from kpi_pipeline.warehouse.database import Warehouse
+from kpi_pipeline.warehouse.loading import load_stream
 from tests.conftest import AS_OF
 
 KEY = CREDENTIALS["mailchimp"]["api_key"]
@@ -57,7 +57,9 @@ def test_timeouts_that_persist_give_up_with_a_retriable_error(sandbox, fast_poli
 
 def test_a_base_url_containing_server_is_not_mangled(sandbox, fast_policy):
     # the SDK replaces every "server" in the URL with the data center; not with our base_url
-    url = sandbox.urls["mailchimp"].replace("127.0.0.1", "localhost").replace("/3.0", "/3.0?x=server")
+    url = (
+        sandbox.urls["mailchimp"].replace("127.0.0.1", "localhost").replace("/3.0", "/3.0?x=server")
+    )
     client = MailchimpClient(KEY, url.split("?")[0], policy=fast_policy)
     assert client.sdk.api_client.server == ""
     assert client.list_ids("lists") == ["a1b2c3d4e5"]
@@ -65,29 +67,50 @@ def test_a_base_url_containing_server_is_not_mangled(sandbox, fast_policy):
 
 def test_counts_each_http_request_paging_included(sandbox, fast_policy):
     client = MailchimpClient(KEY, sandbox.urls["mailchimp"], policy=fast_policy)
-    pages = list(client.paged("members", "/lists/a1b2c3d4e5/members", client.sdk.lists.get_list_members_info,
-                              "members", page_size=1000, list_id="a1b2c3d4e5", status="subscribed",
-                              fields=["members.id", "total_items"]))
+    pages = list(
+        client.paged(
+            "members",
+            "/lists/a1b2c3d4e5/members",
+            client.sdk.lists.get_list_members_info,
+            "members",
+            page_size=1000,
+            list_id="a1b2c3d4e5",
+            status="subscribed",
+            fields=["members.id", "total_items"],
+        )
+    )
     total = sum(len(p) for p in pages)
     assert total > 1000 and client.stats.requests == len(pages) == -(-total // 1000)
 
 
 def test_late_night_utc_campaigns_count_on_the_next_local_day(sandbox, fast_policy):
     brussels = ZoneInfo("Europe/Brussels")
-    recent = [c for c in sandbox.world.campaigns_sent()
-              if c.send_time.astimezone(brussels).date() >= AS_OF - dt.timedelta(days=59)]
+    recent = [
+        c
+        for c in sandbox.world.campaigns_sent()
+        if c.send_time.astimezone(brussels).date() >= AS_OF - dt.timedelta(days=59)
+    ]
     crossing = [c for c in recent if c.send_time.astimezone(brussels).date() != c.send_time.date()]
     assert crossing, "the sandbox world should send some campaigns just before midnight UTC"
     wh = Warehouse(":memory:", "t")
     ctx = StreamContext("Europe/Brussels", AS_OF, AS_OF)
-    load_stream(STREAMS["campaign_reports"], MailchimpClient(KEY, sandbox.urls["mailchimp"], policy=fast_policy),
-                Window(AS_OF - dt.timedelta(days=59), AS_OF), ctx, wh)
+    load_stream(
+        STREAMS["campaign_reports"],
+        MailchimpClient(KEY, sandbox.urls["mailchimp"], policy=fast_policy),
+        Window(AS_OF - dt.timedelta(days=59), AS_OF),
+        ctx,
+        wh,
+    )
     for c in recent:
-        (send_date,) = wh.query("select send_date from raw.mailchimp__campaign_reports where campaign_id = ?",
-                                [c.campaign_id])[0]
+        (send_date,) = wh.query(
+            "select send_date from raw.mailchimp__campaign_reports where campaign_id = ?",
+            [c.campaign_id],
+        )[0]
         assert send_date == c.send_time.astimezone(brussels).date()
-    assert any(c.send_time.date() + dt.timedelta(days=1) == c.send_time.astimezone(brussels).date()
-               for c in crossing)
+    assert any(
+        c.send_time.date() + dt.timedelta(days=1) == c.send_time.astimezone(brussels).date()
+        for c in crossing
+    )
 
 
 def test_activity_older_than_180_days_is_reported_and_existing_rows_kept(sandbox, fast_policy):
@@ -102,14 +125,21 @@ def test_activity_older_than_180_days_is_reported_and_existing_rows_kept(sandbox
     assert result.window == Window(AS_OF - dt.timedelta(days=179), AS_OF - dt.timedelta(days=90))
     assert any("previous 180 days only" in w for w in result.warnings)
     count = wh.query("select count(*) from raw.mailchimp__list_activity")[0][0]
-    assert count == 180  # 100+1 days first, then days -179..-90 replaced/added; nothing invented before
+    assert (
+        count == 180
+    )  # 100+1 days first, then days -179..-90 replaced/added; nothing invented before
 
 
 def test_point_in_time_streams_refuse_a_past_as_of(sandbox, fast_policy):
     wh = Warehouse(":memory:", "t")
     ctx = StreamContext("Europe/Brussels", AS_OF, None)  # "now" is not the end of as-of
-    result = load_stream(STREAMS["lists"], MailchimpClient(KEY, sandbox.urls["mailchimp"], policy=fast_policy),
-                         Window(AS_OF - dt.timedelta(days=3), AS_OF), ctx, wh)
+    result = load_stream(
+        STREAMS["lists"],
+        MailchimpClient(KEY, sandbox.urls["mailchimp"], policy=fast_policy),
+        Window(AS_OF - dt.timedelta(days=3), AS_OF),
+        ctx,
+        wh,
+    )
     assert result.rows == 0 and result.window is None
     assert "only reports this as of now" in result.warnings[0]
 
@@ -119,12 +149,31 @@ def test_lookback_refetch_picks_up_opens_that_arrived_after_the_first_sync(fast_
     spec = STREAMS["campaign_reports"]
     wh = Warehouse(":memory:", "t")
     with Sandbox(AS_OF) as early_sb:
-        load_stream(spec, MailchimpClient(KEY, early_sb.urls["mailchimp"], policy=fast_policy),
-                    spec.lookback_window(AS_OF), StreamContext("Europe/Brussels", AS_OF, AS_OF), wh)
-    last = wh.query("select campaign_id, unique_opens from raw.mailchimp__campaign_reports order by send_time desc limit 1")[0]
+        load_stream(
+            spec,
+            MailchimpClient(KEY, early_sb.urls["mailchimp"], policy=fast_policy),
+            spec.lookback_window(AS_OF),
+            StreamContext("Europe/Brussels", AS_OF, AS_OF),
+            wh,
+        )
+    last = wh.query(
+        "select campaign_id, unique_opens from raw.mailchimp__campaign_reports order by send_time desc limit 1"
+    )[0]
     with Sandbox(later) as late_sb:
-        load_stream(spec, MailchimpClient(KEY, late_sb.urls["mailchimp"], policy=fast_policy),
-                    spec.lookback_window(later), StreamContext("Europe/Brussels", later, later), wh)
-    (opens,) = wh.query("select unique_opens from raw.mailchimp__campaign_reports where campaign_id = ?", [last[0]])[0]
+        load_stream(
+            spec,
+            MailchimpClient(KEY, late_sb.urls["mailchimp"], policy=fast_policy),
+            spec.lookback_window(later),
+            StreamContext("Europe/Brussels", later, later),
+            wh,
+        )
+    (opens,) = wh.query(
+        "select unique_opens from raw.mailchimp__campaign_reports where campaign_id = ?", [last[0]]
+    )[0]
     assert opens > last[1]
-    assert wh.query("select count(*) - count(distinct campaign_id) from raw.mailchimp__campaign_reports")[0][0] == 0
+    assert (
+        wh.query(
+            "select count(*) - count(distinct campaign_id) from raw.mailchimp__campaign_reports"
+        )[0][0]
+        == 0
+    )

@@ -2,8 +2,8 @@
 
 import pytest
 
-from kpi_pipeline.orchestration.assets.raw import raw_tables
 from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.orchestration.assets.raw import raw_tables
 from kpi_pipeline.sql.models import PYTHON_TABLES, ModelError, find_tables, load_models
 
 
@@ -17,7 +17,9 @@ def test_cte_names_are_not_tables():
 
 
 def test_a_cte_shadowing_a_table_name_in_another_scope():
-    sql = "with raw_rows as (select 1 as id) select * from raw_rows union all select id from raw.a__b"
+    sql = (
+        "with raw_rows as (select 1 as id) select * from raw_rows union all select id from raw.a__b"
+    )
     assert find_tables(sql) == {"raw.a__b"}
 
 
@@ -62,15 +64,21 @@ def test_shipped_models_load_against_the_shipped_sources():
     models = {m.table: m for m in load_models([*raw_tables(settings), *PYTHON_TABLES])}
     assert models["kpis.kpi_values"].deps == {"kpis.kpi_window_values", "kpis.catalog"}
     assert models["kpis.newsletter_subscriber_levels"].deps == {
-        "staging.stg_mailchimp__list_activity", "staging.stg_mailchimp__growth_history",
-        "staging.stg_mailchimp__list_snapshots"}
+        "staging.stg_mailchimp__list_activity",
+        "staging.stg_mailchimp__growth_history",
+        "staging.stg_mailchimp__list_snapshots",
+    }
     for model in models.values():
         assert model.description, f"{model.path} has no header comment saying its grain"
     # kpi_daily is generated from the catalog's formulas, and checked as checks.yml declares
     daily = models["kpis.kpi_daily"]
     assert daily.path.name == "catalog.yml" and daily.checks.unique[:2] == ("business_id", "kpi_id")
-    assert {"kpis.ad_campaign_days", "staging.stg_mailchimp__campaigns", "kpis.kpi_daily_custom",
-            "kpis.kpi_zero_days"} <= daily.deps
+    assert {
+        "kpis.ad_campaign_days",
+        "staging.stg_mailchimp__campaigns",
+        "kpis.kpi_daily_custom",
+        "kpis.kpi_zero_days",
+    } <= daily.deps
 
 
 def test_the_kpis_lineage_remembered_across_processes_is_the_lineage_parsed(tmp_path, monkeypatch):

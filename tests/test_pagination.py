@@ -1,8 +1,13 @@
 import pytest
 
 from connectors.errors import FatalError
-from connectors.pagination import CursorPaginator, NextUrlPaginator, OffsetPaginator, PageTokenPaginator, \
-    get_paginator
+from connectors.pagination import (
+    CursorPaginator,
+    NextUrlPaginator,
+    OffsetPaginator,
+    PageTokenPaginator,
+    get_paginator,
+)
 
 
 def test_offset_stops_on_a_short_page_even_if_total_says_more():

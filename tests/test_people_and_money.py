@@ -32,9 +32,13 @@ def synced(sandbox, tmp_path_factory):
     sandbox.stripe.server.clear_faults()
     settings = load_config(path)
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    during = {r[0]: r[1:] for r in con.execute(
-        "select kpi_id, status, is_final, status_reason from snapshots.kpi_snapshots "
-        "where grain = 'month' and period_start = date '2026-08-01'").fetchall()}
+    during = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "select kpi_id, status, is_final, status_reason from snapshots.kpi_snapshots "
+            "where grain = 'month' and period_start = date '2026-08-01'"
+        ).fetchall()
+    }
     con.close()
     second = main(["sync", *args, "--start", HISTORY_START.isoformat()])
     yield settings, path, first, during, second
@@ -43,8 +47,11 @@ def synced(sandbox, tmp_path_factory):
 
 def _snap(settings, kpi, grain, start):
     con = duckdb.connect(str(settings.published_path), read_only=True)
-    row = con.execute("select actual, status, is_final, status_reason from snapshots.kpi_snapshots "
-                      "where kpi_id = ? and grain = ? and period_start = ?", [kpi, grain, start]).fetchone()
+    row = con.execute(
+        "select actual, status, is_final, status_reason from snapshots.kpi_snapshots "
+        "where kpi_id = ? and grain = ? and period_start = ?",
+        [kpi, grain, start],
+    ).fetchone()
     con.close()
     return row
 
@@ -57,7 +64,11 @@ def test_a_month_synced_while_stripe_was_down_stays_open_until_the_backfill(sync
     assert during["intro_calls"][0] in ("achieved", "missed", "no_target")  # Calendly did load
     actual, status, is_final, _ = _snap(settings, "revenue", "month", dt.date(2026, 8, 1))
     truth = sandbox.world.truth_sales(dt.date(2026, 8, 1), dt.date(2026, 8, 31))["revenue"]
-    assert actual == pytest.approx(truth) and status in ("achieved", "missed", "no_target") and is_final
+    assert (
+        actual == pytest.approx(truth)
+        and status in ("achieved", "missed", "no_target")
+        and is_final
+    )
     # a cohort month is final only once its 90-day conversion window has passed
     assert not _snap(settings, "lead_conversion_rate", "month", dt.date(2026, 8, 1))[2]
 
@@ -65,10 +76,17 @@ def test_a_month_synced_while_stripe_was_down_stays_open_until_the_backfill(sync
 def test_conversions_follow_the_same_people_across_platforms(synced, sandbox):
     settings, *_ = synced
     world = sandbox.world
-    for start, end in ((dt.date(2026, 9, 1), dt.date(2026, 9, 30)), (dt.date(2026, 10, 1), dt.date(2026, 10, 31))):
+    for start, end in (
+        (dt.date(2026, 9, 1), dt.date(2026, 9, 30)),
+        (dt.date(2026, 10, 1), dt.date(2026, 10, 31)),
+    ):
         truth = world.truth_sales(start, end)
-        assert _snap(settings, "lead_conversion_rate", "month", start)[0] == pytest.approx(truth["lead_conversion_rate"])
-        assert _snap(settings, "call_conversion_rate", "month", start)[0] == pytest.approx(truth["call_conversion_rate"])
+        assert _snap(settings, "lead_conversion_rate", "month", start)[0] == pytest.approx(
+            truth["lead_conversion_rate"]
+        )
+        assert _snap(settings, "call_conversion_rate", "month", start)[0] == pytest.approx(
+            truth["call_conversion_rate"]
+        )
         # not every new customer over every call: most buyers never had a call
         assert truth["call_conversion_rate"] < truth["new_customers"] / truth["intro_calls"]
 
@@ -76,24 +94,37 @@ def test_conversions_follow_the_same_people_across_platforms(synced, sandbox):
 def test_a_lead_who_became_a_customer_stays_a_lead_of_its_lead_date(synced, sandbox):
     settings, *_ = synced
     con = duckdb.connect(str(settings.published_path), read_only=True)
-    moved = con.execute("select count(*) from staging.stg_hubspot__contacts where lifecycle_stage = 'customer' "
-                        "and is_lead").fetchone()[0]
+    moved = con.execute(
+        "select count(*) from staging.stg_hubspot__contacts where lifecycle_stage = 'customer' "
+        "and is_lead"
+    ).fetchone()[0]
     con.close()
     assert moved > 10  # their current stage is customer; they still count on their lead date
     october = (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
-    assert _snap(settings, "leads", "month", october[0])[0] == sandbox.world.truth_sales(*october)["leads"]
+    assert (
+        _snap(settings, "leads", "month", october[0])[0]
+        == sandbox.world.truth_sales(*october)["leads"]
+    )
 
 
 def test_no_email_address_is_stored_anywhere(synced, sandbox):
     settings, *_ = synced
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    tables = [t for (t,) in con.execute(
-        "select table_schema || '.' || table_name from information_schema.tables").fetchall()]
+    tables = [
+        t
+        for (t,) in con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables"
+        ).fetchall()
+    ]
     for table in tables:
-        hits = con.execute(f"select count(*) from {table} t where lower(t::varchar) like '%@example.com%'").fetchone()[0]
+        hits = con.execute(
+            f"select count(*) from {table} t where lower(t::varchar) like '%@example.com%'"
+        ).fetchone()[0]
         assert hits == 0, table
-    keys = con.execute("select count(distinct person_key) from raw.calendly__invitees "
-                       "where person_key in (select person_key from raw.stripe__customers)").fetchone()[0]
+    keys = con.execute(
+        "select count(distinct person_key) from raw.calendly__invitees "
+        "where person_key in (select person_key from raw.stripe__customers)"
+    ).fetchone()[0]
     con.close()
     assert keys > 10  # callers who bought: the same key on both platforms, typed differently or not
 
@@ -111,7 +142,9 @@ def test_money_in_other_currencies_is_settled_or_refused(synced_copy, sandbox, c
     foreign = [p for p in world.sales.succeeded() if p.currency != "eur"]
     assert {p.currency for p in foreign} == {"usd", "jpy"}
     month = (dt.date(2026, 9, 1), dt.date(2026, 9, 30))
-    assert _snap(settings, "revenue", "month", month[0])[0] == pytest.approx(world.truth_sales(*month)["revenue"])
+    assert _snap(settings, "revenue", "month", month[0])[0] == pytest.approx(
+        world.truth_sales(*month)["revenue"]
+    )
     # an ad account in dollars: refused, named, nothing added up; then converted with a rate
     sandbox.meta.currency = "USD"
     try:

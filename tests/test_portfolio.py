@@ -10,10 +10,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from kpi_pipeline.cli.portfolio import child_argv, worst
 from kpi_pipeline.config.settings import API_POOLS, ConfigError, load_config
 from kpi_pipeline.orchestration.defs import build_definitions
 from kpi_pipeline.portfolio.businesses import businesses, select, write_workspace
-from kpi_pipeline.cli.portfolio import child_argv, worst
 
 
 def business(root: Path, slug: str, text: str, env: str | None = None) -> Path:
@@ -47,8 +47,18 @@ sources:
 @pytest.fixture
 def root(tmp_path, monkeypatch):
     monkeypatch.delenv("KPI_WAREHOUSE", raising=False)
-    business(tmp_path, "alpha", ALPHA, "MAILCHIMP_API_KEY=alpha-mc-key-1\nSTRIPE_API_KEY=sk_alpha_only_7f3\n")
-    business(tmp_path, "beta", BETA, "STRIPE_API_KEY=sk_beta_only_91c\nMETA_ACCESS_TOKEN=beta-meta-token\n")
+    business(
+        tmp_path,
+        "alpha",
+        ALPHA,
+        "MAILCHIMP_API_KEY=alpha-mc-key-1\nSTRIPE_API_KEY=sk_alpha_only_7f3\n",
+    )
+    business(
+        tmp_path,
+        "beta",
+        BETA,
+        "STRIPE_API_KEY=sk_beta_only_91c\nMETA_ACCESS_TOKEN=beta-meta-token\n",
+    )
     return tmp_path
 
 
@@ -56,12 +66,20 @@ def test_a_business_in_a_portfolio_is_its_folder(root):
     alpha = load_config(root / "businesses" / "alpha" / "kpi.yaml")
     assert (alpha.slug, alpha.business_id, alpha.key_prefix) == ("alpha", "alpha", ["alpha"])
     assert alpha.portfolio_root == root.resolve()
-    assert alpha.warehouse_path == root.resolve() / "businesses" / "alpha" / "data" / "warehouse.duckdb"
+    assert (
+        alpha.warehouse_path
+        == root.resolve() / "businesses" / "alpha" / "data" / "warehouse.duckdb"
+    )
     single = root / "single"
     single.mkdir()
     (single / "kpi.yaml").write_text(ALPHA)
     alone = load_config(single / "kpi.yaml")  # one kpi.yaml, as before: no prefix, the one pool
-    assert (alone.slug, alone.business_id, alone.key_prefix, alone.pools()) == (None, "alpha_bakery", [], ["duckdb"])
+    assert (alone.slug, alone.business_id, alone.key_prefix, alone.pools()) == (
+        None,
+        "alpha_bakery",
+        [],
+        ["duckdb"],
+    )
 
 
 def test_each_business_reads_its_own_env_before_the_environment(root, monkeypatch):
@@ -96,12 +114,17 @@ def test_unknown_business_is_named_with_the_known_ones(root):
 
 
 def test_keys_pools_and_schedules_are_each_businesses_own(root):
-    defs = {slug: build_definitions(load_config(root / "businesses" / slug / "kpi.yaml")) for slug in ("alpha", "beta")}
+    defs = {
+        slug: build_definitions(load_config(root / "businesses" / slug / "kpi.yaml"))
+        for slug in ("alpha", "beta")
+    }
     keys = {slug: set(d.resolve_asset_graph().get_all_asset_keys()) for slug, d in defs.items()}
     for slug, own in keys.items():
         assert own and all(k.path[0] == slug for k in own), slug
         graph = defs[slug].resolve_asset_graph()
-        for key in own:  # every dependency is the business's own asset: nothing dangles at an unprefixed key
+        for key in (
+            own
+        ):  # every dependency is the business's own asset: nothing dangles at an unprefixed key
             assert all(p in own for p in graph.get(key).parent_keys), key
         checks = graph.asset_check_keys
         assert checks and all(c.asset_key.path[0] == slug for c in checks)
@@ -114,13 +137,26 @@ def test_keys_pools_and_schedules_are_each_businesses_own(root):
     assert pools["kpis/kpi_values"] == {"duckdb_alpha"}
     assert pools["snapshots/kpi_snapshots"] == {"duckdb_alpha"}
     beta_graph = defs["beta"].resolve_asset_graph()
-    assert beta_graph.get(dg.AssetKey(["beta", "raw", "meta_ads__campaign_insights"])).pools == {"api_meta"}
+    assert beta_graph.get(dg.AssetKey(["beta", "raw", "meta_ads__campaign_insights"])).pools == {
+        "api_meta"
+    }
 
 
-@pytest.mark.parametrize("slug, utc, as_of", [
-    ("alpha", dt.datetime(2026, 11, 15, 13, 0, tzinfo=dt.timezone.utc), "2026-11-15"),  # 02:00 on the 16th in Auckland
-    ("beta", dt.datetime(2026, 11, 16, 11, 0, tzinfo=dt.timezone.utc), "2026-11-15"),  # 03:00 on the 16th in LA
-])
+@pytest.mark.parametrize(
+    "slug, utc, as_of",
+    [
+        (
+            "alpha",
+            dt.datetime(2026, 11, 15, 13, 0, tzinfo=dt.timezone.utc),
+            "2026-11-15",
+        ),  # 02:00 on the 16th in Auckland
+        (
+            "beta",
+            dt.datetime(2026, 11, 16, 11, 0, tzinfo=dt.timezone.utc),
+            "2026-11-15",
+        ),  # 03:00 on the 16th in LA
+    ],
+)
 def test_each_nightly_run_starts_in_its_own_timezones_night(root, slug, utc, as_of):
     settings = load_config(root / "businesses" / slug / "kpi.yaml")
     defs = build_definitions(settings)
@@ -129,20 +165,33 @@ def test_each_nightly_run_starts_in_its_own_timezones_night(root, slug, utc, as_
     tick = schedule.cron_schedule
     assert tick == ("0 2 * * *" if slug == "alpha" else "0 3 * * *")
     local = utc.astimezone(settings.tz)
-    assert (local.hour, local.minute) == tuple(int(x) for x in settings.schedule.nightly_at.split(":"))
-    with dg.build_schedule_context(scheduled_execution_time=utc, repository_def=defs.get_repository_def()) as context:
+    assert (local.hour, local.minute) == tuple(
+        int(x) for x in settings.schedule.nightly_at.split(":")
+    )
+    with dg.build_schedule_context(
+        scheduled_execution_time=utc, repository_def=defs.get_repository_def()
+    ) as context:
         request = schedule.evaluate_tick(context).run_requests[0]
     assert request.tags["kpi/as_of"] == as_of and request.run_key == f"nightly-{as_of}"
 
 
-def test_the_workspace_has_a_location_per_business_and_a_broken_one_breaks_only_itself(root, tmp_path):
-    business(root, "gamma", "business: Gamma\nhistory_start: 2026-10-01\ntargets: {revenue: {month: 5}}\n")
+def test_the_workspace_has_a_location_per_business_and_a_broken_one_breaks_only_itself(
+    root, tmp_path
+):
+    business(
+        root,
+        "gamma",
+        "business: Gamma\nhistory_start: 2026-10-01\ntargets: {revenue: {month: 5}}\n",
+    )
     home = tmp_path / "home"
     text = write_workspace(root, home).read_text()
     for name in ("alpha", "beta", "gamma", "portfolio"):
         assert f'location_name: "{name}"' in text
     loaded = runpy.run_path(str(home / "locations" / "alpha.py"))["defs"]
-    assert dg.AssetKey(["alpha", "kpis", "kpi_values"]) in loaded.resolve_asset_graph().get_all_asset_keys()
+    assert (
+        dg.AssetKey(["alpha", "kpis", "kpi_values"])
+        in loaded.resolve_asset_graph().get_all_asset_keys()
+    )
     with pytest.raises(ConfigError, match="targets.revenue"):
         runpy.run_path(str(home / "locations" / "gamma.py"))
     (root / "businesses" / "gamma" / "kpi.yaml").unlink()  # a business removed: its location goes
@@ -151,7 +200,16 @@ def test_the_workspace_has_a_location_per_business_and_a_broken_one_breaks_only_
 
 
 def test_the_portfolio_flags_stay_with_the_portfolio():
-    argv = ["sync", "--business", "alpha", "--jobs=3", "--as-of", "2026-11-15", "--business=beta", "--history"]
+    argv = [
+        "sync",
+        "--business",
+        "alpha",
+        "--jobs=3",
+        "--as-of",
+        "2026-11-15",
+        "--business=beta",
+        "--history",
+    ]
     assert child_argv(argv) == ["sync", "--as-of", "2026-11-15", "--history"]
     assert worst([0, 2, 0]) == 2 and worst([2, 1]) == 1 and worst([0, 0]) == 0
 
@@ -161,17 +219,28 @@ def test_a_dead_runs_slots_in_a_businesss_and_a_platforms_pool_are_freed(tmp_pat
     import subprocess
     import uuid
 
-    from kpi_pipeline.orchestration.instance_state import PID_TAG, STARTED_BY_TAG, repair, unfinished_runs
+    from kpi_pipeline.orchestration.instance_state import (
+        PID_TAG,
+        STARTED_BY_TAG,
+        repair,
+        unfinished_runs,
+    )
     from tests.sync_processes import event as _event
 
     gone = subprocess.Popen(["true"])
     gone.wait()
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        run = instance.create_run_for_job(dg.GraphDefinition("alpha_sync").to_job(), run_id=str(uuid.uuid4()),
-                                          tags={PID_TAG: f"{socket.gethostname()}:{gone.pid}:", STARTED_BY_TAG: "kpi sync"})
+        run = instance.create_run_for_job(
+            dg.GraphDefinition("alpha_sync").to_job(),
+            run_id=str(uuid.uuid4()),
+            tags={PID_TAG: f"{socket.gethostname()}:{gone.pid}:", STARTED_BY_TAG: "kpi sync"},
+        )
         instance.handle_new_event(_event(run, dg.DagsterEventType.RUN_START))
         storage = instance.event_log_storage
-        for pool, step in (("duckdb_alpha", "kpis__kpi_values"), ("api_stripe", "raw__stripe__charges")):
+        for pool, step in (
+            ("duckdb_alpha", "kpis__kpi_values"),
+            ("api_stripe", "raw__stripe__charges"),
+        ):
             storage.set_concurrency_slots(pool, 1)
             assert storage.claim_concurrency_slot(pool, run.run_id, step).is_claimed
         (state,) = unfinished_runs(instance)
@@ -184,10 +253,13 @@ def test_a_dead_runs_slots_in_a_businesss_and_a_platforms_pool_are_freed(tmp_pat
         assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
 
 
-@pytest.mark.parametrize("args, message", [
-    (["sync", "--jobs", "0"], "--jobs: 0 is not a number"),
-    (["report", "--business", "gamma"], "--business: gamma not in"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["sync", "--jobs", "0"], "--jobs: 0 is not a number"),
+        (["report", "--business", "gamma"], "--business: gamma not in"),
+    ],
+)
 def test_bad_portfolio_options_are_refused_by_name(root, monkeypatch, capsys, args, message):
     from kpi_pipeline.cli.main import main
 
@@ -196,12 +268,23 @@ def test_bad_portfolio_options_are_refused_by_name(root, monkeypatch, capsys, ar
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args, message", [
-    (["report", "--portfolio"], "--portfolio: no portfolio here"),
-    (["report", "--business", "alpha"], "--business: alpha is not this kpi.yaml's business (alpha_bakery)"),
-    (["sync", "--history", "--start", "2026-10-05", "--as-of", "2026-11-15"], "--history: it starts at history_start"),
-])
-def test_portfolio_options_outside_a_portfolio_are_refused(tmp_path, monkeypatch, capsys, args, message):
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["report", "--portfolio"], "--portfolio: no portfolio here"),
+        (
+            ["report", "--business", "alpha"],
+            "--business: alpha is not this kpi.yaml's business (alpha_bakery)",
+        ),
+        (
+            ["sync", "--history", "--start", "2026-10-05", "--as-of", "2026-11-15"],
+            "--history: it starts at history_start",
+        ),
+    ],
+)
+def test_portfolio_options_outside_a_portfolio_are_refused(
+    tmp_path, monkeypatch, capsys, args, message
+):
     from kpi_pipeline.cli.main import main
 
     (tmp_path / "kpi.yaml").write_text(ALPHA)
@@ -222,10 +305,15 @@ def test_the_platforms_pool_limits_are_set_once_and_an_operators_own_is_kept(tmp
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     _instance_yaml(home)
     with dg.DagsterInstance.get() as instance:
-        instance.event_log_storage.set_concurrency_slots("api_meta", 5)  # the operator's: Advanced access
+        instance.event_log_storage.set_concurrency_slots(
+            "api_meta", 5
+        )  # the operator's: Advanced access
     set_api_pools(home)
     with dg.DagsterInstance.get() as instance:
-        limits = {pool: instance.event_log_storage.get_concurrency_info(pool).slot_count for pool in API_POOL_LIMITS}
+        limits = {
+            pool: instance.event_log_storage.get_concurrency_info(pool).slot_count
+            for pool in API_POOL_LIMITS
+        }
     assert limits == {**API_POOL_LIMITS, "api_meta": 5}
 
 
@@ -240,16 +328,26 @@ def test_a_damaged_published_copy_leaves_that_business_out_of_the_portfolio_copy
     alpha.published_path.parent.mkdir(parents=True)
     with duckdb.connect(str(alpha.published_path)) as con:
         con.execute("create schema kpis")
-        con.execute("create table kpis.kpi_values as select 'alpha' as business_id, 'revenue' as kpi_id, 5.0 as value")
-        con.execute("create table kpis.only_alpha as select 1 as n")  # no business_id column: one is added
+        con.execute(
+            "create table kpis.kpi_values as select 'alpha' as business_id, 'revenue' as kpi_id, 5.0 as value"
+        )
+        con.execute(
+            "create table kpis.only_alpha as select 1 as n"
+        )  # no business_id column: one is added
     beta.published_path.parent.mkdir(parents=True)
     beta.published_path.write_bytes(b"not a duckdb file")
     result = build_portfolio_copy(root, good, {"gamma": "kpi.yaml is invalid"})
     assert result.included == ["alpha"] and "cannot be read" in result.missing["beta"]
     with duckdb.connect(str(result.path), read_only=True) as con:
-        assert con.execute("select business_id, value from kpis.kpi_values").fetchall() == [("alpha", 5.0)]
-        assert con.execute("select business_id, n from kpis.only_alpha").fetchall() == [("alpha", 1)]
-        listed = con.execute("select business_id, in_copy, note from portfolio.businesses order by 1").fetchall()
+        assert con.execute("select business_id, value from kpis.kpi_values").fetchall() == [
+            ("alpha", 5.0)
+        ]
+        assert con.execute("select business_id, n from kpis.only_alpha").fetchall() == [
+            ("alpha", 1)
+        ]
+        listed = con.execute(
+            "select business_id, in_copy, note from portfolio.businesses order by 1"
+        ).fetchall()
     assert [(b, i) for b, i, _ in listed] == [("alpha", True), ("beta", False), ("gamma", False)]
     assert listed[2][2] == "kpi.yaml is invalid"
 
@@ -270,23 +368,36 @@ def test_an_analysts_writes_to_the_portfolio_copy_are_kept_aside_saved_or_not(ro
     alpha.published_path.parent.mkdir(parents=True)
     with duckdb.connect(str(alpha.published_path)) as con:
         con.execute("create schema kpis")
-        con.execute("create table kpis.kpi_values as select 'alpha' as business_id, 'revenue' as kpi_id, 5.0 as value")
+        con.execute(
+            "create table kpis.kpi_values as select 'alpha' as business_id, 'revenue' as kpi_id, 5.0 as value"
+        )
     first = build_portfolio_copy(root, {"alpha": alpha}, {})
     assert first.notes == []
-    analyst = ("import duckdb, os, sys; con = duckdb.connect(sys.argv[1]); "
-               "con.execute('create table main.mine as select 7 as n'); "
-               "con.close() if sys.argv[2] == 'close' else os._exit(0)")
+    analyst = (
+        "import duckdb, os, sys; con = duckdb.connect(sys.argv[1]); "
+        "con.execute('create table main.mine as select 7 as n'); "
+        "con.close() if sys.argv[2] == 'close' else os._exit(0)"
+    )
     for ending in ("close", "die"):
-        subprocess.run([sys.executable, "-c", analyst, str(first.path), ending], check=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "-c", analyst, str(first.path), ending], check=True, timeout=120
+        )
         assert first.path.with_name(first.path.name + ".wal").exists() == (ending == "die")
         result = build_portfolio_copy(root, {"alpha": alpha}, {})
         [note] = result.notes
-        kept = sorted(p for p in first.path.parent.glob("portfolio_analytics.duckdb.analyst-*")
-                      if not p.name.endswith(".wal"))[-1]
+        kept = sorted(
+            p
+            for p in first.path.parent.glob("portfolio_analytics.duckdb.analyst-*")
+            if not p.name.endswith(".wal")
+        )[-1]
         assert str(kept) in note and (".wal" in note) == (ending == "die"), note
         with duckdb.connect(str(kept), read_only=True) as con:
             assert con.execute("select n from main.mine").fetchone()[0] == 7
-        with duckdb.connect(str(result.path), read_only=True) as con:  # the new copy opens, theirs is not in it
+        with duckdb.connect(
+            str(result.path), read_only=True
+        ) as con:  # the new copy opens, theirs is not in it
             assert con.execute("select value from kpis.kpi_values").fetchall() == [(5.0,)]
-            assert not con.execute("select * from duckdb_tables() where table_name = 'mine'").fetchall()
+            assert not con.execute(
+                "select * from duckdb_tables() where table_name = 'mine'"
+            ).fetchall()
     assert build_portfolio_copy(root, {"alpha": alpha}, {}).notes == []  # nothing more to keep

@@ -16,9 +16,9 @@ import os
 import subprocess
 import sys
 import textwrap
-from unittest import mock
 from pathlib import Path
 from types import SimpleNamespace
+from unittest import mock
 
 import dagster as dg
 import duckdb
@@ -35,7 +35,11 @@ MARKERS = {  # what only that business has; secrets are the last entries
     "quokka": ["Quokka Yoga", "Quokka smiles counted", "QUOKKA-MAT-2208", "quokka-wh-8d2f40"],
     "yak": ["Yak Tours", "yak-wh-1b7e33", "sk_test_yak_wrong_3c9e1f"],
 }
-WEBHOOK = {"zebra": "zebra-wh-5e1a9c", "quokka": "quokka-wh-8d2f40", "yak": "yak-wh-1b7e33"}  # secret paths
+WEBHOOK = {
+    "zebra": "zebra-wh-5e1a9c",
+    "quokka": "quokka-wh-8d2f40",
+    "yak": "yak-wh-1b7e33",
+}  # secret paths
 SECRETS = [*WEBHOOK.values(), "sk_test_yak_wrong_3c9e1f"]
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,57 +49,100 @@ def manual_rows() -> list[tuple[dt.date, int]]:
     return [(day, 3 + i * 2) for i, day in enumerate(days)]
 
 
-def write_business(root: Path, slug: str, yaml_text: str, env: str, csv_kpi: str | None = None,
-                   dimension: str = "") -> None:
+def write_business(
+    root: Path, slug: str, yaml_text: str, env: str, csv_kpi: str | None = None, dimension: str = ""
+) -> None:
     folder = root / "businesses" / slug
     (folder / "data").mkdir(parents=True)
     (folder / "kpi.yaml").write_text(textwrap.dedent(yaml_text))
     (folder / ".env").write_text(env)
     if csv_kpi:
-        lines = ["date,kpi_id,value,dimension_value"]  # the week's total, and the same under a dimension value
+        lines = [
+            "date,kpi_id,value,dimension_value"
+        ]  # the week's total, and the same under a dimension value
         for day, value in manual_rows():
             lines += [f"{day},{csv_kpi},{value},", f"{day},{csv_kpi},{value},{dimension}"]
         (folder / "data" / "manual.csv").write_text("\n".join(lines) + "\n")
 
 
 def custom(kpi_id: str, label: str) -> str:
-    return (f"custom_kpis:\n  - {{id: {kpi_id}, label: {label}, domain: production, aggregation: sum}}\n"
-            f"targets:\n  {kpi_id}: {{month: 100000}}\n  newsletter_new_subscribers: {{month: 100000}}\n")
+    return (
+        f"custom_kpis:\n  - {{id: {kpi_id}, label: {label}, domain: production, aggregation: sum}}\n"
+        f"targets:\n  {kpi_id}: {{month: 100000}}\n  newsletter_new_subscribers: {{month: 100000}}\n"
+    )
 
 
 @pytest.fixture(scope="module")
 def portfolio(tmp_path_factory, sandbox):
     root = tmp_path_factory.mktemp("pf")
     hooks = {slug: Receiver().__enter__() for slug in MARKERS}
-    url = {slug: f"http://127.0.0.1:{hooks[slug].server.server_port}/hook/{WEBHOOK[slug]}" for slug in MARKERS}
-    head = "timezone: Europe/Brussels\nhistory_start: 2026-10-01\nalerts: {webhook_url: \"${KPI_ALERT_WEBHOOK}\"}\n"
-    write_business(root, "zebra", "business: Zebra Bakery\ndemo: true\nsandbox_seed: 7\n" + head
-                   + "sources:\n  mailchimp: {}\n  manual: {path: data/manual.csv}\n" + custom("zebra_loaves",
-                                                                                                "Zebra loaves baked"),
-                   f"KPI_ALERT_WEBHOOK={url['zebra']}\n", "zebra_loaves", "ZEBRA-OVEN-7731")
-    write_business(root, "quokka", "business: Quokka Yoga & <Co>\ndemo: true\nsandbox_seed: 11\n" + head
-                   + "sources:\n  mailchimp: {}\n  manual: {path: data/manual.csv}\n" + custom("quokka_smiles",
-                                                                                                "Quokka smiles counted"),
-                   f"KPI_ALERT_WEBHOOK={url['quokka']}\n", "quokka_smiles", "QUOKKA-MAT-2208")
-    write_business(root, "yak", "business: Yak Tours\ndemo: false\n" + head + "sources:\n"
-                   f"  mailchimp: {{api_key: \"${{MAILCHIMP_API_KEY}}\", base_url: \"{sandbox.urls['mailchimp']}\"}}\n"
-                   f"  stripe: {{api_key: \"${{STRIPE_API_KEY}}\", base_url: \"{sandbox.urls['stripe']}\"}}\n",
-                   f"KPI_ALERT_WEBHOOK={url['yak']}\nSTRIPE_API_KEY=sk_test_yak_wrong_3c9e1f\n"
-                   f"MAILCHIMP_API_KEY={CREDENTIALS['mailchimp']['api_key']}\n")
-    write_business(root, "broken", "business: Broken Co\nhistory_start: 2026-10-01\nsources:\n  mailchimp: {}\n"
-                   "targets:\n  revenue: {month: 5}\n", "")
+    url = {
+        slug: f"http://127.0.0.1:{hooks[slug].server.server_port}/hook/{WEBHOOK[slug]}"
+        for slug in MARKERS
+    }
+    head = 'timezone: Europe/Brussels\nhistory_start: 2026-10-01\nalerts: {webhook_url: "${KPI_ALERT_WEBHOOK}"}\n'
+    write_business(
+        root,
+        "zebra",
+        "business: Zebra Bakery\ndemo: true\nsandbox_seed: 7\n"
+        + head
+        + "sources:\n  mailchimp: {}\n  manual: {path: data/manual.csv}\n"
+        + custom("zebra_loaves", "Zebra loaves baked"),
+        f"KPI_ALERT_WEBHOOK={url['zebra']}\n",
+        "zebra_loaves",
+        "ZEBRA-OVEN-7731",
+    )
+    write_business(
+        root,
+        "quokka",
+        "business: Quokka Yoga & <Co>\ndemo: true\nsandbox_seed: 11\n"
+        + head
+        + "sources:\n  mailchimp: {}\n  manual: {path: data/manual.csv}\n"
+        + custom("quokka_smiles", "Quokka smiles counted"),
+        f"KPI_ALERT_WEBHOOK={url['quokka']}\n",
+        "quokka_smiles",
+        "QUOKKA-MAT-2208",
+    )
+    write_business(
+        root,
+        "yak",
+        "business: Yak Tours\ndemo: false\n" + head + "sources:\n"
+        f'  mailchimp: {{api_key: "${{MAILCHIMP_API_KEY}}", base_url: "{sandbox.urls["mailchimp"]}"}}\n'
+        f'  stripe: {{api_key: "${{STRIPE_API_KEY}}", base_url: "{sandbox.urls["stripe"]}"}}\n',
+        f"KPI_ALERT_WEBHOOK={url['yak']}\nSTRIPE_API_KEY=sk_test_yak_wrong_3c9e1f\n"
+        f"MAILCHIMP_API_KEY={CREDENTIALS['mailchimp']['api_key']}\n",
+    )
+    write_business(
+        root,
+        "broken",
+        "business: Broken Co\nhistory_start: 2026-10-01\nsources:\n  mailchimp: {}\n"
+        "targets:\n  revenue: {month: 5}\n",
+        "",
+    )
     home = root / ".dagster"
-    with mock.patch.dict(os.environ, DAGSTER_HOME=str(home)):  # the operator narrows Mailchimp to one call at a time
+    with mock.patch.dict(
+        os.environ, DAGSTER_HOME=str(home)
+    ):  # the operator narrows Mailchimp to one call at a time
         from kpi_pipeline.orchestration.run import ensure_portfolio_instance
 
         ensure_portfolio_instance(root)
         with dg.DagsterInstance.from_config(str(home)) as instance:
             instance.event_log_storage.set_concurrency_slots("api_mailchimp", 1)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KPI_", "DAGSTER_", "MAILCHIMP", "STRIPE"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KPI_", "DAGSTER_", "MAILCHIMP", "STRIPE"))
+    }
     env.update(KPI_TODAY=(AS_OF + dt.timedelta(days=1)).isoformat(), PYTHONPATH=str(ROOT))
     kpi = [sys.executable, "-m", "kpi_pipeline.cli"]
-    sync = subprocess.run([*kpi, "sync", "--history", "--as-of", AS_OF.isoformat(), "--jobs", "2"], cwd=root,
-                          env=env, capture_output=True, text=True, timeout=900)
+    sync = subprocess.run(
+        [*kpi, "sync", "--history", "--as-of", AS_OF.isoformat(), "--jobs", "2"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     yield {"root": root, "sync": sync, "hooks": hooks, "run": lambda *args: in_process(root, args)}
     for hook in hooks.values():
         hook.__exit__(None, None, None)
@@ -129,7 +176,11 @@ def test_one_business_failing_or_misconfigured_stops_no_other(portfolio):
     yak = lines_of(out, "yak")
     assert "sources.stripe.api_key" in yak, yak
     root = portfolio["root"]
-    for slug in ("zebra", "quokka", "yak"):  # yak's Mailchimp loaded and its scorecard was refreshed
+    for slug in (
+        "zebra",
+        "quokka",
+        "yak",
+    ):  # yak's Mailchimp loaded and its scorecard was refreshed
         assert (root / "businesses" / slug / "data" / "analytics.duckdb").exists(), slug
     assert list((root / "businesses" / "broken" / "data").iterdir()) == []  # nothing written
     failure = portfolio["hooks"]["yak"].texts()
@@ -139,24 +190,45 @@ def test_one_business_failing_or_misconfigured_stops_no_other(portfolio):
 def test_the_portfolio_copy_has_every_business_under_its_id_and_their_own_truth(portfolio):
     root = portfolio["root"]
     with duckdb.connect(str(root / "data" / "portfolio_analytics.duckdb"), read_only=True) as con:
-        ids = {r[0] for r in con.execute("select distinct business_id from raw.mailchimp__lists").fetchall()}
+        ids = {
+            r[0]
+            for r in con.execute("select distinct business_id from raw.mailchimp__lists").fetchall()
+        }
         assert ids == {"zebra", "quokka", "yak"}
-        listed = dict(con.execute("select business_id, in_copy from portfolio.businesses").fetchall())
+        listed = dict(
+            con.execute("select business_id, in_copy from portfolio.businesses").fetchall()
+        )
         assert listed == {"zebra": True, "quokka": True, "yak": True, "broken": False}
         value = lambda slug, kpi: con.execute(  # noqa: E731
             "select value from kpis.kpi_values where business_id = ? and kpi_id = ? and grain = 'month' "
-            "and period_start = ? and dimension is null", [slug, kpi, OCT[0]]).fetchone()[0]
+            "and period_start = ? and dimension is null",
+            [slug, kpi, OCT[0]],
+        ).fetchone()[0]
         truth7, truth11 = (get_world(AS_OF, seed).truth_new_subscribers(*OCT) for seed in (7, 11))
         assert truth7 != truth11  # two worlds: a mix-up would show
         assert value("zebra", "newsletter_new_subscribers") == truth7
-        assert value("yak", "newsletter_new_subscribers") == truth7  # the live sandbox serves seed 7
+        assert (
+            value("yak", "newsletter_new_subscribers") == truth7
+        )  # the live sandbox serves seed 7
         assert value("quokka", "newsletter_new_subscribers") == truth11
         october = sum(v for d, v in manual_rows() if OCT[0] <= d <= OCT[1])
         assert value("zebra", "zebra_loaves") == october == value("quokka", "quokka_smiles")
-        assert con.execute("select count(*) from kpis.kpi_values where kpi_id = 'zebra_loaves' "
-                           "and business_id <> 'zebra'").fetchone()[0] == 0
-        nulls = [t for (s, t) in con.execute("select schema_name, table_name from duckdb_tables()").fetchall()
-                 if con.execute(f'select count(*) from "{s}"."{t}" where business_id is null').fetchone()[0]]
+        assert (
+            con.execute(
+                "select count(*) from kpis.kpi_values where kpi_id = 'zebra_loaves' "
+                "and business_id <> 'zebra'"
+            ).fetchone()[0]
+            == 0
+        )
+        nulls = [
+            t
+            for (s, t) in con.execute(
+                "select schema_name, table_name from duckdb_tables()"
+            ).fetchall()
+            if con.execute(
+                f'select count(*) from "{s}"."{t}" where business_id is null'
+            ).fetchone()[0]
+        ]
         assert not nulls
 
 
@@ -164,26 +236,36 @@ def _duckdb_text(path: Path) -> str:
     """Every cell of every table, as text."""
     parts = []
     with duckdb.connect(str(path), read_only=True) as con:
-        for schema, table in con.execute("select schema_name, table_name from duckdb_tables()").fetchall():
+        for schema, table in con.execute(
+            "select schema_name, table_name from duckdb_tables()"
+        ).fetchall():
             rows = con.execute(f'select * from "{schema}"."{table}"').fetchall()
             parts.append(f"{schema}.{table} " + repr(rows))
     return "\n".join(parts)
 
 
-def _business_texts(root: Path, slug: str, output: str, hooks: dict[str, Receiver]) -> dict[str, str]:
+def _business_texts(
+    root: Path, slug: str, output: str, hooks: dict[str, Receiver]
+) -> dict[str, str]:
     """What one business produced: its output lines, its files (not its inputs), its alerts, its runs' logs."""
     texts = {"output": lines_of(output, slug), "alerts": json.dumps(hooks[slug].messages)}
     for path in (root / "businesses" / slug).rglob("*"):
         if not path.is_file() or path.name in ("kpi.yaml", ".env", "manual.csv"):
             continue
-        texts[str(path)] = (_duckdb_text(path) if path.suffix == ".duckdb" and not path.name.startswith(".")
-                            else path.read_bytes().decode("utf-8", "replace"))
-    with mock.patch.dict(os.environ, DAGSTER_HOME=str(root / ".dagster")), \
-            dg.DagsterInstance.from_config(str(root / ".dagster")) as instance:
+        texts[str(path)] = (
+            _duckdb_text(path)
+            if path.suffix == ".duckdb" and not path.name.startswith(".")
+            else path.read_bytes().decode("utf-8", "replace")
+        )
+    with (
+        mock.patch.dict(os.environ, DAGSTER_HOME=str(root / ".dagster")),
+        dg.DagsterInstance.from_config(str(root / ".dagster")) as instance,
+    ):
         for run in instance.get_runs():
             if {k.path[0] for k in run.asset_selection or ()} == {slug}:
                 texts[f"run {run.run_id}"] = dg.serialize_value(run) + "\n".join(
-                    dg.serialize_value(entry) for entry in instance.all_logs(run.run_id))
+                    dg.serialize_value(entry) for entry in instance.all_logs(run.run_id)
+                )
     return texts
 
 
@@ -214,7 +296,9 @@ def test_the_portfolio_view_puts_who_needs_a_call_first(portfolio):
     rows = json.loads(shown.stdout)["businesses"]
     assert [r["slug"] for r in rows][0] == "broken" and "kpi.yaml is invalid" in rows[0]["problem"]
     by = {r["slug"]: r for r in rows}
-    assert {f["source"]: f["days_behind"] for f in by["yak"]["freshness"]}["stripe"] is None  # never loaded
+    assert {f["source"]: f["days_behind"] for f in by["yak"]["freshness"]}[
+        "stripe"
+    ] is None  # never loaded
     assert by["zebra"]["counts"]["production"] == {"on_track": 0, "at_risk": 0, "off_track": 1}
     assert by["zebra"]["period"] == "2026-11" and by["zebra"]["as_of"] == AS_OF.isoformat()
     # October missed and November off track: both sandbox businesses' custom KPI, two periods running
@@ -249,7 +333,10 @@ def test_the_portfolio_location_rebuilds_the_copy_and_view_after_a_business_run(
         result = defs.resolve_job_def(JOB).execute_in_process(instance=instance)
         assert result.success
         with duckdb.connect(str(copy), read_only=True) as con:
-            assert con.execute("select count(*) from portfolio.businesses where in_copy").fetchone()[0] == 3
+            assert (
+                con.execute("select count(*) from portfolio.businesses where in_copy").fetchone()[0]
+                == 3
+            )
         page = (root / "data" / "reports" / "portfolio.html").read_text()
         assert page.index("broken") < page.index("Zebra Bakery")
         sensor = defs.resolve_sensor_def("after_a_business_run")
@@ -258,8 +345,12 @@ def test_the_portfolio_location_rebuilds_the_copy_and_view_after_a_business_run(
         outcomes = []
         for run in (business_run, own_run):
             event = dg.DagsterEvent(dg.DagsterEventType.RUN_SUCCESS.value, job_name=run.job_name)
-            context = dg.build_run_status_sensor_context(sensor_name=sensor.name, dagster_event=event,
-                                                         dagster_instance=instance, dagster_run=run)
+            context = dg.build_run_status_sensor_context(
+                sensor_name=sensor.name,
+                dagster_event=event,
+                dagster_instance=instance,
+                dagster_run=run,
+            )
             outcomes.append(sensor(context))
         assert isinstance(outcomes[0], dg.RunRequest) and business_run.run_id in outcomes[0].run_key
         assert isinstance(outcomes[1], dg.SkipReason)
@@ -269,9 +360,17 @@ def test_the_platforms_pool_limits_are_in_the_instance(portfolio):
     from kpi_pipeline.config.settings import API_POOL_LIMITS
 
     home = portfolio["root"] / ".dagster"
-    with mock.patch.dict(os.environ, DAGSTER_HOME=str(home)), dg.DagsterInstance.from_config(str(home)) as instance:
-        limits = {pool: instance.event_log_storage.get_concurrency_info(pool).slot_count for pool in API_POOL_LIMITS}
-    assert limits == {**API_POOL_LIMITS, "api_mailchimp": 1} and limits["api_meta"] == 2  # the operator's kept
+    with (
+        mock.patch.dict(os.environ, DAGSTER_HOME=str(home)),
+        dg.DagsterInstance.from_config(str(home)) as instance,
+    ):
+        limits = {
+            pool: instance.event_log_storage.get_concurrency_info(pool).slot_count
+            for pool in API_POOL_LIMITS
+        }
+    assert (
+        limits == {**API_POOL_LIMITS, "api_mailchimp": 1} and limits["api_meta"] == 2
+    )  # the operator's kept
     assert "max_concurrent_runs: 2" in (home / "dagster.yaml").read_text()
 
 
@@ -280,7 +379,10 @@ def test_a_platforms_pool_keeps_its_calls_within_its_limit_across_businesses(por
     steps of any businesses ever ran at once (from Dagster's own step events)."""
     home = portfolio["root"] / ".dagster"
     spans: list[tuple[float, float, str]] = []
-    with mock.patch.dict(os.environ, DAGSTER_HOME=str(home)), dg.DagsterInstance.from_config(str(home)) as instance:
+    with (
+        mock.patch.dict(os.environ, DAGSTER_HOME=str(home)),
+        dg.DagsterInstance.from_config(str(home)) as instance,
+    ):
         for run in instance.get_runs(dg.RunsFilter(job_name="nightly")):
             starts: dict[str, float] = {}
             for entry in instance.all_logs(run.run_id):
@@ -289,9 +391,14 @@ def test_a_platforms_pool_keeps_its_calls_within_its_limit_across_businesses(por
                     continue
                 if event.event_type == dg.DagsterEventType.STEP_START:
                     starts[step] = entry.timestamp
-                elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+                elif event.event_type in (
+                    dg.DagsterEventType.STEP_SUCCESS,
+                    dg.DagsterEventType.STEP_FAILURE,
+                ):
                     spans.append((starts[step], entry.timestamp, f"{run.run_id[:8]} {step}"))
-    assert len({s[2].split()[0] for s in spans}) == 3 and len(spans) >= 18  # 6 streams x 3 businesses
+    assert (
+        len({s[2].split()[0] for s in spans}) == 3 and len(spans) >= 18
+    )  # 6 streams x 3 businesses
     spans.sort()
     overlaps = [(a[2], b[2]) for a, b in zip(spans, spans[1:], strict=False) if b[0] < a[1]]
     assert not overlaps

@@ -32,17 +32,28 @@ ZONES = {"east": "Pacific/Auckland", "west": "America/Los_Angeles"}
 def test_each_business_runs_in_its_own_night_as_its_own_run(tmp_path, monkeypatch):
     # one instant; each business's schedule says what its night's run is (its own timezone's yesterday)
     fire = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
-    as_of = {slug: fire.astimezone(ZoneInfo(zone)).date() - dt.timedelta(days=1) for slug, zone in ZONES.items()}
+    as_of = {
+        slug: fire.astimezone(ZoneInfo(zone)).date() - dt.timedelta(days=1)
+        for slug, zone in ZONES.items()
+    }
     with Sandbox(max(as_of.values())) as sandbox:
         for slug, zone in ZONES.items():
             folder = tmp_path / "businesses" / slug
             folder.mkdir(parents=True)
             (folder / "kpi.yaml").write_text(
                 f"business: {slug.title()} Studio\ntimezone: {zone}\nhistory_start: {as_of[slug] - dt.timedelta(days=20)}\n"
-                f"schedule: {{nightly_at: \"{fire.astimezone(ZoneInfo(zone)):%H:%M}\"}}\n"
-                f"sources:\n  stripe: {{api_key: \"${{STRIPE_API_KEY}}\", base_url: \"{sandbox.urls['stripe']}\"}}\n")
+                f'schedule: {{nightly_at: "{fire.astimezone(ZoneInfo(zone)):%H:%M}"}}\n'
+                f'sources:\n  stripe: {{api_key: "${{STRIPE_API_KEY}}", base_url: "{sandbox.urls["stripe"]}"}}\n'
+            )
             (folder / ".env").write_text(f"STRIPE_API_KEY={CREDENTIALS['stripe']['api_key']}\n")
-        for name in ("KPI_TODAY", "KPI_AS_OF", "KPI_WAREHOUSE", "KPI_CONFIG", "STRIPE_API_KEY", "KPI_PORTFOLIO"):
+        for name in (
+            "KPI_TODAY",
+            "KPI_AS_OF",
+            "KPI_WAREHOUSE",
+            "KPI_CONFIG",
+            "STRIPE_API_KEY",
+            "KPI_PORTFOLIO",
+        ):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / ".dagster"))
         home = ensure_portfolio_instance(tmp_path)
@@ -52,30 +63,79 @@ def test_each_business_runs_in_its_own_night_as_its_own_run(tmp_path, monkeypatc
             # the schedule's tick, submitted to the run queue as the scheduler does: no race with a clock
             for slug in ZONES:
                 defs = build_definitions(load_config(tmp_path / "businesses" / slug / "kpi.yaml"))
-                with dg.build_schedule_context(scheduled_execution_time=fire,
-                                               repository_def=defs.get_repository_def()) as context:
-                    request = defs.resolve_schedule_def("nightly_sync").evaluate_tick(context).run_requests[0]
-                tags = {**request.tags, "dagster/partition": request.partition_key, "kpi/tick": fire.isoformat()}
-                subprocess.run([str(Path(sys.executable).parent / "dagster"), "job", "launch", "-w",
-                                str(home / "workspace.yaml"), "-l", slug, "-j", "nightly", "--tags", json.dumps(tags)],
-                               check=True, capture_output=True, timeout=BOUND, cwd=tmp_path)
+                with dg.build_schedule_context(
+                    scheduled_execution_time=fire, repository_def=defs.get_repository_def()
+                ) as context:
+                    request = (
+                        defs.resolve_schedule_def("nightly_sync")
+                        .evaluate_tick(context)
+                        .run_requests[0]
+                    )
+                tags = {
+                    **request.tags,
+                    "dagster/partition": request.partition_key,
+                    "kpi/tick": fire.isoformat(),
+                }
+                subprocess.run(
+                    [
+                        str(Path(sys.executable).parent / "dagster"),
+                        "job",
+                        "launch",
+                        "-w",
+                        str(home / "workspace.yaml"),
+                        "-l",
+                        slug,
+                        "-j",
+                        "nightly",
+                        "--tags",
+                        json.dumps(tags),
+                    ],
+                    check=True,
+                    capture_output=True,
+                    timeout=BOUND,
+                    cwd=tmp_path,
+                )
             with dg.DagsterInstance.get() as instance:
-                def finished(job: str) -> list[dg.DagsterRun]:
-                    return [r for r in instance.get_runs(dg.RunsFilter(job_name=job)) if r.is_finished]
 
-                nights = wait_until("both nightly runs", lambda: (lambda r: r if len(r) == 2 else None)(
-                    finished("nightly")), daemon, log, BOUND)
-                wait_until("the portfolio copy of both", lambda: copied(tmp_path) == {"east", "west"}, daemon, log,
-                           BOUND)
+                def finished(job: str) -> list[dg.DagsterRun]:
+                    return [
+                        r for r in instance.get_runs(dg.RunsFilter(job_name=job)) if r.is_finished
+                    ]
+
+                nights = wait_until(
+                    "both nightly runs",
+                    lambda: (lambda r: r if len(r) == 2 else None)(finished("nightly")),
+                    daemon,
+                    log,
+                    BOUND,
+                )
+                wait_until(
+                    "the portfolio copy of both",
+                    lambda: copied(tmp_path) == {"east", "west"},
+                    daemon,
+                    log,
+                    BOUND,
+                )
                 by_location = {run.remote_job_origin.location_name: run for run in nights}
                 assert set(by_location) == {"east", "west"}
                 for slug, run in by_location.items():
-                    assert run.status == dg.DagsterRunStatus.SUCCESS, (slug, log.read_text()[-3000:])
-                    assert run.tags["kpi/as_of"] == as_of[slug].isoformat()  # its own timezone's yesterday
-                    keys = {r.asset_key for r in instance.get_records_for_run(
-                        run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records}
+                    assert run.status == dg.DagsterRunStatus.SUCCESS, (
+                        slug,
+                        log.read_text()[-3000:],
+                    )
+                    assert (
+                        run.tags["kpi/as_of"] == as_of[slug].isoformat()
+                    )  # its own timezone's yesterday
+                    keys = {
+                        r.asset_key
+                        for r in instance.get_records_for_run(
+                            run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+                        ).records
+                    }
                     assert keys and all(k.path[0] == slug for k in keys), (slug, keys)
-                refreshed = wait_until("the portfolio run", lambda: finished("portfolio_refresh"), daemon, log, BOUND)
+                refreshed = wait_until(
+                    "the portfolio run", lambda: finished("portfolio_refresh"), daemon, log, BOUND
+                )
                 assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in refreshed)
         finally:
             daemon.terminate()
@@ -88,4 +148,9 @@ def copied(root: Path) -> set[str]:
     if not path.exists():
         return set()
     with duckdb.connect(str(path), read_only=True) as con:
-        return {r[0] for r in con.execute("select distinct business_id from snapshots.kpi_snapshots").fetchall()}
+        return {
+            r[0]
+            for r in con.execute(
+                "select distinct business_id from snapshots.kpi_snapshots"
+            ).fetchall()
+        }

@@ -29,7 +29,12 @@ def test_publish_replaces_atomically_while_an_analyst_holds_the_old_copy(tmp_pat
     analyst = ctx.Process(target=_hold_open, args=(target, started, release, seen))
     analyst.start()
     assert started.wait(30)
-    load(wh, BASE, BASE + dt.timedelta(days=1), [(BASE, "a", 1), (BASE + dt.timedelta(days=1), "b", 2)])
+    load(
+        wh,
+        BASE,
+        BASE + dt.timedelta(days=1),
+        [(BASE, "a", 1), (BASE + dt.timedelta(days=1), "b", 2)],
+    )
     wh.publish(target)  # neither blocked nor failing while the analyst reads
     release.set()
     analyst.join(30)
@@ -41,10 +46,13 @@ def test_publish_replaces_atomically_while_an_analyst_holds_the_old_copy(tmp_pat
 
 # ---------------------------------------------------------------- an analyst writing to the published copy
 
-ANALYST_WRITES = ("import duckdb, os, sys; con = duckdb.connect(sys.argv[1]); "
-                  "con.execute('create table main.my_segments as select 42 as answer'); "
-                  "print('written', flush=True); " "os._exit(0) if sys.argv[2] == 'die' else "
-                  "con.close() if sys.argv[2] == 'close' else sys.stdin.read()")
+ANALYST_WRITES = (
+    "import duckdb, os, sys; con = duckdb.connect(sys.argv[1]); "
+    "con.execute('create table main.my_segments as select 42 as answer'); "
+    "print('written', flush=True); "
+    "os._exit(0) if sys.argv[2] == 'die' else "
+    "con.close() if sys.argv[2] == 'close' else sys.stdin.read()"
+)
 
 
 def analyst_writes_and_dies(path):
@@ -53,7 +61,9 @@ def analyst_writes_and_dies(path):
     import subprocess
     import sys
 
-    subprocess.run([sys.executable, "-c", ANALYST_WRITES, str(path), "die"], check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-c", ANALYST_WRITES, str(path), "die"], check=True, timeout=120
+    )
     assert path.with_name(path.name + ".wal").exists()
 
 
@@ -62,7 +72,12 @@ def test_an_analysts_unsaved_writes_are_kept_aside_and_the_new_copy_opens(tmp_pa
     load(wh, BASE, BASE, [(BASE, "a", 1)])
     target = wh.publish(tmp_path / "analytics.duckdb")
     analyst_writes_and_dies(target)
-    load(wh, BASE, BASE + dt.timedelta(days=1), [(BASE, "a", 1), (BASE + dt.timedelta(days=1), "b", 2)])
+    load(
+        wh,
+        BASE,
+        BASE + dt.timedelta(days=1),
+        [(BASE, "a", 1), (BASE + dt.timedelta(days=1), "b", 2)],
+    )
     said = []
     wh.publish(target, say=said.append)
 
@@ -71,7 +86,9 @@ def test_an_analysts_unsaved_writes_are_kept_aside_and_the_new_copy_opens(tmp_pa
         assert con.execute("select count(*) from raw.t__s").fetchone()[0] == 2
     [kept] = tmp_path.glob("analytics.duckdb.analyst-*[0-9Z]")
     assert (tmp_path / f"{kept.name}.wal").exists() and len(said) == 1 and str(kept) in said[0]
-    with duckdb.connect(str(kept), read_only=True) as con:  # the analyst's table, where the message says
+    with duckdb.connect(
+        str(kept), read_only=True
+    ) as con:  # the analyst's table, where the message says
         assert con.execute("select answer from main.my_segments").fetchone()[0] == 42
     wh.publish(target, say=said.append)  # nothing more to keep: nothing said, nothing moved
     assert len(said) == 1 and len(list(tmp_path.glob("analytics.duckdb.analyst-*[0-9Z]"))) == 1
@@ -86,9 +103,16 @@ def test_an_analysts_writes_closed_cleanly_are_kept_aside_too(tmp_path):
     wh = Warehouse(tmp_path / "warehouse.duckdb", "b")
     load(wh, BASE, BASE, [(BASE, "a", 1)])
     target = wh.publish(tmp_path / "analytics.duckdb")
-    subprocess.run([sys.executable, "-c", ANALYST_WRITES, str(target), "close"], check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-c", ANALYST_WRITES, str(target), "close"], check=True, timeout=120
+    )
     assert not (tmp_path / "analytics.duckdb.wal").exists()
-    load(wh, BASE, BASE + dt.timedelta(days=1), [(BASE, "a", 1), (BASE + dt.timedelta(days=1), "b", 2)])
+    load(
+        wh,
+        BASE,
+        BASE + dt.timedelta(days=1),
+        [(BASE, "a", 1), (BASE + dt.timedelta(days=1), "b", 2)],
+    )
     said = []
     wh.publish(target, say=said.append)
 
@@ -98,7 +122,9 @@ def test_an_analysts_writes_closed_cleanly_are_kept_aside_too(tmp_path):
         assert con.execute("select answer from main.my_segments").fetchone()[0] == 42
     with duckdb.connect(str(target), read_only=True) as con:
         assert con.execute("select count(*) from raw.t__s").fetchone()[0] == 2
-        assert not con.execute("select * from information_schema.tables where table_name = 'my_segments'").fetchall()
+        assert not con.execute(
+            "select * from information_schema.tables where table_name = 'my_segments'"
+        ).fetchall()
     wh.publish(target, say=said.append)  # the new copy is nobody's: nothing said, nothing moved
     assert len(said) == 1 and len(list(tmp_path.glob("analytics.duckdb.analyst-*"))) == 1
 
@@ -115,7 +141,9 @@ def test_reading_the_published_copy_even_read_write_keeps_nothing_aside(tmp_path
     assert said == [] and not list(tmp_path.glob("analytics.duckdb.analyst-*"))
 
 
-def test_a_publish_failing_after_its_rename_is_not_taken_for_an_analysts_writes(tmp_path, monkeypatch):
+def test_a_publish_failing_after_its_rename_is_not_taken_for_an_analysts_writes(
+    tmp_path, monkeypatch
+):
     """Killed or failing between the rename and its record, the new copy must still count as ours."""
     import errno
 
@@ -125,7 +153,12 @@ def test_a_publish_failing_after_its_rename_is_not_taken_for_an_analysts_writes(
     wh = Warehouse(tmp_path / "warehouse.duckdb", "b")
     load(wh, BASE, BASE, [(BASE, "a", 1)])
     target = wh.publish(tmp_path / "analytics.duckdb")
-    load(wh, BASE, BASE + dt.timedelta(days=1), [(BASE, "a", 1), (BASE + dt.timedelta(days=1), "b", 2)])
+    load(
+        wh,
+        BASE,
+        BASE + dt.timedelta(days=1),
+        [(BASE, "a", 1), (BASE + dt.timedelta(days=1), "b", 2)],
+    )
 
     def io_error(folder):
         raise OSError(errno.EIO, "I/O error")
@@ -150,20 +183,31 @@ def test_an_analyst_still_writing_to_the_published_copy_is_named_and_nothing_mov
     wh = Warehouse(tmp_path / "warehouse.duckdb", "b")
     load(wh, BASE, BASE, [(BASE, "a", 1)])
     target = wh.publish(tmp_path / "analytics.duckdb")
-    analyst = subprocess.Popen([sys.executable, "-c", ANALYST_WRITES, str(target), "stay"],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    analyst = subprocess.Popen(
+        [sys.executable, "-c", ANALYST_WRITES, str(target), "stay"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert analyst.stdout.readline().strip() == "written"
-        with pytest.raises(StorageError, match=rf"analytics.duckdb is open for writing in .*\(PID {analyst.pid}\).*"
-                                               "read-only for analysts"):
+        with pytest.raises(
+            StorageError,
+            match=rf"analytics.duckdb is open for writing in .*\(PID {analyst.pid}\).*"
+            "read-only for analysts",
+        ):
             wh.publish(target)
-        assert sorted(p.name for p in tmp_path.glob("analytics.duckdb*")) == ["analytics.duckdb",
-                                                                             "analytics.duckdb.wal"]
+        assert sorted(p.name for p in tmp_path.glob("analytics.duckdb*")) == [
+            "analytics.duckdb",
+            "analytics.duckdb.wal",
+        ]
         assert not list(tmp_path.glob(".analytics.duckdb.*.tmp"))
     finally:
         analyst.stdin.close()
         analyst.wait(120)
-    with duckdb.connect(str(target), read_only=True) as con:  # closed normally: their table is in the file
+    with duckdb.connect(
+        str(target), read_only=True
+    ) as con:  # closed normally: their table is in the file
         assert con.execute("select answer from main.my_segments").fetchone()[0] == 42
 
 
@@ -188,8 +232,10 @@ def test_publish_flushes_the_copy_before_the_rename_and_the_folder_after(tmp_pat
     target = wh.publish(tmp_path / "analytics.duckdb")
     [(_, tmp, dst)] = [c for c in calls if c[0] == "replace" and c[2] == str(target)]
     at = calls.index(("replace", tmp, dst))
-    assert dst == str(target) and ("fsync", tmp) in calls[:at]  # the data is on the disk before its name
-    assert ("fsync", str(tmp_path)) in calls[at + 1:]  # and the rename itself after
+    assert (
+        dst == str(target) and ("fsync", tmp) in calls[:at]
+    )  # the data is on the disk before its name
+    assert ("fsync", str(tmp_path)) in calls[at + 1 :]  # and the rename itself after
 
 
 PUBLISH_KILLED = """
@@ -213,12 +259,27 @@ def test_a_publish_killed_during_its_copy_leaves_the_old_copy_whole(tmp_path, po
     load(wh, BASE, BASE, [(BASE, "a", 1)])
     target = wh.publish(tmp_path / "analytics.duckdb")
     # the new state is much larger than the old, so half its copy overwrites all of the old file
-    load(wh, BASE, BASE + dt.timedelta(days=400),
-         [(BASE + dt.timedelta(days=d), f"i{k}", d * 100 + k) for d in range(401) for k in range(100)])
+    load(
+        wh,
+        BASE,
+        BASE + dt.timedelta(days=400),
+        [
+            (BASE + dt.timedelta(days=d), f"i{k}", d * 100 + k)
+            for d in range(401)
+            for k in range(100)
+        ],
+    )
     root = str(Path(__file__).resolve().parent.parent)
-    done = subprocess.run([sys.executable, "-c", PUBLISH_KILLED.format(
-        root=root, path=str(wh.path), target=str(target))], env={**os.environ, ENV: point},
-        capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PUBLISH_KILLED.format(root=root, path=str(wh.path), target=str(target)),
+        ],
+        env={**os.environ, ENV: point},
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == EXIT_CODE, done.stderr
     with duckdb.connect(str(target), read_only=True) as con:  # the old copy, whole
         assert con.execute("select day, item, amount from raw.t__s").fetchall() == [(BASE, "a", 1)]
@@ -245,6 +306,8 @@ def test_a_publish_failing_half_way_through_its_copy_says_why_and_leaves_no_temp
 
     with armed("publish:during_copy", disk_full), pytest.raises(StorageError, match="disk full"):
         wh.publish(target)
-    assert sorted(p.name for p in tmp_path.iterdir() if "analytics" in p.name) == [".analytics.duckdb.published",
-                                                                                  "analytics.duckdb"]
+    assert sorted(p.name for p in tmp_path.iterdir() if "analytics" in p.name) == [
+        ".analytics.duckdb.published",
+        "analytics.duckdb",
+    ]
     assert target.read_bytes() == old  # the analysts' copy untouched

@@ -17,7 +17,11 @@ NAMED = re.compile(r"(tests/[\w/]+\.py)?::(\w+)|(tests/[\w/]+\.py)")
 def defined_tests(path: Path) -> set[str]:
     """The names of the module-level test functions (and test classes) of a test file."""
     tree = ast.parse(path.read_text())
-    return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    return {
+        n.name
+        for n in tree.body
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    }
 
 
 def named_in_readme() -> list[tuple[str, str | None]]:
@@ -54,10 +58,14 @@ def test_every_sabotage_names_existing_tests_and_is_in_the_readme():
 
     readme = (ROOT / "README.md").read_text()
     for sabotage in SABOTAGES:
-        assert sabotage.name in readme, f"README's guarantee table lacks the sabotage {sabotage.name!r}"
+        assert sabotage.name in readme, (
+            f"README's guarantee table lacks the sabotage {sabotage.name!r}"
+        )
         for node in sabotage.tests:
             file, _, name = node.partition("::")
             assert name in defined_tests(ROOT / file), f"{sabotage.name}: no test {node}"
             assert node in readme, f"README does not name {node} beside its guarantee"
         for file, old, _ in sabotage.edits:  # a sabotage that no longer applies proves nothing
-            assert (ROOT / file).read_text().count(old) == 1, f"{sabotage.name}: {old!r} not once in {file}"
+            assert (ROOT / file).read_text().count(old) == 1, (
+                f"{sabotage.name}: {old!r} not once in {file}"
+            )

@@ -32,11 +32,16 @@ from tests.sync_processes import event as _event
 def hold_the_pool(home: Path) -> str:
     """A live run (this test's own process) holding the duckdb pool slot."""
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        run = instance.create_run_for_job(dg.GraphDefinition("holder").to_job(), run_id=str(uuid.uuid4()),
-                                          tags={PID_TAG: process_tag(), STARTED_BY_TAG: "test holder"})
+        run = instance.create_run_for_job(
+            dg.GraphDefinition("holder").to_job(),
+            run_id=str(uuid.uuid4()),
+            tags={PID_TAG: process_tag(), STARTED_BY_TAG: "test holder"},
+        )
         instance.handle_new_event(_event(run, dg.DagsterEventType.RUN_START))
         instance.event_log_storage.set_concurrency_slots(POOL, 1)
-        assert instance.event_log_storage.claim_concurrency_slot(POOL, run.run_id, "raw__stripe__charges").is_claimed
+        assert instance.event_log_storage.claim_concurrency_slot(
+            POOL, run.run_id, "raw__stripe__charges"
+        ).is_claimed
         return run.run_id
 
 
@@ -47,7 +52,9 @@ def run_status(home: Path, run_id: str) -> dg.DagsterRunStatus:
 
 def slot_holders(home: Path) -> set[str]:
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        return {s.run_id for s in instance.event_log_storage.get_concurrency_info(POOL).claimed_slots}
+        return {
+            s.run_id for s in instance.event_log_storage.get_concurrency_info(POOL).claimed_slots
+        }
 
 
 def test_a_sync_killed_while_loading_is_repaired_by_the_next(small_business, capsys):
@@ -72,10 +79,15 @@ def test_a_sync_killed_while_loading_is_repaired_by_the_next(small_business, cap
 def test_doctor_repair_frees_a_dead_runs_slot_and_removes_publish_debris(small_business, capsys):
     config = small_business
     home = config.parent / ".dagster"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        run = instance.create_run_for_job(dg.GraphDefinition("ghost").to_job(), run_id=str(uuid.uuid4()),
-                                          tags={PID_TAG: process_tag(int(dead.stdout)), STARTED_BY_TAG: "kpi sync"})
+        run = instance.create_run_for_job(
+            dg.GraphDefinition("ghost").to_job(),
+            run_id=str(uuid.uuid4()),
+            tags={PID_TAG: process_tag(int(dead.stdout)), STARTED_BY_TAG: "kpi sync"},
+        )
         instance.handle_new_event(_event(run, dg.DagsterEventType.RUN_START))
         instance.event_log_storage.claim_concurrency_slot(POOL, run.run_id, "raw__stripe__charges")
     debris = config.parent / "data" / f".analytics.duckdb.{int(dead.stdout)}.tmp"
@@ -88,12 +100,18 @@ def test_doctor_repair_frees_a_dead_runs_slot_and_removes_publish_debris(small_b
     assert run_status(home, run.run_id) == dg.DagsterRunStatus.FAILURE
     # a run this host cannot judge (the daemon's: no kpi/pid) is failed only when the operator names it
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        daemons = instance.create_run_for_job(dg.GraphDefinition("nightly").to_job(), run_id=str(uuid.uuid4()))
+        daemons = instance.create_run_for_job(
+            dg.GraphDefinition("nightly").to_job(), run_id=str(uuid.uuid4())
+        )
         instance.handle_new_event(_event(daemons, dg.DagsterEventType.RUN_START))
-        instance.event_log_storage.claim_concurrency_slot(POOL, daemons.run_id, "raw__stripe__charges")
+        instance.event_log_storage.claim_concurrency_slot(
+            POOL, daemons.run_id, "raw__stripe__charges"
+        )
     assert main(["doctor", "--config", str(config), "--repair"]) == 0
     out = capsys.readouterr().out
-    assert f"kpi doctor --repair --run {daemons.run_id[:8]}" in out and slot_holders(home) == {daemons.run_id}
+    assert f"kpi doctor --repair --run {daemons.run_id[:8]}" in out and slot_holders(home) == {
+        daemons.run_id
+    }
     assert main(["doctor", "--config", str(config), "--run", daemons.run_id[:8]]) == 2
     assert main(["doctor", "--config", str(config), "--repair", "--run", daemons.run_id[:8]]) == 0
     assert "(as told by --run)" in capsys.readouterr().out and not slot_holders(home)
@@ -107,7 +125,10 @@ def test_a_sync_waiting_for_the_pool_names_the_holder_and_gives_up(small_busines
     capsys.readouterr()
     assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat(), "--wait", "2"]) == 1
     out = capsys.readouterr().out
-    assert f"waiting for the duckdb pool: run {holder[:8]} started" in out and "test holder, pid" in out
+    assert (
+        f"waiting for the duckdb pool: run {holder[:8]} started" in out
+        and "test holder, pid" in out
+    )
     assert "stopped: gave up after waiting 2s for the duckdb pool" in out and "KPI_POOL_WAIT" in out
     assert f"kpi doctor --repair --run {holder[:8]}" in out
     assert slot_holders(home) == {holder}  # ours gave up its place; the holder keeps its slot
@@ -123,33 +144,54 @@ def foreign_run(home: Path, started_ago: float, heard_ago: float | None, slot: b
     from kpi_pipeline.orchestration.instance_state import HEARTBEAT_KEY
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        run = instance.create_run_for_job(dg.GraphDefinition("ghost").to_job(), run_id=str(uuid.uuid4()),
-                                          tags={PID_TAG: "kpi-nightly-29311-x7k2p:7:4242", STARTED_BY_TAG: "kpi sync"})
-        instance.handle_new_event(_event(run, dg.DagsterEventType.RUN_START, at=time.time() - started_ago))
+        run = instance.create_run_for_job(
+            dg.GraphDefinition("ghost").to_job(),
+            run_id=str(uuid.uuid4()),
+            tags={PID_TAG: "kpi-nightly-29311-x7k2p:7:4242", STARTED_BY_TAG: "kpi sync"},
+        )
+        instance.handle_new_event(
+            _event(run, dg.DagsterEventType.RUN_START, at=time.time() - started_ago)
+        )
         if heard_ago is not None:
-            instance.run_storage.set_cursor_values({HEARTBEAT_KEY + run.run_id: str(time.time() - heard_ago)})
+            instance.run_storage.set_cursor_values(
+                {HEARTBEAT_KEY + run.run_id: str(time.time() - heard_ago)}
+            )
         if slot:
             instance.event_log_storage.set_concurrency_slots(POOL, 1)
-            assert instance.event_log_storage.claim_concurrency_slot(POOL, run.run_id, "raw__stripe__charges").is_claimed
+            assert instance.event_log_storage.claim_concurrency_slot(
+                POOL, run.run_id, "raw__stripe__charges"
+            ).is_claimed
         return run.run_id
 
 
-def test_a_sync_killed_on_another_host_is_failed_once_silent_and_blocks_no_later_sync(small_business, capsys):
+def test_a_sync_killed_on_another_host_is_failed_once_silent_and_blocks_no_later_sync(
+    small_business, capsys
+):
     config = small_business
     home = config.parent / ".dagster"
     dead = foreign_run(home, started_ago=3600, heard_ago=3000, slot=True)  # silent for 50 min
-    live = foreign_run(home, started_ago=3600, heard_ago=30, slot=False)  # a long run, heard of lately
+    live = foreign_run(
+        home, started_ago=3600, heard_ago=30, slot=False
+    )  # a long run, heard of lately
     capsys.readouterr()
     assert main(["doctor", "--config", str(config)]) == 1
     out = capsys.readouterr().out
-    assert f"run {dead[:8]} started" in out and "on host kpi-nightly-29311-x7k2p, silent for 50 min" in out, out
+    assert (
+        f"run {dead[:8]} started" in out
+        and "on host kpi-nightly-29311-x7k2p, silent for 50 min" in out
+    ), out
     assert "has not been heard of for 50 min (`kpi doctor --repair` fails it" in out
     # the live one is no problem; heard of 30 s before doctor started, more on a loaded machine
     assert "1 problem(s):" in out and re.search(r"last heard \d+s ago", out), out
-    with dg.DagsterInstance.from_config(str(home)) as instance:  # the template's own sync, long ago maybe
+    with dg.DagsterInstance.from_config(
+        str(home)
+    ) as instance:  # the template's own sync, long ago maybe
         earlier = {r.run_id for r in instance.get_runs()}
     # the next sync fails it and takes the pool (before: it waited for it until killed)
-    assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat(), "--wait", str(HANG)]) == 0
+    assert (
+        main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat(), "--wait", str(HANG)])
+        == 0
+    )
     out = capsys.readouterr().out
     assert f"repaired: marked run {dead[:8]}" in out and "freed the duckdb pool slot" in out, out
     assert run_status(home, dead) == dg.DagsterRunStatus.FAILURE
@@ -179,7 +221,9 @@ def test_ctrl_c_and_sigterm_stop_a_waiting_sync_promptly(small_business, signum)
     proc = start_sync(config)
     read_until(proc, "waiting for the duckdb pool")
     proc.send_signal(signum)
-    rest, _ = proc.communicate(timeout=HANG)  # Dagster alone defers the signal until the pool frees: forever
+    rest, _ = proc.communicate(
+        timeout=HANG
+    )  # Dagster alone defers the signal until the pool frees: forever
     assert proc.returncode == 1, rest
     assert "stopped: interrupted" in rest and "Traceback" not in rest
     assert slot_holders(home) == {holder}
@@ -188,12 +232,16 @@ def test_ctrl_c_and_sigterm_stop_a_waiting_sync_promptly(small_business, signum)
     assert statuses <= {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.CANCELED}
     assert dg.DagsterRunStatus.CANCELED in statuses
     # nor is any of Dagster's compute-log `tail -F` left behind (before its watcher ends it)
-    assert not [args for _, _, args in processes() if args.startswith("tail ") and str(home) in args]
+    assert not [
+        args for _, _, args in processes() if args.startswith("tail ") and str(home) in args
+    ]
 
 
 def test_a_refused_csv_is_bad_input_and_the_other_sources_still_load(small_business, capsys):
     config = small_business
-    (config.parent / "metrics.csv").write_text("date,kpi_id,value\n2026-11-02,staff_sick_days,two\n")
+    (config.parent / "metrics.csv").write_text(
+        "date,kpi_id,value\n2026-11-02,staff_sick_days,two\n"
+    )
     assert main(["check", "--config", str(config)]) == 2
     assert "line 2: value 'two' is not a number" in capsys.readouterr().err
     assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat()]) == 2
@@ -202,7 +250,9 @@ def test_a_refused_csv_is_bad_input_and_the_other_sources_still_load(small_busin
     con = duckdb.connect(str(load_config(config).published_path), read_only=True)
     assert con.execute("select count(*) from raw.stripe__charges").fetchone()[0] > 0
     # the rows of the last good file stay: a refused file changes nothing
-    assert con.execute("select kpi_id, value from raw.manual__metrics").fetchall() == [("staff_sick_days", 2.0)]
+    assert con.execute("select kpi_id, value from raw.manual__metrics").fetchall() == [
+        ("staff_sick_days", 2.0)
+    ]
     con.close()
     (config.parent / "metrics.csv").write_text("date;kpi_id;value\n2-11-2026;staff_sick_days;1,5\n")
     assert main(["check", "--config", str(config)]) == 0
@@ -212,10 +262,13 @@ def test_a_refused_csv_is_bad_input_and_the_other_sources_still_load(small_busin
 def test_a_changed_custom_kpi_label_reaches_the_catalog_on_the_next_sync(small_business, capsys):
     config = small_business
     config.write_text(config.read_text().replace("label: Sick days", "label: Days off sick"))
-    assert main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat(), "--source", "stripe"]) == 0
+    assert (
+        main(["sync", "--config", str(config), "--as-of", AS_OF.isoformat(), "--source", "stripe"])
+        == 0
+    )
     con = duckdb.connect(str(load_config(config).published_path), read_only=True)
-    label = con.execute("select label from kpis.catalog where kpi_id = 'staff_sick_days'").fetchone()[0]
+    label = con.execute(
+        "select label from kpis.catalog where kpi_id = 'staff_sick_days'"
+    ).fetchone()[0]
     con.close()
     assert label == "Days off sick"
-
-

@@ -23,16 +23,63 @@ def published(tmp_path, monkeypatch):
     monkeypatch.delenv("KPI_WAREHOUSE", raising=False)
     config = tmp_path / "kpi.yaml"
     config.write_text(open("kpi.yaml").read())
-    october = row("revenue", "month", *month(10), 13000.0, 12000.0, "achieved", as_of=dt.date(2026, 11, 29),
-                  is_final=True, computed_at=RUN_LATE)
-    november = row("revenue", "month", *month(11), 5000.0, 12000.0, "off_track", as_of=dt.date(2026, 11, 15),
-                   computed_at=RUN_BACK, previous_actual=6000.0, change_pct=-1 / 6)
-    september = row("revenue", "month", *month(9), 9000.0, 12000.0, "missed", as_of=dt.date(2026, 11, 29),
-                    is_final=True, computed_at=RUN_LATE)
-    quarter = row("revenue", "quarter", dt.date(2026, 7, 1), dt.date(2026, 9, 30), 35000.0, 36000.0, "missed",
-                  as_of=dt.date(2026, 11, 29), is_final=True, computed_at=RUN_LATE)
-    q4 = row("revenue", "quarter", dt.date(2026, 10, 1), dt.date(2026, 12, 31), 18000.0, 36000.0, "off_track",
-             as_of=dt.date(2026, 11, 15), computed_at=RUN_BACK)
+    october = row(
+        "revenue",
+        "month",
+        *month(10),
+        13000.0,
+        12000.0,
+        "achieved",
+        as_of=dt.date(2026, 11, 29),
+        is_final=True,
+        computed_at=RUN_LATE,
+    )
+    november = row(
+        "revenue",
+        "month",
+        *month(11),
+        5000.0,
+        12000.0,
+        "off_track",
+        as_of=dt.date(2026, 11, 15),
+        computed_at=RUN_BACK,
+        previous_actual=6000.0,
+        change_pct=-1 / 6,
+    )
+    september = row(
+        "revenue",
+        "month",
+        *month(9),
+        9000.0,
+        12000.0,
+        "missed",
+        as_of=dt.date(2026, 11, 29),
+        is_final=True,
+        computed_at=RUN_LATE,
+    )
+    quarter = row(
+        "revenue",
+        "quarter",
+        dt.date(2026, 7, 1),
+        dt.date(2026, 9, 30),
+        35000.0,
+        36000.0,
+        "missed",
+        as_of=dt.date(2026, 11, 29),
+        is_final=True,
+        computed_at=RUN_LATE,
+    )
+    q4 = row(
+        "revenue",
+        "quarter",
+        dt.date(2026, 10, 1),
+        dt.date(2026, 12, 31),
+        18000.0,
+        36000.0,
+        "off_track",
+        as_of=dt.date(2026, 11, 15),
+        computed_at=RUN_BACK,
+    )
     current = frame([september, october, november, quarter, q4])
     history = frame([september, october, november, quarter, q4]).iloc[[2, 4]]
     folder = tmp_path / "data"
@@ -50,7 +97,10 @@ def test_a_plain_report_shows_the_as_of_of_the_latest_run_not_of_kept_final_rows
     assert main(["report", "--config", str(published), "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["as_of"] == "2026-11-15"
-    assert {(k["period"], k["actual"]) for k in doc["kpis"]} == {("2026-11", 5000.0), ("2026-Q4", 18000.0)}
+    assert {(k["period"], k["actual"]) for k in doc["kpis"]} == {
+        ("2026-11", 5000.0),
+        ("2026-Q4", 18000.0),
+    }
     assert main(["report", "--config", str(published)]) == 0
     out = capsys.readouterr().out
     assert "as of 15 November 2026" in out and "November 2026" in out and "29 November" not in out
@@ -60,19 +110,30 @@ def test_an_as_of_without_a_snapshot_says_how_to_get_one(published, capsys):
     assert main(["report", "--config", str(published), "--as-of", "2026-11-10"]) == 1
     err = capsys.readouterr().err
     assert "no snapshot as of 2026-11-10: snapshots exist as of 2026-11-15" in err
-    assert "run `kpi sync --as-of 2026-11-10`" in err and "then `kpi report --as-of 2026-11-10`" in err
-    assert main(["report", "--config", str(published), "--as-of", "2026-11-15", "--format", "json"]) == 0
+    assert (
+        "run `kpi sync --as-of 2026-11-10`" in err and "then `kpi report --as-of 2026-11-10`" in err
+    )
+    assert (
+        main(["report", "--config", str(published), "--as-of", "2026-11-15", "--format", "json"])
+        == 0
+    )
     doc = json.loads(capsys.readouterr().out)  # from the history, with the periods final before it
     assert doc["as_of"] == "2026-11-15" and len(doc["kpis"]) == 2
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--period", "2026-12"], "--period: 2026-12 has not started: the data runs through 2026-11-15 (latest month: 2026-11)"),
-    (["--period", "2027"], "--period: 2027 has not started"),
-    (["--period", "2025-06"], "--period: 2025-06 ends before history_start (2025-10-01)"),
-    (["--period", "2026-13"], "--period: '2026-13' is not a month (YYYY-MM)"),
-    (["--period", "2026-W60"], "not a week"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--period", "2026-12"],
+            "--period: 2026-12 has not started: the data runs through 2026-11-15 (latest month: 2026-11)",
+        ),
+        (["--period", "2027"], "--period: 2027 has not started"),
+        (["--period", "2025-06"], "--period: 2025-06 ends before history_start (2025-10-01)"),
+        (["--period", "2026-13"], "--period: '2026-13' is not a month (YYYY-MM)"),
+        (["--period", "2026-W60"], "not a week"),
+    ],
+)
 def test_periods_that_cannot_be_reported(published, capsys, args, message):
     assert main(["report", "--config", str(published), *args]) == 2
     assert message in capsys.readouterr().err
@@ -81,9 +142,14 @@ def test_periods_that_cannot_be_reported(published, capsys, args, message):
 
 
 def test_a_past_period_is_reported_with_its_own_values(published, capsys):
-    assert main(["report", "--config", str(published), "--period", "2026-10", "--format", "markdown"]) == 0
+    assert (
+        main(["report", "--config", str(published), "--period", "2026-10", "--format", "markdown"])
+        == 0
+    )
     md = capsys.readouterr().out
-    assert "**Month October 2026: 1 achieved**" in md and "| Revenue | €13,000.00 | €12,000.00 |" in md
+    assert (
+        "**Month October 2026: 1 achieved**" in md and "| Revenue | €13,000.00 | €12,000.00 |" in md
+    )
 
 
 def test_the_review_writes_html_and_markdown(published, capsys, tmp_path):
@@ -96,10 +162,26 @@ def test_the_review_writes_html_and_markdown(published, capsys, tmp_path):
     assert "| Revenue | €35,000.00 | €36,000.00 | missed |" in md
     assert '<html lang="en">' in (reports / "review-2026-Q3.html").read_text()
     target = tmp_path / "r.md"
-    assert main(["review", "--config", str(published), "--period", "2026-11", "--format", "markdown",
-                 "--output", str(target)]) == 0
+    assert (
+        main(
+            [
+                "review",
+                "--config",
+                str(published),
+                "--period",
+                "2026-11",
+                "--format",
+                "markdown",
+                "--output",
+                str(target),
+            ]
+        )
+        == 0
+    )
     assert "still open" in target.read_text() and "Revenue" in target.read_text()
-    assert main(["review", "--config", str(published), "--period", "2026-11", "--output", "x.md"]) == 2
+    assert (
+        main(["review", "--config", str(published), "--period", "2026-11", "--output", "x.md"]) == 2
+    )
     assert "--output: give --format too" in capsys.readouterr().err
 
 
@@ -126,12 +208,28 @@ def test_status_changes_name_the_current_and_just_closed_periods_only():
     from kpi_pipeline.reporting.store import status_changes
 
     as_of = dt.date(2026, 12, 3)  # December has begun: November closed 3 days ago
-    nov, dec, q4, oct_ = dt.date(2026, 11, 1), dt.date(2026, 12, 1), dt.date(2026, 10, 1), dt.date(2026, 10, 1)
-    before = {("revenue", "month", nov): "at_risk", ("revenue", "month", oct_): "achieved",
-              ("revenue", "quarter", q4): "on_track", ("leads", "month", nov): "off_track",
-              ("orders", "month", dec): "too_early"}
-    after = {("revenue", "month", nov): "missed", ("revenue", "month", oct_): "missed",  # October: long closed
-             ("revenue", "quarter", q4): "at_risk", ("leads", "month", nov): "off_track",
-             ("orders", "month", dec): "too_early", ("aov", "month", dec): "on_track"}  # new: not a change
+    nov, dec, q4, oct_ = (
+        dt.date(2026, 11, 1),
+        dt.date(2026, 12, 1),
+        dt.date(2026, 10, 1),
+        dt.date(2026, 10, 1),
+    )
+    before = {
+        ("revenue", "month", nov): "at_risk",
+        ("revenue", "month", oct_): "achieved",
+        ("revenue", "quarter", q4): "on_track",
+        ("leads", "month", nov): "off_track",
+        ("orders", "month", dec): "too_early",
+    }
+    after = {
+        ("revenue", "month", nov): "missed",
+        ("revenue", "month", oct_): "missed",  # October: long closed
+        ("revenue", "quarter", q4): "at_risk",
+        ("leads", "month", nov): "off_track",
+        ("orders", "month", dec): "too_early",
+        ("aov", "month", dec): "on_track",
+    }  # new: not a change
     assert status_changes(before, after, as_of) == [
-        (("revenue", "month", nov), "at_risk", "missed"), (("revenue", "quarter", q4), "on_track", "at_risk")]
+        (("revenue", "month", nov), "at_risk", "missed"),
+        (("revenue", "quarter", q4), "on_track", "at_risk"),
+    ]

@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 
 from kpi_pipeline.config.settings import load_config
+from kpi_pipeline.kpi.scorecard import NOTHING_TO_DIVIDE
 from kpi_pipeline.reporting.html import review_text, scorecard_html, sparkline
 from kpi_pipeline.reporting.i18n import DOMAIN_WORDS, STATUS_WORDS, WORDS, Formatter
 from kpi_pipeline.reporting.markdown import markdown
 from kpi_pipeline.reporting.model import Point, Scorecard, build_views, json_doc
 from kpi_pipeline.reporting.review import build_review
-from kpi_pipeline.kpi.scorecard import NOTHING_TO_DIVIDE
 from tests.snapshot_rows import frame, month, row
 
 AS_OF = dt.date(2026, 11, 15)
@@ -35,15 +35,33 @@ def revenue_year(settings):
     for m in range(1, 12):
         start, end = month(m)
         actual = 6000.0 if m == 11 else 10000.0 + 500 * m
-        rows.append(row("revenue", "month", start, end, actual, 12000.0,
-                        "achieved" if actual >= 12000 else ("off_track" if m == 11 else "missed"),
-                        previous_actual=10000.0 + 500 * (m - 1) if m > 1 else None,
-                        expected_to_date=6000.0 if m == 11 else 12000.0))
+        rows.append(
+            row(
+                "revenue",
+                "month",
+                start,
+                end,
+                actual,
+                12000.0,
+                "achieved" if actual >= 12000 else ("off_track" if m == 11 else "missed"),
+                previous_actual=10000.0 + 500 * (m - 1) if m > 1 else None,
+                expected_to_date=6000.0 if m == 11 else 12000.0,
+            )
+        )
     for q in range(1, 5):
         start, end = month(3 * q - 2)[0], month(3 * q)[1]
         actual = sum(r["actual"] for r in rows if start <= r["period_start"] <= end)
-        rows.append(row("revenue", "quarter", start, end, actual, 36000.0,
-                        "achieved" if actual >= 36000 else "missed" if end <= AS_OF else "off_track"))
+        rows.append(
+            row(
+                "revenue",
+                "quarter",
+                start,
+                end,
+                actual,
+                36000.0,
+                "achieved" if actual >= 36000 else "missed" if end <= AS_OF else "off_track",
+            )
+        )
     return rows
 
 
@@ -53,12 +71,27 @@ def revenue_year(settings):
 def test_numbers_money_percentages_and_dates_in_dutch_and_english(settings):
     nl, en = Formatter("nl", "EUR"), Formatter("en", "EUR")
     assert nl.number(2475) == "2.475" and en.number(2475) == "2,475"
-    assert nl.money(3672.19) == "€\xa03.672,19" and en.money(3672.19) == "€3,672.19"  # a space that never breaks
+    assert (
+        nl.money(3672.19) == "€\xa03.672,19" and en.money(3672.19) == "€3,672.19"
+    )  # a space that never breaks
     assert nl.percent(0.301) == "30,1%" and en.percent(0.301) == "30.1%"
-    assert nl.date(dt.date(2026, 11, 29)) == "29 november 2026" and en.date(dt.date(2026, 11, 29)) == "29 November 2026"
-    assert nl.period("month", dt.date(2026, 11, 1)) == "november 2026" and en.period("quarter", dt.date(2026, 7, 1)) == "Q3 2026"
-    assert Formatter("en", "USD").money(-12.5) == "-US$12.50" and Formatter("nl", "JPY").money(1234) == "JP¥\xa01.234"
-    assert en.change(0.1234) == "▲ 12.3%" and nl.change(-0.04) == "▼ 4,0%" and en.change(0.0) == "= 0.0%"
+    assert (
+        nl.date(dt.date(2026, 11, 29)) == "29 november 2026"
+        and en.date(dt.date(2026, 11, 29)) == "29 November 2026"
+    )
+    assert (
+        nl.period("month", dt.date(2026, 11, 1)) == "november 2026"
+        and en.period("quarter", dt.date(2026, 7, 1)) == "Q3 2026"
+    )
+    assert (
+        Formatter("en", "USD").money(-12.5) == "-US$12.50"
+        and Formatter("nl", "JPY").money(1234) == "JP¥\xa01.234"
+    )
+    assert (
+        en.change(0.1234) == "▲ 12.3%"
+        and nl.change(-0.04) == "▼ 4,0%"
+        and en.change(0.0) == "= 0.0%"
+    )
     for f in (nl, en):
         assert f.number(None) == f.money(float("nan")) == f.percent(pd.NA) == f.change(None) == "–"
 
@@ -67,8 +100,14 @@ def test_whole_counts_stay_whole_and_quotients_keep_two_decimals(settings):
     kpis = {k.id: k for k in settings.kpis()}
     en = Formatter("en", "EUR")
     assert en.of(55.56, kpis["intro_calls"]) == "56"  # a projected count is a whole number too
-    assert en.of(1.0166, kpis["orders_per_customer"]) == "1.02" and en.of(1.05, kpis["orders_per_customer"]) == "1.05"
-    assert en.of(0.29631, kpis["email_open_rate"]) == "29.6%" and en.of(136.0666, kpis["average_order_value"]) == "€136.07"
+    assert (
+        en.of(1.0166, kpis["orders_per_customer"]) == "1.02"
+        and en.of(1.05, kpis["orders_per_customer"]) == "1.05"
+    )
+    assert (
+        en.of(0.29631, kpis["email_open_rate"]) == "29.6%"
+        and en.of(136.0666, kpis["average_order_value"]) == "€136.07"
+    )
     assert en.target(35, kpis["newsletter_unsubscribes"]) == "at most 35"
     assert Formatter("nl", "EUR").target(35, kpis["newsletter_unsubscribes"]) == "hoogstens 35"
 
@@ -83,18 +122,32 @@ def test_every_word_status_and_domain_has_english_and_dutch():
 def test_no_data_reasons_are_translated():
     nl = Formatter("nl", "EUR")
     assert nl.reason(NOTHING_TO_DIVIDE) == "geen gegevens: niets om door te delen in deze periode"
-    text = nl.reason("source not covered through 2026-11-14: mailchimp, ga4 (failed, stale or not loaded)")
-    assert text.startswith("geen gegevens: Mailchimp, Google Analytics niet geladen tot en met 14 nov 2026")
+    text = nl.reason(
+        "source not covered through 2026-11-14: mailchimp, ga4 (failed, stale or not loaded)"
+    )
+    assert text.startswith(
+        "geen gegevens: Mailchimp, Google Analytics niet geladen tot en met 14 nov 2026"
+    )
 
 
 def test_a_custom_kpi_takes_a_label_per_language(tmp_path):
-    text = open("kpi.yaml").read().replace(
-        "  - {id: treatments_performed, label: Treatments performed,",
-        "  - {id: treatments_performed, label: {en: Treatments performed, nl: Uitgevoerde behandelingen},")
+    text = (
+        open("kpi.yaml")
+        .read()
+        .replace(
+            "  - {id: treatments_performed, label: Treatments performed,",
+            "  - {id: treatments_performed, label: {en: Treatments performed, nl: Uitgevoerde behandelingen},",
+        )
+    )
     (tmp_path / "kpi.yaml").write_text(text.replace("language: en", "language: nl"))
     kpi = {k.id: k for k in load_config(tmp_path / "kpi.yaml").kpis()}["treatments_performed"]
-    assert kpi.label_in("nl") == "Uitgevoerde behandelingen" and kpi.label_in("en") == "Treatments performed"
-    (tmp_path / "kpi.yaml").write_text(text.replace("label: {en: Treatments performed, nl:", "label: {fr: x, nl:"))
+    assert (
+        kpi.label_in("nl") == "Uitgevoerde behandelingen"
+        and kpi.label_in("en") == "Treatments performed"
+    )
+    (tmp_path / "kpi.yaml").write_text(
+        text.replace("label: {en: Treatments performed, nl:", "label: {fr: x, nl:")
+    )
     with pytest.raises(Exception, match=r"custom_kpis\.0\.label"):
         load_config(tmp_path / "kpi.yaml")
 
@@ -109,11 +162,19 @@ def test_views_group_kpis_by_domain_with_twelve_periods_of_trend(settings):
     rows.append(row("staff_sick_days", "month", *month(11), 2.0, 5.0, "on_track"))
     views = build_views(frame(rows), settings, AS_OF, ("month", "quarter"))
     month_view, quarter_view = views
-    assert month_view.period == "2026-11" and [s.domain for s in month_view.sections] == ["sales", "hr"]
+    assert month_view.period == "2026-11" and [s.domain for s in month_view.sections] == [
+        "sales",
+        "hr",
+    ]
     revenue = month_view.sections[0].cards[0]
-    assert [p.period for p in revenue.history] == [f"2026-{m:02d}" for m in range(1, 12)]  # 11 months exist
+    assert [p.period for p in revenue.history] == [
+        f"2026-{m:02d}" for m in range(1, 12)
+    ]  # 11 months exist
     assert revenue.history[-1].actual == 6000.0 and revenue.history[0].target == 12000.0
-    assert month_view.counts() == {"off_track": 1, "on_track": 1}  # October's open rate is not November's
+    assert month_view.counts() == {
+        "off_track": 1,
+        "on_track": 1,
+    }  # October's open rate is not November's
     assert quarter_view.period == "2026-Q4" and quarter_view.cards[0].actual == 15000 + 6000
 
 
@@ -126,27 +187,45 @@ def test_the_sparkline_scales_to_its_values_and_ends_at_an_open_periods_projecti
     assert spark.dots == [(coords[2][0], coords[2][1], False)] and spark.projection == ""
     points[-1] = Point("2", 4.0, 10.0, projected=15.0)  # half-way: 4 so far, projected 15
     spark = sparkline(points, is_open=True)
-    assert len(re.findall(r"[ML]", spark.line)) == 2  # the closed periods only: no dip to the to-date value
+    assert (
+        len(re.findall(r"[ML]", spark.line)) == 2
+    )  # the closed periods only: no dip to the to-date value
     assert spark.projection == f"M{coords[1][0]} {coords[1][1]}L{coords[2][0]} 3.0"
     assert spark.dots == [(coords[2][0], 3.0, True)]
     assert sparkline(points[:1], is_open=False) is None  # one point is not a trend
 
 
 def scorecard(settings, rows, grains=("month", "quarter", "year"), **kw):
-    return Scorecard(kw.get("business", settings.business), AS_OF, True, "EUR",
-                     build_views(frame(rows), settings, AS_OF, grains),
-                     {"stripe": AS_OF, "mailchimp": AS_OF - dt.timedelta(days=3)})
+    return Scorecard(
+        kw.get("business", settings.business),
+        AS_OF,
+        True,
+        "EUR",
+        build_views(frame(rows), settings, AS_OF, grains),
+        {"stripe": AS_OF, "mailchimp": AS_OF - dt.timedelta(days=3)},
+    )
 
 
 def test_the_html_scorecard_shows_every_view_status_bar_change_and_trend(settings):
     rows = revenue_year(settings)
-    rows.append(row("newsletter_churn_rate", "month", *month(11), None, 0.02, "no_data",
-                    status_reason=NOTHING_TO_DIVIDE))
+    rows.append(
+        row(
+            "newsletter_churn_rate",
+            "month",
+            *month(11),
+            None,
+            0.02,
+            "no_data",
+            status_reason=NOTHING_TO_DIVIDE,
+        )
+    )
     page = scorecard_html(scorecard(settings, rows), Formatter("en", "EUR"), "9.9")
     assert page.count('<section class="view') == 3 and 'data-grain="year"' in page
     nov = re.search(r'<tr data-kpi="revenue" data-status="off_track">.*?</tr>', page, re.S).group(0)
     assert "€6,000.00" in nov and "€12,000.00" in nov and "off track" in nov and "<svg" in nov
-    assert 'style="width:50.0%"' in nov and 'style="left:50.0%"' in nov  # half the target, half the month
+    assert (
+        'style="width:50.0%"' in nov and 'style="left:50.0%"' in nov
+    )  # half the target, half the month
     assert "Demo data" in page and "Mailchimp: only through 12 Nov 2026" in page
     assert "no data: nothing to divide by in this period" in page
     assert "http://" not in page.replace("http://www.w3.org/2000/svg", "") and "<script" not in page
@@ -154,7 +233,9 @@ def test_the_html_scorecard_shows_every_view_status_bar_change_and_trend(setting
 
 
 def test_the_html_scorecard_in_dutch(settings):
-    page = scorecard_html(scorecard(settings, revenue_year(settings)), Formatter("nl", "EUR"), "9.9")
+    page = scorecard_html(
+        scorecard(settings, revenue_year(settings)), Formatter("nl", "EUR"), "9.9"
+    )
     assert '<html lang="nl">' in page and "stand op 15 november 2026" in page and "Verkoop" in page
     assert "€\xa06.000,00" in page and "niet op koers" in page and "Omzet" in page
 
@@ -167,21 +248,27 @@ def test_strings_from_config_and_platforms_stay_text_in_html_and_markdown(settin
     from kpi_pipeline.reporting.model import Breakdown
 
     kpi = {k.id: k for k in settings.kpis()}
-    card.breakdowns = {"month": [Breakdown(kpi["ad_spend"], "campaign", [("<script>alert(1)</script>", 10.0)])]}
+    card.breakdowns = {
+        "month": [Breakdown(kpi["ad_spend"], "campaign", [("<script>alert(1)</script>", 10.0)])]
+    }
     page = scorecard_html(card, Formatter("en", "EUR"), "9.9")
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     text = markdown(card, Formatter("en", "EUR"))
     rendered = MarkdownIt("commonmark").enable("table").render(text)
     for tag in ("<em>", "<code>", "<a ", "<script"):
         assert tag not in rendered
-    review = build_review(frame(revenue_year(settings)), hostile, AS_OF, "quarter", dt.date(2026, 7, 1))
+    review = build_review(
+        frame(revenue_year(settings)), hostile, AS_OF, "quarter", dt.date(2026, 7, 1)
+    )
     md = review_text(review, Formatter("en", "EUR"), "9.9", "markdown")
     rendered = MarkdownIt("commonmark").enable("table").render(md)
     assert "<script" not in rendered and "<a " not in rendered and "&lt;script&gt;" in rendered
     assert "<script>" not in review_text(review, Formatter("en", "EUR"), "9.9", "html")
 
 
-LABEL = "Revenue | fake cell *bold* _em_ <script>alert(1)</script>\nnext [link](http://evil.example)"
+LABEL = (
+    "Revenue | fake cell *bold* _em_ <script>alert(1)</script>\nnext [link](http://evil.example)"
+)
 
 
 def test_a_hostile_kpi_label_stays_text_in_the_markdown_the_dagster_ui_shows(settings):
@@ -210,22 +297,53 @@ def test_a_hostile_kpi_label_stays_text_in_the_markdown_the_dagster_ui_shows(set
     for tag in ("<em>", "<a ", "<script"):
         assert tag not in rendered
     assert rendered.count("<strong>") == 1  # the view's own summary line only
-    assert ("<td>Revenue | fake cell *bold* _em_ &lt;script&gt;alert(1)&lt;/script&gt; next "
-            "[link](http://evil.example)</td>") in rendered  # the label, shown as typed, in its one cell
+    assert (
+        "<td>Revenue | fake cell *bold* _em_ &lt;script&gt;alert(1)&lt;/script&gt; next "
+        "[link](http://evil.example)</td>"
+    ) in rendered  # the label, shown as typed, in its one cell
 
 
 def test_the_json_format_is_rounded_and_says_currency_change_and_reason(settings):
     rows = revenue_year(settings)
-    rows.append(row("intro_calls", "month", *month(11), 23.0, 50.0, "off_track", projected=46.466,
-                    previous_actual=20.0, change_pct=0.15, last_year_actual=25.0))
-    rows.append(row("newsletter_churn_rate", "month", *month(11), None, 0.02, "no_data",
-                    status_reason=NOTHING_TO_DIVIDE))
+    rows.append(
+        row(
+            "intro_calls",
+            "month",
+            *month(11),
+            23.0,
+            50.0,
+            "off_track",
+            projected=46.466,
+            previous_actual=20.0,
+            change_pct=0.15,
+            last_year_actual=25.0,
+        )
+    )
+    rows.append(
+        row(
+            "newsletter_churn_rate",
+            "month",
+            *month(11),
+            None,
+            0.02,
+            "no_data",
+            status_reason=NOTHING_TO_DIVIDE,
+        )
+    )
     doc = json.loads(json_doc(scorecard(settings, rows, grains=("month",)), "en"))
     assert doc["version"] == 1 and doc["currency"] == "EUR" and doc["as_of"] == "2026-11-15"
     by_id = {k["kpi_id"]: k for k in doc["kpis"]}
     calls = by_id["intro_calls"]
-    assert calls["projected"] == 46 and calls["change_pct"] == 0.15 and calls["change_last_year_pct"] == -0.08
-    assert calls["currency"] is None and by_id["revenue"]["currency"] == "EUR" and by_id["revenue"]["actual"] == 6000.0
+    assert (
+        calls["projected"] == 46
+        and calls["change_pct"] == 0.15
+        and calls["change_last_year_pct"] == -0.08
+    )
+    assert (
+        calls["currency"] is None
+        and by_id["revenue"]["currency"] == "EUR"
+        and by_id["revenue"]["actual"] == 6000.0
+    )
     assert by_id["newsletter_churn_rate"]["status_reason"] == NOTHING_TO_DIVIDE
     assert doc["sources"] == {"stripe": "2026-11-15", "mailchimp": "2026-11-12"}
 
@@ -235,7 +353,10 @@ def test_the_json_format_is_rounded_and_says_currency_change_and_reason(settings
 
 def review_rows(settings):
     """Q2 and Q3 2026 for a few KPIs; Q3's numbers chosen so every section has something."""
-    q2, q3 = (dt.date(2026, 4, 1), dt.date(2026, 6, 30)), (dt.date(2026, 7, 1), dt.date(2026, 9, 30))
+    q2, q3 = (
+        (dt.date(2026, 4, 1), dt.date(2026, 6, 30)),
+        (dt.date(2026, 7, 1), dt.date(2026, 9, 30)),
+    )
     rows = revenue_year(settings)
     spec = {  # kpi: (Q2 actual, Q2 status, Q3 actual, Q3 target, Q3 status)
         "leads": (300.0, "missed", 330.0, 380.0, "missed"),
@@ -247,8 +368,20 @@ def review_rows(settings):
     }
     for kpi, (a2, s2, a3, t3, s3) in spec.items():
         rows.append(row(kpi, "quarter", *q2, a2, t3, s2))
-        rows.append(row(kpi, "quarter", *q3, a3, t3, s3, previous_actual=a2, change_pct=(a3 - a2) / a2))
-    rows.append(row("email_open_rate", "year", dt.date(2026, 1, 1), dt.date(2026, 12, 31), 0.32, 0.35, "at_risk"))
+        rows.append(
+            row(kpi, "quarter", *q3, a3, t3, s3, previous_actual=a2, change_pct=(a3 - a2) / a2)
+        )
+    rows.append(
+        row(
+            "email_open_rate",
+            "year",
+            dt.date(2026, 1, 1),
+            dt.date(2026, 12, 31),
+            0.32,
+            0.35,
+            "at_risk",
+        )
+    )
     return rows
 
 
@@ -256,30 +389,62 @@ def test_the_quarter_review(settings):
     rows = review_rows(settings)
     review = build_review(frame(rows), settings, AS_OF, "quarter", dt.date(2026, 7, 1))
     assert review.period == "2026-Q3" and review.is_closed
-    assert {c.kpi.id for c in review.achieved} == {"ad_clicks", "newsletter_unsubscribes", "revenue"}
-    assert {c.kpi.id for c in review.missed} == {"leads", "intro_calls", "email_open_rate", "instagram_followers"}
-    assert [c.kpi.id for c in review.movers(True)] == ["ad_clicks", "instagram_followers", "leads"]  # +40%, +13%, +10%
-    assert [c.kpi.id for c in review.movers(False)] == ["intro_calls", "newsletter_unsubscribes"]  # -25%, -11%
-    assert {c.kpi.id for c, _ in review.twice_off} == {"leads", "email_open_rate", "instagram_followers"}
+    assert {c.kpi.id for c in review.achieved} == {
+        "ad_clicks",
+        "newsletter_unsubscribes",
+        "revenue",
+    }
+    assert {c.kpi.id for c in review.missed} == {
+        "leads",
+        "intro_calls",
+        "email_open_rate",
+        "instagram_followers",
+    }
+    assert [c.kpi.id for c in review.movers(True)] == [
+        "ad_clicks",
+        "instagram_followers",
+        "leads",
+    ]  # +40%, +13%, +10%
+    assert [c.kpi.id for c in review.movers(False)] == [
+        "intro_calls",
+        "newsletter_unsubscribes",
+    ]  # -25%, -11%
+    assert {c.kpi.id for c, _ in review.twice_off} == {
+        "leads",
+        "email_open_rate",
+        "instagram_followers",
+    }
     year = {y.kpi.id: y for y in review.year}
     revenue = year["revenue"]  # Jan..Sep: 10,000 + 500 m each
-    assert revenue.to_date == sum(10000 + 500 * m for m in range(1, 10)) and revenue.target == 140000
+    assert (
+        revenue.to_date == sum(10000 + 500 * m for m in range(1, 10)) and revenue.target == 140000
+    )
     assert revenue.per_period == pytest.approx((140000 - revenue.to_date) / 1)  # Q4 remains
     assert year["instagram_followers"].to_date == 4535 and year["instagram_followers"].needed == 465
     assert year["email_open_rate"].to_date == 0.32 and year["email_open_rate"].status == "at_risk"
     assert not year["email_open_rate"].additive and year["email_open_rate"].needed is None
-    assert review.next_period == "2026-Q4" and dict((k.id, t) for k, t in review.next_targets)["intro_calls"] == 150
+    assert (
+        review.next_period == "2026-Q4"
+        and dict((k.id, t) for k, t in review.next_targets)["intro_calls"] == 150
+    )
 
 
 def test_the_month_review_says_what_each_remaining_month_must_bring(settings):
-    review = build_review(frame(revenue_year(settings)), settings, AS_OF, "month", dt.date(2026, 10, 1))
+    review = build_review(
+        frame(revenue_year(settings)), settings, AS_OF, "month", dt.date(2026, 10, 1)
+    )
     revenue = {y.kpi.id: y for y in review.year}["revenue"]
     to_date = sum(10000 + 500 * m for m in range(1, 11))
     assert revenue.to_date == to_date and revenue.remaining == 2
     assert revenue.per_period == pytest.approx((140000 - to_date) / 2)
-    assert review.next_period == "2026-11" and review.cards[0].status == "achieved"  # 15,000 against 12,000
+    assert (
+        review.next_period == "2026-11" and review.cards[0].status == "achieved"
+    )  # 15,000 against 12,000
     text = review_text(review, Formatter("en", "EUR"), "9.9", "markdown")
-    assert f"| Revenue | €{to_date:,.2f} | €140,000.00 | €{140000 - to_date:,.2f} | €{(140000 - to_date) / 2:,.2f} |" in text
+    assert (
+        f"| Revenue | €{to_date:,.2f} | €140,000.00 | €{140000 - to_date:,.2f} | €{(140000 - to_date) / 2:,.2f} |"
+        in text
+    )
 
 
 def test_a_review_of_an_open_period_says_so_and_a_missing_period_is_named(settings):
@@ -289,12 +454,18 @@ def test_a_review_of_an_open_period_says_so_and_a_missing_period_is_named(settin
     revenue = {y.kpi.id: y for y in review.year}["revenue"]
     assert revenue.to_date is None and revenue.without_data == ("2026-02",)
     html = review_text(review, Formatter("nl", "EUR"), "9.9", "html")
-    assert "De periode loopt nog" in html and "geen gegevens voor 2026-02" in html and "Evaluatie" in html
+    assert (
+        "De periode loopt nog" in html
+        and "geen gegevens voor 2026-02" in html
+        and "Evaluatie" in html
+    )
 
 
 def test_an_actual_just_short_of_its_target_does_not_read_the_same(settings):
-    rows = [row("email_click_rate", "month", *month(10), 0.0598, 0.06, "missed"),
-            row("email_open_rate", "month", *month(10), 0.30, 0.35, "missed")]
+    rows = [
+        row("email_click_rate", "month", *month(10), 0.0598, 0.06, "missed"),
+        row("email_open_rate", "month", *month(10), 0.30, 0.35, "missed"),
+    ]
     views = build_views(frame(rows), settings, AS_OF, ("month",), {"month": dt.date(2026, 10, 1)})
     card = Scorecard(settings.business, AS_OF, False, "EUR", views, {})
     text = markdown(card, Formatter("en", "EUR"))

@@ -31,18 +31,31 @@ def test_offset_paging_and_total_items(sandbox):
 
 def test_fields_and_exclude_fields_project_by_dot_path(sandbox):
     body = get(sandbox, "/lists", fields="lists.id,lists.stats.member_count,total_items").json()
-    assert body == {"lists": [{"id": "a1b2c3d4e5", "stats": {"member_count": body["lists"][0]["stats"]["member_count"]}}],
-                    "total_items": 1}
-    body = get(sandbox, "/reports", count=1, exclude_fields="reports._links,reports.opens,_links").json()
-    assert "_links" not in body and "opens" not in body["reports"][0] and "clicks" in body["reports"][0]
+    assert body == {
+        "lists": [
+            {
+                "id": "a1b2c3d4e5",
+                "stats": {"member_count": body["lists"][0]["stats"]["member_count"]},
+            }
+        ],
+        "total_items": 1,
+    }
+    body = get(
+        sandbox, "/reports", count=1, exclude_fields="reports._links,reports.opens,_links"
+    ).json()
+    assert (
+        "_links" not in body
+        and "opens" not in body["reports"][0]
+        and "clicks" in body["reports"][0]
+    )
 
 
 def test_links_everywhere_and_rates_on_two_scales(sandbox):
     lists = get(sandbox, "/lists").json()
     assert "_links" in lists and "_links" in lists["lists"][0]
-    assert lists["lists"][0]["stats"]["open_rate"] > 1          # list level: 0-100
+    assert lists["lists"][0]["stats"]["open_rate"] > 1  # list level: 0-100
     report = get(sandbox, "/reports", count=1).json()["reports"][0]
-    assert 0 < report["opens"]["open_rate"] < 1                  # report level: 0-1
+    assert 0 < report["opens"]["open_rate"] < 1  # report level: 0-1
 
 
 def test_errors_are_problem_json_with_request_id(sandbox):
@@ -63,7 +76,9 @@ def test_429_says_ten_connections(sandbox):
 
 
 def test_activity_covers_180_days_newest_first(sandbox):
-    days = [a["day"] for a in get(sandbox, "/lists/a1b2c3d4e5/activity", count=1000).json()["activity"]]
+    days = [
+        a["day"] for a in get(sandbox, "/lists/a1b2c3d4e5/activity", count=1000).json()["activity"]
+    ]
     assert len(days) == 180 and days[0] == AS_OF.isoformat() and days == sorted(days, reverse=True)
 
 
@@ -85,11 +100,21 @@ def test_send_time_filters(sandbox, param):
     assert reports and all((r["send_time"] >= cut) == (param == "since_send_time") for r in reports)
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer ya29.not-one-we-issued"},
-                                     {"Authorization": "Basic dXNlcjpwYXNz"}], ids=["none", "unknown", "basic"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer ya29.not-one-we-issued"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+    ],
+    ids=["none", "unknown", "basic"],
+)
 def test_ga4_refuses_a_request_without_a_valid_credential_like_google(sandbox, headers):
     url = f"{sandbox.urls['ga4']}/v1beta/properties/123456789:runReport"
-    body = {"dateRanges": [{"startDate": "2026-11-01", "endDate": "2026-11-02"}], "metrics": [{"name": "sessions"}]}
+    body = {
+        "dateRanges": [{"startDate": "2026-11-01", "endDate": "2026-11-02"}],
+        "metrics": [{"name": "sessions"}],
+    }
     response = requests.post(url, json=body, headers=headers, timeout=30)
     assert response.status_code == 401
     assert response.json()["error"]["status"] == "UNAUTHENTICATED"
@@ -103,5 +128,7 @@ def test_each_emulator_imports_first_in_a_fresh_interpreter():
     packages = [p.package for p in platforms().values() if p.emulator() is not None]
     assert packages
     for package in packages:
-        done = subprocess.run([sys.executable, "-c", f"import {package}.emulator"], capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-c", f"import {package}.emulator"], capture_output=True, text=True
+        )
         assert done.returncode == 0, f"{package}.emulator: {done.stderr.strip().splitlines()[-1:]}"

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from playwright.sync_api import expect  # noqa: E402
 
 from connectors.sandbox import marketing_world
-
 from tests.browser import ARTIFACTS, chromium  # skips the module without Chromium
 from tests.conftest import AS_OF, live_environment
 
-from playwright.sync_api import expect  # noqa: E402
-
-HISTORY_START = dt.date(2026, 6, 1)  # June, then the reviewed Q3: the year goal names the months without data
+HISTORY_START = dt.date(
+    2026, 6, 1
+)  # June, then the reviewed Q3: the year goal names the months without data
 HOSTILE = "<script>alert(1)</script>"
 CAMPAIGN_ID = "987654321"  # Google Ads "Search - Brand"
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,21 +47,36 @@ def demo(sandbox, tmp_path_factory):
     text = text.replace("history_start: 2025-10-01", f"history_start: {HISTORY_START}")
     (folder / "kpi.yaml").write_text(text)
     (folder / "nl").mkdir()
-    (folder / "nl" / "kpi.yaml").write_text(text.replace("language: en", "language: nl").replace(
-        "warehouse: data/warehouse.duckdb", f"warehouse: {folder / 'data' / 'warehouse.duckdb'}").replace(
-        "path: data/manual_metrics.csv", f"path: {folder / 'data' / 'manual_metrics.csv'}"))
-    ads = sandbox.world.ads  # the cached world the demo's sandbox serves: renamed for this module only
+    (folder / "nl" / "kpi.yaml").write_text(
+        text.replace("language: en", "language: nl")
+        .replace(
+            "warehouse: data/warehouse.duckdb", f"warehouse: {folder / 'data' / 'warehouse.duckdb'}"
+        )
+        .replace("path: data/manual_metrics.csv", f"path: {folder / 'data' / 'manual_metrics.csv'}")
+    )
+    ads = (
+        sandbox.world.ads
+    )  # the cached world the demo's sandbox serves: renamed for this module only
     original = list(ads.rows)
-    ads.rows[:] = [dataclasses.replace(r, campaign=HOSTILE) if r.campaign_id == CAMPAIGN_ID else r for r in original]
+    ads.rows[:] = [
+        dataclasses.replace(r, campaign=HOSTILE) if r.campaign_id == CAMPAIGN_ID else r
+        for r in original
+    ]
     # the platforms report a campaign's current name for every day: the owner renamed it long ago
-    mp.setitem(marketing_world.RENAMES, ("google", CAMPAIGN_ID), [(dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc),
-                                                                  HOSTILE)])
+    mp.setitem(
+        marketing_world.RENAMES,
+        ("google", CAMPAIGN_ID),
+        [(dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc), HOSTILE)],
+    )
     try:
         args = ["--config", str(folder / "kpi.yaml"), "--as-of", AS_OF.isoformat()]
         assert main(["sync", *args, "--start", HISTORY_START.isoformat()]) == 0
         assert main(["review", *args, "--period", "2026-Q3"]) == 0
         nl = ["--config", str(folder / "nl" / "kpi.yaml"), "--as-of", AS_OF.isoformat()]
-        assert main(["report", *nl, "--format", "html", "--output", str(folder / "scorecard-nl.html")]) == 0
+        assert (
+            main(["report", *nl, "--format", "html", "--output", str(folder / "scorecard-nl.html")])
+            == 0
+        )
         yield load_config(folder / "kpi.yaml"), folder
     finally:
         ads.rows[:] = original
@@ -84,14 +99,19 @@ class Opened:
         self.errors: list[str] = []
         self.dialogs: list[str] = []
         self.page.on("request", lambda r: self.requests.append(r.url))
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type in ("error", "warning") else None)
+        self.page.on(
+            "console",
+            lambda m: self.errors.append(m.text) if m.type in ("error", "warning") else None,
+        )
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
         self.url = path.resolve().as_uri()
         self.page.goto(self.url)
 
     def check_quiet(self) -> None:
-        assert self.requests == [self.url], f"the page asked for more than itself: {self.requests[:5]}"
+        assert self.requests == [self.url], (
+            f"the page asked for more than itself: {self.requests[:5]}"
+        )
         assert not self.errors and not self.dialogs, (self.errors, self.dialogs)
 
     def shot(self, name: str, full: bool = True) -> Path:
@@ -109,8 +129,11 @@ class Opened:
 
 def snapshots(settings, grain: str, start: dt.date) -> dict[str, tuple]:
     con = duckdb.connect(str(settings.published_path), read_only=True)
-    rows = con.execute("select kpi_id, status, actual, target from snapshots.kpi_snapshots "
-                       "where grain = ? and period_start = ?", [grain, start]).fetchall()
+    rows = con.execute(
+        "select kpi_id, status, actual, target from snapshots.kpi_snapshots "
+        "where grain = ? and period_start = ?",
+        [grain, start],
+    ).fetchall()
     con.close()
     return {kpi: (status, actual, target) for kpi, status, actual, target in rows}
 
@@ -134,8 +157,11 @@ def test_the_scorecard_shows_every_kpi_with_its_snapshot_status_and_numbers(demo
     expect(page.get_by_role("heading", level=1)).to_have_text("Studio Lumen · Scorecard")
     expect(page.get_by_text("as of 15 November 2026").first).to_be_visible()
     expect(page.get_by_role("note").first).to_contain_text("Demo data")
-    for grain, start in (("month", dt.date(2026, 11, 1)), ("quarter", dt.date(2026, 10, 1)),
-                         ("year", dt.date(2026, 1, 1))):
+    for grain, start in (
+        ("month", dt.date(2026, 11, 1)),
+        ("quarter", dt.date(2026, 10, 1)),
+        ("year", dt.date(2026, 1, 1)),
+    ):
         page.locator(f"label[for=view-{grain}]").click()
         view = page.locator(f"section.view-{grain}")
         expect(view).to_be_visible()
@@ -149,15 +175,18 @@ def test_the_scorecard_shows_every_kpi_with_its_snapshot_status_and_numbers(demo
             status, actual, target = truth[kpi]
             assert row.get_attribute("data-status") == status, kpi
             chip = row.locator(".chip")
-            assert chip.get_attribute("data-status") == status and chip.inner_text().strip() == \
-                status.replace("_", " "), kpi
+            assert chip.get_attribute(
+                "data-status"
+            ) == status and chip.inner_text().strip() == status.replace("_", " "), kpi
             cells = row.locator("td")
             shown_actual = cells.nth(1).inner_text()
             if actual is None:
                 assert shown_actual == "–", kpi
             else:
                 places = decimals(shown_actual) + (2 if shown_actual.endswith("%") else 0)
-                assert number(shown_actual) == pytest.approx(round(actual, places), abs=10 ** -places / 2), kpi
+                assert number(shown_actual) == pytest.approx(
+                    round(actual, places), abs=10**-places / 2
+                ), kpi
             if target is not None:
                 assert number(cells.nth(2).inner_text()) == pytest.approx(target), kpi
         opened.shot(f"scorecard-{grain}")

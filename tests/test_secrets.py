@@ -21,8 +21,10 @@ from kpi_pipeline.config.sources import CREDENTIAL_FIELDS
 from tests.conftest import AS_OF, live_environment, subset_config
 
 SOURCES = [name for name, p in platforms().items() if p.credentials]  # every platform with a secret
-DATA_PATHS = r"/members|/activity|/reports|/growth-history|:runReport|/insights|/\d{17}$|googleAds:|/v1/|" \
-             r"/scheduled_events|/users/me|/search"
+DATA_PATHS = (
+    r"/members|/activity|/reports|/growth-history|:runReport|/insights|/\d{17}$|googleAds:|/v1/|"
+    r"/scheduled_events|/users/me|/search"
+)
 
 
 def _sent_secrets(sandbox) -> set[str]:
@@ -38,7 +40,9 @@ def _sent_secrets(sandbox) -> set[str]:
     return {s for s in out if len(s) >= 8}
 
 
-def test_an_api_that_echoes_credentials_leaks_nothing_anywhere(sandbox, tmp_path, monkeypatch, capfd):
+def test_an_api_that_echoes_credentials_leaks_nothing_anywhere(
+    sandbox, tmp_path, monkeypatch, capfd
+):
     live_environment(monkeypatch, sandbox, tmp_path)
     path = subset_config(tmp_path, sandbox, SOURCES, AS_OF)
     for server in {id(s): s for s in sandbox.servers.values()}.values():
@@ -57,7 +61,9 @@ def test_an_api_that_echoes_credentials_leaks_nothing_anywhere(sandbox, tmp_path
     for file in files:
         data = file.read_bytes()
         for secret in secrets:
-            assert secret.encode() not in data, f"{file.relative_to(tmp_path)} holds {secret[:6]}..."
+            assert secret.encode() not in data, (
+                f"{file.relative_to(tmp_path)} holds {secret[:6]}..."
+            )
     assert Path(tmp_path / ".dagster").exists()
 
 
@@ -67,7 +73,9 @@ def _reencoded(value: str) -> str:
     return f"{value[:14]}... {base64.b64encode(value.encode()).decode()} {quote(value, safe='')}"
 
 
-def test_an_api_that_echoes_credentials_re_encoded_leaks_none_of_their_forms(sandbox, tmp_path, monkeypatch, capfd):
+def test_an_api_that_echoes_credentials_re_encoded_leaks_none_of_their_forms(
+    sandbox, tmp_path, monkeypatch, capfd
+):
     live_environment(monkeypatch, sandbox, tmp_path)
     path = subset_config(tmp_path, sandbox, SOURCES, AS_OF)
     servers = {id(s): s for s in sandbox.servers.values()}.values()
@@ -78,19 +86,34 @@ def test_an_api_that_echoes_credentials_re_encoded_leaks_none_of_their_forms(san
     said = capfd.readouterr()
     assert code == 1 and "failed:" in said.out
     secrets = _sent_secrets(sandbox)
-    headers = {req.headers[name] for server in servers for req in server.requests
-               for name in ("authorization", "developer-token") if req.headers.get(name)}
-    assert any(h.startswith("Basic ") for h in headers) and any(h.startswith("Bearer ") for h in headers)
+    headers = {
+        req.headers[name]
+        for server in servers
+        for req in server.requests
+        for name in ("authorization", "developer-token")
+        if req.headers.get(name)
+    }
+    assert any(h.startswith("Basic ") for h in headers) and any(
+        h.startswith("Bearer ") for h in headers
+    )
     forms = [(f"the first 14 characters of {s[:4]}...", s[:14]) for s in secrets if len(s) > 14]
     for value in secrets | headers:
         encoded = base64.b64encode(value.encode()).decode()
-        forms += [(f"the base64 of {value[:4]}...", encoded),
-                  (f"the base64 of {value[:4]}..., URL-encoded", quote(encoded, safe="")),
-                  (f"the URL-encoding of {value[:4]}...", quote(value, safe=""))]
+        forms += [
+            (f"the base64 of {value[:4]}...", encoded),
+            (f"the base64 of {value[:4]}..., URL-encoded", quote(encoded, safe="")),
+            (f"the URL-encoding of {value[:4]}...", quote(value, safe="")),
+        ]
     files = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "kpi.yaml"]
     assert any("history" in p.parts for p in files) and any(p.suffix == ".duckdb" for p in files)
-    places = {"stdout and stderr": (said.out + said.err).encode(),
-              **{str(p.relative_to(tmp_path)): p.read_bytes() for p in files}}
-    leaks = [f"{place} holds {what}" for place, data in places.items() for what, form in forms
-             if form.encode() in data]
+    places = {
+        "stdout and stderr": (said.out + said.err).encode(),
+        **{str(p.relative_to(tmp_path)): p.read_bytes() for p in files},
+    }
+    leaks = [
+        f"{place} holds {what}"
+        for place, data in places.items()
+        for what, form in forms
+        if form.encode() in data
+    ]
     assert not leaks, "\n".join(leaks)

@@ -10,13 +10,13 @@ sources, and none of another source.
 import pytest
 
 from connectors.registry import platforms
-
 from tests.subsets import every_command
 
 SINGLE = [[name] for name in platforms()]  # every platform found
 
 
 @pytest.mark.parametrize("sources", SINGLE, ids="+".join)
-def test_a_subset_runs_every_command_on_a_new_then_existing_warehouse(sources, sandbox, tmp_path, monkeypatch,
-                                                                       capsys):
+def test_a_subset_runs_every_command_on_a_new_then_existing_warehouse(
+    sources, sandbox, tmp_path, monkeypatch, capsys
+):
     every_command(sources, sandbox, tmp_path, monkeypatch, capsys)

@@ -36,19 +36,40 @@ def units_sold(first: dt.date, last: dt.date) -> int:
 
 
 def kpi(config: Path, *args: str) -> str:
-    env = {**environment(config.parent), PATH_ENV: str(FIXTURES), "KPI_TODAY": str(AS_OF + dt.timedelta(days=1))}
-    done = subprocess.run([*KPI, *args, "--config", str(config), "--as-of", AS_OF.isoformat()], capture_output=True,
-                          text=True, env=env, cwd=config.parent, timeout=HANG)
+    env = {
+        **environment(config.parent),
+        PATH_ENV: str(FIXTURES),
+        "KPI_TODAY": str(AS_OF + dt.timedelta(days=1)),
+    }
+    done = subprocess.run(
+        [*KPI, *args, "--config", str(config), "--as-of", AS_OF.isoformat()],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=config.parent,
+        timeout=HANG,
+    )
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
     return out
 
 
 def test_nothing_outside_the_folder_names_the_toy_platform():
-    shipped = [*ROOT.glob("connectors/**/*.*"), *ROOT.glob("kpi_pipeline/**/*.*"), *ROOT.glob("dbt_like_sql/**/*.*"),
-               ROOT / "definitions.py", ROOT / "pyproject.toml", ROOT / "kpi.yaml", ROOT / "tests" / "conftest.py"]
-    naming = [str(p.relative_to(ROOT)) for p in shipped if p.suffix in (".py", ".sql", ".yml", ".yaml", ".toml")
-              and re.search(r"\btoy\b", p.read_text(), re.IGNORECASE)]
+    shipped = [
+        *ROOT.glob("connectors/**/*.*"),
+        *ROOT.glob("kpi_pipeline/**/*.*"),
+        *ROOT.glob("dbt_like_sql/**/*.*"),
+        ROOT / "definitions.py",
+        ROOT / "pyproject.toml",
+        ROOT / "kpi.yaml",
+        ROOT / "tests" / "conftest.py",
+    ]
+    naming = [
+        str(p.relative_to(ROOT))
+        for p in shipped
+        if p.suffix in (".py", ".sql", ".yml", ".yaml", ".toml")
+        and re.search(r"\btoy\b", p.read_text(), re.IGNORECASE)
+    ]
     assert naming == []
 
 
@@ -63,19 +84,26 @@ def test_a_toy_platform_in_one_folder_syncs_scores_and_shows(tmp_path, monkeypat
         config.write_text(
             f"business: Toy Town\ntimezone: Europe/Brussels\ncurrency: EUR\ndemo: false\n"
             f"warehouse: data/warehouse.duckdb\nhistory_start: {HISTORY_START}\n"
-            f"sources:\n  toy: {{token: \"{toy.emulator().TOKEN}\", base_url: \"{url}\"}}\n"
-            "targets:\n  toy_units_sold: {month: 100}\n")
+            f'sources:\n  toy: {{token: "{toy.emulator().TOKEN}", base_url: "{url}"}}\n'
+            "targets:\n  toy_units_sold: {month: 100}\n"
+        )
         out = kpi(config, "sync", "--history")
         assert "raw/toy__sales" in out, out
-        assert any(r.path == "/v1/sales" and "cursor" in r.query for r in emulator.server.requests)  # paged
+        assert any(
+            r.path == "/v1/sales" and "cursor" in r.query for r in emulator.server.requests
+        )  # paged
         report = kpi(config, "report")
     finally:
         emulator.server.stop()
 
     with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as con:
-        snaps = {(g, p): (a, t, s) for g, p, a, t, s in con.execute(
-            "select grain, period, actual, target, status from snapshots.kpi_snapshots "
-            "where kpi_id = 'toy_units_sold'").fetchall()}
+        snaps = {
+            (g, p): (a, t, s)
+            for g, p, a, t, s in con.execute(
+                "select grain, period, actual, target, status from snapshots.kpi_snapshots "
+                "where kpi_id = 'toy_units_sold'"
+            ).fetchall()
+        }
     october = units_sold(dt.date(2026, 10, 1), dt.date(2026, 10, 31))
     assert snaps[("month", "2026-10")] == (october, 100, "achieved" if october >= 100 else "missed")
     november = units_sold(dt.date(2026, 11, 1), AS_OF)

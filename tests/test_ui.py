@@ -17,12 +17,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, expect  # noqa: E402
 
 from tests.browser import ARTIFACTS, WAIT_MS, chromium  # skips the module without Chromium
 from tests.conftest import AS_OF, live_environment, subset_config
 from tests.processes import free_port, wait_until
-
-from playwright.sync_api import Page, expect  # noqa: E402
 
 BOUND = 300.0  # seconds for the UI server to come up: a hang, not a slow machine
 
@@ -44,21 +43,47 @@ def ui(sandbox, tmp_path_factory):
     folder = tmp_path_factory.mktemp("ui")
     mp = pytest.MonkeyPatch()
     live_environment(mp, sandbox, folder)
-    path = subset_config(folder, sandbox, ["stripe", "mailchimp"], dt.date(2026, 11, 1),
-                         extra="targets:\n  revenue: {month: 100000000}\n")
-    assert main(["sync", "--config", str(path), "--as-of", AS_OF.isoformat(), "--start", "2026-11-01"]) == 0
+    path = subset_config(
+        folder,
+        sandbox,
+        ["stripe", "mailchimp"],
+        dt.date(2026, 11, 1),
+        extra="targets:\n  revenue: {month: 100000000}\n",
+    )
+    assert (
+        main(["sync", "--config", str(path), "--as-of", AS_OF.isoformat(), "--start", "2026-11-01"])
+        == 0
+    )
     home = Path(os.environ["DAGSTER_HOME"])
     port = free_port()
     log = folder / "dagster-dev.log"
-    server = subprocess.Popen([str(Path(sys.executable).parent / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port),
-                               "-w", str(home / "workspace.yaml")], cwd=folder, env=dict(os.environ),
-                              stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "dev",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-w",
+            str(home / "workspace.yaml"),
+        ],
+        cwd=folder,
+        env=dict(os.environ),
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until("answer from dagster dev", lambda: answers(f"{base}/server_info"), server, log, BOUND)
+        wait_until(
+            "answer from dagster dev", lambda: answers(f"{base}/server_info"), server, log, BOUND
+        )
         yield base
     finally:
-        os.killpg(server.pid, signal.SIGTERM)  # dagster dev stops its webserver, daemon and code server
+        os.killpg(
+            server.pid, signal.SIGTERM
+        )  # dagster dev stops its webserver, daemon and code server
         try:
             server.wait(60)
         except subprocess.TimeoutExpired:
@@ -93,11 +118,17 @@ def page(browser, ui, request):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=ui)
     page = context.new_page()
     elsewhere: list[str] = []
-    page.on("request", lambda r: elsewhere.append(r.url) if not r.url.startswith((ui, "blob:", "data:")) else None)
+    page.on(
+        "request",
+        lambda r: elsewhere.append(r.url) if not r.url.startswith((ui, "blob:", "data:")) else None,
+    )
     page.set_default_timeout(WAIT_MS)
     yield page
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"ui-{request.node.name.removeprefix('test_')[:60]}.png"), full_page=True)
+    page.screenshot(
+        path=str(ARTIFACTS / f"ui-{request.node.name.removeprefix('test_')[:60]}.png"),
+        full_page=True,
+    )
     context.close()
     assert not elsewhere, f"the UI reached out of the machine: {elsewhere[:5]}"
 
@@ -106,7 +137,9 @@ def test_the_location_is_named_after_the_business_and_the_popup_stays_dismissed(
     page.goto("/locations")
     expect(page.get_by_role("link", name="studio_lumen").first).to_be_visible()
     expect(page.get_by_text("Loaded").first).to_be_visible()
-    expect(page.get_by_role("dialog")).to_have_count(0)  # skipped once (the browser fixture), never again
+    expect(page.get_by_role("dialog")).to_have_count(
+        0
+    )  # skipped once (the browser fixture), never again
 
 
 def test_the_asset_groups_show_in_the_lineage(page: Page):
@@ -135,7 +168,9 @@ def test_a_models_checks_show_with_what_each_condition_found(page: Page):
     page.goto("/assets/staging/stg_stripe__charges?view=checks")
     expect(page.get_by_text("row_count", exact=True).first).to_be_visible()
     expect(page.get_by_text("This is a blocking asset check.")).to_be_visible()
-    expect(page.get_by_text("one row per business_id, charge_id", exact=False).first).to_be_visible()
+    expect(
+        page.get_by_text("one row per business_id, charge_id", exact=False).first
+    ).to_be_visible()
     expect(page.get_by_text("unique_key: duplicates").first).to_be_visible()
     expect(page.get_by_text("Passed").first).to_be_visible()
 
@@ -143,12 +178,16 @@ def test_a_models_checks_show_with_what_each_condition_found(page: Page):
 def test_the_snapshots_metadata_shows_the_scorecard_with_status(page: Page):
     page.goto("/assets/snapshots/kpi_snapshots")
     expect(page.get_by_text("1 off track", exact=False).first).to_be_visible()  # the status summary
-    expect(page.get_by_text("dagster/row_count").or_(page.get_by_text("Row count")).first).to_be_visible()
+    expect(
+        page.get_by_text("dagster/row_count").or_(page.get_by_text("Row count")).first
+    ).to_be_visible()
     expect(page.get_by_text("Freshness policy").first).to_be_visible()
     page.get_by_text("[Show Markdown]").first.click()
     scorecard = page.get_by_role("dialog")
     expect(scorecard.get_by_text("Month November 2026", exact=False).first).to_be_visible()
-    revenue = scorecard.get_by_role("row").filter(has_text="Revenue").first  # the month's table comes first
+    revenue = (
+        scorecard.get_by_role("row").filter(has_text="Revenue").first
+    )  # the month's table comes first
     expect(revenue).to_contain_text("€100,000,000.00")
     expect(revenue).to_contain_text("off track")
     expect(scorecard.get_by_role("columnheader", name="Status").first).to_be_visible()
@@ -157,5 +196,7 @@ def test_the_snapshots_metadata_shows_the_scorecard_with_status(page: Page):
 def test_the_kpi_sync_run_shows_launched_by_kpi_sync(page: Page):
     page.goto("/runs")
     expect(page.get_by_text("kpi/started_by: kpi sync").first).to_be_visible()
-    expect(page.get_by_text("kpi sync", exact=True).first).to_be_visible()  # the "Launched by" column
+    expect(
+        page.get_by_text("kpi sync", exact=True).first
+    ).to_be_visible()  # the "Launched by" column
     expect(page.get_by_text("Manually launched")).to_have_count(0)

@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
 
 MANUAL_CSV = Path(__file__).resolve().parent.parent / "data" / "manual_metrics.csv"
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-SALES = ("leads", "intro_calls", "new_customers", "orders", "revenue", "average_order_value", "lead_conversion_rate",
-         "call_conversion_rate", "orders_per_customer", "repeat_customer_rate")
+SALES = (
+    "leads",
+    "intro_calls",
+    "new_customers",
+    "orders",
+    "revenue",
+    "average_order_value",
+    "lead_conversion_rate",
+    "call_conversion_rate",
+    "orders_per_customer",
+    "repeat_customer_rate",
+)
 CUSTOM = ("treatments_performed", "support_tickets_solved", "staff_sick_days")
 
 
@@ -30,7 +40,9 @@ def level_known(day):
     return day >= REBUILT_FROM or (day + dt.timedelta(days=1)).day == 1
 
 
-def periods(grain: str, first: dt.date, last: dt.date, week_start: str = "monday") -> Iterator[tuple[dt.date, dt.date]]:
+def periods(
+    grain: str, first: dt.date, last: dt.date, week_start: str = "monday"
+) -> Iterator[tuple[dt.date, dt.date]]:
     """(start, end) of every ``grain`` period that starts on or after ``first`` and on or before ``last``."""
     if grain == "day":
         day = first
@@ -60,8 +72,11 @@ def periods(grain: str, first: dt.date, last: dt.date, week_start: str = "monday
 def manual_truth(kpi: str, start: dt.date, end: dt.date) -> float:
     """The CSV's values summed over the dates; 0 when it has none there (the file covers them)."""
     with MANUAL_CSV.open() as handle:
-        return sum(float(r["value"]) for r in csv.DictReader(handle)
-                   if r["kpi_id"] == kpi and start <= dt.date.fromisoformat(r["date"]) <= end)
+        return sum(
+            float(r["value"])
+            for r in csv.DictReader(handle)
+            if r["kpi_id"] == kpi and start <= dt.date.fromisoformat(r["date"]) <= end
+        )
 
 
 @lru_cache(maxsize=4096)

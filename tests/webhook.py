@@ -38,7 +38,9 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/services/T000/B000/s3cretWebhookToken"
+        self.url = (
+            f"http://127.0.0.1:{self.server.server_port}/services/T000/B000/s3cretWebhookToken"
+        )
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def fail(self, status: int, times: int = 1, headers: dict[str, str] | None = None) -> None:

@@ -31,14 +31,26 @@ PROPERTY_ID = "123456789"
 CLIENT_EMAIL = "kpi-pipeline@sandbox-project.iam.gserviceaccount.com"
 DIMENSIONS = {"date", "sessionDefaultChannelGroup"}
 METRICS = {"sessions", "totalUsers", "newUsers", "engagedSessions", "keyEvents"}
-STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-          429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
 
 
 def _google_error(status: int, detail: str) -> Response:
     if status == 429:
-        detail = ("Exhausted concurrent requests quota. Too many concurrent requests for this property.")
-    return Response(status, {"error": {"code": status, "message": detail, "status": STATUS.get(status, "UNKNOWN")}})
+        detail = (
+            "Exhausted concurrent requests quota. Too many concurrent requests for this property."
+        )
+    return Response(
+        status,
+        {"error": {"code": status, "message": detail, "status": STATUS.get(status, "UNKNOWN")}},
+    )
 
 
 def _b64(data: str) -> bytes:
@@ -69,12 +81,23 @@ class Ga4Emulator:
 
     def write_credentials(self, base_url: str) -> str:
         """A service-account key file whose token_uri is this sandbox."""
-        pem = self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                     serialization.NoEncryption()).decode()
-        info = {"type": "service_account", "project_id": "sandbox-project", "private_key_id": "sandbox-key-1",
-                "private_key": pem, "client_email": CLIENT_EMAIL, "client_id": "100000000000000000001",
-                "token_uri": f"{base_url}/token"}
-        handle = tempfile.NamedTemporaryFile("w", prefix="ga4-sandbox-", suffix=".json", delete=False)
+        pem = self.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        info = {
+            "type": "service_account",
+            "project_id": "sandbox-project",
+            "private_key_id": "sandbox-key-1",
+            "private_key": pem,
+            "client_email": CLIENT_EMAIL,
+            "client_id": "100000000000000000001",
+            "token_uri": f"{base_url}/token",
+        }
+        handle = tempfile.NamedTemporaryFile(
+            "w", prefix="ga4-sandbox-", suffix=".json", delete=False
+        )
         with handle:
             json.dump(info, handle)
         self.credentials_file = handle.name
@@ -86,8 +109,9 @@ class Ga4Emulator:
         """The claims of a JWT signed with the sandbox service account's key, else None."""
         try:
             header, payload, signature = jwt.split(".")
-            self.key.public_key().verify(_b64(signature), f"{header}.{payload}".encode(), padding.PKCS1v15(),
-                                         hashes.SHA256())
+            self.key.public_key().verify(
+                _b64(signature), f"{header}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256()
+            )
             return json.loads(_b64(payload))
         except Exception:  # noqa: BLE001 - any malformed or forged token
             return None
@@ -96,9 +120,14 @@ class Ga4Emulator:
         form = {k: v[-1] for k, v in parse_qs(req.body.decode()).items()}
         claims = self._claims(form.get("assertion", ""))
         if claims is None:
-            return Response(400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
+            return Response(
+                400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
+            )
         if claims.get("iss") != CLIENT_EMAIL:
-            return Response(400, {"error": "invalid_grant", "error_description": "Invalid grant: account not found"})
+            return Response(
+                400,
+                {"error": "invalid_grant", "error_description": "Invalid grant: account not found"},
+            )
         token = f"ya29.sandbox-{uuid.uuid4().hex}"
         self.tokens.add(token)
         return Response(200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
@@ -106,15 +135,21 @@ class Ga4Emulator:
     def _auth(self, req: Request) -> None:
         header = req.headers.get("authorization", "")
         if not header.startswith("Bearer "):
-            raise ApiError(401, "Request is missing required authentication credential. Expected OAuth 2 access "
-                                "token, login cookie or other valid authentication credential.")
+            raise ApiError(
+                401,
+                "Request is missing required authentication credential. Expected OAuth 2 access "
+                "token, login cookie or other valid authentication credential.",
+            )
         token = header.removeprefix("Bearer ")
         if token in self.tokens:
             return
         # Google's clients often sign their own JWT instead of fetching a token (self-signed JWT)
         claims = self._claims(token)
         if claims is None or claims.get("iss") != CLIENT_EMAIL:
-            raise ApiError(401, "Request had invalid authentication credentials. Expected OAuth 2 access token.")
+            raise ApiError(
+                401,
+                "Request had invalid authentication credentials. Expected OAuth 2 access token.",
+            )
 
     # ------------------------------------------------------------------ reports
 
@@ -141,29 +176,47 @@ class Ga4Emulator:
         limit = min(limit, 250_000)
         rows = []
         for i, span in enumerate(ranges):
-            start, end = dt.date.fromisoformat(span["startDate"]), dt.date.fromisoformat(span["endDate"])
+            start, end = (
+                dt.date.fromisoformat(span["startDate"]),
+                dt.date.fromisoformat(span["endDate"]),
+            )
             extra = [span.get("name") or f"date_range_{i}"] if len(ranges) > 1 else []
             rows.extend(self._rows(dims, mets, start, min(end, self.world.as_of), extra))
-        rows = [r for r in rows if body.get("keepEmptyRows") or any(m["value"] != "0" for m in r["metricValues"])]
+        rows = [
+            r
+            for r in rows
+            if body.get("keepEmptyRows") or any(m["value"] != "0" for m in r["metricValues"])
+        ]
         rows.sort(key=lambda r: [d["value"] for d in r["dimensionValues"]])
         out: dict[str, Any] = {
-            "dimensionHeaders": [{"name": n} for n in dims + (["dateRange"] if len(ranges) > 1 else [])],
+            "dimensionHeaders": [
+                {"name": n} for n in dims + (["dateRange"] if len(ranges) > 1 else [])
+            ],
             "metricHeaders": [{"name": n, "type": "TYPE_INTEGER"} for n in mets],
             "metadata": {"currencyCode": "EUR", "timeZone": TIMEZONE},
             "kind": "analyticsData#runReport",
         }
-        page = rows[offset:offset + limit]
+        page = rows[offset : offset + limit]
         if page:  # proto3 JSON omits empty fields: no rows, no rowCount
             out["rows"] = page
             out["rowCount"] = len(rows)
         if body.get("returnPropertyQuota"):
-            out["propertyQuota"] = {k: {"consumed": 3, "remaining": r} for k, r in (
-                ("tokensPerDay", 199_000), ("tokensPerHour", 39_500), ("concurrentRequests", 10),
-                ("serverErrorsPerProjectPerHour", 10), ("potentiallyThresholdedRequestsPerHour", 120),
-                ("tokensPerProjectPerHour", 13_900))}
+            out["propertyQuota"] = {
+                k: {"consumed": 3, "remaining": r}
+                for k, r in (
+                    ("tokensPerDay", 199_000),
+                    ("tokensPerHour", 39_500),
+                    ("concurrentRequests", 10),
+                    ("serverErrorsPerProjectPerHour", 10),
+                    ("potentiallyThresholdedRequestsPerHour", 120),
+                    ("tokensPerProjectPerHour", 13_900),
+                )
+            }
         return Response(200, out)
 
-    def _rows(self, dims: list[str], mets: list[str], start: dt.date, end: dt.date, extra: list[str]) -> list[dict]:
+    def _rows(
+        self, dims: list[str], mets: list[str], start: dt.date, end: dt.date, extra: list[str]
+    ) -> list[dict]:
         web = self.world.web
         groups: dict[tuple[str, ...], list] = {}
         day = start
@@ -174,12 +227,19 @@ class Ga4Emulator:
             day += dt.timedelta(days=1)
         rows = []
         for key, sessions in groups.items():
-            values = {"sessions": len(sessions), "totalUsers": len({s.user for s in sessions}),
-                      "newUsers": len({s.user for s in sessions if s.new_user}),
-                      "engagedSessions": sum(s.engaged for s in sessions),
-                      "keyEvents": sum(s.key_event for s in sessions)}
-            rows.append({"dimensionValues": [{"value": v} for v in (*key, *extra)],
-                         "metricValues": [{"value": str(values[m])} for m in mets]})
+            values = {
+                "sessions": len(sessions),
+                "totalUsers": len({s.user for s in sessions}),
+                "newUsers": len({s.user for s in sessions if s.new_user}),
+                "engagedSessions": sum(s.engaged for s in sessions),
+                "keyEvents": sum(s.key_event for s in sessions),
+            }
+            rows.append(
+                {
+                    "dimensionValues": [{"value": v} for v in (*key, *extra)],
+                    "metricValues": [{"value": str(values[m])} for m in mets],
+                }
+            )
         return rows
 
 
@@ -189,12 +249,26 @@ CREDENTIALS = {"ga4": {"property_id": PROPERTY_ID}}
 
 def emulate(world: World, **_options: Any) -> Ga4Emulator:
     return Ga4Emulator(world)
+
+
 # where tests/test_faults.py injects its faults: the data stream, its requests (a path regex), the
 # records of an answer, a numeric field and the key field of a record ("" when there is none), and
 # its own answer for a window without data (docs/PLATFORMS.md#empty-answers)
-FAULT_TARGETS = {"ga4": dict(  # proto3 JSON omits empty fields: no rows, no rowCount; the headers stay
-    stream="traffic_daily", path=r":runReport",
-    empty=lambda body, req: {k: v for k, v in body.items() if k not in ("rows", "rowCount")},
-    renamed=(rewriting(lambda b: [h.update(name="visits") for h in b.get("metricHeaders", [])  # a metric renamed
-                                  if h["name"] == "sessions"]), "sessions"),
-    empty_page=dict(transform=rewriting(lambda b: b.pop("rows", None))))}  # the first, counting rows it lacks
+FAULT_TARGETS = {
+    "ga4": dict(  # proto3 JSON omits empty fields: no rows, no rowCount; the headers stay
+        stream="traffic_daily",
+        path=r":runReport",
+        empty=lambda body, req: {k: v for k, v in body.items() if k not in ("rows", "rowCount")},
+        renamed=(
+            rewriting(
+                lambda b: [
+                    h.update(name="visits")
+                    for h in b.get("metricHeaders", [])  # a metric renamed
+                    if h["name"] == "sessions"
+                ]
+            ),
+            "sessions",
+        ),
+        empty_page=dict(transform=rewriting(lambda b: b.pop("rows", None))),
+    )
+}  # the first, counting rows it lacks

@@ -14,7 +14,9 @@ from connectors.settings import SourceBase
 
 class Settings(SourceBase):
     token: SecretStr | None = None
-    lead_stages: list[str] = Field(default=["lead", "marketingqualifiedlead", "salesqualifiedlead"], min_length=1)
+    lead_stages: list[str] = Field(
+        default=["lead", "marketingqualifiedlead", "salesqualifiedlead"], min_length=1
+    )
 
 
 PLATFORM = "hubspot"

@@ -15,54 +15,101 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import requests
 
 from connectors.errors import ConnectorError, RateLimitedError
-from connectors.pagination import PageTokenPaginator, records_at
 from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_secret
-from connectors.streams import Column, Page, StreamContext, StreamSpec, Window, person_column
-from connectors.names import NameCheck, norm, unknown_names
 from connectors.hubspot import PLATFORM
+from connectors.names import NameCheck, norm, unknown_names
+from connectors.pagination import PageTokenPaginator, records_at
+from connectors.streams import Column, Page, StreamContext, StreamSpec, Window, person_column
 
-PROBE = "contacts"  # `kpi check --online` fetches its first page for one day: proves the credentials
+PROBE = (
+    "contacts"  # `kpi check --online` fetches its first page for one day: proves the credentials
+)
 SEARCH_CAP = 10_000
 PAGE = 200
 INDEX_LAG = dt.timedelta(minutes=10)  # the search index can lag writes: start that much earlier
 
 
-def _hubspot_classifier(response: requests.Response, stream: str | None, path: str) -> ConnectorError | None:
+def _hubspot_classifier(
+    response: requests.Response, stream: str | None, path: str
+) -> ConnectorError | None:
     try:
         body = response.json()
     except ValueError:
         return None
     if body.get("errorType") == "RATE_LIMIT":
         wait = 10.0 if body.get("policyName") == "TEN_SECONDLY_ROLLING" else 1.0
-        return RateLimitedError(body.get("message", "rate limited"), platform=PLATFORM, stream=stream,
-                                status=response.status_code, path=path, request_id=body.get("correlationId"),
-                                retry_after=wait)
+        return RateLimitedError(
+            body.get("message", "rate limited"),
+            platform=PLATFORM,
+            stream=stream,
+            status=response.status_code,
+            path=path,
+            request_id=body.get("correlationId"),
+            retry_after=wait,
+        )
     return None
 
 
 class HubSpotClient(HttpConnector):
-    def __init__(self, token: str, base_url: str | None = None, timeout: float = 60.0,
-                 policy: RetryPolicy | None = None, search_cap: int = SEARCH_CAP) -> None:
+    def __init__(
+        self,
+        token: str,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        policy: RetryPolicy | None = None,
+        search_cap: int = SEARCH_CAP,
+    ) -> None:
         register_secret(token)
         self.search_cap = search_cap
-        self.http = HttpClient(PLATFORM, (base_url or "https://api.hubapi.com").rstrip("/"),
-                               headers={"Authorization": f"Bearer {token}"}, timeout=(5.0, timeout), policy=policy,
-                               classifier=_hubspot_classifier, credential_setting="sources.hubspot.token")
+        self.http = HttpClient(
+            PLATFORM,
+            (base_url or "https://api.hubapi.com").rstrip("/"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=(5.0, timeout),
+            policy=policy,
+            classifier=_hubspot_classifier,
+            credential_setting="sources.hubspot.token",
+        )
 
-    def search(self, kind: str, start: dt.datetime, end: dt.datetime, properties: list[str],
-               stream: str, by: str = "createdate") -> Iterator[list[dict[str, Any]]]:
+    def search(
+        self,
+        kind: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        properties: list[str],
+        stream: str,
+        by: str = "createdate",
+    ) -> Iterator[list[dict[str, Any]]]:
         """Records whose ``by`` (a date property) is in [start, end), sliced by time whenever a
         query would pass the cap."""
-        body = {"filterGroups": [{"filters": [
-                    {"propertyName": by, "operator": "GTE", "value": str(int(start.timestamp() * 1000))},
-                    {"propertyName": by, "operator": "LT", "value": str(int(end.timestamp() * 1000))}]}],
-                "sorts": [{"propertyName": by, "direction": "ASCENDING"}],
-                "properties": properties, "limit": PAGE, "after": "0"}
+        body = {
+            "filterGroups": [
+                {
+                    "filters": [
+                        {
+                            "propertyName": by,
+                            "operator": "GTE",
+                            "value": str(int(start.timestamp() * 1000)),
+                        },
+                        {
+                            "propertyName": by,
+                            "operator": "LT",
+                            "value": str(int(end.timestamp() * 1000)),
+                        },
+                    ]
+                }
+            ],
+            "sorts": [{"propertyName": by, "direction": "ASCENDING"}],
+            "properties": properties,
+            "limit": PAGE,
+            "after": "0",
+        }
         path = f"/crm/v3/objects/{kind}/search"
         first = self.http.request_json("POST", path, stream=stream, json=body)
         if first.get("total", 0) > self.search_cap and end - start > dt.timedelta(seconds=2):
@@ -81,7 +128,9 @@ class HubSpotClient(HttpConnector):
                 if seen < int(first.get("total") or 0):
                     raise paginator._cut_short(f"{seen} of {first['total']} results")
                 return
-            page = self.http.request_json("POST", path, stream=stream, json={**body, "after": paginator.token})
+            page = self.http.request_json(
+                "POST", path, stream=stream, json={**body, "after": paginator.token}
+            )
 
 
 def connect(settings: dict[str, Any]) -> HubSpotClient:
@@ -92,9 +141,12 @@ def _fetch(kind: str, modified: str, properties: list[str]):
     """Every record modified since the window's start (a little earlier: the index lags), up to
     the platform's now, not the window's end: a record changed again today comes in its current
     state now rather than not at all (its earlier change's day would be left incomplete)."""
+
     def fetch(client: HubSpotClient, window: Window, ctx: StreamContext) -> Iterator[Page]:
         start = ctx.local_start(window.start) - INDEX_LAG
-        last = max(window.end, ctx.today or window.end)  # the platform's today is the latest a change can be
+        last = max(
+            window.end, ctx.today or window.end
+        )  # the platform's today is the latest a change can be
         end = ctx.local_start(last + dt.timedelta(days=1)) + INDEX_LAG
         seen: set[str] = set()
         # a record modified while the pages are read moves to the end and comes twice: the first
@@ -105,6 +157,7 @@ def _fetch(kind: str, modified: str, properties: list[str]):
             seen.update(item["id"] for item in fresh if item.get("id") is not None)
             if fresh:
                 yield Page(fresh, account=kind)
+
     return fetch
 
 
@@ -112,11 +165,21 @@ def _modified(prop: str) -> Column:
     return Column("modified_date", "DATE", derive=lambda r, c: c.local_date(r["properties"][prop]))
 
 
-_CREATED = Column("created_date", "DATE", derive=lambda r, c: c.local_date(r["properties"]["createdate"]))
+_CREATED = Column(
+    "created_date", "DATE", derive=lambda r, c: c.local_date(r["properties"]["createdate"])
+)
 # HubSpot keeps the date a contact entered each lifecycle stage after it moves on
 # (docs/PLATFORMS.md#hubspot)
-STAGES = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer",
-          "evangelist", "other")
+STAGES = (
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "evangelist",
+    "other",
+)
 
 
 def _stage_dates(record: dict[str, Any], ctx: StreamContext) -> str:
@@ -125,38 +188,99 @@ def _stage_dates(record: dict[str, Any], ctx: StreamContext) -> str:
     for stage in STAGES:
         value = (record.get("properties") or {}).get(f"hs_lifecyclestage_{stage}_date")
         if value:
-            ts = dt.datetime.fromtimestamp(int(value) / 1000, dt.timezone.utc) if str(value).isdigit() else value
+            ts = (
+                dt.datetime.fromtimestamp(int(value) / 1000, dt.timezone.utc)
+                if str(value).isdigit()
+                else value
+            )
             out[stage] = ctx.local_date(ts).isoformat()
     return json.dumps(out, sort_keys=True)
 
 
-STREAMS = {spec.name: spec for spec in (
-    StreamSpec(PLATFORM, "contacts", "Contacts by last modification, upserted by id: current lifecycle stage, "
-               "the date each stage was entered (a contact may become a lead months after it was created), "
-               "and a salted key of the e-mail (never the address).",
-               key=("contact_id",), date_column="modified_date", kind="changes", lookback_days=30, events=True,
-               first_load_all=True,  # a contact created before history_start may become a lead after it
-               pii=("properties.email",),
-               columns=(Column("contact_id", "VARCHAR", "id"), _CREATED, _modified("lastmodifieddate"),
-                        Column("lifecycle_stage", "VARCHAR", "properties.lifecyclestage"),
-                        Column("created_at", "TIMESTAMPTZ", "properties.createdate"),
-                        Column("stage_dates", "VARCHAR", derive=_stage_dates), person_column("properties.email")),
-               fetch=_fetch("contacts", "lastmodifieddate",
-                            ["email", "createdate", "lifecyclestage", "lastmodifieddate",
-                             *(f"hs_lifecyclestage_{s}_date" for s in STAGES)])),
-    StreamSpec(PLATFORM, "deals", "Deals by last modification, upserted by id: stage, amount, close date, "
-               "won or not.",
-               key=("deal_id",), date_column="modified_date", kind="changes", lookback_days=60, first_load_all=True,
-               columns=(Column("deal_id", "VARCHAR", "id"), _CREATED, _modified("hs_lastmodifieddate"),
-                        Column("deal_name", "VARCHAR", "properties.dealname"),
-                        Column("deal_stage", "VARCHAR", "properties.dealstage"),
-                        Column("amount", "DECIMAL(18,2)", "properties.amount"),
-                        Column("close_date", "DATE", derive=lambda r, c: c.local_date(r["properties"]["closedate"])
-                               if r["properties"].get("closedate") else None),
-                        Column("is_won", "BOOLEAN", derive=lambda r, c: r["properties"].get("hs_is_closed_won") == "true")),
-               fetch=_fetch("deals", "hs_lastmodifieddate", ["dealname", "amount", "dealstage", "createdate",
-                                                             "closedate", "hs_is_closed_won", "hs_lastmodifieddate"])),
-)}
+STREAMS = {
+    spec.name: spec
+    for spec in (
+        StreamSpec(
+            PLATFORM,
+            "contacts",
+            "Contacts by last modification, upserted by id: current lifecycle stage, "
+            "the date each stage was entered (a contact may become a lead months after it was created), "
+            "and a salted key of the e-mail (never the address).",
+            key=("contact_id",),
+            date_column="modified_date",
+            kind="changes",
+            lookback_days=30,
+            events=True,
+            first_load_all=True,  # a contact created before history_start may become a lead after it
+            pii=("properties.email",),
+            columns=(
+                Column("contact_id", "VARCHAR", "id"),
+                _CREATED,
+                _modified("lastmodifieddate"),
+                Column("lifecycle_stage", "VARCHAR", "properties.lifecyclestage"),
+                Column("created_at", "TIMESTAMPTZ", "properties.createdate"),
+                Column("stage_dates", "VARCHAR", derive=_stage_dates),
+                person_column("properties.email"),
+            ),
+            fetch=_fetch(
+                "contacts",
+                "lastmodifieddate",
+                [
+                    "email",
+                    "createdate",
+                    "lifecyclestage",
+                    "lastmodifieddate",
+                    *(f"hs_lifecyclestage_{s}_date" for s in STAGES),
+                ],
+            ),
+        ),
+        StreamSpec(
+            PLATFORM,
+            "deals",
+            "Deals by last modification, upserted by id: stage, amount, close date, won or not.",
+            key=("deal_id",),
+            date_column="modified_date",
+            kind="changes",
+            lookback_days=60,
+            first_load_all=True,
+            columns=(
+                Column("deal_id", "VARCHAR", "id"),
+                _CREATED,
+                _modified("hs_lastmodifieddate"),
+                Column("deal_name", "VARCHAR", "properties.dealname"),
+                Column("deal_stage", "VARCHAR", "properties.dealstage"),
+                Column("amount", "DECIMAL(18,2)", "properties.amount"),
+                Column(
+                    "close_date",
+                    "DATE",
+                    derive=lambda r, c: (
+                        c.local_date(r["properties"]["closedate"])
+                        if r["properties"].get("closedate")
+                        else None
+                    ),
+                ),
+                Column(
+                    "is_won",
+                    "BOOLEAN",
+                    derive=lambda r, c: r["properties"].get("hs_is_closed_won") == "true",
+                ),
+            ),
+            fetch=_fetch(
+                "deals",
+                "hs_lastmodifieddate",
+                [
+                    "dealname",
+                    "amount",
+                    "dealstage",
+                    "createdate",
+                    "closedate",
+                    "hs_is_closed_won",
+                    "hs_lastmodifieddate",
+                ],
+            ),
+        ),
+    )
+}
 
 
 LIFECYCLE_PROPERTY = "/crm/v3/properties/contacts/lifecyclestage"
@@ -172,18 +296,31 @@ def check_names(client: HubSpotClient, settings: Any) -> NameCheck:
     """`kpi check --online`: lead_stages against the account's lifecycle stages (internal values;
     custom ones too)."""
     options = lifecycle_stages(client)
-    known = {norm(o["value"]): o["value"] if norm(o["label"]).replace(" ", "") == norm(o["value"])
-             else f"{o['value']} ({o['label']})" for o in options}
+    known = {
+        norm(o["value"]): o["value"]
+        if norm(o["label"]).replace(" ", "") == norm(o["value"])
+        else f"{o['value']} ({o['label']})"
+        for o in options
+    }
     labels = {norm(o["label"]): o["value"] for o in options}
     configured = settings.lead_stages
     out = NameCheck(found=f"{len(options)} lifecycle stages")
     out.errors += unknown_names(
-        "sources.hubspot.lead_stages", configured, known, "a lifecycle stage of this HubSpot account",
-        lambda name: f" (write the stage's internal value {labels[norm(name)]!r}, not its label)"
-        if norm(name) in labels else "")
+        "sources.hubspot.lead_stages",
+        configured,
+        known,
+        "a lifecycle stage of this HubSpot account",
+        lambda name: (
+            f" (write the stage's internal value {labels[norm(name)]!r}, not its label)"
+            if norm(name) in labels
+            else ""
+        ),
+    )
     for i, name in enumerate(configured):
         if norm(name) in known and norm(name) not in STAGES:
             # the contacts stream reads the entry date of HubSpot's standard stages only
-            out.warnings.append(f"sources.hubspot.lead_stages[{i}]: {name!r} is a custom stage; the pipeline "
-                                f"reads when contacts entered the standard stages only, so it adds no leads")
+            out.warnings.append(
+                f"sources.hubspot.lead_stages[{i}]: {name!r} is a custom stage; the pipeline "
+                f"reads when contacts entered the standard stages only, so it adds no leads"
+            )
     return out

@@ -19,18 +19,32 @@ LINKS = [{"rel": "self", "href": "https://us6.api.mailchimp.com/3.0/", "method":
 
 
 def problem(status: int, detail: str) -> Response:
-    titles = {400: "Invalid Resource", 401: "API Key Invalid", 403: "Forbidden",
-              404: "Resource Not Found", 429: "Too Many Requests", 500: "Internal Server Error",
-              503: "Service Unavailable"}
+    titles = {
+        400: "Invalid Resource",
+        401: "API Key Invalid",
+        403: "Forbidden",
+        404: "Resource Not Found",
+        429: "Too Many Requests",
+        500: "Internal Server Error",
+        503: "Service Unavailable",
+    }
     if status == 429:
         detail = "You have exceeded the limit of 10 simultaneous connections."
     instance = str(uuid.uuid4())
     return Response(
         status,
-        {"type": "https://mailchimp.com/developer/marketing/docs/errors/",
-         "title": titles.get(status, "Error"), "status": status, "detail": detail, "instance": instance},
-        headers={"X-Request-Id": instance, "Server": "openresty",
-                 "Link": '<https://us6.api.mailchimp.com/schema/3.0/Definitions/ProblemDetailDocument.json>; rel="describedBy"'},
+        {
+            "type": "https://mailchimp.com/developer/marketing/docs/errors/",
+            "title": titles.get(status, "Error"),
+            "status": status,
+            "detail": detail,
+            "instance": instance,
+        },
+        headers={
+            "X-Request-Id": instance,
+            "Server": "openresty",
+            "Link": '<https://us6.api.mailchimp.com/schema/3.0/Definitions/ProblemDetailDocument.json>; rel="describedBy"',
+        },
         content_type="application/problem+json; charset=utf-8",
     )
 
@@ -96,7 +110,11 @@ class Endpoints:
                 return None
         elif header.startswith("Bearer ") and header[7:] == API_KEY:
             return None
-        detail = "Your request did not include an API key." if not header else "Your API key may be invalid, or you've attempted to access the wrong datacenter."
+        detail = (
+            "Your request did not include an API key."
+            if not header
+            else "Your API key may be invalid, or you've attempted to access the wrong datacenter."
+        )
         raise ApiError(401, detail)
 
     def _list_id(self, req: Request) -> None:
@@ -115,7 +133,7 @@ class Endpoints:
 
     def _page(self, req: Request, items: list[Any]) -> tuple[list[Any], int]:
         count, offset = self._bounds(req)
-        return items[offset:offset + count], len(items)
+        return items[offset : offset + count], len(items)
 
     def _reply(self, req: Request, doc: dict[str, Any]) -> Response:
         doc["_links"] = LINKS

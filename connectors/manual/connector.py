@@ -16,17 +16,18 @@ import itertools
 import math
 import re
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.errors import ConfigurationError
 from connectors.http import CallStats, RetryPolicy
-from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 from connectors.manual import PLATFORM
+from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
 PROBE = "metrics"  # `kpi check --online` fetches its first page for one day: proves the credentials
 HEADER = ["date", "kpi_id", "value"]
@@ -34,7 +35,9 @@ ALL_TIME = Window(dt.date(1900, 1, 1), dt.date(2999, 12, 31))
 
 
 DUTCH_NUMBER = re.compile(r"^-?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$")  # 1.234,5 / 1234,5 / 12
-DAY_FIRST = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$")  # 2-11-2026, as Excel saves a date in Dutch
+DAY_FIRST = re.compile(
+    r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$"
+)  # 2-11-2026, as Excel saves a date in Dutch
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,9 @@ class Keys:
 
     def __init__(self) -> None:
         self.groups: dict[tuple[str, str], int] = {}  # (kpi_id, dimension_value) -> its number
-        self.keys = array("q")  # group << 22 | day ordinal (dates up to the year 11000 fit in 22 bits)
+        self.keys = array(
+            "q"
+        )  # group << 22 | day ordinal (dates up to the year 11000 fit in 22 bits)
         self.lines = array("q")
 
     def add(self, kpi_id: str, dimension_value: str, day: int, line: int) -> None:
@@ -97,8 +102,12 @@ class Keys:
                 continue
             key = ordered[i].as_py()
             day = dt.date.fromordinal(key & (1 << 22) - 1)
-            out.append((self.lines[order[i].as_py()],
-                        f"repeats line {self.lines[order[first].as_py()]} ({day}, {names[key >> 22][0]})"))
+            out.append(
+                (
+                    self.lines[order[i].as_py()],
+                    f"repeats line {self.lines[order[first].as_py()]} ({day}, {names[key >> 22][0]})",
+                )
+            )
         return out
 
 
@@ -110,8 +119,13 @@ class ManualFile:
     """The CSV, read a page of rows at a time. A date after ``last_day`` (the last day that has
     happened) is a typo, refused by its line; one before ``first_day`` (history_start) is said."""
 
-    def __init__(self, path: str, kpi_ids: list[str], first_day: dt.date | None = None,
-                 last_day: dt.date | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        kpi_ids: list[str],
+        first_day: dt.date | None = None,
+        last_day: dt.date | None = None,
+    ) -> None:
         self.path = Path(path)
         self.kpi_ids = set(kpi_ids)
         self.first_day, self.last_day = first_day, last_day
@@ -119,7 +133,7 @@ class ManualFile:
         self.policy = RetryPolicy()
         self.notes: list[str] = []  # warnings about a file that loads but may not mean what it says
 
-    def _refuse(self, what: str, hint: str = "save the file as \"CSV UTF-8\"") -> ConfigurationError:
+    def _refuse(self, what: str, hint: str = 'save the file as "CSV UTF-8"') -> ConfigurationError:
         return ConfigurationError(f"{self.path}: {what}", platform=PLATFORM, hint=hint)
 
     def _encoding(self) -> str:
@@ -129,12 +143,16 @@ class ManualFile:
         with self.path.open("rb") as raw:
             head = raw.read(SNIFF)
             if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-                raise self._refuse("a UTF-16 file (as Excel saves \"Unicode Text\"), not a CSV of UTF-8 or "
-                                   "Windows-1252 text; nothing loaded")
+                raise self._refuse(
+                    'a UTF-16 file (as Excel saves "Unicode Text"), not a CSV of UTF-8 or '
+                    "Windows-1252 text; nothing loaded"
+                )
             if head.startswith(b"PK\x03\x04"):
                 raise self._refuse("an Excel workbook (.xlsx), not a CSV; nothing loaded")
             if b"\x00" in head:
-                raise self._refuse("not text: it holds NUL bytes (UTF-16 without a byte-order mark?); nothing loaded")
+                raise self._refuse(
+                    "not text: it holds NUL bytes (UTF-16 without a byte-order mark?); nothing loaded"
+                )
             raw.seek(0)
             utf8_line = bad_line = bad_byte = 0
             for number, line in enumerate(raw, start=1):
@@ -147,14 +165,17 @@ class ManualFile:
                     try:
                         line.decode("cp1252")
                     except UnicodeDecodeError:
-                        raise self._refuse(f"line {number}: neither UTF-8 nor Windows-1252 text") from None
+                        raise self._refuse(
+                            f"line {number}: neither UTF-8 nor Windows-1252 text"
+                        ) from None
                     if not bad_line:
                         bad_line, bad_byte = number, line[err.start]
                 if utf8_line and bad_line:
                     raise self._refuse(
                         f"line {bad_line}: byte 0x{bad_byte:02x} is not UTF-8, but line {utf8_line} is UTF-8 text: "
                         "the file mixes two encodings (text pasted from another file?); nothing loaded",
-                        hint=f"retype the accented text of line {bad_line} and save the file as \"CSV UTF-8\"")
+                        hint=f'retype the accented text of line {bad_line} and save the file as "CSV UTF-8"',
+                    )
         # Excel's "CSV" (not "CSV UTF-8") is the Windows code page
         return "cp1252" if bad_line else "utf-8-sig"
 
@@ -171,14 +192,21 @@ class ManualFile:
         read. Raises ConfigurationError listing each bad line once the whole file is read: a file
         with any is refused whole (the loader stages pages, so what was yielded is dropped)."""
         if not self.path.is_file():
-            raise ConfigurationError(f"{self.path} not found", platform=PLATFORM, hint="check sources.manual.path")
+            raise ConfigurationError(
+                f"{self.path} not found", platform=PLATFORM, hint="check sources.manual.path"
+            )
         encoding = self._encoding()
         size = self.path.stat().st_size or 1
-        with self.path.open("rb") as raw, io.TextIOWrapper(raw, encoding=encoding, newline="") as text:
+        with (
+            self.path.open("rb") as raw,
+            io.TextIOWrapper(raw, encoding=encoding, newline="") as text,
+        ):
             try:
                 yield from self._pages(text, lambda: raw.tell() / size, rows_per_page)
             except UnicodeDecodeError:  # the file changed since its encoding was checked
-                raise self._refuse(f"not {encoding} text any more; it changed while being read") from None
+                raise self._refuse(
+                    f"not {encoding} text any more; it changed while being read"
+                ) from None
 
     def _pages(self, text: io.TextIOWrapper, done: Any, rows_per_page: int) -> Iterator[Page]:
         first = text.readline()
@@ -191,7 +219,9 @@ class ManualFile:
                 f"{self.path}: line 1: the header is {dialect.delimiter.join(header) or '(empty)'!r} (separated by "
                 f"{separators}); it must be date,kpi_id,value or date,kpi_id,value,dimension_value in that order "
                 "(semicolons and decimal commas, as Excel saves CSV in Dutch, work too)",
-                platform=PLATFORM, hint="fix the first line of the CSV")
+                platform=PLATFORM,
+                hint="fix the first line of the CSV",
+            )
         problems: list[tuple[int, str]] = []
         page: list[dict[str, Any]] = []
         keys = Keys()
@@ -227,13 +257,19 @@ class ManualFile:
         if problems:
             named = [f"line {number}: {why}" for number, why in problems]
             shown = named[:20] + ([f"... and {len(named) - 20} more"] if len(named) > 20 else [])
-            raise ConfigurationError(f"{self.path} refused, nothing loaded ({len(named)} bad line(s)):\n    "
-                                     + "\n    ".join(shown), platform=PLATFORM, hint="fix the lines named above")
+            raise ConfigurationError(
+                f"{self.path} refused, nothing loaded ({len(named)} bad line(s)):\n    "
+                + "\n    ".join(shown),
+                platform=PLATFORM,
+                hint="fix the lines named above",
+            )
         self._note_missing_totals(totals)
         if early_rows:
-            self.notes.append(f"manual: {early_rows:,} row(s) dated before history_start ({self.first_day}) count in "
-                              f"no KPI: line {', '.join(map(str, early))}{' ...' if early_rows > len(early) else ''}; "
-                              "check the dates if they are typos")
+            self.notes.append(
+                f"manual: {early_rows:,} row(s) dated before history_start ({self.first_day}) count in "
+                f"no KPI: line {', '.join(map(str, early))}{' ...' if early_rows > len(early) else ''}; "
+                "check the dates if they are typos"
+            )
         if page:
             yield Page(page, account=self.path.name, done=done())
 
@@ -243,7 +279,8 @@ class ManualFile:
             if not total_rows:
                 self.notes.append(
                     f"manual: {kpi_id}: all {rows:,} rows carry a dimension_value and none is a total, so the "
-                    f"KPI's total shows no data; add rows with an empty dimension_value for the totals")
+                    f"KPI's total shows no data; add rows with an empty dimension_value for the totals"
+                )
 
     def _row(self, cells: list[str], width: int, dialect: Dialect) -> dict[str, Any] | str:
         """The row of a line, or why it is refused."""
@@ -252,7 +289,9 @@ class ManualFile:
         try:
             day = dialect.date(cells[0])
         except ValueError:
-            return f"date {cells[0]!r} is not YYYY-MM-DD" + (" or DD-MM-YYYY" if dialect.decimal_comma else "")
+            return f"date {cells[0]!r} is not YYYY-MM-DD" + (
+                " or DD-MM-YYYY" if dialect.decimal_comma else ""
+            )
         if self.last_day is not None and day > self.last_day:
             return f"date {day} is after {self.last_day}, and custom KPIs have no numbers for days to come: a typo?"
         kpi_id = cells[1].strip()
@@ -261,17 +300,27 @@ class ManualFile:
         try:
             value = dialect.number(cells[2])
         except ValueError:
-            return f"value {cells[2]!r} is not a number" + (" (like 1234,5 in a file separated by semicolons)"
-                                                             if dialect.decimal_comma else "")
+            return f"value {cells[2]!r} is not a number" + (
+                " (like 1234,5 in a file separated by semicolons)" if dialect.decimal_comma else ""
+            )
         if math.isnan(value) or math.isinf(value):
             return f"value {cells[2]!r} is not a finite number"
-        return {"date": day.isoformat(), "kpi_id": kpi_id, "value": value,
-                "dimension_value": cells[3].strip() if len(cells) > 3 else "", "day": day.toordinal()}
+        return {
+            "date": day.isoformat(),
+            "kpi_id": kpi_id,
+            "value": value,
+            "dimension_value": cells[3].strip() if len(cells) > 3 else "",
+            "day": day.toordinal(),
+        }
 
 
 def connect(settings: dict[str, Any]) -> ManualFile:
-    return ManualFile(settings["path"], settings.get("kpi_ids", []), settings.get("history_start"),
-                      settings.get("last_day"))
+    return ManualFile(
+        settings["path"],
+        settings.get("kpi_ids", []),
+        settings.get("history_start"),
+        settings.get("last_day"),
+    )
 
 
 def fetch_metrics(client: ManualFile, window: Window, ctx: StreamContext) -> Iterator[Page]:
@@ -282,10 +331,23 @@ def fetch_metrics(client: ManualFile, window: Window, ctx: StreamContext) -> Ite
 
 STREAMS = {
     "metrics": StreamSpec(
-        PLATFORM, "metrics", "Hand-kept numbers of the custom KPIs; each load replaces the previous file's rows.",
-        key=("date", "kpi_id", "dimension_value"), date_column="date", kind="file", lookback_days=1, events=True,
-        columns=(Column("date", "DATE"), Column("kpi_id", "VARCHAR"), Column("value", "DOUBLE"),
-                 Column("dimension_value", "VARCHAR", derive=lambda r, c: r["dimension_value"]),  # '' = total
-                 Column("line", "BIGINT")),
-        fetch=fetch_metrics),
+        PLATFORM,
+        "metrics",
+        "Hand-kept numbers of the custom KPIs; each load replaces the previous file's rows.",
+        key=("date", "kpi_id", "dimension_value"),
+        date_column="date",
+        kind="file",
+        lookback_days=1,
+        events=True,
+        columns=(
+            Column("date", "DATE"),
+            Column("kpi_id", "VARCHAR"),
+            Column("value", "DOUBLE"),
+            Column(
+                "dimension_value", "VARCHAR", derive=lambda r, c: r["dimension_value"]
+            ),  # '' = total
+            Column("line", "BIGINT"),
+        ),
+        fetch=fetch_metrics,
+    ),
 }

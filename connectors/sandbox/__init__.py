@@ -35,8 +35,11 @@ def emulator_modules() -> dict[str, ModuleType]:
 
 def credentials() -> dict[str, dict[str, Any]]:
     """source -> the settings that reach its emulator: every emulator's ``CREDENTIALS``."""
-    return {source: settings for module in emulator_modules().values()
-            for source, settings in module.CREDENTIALS.items()}
+    return {
+        source: settings
+        for module in emulator_modules().values()
+        for source, settings in module.CREDENTIALS.items()
+    }
 
 
 def __getattr__(name: str) -> Any:
@@ -51,13 +54,17 @@ def __getattr__(name: str) -> Any:
 class Sandbox:
     """All emulated platforms for one world."""
 
-    def __init__(self, as_of: dt.date, seed: int = 7, audience: int = 0, latency: float = 0.0) -> None:
+    def __init__(
+        self, as_of: dt.date, seed: int = 7, audience: int = 0, latency: float = 0.0
+    ) -> None:
         self.world: World = get_world(as_of, seed)
         self.emulators: dict[str, Any] = {}  # attribute -> emulator
         self.servers: dict[str, Any] = {}  # source -> its emulator's server
         self._serving: dict[str, tuple[Any, str]] = {}  # source -> (emulator, base path)
         for name, module in emulator_modules().items():
-            emulator = module.emulate(self.world, audience=audience)  # audience: benchmarks' big list
+            emulator = module.emulate(
+                self.world, audience=audience
+            )  # audience: benchmarks' big list
             self.emulators[getattr(module, "ATTRIBUTE", name)] = emulator
             for source in module.CREDENTIALS:
                 self.servers[source] = emulator.server
@@ -87,7 +94,11 @@ class Sandbox:
     def settings_for(self, source: str) -> dict[str, Any]:
         """Connector settings that reach this sandbox."""
         emulator = self._serving[source][0]
-        extra = emulator.extra_settings(source, self.urls[source]) if hasattr(emulator, "extra_settings") else {}
+        extra = (
+            emulator.extra_settings(source, self.urls[source])
+            if hasattr(emulator, "extra_settings")
+            else {}
+        )
         return {**credentials()[source], **extra, "base_url": self.urls[source]}
 
     def stop(self) -> None:

@@ -23,24 +23,29 @@ A key left out means the case does not apply to the platform (no records to drif
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 Rewrite = Callable[[Any, Any], Any]  # (body, request) -> the body the server sends instead
 
 
 def rewriting(change: Callable[[Any], object]) -> Rewrite:
     """A rewrite applying ``change`` to the answer's body in place (a body-less answer as it is)."""
+
     def rewrite(body: Any, req: Any) -> Any:
         if body is not None:
             change(body)
         return body
+
     return rewrite
 
 
 def renaming(records: Callable[[Any], list[dict[str, Any]]], old: str, new: str) -> Rewrite:
     """A rewrite renaming ``old`` to ``new`` in every record ``records(body)`` gives."""
+
     def rename(body: Any) -> None:
         for record in records(body):
             if old in record:
                 record[new] = record.pop(old)
+
     return rewriting(rename)

@@ -11,11 +11,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
-CHANNELS = [("Organic Search", 0.38), ("Direct", 0.2), ("Paid Social", 0.12), ("Paid Search", 0.1),
-            ("Email", 0.09), ("Organic Social", 0.08), ("Referral", 0.03)]
+CHANNELS = [
+    ("Organic Search", 0.38),
+    ("Direct", 0.2),
+    ("Paid Social", 0.12),
+    ("Paid Search", 0.1),
+    ("Email", 0.09),
+    ("Organic Social", 0.08),
+    ("Referral", 0.03),
+]
 
 
 def rng_for(seed: int, *parts: object) -> random.Random:
@@ -58,7 +65,9 @@ class WebTraffic:
                     user, new, next_user = next_user, True, next_user + 1
                     returning.append(user)
                 channel = rng.choices([c for c, _ in CHANNELS], [w for _, w in CHANNELS])[0]
-                sessions.append(Session(user, channel, rng.random() < 0.62, rng.random() < 0.03, new))
+                sessions.append(
+                    Session(user, channel, rng.random() < 0.62, rng.random() < 0.03, new)
+                )
             if len(returning) > 6000:
                 del returning[:1000]
             self.by_day[day] = sessions
@@ -67,12 +76,18 @@ class WebTraffic:
         """Distinct users with a session in start..end (from that channel, if given)."""
         seen: set[int] = set()
         for day in days(start, end):
-            seen.update(s.user for s in self.by_day.get(day, ()) if channel is None or s.channel == channel)
+            seen.update(
+                s.user for s in self.by_day.get(day, ()) if channel is None or s.channel == channel
+            )
         return len(seen)
 
     def sessions(self, start: dt.date, end: dt.date, channel: str | None = None) -> int:
-        return sum(1 for day in days(start, end) for s in self.by_day.get(day, ())
-                   if channel is None or s.channel == channel)
+        return sum(
+            1
+            for day in days(start, end)
+            for s in self.by_day.get(day, ())
+            if channel is None or s.channel == channel
+        )
 
 
 @dataclass
@@ -85,23 +100,31 @@ class AdDay:
     day: dt.date
     impressions: int
     reach: int
-    clicks: int            # Meta: all clicks; Google: clicks
-    link_clicks: int       # Meta: inline link clicks; Google: = clicks
+    clicks: int  # Meta: all clicks; Google: clicks
+    link_clicks: int  # Meta: inline link clicks; Google: = clicks
     spend_cents: int
     conversions: list[tuple[dt.datetime, float]] = field(default_factory=list)  # (known at, value)
 
 
-META_CAMPAIGNS = [("120208000000000001", "Prospecting - Treatments", None),
-                  ("120208000000000002", "Retargeting - Webshop", None),
-                  ("120208000000000003", "Spring & Christmas promo", (3, 4, 11, 12)),
-                  ("120208000000000004", "Herfstactie", (10, 11))]
-GOOGLE_CAMPAIGNS = [("987654321", "Search - Brand", None), ("987654322", "PMax - All products", None)]
+META_CAMPAIGNS = [
+    ("120208000000000001", "Prospecting - Treatments", None),
+    ("120208000000000002", "Retargeting - Webshop", None),
+    ("120208000000000003", "Spring & Christmas promo", (3, 4, 11, 12)),
+    ("120208000000000004", "Herfstactie", (10, 11)),
+]
+GOOGLE_CAMPAIGNS = [
+    ("987654321", "Search - Brand", None),
+    ("987654322", "PMax - All products", None),
+]
 # The owner renames a campaign now and then: (network, campaign id) -> (when, new name). Meta and
 # Google Ads report a campaign's current name for every past day, as of the platform's clock.
 RENAMES: dict[tuple[str, str], list[tuple[dt.datetime, str]]] = {
-    ("meta", "120208000000000004"): [(dt.datetime(2026, 10, 18, 9, 30, tzinfo=dt.timezone.utc),
-                                      "Herfstactie \u2013 Retargeting")],
-    ("google", "987654322"): [(dt.datetime(2026, 10, 12, 14, 0, tzinfo=dt.timezone.utc), "PMax - Alle producten")],
+    ("meta", "120208000000000004"): [
+        (dt.datetime(2026, 10, 18, 9, 30, tzinfo=dt.timezone.utc), "Herfstactie \u2013 Retargeting")
+    ],
+    ("google", "987654322"): [
+        (dt.datetime(2026, 10, 12, 14, 0, tzinfo=dt.timezone.utc), "PMax - Alle producten")
+    ],
 }
 
 
@@ -121,16 +144,40 @@ class Ads:
                     rng = rng_for(seed, "ads", network, cid, day)
                     impressions = max(0, int(rng.gauss(2400 if network == "meta" else 900, 300)))
                     reach = int(impressions / rng.uniform(1.2, 1.8))
-                    link_clicks = int(impressions * rng.uniform(0.008, 0.02) if network == "meta"
-                                      else impressions * rng.uniform(0.03, 0.07))
-                    clicks = link_clicks + (int(link_clicks * rng.uniform(0.2, 0.6)) if network == "meta" else 0)
-                    spend = int(impressions * rng.uniform(0.6, 1.4)) if network == "meta" else int(link_clicks * rng.uniform(35, 90))
-                    row = AdDay(network, cid, self._name_on(network, cid, name, day), day, impressions, reach,
-                                clicks, link_clicks, spend)
-                    end_of_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+                    link_clicks = int(
+                        impressions * rng.uniform(0.008, 0.02)
+                        if network == "meta"
+                        else impressions * rng.uniform(0.03, 0.07)
+                    )
+                    clicks = link_clicks + (
+                        int(link_clicks * rng.uniform(0.2, 0.6)) if network == "meta" else 0
+                    )
+                    spend = (
+                        int(impressions * rng.uniform(0.6, 1.4))
+                        if network == "meta"
+                        else int(link_clicks * rng.uniform(35, 90))
+                    )
+                    row = AdDay(
+                        network,
+                        cid,
+                        self._name_on(network, cid, name, day),
+                        day,
+                        impressions,
+                        reach,
+                        clicks,
+                        link_clicks,
+                        spend,
+                    )
+                    end_of_day = dt.datetime.combine(
+                        day + dt.timedelta(days=1), dt.time(), dt.timezone.utc
+                    )
                     for _ in range(int(link_clicks * rng.uniform(0.01, 0.05))):
-                        row.conversions.append((end_of_day + dt.timedelta(hours=rng.expovariate(1 / 120)),
-                                                round(rng.uniform(25, 140), 2)))
+                        row.conversions.append(
+                            (
+                                end_of_day + dt.timedelta(hours=rng.expovariate(1 / 120)),
+                                round(rng.uniform(25, 140), 2),
+                            )
+                        )
                     self.rows.append(row)
 
     def name_at(self, row: AdDay, at: dt.datetime) -> str:
@@ -154,7 +201,11 @@ class Ads:
         return name
 
     def select(self, start: dt.date, end: dt.date, network: str | None = None) -> list[AdDay]:
-        return [r for r in self.rows if start <= r.day <= end and (network is None or r.network == network)]
+        return [
+            r
+            for r in self.rows
+            if start <= r.day <= end and (network is None or r.network == network)
+        ]
 
 
 class Instagram:
@@ -166,14 +217,22 @@ class Instagram:
         for day in days(start, as_of):
             rng = rng_for(seed, "instagram", day)
             boost = 2 if day.weekday() in (1, 4) else 1
-            self.daily[day] = {"follows": rng.randrange(2, 9) * boost, "unfollows": rng.randrange(0, 4),
-                               "reach": rng.randrange(300, 900) * boost, "profile_views": rng.randrange(20, 70)}
-            if rng.random() < 0.05:  # a quiet day: nobody followed (a day without unfollows is common)
+            self.daily[day] = {
+                "follows": rng.randrange(2, 9) * boost,
+                "unfollows": rng.randrange(0, 4),
+                "reach": rng.randrange(300, 900) * boost,
+                "profile_views": rng.randrange(20, 70),
+            }
+            if (
+                rng.random() < 0.05
+            ):  # a quiet day: nobody followed (a day without unfollows is common)
                 self.daily[day]["follows"] = 0
 
     def followers(self, day: dt.date) -> int:
         """Followers at the end of a business-local day."""
-        return self.start_followers + sum(v["follows"] - v["unfollows"] for d, v in self.daily.items() if d <= day)
+        return self.start_followers + sum(
+            v["follows"] - v["unfollows"] for d, v in self.daily.items() if d <= day
+        )
 
     def new_followers(self, start: dt.date, end: dt.date) -> int:
         return sum(v["follows"] for d, v in self.daily.items() if start <= d <= end)

@@ -65,7 +65,6 @@ class Newsletter:
         self.changes: list[tuple[dt.datetime, str, str]] = []
         self._generate()
 
-
     def _new_member(self, rng: random.Random, at: dt.datetime, source: str) -> Member:
         number = len(self.members) + 1
         email = f"client{number:05d}@example.com"
@@ -116,12 +115,22 @@ class Newsletter:
                 self._new_member(rng, start + dt.timedelta(seconds=rng.randrange(86400)), "signup")
             if day.day == 1 and day.month in (1, 4, 7, 10):  # quarterly import from the shop
                 for _ in range(rng.randrange(15, 40)):
-                    self._new_member(rng, start + dt.timedelta(hours=10, seconds=rng.randrange(600)), "import")
-            subscribed = [m for m in self.members.values() if m.status == "subscribed" and m.opted_in_at < start]
+                    self._new_member(
+                        rng, start + dt.timedelta(hours=10, seconds=rng.randrange(600)), "import"
+                    )
+            subscribed = [
+                m
+                for m in self.members.values()
+                if m.status == "subscribed" and m.opted_in_at < start
+            ]
             for _ in range(_poisson(rng, 1.1)):
                 if subscribed:
                     victim = subscribed.pop(rng.randrange(len(subscribed)))
-                    self._remove(victim.member_id, start + dt.timedelta(seconds=rng.randrange(86400)), "unsub")
+                    self._remove(
+                        victim.member_id,
+                        start + dt.timedelta(seconds=rng.randrange(86400)),
+                        "unsub",
+                    )
             for campaign in self._campaigns_on(day, rng):
                 seq = self._send(campaign, pending, seq)
             day += dt.timedelta(days=1)
@@ -151,7 +160,15 @@ class Newsletter:
             roll = rng.random()
             if roll < 0.002:
                 campaign.recipients.append(Recipient(member.member_id, "hard"))
-                heapq.heappush(pending, (campaign.send_time + dt.timedelta(minutes=5), seq, "cleaned", member.member_id))
+                heapq.heappush(
+                    pending,
+                    (
+                        campaign.send_time + dt.timedelta(minutes=5),
+                        seq,
+                        "cleaned",
+                        member.member_id,
+                    ),
+                )
                 seq += 1
                 continue
             if roll < 0.008:
@@ -170,7 +187,9 @@ class Newsletter:
                     rec.clicks.append(first + dt.timedelta(minutes=rng.uniform(0.5, 30)))
                 if rng.random() < 0.004:
                     campaign.unsubscribed += 1
-                    heapq.heappush(pending, (first + dt.timedelta(minutes=2), seq, "unsub", member.member_id))
+                    heapq.heappush(
+                        pending, (first + dt.timedelta(minutes=2), seq, "unsub", member.member_id)
+                    )
                     seq += 1
         return seq
 

@@ -13,9 +13,10 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -57,10 +58,14 @@ class Fault:
     html: bool = False  # a proxy's or captive portal's HTML page, with ``status`` (default 200)
     reset: bool = False  # drop the connection without an answer (TCP RST)
     hang: bool = False  # never answer (until the server stops): the client's read timeout must fire
-    release: threading.Event = field(default_factory=threading.Event)  # set: hanging requests give up now
+    release: threading.Event = field(
+        default_factory=threading.Event
+    )  # set: hanging requests give up now
     # answer as usual, then change the JSON body: schema drift, empty pages, repeated cursors
     transform: Callable[[Any, Request], Any] | None = None
-    query: dict[str, str | None] = field(default_factory=dict)  # only requests with these parameters (None: any value)
+    query: dict[str, str | None] = field(
+        default_factory=dict
+    )  # only requests with these parameters (None: any value)
     times: int = 1
     method: str | None = None
     hits: int = 0
@@ -81,7 +86,9 @@ class ApiServer:
         self.error_response = error_response
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
-        self.latency = 0.0  # seconds added to every answer: a real platform's round trip (benchmarks)
+        self.latency = (
+            0.0  # seconds added to every answer: a real platform's round trip (benchmarks)
+        )
 
     def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
@@ -127,17 +134,23 @@ class ApiServer:
                 req = Request(
                     method=self.command,
                     path=split.path,
-                    query={k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()},
+                    query={
+                        k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()
+                    },
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=self.rfile.read(length) if length else b"",
                 )
                 resp = server.handle(req)
                 if resp is RESET:
-                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
                     self.close_connection = True
                     return
-                payload = resp.raw if resp.raw is not None else (
-                    b"" if resp.body is None else json.dumps(resp.body).encode()
+                payload = (
+                    resp.raw
+                    if resp.raw is not None
+                    else (b"" if resp.body is None else json.dumps(resp.body).encode())
                 )
                 self.send_response(resp.status)
                 self.send_header("Content-Type", resp.content_type)
@@ -155,7 +168,9 @@ class ApiServer:
 
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, daemon=True, name=f"sandbox-{self.name}").start()
+        threading.Thread(
+            target=self._httpd.serve_forever, daemon=True, name=f"sandbox-{self.name}"
+        ).start()
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def stop(self) -> None:
@@ -172,9 +187,16 @@ class ApiServer:
         with self._lock:
             self.requests.append(req)
             fault = next(
-                (f for f in self.faults
-                 if f.hits < f.times and re.search(f.path, req.path) and f.method in (None, req.method)
-                 and all(k in req.query and v in (None, req.query[k]) for k, v in f.query.items())),
+                (
+                    f
+                    for f in self.faults
+                    if f.hits < f.times
+                    and re.search(f.path, req.path)
+                    and f.method in (None, req.method)
+                    and all(
+                        k in req.query and v in (None, req.query[k]) for k, v in f.query.items()
+                    )
+                ),
                 None,
             )
             if fault:
@@ -183,7 +205,9 @@ class ApiServer:
             # the transform sees the usual body (None when the answer was an error) and what it
             # returns goes out with 200: a server that replays a page answers it as a success
             resp = self._route(req)
-            body = fault.transform(resp.body if resp.status == 200 and resp.raw is None else None, req)
+            body = fault.transform(
+                resp.body if resp.status == 200 and resp.raw is None else None, req
+            )
             if body is not None:
                 resp.status, resp.body, resp.raw = 200, body, None
             return resp
@@ -194,9 +218,12 @@ class ApiServer:
             if fault.reset:
                 return RESET
             if fault.html:
-                return Response(fault.status or 200, content_type="text/html; charset=utf-8",
-                                raw=b"<!DOCTYPE html><html><head><title>Service unavailable</title></head>"
-                                    b"<body><h1>We'll be back soon</h1></body></html>")
+                return Response(
+                    fault.status or 200,
+                    content_type="text/html; charset=utf-8",
+                    raw=b"<!DOCTYPE html><html><head><title>Service unavailable</title></head>"
+                    b"<body><h1>We'll be back soon</h1></body></html>",
+                )
             if fault.delay:
                 time.sleep(fault.delay)
             if fault.malformed:
@@ -222,7 +249,6 @@ class ApiServer:
                     return err.response or self.error_response(err.status, err.detail)
         return self.error_response(404, "The requested resource could not be found.")
 
-
     def _echo(self, req: Request, fault: Fault) -> Response:
         """A careless server or proxy that repeats the request's credentials in its error (no
         platform promises otherwise, docs/PLATFORMS.md#errors): in the message, in a JSON body and
@@ -230,18 +256,28 @@ class ApiServer:
         base64, its URL-encoding)."""
         encode = fault.echo_as or str
         body = req.body.decode(errors="replace")
-        seen = {"headers": {k: encode(v) for k, v in req.headers.items()},
-                "query": {k: encode(v) for k, v in req.query.items()}, "body": encode(body)}
+        seen = {
+            "headers": {k: encode(v) for k, v in req.headers.items()},
+            "query": {k: encode(v) for k, v in req.query.items()},
+            "body": encode(body),
+        }
         # the values bare too: "Invalid token ya29.abc" names no field a pattern could catch
-        bare = [encode(v.split(" ", 1)[-1]) for k, v in req.headers.items()
-                if k in ("authorization", "developer-token")]
+        bare = [
+            encode(v.split(" ", 1)[-1])
+            for k, v in req.headers.items()
+            if k in ("authorization", "developer-token")
+        ]
         bare += [encode(v) for v in req.query.values()] + [encode(v) for v in body.split("&") if v]
-        resp = self.error_response(fault.status or 401, f"invalid credentials {' '.join(bare)} in {json.dumps(seen)}")
+        resp = self.error_response(
+            fault.status or 401, f"invalid credentials {' '.join(bare)} in {json.dumps(seen)}"
+        )
         for name, value in req.headers.items():
             if name in ("authorization", "developer-token", "login-customer-id"):
                 resp.headers[f"X-Echo-{name}"] = encode(value)
         echoed = encode(req.headers.get("authorization", ""))
-        resp.headers["WWW-Authenticate"] = f'Bearer realm="api", error="invalid_token", echo="{echoed}"'
+        resp.headers["WWW-Authenticate"] = (
+            f'Bearer realm="api", error="invalid_token", echo="{echoed}"'
+        )
         return resp
 
 

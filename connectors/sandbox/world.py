@@ -17,11 +17,17 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 
+from connectors.sandbox.clock import (
+    TIMEZONE as TIMEZONE,
+)  # the emulators import them from here
 from connectors.sandbox.clock import TZ, WORLD_START, local_date, local_midnight
-from connectors.sandbox.clock import TIMEZONE as TIMEZONE, UTC as UTC  # the emulators import them from here
+from connectors.sandbox.clock import (
+    UTC as UTC,
+)
 from connectors.sandbox.marketing_world import Ads, Instagram, WebTraffic
+from connectors.sandbox.newsletter_world import LIST_ID as LIST_ID
+from connectors.sandbox.newsletter_world import LIST_NAME as LIST_NAME
 from connectors.sandbox.newsletter_world import Campaign, Newsletter
-from connectors.sandbox.newsletter_world import LIST_ID as LIST_ID, LIST_NAME as LIST_NAME
 from connectors.sandbox.sales_world import Sales
 
 COLD_DAYS = 90
@@ -64,7 +70,9 @@ class World:
 
     def _changes_between(self, start: dt.date, end: dt.date, kinds: set[str]) -> int:
         lo, hi = local_midnight(start), local_midnight(end + dt.timedelta(days=1))
-        return sum(1 for at, kind, _ in self.changes if kind in kinds and lo <= at < hi and self.seen(at))
+        return sum(
+            1 for at, kind, _ in self.changes if kind in kinds and lo <= at < hi and self.seen(at)
+        )
 
     def truth_new_subscribers(self, start: dt.date, end: dt.date) -> int:
         return self._changes_between(start, end, {"signup", "import"})
@@ -124,7 +132,8 @@ class World:
         subscribed = [
             m.member_id
             for m in self.members.values()
-            if m.opted_in_at < end and (m.removed_at is None or m.removed_at >= end)
+            if m.opted_in_at < end
+            and (m.removed_at is None or m.removed_at >= end)
             and local_date(m.opted_in_at) <= day - dt.timedelta(days=COLD_DAYS)
         ]
         if not subscribed:
@@ -136,25 +145,44 @@ class World:
 
     # ------------------------------------------------------------------ marketing truth
 
-    def truth_ads(self, start: dt.date, end: dt.date, network: str | None = None,
-                  campaign: str | None = None, campaign_id: str | None = None) -> dict[str, float]:
+    def truth_ads(
+        self,
+        start: dt.date,
+        end: dt.date,
+        network: str | None = None,
+        campaign: str | None = None,
+        campaign_id: str | None = None,
+    ) -> dict[str, float]:
         """Sums over ad rows: impressions, clicks (link clicks), spend in currency units (of one
         campaign by the name it delivered under, or by its id across renames)."""
-        rows = [r for r in self.ads.select(start, end, network) if (campaign is None or r.campaign == campaign)
-                and (campaign_id is None or r.campaign_id == campaign_id)]
-        return {"impressions": sum(r.impressions for r in rows), "clicks": sum(r.link_clicks for r in rows),
-                "spend": sum(r.spend_cents for r in rows) / 100}
+        rows = [
+            r
+            for r in self.ads.select(start, end, network)
+            if (campaign is None or r.campaign == campaign)
+            and (campaign_id is None or r.campaign_id == campaign_id)
+        ]
+        return {
+            "impressions": sum(r.impressions for r in rows),
+            "clicks": sum(r.link_clicks for r in rows),
+            "spend": sum(r.spend_cents for r in rows) / 100,
+        }
 
     # ------------------------------------------------------------------ sales truth
 
-    def truth_sales(self, start: dt.date, end: dt.date,
-                    lead_stages: tuple[str, ...] = ("lead", "marketingqualifiedlead", "salesqualifiedlead"),
-                    window_days: int = 90) -> dict:
+    def truth_sales(
+        self,
+        start: dt.date,
+        end: dt.date,
+        lead_stages: tuple[str, ...] = ("lead", "marketingqualifiedlead", "salesqualifiedlead"),
+        window_days: int = 90,
+    ) -> dict:
         """Every sales KPI for start..end (business-local dates), from the funnel's events."""
         s = self.sales
         inside = lambda ts: start <= local_date(ts) <= end  # noqa: E731
         norm = lambda email: email.strip().lower()  # noqa: E731
-        orders = [p for p in s.succeeded() if s.refunded(p) < p.amount]  # fully refunded, returned: no order
+        orders = [
+            p for p in s.succeeded() if s.refunded(p) < p.amount
+        ]  # fully refunded, returned: no order
         who = lambda p: norm(p.email)  # noqa: E731  customers are people: a guest who opens an account is one
         first_order: dict[str, dt.datetime] = {}
         first_of_person: dict[str, dt.date] = {}
@@ -164,19 +192,33 @@ class World:
         in_period = [p for p in orders if inside(p.created_at)]
         customers = {who(p) for p in in_period}
         before = local_midnight(start)
-        converted = lambda person, day: (person in first_of_person  # noqa: E731
-                                         and day <= first_of_person[person] <= day + dt.timedelta(days=window_days))
+        converted = lambda person, day: (
+            person in first_of_person  # noqa: E731
+            and day <= first_of_person[person] <= day + dt.timedelta(days=window_days)
+        )
         leads = []
         for c in s.contacts:
-            dates = [at for stage, at in s.stage_dates(c).items() if stage in lead_stages and s.seen(at)]
+            dates = [
+                at for stage, at in s.stage_dates(c).items() if stage in lead_stages and s.seen(at)
+            ]
             if dates and s.seen(c.created_at) and inside(min(dates)):
                 leads.append((norm(c.email), local_date(min(dates))))
-        calls = [(norm(b.invitee_email), local_date(b.start_time)) for b in s.bookings
-                 if b.event_type == "intro" and inside(b.start_time) and b.start_time < s.now
-                 and s.seen(b.created_at) and not s.seen(b.canceled_at)]
+        calls = [
+            (norm(b.invitee_email), local_date(b.start_time))
+            for b in s.bookings
+            if b.event_type == "intro"
+            and inside(b.start_time)
+            and b.start_time < s.now
+            and s.seen(b.created_at)
+            and not s.seen(b.canceled_at)
+        ]
         money = sum(p.settled(p.amount) for p in s.charged() if inside(p.created_at))
-        money -= sum(p.settled(amount) for p in s.charged() for at, amount in p.refunds
-                     if s.seen(at) and inside(at))
+        money -= sum(
+            p.settled(amount)
+            for p in s.charged()
+            for at, amount in p.refunds
+            if s.seen(at) and inside(at)
+        )
         # what takes a sale back, on its own date: the bank returning a debit, a dispute (given
         # back when won)
         for p in s.charged():
@@ -189,44 +231,66 @@ class World:
         for p in s.succeeded():
             if p.invoice_id and inside(p.created_at):
                 for line in p.lines:
-                    by_product[line.name] = by_product.get(line.name, 0) + line.unit_amount * line.quantity / 100
+                    by_product[line.name] = (
+                        by_product.get(line.name, 0) + line.unit_amount * line.quantity / 100
+                    )
                     units[line.name] = units.get(line.name, 0) + line.quantity
         won_leads = sum(1 for person, day in leads if converted(person, day))
         won_calls = sum(1 for person, day in calls if converted(person, day))
         return {
-            "leads": len(leads), "intro_calls": len(calls),
+            "leads": len(leads),
+            "intro_calls": len(calls),
             "new_customers": sum(1 for t in first_order.values() if inside(t)),
-            "orders": len(in_period), "revenue": revenue,
+            "orders": len(in_period),
+            "revenue": revenue,
             "average_order_value": revenue / len(in_period) if in_period else None,
             "lead_conversion_rate": won_leads / len(leads) if leads else None,
             "call_conversion_rate": won_calls / len(calls) if calls else None,
             "orders_per_customer": len(in_period) / len(customers) if customers else None,
-            "repeat_customer_rate": (sum(1 for c in customers if first_order[c] < before) / len(customers)
-                                     if customers else None),
-            "sales_by_product": by_product, "units_by_product": units,
+            "repeat_customer_rate": (
+                sum(1 for c in customers if first_order[c] < before) / len(customers)
+                if customers
+                else None
+            ),
+            "sales_by_product": by_product,
+            "units_by_product": units,
         }
 
-    def truth_cohort_members(self, kind: str, window_days: int = 90,
-                             lead_stages: tuple[str, ...] = ("lead", "marketingqualifiedlead", "salesqualifiedlead"),
-                             ) -> list[tuple[dt.date, int | None]]:
+    def truth_cohort_members(
+        self,
+        kind: str,
+        window_days: int = 90,
+        lead_stages: tuple[str, ...] = ("lead", "marketingqualifiedlead", "salesqualifiedlead"),
+    ) -> list[tuple[dt.date, int | None]]:
         """Every lead (``kind`` "leads", by lead date) or intro call ("calls", by meeting date) so
         far: (its business-local date, days from it to its person's first order, None when there
         is none within ``window_days``), from the funnel's events."""
         s = self.sales
         norm = lambda email: email.strip().lower()  # noqa: E731
         first_of_person: dict[str, dt.date] = {}
-        for p in sorted((p for p in s.succeeded() if s.refunded(p) < p.amount), key=lambda p: p.created_at):
+        for p in sorted(
+            (p for p in s.succeeded() if s.refunded(p) < p.amount), key=lambda p: p.created_at
+        ):
             first_of_person.setdefault(norm(p.email), local_date(p.created_at))
         if kind == "leads":
             members = []
             for c in s.contacts:
-                dates = [at for stage, at in s.stage_dates(c).items() if stage in lead_stages and s.seen(at)]
+                dates = [
+                    at
+                    for stage, at in s.stage_dates(c).items()
+                    if stage in lead_stages and s.seen(at)
+                ]
                 if dates and s.seen(c.created_at):
                     members.append((norm(c.email), local_date(min(dates))))
         else:
-            members = [(norm(b.invitee_email), local_date(b.start_time)) for b in s.bookings
-                       if b.event_type == "intro" and b.start_time < s.now and s.seen(b.created_at)
-                       and not s.seen(b.canceled_at)]
+            members = [
+                (norm(b.invitee_email), local_date(b.start_time))
+                for b in s.bookings
+                if b.event_type == "intro"
+                and b.start_time < s.now
+                and s.seen(b.created_at)
+                and not s.seen(b.canceled_at)
+            ]
         out: list[tuple[dt.date, int | None]] = []
         for person, day in members:
             days = (first_of_person[person] - day).days if person in first_of_person else None

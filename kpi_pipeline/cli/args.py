@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from kpi_pipeline.config.settings import Settings
 from kpi_pipeline.cli.exits import BadInput
+from kpi_pipeline.config.settings import Settings
 from kpi_pipeline.sources.windows import AS_OF_TAG, parse_date, resolve_as_of
 
 

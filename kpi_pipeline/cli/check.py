@@ -6,21 +6,24 @@ from __future__ import annotations
 import argparse
 import sys
 
-
 from connectors.errors import AuthenticationError, ConfigurationError, ConnectorError
 from connectors.manual.connector import connect as connect_manual
-from kpi_pipeline.kpi.catalog import print_catalog
-from kpi_pipeline.config.settings import ConfigError, Settings, missing_credentials
-from kpi_pipeline.cli.exits import BAD_INPUT, FAILED, OK, BadInput
-from kpi_pipeline.sources.windows import source_settings, today
 from kpi_pipeline.cli.args import as_of_arg
+from kpi_pipeline.cli.exits import BAD_INPUT, FAILED, OK, BadInput
+from kpi_pipeline.config.settings import ConfigError, Settings, missing_credentials
+from kpi_pipeline.kpi.catalog import print_catalog
+from kpi_pipeline.sources.windows import source_settings, today
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    print(f"{settings.config_path}: valid ({settings.business}, {settings.timezone}, "
-          f"{'demo sandbox' if settings.demo else 'live APIs'})")
-    print(f"sources: {', '.join(settings.enabled_sources()) or 'none'}; KPIs: {len(settings.kpis())}; "
-          f"warehouse: {settings.warehouse_path}")
+    print(
+        f"{settings.config_path}: valid ({settings.business}, {settings.timezone}, "
+        f"{'demo sandbox' if settings.demo else 'live APIs'})"
+    )
+    print(
+        f"sources: {', '.join(settings.enabled_sources()) or 'none'}; KPIs: {len(settings.kpis())}; "
+        f"warehouse: {settings.warehouse_path}"
+    )
     missing = missing_credentials(settings)
     if missing:
         print("missing credentials:", file=sys.stderr)
@@ -42,8 +45,8 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     if not args.online:
         return OK
     # late: every connector's SDK
-    from kpi_pipeline.sources.probe import probe_sources
     from kpi_pipeline.sources.names import check_names
+    from kpi_pipeline.sources.probe import probe_sources
 
     as_of = as_of_arg(args, settings)
     print("online: the first page of one stream per source, for one day")
@@ -57,12 +60,20 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         return OK
     if names.errors:
         many = len(names.errors) != 1
-        print(f"error: {len(names.errors)} setting{'s' if many else ''} in kpi.yaml name{'' if many else 's'} what "
-              "the account does not have or no longer serves: fix what each line above names", file=sys.stderr)
+        print(
+            f"error: {len(names.errors)} setting{'s' if many else ''} in kpi.yaml name{'' if many else 's'} what "
+            "the account does not have or no longer serves: fix what each line above names",
+            file=sys.stderr,
+        )
     if failed:
-        print(f"error: {', '.join(failed)} refused or failed: fix what each line above names", file=sys.stderr)
-    refused = bool(names.errors) or any(isinstance(e, (AuthenticationError, ConfigurationError, ConfigError))
-                                        for e in failed.values())
+        print(
+            f"error: {', '.join(failed)} refused or failed: fix what each line above names",
+            file=sys.stderr,
+        )
+    refused = bool(names.errors) or any(
+        isinstance(e, (AuthenticationError, ConfigurationError, ConfigError))
+        for e in failed.values()
+    )
     return BAD_INPUT if refused else FAILED
 
 
@@ -70,8 +81,13 @@ def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
     from kpi_pipeline.kpi.lineage import kpi_streams  # late: every connector's SDK
 
     kpis = settings.kpis()
-    print_catalog(kpis, args.format, settings.language, settings.conversion_window_days,
-                  kpi_streams(kpis, settings.enabled_sources()))
+    print_catalog(
+        kpis,
+        args.format,
+        settings.language,
+        settings.conversion_window_days,
+        kpi_streams(kpis, settings.enabled_sources()),
+    )
     return OK
 
 

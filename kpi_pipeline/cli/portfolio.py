@@ -17,16 +17,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Sequence
 
 from kpi_pipeline import version
-from kpi_pipeline.config.settings import ConfigError, Settings
-from kpi_pipeline.portfolio.demo import write_portfolio
 from kpi_pipeline.cli.exits import BAD_INPUT, FAILED, OK, BadInput
+from kpi_pipeline.config.settings import ConfigError, Settings
 from kpi_pipeline.portfolio.businesses import Business, businesses, instance_home, load_all, select
 from kpi_pipeline.portfolio.copy import build_portfolio_copy
+from kpi_pipeline.portfolio.demo import write_portfolio
 
 RUNS = ("sync", "demo")  # commands that start Dagster runs: a process per business
 _OWN_FLAGS = {"--business": 1, "--jobs": 1, "--businesses": 1, "--dir": 1, "--portfolio": 0}
@@ -55,7 +55,9 @@ def exit_words(code: int) -> str:
         return "FAILED (exit 124: timed out)"
     if code > 128:  # a shell's or a container's way of saying "killed by signal code - 128"
         return f"FAILED (exit {code}: killed by {_signal_name(code - 128)})"
-    return {OK: "ok", FAILED: "FAILED", BAD_INPUT: "bad input (see its lines above)"}.get(code, f"FAILED (exit {code})")
+    return {OK: "ok", FAILED: "FAILED", BAD_INPUT: "bad input (see its lines above)"}.get(
+        code, f"FAILED (exit {code})"
+    )
 
 
 def child_argv(argv: Sequence[str]) -> list[str]:
@@ -75,14 +77,23 @@ def child_argv(argv: Sequence[str]) -> list[str]:
 
 def child_env(root: Path) -> dict[str, str]:
     """The environment of a business's process: the portfolio's instance, no single-business overrides."""
-    env = {k: v for k, v in os.environ.items() if k not in ("KPI_CONFIG", "KPI_WAREHOUSE", "KPI_PORTFOLIO")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("KPI_CONFIG", "KPI_WAREHOUSE", "KPI_PORTFOLIO")
+    }
     env["DAGSTER_HOME"] = str(instance_home(root))
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
 
-def fan_out(root: Path, chosen: list[Business], argv: list[str], jobs: int,
-            say: Callable[[str], None] = print) -> dict[str, tuple[int, float]]:
+def fan_out(
+    root: Path,
+    chosen: list[Business],
+    argv: list[str],
+    jobs: int,
+    say: Callable[[str], None] = print,
+) -> dict[str, tuple[int, float]]:
     """Run ``kpi <argv> --config <business>`` per business, ``jobs`` at a time; slug -> (exit code, seconds).
     Every line a business prints comes prefixed with its slug."""
     lock = threading.Lock()
@@ -91,9 +102,23 @@ def fan_out(root: Path, chosen: list[Business], argv: list[str], jobs: int,
 
     def one(business: Business) -> tuple[int, float]:
         started = time.monotonic()
-        command = [sys.executable, "-m", "kpi_pipeline.cli", *argv, "--config", str(business.config_path)]
-        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
-                              cwd=business.config_path.parent, bufsize=1) as proc:
+        command = [
+            sys.executable,
+            "-m",
+            "kpi_pipeline.cli",
+            *argv,
+            "--config",
+            str(business.config_path),
+        ]
+        with subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            text=True,
+            cwd=business.config_path.parent,
+            bufsize=1,
+        ) as proc:
             assert proc.stdout is not None
             for line in proc.stdout:
                 with lock:
@@ -112,35 +137,54 @@ def _summary(results: dict[str, tuple[int, float]], say: Callable[[str], None]) 
         say(f"{slug}: {exit_words(code)} in {seconds:.0f}s")
 
 
-def run_portfolio(args: argparse.Namespace, root: Path, argv: list[str],
-                  commands: dict[str, Callable[[argparse.Namespace, Settings], int]]) -> int:
+def run_portfolio(
+    args: argparse.Namespace,
+    root: Path,
+    argv: list[str],
+    commands: dict[str, Callable[[argparse.Namespace, Settings], int]],
+) -> int:
     try:
         chosen = select(root, args.business or [])
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return BAD_INPUT
     if getattr(args, "jobs", 1) < 1:
-        print(f"error: --jobs: {args.jobs} is not a number of businesses at a time (1 or more)", file=sys.stderr)
+        print(
+            f"error: --jobs: {args.jobs} is not a number of businesses at a time (1 or more)",
+            file=sys.stderr,
+        )
         return BAD_INPUT
     if os.environ.get("KPI_WAREHOUSE"):
-        print("note: KPI_WAREHOUSE is ignored in a portfolio: each business keeps its own warehouse", file=sys.stderr)
+        print(
+            "note: KPI_WAREHOUSE is ignored in a portfolio: each business keeps its own warehouse",
+            file=sys.stderr,
+        )
     if args.command == "init-instance":
-        from kpi_pipeline.orchestration.instance_setup import ensure_portfolio_instance  # late: Dagster, ~1.2 s
+        from kpi_pipeline.orchestration.instance_setup import (
+            ensure_portfolio_instance,
+        )  # late: Dagster, ~1.2 s
 
         print(f"DAGSTER_HOME: {ensure_portfolio_instance(root)}")
         return OK
     if args.command == "report" and args.portfolio:
         return portfolio_report(args, root, chosen)
     if args.command in RUNS:
-        from kpi_pipeline.orchestration.instance_setup import ensure_portfolio_instance  # late: Dagster, ~1.2 s
+        from kpi_pipeline.orchestration.instance_setup import (
+            ensure_portfolio_instance,
+        )  # late: Dagster, ~1.2 s
 
-        ensure_portfolio_instance(root)  # made once, before the businesses' processes open it together
+        ensure_portfolio_instance(
+            root
+        )  # made once, before the businesses' processes open it together
         results = fan_out(root, chosen, child_argv(argv), args.jobs)
         _summary(results, print)
         refresh_portfolio_copy(root, chosen, print)
         return worst([code for code, _ in results.values()])
     if getattr(args, "output", None) and len(chosen) > 1:
-        print("error: --output: name one --business (each business has its own report)", file=sys.stderr)
+        print(
+            "error: --output: name one --business (each business has its own report)",
+            file=sys.stderr,
+        )
         return BAD_INPUT
     codes = []
     for business in chosen:
@@ -160,21 +204,37 @@ def run_portfolio(args: argparse.Namespace, root: Path, argv: list[str],
 def refresh_portfolio_copy(root: Path, chosen: list[Business], say: Callable[[str], None]) -> None:
     """The analysts' portfolio copy, from every business's published copy (not only those just synced)."""
     good, bad = load_all(businesses(root))
-    result = build_portfolio_copy(root, good, {slug: str(err).splitlines()[0] for slug, err in bad.items()})
-    say(f"portfolio copy: {result.path} ({len(result.included)} businesses, {result.tables} tables)"
-        + (f"; left out: {', '.join(f'{s} ({why})' for s, why in result.missing.items())}" if result.missing else ""))
+    result = build_portfolio_copy(
+        root, good, {slug: str(err).splitlines()[0] for slug, err in bad.items()}
+    )
+    say(
+        f"portfolio copy: {result.path} ({len(result.included)} businesses, {result.tables} tables)"
+        + (
+            f"; left out: {', '.join(f'{s} ({why})' for s, why in result.missing.items())}"
+            if result.missing
+            else ""
+        )
+    )
     for note in result.notes:
         say(note)
 
 
 def portfolio_report(args: argparse.Namespace, root: Path, chosen: list[Business]) -> int:
     # late: pandas, Babel, Jinja and rich, ~0.3 s of every `kpi` command's start-up
-    from kpi_pipeline.reporting.portfolio import portfolio_html, portfolio_json, portfolio_rows, portfolio_table
+    from kpi_pipeline.reporting.portfolio import (
+        portfolio_html,
+        portfolio_json,
+        portfolio_rows,
+        portfolio_table,
+    )
 
     grain = args.grain or "month"
     good, bad = load_all(chosen)
-    rows = portfolio_rows(good, {slug: f"kpi.yaml is invalid: {str(err).splitlines()[0]}" for slug, err in bad.items()},
-                          grain)
+    rows = portfolio_rows(
+        good,
+        {slug: f"kpi.yaml is invalid: {str(err).splitlines()[0]}" for slug, err in bad.items()},
+        grain,
+    )
     output = Path(args.output) if args.output else None
     if args.format == "html":
         text = portfolio_html(rows, grain, version(), output)
@@ -183,7 +243,10 @@ def portfolio_report(args: argparse.Namespace, root: Path, chosen: list[Business
     elif args.format == "table":
         text = portfolio_table(rows, grain)
     else:
-        print(f"error: --format: the portfolio view is table, html or json (not {args.format})", file=sys.stderr)
+        print(
+            f"error: --format: the portfolio view is table, html or json (not {args.format})",
+            file=sys.stderr,
+        )
         return BAD_INPUT
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -198,13 +261,20 @@ def portfolio_demo(args: argparse.Namespace, argv: list[str]) -> int:
     """``kpi demo --businesses N``: write N sandbox businesses under --dir, sync each from its history's
     start, build the portfolio copy, print the portfolio view and write it as HTML."""
     if args.businesses < 1 or args.jobs < 1:
-        print(f"error: {'--businesses' if args.businesses < 1 else '--jobs'}: at least 1", file=sys.stderr)
+        print(
+            f"error: {'--businesses' if args.businesses < 1 else '--jobs'}: at least 1",
+            file=sys.stderr,
+        )
         return BAD_INPUT
     root = Path(args.dir or "portfolio-demo").resolve()
     as_of = dt.date.today() - dt.timedelta(days=1)
     chosen = [Business(p.parent.name, p) for p in write_portfolio(root, args.businesses, as_of)]
-    print(f"portfolio demo: {len(chosen)} sandbox businesses in {root} (each its own process, {args.jobs} at a time)")
-    from kpi_pipeline.orchestration.instance_setup import ensure_portfolio_instance  # late: Dagster, ~1.2 s
+    print(
+        f"portfolio demo: {len(chosen)} sandbox businesses in {root} (each its own process, {args.jobs} at a time)"
+    )
+    from kpi_pipeline.orchestration.instance_setup import (
+        ensure_portfolio_instance,
+    )  # late: Dagster, ~1.2 s
 
     ensure_portfolio_instance(root)  # made once, before the businesses' processes open it together
     results = fan_out(root, chosen, ["sync", "--history"], args.jobs)

@@ -12,13 +12,22 @@ from pathlib import Path
 import duckdb
 
 from kpi_pipeline import version
-from kpi_pipeline.config.settings import Settings
-from kpi_pipeline.cli.exits import FAILED, OK, BadInput
-from kpi_pipeline.kpi.periods import SNAPSHOT_GRAINS, grain_of, label, parse_label, period_end, period_start
 from kpi_pipeline.cli.args import date_arg
+from kpi_pipeline.cli.exits import FAILED, OK, BadInput
+from kpi_pipeline.config.settings import Settings
+from kpi_pipeline.kpi.periods import (
+    SNAPSHOT_GRAINS,
+    grain_of,
+    label,
+    parse_label,
+    period_end,
+    period_start,
+)
 
 
-def _selection(args: argparse.Namespace, settings: Settings) -> tuple[tuple[str, ...], dict[str, dt.date]]:
+def _selection(
+    args: argparse.Namespace, settings: Settings
+) -> tuple[tuple[str, ...], dict[str, dt.date]]:
     """The grains to show and, with --period, the period's start per grain."""
     from kpi_pipeline.reporting.model import DEFAULT_GRAINS, REPORT_GRAINS  # late: pandas
 
@@ -34,7 +43,9 @@ def _selection(args: argparse.Namespace, settings: Settings) -> tuple[tuple[str,
     except ValueError as err:
         raise BadInput(f"--period: {args.period!r} is {err}") from None
     if period_end(grain, start) < settings.history_start:
-        raise BadInput(f"--period: {args.period} ends before history_start ({settings.history_start})")
+        raise BadInput(
+            f"--period: {args.period} ends before history_start ({settings.history_start})"
+        )
     return (grain,), {grain: start}
 
 
@@ -46,9 +57,9 @@ def _requested_as_of(args: argparse.Namespace) -> dt.date | None:
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     # late: pandas, Babel, Jinja, rich
-    from kpi_pipeline.reporting.render import render
     from kpi_pipeline.reporting.i18n import Formatter
     from kpi_pipeline.reporting.model import load_scorecard
+    from kpi_pipeline.reporting.render import render
     from kpi_pipeline.reporting.store import NoSnapshot, published_snapshots
 
     grains, period = _selection(args, settings)
@@ -63,8 +74,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     except duckdb.Error as err:
         if not str(err).startswith("IO Error"):
             raise
-        print(f"error: cannot read {settings.published_path} ({str(err).splitlines()[0]}); `kpi doctor --repair` "
-              "publishes it again", file=sys.stderr)
+        print(
+            f"error: cannot read {settings.published_path} ({str(err).splitlines()[0]}); `kpi doctor --repair` "
+            "publishes it again",
+            file=sys.stderr,
+        )
         return FAILED
     fmt = Formatter(settings.language, settings.currency)
     if args.output:
@@ -99,8 +113,12 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
         return FAILED
     fmt = Formatter(settings.language, settings.currency)
     outputs = {"html": ".html", "markdown": ".md"}
-    for name in ([args.format] if args.format else list(outputs)):
-        path = Path(args.output) if args.output else settings.reports_dir / f"review-{review.period}{outputs[name]}"
+    for name in [args.format] if args.format else list(outputs):
+        path = (
+            Path(args.output)
+            if args.output
+            else settings.reports_dir / f"review-{review.period}{outputs[name]}"
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(review_text(review, fmt, version(), name), encoding="utf-8")
         print(f"wrote {path}")
@@ -111,4 +129,6 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
 def _started(text: str, start: dt.date, as_of: dt.date, grain: str, settings: Settings) -> None:
     if start > as_of:
         latest = label(grain, period_start(grain, as_of, settings.week_start), settings.week_start)
-        raise BadInput(f"--period: {text} has not started: the data runs through {as_of} (latest {grain}: {latest})")
+        raise BadInput(
+            f"--period: {text} has not started: the data runs through {as_of} (latest {grain}: {latest})"
+        )

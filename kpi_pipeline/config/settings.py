@@ -23,14 +23,16 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from connectors.http import register_secret
 from connectors.registry import platforms
 from connectors.settings import SourceBase, Strict
-from kpi_pipeline.kpi.catalog import KpiDef, builtin_kpis
-from kpi_pipeline.config.targets import check_targets, known_kpis
 from kpi_pipeline.config.sources import CREDENTIAL_FIELDS, SOURCE_MODELS, Sources
+from kpi_pipeline.config.targets import check_targets, known_kpis
+from kpi_pipeline.kpi.catalog import KpiDef, builtin_kpis
 from kpi_pipeline.kpi.periods import WEEKDAYS
 from kpi_pipeline.warehouse.storage import PUBLISHED_FILE
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-BUSINESSES_DIR = "businesses"  # a portfolio: <root>/businesses/<slug>/kpi.yaml, one folder per business
+BUSINESSES_DIR = (
+    "businesses"  # a portfolio: <root>/businesses/<slug>/kpi.yaml, one folder per business
+)
 SLUG = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 # platforms whose accounts share one rate limit per app or token: one Dagster pool each (README
 # "Portfolio"), and its slots, set in the instance when it has none (`dagster instance concurrency
@@ -81,7 +83,12 @@ class CustomKpi(Strict):
 
     def kpi(self) -> KpiDef:
         labels = self.label if isinstance(self.label, Labels) else Labels(en=self.label)
-        return KpiDef(**self.model_dump(exclude={"label"}), label=labels.en, label_nl=labels.nl, sources=("manual",))
+        return KpiDef(
+            **self.model_dump(exclude={"label"}),
+            label=labels.en,
+            label_nl=labels.nl,
+            sources=("manual",),
+        )
 
 
 class Schedule(Strict):
@@ -95,7 +102,9 @@ class StatusRules(Strict):
 
 class Alerts(Strict):
     webhook_url: SecretStr | None = None  # Slack-compatible incoming webhook: a secret
-    report_url: str | None = Field(default=None, pattern=r"^https?://\S+$")  # where alerts link the scorecard
+    report_url: str | None = Field(
+        default=None, pattern=r"^https?://\S+$"
+    )  # where alerts link the scorecard
 
 
 class Settings(Strict):
@@ -130,7 +139,9 @@ class Settings(Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r} (use an IANA name like Europe/Brussels)") from None
+            raise ValueError(
+                f"unknown timezone {value!r} (use an IANA name like Europe/Brussels)"
+            ) from None
         return value
 
     @field_validator("fx")
@@ -153,7 +164,9 @@ class Settings(Strict):
     @property
     def business_id(self) -> str:
         # in a portfolio the folder name: unique by construction, and what --business names
-        return self.slug or re.sub(r"[^a-z0-9]+", "_", self.business.lower()).strip("_") or "business"
+        return (
+            self.slug or re.sub(r"[^a-z0-9]+", "_", self.business.lower()).strip("_") or "business"
+        )
 
     @property
     def portfolio_root(self) -> Path | None:
@@ -214,9 +227,12 @@ class Settings(Strict):
         """Built-in KPIs whose sources are all enabled, plus the custom ones."""
         enabled = set(self.enabled_sources())
         builtin = tuple(
-            k.model_copy(update={"sources": tuple(s for s in k.sources if s in enabled)}) if k.any_source else k
+            k.model_copy(update={"sources": tuple(s for s in k.sources if s in enabled)})
+            if k.any_source
+            else k
             for k in builtin_kpis()
-            if (set(k.sources) & enabled if k.any_source else set(k.sources) <= enabled))
+            if (set(k.sources) & enabled if k.any_source else set(k.sources) <= enabled)
+        )
         custom = tuple(c.kpi() for c in self.custom_kpis)
         return builtin + custom
 
@@ -231,7 +247,10 @@ class Settings(Strict):
 
 def _interpolate(node: Any, path: str, env: dict[str, str], missing: list[tuple[str, str]]) -> Any:
     if isinstance(node, dict):
-        return {k: _interpolate(v, f"{path}.{k}" if path else str(k), env, missing) for k, v in node.items()}
+        return {
+            k: _interpolate(v, f"{path}.{k}" if path else str(k), env, missing)
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_interpolate(v, f"{path}.{i}", env, missing) for i, v in enumerate(node)]
     if isinstance(node, str) and _ENV_REF.search(node):
@@ -275,7 +294,9 @@ def _duplicate_keys(node: yaml.Node | None, path: str = "") -> list[tuple[str, s
             if key is not None and key != "<<":  # a merge key (<<: *base) may repeat by design
                 line = key_node.start_mark.line + 1
                 if key in first:
-                    out.append((where, f"duplicate key {key!r} (line {line}; first on line {first[key]})"))
+                    out.append(
+                        (where, f"duplicate key {key!r} (line {line}; first on line {first[key]})")
+                    )
                 else:
                     first[key] = line
             out.extend(_duplicate_keys(value_node, where))
@@ -291,17 +312,29 @@ def _read_yaml(config_path: Path) -> tuple[Any, list[tuple[str, str]]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        line = data[:err.start].count(b"\n") + 1
-        raise ConfigError(str(config_path), [(f"line {line}", f"not UTF-8 text (byte 0x{data[err.start]:02x}); "
-                                              "save the file as UTF-8 (in most editors: Save as > Encoding)")]) from None
+        line = data[: err.start].count(b"\n") + 1
+        raise ConfigError(
+            str(config_path),
+            [
+                (
+                    f"line {line}",
+                    f"not UTF-8 text (byte 0x{data[err.start]:02x}); "
+                    "save the file as UTF-8 (in most editors: Save as > Encoding)",
+                )
+            ],
+        ) from None
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
-        return (loader.construct_document(node) if node is not None else None) or {}, _duplicate_keys(node)
+        return (
+            loader.construct_document(node) if node is not None else None
+        ) or {}, _duplicate_keys(node)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(file)"
-        raise ConfigError(str(config_path), [(where, f"not valid YAML: {getattr(err, 'problem', err)}")]) from None
+        raise ConfigError(
+            str(config_path), [(where, f"not valid YAML: {getattr(err, 'problem', err)}")]
+        ) from None
     finally:
         loader.dispose()
 
@@ -314,10 +347,14 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
     """
     config_path = Path(path or os.environ.get("KPI_CONFIG") or "kpi.yaml")
     if not config_path.is_file():
-        raise ConfigError(str(config_path), [("(file)", "not found; pass --config PATH or set KPI_CONFIG")])
+        raise ConfigError(
+            str(config_path), [("(file)", "not found; pass --config PATH or set KPI_CONFIG")]
+        )
     raw, duplicates = _read_yaml(config_path)
     if not isinstance(raw, dict):
-        raise ConfigError(str(config_path), [*duplicates, ("(file)", "expected a mapping at the top level")])
+        raise ConfigError(
+            str(config_path), [*duplicates, ("(file)", "expected a mapping at the top level")]
+        )
 
     own = {k: v for k, v in dotenv_values(config_path.parent / ".env").items() if v is not None}
     # a portfolio's business reads its own .env first: the same ${STRIPE_API_KEY} differs per business,
@@ -329,13 +366,20 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
 
     problems: list[tuple[str, str]] = list(duplicates)
     if folder is not None and not SLUG.match(folder):
-        problems.append(("(folder)", f"{folder!r} is not a business slug: name the folder "
-                                     "in lower case letters, digits and _ (it is the business's id and --business)"))
+        problems.append(
+            (
+                "(folder)",
+                f"{folder!r} is not a business slug: name the folder "
+                "in lower case letters, digits and _ (it is the business's id and --business)",
+            )
+        )
     sources = data.get("sources") or {}
     if isinstance(sources, dict):
         for name in list(sources):
             if name not in SOURCE_MODELS:
-                problems.append((f"sources.{name}", f"unknown source; known: {', '.join(SOURCE_MODELS)}"))
+                problems.append(
+                    (f"sources.{name}", f"unknown source; known: {', '.join(SOURCE_MODELS)}")
+                )
                 sources.pop(name)
     targets = data.pop("targets", {}) or {}
     settings: Settings | None = None
@@ -348,8 +392,11 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
     if not isinstance(targets, dict):
         problems.append(("targets", "expected a mapping of KPI id -> grain -> target"))
     else:
-        problems.extend(check_targets(targets, known_kpis(data, settings),
-                                       settings.week_start if settings else "monday"))
+        problems.extend(
+            check_targets(
+                targets, known_kpis(data, settings), settings.week_start if settings else "monday"
+            )
+        )
     if settings is not None:
         custom_ids = [c.id for c in settings.custom_kpis]
         for i, cid in enumerate(custom_ids):
@@ -369,10 +416,15 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
     return settings
 
 
-def _missing_credentials_raw(data: dict[str, Any], missing_env: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def _missing_credentials_raw(
+    data: dict[str, Any], missing_env: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
     """Missing credentials of a file that did not validate, as (yaml path, message)."""
-    out = [(path, f"credential not set (${{{var}}} is not set)") for path, var in missing_env
-           if path.startswith("sources.")]
+    out = [
+        (path, f"credential not set (${{{var}}} is not set)")
+        for path, var in missing_env
+        if path.startswith("sources.")
+    ]
     raw = data.get("sources")
     sources = raw if isinstance(raw, dict) else {}
     for name, block in sources.items():
@@ -390,7 +442,11 @@ def missing_credentials(settings: Settings) -> list[str]:
     """YAML paths of credentials that are not set (env var absent or value empty)."""
     if settings.demo:
         return []
-    out = [f"{path} (${{{var}}} is not set)" for path, var in settings.missing_env if path.startswith("sources.")]
+    out = [
+        f"{path} (${{{var}}} is not set)"
+        for path, var in settings.missing_env
+        if path.startswith("sources.")
+    ]
     for name, block in settings.enabled_sources().items():
         for field in CREDENTIAL_FIELDS.get(name, ()):
             path = f"sources.{name}.{field}"

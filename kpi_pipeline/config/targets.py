@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping, Protocol
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
-from kpi_pipeline.kpi.catalog import KpiDef, builtin_kpis
 from kpi_pipeline.config.sources import SOURCE_MODELS
+from kpi_pipeline.kpi.catalog import KpiDef, builtin_kpis
 from kpi_pipeline.kpi.periods import GRAINS, parse_label
 
 
@@ -19,7 +20,9 @@ class Configured(Protocol):
     def enabled_sources(self) -> Mapping[str, Any]: ...
 
 
-def check_targets(raw: dict[str, Any], known: dict[str, KpiDef | str], week_start: str) -> list[tuple[str, str]]:
+def check_targets(
+    raw: dict[str, Any], known: dict[str, KpiDef | str], week_start: str
+) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     for kpi_id, grains in (raw or {}).items():
         base = f"targets.{kpi_id}"
@@ -52,7 +55,9 @@ def check_targets(raw: dict[str, Any], known: dict[str, KpiDef | str], week_star
                 elif not math.isfinite(value):
                     problems.append((at, "target must be a finite number (not .nan or .inf)"))
                 elif kpi.unit == "ratio" and not 0 <= value <= 1:
-                    problems.append((at, "a ratio target is a fraction between 0 and 1 (40% is 0.40)"))
+                    problems.append(
+                        (at, "a ratio target is a fraction between 0 and 1 (40% is 0.40)")
+                    )
                 elif value < 0:
                     problems.append((at, "target must not be negative"))
     return problems
@@ -71,10 +76,18 @@ def known_kpis(data: dict[str, Any], settings: Configured | None) -> dict[str, K
         enabled = set(SOURCE_MODELS)
         for entry in data.get("custom_kpis") or []:
             if isinstance(entry, dict) and isinstance(entry.get("id"), str):
-                known[entry["id"]] = KpiDef(id=entry["id"], label=entry["id"], domain="hr", unit="count",
-                                            direction="higher", aggregation="sum")
+                known[entry["id"]] = KpiDef(
+                    id=entry["id"],
+                    label=entry["id"],
+                    domain="hr",
+                    unit="count",
+                    direction="higher",
+                    aggregation="sum",
+                )
     for kpi in builtin_kpis():
         if kpi.id not in known:
             need = sorted(set(kpi.sources) - enabled)
-            known[kpi.id] = kpi if not need else f"needs sources.{need[0]}, which kpi.yaml does not configure"
+            known[kpi.id] = (
+                kpi if not need else f"needs sources.{need[0]}, which kpi.yaml does not configure"
+            )
     return known

@@ -20,19 +20,31 @@ import pandas as pd
 
 from connectors.registry import platforms
 from kpi_pipeline.config.settings import Settings
-from kpi_pipeline.kpi.periods import GRAINS, SNAPSHOT_GRAINS, iter_periods, label, parse_label, period_end, \
-    previous_start, same_period_last_year, share_of
+from kpi_pipeline.kpi.periods import (
+    GRAINS,
+    SNAPSHOT_GRAINS,
+    iter_periods,
+    label,
+    parse_label,
+    period_end,
+    previous_start,
+    same_period_last_year,
+    share_of,
+)
 
 
-def comparison_windows(grain: str, start: dt.date, as_of: dt.date,
-                       week_start: str) -> list[tuple[str, dt.date, dt.date]]:
+def comparison_windows(
+    grain: str, start: dt.date, as_of: dt.date, week_start: str
+) -> list[tuple[str, dt.date, dt.date]]:
     """(kind, first day, last day) of a period's comparison windows (see module docstring)."""
     end = period_end(grain, start)
     is_open = as_of < end
     share = ((min(end, as_of) - start).days + 1) / ((end - start).days + 1)
     out = []
-    for kind, other in (("previous", previous_start(grain, start, week_start)),
-                        ("last_year", same_period_last_year(grain, start, week_start))):
+    for kind, other in (
+        ("previous", previous_start(grain, start, week_start)),
+        ("last_year", same_period_last_year(grain, start, week_start)),
+    ):
         if other is None:
             continue
         other_end = period_end(grain, other)
@@ -53,15 +65,25 @@ def calendar_windows(settings: Settings, as_of: dt.date) -> pd.DataFrame:
             if grain in SNAPSHOT_GRAINS:
                 kinds += comparison_windows(grain, start, as_of, settings.week_start)
             for kind, w_start, w_end in kinds:
-                if kind == "period":  # a period that starts before history_start: its covered part (partial)
+                if (
+                    kind == "period"
+                ):  # a period that starts before history_start: its covered part (partial)
                     w_start = max(w_start, first)
                 elif w_start < first:
                     continue
-                rows.append({
-                    "business_id": settings.business_id, "grain": grain, "window_kind": kind,
-                    "period_start": start, "period_end": end, "window_start": w_start, "window_end": w_end,
-                    "window_days": (w_end - w_start).days + 1, "as_of": as_of,
-                })
+                rows.append(
+                    {
+                        "business_id": settings.business_id,
+                        "grain": grain,
+                        "window_kind": kind,
+                        "period_start": start,
+                        "period_end": end,
+                        "window_start": w_start,
+                        "window_end": w_end,
+                        "window_days": (w_end - w_start).days + 1,
+                        "as_of": as_of,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -88,32 +110,61 @@ def targets_frame(settings: Settings, as_of: dt.date) -> pd.DataFrame:
             for start in iter_periods(grain, settings.history_start, as_of, settings.week_start):
                 target = target_for(settings, kpi.id, grain, start)
                 if target is not None:
-                    rows.append({"business_id": settings.business_id, "kpi_id": kpi.id, "grain": grain,
-                                 "period_start": start, "period": label(grain, start, settings.week_start),
-                                 "target": target})
+                    rows.append(
+                        {
+                            "business_id": settings.business_id,
+                            "kpi_id": kpi.id,
+                            "grain": grain,
+                            "period_start": start,
+                            "period": label(grain, start, settings.week_start),
+                            "target": target,
+                        }
+                    )
     columns = ["business_id", "kpi_id", "grain", "period_start", "period", "target"]
     return pd.DataFrame(rows, columns=columns)
 
 
 def catalog_frame(settings: Settings) -> pd.DataFrame:
     """kpis.catalog: every KPI of this configuration."""
-    return pd.DataFrame([
-        {"business_id": settings.business_id, "kpi_id": k.id, "label": k.label_in(settings.language),
-         "domain": k.domain, "unit": k.unit, "direction": k.direction, "aggregation": k.aggregation,
-         "description": k.description, "sources": ",".join(k.sources), "denominator_kpi": k.denominator_kpi,
-         "dense": k.dense, "total": k.total, "share": k.share, "pacing": k.pacing, "cohort": k.cohort}
-        for k in settings.kpis()
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "business_id": settings.business_id,
+                "kpi_id": k.id,
+                "label": k.label_in(settings.language),
+                "domain": k.domain,
+                "unit": k.unit,
+                "direction": k.direction,
+                "aggregation": k.aggregation,
+                "description": k.description,
+                "sources": ",".join(k.sources),
+                "denominator_kpi": k.denominator_kpi,
+                "dense": k.dense,
+                "total": k.total,
+                "share": k.share,
+                "pacing": k.pacing,
+                "cohort": k.cohort,
+            }
+            for k in settings.kpis()
+        ]
+    )
 
 
 def parameters_frame(settings: Settings) -> pd.DataFrame:
     """kpis.parameters: the settings SQL models need (the conversion window, the business
     currency, the kpi.yaml exchange rates ``fx_rate:<CUR>``, and what each platform's package
     declares in ``parameters``: Calendly's intro-call event types, HubSpot's lead stages)."""
-    rows = [("currency", settings.currency), ("conversion_window_days", str(settings.conversion_window_days))]
-    rows += [(f"fx_rate:{currency}", repr(float(rate))) for currency, rate in sorted(settings.fx.items())]
+    rows = [
+        ("currency", settings.currency),
+        ("conversion_window_days", str(settings.conversion_window_days)),
+    ]
+    rows += [
+        (f"fx_rate:{currency}", repr(float(rate))) for currency, rate in sorted(settings.fx.items())
+    ]
     for name, block in settings.enabled_sources().items():  # what each platform's SQL reads
         declared = platforms()[name].parameters
         rows += declared(block) if declared else []
-    return pd.DataFrame([{"business_id": settings.business_id, "name": n, "value": v} for n, v in rows],
-                        columns=["business_id", "name", "value"])
+    return pd.DataFrame(
+        [{"business_id": settings.business_id, "name": n, "value": v} for n, v in rows],
+        columns=["business_id", "name", "value"],
+    )

@@ -74,7 +74,9 @@ class _Part(BaseModel):
     @classmethod
     def _number(cls, value: Any) -> Any:
         """``numerator: 1`` (each row counts one) is SQL too."""
-        return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+        return (
+            str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+        )
 
 
 class DailyPart(_Part):
@@ -121,7 +123,9 @@ class KpiDef(BaseModel):
     any_source: bool = False
     cohort: bool = False  # follows people for the conversion window: final only after it
     decimals: int | None = Field(default=None, ge=0, le=4)  # shown decimals; default by unit
-    daily: tuple[DailyPart, ...] = ()  # the formula of kpis.kpi_daily's rows (catalog.yml: `daily:`)
+    daily: tuple[
+        DailyPart, ...
+    ] = ()  # the formula of kpis.kpi_daily's rows (catalog.yml: `daily:`)
     ranges: tuple[RangePart, ...] = ()  # a distinct count's, of kpis.kpi_ranges (`ranges:`)
 
     @field_validator("daily", "ranges", mode="before")
@@ -196,7 +200,9 @@ def load_catalog(path: Path) -> tuple[KpiDef, ...]:
         except ValidationError as err:
             first = err.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            raise ValueError(f"{path}: kpis.{i} ({entry.get('id', '?')}): {where}: {first['msg']}") from None
+            raise ValueError(
+                f"{path}: kpis.{i} ({entry.get('id', '?')}): {where}: {first['msg']}"
+            ) from None
     ids = [k.id for k in kpis]
     dupes = {i for i in ids if ids.count(i) > 1}
     if dupes:
@@ -206,9 +212,19 @@ def load_catalog(path: Path) -> tuple[KpiDef, ...]:
 
 def _reads_words(kpi: KpiDef, reads: tuple[tuple[str, str], ...]) -> str:
     """Which raw streams decide a KPI's coverage (README.md#what-the-numbers-mean)."""
-    needed = [f"{s}/{n}" for s, n in reads if streams(s)[n].kind != "snapshot" and not streams(s)[n].supplementary]
-    now = [f"{s}/{n}" for s, n in reads if streams(s)[n].kind == "snapshot" or streams(s)[n].supplementary]
-    when = "the day the level stands for" if kpi.aggregation == "last" else "every day of the period"
+    needed = [
+        f"{s}/{n}"
+        for s, n in reads
+        if streams(s)[n].kind != "snapshot" and not streams(s)[n].supplementary
+    ]
+    now = [
+        f"{s}/{n}"
+        for s, n in reads
+        if streams(s)[n].kind == "snapshot" or streams(s)[n].supplementary
+    ]
+    when = (
+        "the day the level stands for" if kpi.aggregation == "last" else "every day of the period"
+    )
     if "manual" in kpi.sources:
         return "Reads the CSV: covered through the last date entered for this KPI, never further."
     words = f"Reads {', '.join(needed)}: covered when these loaded {when}" if needed else "Reads"
@@ -220,22 +236,38 @@ def _reads_words(kpi: KpiDef, reads: tuple[tuple[str, str], ...]) -> str:
 PACING_WORDS = {
     "linear": "Open periods: paced linearly (projected = to-date / elapsed share).",
     "history": "Open periods: paced by history (to-date x final / to-date at the same share last year, "
-               "else last period; linearly without either).",
+    "else last period; linearly without either).",
     "cohort": "Maturing cohorts (open, or closed inside the conversion window): projected by the cohorts "
-              "that matured (to-date x final / to-date at the same age); too early without one, "
-              "never missed for want of time.",
+    "that matured (to-date x final / to-date at the same age); too early without one, "
+    "never missed for want of time.",
     "none": "Open periods: not paced (projected = the value as it stands).",
 }
 
 
-def print_catalog(kpis: tuple[KpiDef, ...], fmt: str, language: str, window_days: int,
-                  reads: dict[str, tuple[tuple[str, str], ...]] | None = None) -> None:
+def print_catalog(
+    kpis: tuple[KpiDef, ...],
+    fmt: str,
+    language: str,
+    window_days: int,
+    reads: dict[str, tuple[tuple[str, str], ...]] | None = None,
+) -> None:
     """`kpi catalog`: every KPI by domain with its formula, pacing and the raw streams it reads
     (``reads``: its lineage, what decides its coverage), or the same as JSON."""
     reads = reads or {}
     if fmt == "json":
-        print(json.dumps([{**k.model_dump(exclude={"daily", "ranges"}), "pacing": k.pacing,
-                           "reads": [f"{s}/{n}" for s, n in reads.get(k.id, ())]} for k in kpis], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        **k.model_dump(exclude={"daily", "ranges"}),
+                        "pacing": k.pacing,
+                        "reads": [f"{s}/{n}" for s, n in reads.get(k.id, ())],
+                    }
+                    for k in kpis
+                ],
+                indent=2,
+            )
+        )
         return
     for domain in ("marketing", "sales", "production", "customer_service", "hr"):
         group = [k for k in kpis if k.domain == domain]
@@ -243,11 +275,16 @@ def print_catalog(kpis: tuple[KpiDef, ...], fmt: str, language: str, window_days
             continue
         print(f"{domain}")
         for k in group:
-            print(f"  {k.id:<34} {k.unit:<8} {k.aggregation:<8} {k.direction:<6} {k.label_in(language)}")
+            print(
+                f"  {k.id:<34} {k.unit:<8} {k.aggregation:<8} {k.direction:<6} {k.label_in(language)}"
+            )
             print(f"  {'':<34} {k.description}")
             words = PACING_WORDS[k.pacing]
             if k.cohort:
-                words = words.rstrip(".") + f"; final once the {window_days}-day conversion window has passed."
+                words = (
+                    words.rstrip(".")
+                    + f"; final once the {window_days}-day conversion window has passed."
+                )
             print(f"  {'':<34} {words}")
             if reads.get(k.id):
                 print(f"  {'':<34} {_reads_words(k, reads[k.id])}")

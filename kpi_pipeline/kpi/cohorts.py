@@ -24,8 +24,9 @@ share yet, there is no projection: the scorecard reads ``too_early``, never ``mi
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from kpi_pipeline.config.settings import Settings
@@ -68,8 +69,11 @@ class Cohorts:
         if counts is None:
             return None
         last = min(end, self.as_of)
-        weights = [(n, counts[min((self.as_of - d).days, self.window_days)])
-                   for d, n in days.items() if start <= d <= last]
+        weights = [
+            (n, counts[min((self.as_of - d).days, self.window_days)])
+            for d, n in days.items()
+            if start <= d <= last
+        ]
         total = sum(n for n, _ in weights)
         # whole numbers up to one division: the same share whatever order the rows came in
         return sum(n * due for n, due in weights) / (total * counts[-1]) if total else None
@@ -84,8 +88,12 @@ class Cohorts:
         return 1 / share if share else None
 
 
-def cohorts_from_rows(rows: Iterable[tuple[str, dt.date, int | None, int]], as_of: dt.date,
-                      window_days: int, since: dt.date) -> Cohorts:
+def cohorts_from_rows(
+    rows: Iterable[tuple[str, dt.date, int | None, int]],
+    as_of: dt.date,
+    window_days: int,
+    since: dt.date,
+) -> Cohorts:
     """Build the curves from ``(kpi_id, day, conversion_days, members)`` rows (kpi_cohort_members).
 
     Args:
@@ -95,13 +103,19 @@ def cohorts_from_rows(rows: Iterable[tuple[str, dt.date, int | None, int]], as_o
     """
     members: dict[str, dict[dt.date, int]] = {}
     by_age: dict[str, list[int]] = {}
-    matured_through = as_of - dt.timedelta(days=window_days)  # not is_maturing(day, as_of, window_days)
+    matured_through = as_of - dt.timedelta(
+        days=window_days
+    )  # not is_maturing(day, as_of, window_days)
     for kpi_id, day, conversion_days, count in rows:
         if day > as_of:
             continue
         members.setdefault(kpi_id, {})
         members[kpi_id][day] = members[kpi_id].get(day, 0) + int(count)
-        if conversion_days is not None and since <= day <= matured_through and 0 <= conversion_days <= window_days:
+        if (
+            conversion_days is not None
+            and since <= day <= matured_through
+            and 0 <= conversion_days <= window_days
+        ):
             by_age.setdefault(kpi_id, [0] * (window_days + 1))[int(conversion_days)] += int(count)
     converted_by: dict[str, tuple[int, ...]] = {}
     for kpi_id, counts in by_age.items():
@@ -117,7 +131,8 @@ def read_cohorts(wh: Warehouse, settings: Settings, as_of: dt.date) -> Cohorts:
     """The cohorts of this business from the warehouse (none before the model was first built)."""
     rows: list = []
     if wh.table_exists(MEMBERS_TABLE):
-        rows = wh.query(f"select kpi_id, day, conversion_days, members from {MEMBERS_TABLE} where business_id = ?",
-                        [settings.business_id])
+        rows = wh.query(
+            f"select kpi_id, day, conversion_days, members from {MEMBERS_TABLE} where business_id = ?",
+            [settings.business_id],
+        )
     return cohorts_from_rows(rows, as_of, settings.conversion_window_days, settings.history_start)
-

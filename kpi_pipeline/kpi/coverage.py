@@ -34,20 +34,31 @@ StreamId = tuple[str, str]  # (source, stream)
 
 
 def _days(start: dt.date, end: dt.date) -> set[dt.date]:
-    return {start + dt.timedelta(days=i) for i in range((end - start).days + 1)} if start <= end else set()
+    return (
+        {start + dt.timedelta(days=i) for i in range((end - start).days + 1)}
+        if start <= end
+        else set()
+    )
 
 
 def _fmt(day: dt.date) -> str:
     return day.isoformat()
 
 
-LOADED_THROUGH_SQL = ("select source, stream, max(window_end) from raw._loads where business_id = ? "
-                      "group by source, stream")
-MANUAL_THROUGH_SQL = "select kpi_id, max(date) from raw.manual__metrics where business_id = ? group by kpi_id"
+LOADED_THROUGH_SQL = (
+    "select source, stream, max(window_end) from raw._loads where business_id = ? "
+    "group by source, stream"
+)
+MANUAL_THROUGH_SQL = (
+    "select kpi_id, max(date) from raw.manual__metrics where business_id = ? group by kpi_id"
+)
 
 
-def through_from_loads(rows: list[tuple[str, str, dt.date]], settings: Settings,
-                       manual_last: dict[str, dt.date] | None = None) -> dict[str, dt.date]:
+def through_from_loads(
+    rows: list[tuple[str, str, dt.date]],
+    settings: Settings,
+    manual_last: dict[str, dt.date] | None = None,
+) -> dict[str, dt.date]:
     """Per enabled source, the smallest of its streams' last loaded days (rows of
     LOADED_THROUGH_SQL); the CSV's is the earliest of its custom KPIs' last dates entered
     (``manual_last``, rows of MANUAL_THROUGH_SQL), not the day the file was read.
@@ -64,7 +75,11 @@ def through_from_loads(rows: list[tuple[str, str, dt.date]], settings: Settings,
         if not ends or not needed <= set(ends):
             continue
         if source == "manual":
-            lasts = [d for k, d in (manual_last or {}).items() if k in {c.id for c in settings.custom_kpis}]
+            lasts = [
+                d
+                for k, d in (manual_last or {}).items()
+                if k in {c.id for c in settings.custom_kpis}
+            ]
             if lasts:
                 out[source] = min(lasts)
             continue
@@ -77,8 +92,11 @@ def loaded_through(wh: Warehouse, settings: Settings) -> dict[str, dt.date]:
     with wh.reader():  # one open of the file for its queries
         if not wh.table_exists("raw._loads"):
             return {}
-        manual = dict(wh.query(MANUAL_THROUGH_SQL, [settings.business_id])) \
-            if wh.table_exists("raw.manual__metrics") else {}
+        manual = (
+            dict(wh.query(MANUAL_THROUGH_SQL, [settings.business_id]))
+            if wh.table_exists("raw.manual__metrics")
+            else {}
+        )
         loads = wh.query(LOADED_THROUGH_SQL, [settings.business_id])
     return through_from_loads(loads, settings, manual)
 
@@ -109,7 +127,9 @@ class Coverage:
     loaded_until: dict[StreamId, dt.date]  # the last day of each stream's last load
     kpi_inputs: dict[str, tuple[StreamId, ...]]
     manual_last: dict[str, dt.date] = field(default_factory=dict)
-    limits: dict[StreamId, tuple[int, str]] = field(default_factory=dict)  # (history_days, note) of limited streams
+    limits: dict[StreamId, tuple[int, str]] = field(
+        default_factory=dict
+    )  # (history_days, note) of limited streams
     _sorted: dict[StreamId, list[dt.date]] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ building
@@ -120,11 +140,15 @@ class Coverage:
         loads: dict[StreamId, list[tuple[dt.date, dt.date]]] = {}
         if wh.table_exists("raw._loads"):
             for source, stream, start, end in wh.query(
-                    "select distinct source, stream, window_start, window_end from raw._loads where business_id = ?",
-                    [settings.business_id]):
+                "select distinct source, stream, window_start, window_end from raw._loads where business_id = ?",
+                [settings.business_id],
+            ):
                 loads.setdefault((source, stream), []).append((start, end))
-        manual = dict(wh.query(MANUAL_THROUGH_SQL, [settings.business_id])) \
-            if "manual" in settings.enabled_sources() and wh.table_exists("raw.manual__metrics") else {}
+        manual = (
+            dict(wh.query(MANUAL_THROUGH_SQL, [settings.business_id]))
+            if "manual" in settings.enabled_sources() and wh.table_exists("raw.manual__metrics")
+            else {}
+        )
         first = settings.history_start
         days: dict[StreamId, set[dt.date]] = {}
         until: dict[StreamId, dt.date] = {}
@@ -140,12 +164,23 @@ class Coverage:
                 covered: set[dt.date] = set()
                 if spec.kind in ("as_of", "monthly", "file") and windows:
                     covered = _days(first, min(until[sid], as_of))
-                elif spec.kind in ("daily", "changes", "snapshot"):  # a snapshot's window: the day it recorded;
+                elif spec.kind in (
+                    "daily",
+                    "changes",
+                    "snapshot",
+                ):  # a snapshot's window: the day it recorded;
                     # "changes" (records upserted by last modification): the span its load left complete
                     for start, end in windows:
                         covered |= _days(max(start, first), min(end, as_of))
                 days[sid] = covered
-        return cls(first, days, until, kpi_streams(settings.kpis(), settings.enabled_sources()), manual, limits)
+        return cls(
+            first,
+            days,
+            until,
+            kpi_streams(settings.kpis(), settings.enabled_sources()),
+            manual,
+            limits,
+        )
 
     @classmethod
     def complete(cls, settings: Settings, through: dict[str, dt.date]) -> Coverage:
@@ -156,17 +191,28 @@ class Coverage:
             for name in streams(source):
                 days[(source, name)] = _days(settings.history_start, end)
                 until[(source, name)] = end
-        manual = {c.id: through["manual"] for c in settings.custom_kpis} if "manual" in through else {}
-        return cls(settings.history_start, days, until, kpi_streams(settings.kpis(), settings.enabled_sources()),
-                   manual)
+        manual = (
+            {c.id: through["manual"] for c in settings.custom_kpis} if "manual" in through else {}
+        )
+        return cls(
+            settings.history_start,
+            days,
+            until,
+            kpi_streams(settings.kpis(), settings.enabled_sources()),
+            manual,
+        )
 
     # ------------------------------------------------------------------ questions
 
     def required(self, kpi_id: str) -> list[StreamId]:
         """The streams a KPI's value needs (point-in-time and supplementary streams are a best-available
         input, never a requirement)."""
-        return [sid for sid in self.kpi_inputs.get(kpi_id, ())
-                if streams(sid[0])[sid[1]].kind != "snapshot" and not streams(sid[0])[sid[1]].supplementary]
+        return [
+            sid
+            for sid in self.kpi_inputs.get(kpi_id, ())
+            if streams(sid[0])[sid[1]].kind != "snapshot"
+            and not streams(sid[0])[sid[1]].supplementary
+        ]
 
     def kpi_days(self, kpi_id: str, as_of: dt.date) -> set[dt.date]:
         """The days up to as-of every required stream of the KPI covered."""
@@ -185,8 +231,12 @@ class Coverage:
 
     def unrecorded(self, kpi_id: str, day: dt.date) -> list[StreamId]:
         """The point-in-time streams of the KPI that recorded nothing for ``day``."""
-        return [sid for sid in self.kpi_inputs.get(kpi_id, ())
-                if streams(sid[0])[sid[1]].kind == "snapshot" and day not in self.stream_days.get(sid, ())]
+        return [
+            sid
+            for sid in self.kpi_inputs.get(kpi_id, ())
+            if streams(sid[0])[sid[1]].kind == "snapshot"
+            and day not in self.stream_days.get(sid, ())
+        ]
 
     def table(self, settings: Settings, as_of: dt.date) -> pa.Table:
         """kpis.coverage: one row per KPI per day its inputs covered."""
@@ -195,8 +245,10 @@ class Coverage:
             for day in sorted(self.kpi_days(kpi.id, as_of)):
                 kpis.append(kpi.id)
                 days.append(day)
-        return pa.table({"business_id": [settings.business_id] * len(kpis), "kpi_id": kpis, "day": days},
-                        schema=SCHEMA)
+        return pa.table(
+            {"business_id": [settings.business_id] * len(kpis), "kpi_id": kpis, "day": days},
+            schema=SCHEMA,
+        )
 
     def _covered(self, sid: StreamId) -> list[dt.date]:
         if sid not in self._sorted:
@@ -220,7 +272,12 @@ class Coverage:
                 continue  # every day covered
             if not days:
                 return Verdict(uncovered=f"{name} never loaded (run kpi sync)")
-            if hi > lo and days[lo] > first_needed and _contiguous(days, lo, hi) and days[hi - 1] == through:
+            if (
+                hi > lo
+                and days[lo] > first_needed
+                and _contiguous(days, lo, hi)
+                and days[hi - 1] == through
+            ):
                 cause = self._before(sid, days[lo])  # only the start is missing: can it be had?
                 if cause is not None:
                     if verdict.partial_from is None or days[lo] > verdict.partial_from:
@@ -228,22 +285,30 @@ class Coverage:
                     continue
             gap_start, gap_end = _first_gap(days, first_needed, through)
             if gap_start > days[-1]:
-                return Verdict(uncovered=f"{name} not loaded after {_fmt(days[-1])} (failed or not synced since)")
-            return Verdict(uncovered=f"{name} not loaded for {_fmt(gap_start)}..{_fmt(gap_end)} "
-                                     f"(failed or not synced; kpi sync --start {gap_start} --end {gap_end} fills it)")
+                return Verdict(
+                    uncovered=f"{name} not loaded after {_fmt(days[-1])} (failed or not synced since)"
+                )
+            return Verdict(
+                uncovered=f"{name} not loaded for {_fmt(gap_start)}..{_fmt(gap_end)} "
+                f"(failed or not synced; kpi sync --start {gap_start} --end {gap_end} fills it)"
+            )
         return verdict
 
     def _before(self, sid: StreamId, covered_from: dt.date) -> str | None:
         """Why nothing before ``covered_from`` can be had, or None when it could (a gap to fill)."""
         if covered_from <= self.history_start:
-            return (f"since {_fmt(covered_from)}: history_start is {_fmt(self.history_start)} "
-                    f"(an earlier history_start and kpi sync --history fill the rest)")
+            return (
+                f"since {_fmt(covered_from)}: history_start is {_fmt(self.history_start)} "
+                f"(an earlier history_start and kpi sync --history fill the rest)"
+            )
         days, note = self.limits.get(sid, (0, ""))
         until = self.loaded_until.get(sid)
         # the platform's oldest day when the stream was last loaded: older days cannot be had any more
         if days and until is not None and covered_from <= until - dt.timedelta(days=days - 2):
-            return (f"since {_fmt(covered_from)}: {note} "
-                    f"(earlier days can no longer be fetched from the platform)")
+            return (
+                f"since {_fmt(covered_from)}: {note} "
+                f"(earlier days can no longer be fetched from the platform)"
+            )
         return None
 
     def _judge_csv(self, kpi_id: str, start: dt.date, through: dt.date) -> Verdict:
@@ -253,15 +318,19 @@ class Coverage:
         if last is None:
             return Verdict(uncovered=f"manual/metrics: the CSV has no rows for {kpi_id} yet")
         if last < start:
-            return Verdict(uncovered=f"manual/metrics: the CSV has {kpi_id} through {_fmt(last)}; "
-                                     f"nothing entered for this period yet")
+            return Verdict(
+                uncovered=f"manual/metrics: the CSV has {kpi_id} through {_fmt(last)}; "
+                f"nothing entered for this period yet"
+            )
         verdict = Verdict(through=min(through, last))
         if last < through:
             verdict.note = f"through {_fmt(last)}, the last date entered in the CSV for {kpi_id}"
         if start < self.history_start:
             verdict.partial_from = self.history_start
-            verdict.note = (f"since {_fmt(self.history_start)}: history_start is {_fmt(self.history_start)} "
-                            f"(an earlier history_start and kpi sync --history fill the rest)")
+            verdict.note = (
+                f"since {_fmt(self.history_start)}: history_start is {_fmt(self.history_start)} "
+                f"(an earlier history_start and kpi sync --history fill the rest)"
+            )
         return verdict
 
 
@@ -271,7 +340,7 @@ def _contiguous(days: list[dt.date], lo: int, hi: int) -> bool:
 
 def _first_gap(days: list[dt.date], start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
     """The first run of uncovered days in start..end (days: sorted covered days)."""
-    have = set(days[bisect.bisect_left(days, start):bisect.bisect_right(days, end)])
+    have = set(days[bisect.bisect_left(days, start) : bisect.bisect_right(days, end)])
     day = start
     while day in have:
         day += dt.timedelta(days=1)
@@ -284,4 +353,3 @@ def _first_gap(days: list[dt.date], start: dt.date, end: dt.date) -> tuple[dt.da
 def coverage_table(wh: Warehouse, settings: Settings, as_of: dt.date) -> pa.Table:
     """kpis.coverage: one row per KPI per day its inputs covered."""
     return Coverage.read(wh, settings, as_of).table(settings, as_of)
-

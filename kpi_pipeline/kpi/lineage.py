@@ -15,13 +15,20 @@ sources; a ``denominator_kpi`` adds the lineage of that level.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
 
 from connectors.registry import streams
 from kpi_pipeline.kpi.catalog import sql_dir
-from kpi_pipeline.sql.models import PYTHON_TABLES, Model, ParseCache, all_raw_tables, load_models, raw_inputs
+from kpi_pipeline.sql.models import (
+    PYTHON_TABLES,
+    Model,
+    ParseCache,
+    all_raw_tables,
+    load_models,
+    raw_inputs,
+)
 
 LINEAGE_FILE = "kpi-lineage.json"
 
@@ -65,7 +72,9 @@ def _kpi_branches(sql: str) -> list[tuple[str, object, dict[str, object]]]:
     return found
 
 
-def _tables(node, ctes: dict[str, object], upstream: dict[str, frozenset[str]], seen: frozenset[str]) -> set[str]:
+def _tables(
+    node, ctes: dict[str, object], upstream: dict[str, frozenset[str]], seen: frozenset[str]
+) -> set[str]:
     """Raw tables a select reads, its CTEs and upstream models followed."""
     from sqlglot import exp  # late: sqlglot (see _kpi_branches)
 
@@ -104,13 +113,18 @@ def _lineage_of(folder: Path) -> dict[str, frozenset[str]]:
     models = load_models([*all_raw_tables(), *PYTHON_TABLES], folder)
     cache = ParseCache(LINEAGE_FILE)
     text = "".join(f"-- {m.table}\n{m.sql}\n" for m in sorted(models, key=lambda m: m.table))
-    found = cache.remembered(text, lambda: {k: sorted(v) for k, v in kpi_raw_tables(models).items()})
+    found = cache.remembered(
+        text, lambda: {k: sorted(v) for k, v in kpi_raw_tables(models).items()}
+    )
     cache.save()
     return {k: frozenset(v) for k, v in found.items()}
 
 
-def kpi_streams(kpis, enabled: Iterable[str], lineage: dict[str, frozenset[str]] | None = None,
-                ) -> dict[str, tuple[tuple[str, str], ...]]:
+def kpi_streams(
+    kpis,
+    enabled: Iterable[str],
+    lineage: dict[str, frozenset[str]] | None = None,
+) -> dict[str, tuple[tuple[str, str], ...]]:
     """Per KPI, the (source, stream) pairs of enabled sources it reads, in a stable order.
 
     Args:

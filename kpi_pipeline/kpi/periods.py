@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 GRAINS = ("day", "week", "month", "quarter", "year")
 SNAPSHOT_GRAINS = ("week", "month", "quarter", "year")
@@ -76,7 +76,9 @@ def share_of(start: dt.date, end: dt.date, share: float) -> dt.date:
     return start + dt.timedelta(days=min(days, max(1, math.ceil(share * days - 0.5 - 1e-9))) - 1)
 
 
-def iter_periods(grain: str, first: dt.date, last: dt.date, week_start: str = "monday") -> Iterator[dt.date]:
+def iter_periods(
+    grain: str, first: dt.date, last: dt.date, week_start: str = "monday"
+) -> Iterator[dt.date]:
     """Starts of every ``grain`` period overlapping ``first..last``."""
     start = period_start(grain, first, week_start)
     while start <= last:
@@ -124,8 +126,13 @@ def parse_label(grain: str, text: str, week_start: str = "monday") -> dt.date:
     """
     text = str(text).strip()
     match = _PATTERNS[grain].match(text)
-    noun = {"day": "a date (YYYY-MM-DD)", "week": "a week (YYYY-Www)", "month": "a month (YYYY-MM)",
-            "quarter": "a quarter (YYYY-Qn)", "year": "a year (YYYY)"}[grain]
+    noun = {
+        "day": "a date (YYYY-MM-DD)",
+        "week": "a week (YYYY-Www)",
+        "month": "a month (YYYY-MM)",
+        "quarter": "a quarter (YYYY-Qn)",
+        "year": "a year (YYYY)",
+    }[grain]
     if not match:
         raise ValueError(f"not {noun}")
     parts = [int(p) for p in match.groups()]

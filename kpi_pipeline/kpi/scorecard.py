@@ -8,24 +8,44 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
+from kpi_pipeline.config.settings import Settings
 from kpi_pipeline.kpi.calendar import target_for
 from kpi_pipeline.kpi.catalog import KpiDef
 from kpi_pipeline.kpi.cohorts import Cohorts, is_maturing
-from kpi_pipeline.config.settings import Settings
 from kpi_pipeline.kpi.coverage import Coverage
 from kpi_pipeline.kpi.periods import SNAPSHOT_GRAINS, iter_periods, label, period_end
 from kpi_pipeline.sources.windows import max_lookback
 
 _EPS = 1e-9
 SNAPSHOT_COLUMNS = [
-    "business_id", "kpi_id", "grain", "period", "period_start", "period_end", "as_of", "actual", "target",
-    "expected_to_date", "projected", "projection_method", "attainment", "status", "status_reason",
-    "previous_actual", "change_pct", "last_year_actual", "elapsed_share", "is_closed", "is_final", "computed_at",
+    "business_id",
+    "kpi_id",
+    "grain",
+    "period",
+    "period_start",
+    "period_end",
+    "as_of",
+    "actual",
+    "target",
+    "expected_to_date",
+    "projected",
+    "projection_method",
+    "attainment",
+    "status",
+    "status_reason",
+    "previous_actual",
+    "change_pct",
+    "last_year_actual",
+    "elapsed_share",
+    "is_closed",
+    "is_final",
+    "computed_at",
 ]
 NOTHING_TO_DIVIDE = "nothing to divide by"
 NO_VALUE = "no value for this period (before the history the platform keeps, or not loaded yet)"
@@ -52,9 +72,19 @@ def _missing(value: float | None) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def assess(*, pacing: str, direction: str, actual: float | None, target: float | None,
-           elapsed_share: float, is_closed: bool, stale: bool = False, growth: float | None = None,
-           at_risk_within: float = 0.10, too_early_before: float = 0.20) -> Assessment:
+def assess(
+    *,
+    pacing: str,
+    direction: str,
+    actual: float | None,
+    target: float | None,
+    elapsed_share: float,
+    is_closed: bool,
+    stale: bool = False,
+    growth: float | None = None,
+    at_risk_within: float = 0.10,
+    too_early_before: float = 0.20,
+) -> Assessment:
     """Status of one KPI for one period (README.md#what-the-numbers-mean, "Pacing" and "Final").
 
     Args:
@@ -77,7 +107,10 @@ def assess(*, pacing: str, direction: str, actual: float | None, target: float |
         status = "no_data" if stale else "no_target" if target is None else "too_early"
         return Assessment(None, None, None, status, "none")
     if method == "linear" and elapsed_share > 0:
-        projected, expected = actual / elapsed_share, None if target is None else target * elapsed_share
+        projected, expected = (
+            actual / elapsed_share,
+            None if target is None else target * elapsed_share,
+        )
     elif method in ("history", "cohort"):
         assert growth is not None  # None or <= 0 went to linear or returned above
         projected, expected = actual * growth, None if target is None else target / growth
@@ -131,11 +164,14 @@ def build_snapshots(
     """
     computed_at = computed_at or dt.datetime.now(dt.timezone.utc)
     lookbacks = source_lookbacks(settings)
-    totals = window_values[window_values["dimension"].isna()] if len(window_values) else window_values
+    totals = (
+        window_values[window_values["dimension"].isna()] if len(window_values) else window_values
+    )
     index: dict[tuple[str, str, str, dt.date], float | None] = {}
     for row in totals.itertuples(index=False):
-        index[(row.kpi_id, row.grain, row.window_kind, _date(row.period_start))] = \
+        index[(row.kpi_id, row.grain, row.window_kind, _date(row.period_start))] = (
             None if _missing(row.value) else float(row.value)
+        )
     final_keys: set[tuple[str, str, dt.date]] = set()
     rows: list[dict[str, Any]] = []
     if previous_final is not None and len(previous_final):
@@ -151,8 +187,20 @@ def build_snapshots(
             for start in iter_periods(grain, settings.history_start, as_of, settings.week_start):
                 if (kpi.id, grain, start) in final_keys:
                     continue
-                rows.append(_row(settings, kpi, grain, start, as_of, index, coverage, lookbacks, computed_at,
-                                 cohorts))
+                rows.append(
+                    _row(
+                        settings,
+                        kpi,
+                        grain,
+                        start,
+                        as_of,
+                        index,
+                        coverage,
+                        lookbacks,
+                        computed_at,
+                        cohorts,
+                    )
+                )
     return pd.DataFrame(rows, columns=SNAPSHOT_COLUMNS)
 
 
@@ -163,20 +211,34 @@ def _date(value: Any) -> dt.date:
 def _growth(index: Mapping, kpi: KpiDef, grain: str, start: dt.date) -> float | None:
     """final / to-date at the same elapsed share: last year's, else the previous period's."""
     for kind in ("last_year", "previous"):
-        full, to_date = index.get((kpi.id, grain, f"{kind}_full", start)), index.get((kpi.id, grain, kind, start))
+        full, to_date = (
+            index.get((kpi.id, grain, f"{kind}_full", start)),
+            index.get((kpi.id, grain, kind, start)),
+        )
         if full is not None and to_date:
             return full / to_date
     return None
 
 
-def _row(settings: Settings, kpi: KpiDef, grain: str, start: dt.date, as_of: dt.date, index: Mapping,
-         coverage: Coverage, lookbacks: Mapping[str, int], computed_at: dt.datetime,
-         cohorts: Cohorts | None = None) -> dict[str, Any]:
+def _row(
+    settings: Settings,
+    kpi: KpiDef,
+    grain: str,
+    start: dt.date,
+    as_of: dt.date,
+    index: Mapping,
+    coverage: Coverage,
+    lookbacks: Mapping[str, int],
+    computed_at: dt.datetime,
+    cohorts: Cohorts | None = None,
+) -> dict[str, Any]:
     end = period_end(grain, start)
     is_closed = as_of >= end
     through = min(end, as_of)
     verdict = coverage.judge(kpi.id, kpi.aggregation, start, through)
-    lagging = verdict.through is not None and verdict.through < through  # a CSV typed in up to a day before
+    lagging = (
+        verdict.through is not None and verdict.through < through
+    )  # a CSV typed in up to a day before
     seen = min(verdict.through or through, through)  # lagging: the last day typed in
     elapsed = ((seen - start).days + 1) / ((end - start).days + 1)
     settle = max((lookbacks.get(s, 0) for s in kpi.sources), default=0)
@@ -192,11 +254,18 @@ def _row(settings: Settings, kpi: KpiDef, grain: str, start: dt.date, as_of: dt.
     growth = _growth(index, kpi, grain, start) if kpi.pacing == "history" else None
     if maturing and cohorts is not None:
         growth = cohorts.factor(kpi.id, start, end)
-    result = assess(pacing=kpi.pacing, direction=kpi.direction, actual=actual, target=target,
-                    elapsed_share=elapsed, is_closed=is_closed and not lagging and not maturing,
-                    stale=verdict.uncovered is not None, growth=growth,
-                    at_risk_within=settings.status.at_risk_within,
-                    too_early_before=settings.status.too_early_before)
+    result = assess(
+        pacing=kpi.pacing,
+        direction=kpi.direction,
+        actual=actual,
+        target=target,
+        elapsed_share=elapsed,
+        is_closed=is_closed and not lagging and not maturing,
+        stale=verdict.uncovered is not None,
+        growth=growth,
+        at_risk_within=settings.status.at_risk_within,
+        too_early_before=settings.status.too_early_before,
+    )
     reason = verdict.note
     if result.status == "no_data":
         if verdict.uncovered:
@@ -205,21 +274,47 @@ def _row(settings: Settings, kpi: KpiDef, grain: str, start: dt.date, as_of: dt.
             reason = NOTHING_TO_DIVIDE if key in index else NO_VALUE
             unrecorded = [] if key in index else coverage.unrecorded(kpi.id, through)
             if unrecorded:  # a level only the platform's "now" gives, and now is not this day
-                reason = (f"{unrecorded[0][0]}/{unrecorded[0][1]} is only reported as of today: nothing was "
-                          f"recorded for {through} (a back-dated run cannot record it)")
-    elif verdict.partial_from is not None:  # shown for its covered part, never scored against the whole
+                reason = (
+                    f"{unrecorded[0][0]}/{unrecorded[0][1]} is only reported as of today: nothing was "
+                    f"recorded for {through} (a back-dated run cannot record it)"
+                )
+    elif (
+        verdict.partial_from is not None
+    ):  # shown for its covered part, never scored against the whole
         result = Assessment(None, None, None, PARTIAL)
         reason = f"{PARTIAL}: {verdict.note}"
-    change = (actual - previous) / abs(previous) if actual is not None and previous and not lagging else None
+    change = (
+        (actual - previous) / abs(previous)
+        if actual is not None and previous and not lagging
+        else None
+    )
     return {
-        "business_id": settings.business_id, "kpi_id": kpi.id, "grain": grain,
-        "period": label(grain, start, settings.week_start), "period_start": start, "period_end": end,
-        "as_of": as_of, "actual": actual, "target": target, "expected_to_date": result.expected_to_date,
-        "projected": result.projected, "projection_method": result.projection_method,
-        "attainment": result.attainment, "status": result.status, "status_reason": reason,
-        "previous_actual": None if lagging else previous, "change_pct": change, "last_year_actual": last_year,
-        "elapsed_share": elapsed, "is_closed": is_closed,
-        "is_final": (is_closed and verdict.uncovered is None and verdict.partial_from is None and not lagging
-                     and as_of >= end + dt.timedelta(days=settle)),
+        "business_id": settings.business_id,
+        "kpi_id": kpi.id,
+        "grain": grain,
+        "period": label(grain, start, settings.week_start),
+        "period_start": start,
+        "period_end": end,
+        "as_of": as_of,
+        "actual": actual,
+        "target": target,
+        "expected_to_date": result.expected_to_date,
+        "projected": result.projected,
+        "projection_method": result.projection_method,
+        "attainment": result.attainment,
+        "status": result.status,
+        "status_reason": reason,
+        "previous_actual": None if lagging else previous,
+        "change_pct": change,
+        "last_year_actual": last_year,
+        "elapsed_share": elapsed,
+        "is_closed": is_closed,
+        "is_final": (
+            is_closed
+            and verdict.uncovered is None
+            and verdict.partial_from is None
+            and not lagging
+            and as_of >= end + dt.timedelta(days=settle)
+        ),
         "computed_at": computed_at,
     }

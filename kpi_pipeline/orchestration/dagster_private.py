@@ -45,10 +45,15 @@ TESTED_BELOW = (1, 14)
 PIN = "dagster>=1.13.27,<1.14"  # pyproject.toml's (a test holds them together)
 # tests only: pretend this Dagster version (to show the fallback in a child process too)
 PRETEND_ENV = "KPI_PRETEND_DAGSTER_VERSION"
-STOCK_EVENT_LOG = ("dagster._core.storage.event_log", "SqliteEventLogStorage")  # where Dagster's config names it
-LOST = ("Dagster's stock SQLite event log is used (the first `kpi demo` took 4.4x as long in bench/dagster_private.py), "
-        "Ctrl-C and SIGTERM wait until a step can stop (not while it waits for a pool) and "
-        "KPI_POOL_WAIT no longer gives up")
+STOCK_EVENT_LOG = (
+    "dagster._core.storage.event_log",
+    "SqliteEventLogStorage",
+)  # where Dagster's config names it
+LOST = (
+    "Dagster's stock SQLite event log is used (the first `kpi demo` took 4.4x as long in bench/dagster_private.py), "
+    "Ctrl-C and SIGTERM wait until a step can stop (not while it waits for a pool) and "
+    "KPI_POOL_WAIT no longer gives up"
+)
 
 
 class _FromConfig(Protocol):
@@ -76,7 +81,9 @@ def installed_version() -> str:
 
 
 def _numbers(version: str) -> tuple[int, ...] | None:
-    found = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", version.strip())  # a dev build ("1!0+dev") is untested
+    found = re.fullmatch(
+        r"(\d+)\.(\d+)\.(\d+)", version.strip()
+    )  # a dev build ("1!0+dev") is untested
     return tuple(int(n) for n in found.groups()) if found else None
 
 
@@ -92,10 +99,13 @@ def tested() -> bool:
             warnings.simplefilter("always", UntestedDagsterWarning)
             warnings.formatwarning = _one_line
             try:
-                warnings.warn(f"kpi: Dagster {version} is outside the versions kpi was tested with ({PIN}); "
-                              f"kpi falls back to Dagster's own behaviour: {LOST}. Install a tested "
-                              f"Dagster ('pip install \"{PIN}\"') to get them back.", UntestedDagsterWarning,
-                              stacklevel=2)
+                warnings.warn(
+                    f"kpi: Dagster {version} is outside the versions kpi was tested with ({PIN}); "
+                    f"kpi falls back to Dagster's own behaviour: {LOST}. Install a tested "
+                    f"Dagster ('pip install \"{PIN}\"') to get them back.",
+                    UntestedDagsterWarning,
+                    stacklevel=2,
+                )
             finally:
                 warnings.formatwarning = plain
     return ok
@@ -127,7 +137,9 @@ def _chooser_class() -> type:
             if tested():
                 return _batched_storage_class().from_config_value(inst_data, config_value)
             # Dagster's stock storage, built by its own config hook, in Dagster's own place for it
-            base_dir = config_value.get("base_dir") or os.path.join(os.environ["DAGSTER_HOME"], "history", "runs")
+            base_dir = config_value.get("base_dir") or os.path.join(
+                os.environ["DAGSTER_HOME"], "history", "runs"
+            )
             return stock.from_config_value(inst_data, {"base_dir": base_dir})
 
     EventLogStorage.__module__ = "kpi_pipeline.event_log"
@@ -144,7 +156,9 @@ def interrupt_thread(thread: threading.Thread) -> bool:
 
     if thread.ident is None:  # never started: nothing runs in it to stop
         return False
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(KeyboardInterrupt))
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread.ident), ctypes.py_object(KeyboardInterrupt)
+    )
     return True
 
 
@@ -163,15 +177,22 @@ def processes() -> list[tuple[int, int, str]]:
                 continue
             try:
                 stat = (entry / "stat").read_text()
-                args = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+                args = (
+                    (entry / "cmdline")
+                    .read_bytes()
+                    .replace(b"\0", b" ")
+                    .decode(errors="replace")
+                    .strip()
+                )
             except OSError:  # ended while being read
                 continue
-            ppid = int(stat[stat.rindex(")") + 2:].split()[1])  # after "pid (comm) state"
+            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])  # after "pid (comm) state"
             found.append((int(entry.name), ppid, args))
         return found
     try:
-        listing = subprocess.run(["ps", "-ww", "-eo", "pid=,ppid=,args="], capture_output=True, text=True,
-                                 check=False).stdout
+        listing = subprocess.run(
+            ["ps", "-ww", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, check=False
+        ).stdout
     except OSError:
         return []
     rows = [line.split(None, 2) for line in listing.splitlines()]
@@ -192,8 +213,11 @@ def end_log_capture(run_id: str) -> int:
         return 0
     mine = [(pid, args) for pid, ppid, args in processes() if ppid == os.getpid()]
     tails = {pid for pid, args in mine if args.startswith(CAPTURE_TAIL) and run_id in args}
-    watchers = {pid for pid, args in mine
-                if CAPTURE_WATCHER in args and args.split()[-1].isdigit() and int(args.split()[-1]) in tails}
+    watchers = {
+        pid
+        for pid, args in mine
+        if CAPTURE_WATCHER in args and args.split()[-1].isdigit() and int(args.split()[-1]) in tails
+    }
     for pid in (*tails, *watchers):
         try:
             os.kill(pid, signal.SIGTERM)
@@ -231,7 +255,10 @@ def _stock_sqlite_event_log() -> type[_FromConfig]:
     try:
         return getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError):
-        with tempfile.TemporaryDirectory() as folder, dg.DagsterInstance.local_temp(folder) as instance:
+        with (
+            tempfile.TemporaryDirectory() as folder,
+            dg.DagsterInstance.local_temp(folder) as instance,
+        ):
             # typed as Dagster's abstract EventLogStorage; the class an instance was built with from its
             # config is a ConfigurableClass (which _FromConfig describes)
             return type(instance.event_log_storage)  # type: ignore[return-value]
@@ -279,8 +306,11 @@ def _batched_storage_class() -> type[_FromConfig]:
 
     # the asset events Dagster's SQLite store_event writes alike (run file, index, tags, the asset's row);
     # a run's planned events come as one batch when it is created
-    batched = {DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_OBSERVATION,
-               DagsterEventType.ASSET_MATERIALIZATION_PLANNED}
+    batched = {
+        DagsterEventType.ASSET_MATERIALIZATION,
+        DagsterEventType.ASSET_OBSERVATION,
+        DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
+    }
 
     def _commit_without_sync(dbapi_connection: Any, _record: Any) -> None:
         # WAL, as Dagster makes its files (a file made here before Dagster's schema is too): only
@@ -310,15 +340,19 @@ def _batched_storage_class() -> type[_FromConfig]:
             return cls(inst_data=inst_data, **config_value)
 
         def _engine(self, shard: str) -> Engine:
-            if self._pid != os.getpid():  # a forked child must not share its parent's SQLite handles
+            if (
+                self._pid != os.getpid()
+            ):  # a forked child must not share its parent's SQLite handles
                 self._engines.clear()
                 self._pid = os.getpid()
             engine = self._engines.get(shard)
             if engine is not None:
                 self._engines.move_to_end(shard)
                 return engine
-            engine = create_engine(self.conn_string_for_shard(shard),
-                                   connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+            engine = create_engine(
+                self.conn_string_for_shard(shard),
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+            )
             event.listen(engine, "connect", _commit_without_sync)
             if shard not in self._initialized_dbs:
                 self._initdb(engine)
@@ -362,8 +396,13 @@ def _batched_storage_class() -> type[_FromConfig]:
         def store_event_batch(self, events: Sequence[Any]) -> None:
             """One transaction on the run's file and one on the index for a batch of asset events
             (the statements Dagster's ``store_event`` runs for each); anything else one by one."""
-            if not events or not all(e.dagster_event_type in batched and e.dagster_event and e.dagster_event.asset_key
-                                     and e.run_id == events[0].run_id for e in events):
+            if not events or not all(
+                e.dagster_event_type in batched
+                and e.dagster_event
+                and e.dagster_event.asset_key
+                and e.run_id == events[0].run_id
+                for e in events
+            ):
                 super().store_event_batch(events)
                 return
             statements = [self.prepare_insert_event(event) for event in events]

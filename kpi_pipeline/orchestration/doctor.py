@@ -11,24 +11,31 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Callable
 
 import dagster as dg
 import duckdb
 from filelock import Timeout
 
 from kpi_pipeline.config.settings import Settings
-from kpi_pipeline.orchestration.instance_state import debris, remove_debris, repair, unfinished_runs
 from kpi_pipeline.orchestration.instance_setup import ensure_instance
-from kpi_pipeline.warehouse.published import published_problem
-from kpi_pipeline.warehouse.storage import FREE_SPACE_MARGIN, StorageError, check_free_space, storage_problem
+from kpi_pipeline.orchestration.instance_state import debris, remove_debris, repair, unfinished_runs
 from kpi_pipeline.warehouse.database import Warehouse
+from kpi_pipeline.warehouse.published import published_problem
+from kpi_pipeline.warehouse.storage import (
+    FREE_SPACE_MARGIN,
+    StorageError,
+    check_free_space,
+    storage_problem,
+)
 
 Say = Callable[[str], None]
 
 
-def preflight(settings: Settings, say: Say, instance: dg.DagsterInstance | None = None) -> str | None:
+def preflight(
+    settings: Settings, say: Say, instance: dg.DagsterInstance | None = None
+) -> str | None:
     """Repair the instance and the data folder; the reason a sync cannot start, else None.
     ``instance``: the one the run will use (else one of its own, from DAGSTER_HOME)."""
     ensure_instance(settings)
@@ -36,8 +43,12 @@ def preflight(settings: Settings, say: Say, instance: dg.DagsterInstance | None 
     return warehouse_problem(settings, say)
 
 
-def _repair(settings: Settings, say: Say, force: tuple[str, ...] = (),
-            instance: dg.DagsterInstance | None = None) -> None:
+def _repair(
+    settings: Settings,
+    say: Say,
+    force: tuple[str, ...] = (),
+    instance: dg.DagsterInstance | None = None,
+) -> None:
     """Fail dead runs, free their pool slots, remove a killed publish's temp files; say each."""
     with nullcontext(instance) if instance is not None else dg.DagsterInstance.get() as opened:
         for line in repair(opened, force=force):
@@ -67,7 +78,9 @@ def warehouse_problem(settings: Settings, say: Say, wait: float | None = None) -
     try:
         wh.lock.acquire(timeout=0)
     except Timeout:
-        return None  # another kpi run is writing: the run waits for it through the pool, and says so
+        return (
+            None  # another kpi run is writing: the run waits for it through the pool, and says so
+        )
     try:
         try:
             duckdb.connect(str(path)).close()
@@ -88,7 +101,9 @@ def warehouse_problem(settings: Settings, say: Say, wait: float | None = None) -
         wh.lock.release()
 
 
-def diagnose(settings: Settings, say: Say, *, repair_all: bool = False, force: tuple[str, ...] = ()) -> list[str]:
+def diagnose(
+    settings: Settings, say: Say, *, repair_all: bool = False, force: tuple[str, ...] = ()
+) -> list[str]:
     """Print the instance's and the data folder's state; the problems that remain."""
     home = ensure_instance(settings)
     say(f"DAGSTER_HOME: {home}")
@@ -97,36 +112,62 @@ def diagnose(settings: Settings, say: Say, *, repair_all: bool = False, force: t
     problems: list[str] = []
     with dg.DagsterInstance.get() as instance:
         runs = unfinished_runs(instance)
-        infos = {pool: instance.event_log_storage.get_concurrency_info(pool) for pool in settings.pools()}
+        infos = {
+            pool: instance.event_log_storage.get_concurrency_info(pool) for pool in settings.pools()
+        }
     say(f"runs: {len(runs)} unfinished" if runs else "runs: none unfinished")
     for state in runs:
         say(f"  {state.describe()}")
         if (state.alive is None or (state.alive and state.host)) and state.slots:
             # a daemon's run, or one on another host heard of lately: running, or dead where this host cannot see
-            say(f"    if its process is gone: `kpi doctor --repair --run {state.run_id[:8]}` fails it and frees "
-                "its slot" + (" (a sync does so by itself once the host is silent for KPI_RUN_DEAD_AFTER)"
-                              if state.host else ""))
+            say(
+                f"    if its process is gone: `kpi doctor --repair --run {state.run_id[:8]}` fails it and frees "
+                "its slot"
+                + (
+                    " (a sync does so by itself once the host is silent for KPI_RUN_DEAD_AFTER)"
+                    if state.host
+                    else ""
+                )
+            )
         if state.alive is False:
-            problems.append(f"{state.describe()}: {state.why} (`kpi doctor --repair` fails it and frees "
-                            "its slot)")
+            problems.append(
+                f"{state.describe()}: {state.why} (`kpi doctor --repair` fails it and frees "
+                "its slot)"
+            )
     holders: list[str] = []
-    for pool, info in infos.items():  # this business's writer pool, and in a portfolio its platforms'
+    for (
+        pool,
+        info,
+    ) in infos.items():  # this business's writer pool, and in a portfolio its platforms'
         held = sorted({s.run_id[:8] for s in info.claimed_slots})
         holders += [h for h in held if pool == settings.writer_pool]
-        say(f"pool {pool}: limit {info.slot_count}, " + (f"held by run {', '.join(held)}" if held else "free")
-            + (f", {info.pending_step_count} step(s) waiting" if info.pending_step_count else ""))
+        say(
+            f"pool {pool}: limit {info.slot_count}, "
+            + (f"held by run {', '.join(held)}" if held else "free")
+            + (f", {info.pending_step_count} step(s) waiting" if info.pending_step_count else "")
+        )
     left = debris(settings)
-    say("leftover temp files: " + (", ".join(f"{p.name} ({p.stat().st_size / 1e6:.1f} MB)" for p in left)
-                                    if left else "none"))
-    problems += [f"{p} is left from a publish that did not finish (`kpi doctor --repair` removes it)"
-                 for p in left]
+    say(
+        "leftover temp files: "
+        + (
+            ", ".join(f"{p.name} ({p.stat().st_size / 1e6:.1f} MB)" for p in left)
+            if left
+            else "none"
+        )
+    )
+    problems += [
+        f"{p} is left from a publish that did not finish (`kpi doctor --repair` removes it)"
+        for p in left
+    ]
     path = settings.warehouse_path
     if path.exists():
         size = path.stat().st_size
         say(f"warehouse: {path} ({size / 1e6:.1f} MB)")
         free = shutil.disk_usage(path.parent).free
-        say(f"disk: {free / 1e6:,.0f} MB free in {path.parent} (a sync needs about "
-            f"{(size + FREE_SPACE_MARGIN) / 1e6:,.0f} MB)")
+        say(
+            f"disk: {free / 1e6:,.0f} MB free in {path.parent} (a sync needs about "
+            f"{(size + FREE_SPACE_MARGIN) / 1e6:,.0f} MB)"
+        )
         locked = warehouse_problem(settings, lambda _line: None, wait=0) if not holders else None
         if locked:
             say(f"  {locked}")
@@ -148,7 +189,8 @@ def _published_copy(settings: Settings, say: Say, repair_all: bool) -> list[str]
     if problem and repair_all and settings.warehouse_path.exists():
         try:  # a running sync holds the lock: wait a little, not its whole run
             Warehouse(settings.warehouse_path, settings.business_id, lock_timeout=30).publish(
-                published, say=lambda line: say(f"  kept: {line}"))
+                published, say=lambda line: say(f"  kept: {line}")
+            )
             say(f"  repaired: published {published.name} again")
         except (StorageError, RuntimeError) as err:
             say(f"  could not publish again: {err}")

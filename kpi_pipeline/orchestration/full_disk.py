@@ -13,14 +13,16 @@ import contextlib
 import errno
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import dagster as dg
 
 RESERVE = ".kpi-space-reserve"  # in DAGSTER_HOME: freed to record a run's failure on a full disk
 RESERVE_BYTES = 2 * 1024 * 1024
-LOW = 64 * 1024 * 1024  # below this much free, an I/O error of the disk's files is taken for a full disk
+LOW = (
+    64 * 1024 * 1024
+)  # below this much free, an I/O error of the disk's files is taken for a full disk
 _FULL = ("no space left on device", "database or disk is full", "disk is full", "out of space")
 _IO = ("disk i/o error",)
 
@@ -47,7 +49,12 @@ def _chain(err: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(e))
         yield e
-        todo += [e.__cause__, e.__context__, getattr(e, "orig", None), getattr(e, "user_exception", None)]
+        todo += [
+            e.__cause__,
+            e.__context__,
+            getattr(e, "orig", None),
+            getattr(e, "user_exception", None),
+        ]
 
 
 def disk_of(folder: Path) -> Path:
@@ -78,9 +85,13 @@ def full_disk_message(err: BaseException, folders: Iterable[Path]) -> str | None
     if not full and free[fullest] >= LOW:
         return None  # an I/O error on a disk with room: not ours to explain
     mount = disk_of(fullest)
-    held = ", ".join(dict.fromkeys(str(f) for f in free if disk_of(f) == mount))  # in the order given
-    return (f"disk full: no space left on the disk mounted at {mount} (it holds {held}); free some space "
-            "there, then run `kpi sync` again")
+    held = ", ".join(
+        dict.fromkeys(str(f) for f in free if disk_of(f) == mount)
+    )  # in the order given
+    return (
+        f"disk full: no space left on the disk mounted at {mount} (it holds {held}); free some space "
+        "there, then run `kpi sync` again"
+    )
 
 
 def fail_run(home: str | Path, run_id: str, why: str) -> None:
@@ -90,6 +101,10 @@ def fail_run(home: str | Path, run_id: str, why: str) -> None:
         (Path(home) / RESERVE).unlink()
     with contextlib.suppress(Exception), dg.DagsterInstance.get() as instance:
         run = instance.get_run_by_id(run_id)
-        if run is not None and run.status in (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING,
-                                               dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.QUEUED):
+        if run is not None and run.status in (
+            dg.DagsterRunStatus.STARTED,
+            dg.DagsterRunStatus.STARTING,
+            dg.DagsterRunStatus.NOT_STARTED,
+            dg.DagsterRunStatus.QUEUED,
+        ):
             instance.report_run_failed(run, why)

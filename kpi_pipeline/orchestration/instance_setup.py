@@ -14,7 +14,12 @@ from filelock import FileLock
 
 from kpi_pipeline.config.settings import API_POOL_LIMITS, Settings
 from kpi_pipeline.orchestration.dagster_private import tested
-from kpi_pipeline.portfolio.businesses import instance_home, write_workspace as write_portfolio_workspace
+from kpi_pipeline.portfolio.businesses import (
+    instance_home,
+)
+from kpi_pipeline.portfolio.businesses import (
+    write_workspace as write_portfolio_workspace,
+)
 
 INSTANCE_YAML = """\
 # Written by kpi-pipeline. Every asset that writes DuckDB runs in the pool "duckdb", one at a time.
@@ -49,6 +54,8 @@ event_log_storage:
 """
 # a portfolio: the daemon runs this many businesses' nightly runs at a time (2 cores: 2), the rest queue
 PORTFOLIO_RUNS = "  runs:\n    max_concurrent_runs: 2\n"
+
+
 def ensure_instance(settings: Settings) -> Path:
     """DAGSTER_HOME (default .dagster/ beside kpi.yaml, or the portfolio's) with our dagster.yaml;
     returns it."""
@@ -80,7 +87,9 @@ def _instance_yaml(home: Path, extra: str = "") -> None:
         with config.open("a") as handle:  # an instance made before freshness policies: turn them on
             handle.write(FRESHNESS_BLOCK)
     if not re.search(r"^(storage|event_log_storage):", text, flags=re.MULTILINE) and tested():
-        with config.open("a") as handle:  # an instance on Dagster's default SQLite storage: batched writes
+        with config.open(
+            "a"
+        ) as handle:  # an instance on Dagster's default SQLite storage: batched writes
             handle.write(EVENT_LOG_BLOCK)
     os.environ["DAGSTER_HOME"] = str(home)
 
@@ -90,7 +99,9 @@ def set_api_pools(home: Path) -> None:
     marker = home / ".api_pools"
     if marker.exists():
         return
-    with FileLock(str(home / ".api_pools.lock")):  # businesses' processes starting together: one sets them
+    with FileLock(
+        str(home / ".api_pools.lock")
+    ):  # businesses' processes starting together: one sets them
         if marker.exists():
             return
         with dg.DagsterInstance.get() as instance:
@@ -98,7 +109,9 @@ def set_api_pools(home: Path) -> None:
             for pool, slots in API_POOL_LIMITS.items():
                 if pool not in known:
                     instance.event_log_storage.set_concurrency_slots(pool, slots)
-        marker.write_text("the platforms' pool limits were set; `dagster instance concurrency set` changes them\n")
+        marker.write_text(
+            "the platforms' pool limits were set; `dagster instance concurrency set` changes them\n"
+        )
 
 
 def write_workspace(settings: Settings, home: Path) -> Path:
@@ -106,11 +119,13 @@ def write_workspace(settings: Settings, home: Path) -> Path:
     UI and the daemon show "studio_lumen" rather than "definitions.py"."""
     project = Path(__file__).resolve().parents[2]
     path = home / "workspace.yaml"
-    text = ("# Written by kpi-pipeline (kpi init-instance): the code location of this kpi.yaml.\n"
-            "load_from:\n  - python_file:\n"
-            f"      relative_path: {json.dumps(str(project / 'definitions.py'))}\n"
-            f"      working_directory: {json.dumps(str(settings.base_dir.resolve()))}\n"
-            f"      location_name: {json.dumps(settings.business_id)}\n")
+    text = (
+        "# Written by kpi-pipeline (kpi init-instance): the code location of this kpi.yaml.\n"
+        "load_from:\n  - python_file:\n"
+        f"      relative_path: {json.dumps(str(project / 'definitions.py'))}\n"
+        f"      working_directory: {json.dumps(str(settings.base_dir.resolve()))}\n"
+        f"      location_name: {json.dumps(settings.business_id)}\n"
+    )
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
     return path

@@ -31,13 +31,23 @@ from kpi_pipeline.orchestration.dagster_private import free_pool_slots
 
 PID_TAG = "kpi/pid"
 STARTED_BY_TAG = "kpi/started_by"
-LAUNCHED_BY_TAG = "user"  # the tag Dagster's UI shows as "Launched by" (instead of "Manually launched")
+LAUNCHED_BY_TAG = (
+    "user"  # the tag Dagster's UI shows as "Launched by" (instead of "Manually launched")
+)
 POOL = "duckdb"
-UNFINISHED = (dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
-              dg.DagsterRunStatus.CANCELING)
-HEARTBEAT_KEY = "kpi/heartbeat/"  # + run id, in the run storage's key-value table (SQLite or Postgres)
+UNFINISHED = (
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+)
+HEARTBEAT_KEY = (
+    "kpi/heartbeat/"  # + run id, in the run storage's key-value table (SQLite or Postgres)
+)
 HEARTBEAT_EVERY = 60.0  # seconds between a running sync's heartbeats
-DEAD_AFTER = 600.0  # seconds without a heartbeat or event before a run on another host counts as dead
+DEAD_AFTER = (
+    600.0  # seconds without a heartbeat or event before a run on another host counts as dead
+)
 _TMP = re.compile(r"^\..+\.(?P<pid>\d+)\.tmp$")
 
 
@@ -101,7 +111,9 @@ def last_heard(instance: dg.DagsterInstance, record: dg.RunRecord) -> float:
     """The latest sign of life of a run: its heartbeat, its last event, its start (else its creation)."""
     run_id = record.dagster_run.run_id
     times = [record.start_time or record.create_timestamp.timestamp()]
-    beat = instance.run_storage.get_cursor_values({HEARTBEAT_KEY + run_id}).get(HEARTBEAT_KEY + run_id, "")
+    beat = instance.run_storage.get_cursor_values({HEARTBEAT_KEY + run_id}).get(
+        HEARTBEAT_KEY + run_id, ""
+    )
     if beat.replace(".", "", 1).isdigit():
         times.append(float(beat))
     last = instance.get_records_for_run(run_id, ascending=False, limit=1).records
@@ -134,15 +146,22 @@ class RunState:
     def describe(self) -> str:
         when = f" since {self.started:%Y-%m-%d %H:%M}" if self.started else ""
         pid = self.process.split(":")[1] if self.process.count(":") >= 1 else "?"
-        life = {True: f"pid {pid} running", False: f"pid {pid} gone", None: "process unknown"}[self.alive]
+        life = {True: f"pid {pid} running", False: f"pid {pid} gone", None: "process unknown"}[
+            self.alive
+        ]
         if self.host:
-            life = (f"pid {pid} on host {self.host}, last heard {_ago(self.silent)} ago" if self.alive else
-                    f"pid {pid} on host {self.host}, silent for {_ago(self.silent)}, dead after "
-                    f"{_ago(dead_after())} (KPI_RUN_DEAD_AFTER)")
+            life = (
+                f"pid {pid} on host {self.host}, last heard {_ago(self.silent)} ago"
+                if self.alive
+                else f"pid {pid} on host {self.host}, silent for {_ago(self.silent)}, dead after "
+                f"{_ago(dead_after())} (KPI_RUN_DEAD_AFTER)"
+            )
         pools = ", ".join(self.pools) or POOL
         held = f", holds the {pools} pool slot ({', '.join(self.slots)})" if self.slots else ""
         held += f", queued for the {pools} pool" if self.queued and not self.slots else ""
-        return f"run {self.run_id[:8]} {self.status.lower()}{when} ({self.started_by}, {life}){held}"
+        return (
+            f"run {self.run_id[:8]} {self.status.lower()}{when} ({self.started_by}, {life}){held}"
+        )
 
     @property
     def why(self) -> str:
@@ -163,7 +182,9 @@ def unfinished_runs(instance: dg.DagsterInstance) -> list[RunState]:
         for slot in info.claimed_slots:
             holders.setdefault(slot.run_id, []).append(slot.step_key)
             pools.setdefault(slot.run_id, set()).add(pool)
-        for step in info.pending_steps:  # a dead run's queued step would stay first in line for ever
+        for (
+            step
+        ) in info.pending_steps:  # a dead run's queued step would stay first in line for ever
             waiting.add(step.run_id)
             pools.setdefault(step.run_id, set()).add(pool)
     records = list(instance.get_run_records(dg.RunsFilter(statuses=list(UNFINISHED))))
@@ -182,15 +203,28 @@ def unfinished_runs(instance: dg.DagsterInstance) -> list[RunState]:
             host = tag.partition(":")[0]
             silent = max(0.0, time.time() - last_heard(instance, record))
             alive = silent <= dead_after()
-        out.append(RunState(run.run_id, run.status.value, run.job_name, run.tags.get(STARTED_BY_TAG, "dagster"),
-                            tag, alive, holders.get(run.run_id, []),
-                            dt.datetime.fromtimestamp(record.start_time) if record.start_time else None,
-                            run.run_id in waiting,
-                            sorted(pools.get(run.run_id, ())), host, silent))
+        out.append(
+            RunState(
+                run.run_id,
+                run.status.value,
+                run.job_name,
+                run.tags.get(STARTED_BY_TAG, "dagster"),
+                tag,
+                alive,
+                holders.get(run.run_id, []),
+                dt.datetime.fromtimestamp(record.start_time) if record.start_time else None,
+                run.run_id in waiting,
+                sorted(pools.get(run.run_id, ())),
+                host,
+                silent,
+            )
+        )
     return out
 
 
-def repair(instance: dg.DagsterInstance, *, own_run: str | None = None, force: tuple[str, ...] = ()) -> list[str]:
+def repair(
+    instance: dg.DagsterInstance, *, own_run: str | None = None, force: tuple[str, ...] = ()
+) -> list[str]:
     """Mark runs whose process is gone failed and free their slots (and slots of ended runs).
 
     ``force``: run ids (or their first characters) the operator knows are dead although this
@@ -204,17 +238,27 @@ def repair(instance: dg.DagsterInstance, *, own_run: str | None = None, force: t
             continue
         run = instance.get_run_by_id(state.run_id)
         if run is not None and run.status in UNFINISHED:
-            gone = (f"its host {state.host} has not been heard of for {state.silent:.0f}s "
-                    f"(KPI_RUN_DEAD_AFTER: {dead_after():.0f}s)" if state.host else
-                    f"the process running it ({state.process or 'unknown'}) is gone")
-            instance.report_run_failed(run, f"{gone}; marked failed by kpi so later runs are not blocked")
-            done.append(f"marked {state.describe()} failed: {state.why}"
-                        + (" (as told by --run)" if state.alive is None else ""))
+            gone = (
+                f"its host {state.host} has not been heard of for {state.silent:.0f}s "
+                f"(KPI_RUN_DEAD_AFTER: {dead_after():.0f}s)"
+                if state.host
+                else f"the process running it ({state.process or 'unknown'}) is gone"
+            )
+            instance.report_run_failed(
+                run, f"{gone}; marked failed by kpi so later runs are not blocked"
+            )
+            done.append(
+                f"marked {state.describe()} failed: {state.why}"
+                + (" (as told by --run)" if state.alive is None else "")
+            )
         if state.slots or state.queued:
             free_pool_slots(instance, state.run_id)
             pools = ", ".join(state.pools) or POOL
-            done.append(f"freed the {pools} pool slot held by run {state.run_id[:8]} ({', '.join(state.slots)})"
-                        if state.slots else f"removed run {state.run_id[:8]}'s steps from the {pools} pool's queue")
+            done.append(
+                f"freed the {pools} pool slot held by run {state.run_id[:8]} ({', '.join(state.slots)})"
+                if state.slots
+                else f"removed run {state.run_id[:8]}'s steps from the {pools} pool's queue"
+            )
     return done
 
 
@@ -240,5 +284,7 @@ def remove_debris(settings: Settings) -> list[str]:
     for path in debris(settings):
         size = path.stat().st_size
         path.unlink(missing_ok=True)
-        done.append(f"removed {path.name} ({size / 1e6:.1f} MB), left by a publish that did not finish")
+        done.append(
+            f"removed {path.name} ({size / 1e6:.1f} MB), left by a publish that did not finish"
+        )
     return done

@@ -18,16 +18,35 @@ from typing import Any, TextIO
 import dagster as dg
 from dagster import DagsterEventType
 
-from kpi_pipeline.reporting.alerts import announce_failure, root_message
 from kpi_pipeline.config.settings import Settings
-from kpi_pipeline.orchestration.dagster_private import end_log_capture, free_pool_slots, interrupt_thread, tested
+from kpi_pipeline.orchestration.dagster_private import (
+    end_log_capture,
+    free_pool_slots,
+    interrupt_thread,
+    tested,
+)
 from kpi_pipeline.orchestration.defs import build_definitions
 from kpi_pipeline.orchestration.instance_setup import (  # noqa: F401 - kpi.run's public names
-    EVENT_LOG_BLOCK, INSTANCE_YAML, ensure_instance, ensure_portfolio_instance, set_api_pools, write_workspace)
-from kpi_pipeline.orchestration.instance_state import (HEARTBEAT_EVERY, LAUNCHED_BY_TAG, PID_TAG, POOL, STARTED_BY_TAG, heartbeat,
-                                         pool_holders, process_tag)
-from kpi_pipeline.sources.windows import AS_OF_TAG, PARTITION_TAG, PROGRESS_MARK
+    EVENT_LOG_BLOCK,
+    INSTANCE_YAML,
+    ensure_instance,
+    ensure_portfolio_instance,
+    set_api_pools,
+    write_workspace,
+)
+from kpi_pipeline.orchestration.instance_state import (
+    HEARTBEAT_EVERY,
+    LAUNCHED_BY_TAG,
+    PID_TAG,
+    POOL,
+    STARTED_BY_TAG,
+    heartbeat,
+    pool_holders,
+    process_tag,
+)
 from kpi_pipeline.orchestration.schedules import NIGHTLY_JOB, REFRESH_JOB, run_tags
+from kpi_pipeline.reporting.alerts import announce_failure, root_message
+from kpi_pipeline.sources.windows import AS_OF_TAG, PARTITION_TAG, PROGRESS_MARK
 
 POOL_WAIT = 900.0  # seconds a run waits for the duckdb pool before it gives up (env KPI_POOL_WAIT)
 # Dagster's own setting: a run over a range of days plans one event per asset for the whole range
@@ -38,7 +57,6 @@ POOL_WAIT = 900.0  # seconds a run waits for the duckdb pool before it gives up 
 # "materialize missing" picks those days up. A nightly run plans one day either way.
 PLANNED_AS_ONE = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 BATCH_SIZE = "DAGSTER_EVENT_BATCH_SIZE"
-
 
 
 @dataclass
@@ -108,26 +126,37 @@ def _progress_logger(out: TextIO, watch: _Watch) -> dg.LoggerDefinition:
                 if kind == DagsterEventType.STEP_START:
                     watch.blocked_since = None
                     watch.started_steps += 1
-                    out.write(f"  > {name}  ({watch.started_steps}/{watch.steps}, "
-                              f"{time.monotonic() - watch.started:.0f}s)\n")
-                elif kind == DagsterEventType.ENGINE_EVENT and "blocked by limit for pool" in (event.message or ""):
+                    out.write(
+                        f"  > {name}  ({watch.started_steps}/{watch.steps}, "
+                        f"{time.monotonic() - watch.started:.0f}s)\n"
+                    )
+                elif kind == DagsterEventType.ENGINE_EVENT and "blocked by limit for pool" in (
+                    event.message or ""
+                ):
                     if watch.blocked_since is None:
                         watch.blocked_since = time.monotonic()
-                        found = re.search(r"blocked by limit for pool (\S+?)[.,]?(\s|$)", event.message or "")
+                        found = re.search(
+                            r"blocked by limit for pool (\S+?)[.,]?(\s|$)", event.message or ""
+                        )
                         watch.blocked_pool = found[1] if found else POOL
                 elif kind == DagsterEventType.STEP_FAILURE:
                     message = root_message(event.step_failure_data.error)
                     steps = watch.causes.setdefault(message, [])
                     steps.append(name)
                     # one cause, said once: a disk that is full fails every later step the same way
-                    out.write(f"  x {name} failed: {message}\n" if len(steps) == 1
-                              else f"  x {name} failed (the same cause)\n")
+                    out.write(
+                        f"  x {name} failed: {message}\n"
+                        if len(steps) == 1
+                        else f"  x {name} failed (the same cause)\n"
+                    )
                 elif kind == DagsterEventType.STEP_SKIPPED:
                     out.write(f"  - {name} skipped (an upstream step failed)\n")
                 elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
                     data = event.event_specific_data
                     if not data.passed:
-                        out.write(f"    ! check {data.check_name} on {data.asset_key.to_user_string()} did not pass\n")
+                        out.write(
+                            f"    ! check {data.check_name} on {data.asset_key.to_user_string()} did not pass\n"
+                        )
                 out.flush()
 
         log.handlers = [Handler()]
@@ -141,7 +170,9 @@ class _Supervisor:
     the run promptly (Dagster defers them while a step waits for the pool), and a run that waits
     for the pool longer than ``pool_wait`` says who holds it and gives up."""
 
-    def __init__(self, instance: dg.DagsterInstance, watch: _Watch, out: TextIO, pool_wait: float) -> None:
+    def __init__(
+        self, instance: dg.DagsterInstance, watch: _Watch, out: TextIO, pool_wait: float
+    ) -> None:
         self.instance, self.watch, self.out, self.pool_wait = instance, watch, out, pool_wait
         self.run_id = ""  # the last run started
 
@@ -151,13 +182,17 @@ class _Supervisor:
 
         def work() -> None:
             try:
-                box["result"] = job.execute_in_process(instance=self.instance, run_id=run_id, **kwargs)
+                box["result"] = job.execute_in_process(
+                    instance=self.instance, run_id=run_id, **kwargs
+                )
             except BaseException as err:  # noqa: BLE001 - handed to the main thread
                 box["error"] = err
 
         self.run_id = run_id  # known even when the run is stopped before it returns a result
         if tested():
-            stopped = self._supervise(threading.Thread(target=work, name=f"kpi-run-{run_id[:8]}", daemon=True), run_id)
+            stopped = self._supervise(
+                threading.Thread(target=work, name=f"kpi-run-{run_id[:8]}", daemon=True), run_id
+            )
             if stopped:  # the interrupt may have landed in Dagster's clean-up of its log capture
                 end_log_capture(run_id)
         else:  # stopping a run from outside relies on Dagster's internals: Dagster's own stop instead
@@ -181,20 +216,30 @@ class _Supervisor:
             while thread.is_alive():
                 try:
                     thread.join(0.2)
-                    if time.monotonic() >= next_beat:  # so that other hosts sharing the instance see it live
+                    if (
+                        time.monotonic() >= next_beat
+                    ):  # so that other hosts sharing the instance see it live
                         next_beat = time.monotonic() + HEARTBEAT_EVERY
                         heartbeat(self.instance, run_id)
                     since = self.watch.blocked_since
                     if since is not None and not told:
                         told = True
-                        self.out.write(f"  waiting for the {self.watch.blocked_pool} pool: {self._holders(run_id)}\n")
+                        self.out.write(
+                            f"  waiting for the {self.watch.blocked_pool} pool: {self._holders(run_id)}\n"
+                        )
                         self.out.flush()
-                    if since is not None and not stopped and time.monotonic() - since > self.pool_wait:
+                    if (
+                        since is not None
+                        and not stopped
+                        and time.monotonic() - since > self.pool_wait
+                    ):
                         holders = pool_holders(self.instance, own_run=run_id)
                         ids = " ".join(f"--run {h.run_id[:8]}" for h in holders)
-                        stopped = (f"gave up after waiting {self.pool_wait:.0f}s for the {self.watch.blocked_pool} pool, held by "
-                                   f"{self._holders(run_id)}; if that run is dead, `kpi doctor --repair {ids}` "
-                                   f"frees it (KPI_POOL_WAIT sets the wait)")
+                        stopped = (
+                            f"gave up after waiting {self.pool_wait:.0f}s for the {self.watch.blocked_pool} pool, held by "
+                            f"{self._holders(run_id)}; if that run is dead, `kpi doctor --repair {ids}` "
+                            f"frees it (KPI_POOL_WAIT sets the wait)"
+                        )
                         self._stop(thread, run_id, stopped)
                 except KeyboardInterrupt:
                     interrupts += 1
@@ -219,7 +264,9 @@ class _Supervisor:
                     heartbeat(self.instance, run_id)
                 if self.watch.blocked_since is not None and not told:
                     told = True
-                    self.out.write(f"  waiting for the {self.watch.blocked_pool} pool: {self._holders(run_id)}\n")
+                    self.out.write(
+                        f"  waiting for the {self.watch.blocked_pool} pool: {self._holders(run_id)}\n"
+                    )
                     self.out.flush()
 
         helper = threading.Thread(target=watch, name=f"kpi-watch-{run_id[:8]}", daemon=True)
@@ -247,7 +294,10 @@ class _Supervisor:
 
     def _stop(self, thread: threading.Thread, run_id: str, why: str) -> None:
         run = self.instance.get_run_by_id(run_id)
-        if run is not None and run.status in (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING):
+        if run is not None and run.status in (
+            dg.DagsterRunStatus.STARTED,
+            dg.DagsterRunStatus.STARTING,
+        ):
             self.instance.report_run_canceling(run, message=why)
         # the interrupt may land while SQLAlchemy closes a storage connection: it logs that (with a
         # traceback) before passing the interrupt on; the stop is said once, by us
@@ -259,9 +309,15 @@ class _Supervisor:
     def _settle(self, run_id: str, stopped: str) -> None:
         """A stopped run ends canceled, without a pool claim, whatever point it was stopped at."""
         run = self.instance.get_run_by_id(run_id)
-        if run is not None and run.status in (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING,
-                                               dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.NOT_STARTED):
-            self.instance.report_run_canceled(run, message=stopped or "the run ended without finishing")
+        if run is not None and run.status in (
+            dg.DagsterRunStatus.STARTED,
+            dg.DagsterRunStatus.STARTING,
+            dg.DagsterRunStatus.CANCELING,
+            dg.DagsterRunStatus.NOT_STARTED,
+        ):
+            self.instance.report_run_canceled(
+                run, message=stopped or "the run ended without finishing"
+            )
         if stopped:
             free_pool_slots(self.instance, run_id)
 
@@ -270,9 +326,14 @@ def _interrupted(result: Any) -> bool:
     """Whether Dagster ended ``result``'s run because of Ctrl-C or SIGTERM (its own handling: the
     step running then fails with DagsterExecutionInterruptedError, or the run with the interrupt)."""
     names = {dg.DagsterExecutionInterruptedError.__name__, KeyboardInterrupt.__name__}
-    for event in (result.all_events if result is not None else []):
-        data = (event.step_failure_data if event.event_type == DagsterEventType.STEP_FAILURE else
-                event.job_failure_data if event.event_type == DagsterEventType.RUN_FAILURE else None)
+    for event in result.all_events if result is not None else []:
+        data = (
+            event.step_failure_data
+            if event.event_type == DagsterEventType.STEP_FAILURE
+            else event.job_failure_data
+            if event.event_type == DagsterEventType.RUN_FAILURE
+            else None
+        )
         if data is not None and data.error is not None and data.error.cls_name in names:
             return True
     return False
@@ -310,13 +371,17 @@ def run_pipeline(
     """Materialize the selected sources' streams and everything downstream, in one run
     (``instance``: the caller's, already open; else one from DAGSTER_HOME, closed at the end)."""
     out = out or sys.stdout
-    pool_wait = float(os.environ.get("KPI_POOL_WAIT", POOL_WAIT)) if pool_wait is None else pool_wait
+    pool_wait = (
+        float(os.environ.get("KPI_POOL_WAIT", POOL_WAIT)) if pool_wait is None else pool_wait
+    )
     os.environ.setdefault(PLANNED_AS_ONE, "1")
     os.environ.setdefault(BATCH_SIZE, "1000")
     ensure_instance(settings)
     watch = _Watch()
     defs = build_definitions(settings)
-    defs = dg.Definitions.merge(defs, dg.Definitions(loggers={"progress": _progress_logger(out, watch)}))
+    defs = dg.Definitions.merge(
+        defs, dg.Definitions(loggers={"progress": _progress_logger(out, watch)})
+    )
     job = defs.resolve_job_def(NIGHTLY_JOB)
     graph = defs.resolve_asset_graph()
     selection: dg.AssetSelection = dg.AssetSelection.all()
@@ -334,42 +399,75 @@ def run_pipeline(
         tags = run_tags(settings, as_of, start, end)
         partition = tags.pop(PARTITION_TAG, None)
         if not any(graph.get(k).partitions_def for k in keys):
-            partition = None  # e.g. only the CSV: nothing is partitioned, each stream takes its lookback
+            partition = (
+                None  # e.g. only the CSV: nothing is partitioned, each stream takes its lookback
+            )
         watch.plan(job, keys)
-        result, stopped = supervisor.run(job, tags={**tags, **who}, partition_key=partition,
-                                         asset_selection=keys, raise_on_error=False, run_config=run_config)
+        result, stopped = supervisor.run(
+            job,
+            tags={**tags, **who},
+            partition_key=partition,
+            asset_selection=keys,
+            raise_on_error=False,
+            run_config=run_config,
+        )
         main_run = supervisor.run_id
-        failed_raw = [] if result is None else [
-            e.step_key for e in result.all_events
-            if e.event_type == DagsterEventType.STEP_FAILURE and (e.step_key or "").startswith("raw__")]
+        failed_raw = (
+            []
+            if result is None
+            else [
+                e.step_key
+                for e in result.all_events
+                if e.event_type == DagsterEventType.STEP_FAILURE
+                and (e.step_key or "").startswith("raw__")
+            ]
+        )
         if failed_raw and not stopped:
             # the scorecard still moves on: what did load is used, what did not shows no_data
             out.write("  refreshing models and the scorecard from the data that did load\n")
             refresh = defs.resolve_job_def(REFRESH_JOB)
             refresh_keys = [k for k in keys if k.path[len(settings.key_prefix)] != "raw"]
             watch.plan(refresh, refresh_keys)
-            _, stopped = supervisor.run(refresh, tags={AS_OF_TAG: as_of.isoformat(), "kpi/refresh_after": result.run_id,
-                                                       **who},
-                                        asset_selection=refresh_keys, raise_on_error=False, run_config=run_config)
-        record = instance.get_run_by_id(main_run)  # as Dagster recorded it: a stopped run is CANCELED
+            _, stopped = supervisor.run(
+                refresh,
+                tags={AS_OF_TAG: as_of.isoformat(), "kpi/refresh_after": result.run_id, **who},
+                asset_selection=refresh_keys,
+                raise_on_error=False,
+                run_config=run_config,
+            )
+        record = instance.get_run_by_id(
+            main_run
+        )  # as Dagster recorded it: a stopped run is CANCELED
     streams: list[StreamLine] = []
     failures: list[str] = []
-    for event in (result.all_events if result is not None else []):
+    for event in result.all_events if result is not None else []:
         if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
             mat = event.event_specific_data.materialization
-            key = "/".join(mat.asset_key.path[len(settings.key_prefix):])  # without a portfolio's business
+            key = "/".join(
+                mat.asset_key.path[len(settings.key_prefix) :]
+            )  # without a portfolio's business
             if not key.startswith("raw/") or any(s.asset == key for s in streams):
                 continue
             md = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
-            streams.append(StreamLine(key, int(md.get("rows", 0)), int(md.get("requests", 0)),
-                                      float(md.get("seconds", 0.0)), str(md.get("window", ""))))
+            streams.append(
+                StreamLine(
+                    key,
+                    int(md.get("rows", 0)),
+                    int(md.get("requests", 0)),
+                    float(md.get("seconds", 0.0)),
+                    str(md.get("window", "")),
+                )
+            )
         elif event.event_type == DagsterEventType.STEP_FAILURE:
             failures.append(event.step_key or "?")
     success = bool(result is not None and result.success and not stopped)
     status = record.status.value if record is not None else ("SUCCESS" if success else "FAILURE")
     if result is not None and not success and not stopped:  # a run stopped by a person is not news
-        pairs = [(e.step_key or "?", root_message(e.step_failure_data.error)) for e in result.all_events
-                 if e.event_type == DagsterEventType.STEP_FAILURE]
+        pairs = [
+            (e.step_key or "?", root_message(e.step_failure_data.error))
+            for e in result.all_events
+            if e.event_type == DagsterEventType.STEP_FAILURE
+        ]
         announce_failure(settings, started_by, result.run_id, pairs, as_of.isoformat())
     return RunOutcome(success, main_run, streams, failures, watch.causes, stopped, status)
 
@@ -377,8 +475,10 @@ def run_pipeline(
 def summary_lines(outcome: RunOutcome) -> list[str]:
     """One line per stream: rows landed, HTTP requests made, seconds."""
     width = max((len(s.asset) for s in outcome.streams), default=10)
-    lines = [f"{s.asset.ljust(width)}  {s.rows:>8,} rows  {s.requests:>5} requests  {s.seconds:>6.1f}s  {s.window}"
-             for s in outcome.streams]
+    lines = [
+        f"{s.asset.ljust(width)}  {s.rows:>8,} rows  {s.requests:>5} requests  {s.seconds:>6.1f}s  {s.window}"
+        for s in outcome.streams
+    ]
     if outcome.failures:
         lines.append(f"failed: {', '.join(f.replace('__', '/', 1) for f in outcome.failures)}")
     for cause, steps in outcome.causes.items():

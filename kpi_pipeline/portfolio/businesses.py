@@ -56,12 +56,16 @@ def select(root: Path, slugs: list[str]) -> list[Business]:
     by_slug = {b.slug: b for b in found}
     unknown = [s for s in slugs if s not in by_slug]
     if unknown:
-        raise ValueError(f"--business: {', '.join(unknown)} not in {root / BUSINESSES_DIR} "
-                         f"({', '.join(by_slug)})")
+        raise ValueError(
+            f"--business: {', '.join(unknown)} not in {root / BUSINESSES_DIR} "
+            f"({', '.join(by_slug)})"
+        )
     bad = [b.slug for b in found if not SLUG.match(b.slug)]
     if bad and not slugs:
-        raise ValueError(f"{root / BUSINESSES_DIR}: folder(s) {', '.join(bad)} are not business slugs "
-                         "(lower case letters, digits and _)")
+        raise ValueError(
+            f"{root / BUSINESSES_DIR}: folder(s) {', '.join(bad)} are not business slugs "
+            "(lower case letters, digits and _)"
+        )
     return [by_slug[s] for s in dict.fromkeys(slugs)] if slugs else found
 
 
@@ -104,23 +108,32 @@ def write_workspace(root: Path, home: Path) -> Path:
     folder = home / "locations"
     folder.mkdir(parents=True, exist_ok=True)
     entries = []
-    files = {f"{b.slug}.py": LOCATION_FILE.format(config=json.dumps(str(b.config_path.resolve())))
-             for b in businesses(root) if SLUG.match(b.slug)}
-    files[f"{PORTFOLIO_LOCATION}.py"] = PORTFOLIO_LOCATION_FILE.format(root=json.dumps(str(root.resolve())))
+    files = {
+        f"{b.slug}.py": LOCATION_FILE.format(config=json.dumps(str(b.config_path.resolve())))
+        for b in businesses(root)
+        if SLUG.match(b.slug)
+    }
+    files[f"{PORTFOLIO_LOCATION}.py"] = PORTFOLIO_LOCATION_FILE.format(
+        root=json.dumps(str(root.resolve()))
+    )
     for name, text in files.items():
         path = folder / name
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
-        entries.append("  - python_file:\n"
-                       f"      relative_path: {json.dumps(str(path))}\n"
-                       f"      working_directory: {json.dumps(str(project))}\n"
-                       f"      location_name: {json.dumps(name.removesuffix('.py'))}\n")
+        entries.append(
+            "  - python_file:\n"
+            f"      relative_path: {json.dumps(str(path))}\n"
+            f"      working_directory: {json.dumps(str(project))}\n"
+            f"      location_name: {json.dumps(name.removesuffix('.py'))}\n"
+        )
     for stale in folder.glob("*.py"):  # a business whose folder was removed
         if stale.name not in files:
             stale.unlink()
     workspace = home / "workspace.yaml"
-    text = ("# Written by kpi-pipeline (kpi init-instance): a code location per business of the portfolio.\n"
-            "load_from:\n" + "".join(entries))
+    text = (
+        "# Written by kpi-pipeline (kpi init-instance): a code location per business of the portfolio.\n"
+        "load_from:\n" + "".join(entries)
+    )
     if not workspace.exists() or workspace.read_text() != text:
         workspace.write_text(text)
     return workspace

@@ -20,8 +20,14 @@ import duckdb
 
 from kpi_pipeline.config.settings import Settings
 from kpi_pipeline.portfolio.businesses import portfolio_copy_path
-from kpi_pipeline.warehouse.published import PublishedInUse, keep_analyst_writes, record_published, sync_folder, wal_of
 from kpi_pipeline.warehouse.database import count_of, load_memory
+from kpi_pipeline.warehouse.published import (
+    PublishedInUse,
+    keep_analyst_writes,
+    record_published,
+    sync_folder,
+    wal_of,
+)
 
 
 @dataclass
@@ -30,14 +36,18 @@ class CopyResult:
     included: list[str] = field(default_factory=list)
     missing: dict[str, str] = field(default_factory=dict)  # slug -> why it is not in the copy
     tables: int = 0
-    notes: list[str] = field(default_factory=list)  # an analyst's writes kept aside, or why nothing was written
+    notes: list[str] = field(
+        default_factory=list
+    )  # an analyst's writes kept aside, or why nothing was written
 
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def build_portfolio_copy(root: Path, settings: dict[str, Settings], broken: dict[str, str]) -> CopyResult:
+def build_portfolio_copy(
+    root: Path, settings: dict[str, Settings], broken: dict[str, str]
+) -> CopyResult:
     """Write the portfolio copy from the businesses in ``settings``; ``broken``: slug -> why it is left out."""
     target = portfolio_copy_path(root)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -50,7 +60,9 @@ def build_portfolio_copy(root: Path, settings: dict[str, Settings], broken: dict
             # businesses took 1.7 GB unbounded (bench/RESULTS.md, "Portfolio scale")
             con.execute(f"set memory_limit = '{load_memory()}'")
             con.execute("set preserve_insertion_order = false")
-            columns: dict[tuple[str, str], list[str]] = {}  # (schema, table) -> attached aliases holding it
+            columns: dict[
+                tuple[str, str], list[str]
+            ] = {}  # (schema, table) -> attached aliases holding it
             for slug, business in sorted(settings.items()):
                 published = business.published_path
                 if not published.exists():
@@ -58,24 +70,37 @@ def build_portfolio_copy(root: Path, settings: dict[str, Settings], broken: dict
                     continue
                 alias = f"b_{slug}"
                 try:
-                    con.execute(f"attach {_sql_text(str(published))} as {_quote(alias)} (read_only)")
-                except duckdb.Error as err:  # a damaged copy leaves that business out, not the portfolio
-                    result.missing[slug] = f"its published copy cannot be read: {str(err).splitlines()[0]}"
+                    con.execute(
+                        f"attach {_sql_text(str(published))} as {_quote(alias)} (read_only)"
+                    )
+                except (
+                    duckdb.Error
+                ) as err:  # a damaged copy leaves that business out, not the portfolio
+                    result.missing[slug] = (
+                        f"its published copy cannot be read: {str(err).splitlines()[0]}"
+                    )
                     continue
                 for schema, table in con.execute(
-                        "select schema_name, table_name from duckdb_tables() where database_name = ?",
-                        [alias]).fetchall():
+                    "select schema_name, table_name from duckdb_tables() where database_name = ?",
+                    [alias],
+                ).fetchall():
                     columns.setdefault((schema, table), []).append(alias)
                 result.included.append(slug)
             for schema in sorted({s for s, _ in columns}):
                 con.execute(f"create schema if not exists {_quote(schema)}")
             for (schema, table), aliases in sorted(columns.items()):
-                parts = [f"select ? as business_id, * exclude (business_id) from {_quote(a)}.{_quote(schema)}."
-                         f"{_quote(table)}" if _has_business_id(con, a, schema, table) else
-                         f"select ? as business_id, * from {_quote(a)}.{_quote(schema)}.{_quote(table)}"
-                         for a in aliases]
-                con.execute(f"create table {_quote(schema)}.{_quote(table)} as " + " union all by name ".join(parts),
-                            [a.removeprefix("b_") for a in aliases])
+                parts = [
+                    f"select ? as business_id, * exclude (business_id) from {_quote(a)}.{_quote(schema)}."
+                    f"{_quote(table)}"
+                    if _has_business_id(con, a, schema, table)
+                    else f"select ? as business_id, * from {_quote(a)}.{_quote(schema)}.{_quote(table)}"
+                    for a in aliases
+                ]
+                con.execute(
+                    f"create table {_quote(schema)}.{_quote(table)} as "
+                    + " union all by name ".join(parts),
+                    [a.removeprefix("b_") for a in aliases],
+                )
                 result.tables += 1
             _businesses_table(con, settings, result)
             for alias in {a for aliases in columns.values() for a in aliases}:
@@ -88,7 +113,9 @@ def build_portfolio_copy(root: Path, settings: dict[str, Settings], broken: dict
 
 def _replace(tmp: Path, target: Path, result: CopyResult) -> None:
     """Put the finished ``tmp`` in place of ``target`` durably, keeping an analyst's writes aside."""
-    with open(tmp, "rb") as written:  # on the disk before its name is (a power cut after the rename)
+    with open(
+        tmp, "rb"
+    ) as written:  # on the disk before its name is (a power cut after the rename)
         os.fsync(written.fileno())
     try:
         kept = keep_analyst_writes(target)
@@ -101,8 +128,10 @@ def _replace(tmp: Path, target: Path, result: CopyResult) -> None:
     record_published(target)
     if kept is not None:
         log = f" (with {kept.name}.wal)" if wal_of(kept).exists() else ""
-        result.notes.append(f"an analyst had written to {target.name} (it is read-only for analysts): kept their "
-                            f"file in {kept}{log}; it opens with their tables")
+        result.notes.append(
+            f"an analyst had written to {target.name} (it is read-only for analysts): kept their "
+            f"file in {kept}{log}; it opens with their tables"
+        )
 
 
 def _sql_text(value: str) -> str:
@@ -110,19 +139,45 @@ def _sql_text(value: str) -> str:
 
 
 def _has_business_id(con: duckdb.DuckDBPyConnection, alias: str, schema: str, table: str) -> bool:
-    return bool(count_of(con, "select count(*) from duckdb_columns() where database_name = ? and schema_name = ? "
-                             "and table_name = ? and column_name = 'business_id'", [alias, schema, table]))
+    return bool(
+        count_of(
+            con,
+            "select count(*) from duckdb_columns() where database_name = ? and schema_name = ? "
+            "and table_name = ? and column_name = 'business_id'",
+            [alias, schema, table],
+        )
+    )
 
 
-def _businesses_table(con: duckdb.DuckDBPyConnection, settings: dict[str, Settings], result: CopyResult) -> None:
+def _businesses_table(
+    con: duckdb.DuckDBPyConnection, settings: dict[str, Settings], result: CopyResult
+) -> None:
     con.execute("create schema if not exists portfolio")
-    con.execute("create table portfolio.businesses (business_id varchar, business varchar, timezone varchar, "
-                "currency varchar, sources varchar[], in_copy boolean, note varchar, copied_at timestamptz)")
+    con.execute(
+        "create table portfolio.businesses (business_id varchar, business varchar, timezone varchar, "
+        "currency varchar, sources varchar[], in_copy boolean, note varchar, copied_at timestamptz)"
+    )
     now = dt.datetime.now(dt.timezone.utc)
-    rows: list[tuple[str, str | None, str | None, str | None, list[str], bool, str | None, dt.datetime]]
-    rows = [(slug, s.business, s.timezone, s.currency, list(s.enabled_sources()), slug in result.included,
-             result.missing.get(slug), now) for slug, s in sorted(settings.items())]
-    rows += [(slug, None, None, None, [], False, why, now) for slug, why in sorted(result.missing.items())
-             if slug not in settings]
+    rows: list[
+        tuple[str, str | None, str | None, str | None, list[str], bool, str | None, dt.datetime]
+    ]
+    rows = [
+        (
+            slug,
+            s.business,
+            s.timezone,
+            s.currency,
+            list(s.enabled_sources()),
+            slug in result.included,
+            result.missing.get(slug),
+            now,
+        )
+        for slug, s in sorted(settings.items())
+    ]
+    rows += [
+        (slug, None, None, None, [], False, why, now)
+        for slug, why in sorted(result.missing.items())
+        if slug not in settings
+    ]
     if rows:
         con.executemany("insert into portfolio.businesses values (?, ?, ?, ?, ?, ?, ?, ?)", rows)

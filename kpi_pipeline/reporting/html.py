@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
+
 import jinja2
 
 from kpi_pipeline.reporting.i18n import Formatter
@@ -23,7 +24,9 @@ def environment() -> jinja2.Environment:
         # every value from a platform, the CSV or kpi.yaml is text: HTML is escaped by Jinja2,
         # Markdown (.md.j2) passes each text through the |md filter
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
     env.filters["md"] = md_escape
     env.globals.update(spark=sparkline, bar=bar, trend_periods=TREND_PERIODS)
@@ -47,8 +50,10 @@ class Spark:
 
 def sparkline(points: list[Point], is_open: bool) -> Spark | None:
     """None with fewer than two values: one point is not a trend."""
-    ends = [p.projected if is_open and i == len(points) - 1 and p.projected is not None else p.actual
-            for i, p in enumerate(points)]
+    ends = [
+        p.projected if is_open and i == len(points) - 1 and p.projected is not None else p.actual
+        for i, p in enumerate(points)
+    ]
     values = [v for v in ends if v is not None] + [p.target for p in points if p.target is not None]
     if len([v for v in ends if v is not None]) < 2:
         return None
@@ -57,8 +62,10 @@ def sparkline(points: list[Point], is_open: bool) -> Spark | None:
     step = (SPARK_W - 2 * SPARK_PAD) / max(1, len(points) - 1)
 
     def xy(i: int, v: float) -> tuple[float, float]:
-        return (round(SPARK_PAD + i * step, 1),
-                round(SPARK_H - SPARK_PAD - (v - low) / span * (SPARK_H - 2 * SPARK_PAD), 1))
+        return (
+            round(SPARK_PAD + i * step, 1),
+            round(SPARK_H - SPARK_PAD - (v - low) / span * (SPARK_H - 2 * SPARK_PAD), 1),
+        )
 
     last = len(points) - 1
     line: list[str] = []
@@ -70,7 +77,9 @@ def sparkline(points: list[Point], is_open: bool) -> Spark | None:
             continue
         x, y = xy(i, value)
         if i == last and is_open:
-            previous = next((xy(j, v) for j, v in reversed(list(enumerate(ends[:i]))) if v is not None), None)
+            previous = next(
+                (xy(j, v) for j, v in reversed(list(enumerate(ends[:i]))) if v is not None), None
+            )
             projection = f"M{previous[0]} {previous[1]}L{x} {y}" if previous else ""
             dots.append((x, y, True))
         else:
@@ -81,8 +90,12 @@ def sparkline(points: list[Point], is_open: bool) -> Spark | None:
     for i, p in enumerate(points):
         if p.target is not None:
             x, y = xy(i, p.target)
-            target.append(f"M{max(0.0, round(x - half, 1))} {y}H{min(float(SPARK_W), round(x + half, 1))}")
-    return Spark(" ".join(line), projection, " ".join(target), dots, points[0].period, points[-1].period)
+            target.append(
+                f"M{max(0.0, round(x - half, 1))} {y}H{min(float(SPARK_W), round(x + half, 1))}"
+            )
+    return Spark(
+        " ".join(line), projection, " ".join(target), dots, points[0].period, points[-1].period
+    )
 
 
 @dataclass(frozen=True)
@@ -98,13 +111,19 @@ def bar(card: Card) -> Bar | None:
     if card.progress is None or card.progress < 0:
         return None
     mark = card.expected_share
-    return Bar(round(min(card.progress, 1.0) * 100, 1),
-               None if mark is None else round(min(max(mark, 0.0), 1.0) * 100, 1), card.progress > 1.0)
+    return Bar(
+        round(min(card.progress, 1.0) * 100, 1),
+        None if mark is None else round(min(max(mark, 0.0), 1.0) * 100, 1),
+        card.progress > 1.0,
+    )
 
 
 def scorecard_html(card: Scorecard, fmt: Formatter, version: str) -> str:
-    return environment().get_template("scorecard.html.j2").render(
-        card=card, f=fmt, version=version, generated=dt.date.today())
+    return (
+        environment()
+        .get_template("scorecard.html.j2")
+        .render(card=card, f=fmt, version=version, generated=dt.date.today())
+    )
 
 
 def review_text(review: Review, fmt: Formatter, version: str, fmt_name: str) -> str:

@@ -18,20 +18,43 @@ from babel.numbers import format_currency, format_decimal, format_percent
 from connectors.registry import platforms
 from kpi_pipeline.kpi.scorecard import NO_VALUE, NOTHING_TO_DIVIDE
 
-_SOURCE_REASON = re.compile(r"^source not covered through (?P<through>\d{4}-\d{2}-\d{2}): (?P<sources>[a-z0-9_, ]+) ")
+_SOURCE_REASON = re.compile(
+    r"^source not covered through (?P<through>\d{4}-\d{2}-\d{2}): (?P<sources>[a-z0-9_, ]+) "
+)
 _D = r"\d{4}-\d{2}-\d{2}"
 # the snapshot's reasons (kpi_pipeline.kpi.coverage), English, and the words each is said with here
 _REASONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^(?P<stream>[a-z0-9_]+/[a-z0-9_]+) never loaded"), "reason_never"),
-    (re.compile(rf"^(?P<stream>[a-z0-9_]+/[a-z0-9_]+) not loaded after (?P<date>{_D})"), "reason_after"),
-    (re.compile(rf"^(?P<stream>[a-z0-9_]+/[a-z0-9_]+) not loaded for (?P<date>{_D})\.\.(?P<end>{_D})"),
-     "reason_gap"),
-    (re.compile(rf"^(?P<stream>[a-z0-9_]+/[a-z0-9_]+) is only reported as of today: nothing was recorded for "
-                rf"(?P<date>{_D})"), "reason_snapshot"),
-    (re.compile(r"^manual/metrics: the CSV has no rows for (?P<kpi>[a-z0-9_]+)"), "reason_csv_none"),
-    (re.compile(rf"^manual/metrics: the CSV has (?P<kpi>[a-z0-9_]+) through (?P<date>{_D})"), "reason_csv_behind"),
+    (
+        re.compile(rf"^(?P<stream>[a-z0-9_]+/[a-z0-9_]+) not loaded after (?P<date>{_D})"),
+        "reason_after",
+    ),
+    (
+        re.compile(
+            rf"^(?P<stream>[a-z0-9_]+/[a-z0-9_]+) not loaded for (?P<date>{_D})\.\.(?P<end>{_D})"
+        ),
+        "reason_gap",
+    ),
+    (
+        re.compile(
+            rf"^(?P<stream>[a-z0-9_]+/[a-z0-9_]+) is only reported as of today: nothing was recorded for "
+            rf"(?P<date>{_D})"
+        ),
+        "reason_snapshot",
+    ),
+    (
+        re.compile(r"^manual/metrics: the CSV has no rows for (?P<kpi>[a-z0-9_]+)"),
+        "reason_csv_none",
+    ),
+    (
+        re.compile(rf"^manual/metrics: the CSV has (?P<kpi>[a-z0-9_]+) through (?P<date>{_D})"),
+        "reason_csv_behind",
+    ),
     (re.compile(rf"^partial: since (?P<date>{_D}): history_start is"), "reason_partial_start"),
-    (re.compile(rf"^partial: since (?P<date>{_D}): (?P<note>.*) \(earlier days"), "reason_partial_limit"),
+    (
+        re.compile(rf"^partial: since (?P<date>{_D}): (?P<note>.*) \(earlier days"),
+        "reason_partial_limit",
+    ),
     (re.compile(rf"^through (?P<date>{_D}), the last date entered in the CSV"), "reason_csv_lag"),
 ]
 LOCALES = {"en": "en_GB", "nl": "nl_BE"}
@@ -40,10 +63,12 @@ WORDS: dict[str, dict[str, str]] = {
     "scorecard": {"en": "Scorecard", "nl": "Scorecard"},
     "review": {"en": "Review", "nl": "Evaluatie"},
     "as_of": {"en": "as of {date}", "nl": "stand op {date}"},
-    "demo_banner": {"en": "Demo data: every number on this page comes from the built-in sandbox, not from "
-                          "your accounts.",
-                    "nl": "Demogegevens: elk getal op deze pagina komt uit de ingebouwde sandbox, niet uit "
-                          "uw accounts."},
+    "demo_banner": {
+        "en": "Demo data: every number on this page comes from the built-in sandbox, not from "
+        "your accounts.",
+        "nl": "Demogegevens: elk getal op deze pagina komt uit de ingebouwde sandbox, niet uit "
+        "uw accounts.",
+    },
     "sources": {"en": "Sources", "nl": "Bronnen"},
     "fresh": {"en": "through {date}", "nl": "tot en met {date}"},
     "stale": {"en": "only through {date}", "nl": "slechts tot en met {date}"},
@@ -67,39 +92,65 @@ WORDS: dict[str, dict[str, str]] = {
     "elapsed": {"en": "{share} of the period elapsed", "nl": "{share} van de periode verstreken"},
     "closed": {"en": "closed", "nl": "afgesloten"},
     "final": {"en": "final", "nl": "definitief"},
-    "no_kpis": {"en": "No KPI has a snapshot for this period yet: run `kpi sync`.",
-                "nl": "Nog geen KPI heeft een momentopname voor deze periode: voer `kpi sync` uit."},
+    "no_kpis": {
+        "en": "No KPI has a snapshot for this period yet: run `kpi sync`.",
+        "nl": "Nog geen KPI heeft een momentopname voor deze periode: voer `kpi sync` uit.",
+    },
     "breakdown": {"en": "Where it comes from", "nl": "Waar het vandaan komt"},
     "by": {"en": "by {dimension}", "nl": "per {dimension}"},
-    "reason_source": {"en": "no data: {sources} did not load through {date} (failed, stale or not loaded)",
-                      "nl": "geen gegevens: {sources} niet geladen tot en met {date} (mislukt, verouderd of "
-                            "niet geladen)"},
-    "reason_never": {"en": "no data: {stream} never loaded (run kpi sync)",
-                     "nl": "geen gegevens: {stream} nooit geladen (voer kpi sync uit)"},
-    "reason_after": {"en": "no data: {stream} not loaded after {date} (failed or not synced since)",
-                     "nl": "geen gegevens: {stream} niet geladen na {date} (mislukt of sindsdien niet gesynchroniseerd)"},
-    "reason_gap": {"en": "no data: {stream} not loaded for {date} to {end} (kpi sync --start and --end fill it)",
-                   "nl": "geen gegevens: {stream} niet geladen van {date} tot {end} (kpi sync --start en --end vullen "
-                         "het aan)"},
-    "reason_snapshot": {"en": "no data: {stream} is only reported as of today; nothing was recorded for {date}",
-                        "nl": "geen gegevens: {stream} wordt alleen op vandaag gerapporteerd; niets vastgelegd "
-                              "voor {date}"},
-    "reason_csv_none": {"en": "no data: nothing entered in the CSV for this KPI yet",
-                        "nl": "geen gegevens: nog niets ingevuld in de CSV voor deze KPI"},
-    "reason_csv_behind": {"en": "not entered yet: the CSV has this KPI through {date}",
-                          "nl": "nog niet ingevuld: de CSV heeft deze KPI tot en met {date}"},
-    "reason_partial_start": {"en": "partial: since {date}, the start of the history (an earlier history_start "
-                                   "and kpi sync --history fill the rest); not scored",
-                             "nl": "gedeeltelijk: sinds {date}, het begin van de geschiedenis (een vroegere "
-                                   "history_start en kpi sync --history vullen de rest aan); niet beoordeeld"},
-    "reason_partial_limit": {"en": "partial: since {date} ({note}); not scored",
-                             "nl": "gedeeltelijk: sinds {date} ({note}); niet beoordeeld"},
-    "reason_csv_lag": {"en": "paced through {date}, the last date entered in the CSV",
-                       "nl": "doorgerekend tot en met {date}, de laatste datum in de CSV"},
-    "reason_divide": {"en": "no data: nothing to divide by in this period",
-                      "nl": "geen gegevens: niets om door te delen in deze periode"},
-    "reason_history": {"en": "no data: before the history the platform keeps, or not loaded yet",
-                       "nl": "geen gegevens: vóór de geschiedenis die het platform bewaart, of nog niet geladen"},
+    "reason_source": {
+        "en": "no data: {sources} did not load through {date} (failed, stale or not loaded)",
+        "nl": "geen gegevens: {sources} niet geladen tot en met {date} (mislukt, verouderd of "
+        "niet geladen)",
+    },
+    "reason_never": {
+        "en": "no data: {stream} never loaded (run kpi sync)",
+        "nl": "geen gegevens: {stream} nooit geladen (voer kpi sync uit)",
+    },
+    "reason_after": {
+        "en": "no data: {stream} not loaded after {date} (failed or not synced since)",
+        "nl": "geen gegevens: {stream} niet geladen na {date} (mislukt of sindsdien niet gesynchroniseerd)",
+    },
+    "reason_gap": {
+        "en": "no data: {stream} not loaded for {date} to {end} (kpi sync --start and --end fill it)",
+        "nl": "geen gegevens: {stream} niet geladen van {date} tot {end} (kpi sync --start en --end vullen "
+        "het aan)",
+    },
+    "reason_snapshot": {
+        "en": "no data: {stream} is only reported as of today; nothing was recorded for {date}",
+        "nl": "geen gegevens: {stream} wordt alleen op vandaag gerapporteerd; niets vastgelegd "
+        "voor {date}",
+    },
+    "reason_csv_none": {
+        "en": "no data: nothing entered in the CSV for this KPI yet",
+        "nl": "geen gegevens: nog niets ingevuld in de CSV voor deze KPI",
+    },
+    "reason_csv_behind": {
+        "en": "not entered yet: the CSV has this KPI through {date}",
+        "nl": "nog niet ingevuld: de CSV heeft deze KPI tot en met {date}",
+    },
+    "reason_partial_start": {
+        "en": "partial: since {date}, the start of the history (an earlier history_start "
+        "and kpi sync --history fill the rest); not scored",
+        "nl": "gedeeltelijk: sinds {date}, het begin van de geschiedenis (een vroegere "
+        "history_start en kpi sync --history vullen de rest aan); niet beoordeeld",
+    },
+    "reason_partial_limit": {
+        "en": "partial: since {date} ({note}); not scored",
+        "nl": "gedeeltelijk: sinds {date} ({note}); niet beoordeeld",
+    },
+    "reason_csv_lag": {
+        "en": "paced through {date}, the last date entered in the CSV",
+        "nl": "doorgerekend tot en met {date}, de laatste datum in de CSV",
+    },
+    "reason_divide": {
+        "en": "no data: nothing to divide by in this period",
+        "nl": "geen gegevens: niets om door te delen in deze periode",
+    },
+    "reason_history": {
+        "en": "no data: before the history the platform keeps, or not loaded yet",
+        "nl": "geen gegevens: vóór de geschiedenis die het platform bewaart, of nog niet geladen",
+    },
     "summary_none": {"en": "no KPI scored yet", "nl": "nog geen KPI gescoord"},
     # the review
     "review_title": {"en": "Review {period}", "nl": "Evaluatie {period}"},
@@ -108,7 +159,10 @@ WORDS: dict[str, dict[str, str]] = {
     "open_h": {"en": "Still open", "nl": "Nog lopend"},
     "movers_up_h": {"en": "Biggest movers up", "nl": "Grootste stijgers"},
     "movers_down_h": {"en": "Biggest movers down", "nl": "Grootste dalers"},
-    "twice_h": {"en": "Off track two periods running", "nl": "Twee periodes na elkaar niet op koers"},
+    "twice_h": {
+        "en": "Off track two periods running",
+        "nl": "Twee periodes na elkaar niet op koers",
+    },
     "year_h": {"en": "The year's goal", "nl": "Het jaardoel"},
     "next_h": {"en": "Targets for {period}", "nl": "Doelen voor {period}"},
     "none": {"en": "none", "nl": "geen"},
@@ -127,11 +181,18 @@ WORDS: dict[str, dict[str, str]] = {
     # a change over a tiny base (README.md#what-the-numbers-mean): "▲ new", "▲ from 1", not "▲ 800%"
     "change_new": {"en": "new", "nl": "nieuw"},
     "change_from": {"en": "from {base}", "nl": "van {base}"},
-    "review_intro": {"en": "{achieved} of {scored} KPIs with a target achieved, {missed} missed.",
-                     "nl": "{achieved} van {scored} KPI's met een doel behaald, {missed} niet behaald."},
-    "review_open": {"en": "The period is still open: statuses are projections as of {date}.",
-                    "nl": "De periode loopt nog: de statussen zijn prognoses op {date}."},
-    "generated": {"en": "Generated by kpi-pipeline {version}", "nl": "Gemaakt door kpi-pipeline {version}"},
+    "review_intro": {
+        "en": "{achieved} of {scored} KPIs with a target achieved, {missed} missed.",
+        "nl": "{achieved} van {scored} KPI's met een doel behaald, {missed} niet behaald.",
+    },
+    "review_open": {
+        "en": "The period is still open: statuses are projections as of {date}.",
+        "nl": "De periode loopt nog: de statussen zijn prognoses op {date}.",
+    },
+    "generated": {
+        "en": "Generated by kpi-pipeline {version}",
+        "nl": "Gemaakt door kpi-pipeline {version}",
+    },
 }
 
 STATUS_WORDS = {
@@ -145,8 +206,17 @@ STATUS_WORDS = {
     "partial": {"en": "partial", "nl": "gedeeltelijk"},
     "no_data": {"en": "no data", "nl": "geen gegevens"},
 }
-STATUS_ORDER = ("off_track", "missed", "at_risk", "on_track", "achieved", "too_early", "no_target", "partial",
-                "no_data")
+STATUS_ORDER = (
+    "off_track",
+    "missed",
+    "at_risk",
+    "on_track",
+    "achieved",
+    "too_early",
+    "no_target",
+    "partial",
+    "no_data",
+)
 DOMAIN_WORDS = {
     "marketing": {"en": "Marketing", "nl": "Marketing"},
     "sales": {"en": "Sales", "nl": "Verkoop"},
@@ -199,13 +269,13 @@ class Formatter:
         return (found.names.get(self.language) or found.names.get("en") or name) if found else name
 
     def freshness(self, through: dt.date | None, as_of: dt.date) -> str:
-        """"through 30 Nov 2026", "only through 27 Nov 2026" (stale) or "not loaded yet"."""
+        """ "through 30 Nov 2026", "only through 27 Nov 2026" (stale) or "not loaded yet"."""
         if through is None:
             return self.t("never_loaded")
         return self.t("stale" if through < as_of else "fresh", date=self.date(through, "medium"))
 
     def summary(self, counts: dict[str, int]) -> str:
-        """"2 off track · 1 at risk · 9 on track" (counts in STATUS_ORDER, the worst first)."""
+        """ "2 off track · 1 at risk · 9 on track" (counts in STATUS_ORDER, the worst first)."""
         if not counts:
             return self.t("summary_none")
         return " · ".join(f"{n} {self.status(s)}" for s, n in counts.items() if n)
@@ -215,8 +285,11 @@ class Formatter:
         match = _SOURCE_REASON.match(text)
         if match:
             sources = ", ".join(self.source(s.strip()) for s in match["sources"].split(","))
-            return self.t("reason_source", sources=sources,
-                          date=self.date(dt.date.fromisoformat(match["through"]), "medium"))
+            return self.t(
+                "reason_source",
+                sources=sources,
+                date=self.date(dt.date.fromisoformat(match["through"]), "medium"),
+            )
         for pattern, word in _REASONS:
             found = pattern.match(text)
             if found:
@@ -238,13 +311,17 @@ class Formatter:
         if missing(value):
             return self.DASH
         pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-        return format_decimal(round(float(value), decimals) + 0.0, format=pattern, locale=self.locale)
+        return format_decimal(
+            round(float(value), decimals) + 0.0, format=pattern, locale=self.locale
+        )
 
     def money(self, value: Any, decimals: int = 2) -> str:
         """The amount in the business currency, with the currency's own digits (EUR 2, JPY 0)."""
         if missing(value):
             return self.DASH
-        return format_currency(round(float(value), decimals) + 0.0, self.currency, locale=self.locale)
+        return format_currency(
+            round(float(value), decimals) + 0.0, self.currency, locale=self.locale
+        )
 
     def percent(self, value: Any, decimals: int = 1, signed: bool = False) -> str:
         if missing(value):
@@ -290,14 +367,16 @@ class Formatter:
         arrow = "▲" if change.delta > 0 else "▼"
         if change.basis == "new" and change.actual > 0 and kpi.unit != "ratio":
             return f"{arrow} {self.t('change_new')}"
-        base = self.value(change.base, kpi.unit, kpi.shown_decimals if decimals is None else decimals)
+        base = self.value(
+            change.base, kpi.unit, kpi.shown_decimals if decimals is None else decimals
+        )
         return f"{arrow} {self.t('change_from', base=base)}"
 
     def date(self, day: dt.date, style: str = "long") -> str:
         return format_date(day, style, locale=self.locale)
 
     def period(self, grain: str, start: dt.date, week_label: str | None = None) -> str:
-        """"November 2026", "Q4 2026", "2026", "week 48 (23 Nov 2026)"."""
+        """ "November 2026", "Q4 2026", "2026", "week 48 (23 Nov 2026)"."""
         if grain == "month":
             return format_date(start, "LLLL y", locale=self.locale)
         if grain == "quarter":
@@ -307,7 +386,7 @@ class Formatter:
         return f"{self.t('grain_week')} {self._week(start, week_label)}"
 
     def view_title(self, grain: str, start: dt.date, week_label: str | None = None) -> str:
-        """"Month November 2026", "Quarter Q4 2026", "Year 2026", "Week 48 (23 Nov 2026)"."""
+        """ "Month November 2026", "Quarter Q4 2026", "Year 2026", "Week 48 (23 Nov 2026)"."""
         if grain == "week":
             return f"{self.t('view_week')} {self._week(start, week_label)}"
         return f"{self.t('view_' + grain)} {self.period(grain, start)}"

@@ -9,24 +9,34 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import duckdb
 import pandas as pd
 
-from kpi_pipeline.kpi.catalog import DOMAINS, KpiDef
 from kpi_pipeline.config.settings import Settings
+from kpi_pipeline.kpi.catalog import DOMAINS, KpiDef
 from kpi_pipeline.kpi.coverage import LOADED_THROUGH_SQL, MANUAL_THROUGH_SQL, through_from_loads
 from kpi_pipeline.kpi.periods import label, period_start
 from kpi_pipeline.reporting.change import Change, compare
 from kpi_pipeline.reporting.i18n import STATUS_ORDER, missing
 
 TREND_PERIODS = 12
-REPORT_GRAINS = {"html": ("month", "quarter", "year")}  # the views by format; others: DEFAULT_GRAINS
+REPORT_GRAINS = {
+    "html": ("month", "quarter", "year")
+}  # the views by format; others: DEFAULT_GRAINS
 DEFAULT_GRAINS = ("month", "quarter")
 JSON_VERSION = 1
-VALUE_FIELDS = ("actual", "target", "expected_to_date", "projected", "previous_actual", "last_year_actual")
+VALUE_FIELDS = (
+    "actual",
+    "target",
+    "expected_to_date",
+    "projected",
+    "previous_actual",
+    "last_year_actual",
+)
 BREAKDOWN_TOP = 5
 
 
@@ -54,7 +64,11 @@ class Card:
         snap = self.__dict__.get("snap", {})
         if name in snap:
             value = snap[name]
-            return None if name in VALUE_FIELDS + ("change_pct", "attainment") and missing(value) else value
+            return (
+                None
+                if name in VALUE_FIELDS + ("change_pct", "attainment") and missing(value)
+                else value
+            )
         raise AttributeError(name)
 
     @property
@@ -86,8 +100,14 @@ class Card:
         if actual is None or target is None or actual == target:
             return base
         scale = 100 if self.kpi.unit == "ratio" else 1
-        return next((d for d in range(base, base + 2) if round(actual * scale, d) != round(target * scale, d)),
-                    base + 2)
+        return next(
+            (
+                d
+                for d in range(base, base + 2)
+                if round(actual * scale, d) != round(target * scale, d)
+            ),
+            base + 2,
+        )
 
     @property
     def progress(self) -> float | None:
@@ -96,7 +116,11 @@ class Card:
 
     @property
     def expected_share(self) -> float | None:
-        return self.expected_to_date / self.target if self.expected_to_date is not None and self.target else None
+        return (
+            self.expected_to_date / self.target
+            if self.expected_to_date is not None and self.target
+            else None
+        )
 
     def good(self, change: Change | float | None) -> bool | None:
         """Whether a change is good news in this KPI's direction."""
@@ -169,8 +193,13 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def build_views(snaps: pd.DataFrame, settings: Settings, as_of: dt.date, grains: Sequence[str],
-                period: dict[str, dt.date] | None = None) -> list[View]:
+def build_views(
+    snaps: pd.DataFrame,
+    settings: Settings,
+    as_of: dt.date,
+    grains: Sequence[str],
+    period: dict[str, dt.date] | None = None,
+) -> list[View]:
     """One view per grain: the period holding as-of (or the given start), KPIs grouped by domain."""
     kpis = [k for k in settings.kpis() if k.total]
     by_key: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -189,20 +218,37 @@ def build_views(snaps: pd.DataFrame, settings: Settings, as_of: dt.date, grains:
                 if not recs or recs[-1]["period_start"] != start:
                     continue
                 snap = recs[-1]
-                history = [Point(label(grain, r["period_start"], settings.week_start),
-                                 None if missing(r["actual"]) else float(r["actual"]),
-                                 None if missing(r["target"]) else float(r["target"]),
-                                 None if r["is_closed"] or missing(r["projected"]) else float(r["projected"]))
-                           for r in recs[-TREND_PERIODS:]]
-                cards.append(Card(kpi, grain, start, snap["period_end"], label(grain, start, settings.week_start),
-                                  snap, history))
+                history = [
+                    Point(
+                        label(grain, r["period_start"], settings.week_start),
+                        None if missing(r["actual"]) else float(r["actual"]),
+                        None if missing(r["target"]) else float(r["target"]),
+                        None
+                        if r["is_closed"] or missing(r["projected"])
+                        else float(r["projected"]),
+                    )
+                    for r in recs[-TREND_PERIODS:]
+                ]
+                cards.append(
+                    Card(
+                        kpi,
+                        grain,
+                        start,
+                        snap["period_end"],
+                        label(grain, start, settings.week_start),
+                        snap,
+                        history,
+                    )
+                )
             if cards:
                 sections.append(Section(domain, cards))
         views.append(View(grain, start, label(grain, start, settings.week_start), sections))
     return views
 
 
-def breakdowns(values: pd.DataFrame, settings: Settings, views: list[View]) -> dict[str, list[Breakdown]]:
+def breakdowns(
+    values: pd.DataFrame, settings: Settings, views: list[View]
+) -> dict[str, list[Breakdown]]:
     """The top dimension values of each view's period (products, channels, networks, campaigns)."""
     kpis = {k.id: k for k in settings.kpis()}
     out: dict[str, list[Breakdown]] = {}
@@ -212,12 +258,19 @@ def breakdowns(values: pd.DataFrame, settings: Settings, views: list[View]) -> d
     for view in views:
         found: dict[tuple[str, str], list[tuple[str, float]]] = {}
         for rec in recs:
-            if rec["grain"] == view.grain and rec["period_start"] == view.start and rec["kpi_id"] in kpis \
-                    and not missing(rec["value"]):
+            if (
+                rec["grain"] == view.grain
+                and rec["period_start"] == view.start
+                and rec["kpi_id"] in kpis
+                and not missing(rec["value"])
+            ):
                 found.setdefault((rec["kpi_id"], rec["dimension"]), []).append(
-                    (str(rec["dimension_value"]), float(rec["value"])))
+                    (str(rec["dimension_value"]), float(rec["value"]))
+                )
         items = []
-        for (kpi_id, dimension), rows in sorted(found.items(), key=lambda kv: list(kpis).index(kv[0][0])):
+        for (kpi_id, dimension), rows in sorted(
+            found.items(), key=lambda kv: list(kpis).index(kv[0][0])
+        ):
             rows.sort(key=lambda r: (-r[1], r[0]))
             items.append(Breakdown(kpis[kpi_id], dimension, rows[:BREAKDOWN_TOP]))
         out[view.grain] = items
@@ -227,12 +280,19 @@ def breakdowns(values: pd.DataFrame, settings: Settings, views: list[View]) -> d
 BREAKDOWN_KPIS = ("website_sessions", "ad_spend", "sales_by_product")
 
 
-def load_scorecard(query: Callable[[str, list[Any]], pd.DataFrame], settings: Settings, as_of: dt.date,
-                   grains: Sequence[str], period: dict[str, dt.date] | None = None,
-                   snaps: pd.DataFrame | None = None) -> Scorecard:
+def load_scorecard(
+    query: Callable[[str, list[Any]], pd.DataFrame],
+    settings: Settings,
+    as_of: dt.date,
+    grains: Sequence[str],
+    period: dict[str, dt.date] | None = None,
+    snaps: pd.DataFrame | None = None,
+) -> Scorecard:
     """The scorecard from a warehouse (or its published copy) through ``query(sql, params)``."""
     if snaps is None:
-        snaps = query("select * from snapshots.kpi_snapshots where business_id = ?", [settings.business_id])
+        snaps = query(
+            "select * from snapshots.kpi_snapshots where business_id = ?", [settings.business_id]
+        )
     views = build_views(snaps, settings, as_of, grains, period)
     freshness: dict[str, dt.date | None] = dict.fromkeys(settings.enabled_sources())
     try:
@@ -242,18 +302,32 @@ def load_scorecard(query: Callable[[str, list[Any]], pd.DataFrame], settings: Se
     if loads is not None:
         rows = [(r[0], r[1], pd.Timestamp(r[2]).date()) for r in loads.itertuples(index=False)]
         try:
-            manual = {k: pd.Timestamp(d).date() for k, d in
-                      query(MANUAL_THROUGH_SQL, [settings.business_id]).itertuples(index=False)}
+            manual = {
+                k: pd.Timestamp(d).date()
+                for k, d in query(MANUAL_THROUGH_SQL, [settings.business_id]).itertuples(
+                    index=False
+                )
+            }
         except duckdb.Error:  # a copy from before the CSV's table: the CSV's freshness is unknown
             manual = {}
-        freshness.update({s: min(d, as_of) for s, d in through_from_loads(rows, settings, manual).items()})
-    kpi_marks, view_marks = ", ".join("?" for _ in BREAKDOWN_KPIS), " or ".join(
-        "(grain = ? and period_start = ?)" for _ in views)
+        freshness.update(
+            {s: min(d, as_of) for s, d in through_from_loads(rows, settings, manual).items()}
+        )
+    kpi_marks, view_marks = (
+        ", ".join("?" for _ in BREAKDOWN_KPIS),
+        " or ".join("(grain = ? and period_start = ?)" for _ in views),
+    )
     try:  # only the views' periods: the breakdowns shown
-        values = query(f"select kpi_id, grain, period_start, dimension, dimension_value, value from kpis.kpi_values "
-                       f"where business_id = ? and dimension is not null and kpi_id in ({kpi_marks}) "
-                       f"and ({view_marks or 'false'})",
-                       [settings.business_id, *BREAKDOWN_KPIS, *(x for v in views for x in (v.grain, v.start))])
+        values = query(
+            f"select kpi_id, grain, period_start, dimension, dimension_value, value from kpis.kpi_values "
+            f"where business_id = ? and dimension is not null and kpi_id in ({kpi_marks}) "
+            f"and ({view_marks or 'false'})",
+            [
+                settings.business_id,
+                *BREAKDOWN_KPIS,
+                *(x for v in views for x in (v.grain, v.start)),
+            ],
+        )
     except duckdb.Error:  # no KPI values yet
         values = None
     card = Scorecard(settings.business, as_of, settings.demo, settings.currency, views, freshness)
@@ -275,23 +349,43 @@ def json_doc(card: Scorecard, language: str) -> str:
     kpis = []
     for c in card.cards:
         snap = c.snap
-        kpis.append({
-            "kpi_id": c.kpi.id, "label": c.kpi.label_in(language), "domain": c.kpi.domain, "unit": c.kpi.unit,
-            "currency": card.currency if c.kpi.unit == "currency" else None, "direction": c.kpi.direction,
-            "grain": c.grain, "period": c.period, "period_start": c.start.isoformat(),
-            "period_end": c.end.isoformat(),
-            **{name: _rounded(snap.get(name), c.kpi) for name in VALUE_FIELDS},
-            "projection_method": snap.get("projection_method"),
-            "attainment": None if missing(snap.get("attainment")) else round(float(snap["attainment"]), 4),
-            "status": c.status, "status_reason": c.reason,
-            "change_pct": None if c.change_pct is None else round(float(c.change_pct), 4),
-            "change_last_year_pct": None if c.change_last_year is None else round(c.change_last_year, 4),
-            "change_basis": c.vs_previous.basis, "change_last_year_basis": c.vs_last_year.basis,
-            "elapsed_share": round(float(snap.get("elapsed_share") or 0), 4),
-            "is_closed": bool(snap.get("is_closed")), "is_final": bool(snap.get("is_final")),
-        })
-    doc = {"version": JSON_VERSION, "business": card.business, "as_of": card.as_of.isoformat(),
-           "currency": card.currency, "demo": card.demo,
-           "sources": {s: (d.isoformat() if d else None) for s, d in card.freshness.items()},
-           "kpis": kpis}
+        kpis.append(
+            {
+                "kpi_id": c.kpi.id,
+                "label": c.kpi.label_in(language),
+                "domain": c.kpi.domain,
+                "unit": c.kpi.unit,
+                "currency": card.currency if c.kpi.unit == "currency" else None,
+                "direction": c.kpi.direction,
+                "grain": c.grain,
+                "period": c.period,
+                "period_start": c.start.isoformat(),
+                "period_end": c.end.isoformat(),
+                **{name: _rounded(snap.get(name), c.kpi) for name in VALUE_FIELDS},
+                "projection_method": snap.get("projection_method"),
+                "attainment": None
+                if missing(snap.get("attainment"))
+                else round(float(snap["attainment"]), 4),
+                "status": c.status,
+                "status_reason": c.reason,
+                "change_pct": None if c.change_pct is None else round(float(c.change_pct), 4),
+                "change_last_year_pct": None
+                if c.change_last_year is None
+                else round(c.change_last_year, 4),
+                "change_basis": c.vs_previous.basis,
+                "change_last_year_basis": c.vs_last_year.basis,
+                "elapsed_share": round(float(snap.get("elapsed_share") or 0), 4),
+                "is_closed": bool(snap.get("is_closed")),
+                "is_final": bool(snap.get("is_final")),
+            }
+        )
+    doc = {
+        "version": JSON_VERSION,
+        "business": card.business,
+        "as_of": card.as_of.isoformat(),
+        "currency": card.currency,
+        "demo": card.demo,
+        "sources": {s: (d.isoformat() if d else None) for s, d in card.freshness.items()},
+        "kpis": kpis,
+    }
     return json.dumps(doc, indent=2, ensure_ascii=False)

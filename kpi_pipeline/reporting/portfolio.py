@@ -47,8 +47,12 @@ class BusinessRow:
     problem: str | None = None  # why the business could not be read
     as_of: str | None = None
     period: str | None = None
-    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # domain -> on_track/at_risk/off_track
-    off_track_twice: list[str] = field(default_factory=list)  # KPI labels, off track two periods running
+    counts: dict[str, dict[str, int]] = field(
+        default_factory=dict
+    )  # domain -> on_track/at_risk/off_track
+    off_track_twice: list[str] = field(
+        default_factory=list
+    )  # KPI labels, off track two periods running
     freshness: list[Freshness] = field(default_factory=list)
     scorecard: str | None = None
 
@@ -60,29 +64,43 @@ class BusinessRow:
         return [f for f in self.freshness if f.days_behind is None or f.days_behind > 0]
 
     def urgency(self) -> tuple:
-        return (self.problem is None, -len(self.off_track_twice), -self.total("off_track"), -len(self.behind),
-                -self.total("at_risk"), self.slug)
+        return (
+            self.problem is None,
+            -len(self.off_track_twice),
+            -self.total("off_track"),
+            -len(self.behind),
+            -self.total("at_risk"),
+            self.slug,
+        )
 
 
 def business_row(settings: Settings, grain: str, today: dt.date | None = None) -> BusinessRow:
     """The row of one business, from its published copy only."""
     slug = settings.slug or settings.business_id
-    row = BusinessRow(slug, settings.business, scorecard=str(settings.reports_dir / "scorecard.html"))
+    row = BusinessRow(
+        slug, settings.business, scorecard=str(settings.reports_dir / "scorecard.html")
+    )
     path = settings.published_path
     if not path.exists():
         row.problem = "never synced: no published copy yet"
         return row
     try:
         with duckdb.connect(str(path), read_only=True) as con:
-            snaps = con.execute("select s.kpi_id, s.grain, s.period_start, s.status, s.as_of, s.computed_at, "
-                                "c.domain, c.label from snapshots.kpi_snapshots s join kpis.catalog c using "
-                                "(business_id, kpi_id) where s.business_id = ? and s.grain = ?",
-                                [settings.business_id, grain]).df()
+            snaps = con.execute(
+                "select s.kpi_id, s.grain, s.period_start, s.status, s.as_of, s.computed_at, "
+                "c.domain, c.label from snapshots.kpi_snapshots s join kpis.catalog c using "
+                "(business_id, kpi_id) where s.business_id = ? and s.grain = ?",
+                [settings.business_id, grain],
+            ).df()
             # raw.manual__metrics exists only where the CSV is configured (docs/ARCHITECTURE.md#a-business-runs-only-its-own-models)
-            manual = dict(con.execute(MANUAL_THROUGH_SQL, [settings.business_id]).fetchall()) \
-                if "manual" in settings.enabled_sources() else {}
-            covered = through_from_loads(con.execute(LOADED_THROUGH_SQL, [settings.business_id]).fetchall(), settings,
-                                         manual)
+            manual = (
+                dict(con.execute(MANUAL_THROUGH_SQL, [settings.business_id]).fetchall())
+                if "manual" in settings.enabled_sources()
+                else {}
+            )
+            covered = through_from_loads(
+                con.execute(LOADED_THROUGH_SQL, [settings.business_id]).fetchall(), settings, manual
+            )
     except duckdb.Error as err:
         row.problem = f"published copy unreadable: {str(err).splitlines()[0]}"
         return row
@@ -97,29 +115,42 @@ def business_row(settings: Settings, grain: str, today: dt.date | None = None) -
     for domain in DOMAINS:
         mine = current[current["domain"] == domain]
         if not mine.empty:
-            row.counts[domain] = {"on_track": int(mine["status"].isin(GOOD).sum()),
-                                  "at_risk": int(mine["status"].isin(RISK).sum()),
-                                  "off_track": int(mine["status"].isin(BAD).sum())}
-    for _kpi_id, periods in snaps[snaps["status"].isin(DECISIVE) & (snaps["period_start"] <= start)].groupby("kpi_id"):
+            row.counts[domain] = {
+                "on_track": int(mine["status"].isin(GOOD).sum()),
+                "at_risk": int(mine["status"].isin(RISK).sum()),
+                "off_track": int(mine["status"].isin(BAD).sum()),
+            }
+    for _kpi_id, periods in snaps[
+        snaps["status"].isin(DECISIVE) & (snaps["period_start"] <= start)
+    ].groupby("kpi_id"):
         last_two = periods.sort_values("period_start", ascending=False)["status"].head(2).tolist()
         if len(last_two) == 2 and all(s in BAD for s in last_two):
             row.off_track_twice.append(str(periods["label"].iloc[0]))
     yesterday = settings.default_as_of(today)
     for source in settings.enabled_sources():
-        through = min(covered[source], as_of) if covered.get(source) else None  # windows may run ahead
-        row.freshness.append(Freshness(source, str(through) if through else None,
-                                       (yesterday - through).days if through else None))
+        through = (
+            min(covered[source], as_of) if covered.get(source) else None
+        )  # windows may run ahead
+        row.freshness.append(
+            Freshness(
+                source,
+                str(through) if through else None,
+                (yesterday - through).days if through else None,
+            )
+        )
     return row
 
 
-def portfolio_rows(settings: dict[str, Settings], broken: dict[str, str], grain: str,
-                   today: dt.date | None = None) -> list[BusinessRow]:
+def portfolio_rows(
+    settings: dict[str, Settings], broken: dict[str, str], grain: str, today: dt.date | None = None
+) -> list[BusinessRow]:
     rows = [business_row(s, grain, today) for s in settings.values()]
     rows += [BusinessRow(slug, slug, problem=why) for slug, why in broken.items()]
     return sorted(rows, key=BusinessRow.urgency)
 
 
 # ---------------------------------------------------------------------------- output
+
 
 def _counts(row: BusinessRow, domain: str) -> str:
     c = row.counts.get(domain)
@@ -134,8 +165,13 @@ def _names(labels: list[str], shown: int = 2) -> str:
 
 
 def _behind(row: BusinessRow) -> str:
-    return ", ".join(f"{f.source} {'never' if f.days_behind is None else f'{f.days_behind}d'}"
-                     for f in row.behind) or "all current"
+    return (
+        ", ".join(
+            f"{f.source} {'never' if f.days_behind is None else f'{f.days_behind}d'}"
+            for f in row.behind
+        )
+        or "all current"
+    )
 
 
 def portfolio_table(rows: list[BusinessRow], grain: str) -> str:
@@ -143,34 +179,60 @@ def portfolio_table(rows: list[BusinessRow], grain: str) -> str:
     KPIs off track twice running, the sources behind."""
     used = [d for d in DOMAINS if any(d in r.counts for r in rows)]
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for name in ("business", *(d.replace("customer_service", "service") for d in used), "off track twice", "behind"):
-        table.add_column(name, justify="right" if name not in ("business", "off track twice", "behind") else "left",
-                         overflow="fold")
+    for name in (
+        "business",
+        *(d.replace("customer_service", "service") for d in used),
+        "off track twice",
+        "behind",
+    ):
+        table.add_column(
+            name,
+            justify="right" if name not in ("business", "off track twice", "behind") else "left",
+            overflow="fold",
+        )
     for r in rows:
         if r.problem is not None:
             table.add_row(r.slug, *[""] * len(used), f"! {r.problem}", "")
         else:
-            table.add_row(r.slug, *(_counts(r, d) for d in used), _names(r.off_track_twice), _behind(r))
+            table.add_row(
+                r.slug, *(_counts(r, d) for d in used), _names(r.off_track_twice), _behind(r)
+            )
     console = Console(file=io.StringIO(), width=160, no_color=True, highlight=False, emoji=False)
     with console.capture() as captured:
-        console.print(f"Portfolio: {len(rows)} business{'es' if len(rows) != 1 else ''}, {grain} to date "
-                      "(per domain: on track / at risk / off track); who needs a call first")
+        console.print(
+            f"Portfolio: {len(rows)} business{'es' if len(rows) != 1 else ''}, {grain} to date "
+            "(per domain: on track / at risk / off track); who needs a call first"
+        )
         console.print(table)
     return "\n".join(line.rstrip() for line in captured.get().rstrip().splitlines())
 
 
 def portfolio_json(rows: list[BusinessRow], grain: str) -> str:
-    return json.dumps({"grain": grain, "businesses": [asdict(r) for r in rows]}, indent=2, default=str)
+    return json.dumps(
+        {"grain": grain, "businesses": [asdict(r) for r in rows]}, indent=2, default=str
+    )
 
 
 def portfolio_html(rows: list[BusinessRow], grain: str, version: str, output: Path | None) -> str:
     """One self-contained page; each business links to its own scorecard (relative to ``output``)."""
+
     def link(row: BusinessRow) -> str | None:
         if not row.scorecard or not Path(row.scorecard).exists():
             return None
         return os.path.relpath(row.scorecard, (output or Path.cwd() / "x").resolve().parent)
 
     used = [d for d in DOMAINS if any(d in r.counts for r in rows)]
-    return environment().get_template("portfolio.html.j2").render(
-        rows=rows, grain=grain, domains=used, link=link, behind=_behind, version=version, f=Formatter("en", "EUR"),
-        made=dt.datetime.now().strftime("%Y-%m-%d %H:%M"))
+    return (
+        environment()
+        .get_template("portfolio.html.j2")
+        .render(
+            rows=rows,
+            grain=grain,
+            domains=used,
+            link=link,
+            behind=_behind,
+            version=version,
+            f=Formatter("en", "EUR"),
+            made=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        )
+    )

@@ -16,7 +16,9 @@ from kpi_pipeline.reporting.terminal import render_text
 FORMATS = ("table", "markdown", "html", "json")
 
 
-def render(fmt_name: str, card: Scorecard, fmt: Formatter, version: str, file: TextIO | None = None) -> str:
+def render(
+    fmt_name: str, card: Scorecard, fmt: Formatter, version: str, file: TextIO | None = None
+) -> str:
     """The text of the scorecard in a format; ``table`` printed to a terminal ``file`` gets colour."""
     if fmt_name == "table":
         return render_text(card, fmt, file)

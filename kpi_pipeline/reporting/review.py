@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from kpi_pipeline.config.settings import Settings
 from kpi_pipeline.kpi.calendar import target_for
 from kpi_pipeline.kpi.catalog import KpiDef
-from kpi_pipeline.config.settings import Settings
 from kpi_pipeline.kpi.periods import iter_periods, label, next_start, period_end, previous_start
 from kpi_pipeline.reporting.change import mover_rank
 from kpi_pipeline.reporting.model import Card, build_views, status_counts
@@ -35,7 +35,9 @@ class YearLine:
     remaining: int
     additive: bool
     status: str | None = None  # ratio / unique count: the year snapshot's status
-    without_data: tuple[str, ...] = ()  # periods of the year so far that have no value (to_date unknown)
+    without_data: tuple[
+        str, ...
+    ] = ()  # periods of the year so far that have no value (to_date unknown)
 
     @property
     def needed(self) -> float | None:
@@ -100,7 +102,11 @@ class Review:
 
     @property
     def scored(self) -> list[Card]:
-        return [c for c in self.cards if c.target is not None and c.status not in ("no_data", "too_early")]
+        return [
+            c
+            for c in self.cards
+            if c.target is not None and c.status not in ("no_data", "too_early")
+        ]
 
     def counts(self) -> dict[str, int]:
         return status_counts(c.status for c in self.cards)
@@ -120,19 +126,35 @@ class Review:
     @property
     def twice_off(self) -> list[tuple[Card, Card]]:
         """KPIs off track (or missed) in this period and the one before."""
-        return [(c, self.previous[c.kpi.id]) for c in self.cards
-                if c.status in BAD and c.kpi.id in self.previous and self.previous[c.kpi.id].status in BAD]
+        return [
+            (c, self.previous[c.kpi.id])
+            for c in self.cards
+            if c.status in BAD
+            and c.kpi.id in self.previous
+            and self.previous[c.kpi.id].status in BAD
+        ]
 
 
-def _year_lines(settings: Settings, snaps: pd.DataFrame, cards: list[Card], grain: str, start: dt.date,
-                as_of: dt.date) -> list[YearLine]:
+def _year_lines(
+    settings: Settings,
+    snaps: pd.DataFrame,
+    cards: list[Card],
+    grain: str,
+    start: dt.date,
+    as_of: dt.date,
+) -> list[YearLine]:
     if grain == "year":
         return []
     year = dt.date(start.year, 1, 1)
     end = period_end(grain, start)
     periods = list(iter_periods(grain, year, end, settings.week_start))
-    remaining = sum(1 for s in iter_periods(grain, next_start(grain, start), dt.date(start.year, 12, 31),
-                                            settings.week_start) if s.year == start.year)
+    remaining = sum(
+        1
+        for s in iter_periods(
+            grain, next_start(grain, start), dt.date(start.year, 12, 31), settings.week_start
+        )
+        if s.year == start.year
+    )
     frame = snaps.assign(period_start=pd.to_datetime(snaps["period_start"]).dt.date)
     out = []
     for card in cards:
@@ -141,31 +163,72 @@ def _year_lines(settings: Settings, snaps: pd.DataFrame, cards: list[Card], grai
         if target is None:
             continue
         if kpi.aggregation == "sum":
-            rows = frame[(frame.kpi_id == kpi.id) & (frame.grain == grain) & frame.period_start.isin(periods)]
-            known = {s for s, v in zip(rows["period_start"], rows["actual"], strict=True) if not pd.isna(v)}
+            rows = frame[
+                (frame.kpi_id == kpi.id) & (frame.grain == grain) & frame.period_start.isin(periods)
+            ]
+            known = {
+                s
+                for s, v in zip(rows["period_start"], rows["actual"], strict=True)
+                if not pd.isna(v)
+            }
             gaps = tuple(label(grain, s, settings.week_start) for s in periods if s not in known)
             to_date = None if gaps else float(rows["actual"].sum())
             out.append(YearLine(kpi, to_date, target, end, remaining, True, without_data=gaps))
         elif kpi.aggregation == "last":
             out.append(YearLine(kpi, card.actual, target, end, remaining, True))
         else:
-            row = frame[(frame.kpi_id == kpi.id) & (frame.grain == "year") & (frame.period_start == year)]
-            value = None if row.empty or pd.isna(row.iloc[0]["actual"]) else float(row.iloc[0]["actual"])
+            row = frame[
+                (frame.kpi_id == kpi.id) & (frame.grain == "year") & (frame.period_start == year)
+            ]
+            value = (
+                None
+                if row.empty or pd.isna(row.iloc[0]["actual"])
+                else float(row.iloc[0]["actual"])
+            )
             status = None if row.empty else row.iloc[0]["status"]
-            out.append(YearLine(kpi, value, target, min(as_of, dt.date(start.year, 12, 31)), remaining, False,
-                                status))
+            out.append(
+                YearLine(
+                    kpi,
+                    value,
+                    target,
+                    min(as_of, dt.date(start.year, 12, 31)),
+                    remaining,
+                    False,
+                    status,
+                )
+            )
     return out
 
 
-def build_review(snaps: pd.DataFrame, settings: Settings, as_of: dt.date, grain: str, start: dt.date) -> Review:
+def build_review(
+    snaps: pd.DataFrame, settings: Settings, as_of: dt.date, grain: str, start: dt.date
+) -> Review:
     """The review of the ``grain`` period starting at ``start``, from the snapshots as of ``as_of``."""
     view = build_views(snaps, settings, as_of, (grain,), {grain: start})[0]
     before = previous_start(grain, start, settings.week_start)
-    previous = {c.kpi.id: c for c in build_views(snaps, settings, as_of, (grain,), {grain: before})[0].cards}
+    previous = {
+        c.kpi.id: c for c in build_views(snaps, settings, as_of, (grain,), {grain: before})[0].cards
+    }
     following = next_start(grain, start)
-    targets = [(k, t) for k in settings.kpis() if k.total
-               for t in [target_for(settings, k.id, grain, following)] if t is not None]
-    return Review(settings.business, as_of, settings.demo, grain, start, period_end(grain, start),
-                  label(grain, start, settings.week_start), view.cards, previous,
-                  _year_lines(settings, snaps, view.cards, grain, start, as_of),
-                  label(grain, following, settings.week_start), following, targets)
+    targets = [
+        (k, t)
+        for k in settings.kpis()
+        if k.total
+        for t in [target_for(settings, k.id, grain, following)]
+        if t is not None
+    ]
+    return Review(
+        settings.business,
+        as_of,
+        settings.demo,
+        grain,
+        start,
+        period_end(grain, start),
+        label(grain, start, settings.week_start),
+        view.cards,
+        previous,
+        _year_lines(settings, snaps, view.cards, grain, start, as_of),
+        label(grain, following, settings.week_start),
+        following,
+        targets,
+    )

@@ -15,8 +15,13 @@ from kpi_pipeline.reporting.change import Change
 from kpi_pipeline.reporting.i18n import Formatter
 from kpi_pipeline.reporting.model import Card, Scorecard
 
-STYLE = {"on_track": "bold green", "achieved": "bold green", "at_risk": "bold yellow", "off_track": "bold red",
-         "missed": "bold red"}
+STYLE = {
+    "on_track": "bold green",
+    "achieved": "bold green",
+    "at_risk": "bold yellow",
+    "off_track": "bold red",
+    "missed": "bold red",
+}
 MARK = {"on_track": "✓", "achieved": "✓", "at_risk": "!", "off_track": "✗", "missed": "✗"}
 
 
@@ -38,8 +43,11 @@ def tables(card: Scorecard, fmt: Formatter, plain: bool) -> list[object]:
     out: list[object] = [Text(title, style="bold")]
     if card.demo:
         out.append(Text(fmt.t("demo_banner"), style="yellow"))
-    stale = [f"{fmt.source(s)}: {fmt.freshness(d, card.as_of)}" for s, d in card.freshness.items()
-             if d is None or d < card.as_of]
+    stale = [
+        f"{fmt.source(s)}: {fmt.freshness(d, card.as_of)}"
+        for s, d in card.freshness.items()
+        if d is None or d < card.as_of
+    ]
     if stale:
         out.append(Text("; ".join(stale), style="red"))
     for view in card.views:
@@ -49,33 +57,72 @@ def tables(card: Scorecard, fmt: Formatter, plain: bool) -> list[object]:
         if not view.sections:
             out.append(Text(fmt.t("no_kpis")))
         for section in view.sections:
-            table = Table(title=f"{fmt.domain(section.domain)} ({fmt.summary(section.counts())})",
-                          title_justify="left", title_style="bold", box=box.SIMPLE if plain else box.SIMPLE_HEAD,
-                          pad_edge=False, show_edge=False)
+            table = Table(
+                title=f"{fmt.domain(section.domain)} ({fmt.summary(section.counts())})",
+                title_justify="left",
+                title_style="bold",
+                box=box.SIMPLE if plain else box.SIMPLE_HEAD,
+                pad_edge=False,
+                show_edge=False,
+            )
             columns: tuple[tuple[str, JustifyMethod], ...] = (
-                ("kpi", "left"), ("actual", "right"), ("target", "right"), ("status", "left"),
-                ("projected", "right"), ("vs_previous", "right"), ("vs_last_year", "right"))
+                ("kpi", "left"),
+                ("actual", "right"),
+                ("target", "right"),
+                ("status", "left"),
+                ("projected", "right"),
+                ("vs_previous", "right"),
+                ("vs_last_year", "right"),
+            )
             for column, justify in columns:
                 table.add_column(fmt.t(column), justify=justify, no_wrap=column != "kpi")
             for c in section.cards:
                 unit, digits = c.kpi.unit, c.decimals
-                status = Text(f"{MARK.get(c.status, '·')} {fmt.status(c.status)}", style=STYLE.get(c.status, "dim"))
+                status = Text(
+                    f"{MARK.get(c.status, '·')} {fmt.status(c.status)}",
+                    style=STYLE.get(c.status, "dim"),
+                )
                 name = Text(c.kpi.label_in(fmt.language))
                 if c.reason:
                     name.append(f"\n{fmt.reason(c.reason)}", style="dim")
-                projected = fmt.value(c.projected, unit, digits) if not c.is_closed else \
-                    fmt.t("final") if c.is_final else fmt.t("closed")
-                table.add_row(name, fmt.value(c.actual, unit, digits), _target(c, fmt), status, projected,
-                              _change(c, c.vs_previous, fmt), _change(c, c.vs_last_year, fmt))
+                projected = (
+                    fmt.value(c.projected, unit, digits)
+                    if not c.is_closed
+                    else fmt.t("final")
+                    if c.is_final
+                    else fmt.t("closed")
+                )
+                table.add_row(
+                    name,
+                    fmt.value(c.actual, unit, digits),
+                    _target(c, fmt),
+                    status,
+                    projected,
+                    _change(c, c.vs_previous, fmt),
+                    _change(c, c.vs_last_year, fmt),
+                )
             out.append(table)
     return out
 
 
-def render_text(card: Scorecard, fmt: Formatter, file: TextIO | None = None, *, colour: bool | None = None) -> str:
+def render_text(
+    card: Scorecard, fmt: Formatter, file: TextIO | None = None, *, colour: bool | None = None
+) -> str:
     """Print to ``file`` (a terminal gets colour) or, without a file, return the plain text."""
-    is_tty = bool(colour) if colour is not None else (file is not None and getattr(file, "isatty", lambda: False)())
-    console = Console(file=file if is_tty and file is not None else io.StringIO(), force_terminal=is_tty, no_color=not is_tty, highlight=False, emoji=False,
-                      width=None if is_tty else 160, soft_wrap=False)
+    is_tty = (
+        bool(colour)
+        if colour is not None
+        else (file is not None and getattr(file, "isatty", lambda: False)())
+    )
+    console = Console(
+        file=file if is_tty and file is not None else io.StringIO(),
+        force_terminal=is_tty,
+        no_color=not is_tty,
+        highlight=False,
+        emoji=False,
+        width=None if is_tty else 160,
+        soft_wrap=False,
+    )
     if is_tty:
         for item in tables(card, fmt, plain=False):
             console.print(item)

@@ -11,8 +11,8 @@ lifecycle stages, and Google Ads' API version against its sunset.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from connectors.errors import ConnectorError
 from connectors.registry import connect, platform
@@ -26,11 +26,14 @@ class NameReport:
 
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    failed: dict[str, Exception] = field(default_factory=dict)  # the account's names could not be read
+    failed: dict[str, Exception] = field(
+        default_factory=dict
+    )  # the account's names could not be read
 
 
-def check_names(settings: Settings, as_of: dt.date, today: dt.date, skip: set[str],
-                say: Callable[[str], None]) -> NameReport:
+def check_names(
+    settings: Settings, as_of: dt.date, today: dt.date, skip: set[str], say: Callable[[str], None]
+) -> NameReport:
     """Fetch what each enabled account defines and compare the configured names with it (each
     platform's ``check_names``, and ``check_settings`` for what needs no request); say one line
     per source (``skip``: sources whose credentials already failed)."""

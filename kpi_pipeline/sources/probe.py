@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from connectors.errors import ConnectorError
 from connectors.registry import connect, probe, streams
@@ -14,7 +14,9 @@ from kpi_pipeline.config.settings import ConfigError, Settings
 from kpi_pipeline.sources.windows import source_settings, stream_context
 
 
-def probe_sources(settings: Settings, as_of: dt.date, say: Callable[[str], None]) -> dict[str, Exception]:
+def probe_sources(
+    settings: Settings, as_of: dt.date, say: Callable[[str], None]
+) -> dict[str, Exception]:
     """Try each enabled source once; say one line per source; return the failures by source."""
     ctx = stream_context(settings, as_of)
     failed: dict[str, Exception] = {}
@@ -29,6 +31,8 @@ def probe_sources(settings: Settings, as_of: dt.date, say: Callable[[str], None]
             say(f"  x {source}: {err}")
             continue
         rows = len(page.records) if page is not None else 0
-        say(f"  ok {source}: {spec.name} answered ({rows} record{'s' if rows != 1 else ''} for {as_of}, "
-            f"{time.monotonic() - started:.1f}s)")
+        say(
+            f"  ok {source}: {spec.name} answered ({rows} record{'s' if rows != 1 else ''} for {as_of}, "
+            f"{time.monotonic() - started:.1f}s)"
+        )
     return failed

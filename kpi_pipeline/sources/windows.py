@@ -14,23 +14,29 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from pydantic import SecretStr
 
 from connectors.http import register_secret
-from connectors.streams import StreamContext, StreamSpec, Window
 from connectors.registry import streams
+from connectors.streams import StreamContext, StreamSpec, Window
 from kpi_pipeline.config.settings import ConfigError, Settings
 from kpi_pipeline.config.sources import CREDENTIAL_FIELDS
 
 AS_OF_TAG = "kpi/as_of"
 WINDOW_TAG = "kpi/window"  # "lookback": each stream re-fetches its own lookback only
 # Dagster's own run tags for a run over a range of partitions (what a UI backfill sets)
-RANGE_START_TAG, RANGE_END_TAG = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+RANGE_START_TAG, RANGE_END_TAG = (
+    "dagster/asset_partition_range_start",
+    "dagster/asset_partition_range_end",
+)
 PARTITION_TAG = "dagster/partition"
-PROGRESS_MARK = "progress: "  # a log line the kpi command prints as it comes (how far a long load is)
+PROGRESS_MARK = (
+    "progress: "  # a log line the kpi command prints as it comes (how far a long load is)
+)
 
 
 def parse_date(value: str, what: str) -> dt.date:
@@ -81,29 +87,52 @@ def person_salt(settings: Settings) -> str:
 
 def stream_context(settings: Settings, as_of: dt.date) -> StreamContext:
     """Point-in-time values stand for as-of only when the platforms' today is as-of + 1."""
-    from kpi_pipeline.kpi.calendar import calendar_windows  # late: pandas, ~0.35 s of `kpi`'s start-up
+    from kpi_pipeline.kpi.calendar import (
+        calendar_windows,
+    )  # late: pandas, ~0.35 s of `kpi`'s start-up
 
     now = today(settings, as_of)
     snapshot = as_of if now == as_of + dt.timedelta(days=1) else None
     windows = calendar_windows(settings, as_of)
-    ranges = sorted({(w.window_kind, w.window_start, w.window_end, bool(w.period_end > as_of))
-                     for w in windows.itertuples() if w.grain != "day"})
-    return StreamContext(settings.timezone, as_of, snapshot, ranges=ranges, person_salt=person_salt(settings),
-                         currency=settings.currency, currencies=frozenset({settings.currency, *settings.fx}), today=now)
+    ranges = sorted(
+        {
+            (w.window_kind, w.window_start, w.window_end, bool(w.period_end > as_of))
+            for w in windows.itertuples()
+            if w.grain != "day"
+        }
+    )
+    return StreamContext(
+        settings.timezone,
+        as_of,
+        snapshot,
+        ranges=ranges,
+        person_salt=person_salt(settings),
+        currency=settings.currency,
+        currencies=frozenset({settings.currency, *settings.fx}),
+        today=now,
+    )
 
 
 def tag_span(tags: Mapping[str, str]) -> tuple[dt.date, dt.date] | None:
     """The days a run covers by its tags: a partition range, one partition, or None (lookback)."""
     if tags.get(RANGE_START_TAG) and tags.get(RANGE_END_TAG):
-        return parse_date(tags[RANGE_START_TAG], "range start"), parse_date(tags[RANGE_END_TAG], "range end")
+        return parse_date(tags[RANGE_START_TAG], "range start"), parse_date(
+            tags[RANGE_END_TAG], "range end"
+        )
     if tags.get(PARTITION_TAG):
         day = parse_date(tags[PARTITION_TAG], "partition")
         return day, day
     return None
 
 
-def stream_window(settings: Settings, spec: StreamSpec, as_of: dt.date, span: tuple[dt.date, dt.date] | None,
-                  tags: Mapping[str, Any], loaded_until: dt.date | None = None) -> Window | None:
+def stream_window(
+    settings: Settings,
+    spec: StreamSpec,
+    as_of: dt.date,
+    span: tuple[dt.date, dt.date] | None,
+    tags: Mapping[str, Any],
+    loaded_until: dt.date | None = None,
+) -> Window | None:
     """The window of one stream in a run over the days ``span`` (None: its lookback ending at as-of).
 
     In lookback mode (the nightly run, ``kpi sync`` without dates) a stream re-fetches its own
@@ -141,21 +170,35 @@ def source_settings(settings: Settings, source: str, as_of: dt.date) -> dict[str
         ConfigError: when a credential is missing (named by its YAML path).
     """
     block = settings.enabled_sources()[source]
-    values = {k: (v.get_secret_value() if isinstance(v, SecretStr) else v) for k, v in block.__dict__.items()}
+    values = {
+        k: (v.get_secret_value() if isinstance(v, SecretStr) else v)
+        for k, v in block.__dict__.items()
+    }
     if source == "manual":  # a local file, the same in demo mode
         # its dates run from history_start to the last day that has happened: a back-dated as-of
         # must not refuse the file a nightly accepts (rows after as-of wait for their period)
         path = Path(values["path"])
-        return {**values, "path": str(path if path.is_absolute() else settings.base_dir / path),
-                "kpi_ids": [c.id for c in settings.custom_kpis], "history_start": settings.history_start,
-                "last_day": max(as_of, today(settings, as_of))}
-    if settings.demo:  # the sandbox's world runs to the platforms' yesterday, whatever the run's as-of
+        return {
+            **values,
+            "path": str(path if path.is_absolute() else settings.base_dir / path),
+            "kpi_ids": [c.id for c in settings.custom_kpis],
+            "history_start": settings.history_start,
+            "last_day": max(as_of, today(settings, as_of)),
+        }
+    if (
+        settings.demo
+    ):  # the sandbox's world runs to the platforms' yesterday, whatever the run's as-of
         from connectors.sandbox import shared_sandbox  # late: the emulators, ~0.1 s, demo mode only
 
         clock = today(settings) - dt.timedelta(days=1)
-        return {**values, **shared_sandbox(max(clock, as_of), settings.sandbox_seed).settings_for(source)}
+        return {
+            **values,
+            **shared_sandbox(max(clock, as_of), settings.sandbox_seed).settings_for(source),
+        }
     absent = [f for f in CREDENTIAL_FIELDS.get(source, ()) if not values.get(f)]
     if absent:
-        raise ConfigError(str(settings.config_path), [
-            (f"sources.{source}.{f}", "credential not set (see `kpi check`)") for f in absent])
+        raise ConfigError(
+            str(settings.config_path),
+            [(f"sources.{source}.{f}", "credential not set (see `kpi check`)") for f in absent],
+        )
     return values

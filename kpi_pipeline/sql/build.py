@@ -11,16 +11,17 @@ import datetime as dt
 from pathlib import Path
 
 from connectors.registry import SOURCES
-from kpi_pipeline.kpi.calendar import calendar_windows, catalog_frame, parameters_frame
 from kpi_pipeline.config.settings import Settings
+from kpi_pipeline.kpi.calendar import calendar_windows, catalog_frame, parameters_frame
 from kpi_pipeline.kpi.coverage import coverage_table
-from kpi_pipeline.warehouse.loading import ensure_tables
 from kpi_pipeline.sql.models import PYTHON_TABLES, all_raw_tables, load_models
 from kpi_pipeline.warehouse.database import Warehouse
+from kpi_pipeline.warehouse.loading import ensure_tables
 
 
-def run_models(warehouse: Warehouse, settings: Settings, as_of: dt.date,
-               sql_dir: Path | None = None) -> dict[str, int]:
+def run_models(
+    warehouse: Warehouse, settings: Settings, as_of: dt.date, sql_dir: Path | None = None
+) -> dict[str, int]:
     """Build the calendar, the catalog and every model in order, outside Dagster.
 
     For tests and benchmarks: the same SQL the model assets run, on any warehouse, but every

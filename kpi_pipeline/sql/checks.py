@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import statistics
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -96,18 +97,28 @@ def run_checks(con: Any, table: str, checks: ModelChecks) -> list[tuple[str, boo
     results: list[tuple[str, bool, dict[str, Any]]] = []
     if checks.unique:
         cols = ", ".join(checks.unique)
-        dupes = con.execute(f"select {cols}, count(*) as n from {table} group by all having count(*) > 1 "
-                            "order by n desc limit 5").fetchall()
+        dupes = con.execute(
+            f"select {cols}, count(*) as n from {table} group by all having count(*) > 1 "
+            "order by n desc limit 5"
+        ).fetchall()
         results.append(("unique_key", not dupes, {"duplicates": str(dupes) if dupes else "none"}))
     for column in checks.not_null:
         nulls = con.execute(f"select count(*) from {table} where {column} is null").fetchone()[0]
         results.append((f"not_null_{column}", nulls == 0, {"null_rows": int(nulls)}))
     for column, values in checks.accepted_values.items():
         marks = ", ".join("?" for _ in values)
-        bad = con.execute(f"select distinct {column}::varchar from {table} where {column} is not null "
-                          f"and {column}::varchar not in ({marks}) limit 5", list(values)).fetchall()
-        results.append((f"accepted_values_{column}", not bad,
-                        {"unexpected": ", ".join(str(v[0]) for v in bad) if bad else "none"}))
+        bad = con.execute(
+            f"select distinct {column}::varchar from {table} where {column} is not null "
+            f"and {column}::varchar not in ({marks}) limit 5",
+            list(values),
+        ).fetchall()
+        results.append(
+            (
+                f"accepted_values_{column}",
+                not bad,
+                {"unexpected": ", ".join(str(v[0]) for v in bad) if bad else "none"},
+            )
+        )
     return results
 
 
@@ -119,5 +130,8 @@ def row_count_anomaly(rows: int, previous: list[int]) -> tuple[bool, str]:
     if usual > 0 and rows == 0:
         return False, f"0 rows, where previous builds had {usual:,.0f} (median)"
     if usual > 0 and rows < DROP * usual:
-        return False, f"{rows:,} rows, under half of the usual {usual:,.0f} (median of the last {len(previous[:HISTORY])})"
+        return (
+            False,
+            f"{rows:,} rows, under half of the usual {usual:,.0f} (median of the last {len(previous[:HISTORY])})",
+        )
     return True, f"{rows:,} rows (previous median {usual:,.0f})"

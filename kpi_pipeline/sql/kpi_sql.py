@@ -15,7 +15,7 @@ the custom KPIs of the CSV (``kpis.kpi_daily_custom``) and the zero rows of cove
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from kpi_pipeline.kpi.catalog import DailyPart, KpiDef, RangePart
 
@@ -67,13 +67,17 @@ select * from final
 """
 
 _EMPTY = {  # a catalog without such formulas still makes the table, with its columns
-    DAILY: ("    select null::varchar as business_id, null::varchar as kpi_id, null::date as day,\n"
-            "           null::varchar as dimension, null::varchar as dimension_value,\n"
-            "           null::decimal(38, 6) as numerator, null::decimal(38, 6) as denominator\n    where false"),
-    RANGES: ("    select null::varchar as business_id, null::varchar as kpi_id,\n"
-             "           null::date as window_start, null::date as window_end,\n"
-             "           null::varchar as dimension, null::varchar as dimension_value,\n"
-             "           null::double as value\n    where false"),
+    DAILY: (
+        "    select null::varchar as business_id, null::varchar as kpi_id, null::date as day,\n"
+        "           null::varchar as dimension, null::varchar as dimension_value,\n"
+        "           null::decimal(38, 6) as numerator, null::decimal(38, 6) as denominator\n    where false"
+    ),
+    RANGES: (
+        "    select null::varchar as business_id, null::varchar as kpi_id,\n"
+        "           null::date as window_start, null::date as window_end,\n"
+        "           null::varchar as dimension, null::varchar as dimension_value,\n"
+        "           null::double as value\n    where false"
+    ),
 }
 
 
@@ -94,14 +98,18 @@ def _branch(kpi_id: str, part: DailyPart | RangePart, dimension: tuple[str, str]
     name, value = (None, None) if dimension is None else (f"'{dimension[0]}'", dimension[1])
     dims = f"{_cast(name, 'varchar')} as dimension, {_cast(value, 'varchar')} as dimension_value"
     if isinstance(part, DailyPart):
-        lines = [f"    select business_id, '{kpi_id}' as kpi_id, {part.day} as day,",
-                 f"           {dims},",
-                 f"           {_cast(part.numerator, 'decimal(38, 6)')} as numerator, "
-                 f"{_cast(part.denominator, 'decimal(38, 6)')} as denominator"]
+        lines = [
+            f"    select business_id, '{kpi_id}' as kpi_id, {part.day} as day,",
+            f"           {dims},",
+            f"           {_cast(part.numerator, 'decimal(38, 6)')} as numerator, "
+            f"{_cast(part.denominator, 'decimal(38, 6)')} as denominator",
+        ]
     else:
-        lines = [f"    select business_id, '{kpi_id}' as kpi_id, window_start, window_end,",
-                 f"           {dims},",
-                 f"           {_cast(part.value, 'double')} as value"]
+        lines = [
+            f"    select business_id, '{kpi_id}' as kpi_id, window_start, window_end,",
+            f"           {dims},",
+            f"           {_cast(part.value, 'double')} as value",
+        ]
     lines.append(f"    from {_cte(part.from_)}")
     if part.where:
         lines.append(f"    where {part.where}")
@@ -132,7 +140,9 @@ def model_sql(kpis: Iterable[KpiDef], table: str, custom: bool = True) -> str:
         ValueError: a KPI whose formula names a dimension twice in one part.
     """
     kpis = [k for k in kpis if _parts(k, table)]
-    imports = [f"{_cte(t)} as (\n    select * from {t}\n)" for t in tables_read(kpis, table, custom)]
+    imports = [
+        f"{_cte(t)} as (\n    select * from {t}\n)" for t in tables_read(kpis, table, custom)
+    ]
     branches: list[str] = []
     for kpi in kpis:
         for part in _parts(kpi, table):
@@ -141,12 +151,19 @@ def model_sql(kpis: Iterable[KpiDef], table: str, custom: bool = True) -> str:
                 raise ValueError(f"KPI {kpi.id}: a dimension is named twice in `by`")
             branches.extend(_branch(kpi.id, part, dimension) for dimension in part.by)
     formulas = "\n    union all\n".join(branches) or _EMPTY[table]
-    return (_HEADERS[table] + "with " + "".join(f"{i},\n\n" for i in imports)
-            + f"formulas as (\n{formulas}\n),\n\n" + (_daily_tail(custom) if table == DAILY else _RANGES_TAIL))
+    return (
+        _HEADERS[table]
+        + "with "
+        + "".join(f"{i},\n\n" for i in imports)
+        + f"formulas as (\n{formulas}\n),\n\n"
+        + (_daily_tail(custom) if table == DAILY else _RANGES_TAIL)
+    )
 
 
 def _daily_tail(custom: bool) -> str:
-    also = "".join(f"    union all\n    select * from {_cte(t)}\n" for t in _also(DAILY, custom)).rstrip("\n")
+    also = "".join(
+        f"    union all\n    select * from {_cte(t)}\n" for t in _also(DAILY, custom)
+    ).rstrip("\n")
     return _DAILY_FINAL.format(also=also) + _DAILY_SUM
 
 

@@ -21,15 +21,26 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from connectors.registry import platforms, streams
+from kpi_pipeline.kpi.catalog import (
+    SQL_DIR as SQL_DIR,
+)  # the shipped models' folder, for callers of models
+from kpi_pipeline.kpi.catalog import (
+    KpiDef,
+    catalog_file,
+    full_catalog,
+    load_catalog,
+)
+from kpi_pipeline.kpi.catalog import (
+    sql_dir as default_sql_dir,
+)
 from kpi_pipeline.sql import kpi_sql
-from kpi_pipeline.kpi.catalog import SQL_DIR as SQL_DIR  # the shipped models' folder, for callers of models
-from kpi_pipeline.kpi.catalog import KpiDef, catalog_file, full_catalog, load_catalog, sql_dir as default_sql_dir
 from kpi_pipeline.sql.checks import ModelChecks, load_checks
 
 # tables written from Python, not by a model file: models may read them
@@ -95,7 +106,9 @@ def find_tables(sql: str) -> set[str]:
 
 def cache_dir() -> Path:
     base = os.environ.get("KPI_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "kpi-pipeline")
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "kpi-pipeline",
+    )
     return Path(base)
 
 
@@ -152,7 +165,9 @@ def platform_folders() -> list[Path]:
     return [p.staging for p in platforms().values() if p.staging.is_dir()]
 
 
-def _sources(sql_dir: Path, folders: list[Path], with_platforms: bool, kpis: Iterable[KpiDef] | None):
+def _sources(
+    sql_dir: Path, folders: list[Path], with_platforms: bool, kpis: Iterable[KpiDef] | None
+):
     """(table, file, SQL) of every model: the files (the platforms' first, then the models
     folder's), then those generated from the catalog (from ``kpis`` when given, else from every
     KPI of the catalog and the platforms' ``kpis.yml``, the CSV's custom KPIs included)."""
@@ -170,8 +185,10 @@ def _sources(sql_dir: Path, folders: list[Path], with_platforms: bool, kpis: Ite
     for table in kpi_sql.TABLES:
         schema, name = table.split(".")
         if (sql_dir / schema / f"{name}.sql").exists():
-            raise ModelError(f"{sql_dir / schema / name}.sql: {table} is generated from {catalog}; "
-                             "declare a KPI's formula in its catalog entry (`daily:`, `ranges:`) instead")
+            raise ModelError(
+                f"{sql_dir / schema / name}.sql: {table} is generated from {catalog}; "
+                "declare a KPI's formula in its catalog entry (`daily:`, `ranges:`) instead"
+            )
         try:
             sql = kpi_sql.model_sql(kpis, table, custom=custom)
         except ValueError as err:
@@ -179,8 +196,12 @@ def _sources(sql_dir: Path, folders: list[Path], with_platforms: bool, kpis: Ite
         yield table, catalog, sql
 
 
-def load_models(external: Iterable[str], sql_dir: Path | None = None, kpis: Iterable[KpiDef] | None = None,
-                with_platforms: bool = True) -> list[Model]:
+def load_models(
+    external: Iterable[str],
+    sql_dir: Path | None = None,
+    kpis: Iterable[KpiDef] | None = None,
+    with_platforms: bool = True,
+) -> list[Model]:
     """Parse every model, check its tables exist, and return them in dependency order.
 
     Args:
@@ -214,13 +235,17 @@ def load_models(external: Iterable[str], sql_dir: Path | None = None, kpis: Iter
         try:
             deps = cache.tables(sql)
         except Exception as err:
-            from sqlglot.errors import ParseError  # late: see find_tables; loaded already by the parse
+            from sqlglot.errors import (
+                ParseError,
+            )  # late: see find_tables; loaded already by the parse
 
             if not isinstance(err, ParseError):
                 raise
             raise ModelError(f"{path}: cannot parse: {str(err).splitlines()[0]}") from None
         schema, name = table.split(".")
-        models[table] = Model(table, path, sql, frozenset(deps), declared[schema].get(name, ModelChecks()))
+        models[table] = Model(
+            table, path, sql, frozenset(deps), declared[schema].get(name, ModelChecks())
+        )
     cache.save()
     known = set(external) | set(models)
     for model in models.values():
@@ -228,8 +253,11 @@ def load_models(external: Iterable[str], sql_dir: Path | None = None, kpis: Iter
             if dep not in known:
                 raise ModelError(
                     f"{model.path}:{_line_of(model.path.read_text(), dep)}: unknown table {dep!r} "
-                    f"(not a raw stream, a Python asset or a model)")
-    sorter = graphlib.TopologicalSorter({t: {d for d in m.deps if d in models} for t, m in models.items()})
+                    f"(not a raw stream, a Python asset or a model)"
+                )
+    sorter = graphlib.TopologicalSorter(
+        {t: {d for d in m.deps if d in models} for t, m in models.items()}
+    )
     try:
         order = list(sorter.static_order())
     except graphlib.CycleError as err:
@@ -266,8 +294,9 @@ def select_models(models: list[Model], configured: Iterable[str]) -> list[Model]
     raw = raw_inputs(models)
     read = {dep for m in models for dep in m.deps}
     by_table = {m.table: m for m in models}
-    keep = {t for t in by_table
-            if raw[t] & configured or (not raw[t] and t not in read) or t in ALWAYS}
+    keep = {
+        t for t in by_table if raw[t] & configured or (not raw[t] and t not in read) or t in ALWAYS
+    }
     todo = list(keep)
     while todo:
         for dep in by_table[todo.pop()].deps:
@@ -277,11 +306,15 @@ def select_models(models: list[Model], configured: Iterable[str]) -> list[Model]
     return [m for m in models if m.table in keep]
 
 
-def business_models(raw_tables: Iterable[str], kpis: Iterable[KpiDef], sql_dir: Path | None = None) -> list[Model]:
+def business_models(
+    raw_tables: Iterable[str], kpis: Iterable[KpiDef], sql_dir: Path | None = None
+) -> list[Model]:
     """The models of one business (:func:`select_models`): ``kpis.kpi_daily`` and
     ``kpis.kpi_ranges`` generated from its ``kpis`` (those whose sources it configures, and its
     custom ones), every model checked against every source's raw tables all the same."""
-    return select_models(load_models([*all_raw_tables(), *PYTHON_TABLES], sql_dir, kpis), raw_tables)
+    return select_models(
+        load_models([*all_raw_tables(), *PYTHON_TABLES], sql_dir, kpis), raw_tables
+    )
 
 
 def _shown(path: Path, sql_dir: Path) -> Path:

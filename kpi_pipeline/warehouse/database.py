@@ -12,8 +12,9 @@ import datetime as dt
 import os
 import re
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -26,8 +27,14 @@ from kpi_pipeline.warehouse.storage import LOCK_HOLDER, StorageError, storage_pr
 SCHEMAS = ("raw", "staging", "kpis", "snapshots")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 ARROW_TYPES = {
-    "VARCHAR": pa.string(), "BIGINT": pa.int64(), "DOUBLE": pa.float64(), "DATE": pa.date32(),
-    "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"), "BOOLEAN": pa.bool_(), "DATE[]": pa.list_(pa.date32()), "DECIMAL(18,2)": pa.decimal128(18, 2),
+    "VARCHAR": pa.string(),
+    "BIGINT": pa.int64(),
+    "DOUBLE": pa.float64(),
+    "DATE": pa.date32(),
+    "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
+    "BOOLEAN": pa.bool_(),
+    "DATE[]": pa.list_(pa.date32()),
+    "DECIMAL(18,2)": pa.decimal128(18, 2),
 }
 
 
@@ -39,7 +46,9 @@ def load_memory() -> str:
     """KPI_LOAD_MEMORY (default 64MB), refused unless it is a size DuckDB reads, like 256MB."""
     value = os.environ.get("KPI_LOAD_MEMORY", LOAD_MEMORY).strip()
     if not _SIZE.match(value):
-        raise ValueError(f"KPI_LOAD_MEMORY: {value!r} is not a size like 64MB or 1GB; nothing was loaded")
+        raise ValueError(
+            f"KPI_LOAD_MEMORY: {value!r} is not a size like 64MB or 1GB; nothing was loaded"
+        )
     return value
 
 
@@ -81,17 +90,26 @@ class Warehouse:
         lock_timeout: seconds to wait for another writer before failing with a clear message.
     """
 
-    def __init__(self, path: str | Path, business_id: str, lock_timeout: float = 900,
-                 open_wait: float | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        business_id: str,
+        lock_timeout: float = 900,
+        open_wait: float | None = None,
+    ) -> None:
         self.path = str(path)
         # how long to wait for another program (an analyst's DuckDB shell) to let go of the file
-        self.open_wait = float(os.environ.get("KPI_LOCK_WAIT", 30)) if open_wait is None else open_wait
+        self.open_wait = (
+            float(os.environ.get("KPI_LOCK_WAIT", 30)) if open_wait is None else open_wait
+        )
         self.business_id = business_id
         self._memory = self.path == ":memory:"
         self._mem_con = duckdb.connect(":memory:") if self._memory else None
         if not self._memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.lock = FileLock(self.path + ".lock", timeout=lock_timeout) if not self._memory else None
+        self.lock = (
+            FileLock(self.path + ".lock", timeout=lock_timeout) if not self._memory else None
+        )
         # the connection of the writer now open: a nested writer() or reader() reuses it, so a step
         # that writes, checks and describes a table opens the file once (an open costs 20-60 ms)
         self._open: duckdb.DuckDBPyConnection | None = None
@@ -146,7 +164,8 @@ class Warehouse:
         except Timeout:
             raise RuntimeError(
                 f"another writer has held {self.lock.lock_file} for {self.lock.timeout:.0f}s; "
-                "is another `kpi sync` or a Dagster run still writing?") from None
+                "is another `kpi sync` or a Dagster run still writing?"
+            ) from None
         try:
             yield
         finally:
@@ -165,13 +184,16 @@ class Warehouse:
 
     # ------------------------------------------------------------------ raw loads
 
-    def ensure_raw_table(self, con: duckdb.DuckDBPyConnection, table: str,
-                         columns: Sequence[tuple[str, str]], key: Sequence[str]) -> str:
+    def ensure_raw_table(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        table: str,
+        columns: Sequence[tuple[str, str]],
+        key: Sequence[str],
+    ) -> str:
         """Create ``raw.<table>`` if needed (and add new declared columns)."""
         name = qualified(f"raw.{table}")
-        cols = ", ".join(
-            f"{ident(c)} {t}{' not null' if c in key else ''}" for c, t in columns
-        )
+        cols = ", ".join(f"{ident(c)} {t}{' not null' if c in key else ''}" for c, t in columns)
         con.execute(
             f"create table if not exists {name} (business_id varchar not null, {cols}, "
             f"_account varchar, _record json, _synced_at timestamptz not null)"
@@ -225,9 +247,16 @@ class Warehouse:
         """
         return self._swap(table, columns, key, batches, on_commit, None, whole=whole)
 
-    def _swap(self, table: str, columns: Sequence[tuple[str, str]], key: Sequence[str],
-              batches: Iterable[pa.Table], on_commit: Callable[[duckdb.DuckDBPyConnection, int], None] | None,
-              date_range: tuple[str, dt.date, dt.date] | None, whole: bool = False) -> int:
+    def _swap(
+        self,
+        table: str,
+        columns: Sequence[tuple[str, str]],
+        key: Sequence[str],
+        batches: Iterable[pa.Table],
+        on_commit: Callable[[duckdb.DuckDBPyConnection, int], None] | None,
+        date_range: tuple[str, dt.date, dt.date] | None,
+        whole: bool = False,
+    ) -> int:
         """Stage the batches, check them, then delete what they replace and insert them in one
         transaction: the rows of a date range (``date_range``), of their keys, or all (``whole``)."""
         with self.writer() as con:
@@ -246,29 +275,46 @@ class Warehouse:
                 if date_range is not None:
                     date_column, start, end = date_range
                     outside = count_of(
-                        con, f"select count(*) from {staging} where {ident(date_column)} not between ? and ?"
-                        f" or {ident(date_column)} is null", [start, end])
-                foreign = count_of(con, f"select count(*) from {staging} where business_id is distinct from ?",
-                                   [self.business_id])
+                        con,
+                        f"select count(*) from {staging} where {ident(date_column)} not between ? and ?"
+                        f" or {ident(date_column)} is null",
+                        [start, end],
+                    )
+                foreign = count_of(
+                    con,
+                    f"select count(*) from {staging} where business_id is distinct from ?",
+                    [self.business_id],
+                )
                 if foreign:
-                    raise ValueError(f"raw.{table}: {foreign} row(s) belong to another business; nothing loaded")
+                    raise ValueError(
+                        f"raw.{table}: {foreign} row(s) belong to another business; nothing loaded"
+                    )
                 keys = ", ".join(ident(k) for k in key)
                 dupes = count_of(con, f"select count(*) - count(distinct ({keys})) from {staging}")
                 if outside or dupes:
-                    why = (f"{outside} row(s) fall outside {start}..{end}" if outside
-                           else f"{dupes} row(s) repeat the key ({keys})")
+                    why = (
+                        f"{outside} row(s) fall outside {start}..{end}"
+                        if outside
+                        else f"{dupes} row(s) repeat the key ({keys})"
+                    )
                     raise ValueError(f"raw.{table}: {why}; nothing loaded")
                 try:
                     con.execute("begin transaction")
                     if date_range is not None:
-                        con.execute(f"delete from {name} where business_id = ? and {ident(date_column)} "
-                                    "between ? and ?", [self.business_id, start, end])
+                        con.execute(
+                            f"delete from {name} where business_id = ? and {ident(date_column)} "
+                            "between ? and ?",
+                            [self.business_id, start, end],
+                        )
                     elif whole:
                         con.execute(f"delete from {name} where business_id = ?", [self.business_id])
                     else:  # the staged rows are all the business's (checked above)
                         same = " and ".join(f"{name}.{ident(k)} = s.{ident(k)}" for k in key)
-                        con.execute(f"delete from {name} using {staging} as s where {name}.business_id = ? "
-                                    f"and {same}", [self.business_id])
+                        con.execute(
+                            f"delete from {name} using {staging} as s where {name}.business_id = ? "
+                            f"and {same}",
+                            [self.business_id],
+                        )
                     fault_point("load:after_delete")
                     con.execute(f"insert into {name} by name select * from {staging}")
                     count = count_of(con, f"select count(*) from {staging}")
@@ -303,8 +349,15 @@ class Warehouse:
                 raise
             return count
 
-    def write_frame(self, table: str, frame: Any, *, mode: str = "replace",
-                    delete_where: str | None = None, params: Sequence[Any] | None = None) -> int:
+    def write_frame(
+        self,
+        table: str,
+        frame: Any,
+        *,
+        mode: str = "replace",
+        delete_where: str | None = None,
+        params: Sequence[Any] | None = None,
+    ) -> int:
         """Write an Arrow table or pandas frame: replace the table, or delete-then-append."""
         name = qualified(table)
         with self.writer() as con:
@@ -312,8 +365,10 @@ class Warehouse:
             try:
                 con.execute("begin transaction")
                 exists = count_of(
-                    con, "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                    table.split(".", 1))
+                    con,
+                    "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                    table.split(".", 1),
+                )
                 if mode == "replace" or not exists:
                     con.execute(f"create or replace table {name} as select * from _frame")
                 else:
@@ -338,8 +393,12 @@ class Warehouse:
 
     def table_exists(self, table: str) -> bool:
         schema, name = table.split(".", 1)
-        return bool(self.query("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                               [schema, name])[0][0])
+        return bool(
+            self.query(
+                "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                [schema, name],
+            )[0][0]
+        )
 
     # ------------------------------------------------------------------ publishing
 
@@ -354,13 +413,15 @@ class Warehouse:
             con = self.connect()
             try:
                 for (leftover,) in con.execute(  # rows a killed load had staged are nobody's data
-                        "select table_name from information_schema.tables where table_schema = 'raw' "
-                        "and table_name like '\\_incoming\\_%' escape '\\'").fetchall():
+                    "select table_name from information_schema.tables where table_schema = 'raw' "
+                    "and table_name like '\\_incoming\\_%' escape '\\'"
+                ).fetchall():
                     con.execute(f"drop table raw.{ident(leftover)}")
                 con.execute("checkpoint")
             except duckdb.Error as err:
-                raise StorageError(storage_problem(err, self.path) or f"checkpoint before publishing failed: "
-                                                                       f"{err}") from None
+                raise StorageError(
+                    storage_problem(err, self.path) or f"checkpoint before publishing failed: {err}"
+                ) from None
             finally:
                 with contextlib.suppress(duckdb.Error):
                     con.close()

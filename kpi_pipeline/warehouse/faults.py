@@ -19,12 +19,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 ENV = "KPI_FAULT"
 EXIT_CODE = 86  # the exit status of a process ended by an armed KPI_FAULT
-POINTS = ("load:after_delete", "load:after_insert", "load:before_commit",
-          "publish:during_copy", "publish:before_rename")
+POINTS = (
+    "load:after_delete",
+    "load:after_insert",
+    "load:before_commit",
+    "publish:during_copy",
+    "publish:before_rename",
+)
 _armed: dict[str, Callable[[], None]] = {}
 
 

@@ -15,13 +15,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 
 from kpi_pipeline.warehouse.faults import fault_point
-from kpi_pipeline.warehouse.storage import LOCK_HOLDER, StorageError, check_free_space, storage_problem
+from kpi_pipeline.warehouse.storage import (
+    LOCK_HOLDER,
+    StorageError,
+    check_free_space,
+    storage_problem,
+)
+
 ANALYST_SUFFIX = ".analyst-"  # analytics.duckdb.analyst-20261207T151500Z (+ .wal)
 
 
@@ -38,9 +44,11 @@ def published_problem(path: Path) -> str | None:
     """Why the published copy cannot be read as it stands (a stale log beside it, or it does not
     open), else None. Nothing is written: DuckDB replays a log read-only in memory."""
     if wal_of(path).exists():
-        return (f"{wal_of(path).name} lies beside the published copy: an analyst wrote to {path.name} "
-                "(it is read-only for analysts); `kpi doctor --repair` keeps their writes aside and "
-                "publishes it again")
+        return (
+            f"{wal_of(path).name} lies beside the published copy: an analyst wrote to {path.name} "
+            "(it is read-only for analysts); `kpi doctor --repair` keeps their writes aside and "
+            "publishes it again"
+        )
     if not path.exists():
         return None
     try:
@@ -48,12 +56,16 @@ def published_problem(path: Path) -> str | None:
     except duckdb.Error as err:
         if LOCK_HOLDER.search(str(err)):
             return None  # held open for writing: said by the publish that meets it, which waits for nobody
-        return (f"the published copy {path} does not open ({str(err).splitlines()[0]}); "
-                "`kpi doctor --repair` publishes it again")
+        return (
+            f"the published copy {path} does not open ({str(err).splitlines()[0]}); "
+            "`kpi doctor --repair` publishes it again"
+        )
     return None
 
 
-def replace_published(source: str | Path, target: Path, say: Callable[[str], None] | None = None) -> Path:
+def replace_published(
+    source: str | Path, target: Path, say: Callable[[str], None] | None = None
+) -> Path:
     """Replace ``target`` (the analysts' copy) atomically and durably with a copy of ``source`` (the
     warehouse, checkpointed, which the caller keeps anyone from writing meanwhile).
 
@@ -81,13 +93,17 @@ def replace_published(source: str | Path, target: Path, say: Callable[[str], Non
         raise StorageError(str(err)) from None
     except OSError as err:
         tmp.unlink(missing_ok=True)  # never leave a partial copy filling the disk
-        raise StorageError(storage_problem(err, target) or f"publishing {target.name} failed: "
-                           f"{err.strerror or err}") from None
+        raise StorageError(
+            storage_problem(err, target)
+            or f"publishing {target.name} failed: {err.strerror or err}"
+        ) from None
     if kept is not None and say is not None:
         log = f" (with {kept.name}.wal)" if wal_of(kept).exists() else ""
-        say(f"an analyst had written to {target.name} (it is read-only for analysts): kept their file in "
+        say(
+            f"an analyst had written to {target.name} (it is read-only for analysts): kept their file in "
             f"{kept}{log}; it opens with their tables; then published a new {target.name}; see the README, "
-            f"\"Your own tables\"")
+            f'"Your own tables"'
+        )
     return target
 
 
@@ -147,7 +163,8 @@ def keep_analyst_writes(target: Path, now: dt.datetime | None = None) -> Path | 
                 raise PublishedInUse(
                     f"{target.name} is open for writing in {Path(holder['program']).name} (PID {holder['pid']}); "
                     f"the published copy is read-only for analysts (open it with `duckdb -readonly`): close "
-                    f"that program, then run `kpi sync` again; nothing was published") from None
+                    f"that program, then run `kpi sync` again; nothing was published"
+                ) from None
             # any other error (a log that no longer matches its file): the files are still theirs
     stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
     kept = target.with_name(f"{target.name}{ANALYST_SUFFIX}{stamp}")
@@ -158,7 +175,9 @@ def keep_analyst_writes(target: Path, now: dt.datetime | None = None) -> Path | 
     if target.exists():
         os.replace(target, kept)
     if wal.exists():
-        os.replace(wal, wal_of(kept))  # the log last: until then the pair stays together under one name
+        os.replace(
+            wal, wal_of(kept)
+        )  # the log last: until then the pair stays together under one name
     sync_folder(target.parent)
     return kept
 

@@ -11,13 +11,16 @@ import getpass
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 PUBLISHED_FILE = "analytics.duckdb"  # the analysts' copy, beside the warehouse
 # a publish needs room for a whole copy of the warehouse, plus this much for DuckDB's own writes
 FREE_SPACE_MARGIN = 64 * 1024 * 1024
-LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")  # DuckDB's words
+LOCK_HOLDER = re.compile(
+    r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)"
+)  # DuckDB's words
 
 
 class StorageError(RuntimeError):
@@ -32,13 +35,17 @@ def storage_problem(err: BaseException, path: str | Path) -> str | None:
     code = getattr(err, "errno", None)
     folder = Path(path).parent
     if code == errno.ENOSPC or "No space left on device" in text:
-        return (f"disk full: no space left in {folder}; free some space (the sync needs about twice the "
-                f"warehouse's size), then run `kpi sync` again")
+        return (
+            f"disk full: no space left in {folder}; free some space (the sync needs about twice the "
+            f"warehouse's size), then run `kpi sync` again"
+        )
     if code == errno.EFBIG or "File too large" in text:
         return f"a file size limit stops writing in {folder} (ulimit -f); raise it, then run `kpi sync` again"
     if code in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
-        return (f"permission denied writing in {folder}; make the folder and its files writable by "
-                f"the user running kpi ({_user()})")
+        return (
+            f"permission denied writing in {folder}; make the folder and its files writable by "
+            f"the user running kpi ({_user()})"
+        )
     if code == errno.EROFS or "Read-only file system" in text:
         return f"{folder} is on a read-only file system; point `warehouse:` in kpi.yaml at a writable folder"
     holder = LOCK_HOLDER.search(text)
@@ -49,9 +56,11 @@ def storage_problem(err: BaseException, path: str | Path) -> str | None:
 
 def lock_message(path: str | Path, program: str, pid: str) -> str:
     name = Path(path).name
-    return (f"{name} is open in another program ({Path(program).name}, PID {pid}), so the sync cannot write it; "
-            f"close that program. Analysts should open the published copy, {PUBLISHED_FILE}, which a sync never "
-            "locks")
+    return (
+        f"{name} is open in another program ({Path(program).name}, PID {pid}), so the sync cannot write it; "
+        f"close that program. Analysts should open the published copy, {PUBLISHED_FILE}, which a sync never "
+        "locks"
+    )
 
 
 def _user() -> str:
@@ -65,6 +74,8 @@ def check_free_space(folder: Path, size: int, usage: Callable[[Path], Any] | Non
     """Refuse to start a copy of ``size`` bytes that would fill the disk (:class:`StorageError`)."""
     free = (usage or shutil.disk_usage)(folder).free
     if free < size + FREE_SPACE_MARGIN:
-        raise StorageError(f"disk full: {free / 1e6:.0f} MB free in {folder}, but publishing needs about "
-                           f"{(size + FREE_SPACE_MARGIN) / 1e6:.0f} MB (a full copy of the warehouse); free some "
-                           "space, then run `kpi sync` again")
+        raise StorageError(
+            f"disk full: {free / 1e6:.0f} MB free in {folder}, but publishing needs about "
+            f"{(size + FREE_SPACE_MARGIN) / 1e6:.0f} MB (a full copy of the warehouse); free some "
+            "space, then run `kpi sync` again"
+        )

@@ -11,6 +11,10 @@ import warnings
 
 import dagster as dg
 
-for _beta in (r"`backfill_policy`", r"`CodeReferencesMetadataValue`", r"`LocalFileCodeReference`",
-              r"`with_source_code_references`"):
+for _beta in (
+    r"`backfill_policy`",
+    r"`CodeReferencesMetadataValue`",
+    r"`LocalFileCodeReference`",
+    r"`with_source_code_references`",
+):
     warnings.filterwarnings("ignore", message=f".*{_beta}.*", category=dg.BetaWarning)

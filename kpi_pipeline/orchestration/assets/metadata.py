@@ -17,15 +17,27 @@ def table_metadata(source: Warehouse | Any, table: str, rows: int | None = None)
         with source.reader() as con:
             return table_metadata(con, table, rows)
     schema, name = table.split(".", 1)
-    columns = source.execute("select column_name, data_type from information_schema.columns where table_schema = ? "
-                             "and table_name = ? order by ordinal_position", [schema, name]).fetchall()
+    columns = source.execute(
+        "select column_name, data_type from information_schema.columns where table_schema = ? "
+        "and table_name = ? order by ordinal_position",
+        [schema, name],
+    ).fetchall()
     if rows is None:
-        rows = source.execute(f"select count(*) from {schema}.{name}").fetchone()[0] if columns else 0
-    return {"dagster/row_count": int(rows),
-            "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(c, t) for c, t in columns])}
+        rows = (
+            source.execute(f"select count(*) from {schema}.{name}").fetchone()[0] if columns else 0
+        )
+    return {
+        "dagster/row_count": int(rows),
+        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(c, t) for c, t in columns]),
+    }
 
 
 def code_reference(path: Path, line: int = 1) -> dict[str, Any]:
     """``dagster/code_references`` to a file of this project (the UI links it)."""
-    return {"dagster/code_references": dg.CodeReferencesMetadataValue(
-        code_references=[dg.LocalFileCodeReference(file_path=str(path.resolve()), line_number=line)])}
+    return {
+        "dagster/code_references": dg.CodeReferencesMetadataValue(
+            code_references=[
+                dg.LocalFileCodeReference(file_path=str(path.resolve()), line_number=line)
+            ]
+        )
+    }
