@@ -1,5 +1,6 @@
-"""What each use of Dagster's internals (kpi_pipeline/orchestration/dagster_private.py) buys, measured against
-Dagster's own behaviour, the fallback on an untested Dagster, in the same run on this machine.
+"""What each use of Dagster's internals (kpi_pipeline/orchestration/dagster_private.py) buys,
+measured against Dagster's own behaviour, the fallback on an untested Dagster,
+in the same run on this machine.
 
     .venv/bin/python bench/dagster_private.py          # prints a table for the README
     .venv/bin/python bench/dagster_private.py --quick  # smaller sizes, no `kpi demo`
@@ -173,8 +174,8 @@ def main() -> None:
         tmp = Path(folder)
         ours, stock = event_log(tmp)
         print(
-            f"| a run over {DAYS} days of 4 daily assets ({4 * DAYS} materializations) | {ours:.1f}s | "
-            f"{stock:.1f}s | {stock / ours:.1f}x |",
+            f"| a run over {DAYS} days of 4 daily assets ({4 * DAYS} materializations) | "
+            f"{ours:.1f}s | {stock:.1f}s | {stock / ours:.1f}x |",
             flush=True,
         )
         ours, theirs = stop_waiting_run(tmp)
@@ -186,8 +187,8 @@ def main() -> None:
         if not QUICK and "--no-demo" not in sys.argv:
             ours, stock = first_demo(tmp)
             print(
-                f"| first `kpi demo`, 14 months (untested Dagster: stock storage and stop) | {ours:.1f}s | "
-                f"{stock:.1f}s | {stock / ours:.2f}x |",
+                "| first `kpi demo`, 14 months (untested Dagster: stock storage and stop) | "
+                f"{ours:.1f}s | {stock:.1f}s | {stock / ours:.2f}x |",
                 flush=True,
             )
 

@@ -50,7 +50,8 @@ def floor(base_url: str, folder: Path) -> int:
     session = requests.Session()
     con = duckdb.connect(str(folder / "floor.duckdb"))
     con.execute(
-        "create table members (id varchar, status varchar, timestamp_opt varchar, last_changed varchar)"
+        "create table members (id varchar, status varchar, timestamp_opt varchar, "
+        "last_changed varchar)"
     )
     offset, rows = 0, 0
     while True:

@@ -10,8 +10,8 @@ per business, two at a time on this 2-core machine):
 - Dagster's storage after the nights simulated (the instance folder, or the PostgreSQL database),
   and the growth per night, from which a month of nights follows.
 
-`python bench/portfolio.py [--sizes 1,10,100 --nights 2]` (make bench-portfolio) measures and puts its
-section into bench/RESULTS.md; `make bench` runs it too.
+`python bench/portfolio.py [--sizes 1,10,100 --nights 2]` (make bench-portfolio) measures and puts
+its section into bench/RESULTS.md; `make bench` runs it too.
 """
 
 from __future__ import annotations
@@ -100,11 +100,13 @@ def write_portfolio(root: Path, count: int, sandbox: RemoteSandbox, history_star
         folder = root / "businesses" / f"b{i:03d}"
         folder.mkdir(parents=True)
         (folder / "kpi.yaml").write_text(
-            f"business: Business {i:03d}\ntimezone: Europe/Brussels\ncurrency: EUR\nhistory_start: {history_start}\n"
-            "sources:\n"
-            f'  mailchimp: {{api_key: "${{MAILCHIMP_API_KEY}}", base_url: "{sandbox.urls["mailchimp"]}"}}\n'
-            f'  stripe: {{api_key: "${{STRIPE_API_KEY}}", base_url: "{sandbox.urls["stripe"]}"}}\n'
-            f"targets:\n  revenue: {{month: {10000 + 100 * i}}}\n  newsletter_new_subscribers: {{month: 100}}\n"
+            f"business: Business {i:03d}\ntimezone: Europe/Brussels\ncurrency: EUR\nhistory_start: "
+            f"{history_start}\nsources:\n"
+            '  mailchimp: {api_key: "${MAILCHIMP_API_KEY}", base_url: '
+            f'"{sandbox.urls["mailchimp"]}"}}\n  stripe: {{api_key: "${{STRIPE_API_KEY}}", '
+            f'base_url: "{sandbox.urls["stripe"]}"}}\n'
+            f"targets:\n  revenue: {{month: {10000 + 100 * i}}}\n  newsletter_new_subscribers: "
+            "{month: 100}\n"
         )
         (folder / ".env").write_text(
             f"MAILCHIMP_API_KEY={CREDENTIALS['mailchimp']['api_key']}\n"
@@ -201,7 +203,8 @@ def run_size(
                 f"{count} businesses, {label}: night {as_of} failed:\n{nightly.output[-3000:]}"
             )
         say(
-            f"  {count} on {label}: night {as_of} {nightly.seconds:.0f}s, peak {nightly.peak_mb:.0f} MB"
+            f"  {count} on {label}: night {as_of} {nightly.seconds:.0f}s, peak "
+            f"{nightly.peak_mb:.0f} MB"
         )
     assert nightly is not None
     return SizeResult(
@@ -224,20 +227,21 @@ def scale(tmp: Path, postgres_url: str | None, sizes=SIZES, say=print) -> list[S
 
 
 def section(results: list[SizeResult]) -> str:
-    """The portfolio rows of RESULTS.md: the cost curve per storage, each size against one business."""
+    """The portfolio rows of RESULTS.md: the cost curve per storage,
+    each size against one business."""
     lines = [
         BEGIN,
         "## Portfolio scale",
         "",
-        f"Businesses of two sources (Mailchimp, Stripe; {HISTORY_DAYS} days of history) against the sandbox in "
-        f"a process of its own, synced by `kpi sync` over the portfolio: a process per business, {JOBS} at a "
-        "time. Peak memory is all processes together (sampled every 0.2 s). Storage is Dagster's (the instance "
-        "folder, or the PostgreSQL database); a month of nights is the backfill's storage plus 30 times the "
-        "growth of the nights simulated.",
+        f"Businesses of two sources (Mailchimp, Stripe; {HISTORY_DAYS} days of history) against "
+        "the sandbox in a process of its own, synced by `kpi sync` over the portfolio: a process "
+        f"per business, {JOBS} at a time. Peak memory is all processes together (sampled every "
+        "0.2 s). Storage is Dagster's (the instance folder, or the PostgreSQL database); a month "
+        "of nights is the backfill's storage plus 30 times the growth of the nights simulated.",
         "",
-        "| storage | businesses | first backfill | per business | nightly | per business | ratio to 1 business "
-        "(nightly, per business) | peak memory (backfill / nightly) | storage after backfill | per night | "
-        "a month of nights |",
+        "| storage | businesses | first backfill | per business | nightly | per business | ratio "
+        "to 1 business (nightly, per business) | peak memory (backfill / nightly) | storage after "
+        "backfill | per night | a month of nights |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     base = {r.storage: r for r in results if r.businesses == min(x.businesses for x in results)}
@@ -245,9 +249,10 @@ def section(results: list[SizeResult]) -> str:
         one = base[r.storage]
         ratio = (r.nightly.seconds / r.businesses) / (one.nightly.seconds / one.businesses)
         lines.append(
-            f"| {r.storage} | {r.businesses} | {r.backfill.seconds:.0f}s | {r.backfill.seconds / r.businesses:.1f}s "
-            f"| {r.nightly.seconds:.0f}s | {r.nightly.seconds / r.businesses:.1f}s | {ratio:.2f}x | "
-            f"{r.backfill.peak_mb:,.0f} / {r.nightly.peak_mb:,.0f} MB | {r.storage_after_backfill:,.1f} MB | "
+            f"| {r.storage} | {r.businesses} | {r.backfill.seconds:.0f}s | "
+            f"{r.backfill.seconds / r.businesses:.1f}s | {r.nightly.seconds:.0f}s | "
+            f"{r.nightly.seconds / r.businesses:.1f}s | {ratio:.2f}x | {r.backfill.peak_mb:,.0f} / "
+            f"{r.nightly.peak_mb:,.0f} MB | {r.storage_after_backfill:,.1f} MB | "
             f"{r.per_night_mb:,.1f} MB ({r.nights} night{'s' if r.nights > 1 else ''}) | "
             f"{r.month_mb():,.0f} MB |"
         )

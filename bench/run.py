@@ -113,7 +113,8 @@ def first_run(
 def longest_silence(output: str) -> str:
     """Progress lines are printed as they come; the bench sees them at the end, so this reports how
     many lines the run printed per stream instead (the README shows the live output)."""
-    return f"{sum(1 for line in output.splitlines() if 'left' in line or line.startswith('  > '))} progress lines"
+    count = sum(1 for line in output.splitlines() if "left" in line or line.startswith("  > "))
+    return f"{count} progress lines"
 
 
 def first_runs(tmp: Path, postgres_url: str | None) -> Path:
@@ -220,7 +221,8 @@ def year_nightly(
             spec = specs[name]
             first_day = window.split("..")[0]
             if not spec.daily or not first_day[:4].isdigit():
-                continue  # point-in-time and whole-history streams replace what they fetched, by design
+                # point-in-time and whole-history streams replace what they fetched, by design
+                continue
             outside += con.execute(
                 f"select count(*) from raw.{spec.table} where _synced_at >= ? and "
                 f"{spec.date_column} < ?",
@@ -311,7 +313,8 @@ def ingest(tmp: Path) -> None:
                     f"{speed['ours']:,.0f} rows/s",
                     f"dlt {speed['dlt']:,.0f} rows/s",
                     speed["ours"] / speed["dlt"],
-                    f"at least 3x (dlt's time over ours): {verdict(speed['ours'] / speed['dlt'] >= 3)}",
+                    "at least 3x (dlt's time over ours): "
+                    f"{verdict(speed['ours'] / speed['dlt'] >= 3)}",
                 )
     small, big = sizes
     for way in ("ours", "floor", "dlt"):

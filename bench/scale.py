@@ -30,8 +30,8 @@ def scaled_copy(source: Path, target: Path, copies: int) -> int:
     ]
     for table in tables:
         columns = con.execute(
-            "select column_name, data_type from information_schema.columns where table_schema = 'raw' "
-            "and table_name = ? order by ordinal_position",
+            "select column_name, data_type from information_schema.columns where table_schema = "
+            "'raw' and table_name = ? order by ordinal_position",
             [table],
         ).fetchall()
         marked = {
@@ -45,7 +45,8 @@ def scaled_copy(source: Path, target: Path, copies: int) -> int:
             )
             con.execute(f"create temp table base as select * from raw.{table}")
             con.execute(
-                f"insert into raw.{table} select {select} from base, range(1, {copies}) copies(copy_no)"
+                f"insert into raw.{table} select {select} from base, range(1, {copies}) "
+                "copies(copy_no)"
             )
             con.execute("drop table base")
         total += con.execute(f"select count(*) from raw.{table}").fetchone()[0]

@@ -1,4 +1,5 @@
-"""Serve the sandbox from this process until stdin closes: `serve_sandbox.py AS_OF [AUDIENCE [LATENCY]]`.
+"""Serve the sandbox from this process until stdin closes:
+`serve_sandbox.py AS_OF [AUDIENCE [LATENCY]]`.
 
 Prints one JSON line: the platforms' URLs, the GA4 service-account file and each platform's settings
 that reach the sandbox (``Sandbox.settings_for``).

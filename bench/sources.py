@@ -124,7 +124,8 @@ def measure(
             )
             print(
                 f"{setup} ({'+'.join(sources)}): {night.wall:.1f}s, streams {night.streams:.1f}s, "
-                f"{night.ratio:.2f}x, {night.steps} steps, CPU {night.cpu:.1f}s; nights {', '.join(f'{w:.1f}s' for w in night.walls)}",
+                f"{night.ratio:.2f}x, {night.steps} steps, CPU {night.cpu:.1f}s; nights "
+                f"{', '.join(f'{w:.1f}s' for w in night.walls)}",
                 flush=True,
             )
             out.append(night)
@@ -146,13 +147,13 @@ def section(nights: list[Night], load: tuple[float, float], note: str = "") -> s
         "## The nightly run by the sources a business has",
         "",
         f"Measured {dt.date.today()} by `python bench/sources.py` on {machine()}; load average "
-        f"{load[0]:.1f} before and {load[1]:.1f} after (2 cores: above 2, other work shared the machine "
-        "and the walls are longer than on a quiet one). A year of history; the night is `kpi sync` "
-        f"against platforms answering every request in {LATENCY * 1000:.0f} ms, the median of "
-        f"{len(nights[0].walls) if nights else NIGHTS} nights, set against its own streams' seconds in the "
-        "same runs. The wall is the whole process: Python and Dagster's imports, the instance, every step. "
-        "CPU is the process's own user and system seconds, what a busy machine stretches (the streams mostly "
-        "wait for the platforms).",
+        f"{load[0]:.1f} before and {load[1]:.1f} after (2 cores: above 2, other work shared the "
+        "machine and the walls are longer than on a quiet one). A year of history; the night is "
+        f"`kpi sync` against platforms answering every request in {LATENCY * 1000:.0f} ms, the "
+        f"median of {len(nights[0].walls) if nights else NIGHTS} nights, set against its own "
+        "streams' seconds in the same runs. The wall is the whole process: Python and Dagster's "
+        "imports, the instance, every step. CPU is the process's own user and system seconds, what "
+        "a busy machine stretches (the streams mostly wait for the platforms).",
         "",
         "| business | sources | steps | nightly | streams | ratio | CPU | goal |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
@@ -163,8 +164,9 @@ def section(nights: list[Night], load: tuple[float, float], note: str = "") -> s
             f"at most {goal:.0f}x: {'met' if n.ratio <= goal else 'MISSED'}" if goal else "recorded"
         )
         lines.append(
-            f"| {n.setup} source{'s' if len(n.sources) > 1 else ''} | {', '.join(n.sources)} | {n.steps} | "
-            f"{n.wall:.1f}s | {n.streams:.1f}s | {n.ratio:.2f}x | {n.cpu:.1f}s | {verdict} |"
+            f"| {n.setup} source{'s' if len(n.sources) > 1 else ''} | {', '.join(n.sources)} | "
+            f"{n.steps} | {n.wall:.1f}s | {n.streams:.1f}s | {n.ratio:.2f}x | {n.cpu:.1f}s | "
+            f"{verdict} |"
         )
     if note:
         lines += ["", note]

@@ -19,7 +19,8 @@ from connectors.redaction import redact
 
 
 class ErrorContext(TypedDict):
-    """Where a failure happened: the keyword arguments a classifier passes to every error it builds."""
+    """Where a failure happened: the keyword arguments a classifier passes to
+    every error it builds."""
 
     platform: str
     stream: str | None

@@ -23,7 +23,8 @@ def dig(body: Any, path: Sequence[str]) -> Any:
 def records_at(
     body: Any, path: str, *, platform: str, stream: str | None, where: str | None = None
 ) -> list[Any]:
-    """The list of records at ``path`` (dotted) in a page's body; a page without that list is malformed.
+    """The list of records at ``path`` (dotted) in a page's body;
+    a page without that list is malformed.
 
     A well-formed empty page (``{"data": [], ...}``) is an empty window and returns ``[]``; an
     answer that lacks the list altogether (``{}``, an error envelope with 200, a renamed key) says

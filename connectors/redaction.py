@@ -130,7 +130,8 @@ def _redact_runs(text: str, windows: set[str]) -> str:
 
 
 def redact(text: str) -> str:
-    """Remove registered secrets (in their echoed forms), secret-looking query parameters and auth headers."""
+    """Remove registered secrets (in their echoed forms), secret-looking query
+    parameters and auth headers."""
     whole, windows = _STATE  # one read: a pair registered together
     for form in whole:
         text = text.replace(form, "***")

@@ -4,7 +4,8 @@ A platform is a package under ``connectors/`` whose ``__init__`` declares it (RE
 connector"); the folders named in ``$KPI_CONNECTORS_PATH`` (``os.pathsep``-separated) are searched
 too, so a connector can live outside the repository (a test fixture's does). Its
 ``__init__`` is cheap to import: ``PLATFORM``, ``SETTINGS``, ``NAMES``, ``POOL``, and optionally
-``CREDENTIALS``, ``ORDER``, ``parameters``, ``INPUT_FILE``. Its ``connector`` module (``connect``, ``STREAMS``,
+``CREDENTIALS``, ``ORDER``, ``parameters``, ``INPUT_FILE``. Its ``connector`` module (``connect``,
+``STREAMS``,
 ``PROBE``, optionally ``check_names`` and ``check_settings``: connectors/names.py) loads the
 platform's SDK and is imported only when a stream is asked for.
 Beside them: ``emulator.py`` (the sandbox's), ``staging/*.sql`` with their ``checks.yml``, and
@@ -57,7 +58,8 @@ class Platform:
         return importlib.import_module(f"{self.package}.connector")
 
     def name_checks(self) -> NameChecks:
-        """Its connector's `kpi check --online` name checks, those it defines (connectors/names.py)."""
+        """Its connector's `kpi check --online` name checks, those it defines
+        (connectors/names.py)."""
         module = self.connector()
         return NameChecks(
             getattr(module, "check_settings", None), getattr(module, "check_names", None)

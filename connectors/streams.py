@@ -74,7 +74,8 @@ class StreamContext:
             return None
         if not self.person_salt:
             raise ValueError(
-                "no person salt: person keys need one (see kpi_pipeline.sources.windows.person_salt)"
+                "no person salt: person keys need one (see "
+                "kpi_pipeline.sources.windows.person_salt)"
             )
         return hmac.new(
             self.person_salt.encode(), email.strip().lower().encode(), hashlib.sha256
@@ -115,7 +116,8 @@ class Page:
 
 
 def scrubbed(record: dict[str, Any], paths: tuple[str, ...]) -> dict[str, Any]:
-    """A copy of ``record`` without the personal fields at ``paths`` (dotted): what `_record` keeps."""
+    """A copy of ``record`` without the personal fields at ``paths`` (dotted):
+    what `_record` keeps."""
     if not paths:
         return record
     out = copy.deepcopy(record)
@@ -153,8 +155,8 @@ class Column:
     def values(
         self, records: list[dict[str, Any]], ctx: StreamContext, account: str = ""
     ) -> list[Any]:
-        """``value`` of each record (a page at a time: the path is split once, a top-level field read
-        straight from the dict)."""
+        """``value`` of each record (a page at a time: the path is split once, a top-level field
+        read straight from the dict)."""
         if self.from_account:
             return [account] * len(records)
         if self.derive is not None:
@@ -252,8 +254,8 @@ class StreamSpec:
             if window.start < ctx.snapshot_date:
                 ctx.warn(
                     f"{self.source}/{self.name}: only {ctx.snapshot_date} can be recorded; "
-                    f"{window.start}..{ctx.snapshot_date - dt.timedelta(days=1)} keep what they had "
-                    f"({self.history_note or 'the platform keeps no history'})"
+                    f"{window.start}..{ctx.snapshot_date - dt.timedelta(days=1)} keep what they "
+                    f"had ({self.history_note or 'the platform keeps no history'})"
                 )
             return Window(ctx.snapshot_date, ctx.snapshot_date)
         if self.kind == "file":  # the whole file is the truth: replace all it ever loaded
@@ -277,7 +279,8 @@ class StreamSpec:
             if start < oldest:
                 ctx.warn(
                     f"{self.source}/{self.name}: {self.history_note}; "
-                    f"{start}..{oldest - dt.timedelta(days=1)} cannot be fetched and keeps what it had"
+                    f"{start}..{oldest - dt.timedelta(days=1)} cannot be fetched "
+                    "and keeps what it had"
                 )
                 start = oldest
         return Window(start, window.end + dt.timedelta(days=self.future_days))

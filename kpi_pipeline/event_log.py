@@ -3,9 +3,9 @@ UI, the daemon and every run worker get the same one.
 
 On a Dagster version kpi was tested with, it is Dagster's SQLite event log with kept engines and
 batched writes; on any other, Dagster's stock SQLite event log (same files), with one warning.
-Both live in :mod:`kpi_pipeline.orchestration.dagster_private`, the one module that touches Dagster's internals;
-the storage is chosen each time Dagster builds an instance, so an instance file written before
-an upgrade of Dagster keeps working after it.
+Both live in :mod:`kpi_pipeline.orchestration.dagster_private`, the one module that touches
+Dagster's internals; the storage is chosen each time Dagster builds an instance, so an instance file
+written before an upgrade of Dagster keeps working after it.
 """
 
 from __future__ import annotations

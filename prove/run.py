@@ -77,7 +77,8 @@ def run_test(copy: Path, test: str, extra: dict[str, str]) -> tuple[bool, str]:
     )
     errors = [line for line in done.stdout.splitlines() if line.startswith("E ")][:2]
     tail = "\n".join(errors + done.stdout.strip().splitlines()[-2:])
-    # 1: tests failed. 0 passed, 5 none collected (a renamed test), else pytest itself broke: not caught
+    # 1: tests failed. 0 passed, 5 none collected (a renamed test), else pytest itself broke:
+    # not caught
     return done.returncode == 1, tail
 
 

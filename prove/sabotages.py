@@ -215,7 +215,8 @@ SABOTAGES = (
         (
             (
                 "connectors/http.py",
-                "        if error.retry_after is not None:\n            return float(error.retry_after)\n",
+                "        if error.retry_after is not None:\n            return "
+                "float(error.retry_after)\n",
                 "",
             ),
         ),

@@ -55,7 +55,8 @@ def chromium() -> Iterator[Any]:
 
 def _patient_expectations() -> None:
     """Playwright's expect() waits 5 s by default, whatever the page's own timeout: on a busy
-    machine the UI's GraphQL answers take longer. Wait up to WAIT_MS instead (a hang, not a margin)."""
+    machine the UI's GraphQL answers take longer. Wait up to WAIT_MS instead (a hang,
+    not a margin)."""
     from playwright.sync_api import expect
 
     expect.set_options(timeout=WAIT_MS)

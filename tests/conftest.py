@@ -69,7 +69,7 @@ targets:
   newsletter_unsubscribes: {{month: 40}}
   website_visitors: {{month: 4000}}
   ad_cpc: {{month: 0.70}}
-"""
+"""  # noqa: E501
 
 
 def live_environment(mp: pytest.MonkeyPatch, sandbox, folder: Path) -> None:
@@ -101,9 +101,8 @@ def live_config_text(sandbox, history_start) -> str:
 def synced_template(tmp_path_factory):
     """A small demo business (Stripe and the CSV, six weeks) after one sync by a `kpi` process, made
     once per module (test_recovery.py, test_storage_problems.py); each test gets a copy."""
-    from tests.sync_processes import (
-        synced_small_setup,
-    )  # late: tests.sync_processes imports this module
+    # late: tests.sync_processes imports this module
+    from tests.sync_processes import synced_small_setup
 
     return synced_small_setup(tmp_path_factory.mktemp("template"))
 
@@ -117,8 +116,8 @@ def small_business(tmp_path, monkeypatch, synced_template):
 
 
 def business_copy(path: Path, tmp_path: Path, mp: pytest.MonkeyPatch):
-    """A copy of a synced business's folder (kpi.yaml, warehouse, DAGSTER_HOME) for a test that syncs
-    it again: the module's shared one stays as synced, whatever order the tests run in.
+    """A copy of a synced business's folder (kpi.yaml, warehouse, DAGSTER_HOME) for a test that
+    syncs it again: the module's shared one stays as synced, whatever order the tests run in.
 
     Returns:
         (settings, kpi.yaml path) of the copy, with DAGSTER_HOME pointing at the copy's.
@@ -141,20 +140,34 @@ MANUAL_CSV = Path(__file__).resolve().parent.parent / "data" / "manual_metrics.c
 # those of the demo's kpi.yaml; Meta's token serves Instagram too); a platform without one gets the
 # settings that reach its emulator (source_block).
 SOURCE_BLOCKS = {
-    "mailchimp": 'mailchimp: {{api_key: "${{MAILCHIMP_API_KEY}}", base_url: "{urls[mailchimp]}", lookback_days: 14}}',
-    "ga4": 'ga4: {{property_id: "123456789", credentials_file: "${{GOOGLE_APPLICATION_CREDENTIALS}}", '
-    'base_url: "{urls[ga4]}"}}',
-    "meta_ads": 'meta_ads: {{ad_account_id: act_1234567890, access_token: "${{META_ACCESS_TOKEN}}", '
-    'base_url: "{urls[meta_ads]}"}}',
-    "google_ads": 'google_ads: {{customer_id: "123-456-7890", developer_token: "${{GOOGLE_ADS_DEVELOPER_TOKEN}}", '
-    'client_id: "${{GOOGLE_ADS_CLIENT_ID}}", client_secret: "${{GOOGLE_ADS_CLIENT_SECRET}}", '
-    'refresh_token: "${{GOOGLE_ADS_REFRESH_TOKEN}}", base_url: "{urls[google_ads]}", '
-    'token_uri: "{urls[google_ads]}/token"}}',
-    "instagram": 'instagram: {{user_id: "17841400000000000", access_token: "${{META_ACCESS_TOKEN}}", '
-    'base_url: "{urls[instagram]}"}}',
+    "mailchimp": (
+        'mailchimp: {{api_key: "${{MAILCHIMP_API_KEY}}", base_url: "{urls[mailchimp]}", '
+        "lookback_days: 14}}"
+    ),
+    "ga4": (
+        'ga4: {{property_id: "123456789", '
+        'credentials_file: "${{GOOGLE_APPLICATION_CREDENTIALS}}", base_url: "{urls[ga4]}"}}'
+    ),
+    "meta_ads": (
+        'meta_ads: {{ad_account_id: act_1234567890, access_token: "${{META_ACCESS_TOKEN}}", '
+        'base_url: "{urls[meta_ads]}"}}'
+    ),
+    "google_ads": (
+        'google_ads: {{customer_id: "123-456-7890", '
+        'developer_token: "${{GOOGLE_ADS_DEVELOPER_TOKEN}}", '
+        'client_id: "${{GOOGLE_ADS_CLIENT_ID}}", client_secret: "${{GOOGLE_ADS_CLIENT_SECRET}}", '
+        'refresh_token: "${{GOOGLE_ADS_REFRESH_TOKEN}}", base_url: "{urls[google_ads]}", '
+        'token_uri: "{urls[google_ads]}/token"}}'
+    ),
+    "instagram": (
+        'instagram: {{user_id: "17841400000000000", access_token: "${{META_ACCESS_TOKEN}}", '
+        'base_url: "{urls[instagram]}"}}'
+    ),
     "stripe": 'stripe: {{api_key: "${{STRIPE_API_KEY}}", base_url: "{urls[stripe]}"}}',
-    "calendly": 'calendly: {{token: "${{CALENDLY_TOKEN}}", base_url: "{urls[calendly]}", '
-    'intro_call_event_types: ["intro call"]}}',
+    "calendly": (
+        'calendly: {{token: "${{CALENDLY_TOKEN}}", base_url: "{urls[calendly]}", '
+        'intro_call_event_types: ["intro call"]}}'
+    ),
     "hubspot": 'hubspot: {{token: "${{HUBSPOT_TOKEN}}", base_url: "{urls[hubspot]}"}}',
     "manual": 'manual: {{path: "{manual_csv}"}}',
 }
@@ -166,13 +179,13 @@ custom_kpis:
   - {id: treatments_performed, label: Treatments performed, domain: production, aggregation: sum}
   - {id: support_tickets_solved, label: Support tickets solved, domain: customer_service, aggregation: sum}
   - {id: staff_sick_days, label: Staff sick days, domain: hr, aggregation: sum, direction: lower}
-"""
+"""  # noqa: E501
 
 
 def credential_variables(settings_for, sources=None) -> dict[str, str]:
     """Every ``${VAR}`` the blocks of ``sources`` (default: all) name -> the value of its setting in
-    ``settings_for(source)`` (``Sandbox.settings_for``; the emulators' CREDENTIALS for a test with no
-    sandbox running)."""
+    ``settings_for(source)`` (``Sandbox.settings_for``; the emulators' CREDENTIALS for a test with
+    no sandbox running)."""
     return {
         variable: str(settings_for(source)[setting])
         for source, block in SOURCE_BLOCKS.items()
@@ -201,8 +214,9 @@ def subset_config(
     """kpi.yaml with only ``sources`` (sandbox URLs, credentials from the environment)."""
     blocks = "\n".join("  " + source_block(sandbox, s) for s in sources)
     text = (
-        f"business: Studio Lumen\ntimezone: Europe/Brussels\ncurrency: EUR\nweek_start: {week_start}\n"
-        f"demo: false\nwarehouse: data/warehouse.duckdb\nhistory_start: {history_start}\n"
+        "business: Studio Lumen\ntimezone: Europe/Brussels\ncurrency: EUR\nweek_start: "
+        f"{week_start}\ndemo: false\nwarehouse: data/warehouse.duckdb\nhistory_start: "
+        f"{history_start}\n"
         f"sources:\n{blocks}\n" + (CUSTOM_KPIS if "manual" in sources else "") + extra
     )
     path = folder / "kpi.yaml"
@@ -258,7 +272,8 @@ def pytest_collection_modifyitems(config, items):
             raise pytest.UsageError("--order=reverse reverses the file order: add -p no:randomly")
         items.reverse()
     elif order == "slow-first":
-        # a stable sort: pytest-randomly's shuffle (it runs before this hook) stays within each group
+        # a stable sort: pytest-randomly's shuffle (it runs before this hook)
+        # stays within each group
         rank = {name: i for i, name in enumerate(SLOW_MODULES)}
         items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_MODULES)))
 

@@ -1,8 +1,8 @@
 """The KPIs each setup must score, written by hand from docs/ARCHITECTURE.md#the-public-kpi-catalog.
 
 Tests compare what the pipeline scored with this table, never with the catalog the code ships
-(kpi_pipeline.kpi.catalog / catalog.yml): a KPI dropped from catalog.yml, or given the wrong sources,
-then fails a test instead of quietly leaving the expected set with it.
+(kpi_pipeline.kpi.catalog / catalog.yml): a KPI dropped from catalog.yml, or given the wrong
+sources, then fails a test instead of quietly leaving the expected set with it.
 """
 
 from __future__ import annotations

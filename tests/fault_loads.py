@@ -72,7 +72,8 @@ _BEFORE: dict[str, Any] = {}
 
 def before_state(sandbox, target, policy) -> tuple[Warehouse, list]:
     """A warehouse holding an older load of the stream: every row marked, so a change shows.
-    (Loaded once per connector, then copied: a first load of every HubSpot contact takes a while.)"""
+    (Loaded once per connector, then copied: a first load of every HubSpot contact takes a
+    while.)"""
     spec = SOURCES[target.source][1][target.stream]
     if target.source not in _BEFORE:
         assert not sandbox.servers[target.source].faults, (

@@ -83,7 +83,8 @@ def throwaway_cluster(durable: bool = True) -> Iterator[str]:
             check=True,
             capture_output=True,
         )
-        yield f"postgresql+psycopg2://kpi@/postgres?host={sock}"  # the driver dagster-postgres installs
+        # the driver dagster-postgres installs
+        yield f"postgresql+psycopg2://kpi@/postgres?host={sock}"
     finally:
         if (folder / "data" / "postmaster.pid").exists():
             subprocess.run(

@@ -1,4 +1,5 @@
-"""Raw rows landed as a load lands them, for tests of the models (test_zero_values.py, test_intro_calls.py).
+"""Raw rows landed as a load lands them, for tests of the models (test_zero_values.py,
+test_intro_calls.py).
 
 A helper module, not a test module, so neither test file imports the other.
 """

@@ -1,4 +1,5 @@
-"""Scorecard rows built by hand, for the reporting tests (test_reporting.py, test_report_command.py).
+"""Scorecard rows built by hand, for the reporting tests (test_reporting.py,
+test_report_command.py).
 
 A helper module, not a test module, so neither test file imports the other.
 """

@@ -35,7 +35,8 @@ SHARED = [{"stripe", "calendly", "hubspot"}, {"meta_ads", "google_ads"}]
 
 
 def every_command(sources, sandbox, tmp_path, monkeypatch, capsys):
-    """Sync ``sources`` on a new, then an existing warehouse; report, catalog, check; the KPIs scored."""
+    """Sync ``sources`` on a new, then an existing warehouse; report, catalog, check;
+    the KPIs scored."""
     live_environment(monkeypatch, sandbox, tmp_path)
     path = subset_config(tmp_path, sandbox, sources, HISTORY_START)
     args = ["--config", str(path), "--as-of", AS_OF.isoformat()]

@@ -63,7 +63,8 @@ def start_sync(config: Path, *extra: str, preexec=default_signals) -> subprocess
 
 
 def read_until(proc: subprocess.Popen, needle: str) -> list[str]:
-    """Lines up to and including the first containing ``needle`` (fails if the process ends first)."""
+    """Lines up to and including the first containing ``needle``
+    (fails if the process ends first)."""
     lines = []
     for line in proc.stdout:
         lines.append(line)
@@ -94,7 +95,8 @@ def synced_small_setup(folder: Path) -> Path:
 
 
 def synced_copy(template: Path, tmp_path: Path, monkeypatch) -> Path:
-    """A copy of a synced small setup in ``tmp_path``, the environment pointing at it; its kpi.yaml."""
+    """A copy of a synced small setup in ``tmp_path``, the environment pointing at it;
+    its kpi.yaml."""
     folder = tmp_path / "business"
     shutil.copytree(template, folder)
     for key, value in environment(folder).items():

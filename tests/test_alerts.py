@@ -1,4 +1,5 @@
-"""Alerts: a KPI's turn is posted once, to a local Slack-compatible receiver; failures never fail a run."""
+"""Alerts: a KPI's turn is posted once, to a local Slack-compatible receiver;
+failures never fail a run."""
 
 from __future__ import annotations
 
@@ -35,11 +36,10 @@ def settings_for(tmp_path, url: str | None, extra: str = ""):
         "warehouse: data/warehouse.duckdb\nhistory_start: 2026-01-01\n"
         "sources:\n  manual: {path: manual.csv}\n"
         "custom_kpis:\n"
-        "  - {id: support_tickets_solved, label: Support tickets solved, domain: customer_service, aggregation: sum}\n"
-        "  - {id: staff_sick_days, label: Sick days <HR & co>, domain: hr, aggregation: sum, direction: lower}\n"
-        "targets:\n  support_tickets_solved: {week: 10, month: 40}\n  staff_sick_days: {month: 4}\n"
-        + alerts
-        + extra
+        "  - {id: support_tickets_solved, label: Support tickets solved, domain: customer_service, "
+        "aggregation: sum}\n  - {id: staff_sick_days, label: Sick days <HR & co>, domain: hr, "
+        "aggregation: sum, direction: lower}\ntargets:\n  support_tickets_solved: {week: 10, "
+        "month: 40}\n  staff_sick_days: {month: 4}\n" + alerts + extra
     )
     return load_config(tmp_path / "kpi.yaml")
 
@@ -231,7 +231,8 @@ def test_the_run_failure_message_names_source_step_and_fix(tmp_path, hook):
 def test_kpi_sync_posts_the_turn_once_and_a_failed_night_names_the_source_and_fix(
     sandbox, tmp_path, monkeypatch, hook, capsys
 ):
-    """The command path: a real sync against the sandbox, the webhook's URL a secret from the env."""
+    """The command path: a real sync against the sandbox,
+    the webhook's URL a secret from the env."""
     from kpi_pipeline.cli.main import main
     from tests.conftest import AS_OF as SANDBOX_AS_OF
     from tests.conftest import live_environment, subset_config
@@ -244,7 +245,10 @@ def test_kpi_sync_posts_the_turn_once_and_a_failed_night_names_the_source_and_fi
         sandbox,
         ["stripe", "calendly"],
         dt.date(2026, 11, 1),
-        extra='targets:\n  revenue: {month: 100000000}\nalerts: {webhook_url: "${KPI_ALERT_WEBHOOK}"}\n',
+        extra=(
+            "targets:\n  revenue: {month: 100000000}\n"
+            'alerts: {webhook_url: "${KPI_ALERT_WEBHOOK}"}\n'
+        ),
     )
     args = ["--config", str(path), "--as-of", SANDBOX_AS_OF.isoformat()]
     assert main(["sync", *args, "--start", "2026-11-01"]) == 0, capsys.readouterr().out

@@ -36,7 +36,9 @@ def caught_up(tmp_path_factory):
             sandbox,
             ["mailchimp", "stripe"],
             HISTORY_START,
-            extra="targets:\n  revenue: {month: 12000}\n  newsletter_new_subscribers: {month: 115}\n",
+            extra=(
+                "targets:\n  revenue: {month: 12000}\n  newsletter_new_subscribers: {month: 115}\n"
+            ),
         )
         codes = [
             main(

@@ -101,7 +101,8 @@ def test_a_lead_stage_the_account_lacks_is_refused_with_the_accounts_stages_cust
     edit(
         live_config,
         'hubspot: {token: "${HUBSPOT_TOKEN}"',
-        'hubspot: {lead_stages: [MQL, lead, " Marketing Qualified Lead"], token: "${HUBSPOT_TOKEN}"',
+        'hubspot: {lead_stages: [MQL, lead, " Marketing Qualified Lead"], token: '
+        '"${HUBSPOT_TOKEN}"',
     )
     assert check(live_config) == 2
     captured = capsys.readouterr()
@@ -171,7 +172,8 @@ def test_the_default_google_ads_version_is_a_current_one(live_config, capsys, sa
         (
             "v99",
             "warning",
-            "v99 is not a Google Ads API version this connector knows; supported: v23, v24, v25, v26",
+            "v99 is not a Google Ads API version this connector knows; supported: v23, "
+            "v24, v25, v26",
         ),
     ],
 )

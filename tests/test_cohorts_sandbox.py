@@ -4,7 +4,8 @@ The rule: README.md#what-the-numbers-mean, "Conversions are cohorts".
 
 HubSpot + Calendly + Stripe synced through Dagster as of 6 Dec 2026: November's leads and calls
 are days to weeks into their 90-day window. Leads take weeks to buy, so November's lead rate so
-far is far below where it will end; calls convert within days, so theirs is nearly complete. Truth comes from the world's events by the simple code below, never from the pipeline.
+far is far below where it will end; calls convert within days, so theirs is nearly complete. Truth
+comes from the world's events by the simple code below, never from the pipeline.
 """
 
 import datetime as dt
@@ -59,8 +60,9 @@ def december(tmp_path_factory):
             out[name] = {
                 (r[0], r[1]): r[2:]
                 for r in con.execute(
-                    "select kpi_id, period_start, actual, projected, projection_method, status, is_closed, is_final "
-                    "from snapshots.kpi_snapshots where grain = 'month' and kpi_id in (?, ?)",
+                    "select kpi_id, period_start, actual, projected, projection_method, status, "
+                    "is_closed, is_final from snapshots.kpi_snapshots where grain = "
+                    "'month' and kpi_id in (?, ?)",
                     list(KINDS),
                 ).fetchall()
             }
@@ -70,7 +72,8 @@ def december(tmp_path_factory):
 
 
 def projection(members, history_start, start, end):
-    """to-date rate x final / to-date at the same ages, learnt from the members whose window passed."""
+    """to-date rate x final / to-date at the same ages,
+    learnt from the members whose window passed."""
     by_age = [0] * (WINDOW + 1)
     for day, days in members:
         if days is not None and history_start <= day <= AS_OF - dt.timedelta(days=WINDOW):

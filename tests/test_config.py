@@ -247,14 +247,14 @@ def test_catalog_states_each_kpis_pacing(capsys):
     [
         ("business: S\nhistory_start: 2025-13-01\n", "history_start", "date"),
         (
-            "business: S\nhistory_start: 2025-01-01\ntargets: {newsletter_new_subscribers: {month: .nan}}\n"
-            "sources: {mailchimp: {api_key: k-us6}}\n",
+            "business: S\nhistory_start: 2025-01-01\ntargets: {newsletter_new_subscribers: {month: "
+            ".nan}}\nsources: {mailchimp: {api_key: k-us6}}\n",
             "targets.newsletter_new_subscribers.month",
             "finite",
         ),
         (
-            "business: S\nhistory_start: 2025-01-01\ntargets: {newsletter_new_subscribers: {year: -.inf}}\n"
-            "sources: {mailchimp: {api_key: k-us6}}\n",
+            "business: S\nhistory_start: 2025-01-01\ntargets: {newsletter_new_subscribers: {year: "
+            "-.inf}}\nsources: {mailchimp: {api_key: k-us6}}\n",
             "targets.newsletter_new_subscribers.year",
             "finite",
         ),
@@ -265,7 +265,8 @@ def test_catalog_states_each_kpis_pacing(capsys):
         ),
         ("business: S\nhistory_start: 2025-01-01\nfx: {USD: .inf}\n", "fx.USD", "finite"),
         (
-            "business: S\nhistory_start: 2025-01-01\nsources: {mailchimp: {api_key: k-us6, timeout: .inf}}\n",
+            "business: S\nhistory_start: 2025-01-01\nsources: {mailchimp: {api_key: k-us6, "
+            "timeout: .inf}}\n",
             "sources.mailchimp.timeout",
             "",
         ),
@@ -319,7 +320,7 @@ def test_a_duplicate_key_is_refused_by_its_line_not_the_last_one_winning(tmp_pat
           manual: {path: data/x.csv}
         custom_kpis:
           - {id: treatments_performed, label: Treatments, domain: production, unit: count, unit: ratio}
-        """,
+        """,  # noqa: E501
     )
     with pytest.raises(ConfigError) as info:
         load_config(path)

@@ -131,7 +131,8 @@ DATA_PATHS = {"ga4": r":runReport", "google_ads": r"googleAds:searchStream"}
 
 @pytest.mark.parametrize("source,name", HTTP, ids=HTTP_IDS)
 def test_an_empty_object_with_200_fails_and_keeps_the_rows(sandbox, fast_policy, source, name):
-    """`{}` with 200 is no answer about the window: the load fails naming the stream, nothing replaced."""
+    """`{}` with 200 is no answer about the window: the load fails naming the stream,
+    nothing replaced."""
     spec, wh, _, _ = run(sandbox, source, name, fast_policy)
     before = content(wh, spec)
     sandbox.servers[source].inject(DATA_PATHS.get(source, r".*"), status=200, body={}, times=50)

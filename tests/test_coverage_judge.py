@@ -18,7 +18,8 @@ def days(first: dt.date, last: dt.date) -> set[dt.date]:
 
 
 def coverage(**streams: set[dt.date]) -> Coverage:
-    """Calendly's two streams, Mailchimp's list activity (a 180-day limit) and members, as loaded."""
+    """Calendly's two streams, Mailchimp's list activity (a 180-day limit) and members,
+    as loaded."""
     ids = {
         "events": ("calendly", "scheduled_events"),
         "invitees": ("calendly", "invitees"),

@@ -137,7 +137,8 @@ def test_the_csv_covers_each_custom_kpi_through_its_last_date_entered(
     assert main(["sync", "--config", str(config), "--as-of", str(AS_OF)]) == 0
     snaps = _snapshots(config, ("treatments_performed", "support_tickets_solved"))
     november = snaps[("treatments_performed", "month", "2026-11")]
-    # 1 November is in: November is paced through that one day, not read as 70 of a 300 target "missed"
+    # 1 November is in: November is paced through that one day,
+    # not read as 70 of a 300 target "missed"
     assert november["actual"] == 70 and november["status"] != "no_data", november
     assert november["reason"].startswith("through 2026-11-01, the last date entered"), november
     assert november["projected"] == pytest.approx(70 * 30 / 1)

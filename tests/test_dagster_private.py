@@ -1,5 +1,6 @@
-"""kpi's uses of Dagster's internals (kpi_pipeline/orchestration/dagster_private.py): one door, a test per
-behaviour they rely on, and a clean fallback on a Dagster version they were not tested with.
+"""kpi's uses of Dagster's internals (kpi_pipeline/orchestration/dagster_private.py): one door, a
+test per behaviour they rely on, and a clean fallback on a Dagster version
+they were not tested with.
 
 Each behaviour test fails if that Dagster behaviour changes; the fallback tests pretend an
 untested version (env KPI_PRETEND_DAGSTER_VERSION, read by the adapter) and show Dagster's stock
@@ -46,7 +47,8 @@ def pooled() -> None:
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
-    """A fresh DAGSTER_HOME whose dagster.yaml names our event log, as `kpi init-instance` writes it."""
+    """A fresh DAGSTER_HOME whose dagster.yaml names our event log,
+    as `kpi init-instance` writes it."""
     folder = tmp_path / ".dagster"
     folder.mkdir()
     (folder / "dagster.yaml").write_text(INSTANCE_YAML + EVENT_LOG_BLOCK)
@@ -381,7 +383,8 @@ def test_a_sync_on_an_untested_dagster_works_end_to_end_on_dagsters_stock_storag
         "event_log_storage" not in (tmp_path / ".dagster" / "dagster.yaml").read_text()
     )  # Dagster's default
     assert re.search(r"run \S+: ok", out) and "FAILED" not in out, out
-    # back on a tested Dagster, the next sync gains the batched event log (same files) and reads them
+    # back on a tested Dagster, the next sync gains the batched event log (same files)
+    # and reads them
     code, again = _sync(config, None)
     assert code == 0 and "outside the versions" not in again, again
     assert EVENT_LOG_BLOCK in (tmp_path / ".dagster" / "dagster.yaml").read_text()
@@ -419,8 +422,8 @@ def test_on_an_untested_dagster_ctrl_c_stops_a_run_at_the_next_step_and_kpi_says
             supervisor, stopped = _supervised(instance, job)
             assert ran == ["first"]
             assert (
-                stopped
-                == "interrupted (Ctrl-C or SIGTERM) at the end of a step (this Dagster stops a run only there)"
+                stopped == "interrupted (Ctrl-C or SIGTERM) at the end of a step "
+                "(this Dagster stops a run only there)"
             )
             assert instance.get_run_by_id(supervisor.run_id).status == dg.DagsterRunStatus.CANCELED
             assert _own_children(supervisor.run_id) == []

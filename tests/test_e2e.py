@@ -130,8 +130,8 @@ def test_dimensions_channel_network_and_campaign(synced, sandbox):
     rows = {
         (k, d, v): x
         for k, d, v, x in con.execute(
-            "select kpi_id, dimension, dimension_value, value from kpis.kpi_values where grain = 'month' "
-            "and period_start = date '2026-10-01' and dimension is not null"
+            "select kpi_id, dimension, dimension_value, value from kpis.kpi_values where grain = "
+            "'month' and period_start = date '2026-10-01' and dimension is not null"
         ).fetchall()
     }
     con.close()
@@ -217,12 +217,13 @@ def test_closed_months_before_the_activity_window_still_have_campaign_and_level_
     assert values[("newsletter_subscribers", "month", may)] == sandbox.world.truth_subscribers(
         dt.date(2026, 5, 31)
     )
-    # list activity reaches back 180 days only: May's new subscribers are marked partial, with their span,
-    # and count exactly the days covered (never a whole month invented from part of it)
+    # list activity reaches back 180 days only: May's new subscribers are marked partial, with their
+    # span, and count exactly the days covered (never a whole month invented from part of it)
     with duckdb.connect(str(settings.published_path), read_only=True) as con:
         value, covered_from, is_partial = con.execute(
-            "select value, covered_from, is_partial from kpis.kpi_values where kpi_id = 'newsletter_new_subscribers' "
-            "and grain = 'month' and period_start = ? and dimension is null",
+            "select value, covered_from, is_partial from kpis.kpi_values where kpi_id = "
+            "'newsletter_new_subscribers' and grain = 'month' and period_start "
+            "= ? and dimension is null",
             [may],
         ).fetchone()
     assert is_partial and may < covered_from <= dt.date(2026, 5, 31)
@@ -235,8 +236,8 @@ def test_open_month_status_follows_pacing_against_truth(synced, sandbox):
     rows = {
         r[0]: r[1:]
         for r in con.execute(
-            "select kpi_id, actual, target, projected, status, is_closed, previous_actual from snapshots.kpi_snapshots "
-            "where grain = 'month' and period_start = date '2026-11-01'"
+            "select kpi_id, actual, target, projected, status, is_closed, previous_actual from "
+            "snapshots.kpi_snapshots where grain = 'month' and period_start = date '2026-11-01'"
         ).fetchall()
     }
     con.close()
@@ -461,8 +462,8 @@ def test_a_quiet_week_counts_zero_and_its_ratios_have_nothing_to_divide_by(synce
     rows = {
         (k, s): r
         for k, s, *r in con.execute(
-            "select kpi_id, period_start, actual, status, status_reason, previous_actual from snapshots.kpi_snapshots "
-            "where grain = 'week' and period_start in (?, ?)",
+            "select kpi_id, period_start, actual, status, status_reason, previous_actual from "
+            "snapshots.kpi_snapshots where grain = 'week' and period_start in (?, ?)",
             [quiet, after],
         ).fetchall()
     }
@@ -523,13 +524,15 @@ def test_a_failing_source_fails_the_run_names_the_fix_and_marks_its_kpis_no_data
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     statuses = dict(
         con.execute(
-            "select kpi_id, status from snapshots.kpi_snapshots where grain = 'month' and period_start = ?",
+            "select kpi_id, status from snapshots.kpi_snapshots where grain = "
+            "'month' and period_start = ?",
             [dt.date(2026, 11, 1)],
         ).fetchall()
     )
     october = dict(
         con.execute(
-            "select kpi_id, status from snapshots.kpi_snapshots where grain = 'month' and period_start = ?",
+            "select kpi_id, status from snapshots.kpi_snapshots where grain = "
+            "'month' and period_start = ?",
             [dt.date(2026, 10, 1)],
         ).fetchall()
     )

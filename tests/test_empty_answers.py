@@ -30,7 +30,10 @@ def test_an_empty_object_from_calendly_fails_the_sync_and_keeps_the_meetings(
     path = subset_config(tmp_path, sandbox, ["stripe", "calendly"], HISTORY_START)
     args = ["sync", "--config", str(path), "--as-of", AS_OF.isoformat()]
     assert main(args) == 0, capsys.readouterr().out
-    meetings = "select count(*), count(*) filter (where status = 'active') from raw.calendly__scheduled_events"
+    meetings = (
+        "select count(*), count(*) filter (where status = 'active') "
+        "from raw.calendly__scheduled_events"
+    )
     before = _count(path, meetings)
     assert before[1] > 0
     capsys.readouterr()
@@ -38,8 +41,8 @@ def test_an_empty_object_from_calendly_fails_the_sync_and_keeps_the_meetings(
     assert main(args) == 1
     out = capsys.readouterr().out
     assert (
-        "x raw/calendly__scheduled_events failed: calendly/scheduled_events: malformed answer: no 'collection' "
-        "list of records"
+        "x raw/calendly__scheduled_events failed: calendly/scheduled_events: malformed answer: no "
+        "'collection' list of records"
     ) in out
     assert "refreshing models and the scorecard" in out
     assert _count(path, meetings) == before
@@ -66,8 +69,8 @@ def test_a_renamed_meta_metric_is_refused_at_load_naming_stream_and_field(
     assert main(args) == 1
     out = capsys.readouterr().out
     assert (
-        "x raw/meta_ads__campaign_insights failed: meta_ads/campaign_insights: required field spend missing "
-        "from all"
+        "x raw/meta_ads__campaign_insights failed: meta_ads/campaign_insights: required field "
+        "spend missing from all"
     ) in out
     assert "refreshing models and the scorecard" in out
     assert _count(path, spend) == before

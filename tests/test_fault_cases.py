@@ -1,6 +1,6 @@
-"""The per-platform fault cases beyond the matrix (tests/test_faults.py): paging that ends before the
-data does or repeats a cursor, schema drift (a new field, a missing key field, a changed type), a
-well-formed empty answer and a field renamed in every record. Each stream starts from an older
+"""The per-platform fault cases beyond the matrix (tests/test_faults.py): paging that ends before
+the data does or repeats a cursor, schema drift (a new field, a missing key field, a changed type),
+a well-formed empty answer and a field renamed in every record. Each stream starts from an older
 load (its rows marked "before") and ends retried and correct or failed with the table as before.
 """
 
@@ -143,7 +143,7 @@ def test_a_changed_type_fails_naming_stream_and_column(sandbox, fast_policy, sou
     )
 
 
-# ------------------------------------------------------------------ empty answers and renamed fields
+# ----------------------------------------------------------------- empty answers and renamed fields
 
 
 def _well_formed_empty(source: str):
@@ -158,7 +158,8 @@ EMPTYABLE = [
 
 @pytest.mark.parametrize("source", EMPTYABLE)
 def test_a_well_formed_empty_answer_empties_the_window(sandbox, fast_policy, source):
-    """A real empty window (no sales, no meetings, no delivery) still replaces what the window held."""
+    """A real empty window (no sales, no meetings, no delivery)
+    still replaces what the window held."""
     target = TARGETS[source]
     wh, before = before_state(sandbox, target, fast_policy)
     spec = SOURCES[source][1][target.stream]

@@ -58,7 +58,8 @@ FAULTS: dict[str, tuple[Any, str]] = {
         FAILS_AUTH,
     ),
     "server echoes the credential": (dict(echo=True, status=401, times=50), FAILS_AUTH),
-    # 200 with `{}` (Stripe, Calendly, HubSpot, Meta do this in outages): no data, not an empty window
+    # 200 with `{}` (Stripe, Calendly, HubSpot, Meta do this in outages): no data,
+    # not an empty window
     "empty object with 200": (dict(status=200, body={}, times=50), MALFORMED),
 }
 

@@ -30,8 +30,8 @@ def test_an_out_of_space_error_anywhere_in_the_chain_names_the_disk_and_the_fix(
     ):
         message = full_disk_message(_wrapped(err), [data, home])
         assert message == (
-            f"disk full: no space left on the disk mounted at {disk_of(tmp_path)} (it holds {data}, "
-            f"{home}); free some space there, then run `kpi sync` again"
+            f"disk full: no space left on the disk mounted at {disk_of(tmp_path)} (it holds "
+            f"{data}, {home}); free some space there, then run `kpi sync` again"
         )
 
 

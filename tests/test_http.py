@@ -145,7 +145,8 @@ def test_connection_refused_is_retriable(fast_policy):
 def test_redaction_of_registered_secrets_params_and_headers():
     register_secret("s3cr3t-value-123")
     text = redact(
-        "GET /x?access_token=abc&api_key=def&page=2 Authorization: Bearer tok123 key s3cr3t-value-123"
+        "GET /x?access_token=abc&api_key=def&page=2 Authorization: "
+        "Bearer tok123 key s3cr3t-value-123"
     )
     assert (
         "abc" not in text

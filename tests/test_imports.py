@@ -52,7 +52,8 @@ def modules(root: Path, packages: tuple[str, ...] = PACKAGES) -> dict[str, tuple
 def _imported(
     name: str, is_package: bool, node: ast.Import | ast.ImportFrom, known: set[str]
 ) -> list[str]:
-    """The modules one import statement names (``from a import b`` names a.b when it is a module)."""
+    """The modules one import statement names (``from a import b`` names a.b when it is a
+    module)."""
     if isinstance(node, ast.Import):
         return [alias.name for alias in node.names]
     base = node.module or ""
@@ -64,7 +65,8 @@ def _imported(
 
 
 def _late_reason(lines: list[str], lineno: int) -> bool:
-    """A ``late:`` comment on the import's line, or in the comments just above its block of imports."""
+    """A ``late:`` comment on the import's line, or in the comments just above
+    its block of imports."""
     if "# late:" in lines[lineno - 1]:
         return True
     i = lineno - 2
@@ -79,7 +81,8 @@ def walk(
     root: Path, packages: tuple[str, ...] = PACKAGES
 ) -> tuple[dict[str, set[str]], dict[str, set[str]], dict[str, set[str]], list[str]]:
     """Returns (module -> our modules it imports, module -> its parent packages, module -> outside
-    top-level packages it imports, function-level imports without a ``late:`` reason as "file:line")."""
+    top-level packages it imports, function-level imports without a ``late:``
+    reason as "file:line")."""
     mods = modules(root, packages)
     ours: dict[str, set[str]] = {m: set() for m in mods}
     parents: dict[str, set[str]] = {m: set() for m in mods}

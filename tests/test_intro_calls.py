@@ -62,7 +62,8 @@ def sandbox_intro_calls(sandbox, settings):
 
 
 def world_meetings(world, kind):
-    """The world's meetings of one kind held in September and neither canceled nor unbooked by now."""
+    """The world's meetings of one kind held in September and neither
+    canceled nor unbooked by now."""
     s = world.sales
     return [
         b

@@ -35,8 +35,8 @@ def platform_clock(sandbox: Sandbox, night: dt.date) -> None:
 
 
 def nightly_loads(settings, as_of: dt.date) -> None:
-    """What the nightly run's raw HubSpot assets do (kpi_pipeline/orchestration/assets/raw.py): each stream's
-    window in lookback mode, then its load."""
+    """What the nightly run's raw HubSpot assets do (kpi_pipeline/orchestration/assets/raw.py): each
+    stream's window in lookback mode, then its load."""
     wh = Warehouse(settings.warehouse_path, settings.business_id)
     for spec in streams("hubspot").values():
         window = stream_window(settings, spec, as_of, None, {WINDOW_TAG: "lookback"})

@@ -110,7 +110,8 @@ def layout_names(lines: list[str]) -> list[str]:
 
 
 def check(files: list[str], names: list[str]) -> tuple[set[str], set[str]]:
-    """(what the tree has and the Layout does not name, what the Layout names and the tree lacks)."""
+    """(what the tree has and the Layout does not name,
+    what the Layout names and the tree lacks)."""
     exists = set(files) | {p for p in required(files) if p.endswith("/")}
     return required(files) - set(names), {n for n in names if n not in exists}
 
@@ -207,7 +208,8 @@ def slug(heading: str) -> str:
 
 
 def anchors(path: Path) -> set[str]:
-    """The anchors of a Markdown file's headings (a repeated heading gets -1, -2... as on GitHub)."""
+    """The anchors of a Markdown file's headings (a repeated heading gets -1,
+    -2... as on GitHub)."""
     seen: dict[str, int] = {}
     out = set()
     in_code = False
@@ -244,7 +246,8 @@ def citations(text: str, in_markdown: bool) -> list[tuple[str | None, str]]:
 
 
 def resolve(citing: Path, file: str | None) -> Path | None:
-    """The Markdown file a citation in ``citing`` means: beside it, else from the repository root."""
+    """The Markdown file a citation in ``citing`` means: beside it,
+    else from the repository root."""
     if file is None:
         return citing
     for base in (citing.parent, ROOT):

@@ -1,4 +1,5 @@
-"""Mailchimp through the official SDK: error bodies, timeouts, the data-center gotcha, history limits."""
+"""Mailchimp through the official SDK: error bodies, timeouts, the data-center gotcha,
+history limits."""
 
 import datetime as dt
 from zoneinfo import ZoneInfo
@@ -157,7 +158,8 @@ def test_lookback_refetch_picks_up_opens_that_arrived_after_the_first_sync(fast_
             wh,
         )
     last = wh.query(
-        "select campaign_id, unique_opens from raw.mailchimp__campaign_reports order by send_time desc limit 1"
+        "select campaign_id, unique_opens from raw.mailchimp__campaign_reports order "
+        "by send_time desc limit 1"
     )[0]
     with Sandbox(later) as late_sb:
         load_stream(

@@ -1,4 +1,5 @@
-"""The hand-kept CSV: bad rows refuse the file whole, naming each line; an edited file replaces the old one."""
+"""The hand-kept CSV: bad rows refuse the file whole, naming each line;
+an edited file replaces the old one."""
 
 import datetime as dt
 
@@ -173,8 +174,8 @@ def test_custom_kpis_are_aggregated_by_their_declaration(tmp_path):
         ),
     )
     run_models(wh, settings, dt.date(2026, 3, 10))
-    value = lambda k, g, s: wh.query(
-        "select value from kpis.kpi_values where kpi_id = ? and grain = ? and "  # noqa: E731
+    value = lambda k, g, s: wh.query(  # noqa: E731
+        "select value from kpis.kpi_values where kpi_id = ? and grain = ? and "
         "period_start = ? and dimension is null",
         [k, g, s],
     )[0][0]
@@ -199,11 +200,12 @@ result = load_stream(STREAMS["metrics"], connect({"path": sys.argv[1], "kpi_ids"
                      StreamContext("Europe/Brussels", dt.date(2026, 3, 10), None), Warehouse(sys.argv[2], "b"),
                      progress=lambda line: None)
 print(result.rows, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)  # rows, own peak in MB
-"""
+"""  # noqa: E501
 
 
 def test_a_csv_of_a_million_rows_loads_in_bounded_memory(tmp_path):
-    """50 MB of CSV (1.2 M rows) once took 3.3 GB: it is read, checked and staged a page at a time."""
+    """50 MB of CSV (1.2 M rows) once took 3.3 GB: it is read,
+    checked and staged a page at a time."""
     import subprocess
     import sys
 
@@ -232,7 +234,8 @@ def test_a_csv_of_a_million_rows_loads_in_bounded_memory(tmp_path):
 
 
 def test_pages_say_how_much_of_the_file_is_read_up_to_all_of_it(tmp_path):
-    """Progress of a file is the share of its bytes read, so it ends at 100% (not "12%" by its dates)."""
+    """Progress of a file is the share of its bytes read,
+    so it ends at 100% (not "12%" by its dates)."""
     path = write(
         tmp_path,
         "date,kpi_id,value\n" + "".join(f"2026-03-0{d},{k},1\n" for d in range(1, 8) for k in IDS),
@@ -282,8 +285,9 @@ def test_dates_after_the_last_day_are_refused_and_before_history_start_said(tmp_
 
     monkeypatch.setenv("KPI_TODAY", "2026-03-11")  # the platforms' today: a row of today is in
     (tmp_path / "kpi.yaml").write_text(
-        "business: B\nhistory_start: 2026-01-01\ndemo: false\nsources:\n  manual: {path: manual.csv}\n"
-        "custom_kpis:\n  - {id: treatments_performed, label: Treatments, domain: production}\n"
+        "business: B\nhistory_start: 2026-01-01\ndemo: false\nsources:\n  manual: {path: "
+        "manual.csv}\ncustom_kpis:\n  - {id: treatments_performed, label: Treatments, domain: "
+        "production}\n"
     )
     settings = load_config(tmp_path / "kpi.yaml")
     csv = tmp_path / "manual.csv"
@@ -307,8 +311,8 @@ def test_dates_after_the_last_day_are_refused_and_before_history_start_said(tmp_
         sync(dt.date(2026, 3, 10))
     text = str(info.value)
     assert (
-        "line 3: date 2062-03-02 is after 2026-03-11, and custom KPIs have no numbers for days to come"
-        in text
+        "line 3: date 2062-03-02 is after 2026-03-11, and custom KPIs have "
+        "no numbers for days to come" in text
     )
     assert "line 5: date 2026-03-12 is after 2026-03-11" in text and "line 4" not in text
     csv.write_text(

@@ -187,7 +187,8 @@ def test_meta_reduce_the_amount_of_data_splits_the_range(sandbox, fast_policy):
         times=1,
         body={
             "error": {
-                "message": "Please reduce the amount of data you're asking for, then retry your request",
+                "message": "Please reduce the amount of data you're asking for, "
+                "then retry your request",
                 "type": "OAuthException",
                 "code": 1,
                 "fbtrace_id": "X",
@@ -454,7 +455,8 @@ def test_listing_every_platforms_streams_leaves_googles_sdk_unimported():
     root = Path(__file__).resolve().parent.parent
     code = (
         "import sys; from connectors.registry import sources; sources(); "
-        "print(sorted(m for m in sys.modules if m.startswith(('google.analytics', 'google.oauth2'))))"
+        "print(sorted(m for m in sys.modules if m.startswith(('google.analytics', "
+        "'google.oauth2'))))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],

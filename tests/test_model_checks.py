@@ -1,4 +1,5 @@
-"""Checks declared beside the SQL models: blocking where a bad row would corrupt a KPI, row counts warn."""
+"""Checks declared beside the SQL models: blocking where a bad row would corrupt a KPI,
+row counts warn."""
 
 from __future__ import annotations
 
@@ -34,7 +35,10 @@ def fill(wh: Warehouse, rows: list[tuple]) -> None:
             con.executemany("insert into raw.orders values (?, ?, ?)", rows)
 
 
-CHECKS = "stg_orders:\n  unique: [order_id]\n  not_null: [order_id, day]\n  accepted_values: {status: [paid, refunded]}\n"
+CHECKS = (
+    "stg_orders:\n  unique: [order_id]\n  not_null: [order_id, day]\n"
+    "  accepted_values: {status: [paid, refunded]}\n"
+)
 
 
 def build(sql_dir, wh_path):

@@ -35,7 +35,8 @@ def test_the_schedule_fires_a_source_fails_the_refresh_runs_and_the_owner_is_tol
     tmp_path, monkeypatch
 ):
     tz = ZoneInfo("Europe/Brussels")
-    # a minute already gone when the daemon starts: its scheduler never fires it too; the test submits it
+    # a minute already gone when the daemon starts: its scheduler never fires it too;
+    # the test submits it
     fire = dt.datetime.now(tz).replace(second=0, microsecond=0) - dt.timedelta(minutes=1)
     as_of = fire.date() - dt.timedelta(days=1)
     # the schedule runs for the real yesterday: a world whose history reaches it
@@ -71,7 +72,8 @@ def test_the_schedule_fires_a_source_fails_the_refresh_runs_and_the_owner_is_tol
                     log,
                     BOUND,
                 )
-            # the schedule's tick, submitted to the run queue as the scheduler does: no race with a clock
+            # the schedule's tick, submitted to the run queue as the scheduler does:
+            # no race with a clock
             defs = build_definitions(settings)
             with dg.build_schedule_context(
                 scheduled_execution_time=fire, repository_def=defs.get_repository_def()
@@ -138,10 +140,10 @@ def test_the_schedule_fires_a_source_fails_the_refresh_runs_and_the_owner_is_tol
                     and nightly.tags["kpi/window"] == "lookback"
                 )
                 assert instance.all_logs(nightly.run_id, of_type=dg.DagsterEventType.RUN_ENQUEUED)
-                # the instance the daemon runs on has the duckdb pool, one slot. That the pool holds a
-                # second run back is proved where it can fail: test_recovery.py::
-                # test_a_sync_waiting_for_the_pool_names_the_holder_and_gives_up (here the in-process
-                # executor runs steps one after another whatever the pool does)
+                # the instance the daemon runs on has the duckdb pool, one slot. That the pool holds
+                # a second run back is proved where it can fail: test_recovery.py::
+                # test_a_sync_waiting_for_the_pool_names_the_holder_and_gives_up (here the
+                # in-process executor runs steps one after another whatever the pool does)
                 assert instance.event_log_storage.get_concurrency_info("duckdb").slot_count == 1
                 # the source failed, the others loaded; the sensor refreshed from what did load
                 failed = {
@@ -179,6 +181,7 @@ def test_the_schedule_fires_a_source_fails_the_refresh_runs_and_the_owner_is_tol
 
 
 def failure_sensors_started(instance) -> bool:
-    """Both run-failure sensors have set their cursor (their first tick): a run failing now is theirs."""
+    """Both run-failure sensors have set their cursor (their first tick):
+    a run failing now is theirs."""
     started = {name for name, cursor in dagster_private.sensor_cursors(instance).items() if cursor}
     return {"refresh_after_failed_sync", "alert_on_failed_run"} <= started

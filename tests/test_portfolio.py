@@ -1,4 +1,5 @@
-"""A portfolio's wiring without running it: folders, ids, keys, pools, schedules, workspace, credentials."""
+"""A portfolio's wiring without running it: folders, ids, keys, pools, schedules, workspace,
+credentials."""
 
 from __future__ import annotations
 
@@ -329,7 +330,8 @@ def test_a_damaged_published_copy_leaves_that_business_out_of_the_portfolio_copy
     with duckdb.connect(str(alpha.published_path)) as con:
         con.execute("create schema kpis")
         con.execute(
-            "create table kpis.kpi_values as select 'alpha' as business_id, 'revenue' as kpi_id, 5.0 as value"
+            "create table kpis.kpi_values as select 'alpha' as business_id, 'revenue' as kpi_id, "
+            "5.0 as value"
         )
         con.execute(
             "create table kpis.only_alpha as select 1 as n"
@@ -369,7 +371,8 @@ def test_an_analysts_writes_to_the_portfolio_copy_are_kept_aside_saved_or_not(ro
     with duckdb.connect(str(alpha.published_path)) as con:
         con.execute("create schema kpis")
         con.execute(
-            "create table kpis.kpi_values as select 'alpha' as business_id, 'revenue' as kpi_id, 5.0 as value"
+            "create table kpis.kpi_values as select 'alpha' as business_id, 'revenue' as kpi_id, "
+            "5.0 as value"
         )
     first = build_portfolio_copy(root, {"alpha": alpha}, {})
     assert first.notes == []

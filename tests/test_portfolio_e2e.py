@@ -67,8 +67,9 @@ def write_business(
 
 def custom(kpi_id: str, label: str) -> str:
     return (
-        f"custom_kpis:\n  - {{id: {kpi_id}, label: {label}, domain: production, aggregation: sum}}\n"
-        f"targets:\n  {kpi_id}: {{month: 100000}}\n  newsletter_new_subscribers: {{month: 100000}}\n"
+        f"custom_kpis:\n  - {{id: {kpi_id}, label: {label}, domain: production, aggregation: "
+        f"sum}}\ntargets:\n  {kpi_id}: {{month: 100000}}\n  newsletter_new_subscribers: "
+        "{month: 100000}\n"
     )
 
 
@@ -80,7 +81,10 @@ def portfolio(tmp_path_factory, sandbox):
         slug: f"http://127.0.0.1:{hooks[slug].server.server_port}/hook/{WEBHOOK[slug]}"
         for slug in MARKERS
     }
-    head = 'timezone: Europe/Brussels\nhistory_start: 2026-10-01\nalerts: {webhook_url: "${KPI_ALERT_WEBHOOK}"}\n'
+    head = (
+        "timezone: Europe/Brussels\nhistory_start: 2026-10-01\n"
+        'alerts: {webhook_url: "${KPI_ALERT_WEBHOOK}"}\n'
+    )
     write_business(
         root,
         "zebra",
@@ -107,8 +111,9 @@ def portfolio(tmp_path_factory, sandbox):
         root,
         "yak",
         "business: Yak Tours\ndemo: false\n" + head + "sources:\n"
-        f'  mailchimp: {{api_key: "${{MAILCHIMP_API_KEY}}", base_url: "{sandbox.urls["mailchimp"]}"}}\n'
-        f'  stripe: {{api_key: "${{STRIPE_API_KEY}}", base_url: "{sandbox.urls["stripe"]}"}}\n',
+        '  mailchimp: {api_key: "${MAILCHIMP_API_KEY}", base_url: '
+        f'"{sandbox.urls["mailchimp"]}"}}\n  stripe: {{api_key: "${{STRIPE_API_KEY}}", '
+        f'base_url: "{sandbox.urls["stripe"]}"}}\n',
         f"KPI_ALERT_WEBHOOK={url['yak']}\nSTRIPE_API_KEY=sk_test_yak_wrong_3c9e1f\n"
         f"MAILCHIMP_API_KEY={CREDENTIALS['mailchimp']['api_key']}\n",
     )
@@ -149,7 +154,8 @@ def portfolio(tmp_path_factory, sandbox):
 
 
 def in_process(root: Path, args: tuple[str, ...]) -> SimpleNamespace:
-    """``kpi ARGS`` run in the portfolio folder by this process (a reading command: no run, no secret)."""
+    """``kpi ARGS`` run in the portfolio folder by this process (a reading command: no run,
+    no secret)."""
     from kpi_pipeline.cli.main import main
 
     out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
@@ -200,8 +206,8 @@ def test_the_portfolio_copy_has_every_business_under_its_id_and_their_own_truth(
         )
         assert listed == {"zebra": True, "quokka": True, "yak": True, "broken": False}
         value = lambda slug, kpi: con.execute(  # noqa: E731
-            "select value from kpis.kpi_values where business_id = ? and kpi_id = ? and grain = 'month' "
-            "and period_start = ? and dimension is null",
+            "select value from kpis.kpi_values where business_id = ? and kpi_id = ? and grain = "
+            "'month' and period_start = ? and dimension is null",
             [slug, kpi, OCT[0]],
         ).fetchone()[0]
         truth7, truth11 = (get_world(AS_OF, seed).truth_new_subscribers(*OCT) for seed in (7, 11))
@@ -247,7 +253,8 @@ def _duckdb_text(path: Path) -> str:
 def _business_texts(
     root: Path, slug: str, output: str, hooks: dict[str, Receiver]
 ) -> dict[str, str]:
-    """What one business produced: its output lines, its files (not its inputs), its alerts, its runs' logs."""
+    """What one business produced: its output lines, its files (not its inputs), its alerts,
+    its runs' logs."""
     texts = {"output": lines_of(output, slug), "alerts": json.dumps(hooks[slug].messages)}
     for path in (root / "businesses" / slug).rglob("*"):
         if not path.is_file() or path.name in ("kpi.yaml", ".env", "manual.csv"):
@@ -301,7 +308,8 @@ def test_the_portfolio_view_puts_who_needs_a_call_first(portfolio):
     ] is None  # never loaded
     assert by["zebra"]["counts"]["production"] == {"on_track": 0, "at_risk": 0, "off_track": 1}
     assert by["zebra"]["period"] == "2026-11" and by["zebra"]["as_of"] == AS_OF.isoformat()
-    # October missed and November off track: both sandbox businesses' custom KPI, two periods running
+    # October missed and November off track: both sandbox businesses' custom KPI,
+    # two periods running
     assert "Zebra loaves baked" in by["zebra"]["off_track_twice"]
     assert "Quokka smiles counted" in by["quokka"]["off_track_twice"]
     html = run("report", "--portfolio", "--format", "html", "--output", str(root / "view.html"))
@@ -375,8 +383,8 @@ def test_the_platforms_pool_limits_are_in_the_instance(portfolio):
 
 
 def test_a_platforms_pool_keeps_its_calls_within_its_limit_across_businesses(portfolio):
-    """Three businesses synced two at a time, Mailchimp's pool narrowed to one slot: no two Mailchimp
-    steps of any businesses ever ran at once (from Dagster's own step events)."""
+    """Three businesses synced two at a time, Mailchimp's pool narrowed to one slot: no two
+    Mailchimp steps of any businesses ever ran at once (from Dagster's own step events)."""
     home = portfolio["root"] / ".dagster"
     spans: list[tuple[float, float, str]] = []
     with (

@@ -37,7 +37,8 @@ def test_any_exit_but_ok_and_bad_input_is_a_failure_named_with_its_signal():
 
 
 def _children(pid: int) -> list[int]:
-    """The processes ``pid``'s threads started (a portfolio starts one per business from a pool thread)."""
+    """The processes ``pid``'s threads started (a portfolio starts one per business from a pool
+    thread)."""
     out = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         out += [int(p) for p in (task / "children").read_text().split()]

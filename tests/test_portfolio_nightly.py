@@ -30,7 +30,8 @@ ZONES = {"east": "Pacific/Auckland", "west": "America/Los_Angeles"}
 
 
 def test_each_business_runs_in_its_own_night_as_its_own_run(tmp_path, monkeypatch):
-    # one instant; each business's schedule says what its night's run is (its own timezone's yesterday)
+    # one instant; each business's schedule says what its night's run is
+    # (its own timezone's yesterday)
     fire = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
     as_of = {
         slug: fire.astimezone(ZoneInfo(zone)).date() - dt.timedelta(days=1)
@@ -41,9 +42,11 @@ def test_each_business_runs_in_its_own_night_as_its_own_run(tmp_path, monkeypatc
             folder = tmp_path / "businesses" / slug
             folder.mkdir(parents=True)
             (folder / "kpi.yaml").write_text(
-                f"business: {slug.title()} Studio\ntimezone: {zone}\nhistory_start: {as_of[slug] - dt.timedelta(days=20)}\n"
+                f"business: {slug.title()} Studio\ntimezone: "
+                f"{zone}\nhistory_start: {as_of[slug] - dt.timedelta(days=20)}\n"
                 f'schedule: {{nightly_at: "{fire.astimezone(ZoneInfo(zone)):%H:%M}"}}\n'
-                f'sources:\n  stripe: {{api_key: "${{STRIPE_API_KEY}}", base_url: "{sandbox.urls["stripe"]}"}}\n'
+                'sources:\n  stripe: {api_key: "${STRIPE_API_KEY}", '
+                f'base_url: "{sandbox.urls["stripe"]}"}}\n'
             )
             (folder / ".env").write_text(f"STRIPE_API_KEY={CREDENTIALS['stripe']['api_key']}\n")
         for name in (
@@ -60,7 +63,8 @@ def test_each_business_runs_in_its_own_night_as_its_own_run(tmp_path, monkeypatc
         log = tmp_path / "daemon.log"
         daemon = start_daemon(home / "workspace.yaml", tmp_path, log)
         try:
-            # the schedule's tick, submitted to the run queue as the scheduler does: no race with a clock
+            # the schedule's tick, submitted to the run queue as the scheduler does:
+            # no race with a clock
             for slug in ZONES:
                 defs = build_definitions(load_config(tmp_path / "businesses" / slug / "kpi.yaml"))
                 with dg.build_schedule_context(

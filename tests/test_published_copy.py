@@ -44,7 +44,7 @@ def test_publish_replaces_atomically_while_an_analyst_holds_the_old_copy(tmp_pat
     assert not list(tmp_path.glob(".analytics.duckdb.*.tmp"))
 
 
-# ---------------------------------------------------------------- an analyst writing to the published copy
+# --------------------------------------------------------- an analyst writing to the published copy
 
 ANALYST_WRITES = (
     "import duckdb, os, sys; con = duckdb.connect(sys.argv[1]); "
@@ -57,7 +57,8 @@ ANALYST_WRITES = (
 
 def analyst_writes_and_dies(path):
     """An analyst's DuckDB opens the published copy read-write, creates a table and ends before
-    any checkpoint (a killed shell, a notebook kernel restarted): its writes are only in the .wal."""
+    any checkpoint (a killed shell, a notebook kernel restarted):
+    its writes are only in the .wal."""
     import subprocess
     import sys
 
@@ -144,7 +145,8 @@ def test_reading_the_published_copy_even_read_write_keeps_nothing_aside(tmp_path
 def test_a_publish_failing_after_its_rename_is_not_taken_for_an_analysts_writes(
     tmp_path, monkeypatch
 ):
-    """Killed or failing between the rename and its record, the new copy must still count as ours."""
+    """Killed or failing between the rename and its record,
+    the new copy must still count as ours."""
     import errno
 
     import kpi_pipeline.warehouse.published as published

@@ -98,7 +98,8 @@ def test_doctor_repair_frees_a_dead_runs_slot_and_removes_publish_debris(small_b
     assert f"removed {debris.name} (1.0 MB)" in out and "freed the duckdb pool slot" in out
     assert not debris.exists() and not slot_holders(home)
     assert run_status(home, run.run_id) == dg.DagsterRunStatus.FAILURE
-    # a run this host cannot judge (the daemon's: no kpi/pid) is failed only when the operator names it
+    # a run this host cannot judge (the daemon's: no kpi/pid)
+    # is failed only when the operator names it
     with dg.DagsterInstance.from_config(str(home)) as instance:
         daemons = instance.create_run_for_job(
             dg.GraphDefinition("nightly").to_job(), run_id=str(uuid.uuid4())
@@ -139,8 +140,9 @@ def test_a_sync_waiting_for_the_pool_names_the_holder_and_gives_up(small_busines
 
 
 def foreign_run(home: Path, started_ago: float, heard_ago: float | None, slot: bool) -> str:
-    """A run of `kpi sync` on another host (a pod since replaced) that started ``started_ago`` seconds
-    ago; its last heartbeat ``heard_ago`` seconds ago (None: none); holding the duckdb pool slot."""
+    """A run of `kpi sync` on another host (a pod since replaced) that started ``started_ago``
+    seconds ago; its last heartbeat ``heard_ago`` seconds ago (None: none);
+    holding the duckdb pool slot."""
     from kpi_pipeline.orchestration.instance_state import HEARTBEAT_KEY
 
     with dg.DagsterInstance.from_config(str(home)) as instance:

@@ -126,7 +126,8 @@ def test_an_as_of_without_a_snapshot_says_how_to_get_one(published, capsys):
     [
         (
             ["--period", "2026-12"],
-            "--period: 2026-12 has not started: the data runs through 2026-11-15 (latest month: 2026-11)",
+            "--period: 2026-12 has not started: the data runs through "
+            "2026-11-15 (latest month: 2026-11)",
         ),
         (["--period", "2027"], "--period: 2027 has not started"),
         (["--period", "2025-06"], "--period: 2025-06 ends before history_start (2025-10-01)"),

@@ -21,7 +21,10 @@ from kpi_pipeline.reporting.review import build_review
 from tests.snapshot_rows import frame, month, row
 
 AS_OF = dt.date(2026, 11, 15)
-HOSTILE = "**Bold** <script>alert(1)</script> [click](http://evil.example) | cell\nnext `code` _x_ &lt; #1"
+HOSTILE = (
+    "**Bold** <script>alert(1)</script> [click](http://evil.example) | cell\n"
+    "next `code` _x_ &lt; #1"
+)
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +139,8 @@ def test_a_custom_kpi_takes_a_label_per_language(tmp_path):
         .read()
         .replace(
             "  - {id: treatments_performed, label: Treatments performed,",
-            "  - {id: treatments_performed, label: {en: Treatments performed, nl: Uitgevoerde behandelingen},",
+            "  - {id: treatments_performed, label: {en: Treatments performed, nl: "
+            "Uitgevoerde behandelingen},",
         )
     )
     (tmp_path / "kpi.yaml").write_text(text.replace("language: en", "language: nl"))
@@ -442,8 +446,8 @@ def test_the_month_review_says_what_each_remaining_month_must_bring(settings):
     )  # 15,000 against 12,000
     text = review_text(review, Formatter("en", "EUR"), "9.9", "markdown")
     assert (
-        f"| Revenue | €{to_date:,.2f} | €140,000.00 | €{140000 - to_date:,.2f} | €{(140000 - to_date) / 2:,.2f} |"
-        in text
+        f"| Revenue | €{to_date:,.2f} | €140,000.00 | €{140000 - to_date:,.2f} | "
+        f"€{(140000 - to_date) / 2:,.2f} |" in text
     )
 
 

@@ -39,8 +39,8 @@ def wh(sandbox, tmp_path_factory):
 
 def month_value(wh, kpi, start):
     rows = wh.query(
-        "select value from kpis.kpi_values where kpi_id = ? and grain = 'month' and period_start = ? "
-        "and dimension is null",
+        "select value from kpis.kpi_values where kpi_id = ? and grain = 'month' and period_start = "
+        "? and dimension is null",
         [kpi, start],
     )
     return rows[0][0] if rows else None
@@ -68,7 +68,8 @@ def test_a_returned_debit_leaves_revenue_unchanged(wh, sandbox):
     for p in returned:
         rows = wh.query(
             "select type, reporting_category, amount, is_sale "
-            "from staging.stg_stripe__balance_transactions where charge_id = ? order by amount desc",
+            "from staging.stg_stripe__balance_transactions where "
+            "charge_id = ? order by amount desc",
             [p.charge_id],
         )
         euros = p.settled(p.amount) / 100
@@ -184,13 +185,14 @@ def test_failed_refunds_reversals_and_rows_loaded_before_reporting_category_was_
     day = dt.date(2026, 10, 5)
     with wh.writer() as con:
         con.execute(
-            "insert into raw.stripe__charges (business_id, charge_id, created_date, currency, minor_units, "
-            "amount, amount_refunded, status, customer_id, _synced_at) values "
+            "insert into raw.stripe__charges (business_id, charge_id, created_date, currency, "
+            "minor_units, amount, amount_refunded, status, customer_id, _synced_at) values "
             "(?, 'ch_r', ?, 'eur', 100, 10000, 0, 'succeeded', 'cus_1', now()), "
             "(?, 'ch_a', ?, 'usd', 100, 5000, 0, 'succeeded', 'cus_2', now())",
             [wh.business_id, day] * 2,
         )
-        rows = [  # (id, days after, type, reporting_category, source_object, amount, charge, source_amount)
+        # (id, days after, type, reporting_category, source_object, amount, charge, source_amount)
+        rows = [
             ("t1", 0, "charge", "charge", "charge", 10000, "ch_r", 10000),
             ("t2", 2, "refund", "refund", "refund", -10000, "ch_r", 10000),
             (
@@ -220,9 +222,10 @@ def test_failed_refunds_reversals_and_rows_loaded_before_reporting_category_was_
         ]
         for txn, later, kind, category, source, amount, charge, source_amount in rows:
             con.execute(
-                "insert into raw.stripe__balance_transactions (business_id, transaction_id, created_date, "
-                "type, reporting_category, source_object, currency, minor_units, amount, charge_id, "
-                "source_amount, _synced_at) values (?, ?, ?, ?, ?, ?, 'eur', 100, ?, ?, ?, now())",
+                "insert into raw.stripe__balance_transactions (business_id, transaction_id, "
+                "created_date, type, reporting_category, source_object, currency, minor_units, "
+                "amount, charge_id, source_amount, _synced_at) values (?, ?, ?, ?, ?, ?, 'eur', "
+                "100, ?, ?, ?, now())",
                 [
                     wh.business_id,
                     txn,

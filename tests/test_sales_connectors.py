@@ -96,19 +96,20 @@ def test_stripe_zero_decimal_currencies_are_not_divided_and_refunds_count_howeve
     ensure_tables(wh, list(stripe.STREAMS.values()))
     with wh.writer() as con:
         con.execute(
-            "insert into raw.stripe__charges (business_id, charge_id, created_date, currency, minor_units, "
-            "amount, amount_refunded, status, customer_id, _synced_at) values "
-            f"('b', 'ch_1', date '2026-01-01', 'jpy', {stripe.minor_unit_factor('jpy')}, 5000, 0, 'succeeded', "
-            "'c', now()), "
-            f"('b', 'ch_2', date '2026-01-01', 'eur', {stripe.minor_unit_factor('EUR')}, 5000, 1000, "
+            "insert into raw.stripe__charges (business_id, charge_id, created_date, currency, "
+            "minor_units, amount, amount_refunded, status, customer_id, _synced_at) values "
+            f"('b', 'ch_1', date '2026-01-01', 'jpy', {stripe.minor_unit_factor('jpy')}, 5000, 0, "
             "'succeeded', 'c', now()), "
+            f"('b', 'ch_2', date '2026-01-01', 'eur', {stripe.minor_unit_factor('EUR')}, 5000, "
+            "1000, 'succeeded', 'c', now()), "
             "('b', 'ch_3', date '2026-01-01', 'eur', 100, 5000, 0, 'succeeded', null, now())"
         )
         # ch_3 was refunded in full in April: long after the charges' re-fetch window
         con.execute(
-            "insert into raw.stripe__balance_transactions (business_id, transaction_id, created_date, type, "
-            "currency, minor_units, amount, charge_id, source_amount, _synced_at) values "
-            "('b', 'txn_1', date '2026-04-20', 'refund', 'eur', 100, -5000, 'ch_3', 5000, now())"
+            "insert into raw.stripe__balance_transactions (business_id, transaction_id, "
+            "created_date, type, currency, minor_units, amount, charge_id, source_amount, "
+            "_synced_at) values ('b', 'txn_1', date '2026-04-20', 'refund', 'eur', 100, -5000, "
+            "'ch_3', 5000, now())"
         )
     sql = (registry.platform("stripe").staging / "stg_stripe__charges.sql").read_text()
     rows = {
@@ -281,7 +282,8 @@ def test_hubspot_rows_loaded_by_an_earlier_release_are_fetched_whole_once(sandbo
         wh.writer() as con
     ):  # rows of a release that fetched by creation date: no modification date
         con.execute(
-            "update raw.hubspot__deals set modified_date = null where close_date < date '2026-06-01'"
+            "update raw.hubspot__deals set modified_date = null where "
+            "close_date < date '2026-06-01'"
         )
         con.execute("delete from raw.hubspot__deals where close_date >= date '2026-06-01'")
     again = ctx()

@@ -377,22 +377,22 @@ def test_snapshots_of_an_older_release_gain_the_new_columns_and_keep_their_final
         con.execute("create schema if not exists kpis")
         con.execute("create schema if not exists snapshots")
         con.execute(
-            "create table kpis.kpi_window_values (business_id varchar, kpi_id varchar, grain varchar, "
-            "window_kind varchar, period_start date, period_end date, window_start date, window_end date, "
-            "dimension varchar, dimension_value varchar, numerator decimal(38, 6), "
-            "denominator decimal(38, 6), value double)"
+            "create table kpis.kpi_window_values (business_id varchar, kpi_id varchar, grain "
+            "varchar, window_kind varchar, period_start date, period_end date, window_start date, "
+            "window_end date, dimension varchar, dimension_value varchar, numerator decimal(38, "
+            "6), denominator decimal(38, 6), value double)"
         )
         con.execute(
-            "create table snapshots.kpi_snapshots (business_id varchar, kpi_id varchar, grain varchar, "
-            "period varchar, period_start date, period_end date, as_of date, actual double, target double, "
-            "expected_to_date double, projected double, attainment double, status varchar, "
-            "previous_actual double, change_pct double, last_year_actual double, elapsed_share double, "
-            "is_closed boolean, is_final boolean, computed_at timestamptz)"
+            "create table snapshots.kpi_snapshots (business_id varchar, kpi_id varchar, grain "
+            "varchar, period varchar, period_start date, period_end date, as_of date, actual "
+            "double, target double, expected_to_date double, projected double, attainment double, "
+            "status varchar, previous_actual double, change_pct double, last_year_actual double, "
+            "elapsed_share double, is_closed boolean, is_final boolean, computed_at timestamptz)"
         )
         con.execute(
-            "insert into snapshots.kpi_snapshots values ('studio_lumen', 'revenue', 'month', '2026-06', "
-            "date '2026-06-01', date '2026-06-30', date '2026-11-01', 100, 90, 90, 100, 1.1, 'achieved', "
-            "null, null, null, 1, true, true, now())"
+            "insert into snapshots.kpi_snapshots values ('studio_lumen', 'revenue', 'month', "
+            "'2026-06', date '2026-06-01', date '2026-06-30', date '2026-11-01', 100, 90, 90, 100, "
+            "1.1, 'achieved', null, null, null, 1, true, true, now())"
         )
     frame = write_snapshots(wh, settings, dt.date(2026, 11, 15))
     columns = {c[0] for c in wh.query("describe snapshots.kpi_snapshots")}

@@ -192,8 +192,8 @@ def test_doctor_names_a_stale_log_or_an_unreadable_published_copy_and_repair_pub
 
 @pytest.fixture
 def small_disk(tmp_path, synced_template):
-    """The synced small small_business on a disk of its own (a tmpfs; mounting one needs root or a user
-    namespace), so that the test can fill it: the warehouse and Dagster's storage share it."""
+    """The synced small small_business on a disk of its own (a tmpfs; mounting one needs root or a
+    user namespace), so that the test can fill it: the warehouse and Dagster's storage share it."""
     disk = tmp_path / "disk"
     disk.mkdir()
     mounted = subprocess.run(

@@ -1,5 +1,5 @@
-"""Setups of several sources (see test_subsets.py and tests/subsets.py): a file of their own, so that the two test
-workers (`--dist loadfile`) share the subsets between them."""
+"""Setups of several sources (see test_subsets.py and tests/subsets.py): a file of their own, so
+that the two test workers (`--dist loadfile`) share the subsets between them."""
 
 import pytest
 

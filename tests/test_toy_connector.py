@@ -1,4 +1,5 @@
-"""A platform added as one folder syncs, scores and shows (issue 23 §2; README "Adding a connector").
+"""A platform added as one folder syncs, scores and shows (issue 23 §2;
+README "Adding a connector").
 
 ``tests/fixtures/connectors/toy/`` is a made-up platform: its declaration, a client with one
 stream, an emulator serving seeded sales over real HTTP on 127.0.0.1, a staging model with its

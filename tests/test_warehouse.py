@@ -228,7 +228,7 @@ def test_an_upsert_by_key_replaces_changed_records_keeps_the_others_and_is_atomi
     ]
 
 
-# ---------------------------------------------------------------- faults at the exact moment (kpi_pipeline/warehouse/faults.py)
+# ------------------------------------ faults at the exact moment (kpi_pipeline/warehouse/faults.py)
 
 LOAD_POINTS = ("load:after_delete", "load:after_insert", "load:before_commit")
 

@@ -36,14 +36,16 @@ REBUILT_FROM = dt.date(2026, 6, 1)
 
 
 def level_known(day):
-    """A subscriber level is known at month ends (growth history) and on days rebuilt from activity."""
+    """A subscriber level is known at month ends (growth history)
+    and on days rebuilt from activity."""
     return day >= REBUILT_FROM or (day + dt.timedelta(days=1)).day == 1
 
 
 def periods(
     grain: str, first: dt.date, last: dt.date, week_start: str = "monday"
 ) -> Iterator[tuple[dt.date, dt.date]]:
-    """(start, end) of every ``grain`` period that starts on or after ``first`` and on or before ``last``."""
+    """(start, end) of every ``grain`` period that starts on or after ``first`` and
+    on or before ``last``."""
     if grain == "day":
         day = first
         while day <= last:

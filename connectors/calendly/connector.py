@@ -22,7 +22,8 @@ from connectors.names import NameCheck, norm, unknown_names
 from connectors.pagination import PageTokenPaginator, dig, records_at
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window, person_column
 
-PROBE = "scheduled_events"  # `kpi check --online` fetches its first page for one day: proves the credentials
+# `kpi check --online` fetches its first page for one day: proves the credentials
+PROBE = "scheduled_events"
 FUTURE_DAYS = 365
 
 
@@ -77,8 +78,9 @@ class CalendlyClient(HttpConnector):
                     platform=PLATFORM,
                     stream=stream,
                     path="/users/me",
-                    hint="the platform answered 200 without its data; the stored rows are kept; run the "
-                    "sync again, or set sources.calendly.user (or organization) to skip this lookup",
+                    hint="the platform answered 200 without its data; the stored rows are kept; "
+                    "run the sync again, "
+                    "or set sources.calendly.user (or organization) to skip this lookup",
                 )
             self.user = user
         return {"user": self.user}

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from google.analytics.data_v1beta.types import RunReportRequest
     from google.api_core import exceptions as gexc
 
-PROBE = "traffic_daily"  # `kpi check --online` fetches its first page for one day: proves the credentials
+# `kpi check --online` fetches its first page for one day: proves the credentials
+PROBE = "traffic_daily"
 SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
 PAGE_ROWS = 100_000
 TRAFFIC_METRICS = ("sessions", "totalUsers", "newUsers", "engagedSessions", "keyEvents")
@@ -133,8 +134,10 @@ class Ga4Client:
                 ],
             )
             response = call_with_retries(
-                lambda: self._run(request, stream), self.policy, self.stats
-            )  # noqa: B023 - runs in this iteration
+                lambda: self._run(request, stream),  # noqa: B023 - runs in this iteration
+                self.policy,
+                self.stats,
+            )
             self._note(response)
             if len(response.metric_headers) != len(metrics):
                 # an empty report omits rows and rowCount but always names the metrics it was asked
@@ -142,13 +145,13 @@ class Ga4Client:
                 # nothing about the window
                 got = len(response.metric_headers)
                 raise FatalError(
-                    f"malformed answer: a report without its metricHeaders ({got} of {len(metrics)}); "
-                    "nothing was loaded",
+                    f"malformed answer: a report without its metricHeaders ({got} of "
+                    f"{len(metrics)}); nothing was loaded",
                     platform=PLATFORM,
                     stream=stream,
                     path=f"{self.property}:runReport",
-                    hint="the platform answered 200 without its data; the stored rows are kept; run "
-                    "the sync again, and report it if it persists",
+                    hint="the platform answered 200 without its data; the stored rows are kept; "
+                    "run the sync again, and report it if it persists",
                 )
             names = [h.name for h in response.dimension_headers] + [
                 h.name for h in response.metric_headers
@@ -161,8 +164,8 @@ class Ga4Client:
                 yield dict(zip(names, values, strict=False))
             if not rows and offset < response.row_count:
                 raise FatalError(
-                    f"the API returned an empty page at offset {offset} of {response.row_count} rows: "
-                    "paging ended before the data did",
+                    f"the API returned an empty page at offset {offset} of {response.row_count} "
+                    "rows: paging ended before the data did",
                     platform=PLATFORM,
                     stream=stream,
                     hint="run the sync again (nothing of this window was stored)",
@@ -260,8 +263,8 @@ def connect(settings: dict[str, Any]) -> Ga4Client:
 def _check_zone(client: Ga4Client, ctx: StreamContext) -> None:
     if client.time_zone and client.time_zone != ctx.timezone:
         ctx.warn(
-            f"ga4: the property reports days in {client.time_zone}, the business in {ctx.timezone}; "
-            "GA4 days are kept as the property reports them"
+            f"ga4: the property reports days in {client.time_zone}, the business in "
+            f"{ctx.timezone}; GA4 days are kept as the property reports them"
         )
 
 

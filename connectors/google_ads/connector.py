@@ -29,7 +29,8 @@ from connectors.http import HttpClient, HttpConnector, RetryPolicy, register_sec
 from connectors.names import NameCheck
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
-PROBE = "campaign_daily"  # `kpi check --online` fetches its first page for one day: proves the credentials
+# `kpi check --online` fetches its first page for one day: proves the credentials
+PROBE = "campaign_daily"
 # Google releases four majors a year and serves each for about 12 months
 # (docs/PLATFORMS.md#google-ads-versions); the sunset dates are Google's announcements, an
 # "expected" one is the release month + 12 months until Google announces it. Keep this table
@@ -56,7 +57,8 @@ log = logging.getLogger("kpi.google_ads")
 
 
 def version_notice(version: str, today: dt.date) -> tuple[str, str] | None:
-    """("error"|"warning", text) when ``version`` is sunset, near its sunset or unknown; else None."""
+    """("error"|"warning", text) when ``version`` is sunset, near its sunset or unknown;
+    else None."""
     if version not in SUNSETS:
         known = ", ".join(v for v, (end, _) in SUNSETS.items() if end > today)
         return (
@@ -234,18 +236,18 @@ class GoogleAdsClient(HttpConnector):
             stream=stream,
             json={"query": query},
         )
-        # `[]` (or batches without `results`: proto3 JSON omits an empty list) is a well-formed empty answer;
-        # anything else (`{}`, an object with 200) says nothing about the window
+        # `[]` (or batches without `results`: proto3 JSON omits an empty list) is a well-formed
+        # empty answer; anything else (`{}`, an object with 200) says nothing about the window
         if not isinstance(body, list) or not all(isinstance(batch, dict) for batch in body):
             got = "an empty object" if body == {} else f"a {type(body).__name__}"
             raise FatalError(
-                f"malformed answer: searchStream did not answer a JSON array of batches (got {got}); "
-                "nothing was loaded",
+                "malformed answer: searchStream did not answer a JSON array of batches (got "
+                f"{got}); nothing was loaded",
                 platform=PLATFORM,
                 stream=stream,
                 path="googleAds:searchStream",
-                hint="the platform answered 200 without its data; the stored rows are kept; run the "
-                "sync again, and report it if it persists",
+                hint="the platform answered 200 without its data; the stored rows are kept; "
+                "run the sync again, and report it if it persists",
             )
         return [row for batch in body for row in batch.get("results", [])]
 
@@ -260,7 +262,8 @@ class GoogleAdsClient(HttpConnector):
 def _oauth_classifier(
     response: requests.Response, stream: str | None, path: str
 ) -> ConnectorError | None:
-    """OAuth token endpoint: a refused grant or client is a credential problem, not a bad request."""
+    """OAuth token endpoint: a refused grant or client is a credential problem,
+    not a bad request."""
     message, _ = _oauth_error(response)
     if message.split(":")[0] in ("invalid_grant", "invalid_client", "unauthorized_client"):
         return AuthenticationError(
@@ -342,7 +345,8 @@ STREAMS = {
 
 
 def check_settings(settings: Any, today: dt.date) -> NameCheck:
-    """`kpi check --online`: the configured (or default) API version against Google's sunset dates."""
+    """`kpi check --online`: the configured (or default)
+    API version against Google's sunset dates."""
     configured = settings.api_version
     notice = version_notice(configured or DEFAULT_VERSION, today)
     if notice is None:

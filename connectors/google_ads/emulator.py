@@ -79,7 +79,9 @@ def _failure(
             "status": names.get(status, "UNKNOWN"),
             "details": [
                 {
-                    "@type": f"type.googleapis.com/google.ads.googleads.{VERSION}.errors.GoogleAdsFailure",
+                    "@type": (
+                        f"type.googleapis.com/google.ads.googleads.{VERSION}.errors.GoogleAdsFailure"
+                    ),
                     "errors": [error],
                     "requestId": request_id,
                 }
@@ -121,7 +123,8 @@ class GoogleAdsError(ApiError):
 
 class GoogleAdsEmulator:
     def extra_settings(self, source: str, url: str) -> dict[str, Any]:
-        """Settings that reach this sandbox besides the credentials and base_url: its OAuth endpoint."""
+        """Settings that reach this sandbox besides the credentials and base_url:
+        its OAuth endpoint."""
         return {"token_uri": url + "/token"}
 
     def __init__(self, world: World) -> None:
@@ -177,9 +180,10 @@ class GoogleAdsEmulator:
                 Response(
                     404,
                     raw=(
-                        f"<!DOCTYPE html><html lang=en><title>Error 404 (Not Found)!!1</title><p><b>404.</b> <ins>That's an "
-                        f"error.</ins><p>The requested URL <code>/{version}/customers</code> was not found on this server. "
-                        "<ins>That's all we know.</ins>"
+                        "<!DOCTYPE html><html lang=en><title>Error 404 (Not "
+                        "Found)!!1</title><p><b>404.</b> <ins>That's an error.</ins><p>The "
+                        f"requested URL <code>/{version}/customers</code> was not found on this "
+                        "server. <ins>That's all we know.</ins>"
                     ).encode(),
                     content_type="text/html; charset=UTF-8",
                 ),

@@ -204,14 +204,15 @@ STREAMS = {
             PLATFORM,
             "contacts",
             "Contacts by last modification, upserted by id: current lifecycle stage, "
-            "the date each stage was entered (a contact may become a lead months after it was created), "
-            "and a salted key of the e-mail (never the address).",
+            "the date each stage was entered (a contact may become a lead months after it was "
+            "created), and a salted key of the e-mail (never the address).",
             key=("contact_id",),
             date_column="modified_date",
             kind="changes",
             lookback_days=30,
             events=True,
-            first_load_all=True,  # a contact created before history_start may become a lead after it
+            # a contact created before history_start may become a lead after it
+            first_load_all=True,
             pii=("properties.email",),
             columns=(
                 Column("contact_id", "VARCHAR", "id"),

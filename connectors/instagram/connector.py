@@ -23,7 +23,8 @@ from connectors.instagram import PLATFORM
 from connectors.pagination import records_at
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
-PROBE = "account"  # `kpi check --online` fetches its first page for one day: proves the credentials
+# `kpi check --online` fetches its first page for one day: proves the credentials
+PROBE = "account"
 MAX_SPAN_DAYS = 29  # 30 days apart at most; a DST change makes a 30-day span 30 days + 1 hour
 
 
@@ -100,8 +101,8 @@ def fetch_account(client: InstagramClient, window: Window, ctx: StreamContext) -
             platform=PLATFORM,
             stream="account",
             path=f"/{client.user_id}",
-            hint="the platform answered 200 without its data; the stored rows are kept; run the sync "
-            "again, and report it if it persists",
+            hint="the platform answered 200 without its data; the stored rows are kept; "
+            "run the sync again, and report it if it persists",
         )
     yield Page([body], account=client.user_id)
 

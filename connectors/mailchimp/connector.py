@@ -32,7 +32,8 @@ from connectors.mailchimp import PLATFORM
 from connectors.pagination import OffsetPaginator
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
-PROBE = "lists"  # `kpi check --online` fetches its first page for one day: proves the credentials
+# `kpi check --online` fetches its first page for one day: proves the credentials
+PROBE = "lists"
 PAGE_SIZE = 1000
 COLD_AFTER_DAYS = 90
 
@@ -193,7 +194,8 @@ def _json_object(text: str) -> dict[str, Any] | None:
 
 
 def _empty_object(response: requests.Response) -> bool:
-    """Whether a response's body is the JSON ``{}`` (the SDK returns such a response, not a dict)."""
+    """Whether a response's body is the JSON ``{}`` (the SDK returns such a response,
+    not a dict)."""
     try:
         return response.json() == {}
     except ValueError:

@@ -3,8 +3,9 @@
 Speaks the real wire format (emulator_wire.py): Basic auth with the API key as password,
 problem+json errors with ``X-Request-Id`` (= ``instance``), ``count`` default 10 and cap 1000 with
 ``offset`` and ``total_items``, ``fields``/``exclude_fields`` dot-path projection, ``_links``
-everywhere; the members' export is emulator_members.py. Here: the lists, list rates on a 0-100 scale and report rates 0-1, growth-history ``subscribed`` as a
-month-end stock, list activity limited to the previous 180 days, newest first.
+everywhere; the members' export is emulator_members.py. Here: the lists, list rates on a 0-100 scale
+and report rates 0-1, growth-history ``subscribed`` as a month-end stock, list activity limited to
+the previous 180 days, newest first.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ from connectors.sandbox.world import LIST_ID, World
 
 
 class MembersExport(Endpoints):
-    """The members endpoint; ``audience``: that many more subscribed members after the world's own."""
+    """The members endpoint; ``audience``: that many more subscribed members
+    after the world's own."""
 
     world: World
     audience: int

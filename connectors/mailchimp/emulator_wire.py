@@ -43,7 +43,10 @@ def problem(status: int, detail: str) -> Response:
         headers={
             "X-Request-Id": instance,
             "Server": "openresty",
-            "Link": '<https://us6.api.mailchimp.com/schema/3.0/Definitions/ProblemDetailDocument.json>; rel="describedBy"',
+            "Link": (
+                "<https://us6.api.mailchimp.com/schema/3.0/Definitions/ProblemDetailDocument.json>"
+                '; rel="describedBy"'
+            ),
         },
         content_type="application/problem+json; charset=utf-8",
     )
@@ -97,7 +100,8 @@ def _drop(node: Any, path: list[str]) -> None:
 
 
 class Endpoints:
-    """What every endpoint of the emulator does first and last: auth, the list's id, paging, projection."""
+    """What every endpoint of the emulator does first and last: auth, the list's id, paging,
+    projection."""
 
     def _auth(self, req: Request) -> None:
         header = req.headers.get("authorization", "")

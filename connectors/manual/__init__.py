@@ -18,4 +18,5 @@ SETTINGS = Settings
 NAMES = {"en": "CSV", "nl": "CSV"}
 POOL = ("api_manual", 4)
 ORDER = 90
-INPUT_FILE = "path"  # the owner's own file: a refused one is bad input (`kpi sync` exits 2), not a failed platform
+# the owner's own file: a refused one is bad input (`kpi sync` exits 2), not a failed platform
+INPUT_FILE = "path"

@@ -29,7 +29,8 @@ from connectors.http import CallStats, RetryPolicy
 from connectors.manual import PLATFORM
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
-PROBE = "metrics"  # `kpi check --online` fetches its first page for one day: proves the credentials
+# `kpi check --online` fetches its first page for one day: proves the credentials
+PROBE = "metrics"
 HEADER = ["date", "kpi_id", "value"]
 ALL_TIME = Window(dt.date(1900, 1, 1), dt.date(2999, 12, 31))
 
@@ -105,13 +106,15 @@ class Keys:
             out.append(
                 (
                     self.lines[order[i].as_py()],
-                    f"repeats line {self.lines[order[first].as_py()]} ({day}, {names[key >> 22][0]})",
+                    f"repeats line {self.lines[order[first].as_py()]} ({day}, "
+                    f"{names[key >> 22][0]})",
                 )
             )
         return out
 
 
-PAGE_ROWS = 10_000  # rows per page: a file of millions of rows is read, checked and staged in bounded memory
+# rows per page: a file of millions of rows is read, checked and staged in bounded memory
+PAGE_ROWS = 10_000
 SNIFF = 64 * 1024  # bytes read to tell what kind of file it is
 
 
@@ -151,7 +154,8 @@ class ManualFile:
                 raise self._refuse("an Excel workbook (.xlsx), not a CSV; nothing loaded")
             if b"\x00" in head:
                 raise self._refuse(
-                    "not text: it holds NUL bytes (UTF-16 without a byte-order mark?); nothing loaded"
+                    "not text: it holds NUL bytes (UTF-16 without a byte-order mark?); "
+                    "nothing loaded"
                 )
             raw.seek(0)
             utf8_line = bad_line = bad_byte = 0
@@ -172,9 +176,11 @@ class ManualFile:
                         bad_line, bad_byte = number, line[err.start]
                 if utf8_line and bad_line:
                     raise self._refuse(
-                        f"line {bad_line}: byte 0x{bad_byte:02x} is not UTF-8, but line {utf8_line} is UTF-8 text: "
-                        "the file mixes two encodings (text pasted from another file?); nothing loaded",
-                        hint=f'retype the accented text of line {bad_line} and save the file as "CSV UTF-8"',
+                        f"line {bad_line}: byte 0x{bad_byte:02x} is not UTF-8, but line "
+                        f"{utf8_line} is UTF-8 text: the file mixes two encodings (text pasted "
+                        "from another file?); nothing loaded",
+                        hint=f"retype the accented text of line {bad_line} and save the file as "
+                        '"CSV UTF-8"',
                     )
         # Excel's "CSV" (not "CSV UTF-8") is the Windows code page
         return "cp1252" if bad_line else "utf-8-sig"
@@ -188,8 +194,8 @@ class ManualFile:
         return [row for page in self.pages() for row in page.records]
 
     def pages(self, rows_per_page: int = PAGE_ROWS) -> Iterator[Page]:
-        """The rows, validated, ``rows_per_page`` at a time, each page saying how much of the file is
-        read. Raises ConfigurationError listing each bad line once the whole file is read: a file
+        """The rows, validated, ``rows_per_page`` at a time, each page saying how much of the file
+        is read. Raises ConfigurationError listing each bad line once the whole file is read: a file
         with any is refused whole (the loader stages pages, so what was yielded is dropped)."""
         if not self.path.is_file():
             raise ConfigurationError(
@@ -216,8 +222,9 @@ class ManualFile:
         if header[:3] != HEADER or header[3:] not in ([], ["dimension_value"]):
             separators = {",": "commas", ";": "semicolons", "\t": "tabs"}[dialect.delimiter]
             raise ConfigurationError(
-                f"{self.path}: line 1: the header is {dialect.delimiter.join(header) or '(empty)'!r} (separated by "
-                f"{separators}); it must be date,kpi_id,value or date,kpi_id,value,dimension_value in that order "
+                f"{self.path}: line 1: the header is "
+                f"{dialect.delimiter.join(header) or '(empty)'!r} (separated by {separators}); it "
+                "must be date,kpi_id,value or date,kpi_id,value,dimension_value in that order "
                 "(semicolons and decimal commas, as Excel saves CSV in Dutch, work too)",
                 platform=PLATFORM,
                 hint="fix the first line of the CSV",
@@ -266,20 +273,23 @@ class ManualFile:
         self._note_missing_totals(totals)
         if early_rows:
             self.notes.append(
-                f"manual: {early_rows:,} row(s) dated before history_start ({self.first_day}) count in "
-                f"no KPI: line {', '.join(map(str, early))}{' ...' if early_rows > len(early) else ''}; "
-                "check the dates if they are typos"
+                f"manual: {early_rows:,} row(s) dated before history_start ({self.first_day}) "
+                "count in no KPI: line "
+                f"{', '.join(map(str, early))}{' ...' if early_rows > len(early) else ''}; check "
+                "the dates if they are typos"
             )
         if page:
             yield Page(page, account=self.path.name, done=done())
 
     def _note_missing_totals(self, totals: dict[str, list[int]]) -> None:
-        """A KPI whose every row names a dimension_value has no total row: its total shows no data."""
+        """A KPI whose every row names a dimension_value has no total row:
+        its total shows no data."""
         for kpi_id, (rows, total_rows) in sorted(totals.items()):
             if not total_rows:
                 self.notes.append(
-                    f"manual: {kpi_id}: all {rows:,} rows carry a dimension_value and none is a total, so the "
-                    f"KPI's total shows no data; add rows with an empty dimension_value for the totals"
+                    f"manual: {kpi_id}: all {rows:,} rows carry a dimension_value and none is a "
+                    "total, so the KPI's total shows no data; add rows with an empty "
+                    "dimension_value for the totals"
                 )
 
     def _row(self, cells: list[str], width: int, dialect: Dialect) -> dict[str, Any] | str:
@@ -293,10 +303,14 @@ class ManualFile:
                 " or DD-MM-YYYY" if dialect.decimal_comma else ""
             )
         if self.last_day is not None and day > self.last_day:
-            return f"date {day} is after {self.last_day}, and custom KPIs have no numbers for days to come: a typo?"
+            return (
+                f"date {day} is after {self.last_day}, and custom KPIs have no numbers for days to "
+                "come: a typo?"
+            )
         kpi_id = cells[1].strip()
         if kpi_id not in self.kpi_ids:
-            return f"kpi_id {kpi_id!r} is not one of custom_kpis ({', '.join(sorted(self.kpi_ids)) or 'none'})"
+            known = ", ".join(sorted(self.kpi_ids)) or "none"
+            return f"kpi_id {kpi_id!r} is not one of custom_kpis ({known})"
         try:
             value = dialect.number(cells[2])
         except ValueError:

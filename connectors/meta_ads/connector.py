@@ -20,7 +20,8 @@ from connectors.meta_ads import PLATFORM
 from connectors.pagination import NextUrlPaginator, records_at
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window
 
-PROBE = "campaign_insights"  # `kpi check --online` fetches its first page for one day: proves the credentials
+# `kpi check --online` fetches its first page for one day: proves the credentials
+PROBE = "campaign_insights"
 FIELDS = (
     "campaign_id,campaign_name,impressions,reach,clicks,inline_link_clicks,spend,actions,"
     "action_values,account_currency,date_start,date_stop"

@@ -323,8 +323,9 @@ def emulate(world: World, **_options: Any) -> MetaEmulator:
 
 # where tests/test_faults.py injects its faults: the data stream, its requests (a path regex), the
 # records of an answer, a numeric field and the key field of a record ("" when there is none), and
-# its own answer for a window without data (docs/PLATFORMS.md#empty-answers)
-FAULT_TARGETS = {  # expired: how Graph says a token expired or was revoked (docs/PLATFORMS.md#errors)
+# its own answer for a window without data (docs/PLATFORMS.md#empty-answers); expired: how Graph
+# says a token expired or was revoked (docs/PLATFORMS.md#errors)
+FAULT_TARGETS = {
     "meta_ads": dict(
         stream="campaign_insights",
         path=r"/insights",
@@ -346,7 +347,8 @@ FAULT_TARGETS = {  # expired: how Graph says a token expired or was revoked (doc
             },
         ),
     ),
-    # Instagram's daily totals answer a value for every metric asked (0 included): no empty collection
+    # Instagram's daily totals answer a value for every metric asked (0 included):
+    # no empty collection
     "instagram": dict(
         stream="daily_totals",
         path=r"/insights",
@@ -354,7 +356,8 @@ FAULT_TARGETS = {  # expired: how Graph says a token expired or was revoked (doc
             status=400,
             body={
                 "error": {
-                    "message": "Error validating access token: The user has not authorized application",
+                    "message": "Error validating access token: "
+                    "The user has not authorized application",
                     "type": "OAuthException",
                     "code": 190,
                     "error_subcode": 458,

@@ -1,17 +1,19 @@
-"""What a platform's emulator declares about its faults (``FAULT_TARGETS`` in its ``emulator.py``), and
-the answer rewrites those declarations share.
+"""What a platform's emulator declares about its faults (``FAULT_TARGETS`` in its ``emulator.py``),
+and the answer rewrites those declarations share.
 
 ``FAULT_TARGETS`` maps each source the emulator serves to where the fault tests
 (tests/test_faults.py, tests/test_fault_cases.py) inject, and how this platform's answers look when
 they go wrong:
 
-- ``stream``, ``path``: the stream loaded, and a regex of its data requests (not token or list lookups);
+- ``stream``, ``path``: the stream loaded, and a regex of its data requests
+(not token or list lookups);
 - ``records``: body -> the records of an answer (schema drift is injected there); ``typed_field``: a
   numeric field of a record (a changed type); ``key_field``: the field of the record's key;
 - ``empty``: (body, request) -> the platform's own answer for a window without data
   (docs/PLATFORMS.md#empty-answers);
 - ``expired``: how the platform says a credential expired (``inject`` arguments; default a 401);
-- ``throttled``: the headers of its 429 without ``Retry-After`` (Stripe says ``Stripe-Should-Retry``);
+- ``throttled``: the headers of its 429 without ``Retry-After`` (Stripe says
+``Stripe-Should-Retry``);
 - ``renamed``: (a rewrite renaming a field every record must have, the field the error then names);
 - ``empty_page``: ``inject`` arguments making a page in the middle of paging come back without its
   records while the answer still says more follow (its ``query`` picks the page);

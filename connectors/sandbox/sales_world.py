@@ -201,8 +201,9 @@ class Sales:
                         buyers,
                     )
                 if stage == "subscriber" and contact.lead_at is None and late.random() < 0.5:
-                    # a newsletter reader who asks for a treatment one and a half to seven months on:
-                    # long after any re-fetch by creation date would look (HubSpot's lastmodifieddate moves)
+                    # a newsletter reader who asks for a treatment one and a half to seven months
+                    # on: long after any re-fetch by creation date would look
+                    # (HubSpot's lastmodifieddate moves)
                     contact.lead_at = created + dt.timedelta(days=late.uniform(45, 210))
             if rng.random() < 0.3:  # a follow-up meeting, not an intro call
                 self.bookings.append(
@@ -340,7 +341,8 @@ class Sales:
 
     def _settle(self, p: Payment) -> None:
         """How the money of a payment fares: paid by bank debit and returned, or disputed (its own
-        random stream per charge, so the draws that shape the rest of the world stay as they were)."""
+        random stream per charge, so the draws that shape the rest of the
+        world stay as they were)."""
         rng = rng_for(self.seed, "settle", p.charge_id)
         debit, method, returned, days_later, disputed, won = (
             rng.random(),

@@ -43,7 +43,8 @@ class World:
         self.as_of = as_of
         self.now = local_midnight(as_of + dt.timedelta(days=1))
         self.newsletter = Newsletter(seed, as_of, self.now)
-        # the newsletter's members, campaigns and (time, kind, member_id) changes, as the emulators read them
+        # the newsletter's members, campaigns and (time, kind, member_id) changes,
+        # as the emulators read them
         self.members = self.newsletter.members
         self.campaigns = self.newsletter.campaigns
         self.changes = self.newsletter.changes
@@ -192,8 +193,8 @@ class World:
         in_period = [p for p in orders if inside(p.created_at)]
         customers = {who(p) for p in in_period}
         before = local_midnight(start)
-        converted = lambda person, day: (
-            person in first_of_person  # noqa: E731
+        converted = lambda person, day: (  # noqa: E731
+            person in first_of_person
             and day <= first_of_person[person] <= day + dt.timedelta(days=window_days)
         )
         leads = []

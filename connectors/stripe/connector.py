@@ -1,10 +1,11 @@
 """Stripe with ``requests`` and a pinned ``Stripe-Version`` (docs/PLATFORMS.md#stripe).
 
 Charges (with their refunds and the buyer), balance transactions (the money as settled in the
-account's currency, and what takes it back (refunds, returned debits, disputes) on its own date), customers and invoices (whose line items carry
-price and product: what sales per product needs; an invoice with more than 10 lines has the
-rest paged from its lines list). ``limit``/``starting_after``/``has_more`` paging inside
-``created[gte]/[lt]`` windows. Amounts stay in minor units here; staging converts them.
+account's currency, and what takes it back (refunds, returned debits, disputes) on its own date),
+customers and invoices (whose line items carry price and product: what sales per product needs; an
+invoice with more than 10 lines has the rest paged from its lines list).
+``limit``/``starting_after``/``has_more`` paging inside ``created[gte]/[lt]`` windows. Amounts stay
+in minor units here; staging converts them.
 E-mails become salted person keys here and never reach the warehouse.
 """
 
@@ -23,7 +24,8 @@ from connectors.pagination import CursorPaginator, records_at
 from connectors.streams import Column, Page, StreamContext, StreamSpec, Window, person_column
 from connectors.stripe import PLATFORM
 
-PROBE = "balance_transactions"  # `kpi check --online` fetches its first page for one day: proves the credentials
+# `kpi check --online` fetches its first page for one day: proves the credentials
+PROBE = "balance_transactions"
 STRIPE_VERSION = "2024-06-20"  # charges still link their invoice in this version
 ZERO_DECIMAL = {
     "bif",
@@ -198,7 +200,8 @@ STREAMS = {
             PLATFORM,
             "charges",
             "Charges on the payment date (business timezone): amount in the charge's "
-            "currency, refunds, customer, and a salted key of the billing e-mail (never the address).",
+            "currency, refunds, customer, and a salted key of the billing "
+            "e-mail (never the address).",
             key=("charge_id",),
             date_column="created_date",
             lookback_days=30,
@@ -225,8 +228,8 @@ STREAMS = {
             PLATFORM,
             "balance_transactions",
             "Money settled in the account's currency: one entry per charge, "
-            "and one for everything that takes it back on its own date (refunds, returned debits, disputes and "
-            "their reversals, failed refunds), with the charge each belongs to.",
+            "and one for everything that takes it back on its own date (refunds, returned debits, "
+            "disputes and their reversals, failed refunds), with the charge each belongs to.",
             key=("transaction_id",),
             date_column="created_date",
             lookback_days=30,
@@ -281,7 +284,8 @@ STREAMS = {
             date_column="created_date",
             lookback_days=30,
             pii=("email", "name", "phone"),
-            first_load_all=True,  # whole history: a customer made before history_start may buy after it
+            # whole history: a customer made before history_start may buy after it
+            first_load_all=True,
             columns=(Column("customer_id", "VARCHAR", "id"), _CREATED, person_column("email")),
             fetch=_fetch("customers"),
         ),

@@ -158,8 +158,8 @@ class StripeEmulator:
                     {
                         "failure_code": "insufficient_funds",
                         "failure_balance_transaction": _failure_id(p),
-                        "failure_message": "The customer's account has insufficient funds to cover this "
-                        "payment.",
+                        "failure_message": "The customer's account has insufficient funds to cover "
+                        "this payment.",
                     }
                 )
             out.append(charge)
@@ -251,7 +251,8 @@ class StripeEmulator:
     def _balance_transactions(self, req: Request) -> list[dict[str, Any]]:
         """Settled money in the account's currency (euros): one entry per charge (``payment`` for a
         bank debit), one per refund, a ``payment_failure_refund`` when the bank returns a debit, a
-        dispute's withdrawal and its reinstatement when won (``adjustment``), each on its own date."""
+        dispute's withdrawal and its reinstatement when won (``adjustment``),
+        each on its own date."""
         s = self.world.sales
         expand = req.query.get("expand[]") == "data.source"
         out = []

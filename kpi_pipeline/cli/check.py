@@ -21,8 +21,8 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         f"{'demo sandbox' if settings.demo else 'live APIs'})"
     )
     print(
-        f"sources: {', '.join(settings.enabled_sources()) or 'none'}; KPIs: {len(settings.kpis())}; "
-        f"warehouse: {settings.warehouse_path}"
+        f"sources: {', '.join(settings.enabled_sources()) or 'none'}; KPIs: "
+        f"{len(settings.kpis())}; warehouse: {settings.warehouse_path}"
     )
     missing = missing_credentials(settings)
     if missing:
@@ -61,8 +61,9 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     if names.errors:
         many = len(names.errors) != 1
         print(
-            f"error: {len(names.errors)} setting{'s' if many else ''} in kpi.yaml name{'' if many else 's'} what "
-            "the account does not have or no longer serves: fix what each line above names",
+            f"error: {len(names.errors)} setting{'s' if many else ''} in kpi.yaml "
+            f"name{'' if many else 's'} what the account does not have or no longer serves: fix "
+            "what each line above names",
             file=sys.stderr,
         )
     if failed:

@@ -169,7 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.business and args.business != [settings.slug or settings.business_id]:
             raise BadInput(
                 f"--business: {', '.join(args.business)} is not this kpi.yaml's business "
-                f"({settings.slug or settings.business_id}); a portfolio is a folder holding businesses/"
+                f"({settings.slug or settings.business_id}); a portfolio is a folder holding "
+                "businesses/"
             )
         if getattr(args, "portfolio", False):
             raise BadInput(

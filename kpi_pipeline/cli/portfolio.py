@@ -76,7 +76,8 @@ def child_argv(argv: Sequence[str]) -> list[str]:
 
 
 def child_env(root: Path) -> dict[str, str]:
-    """The environment of a business's process: the portfolio's instance, no single-business overrides."""
+    """The environment of a business's process: the portfolio's instance,
+    no single-business overrides."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -94,8 +95,8 @@ def fan_out(
     jobs: int,
     say: Callable[[str], None] = print,
 ) -> dict[str, tuple[int, float]]:
-    """Run ``kpi <argv> --config <business>`` per business, ``jobs`` at a time; slug -> (exit code, seconds).
-    Every line a business prints comes prefixed with its slug."""
+    """Run ``kpi <argv> --config <business>`` per business, ``jobs`` at a time; slug -> (exit code,
+    seconds). Every line a business prints comes prefixed with its slug."""
     lock = threading.Lock()
     width = max(len(b.slug) for b in chosen)
     env = child_env(root)
@@ -160,18 +161,16 @@ def run_portfolio(
             file=sys.stderr,
         )
     if args.command == "init-instance":
-        from kpi_pipeline.orchestration.instance_setup import (
-            ensure_portfolio_instance,
-        )  # late: Dagster, ~1.2 s
+        # late: Dagster, ~1.2 s
+        from kpi_pipeline.orchestration.instance_setup import ensure_portfolio_instance
 
         print(f"DAGSTER_HOME: {ensure_portfolio_instance(root)}")
         return OK
     if args.command == "report" and args.portfolio:
         return portfolio_report(args, root, chosen)
     if args.command in RUNS:
-        from kpi_pipeline.orchestration.instance_setup import (
-            ensure_portfolio_instance,
-        )  # late: Dagster, ~1.2 s
+        # late: Dagster, ~1.2 s
+        from kpi_pipeline.orchestration.instance_setup import ensure_portfolio_instance
 
         ensure_portfolio_instance(
             root
@@ -202,7 +201,8 @@ def run_portfolio(
 
 
 def refresh_portfolio_copy(root: Path, chosen: list[Business], say: Callable[[str], None]) -> None:
-    """The analysts' portfolio copy, from every business's published copy (not only those just synced)."""
+    """The analysts' portfolio copy, from every business's published copy
+    (not only those just synced)."""
     good, bad = load_all(businesses(root))
     result = build_portfolio_copy(
         root, good, {slug: str(err).splitlines()[0] for slug, err in bad.items()}
@@ -258,8 +258,8 @@ def portfolio_report(args: argparse.Namespace, root: Path, chosen: list[Business
 
 
 def portfolio_demo(args: argparse.Namespace, argv: list[str]) -> int:
-    """``kpi demo --businesses N``: write N sandbox businesses under --dir, sync each from its history's
-    start, build the portfolio copy, print the portfolio view and write it as HTML."""
+    """``kpi demo --businesses N``: write N sandbox businesses under --dir, sync each from its
+    history's start, build the portfolio copy, print the portfolio view and write it as HTML."""
     if args.businesses < 1 or args.jobs < 1:
         print(
             f"error: {'--businesses' if args.businesses < 1 else '--jobs'}: at least 1",
@@ -270,11 +270,11 @@ def portfolio_demo(args: argparse.Namespace, argv: list[str]) -> int:
     as_of = dt.date.today() - dt.timedelta(days=1)
     chosen = [Business(p.parent.name, p) for p in write_portfolio(root, args.businesses, as_of)]
     print(
-        f"portfolio demo: {len(chosen)} sandbox businesses in {root} (each its own process, {args.jobs} at a time)"
+        f"portfolio demo: {len(chosen)} sandbox businesses in {root} (each its own process, "
+        f"{args.jobs} at a time)"
     )
-    from kpi_pipeline.orchestration.instance_setup import (
-        ensure_portfolio_instance,
-    )  # late: Dagster, ~1.2 s
+    # late: Dagster, ~1.2 s
+    from kpi_pipeline.orchestration.instance_setup import ensure_portfolio_instance
 
     ensure_portfolio_instance(root)  # made once, before the businesses' processes open it together
     results = fan_out(root, chosen, ["sync", "--history"], args.jobs)

@@ -75,8 +75,8 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         if not str(err).startswith("IO Error"):
             raise
         print(
-            f"error: cannot read {settings.published_path} ({str(err).splitlines()[0]}); `kpi doctor --repair` "
-            "publishes it again",
+            f"error: cannot read {settings.published_path} ({str(err).splitlines()[0]}); "
+            "`kpi doctor --repair` publishes it again",
             file=sys.stderr,
         )
         return FAILED
@@ -130,5 +130,6 @@ def _started(text: str, start: dt.date, as_of: dt.date, grain: str, settings: Se
     if start > as_of:
         latest = label(grain, period_start(grain, as_of, settings.week_start), settings.week_start)
         raise BadInput(
-            f"--period: {text} has not started: the data runs through {as_of} (latest {grain}: {latest})"
+            f"--period: {text} has not started: the data "
+            f"runs through {as_of} (latest {grain}: {latest})"
         )

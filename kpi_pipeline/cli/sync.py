@@ -57,10 +57,8 @@ def cmd_sync(args: argparse.Namespace, settings: Settings, *, demo: bool = False
     try:
         return _sync(settings, as_of, sources, start, end, wait, demo)
     except Exception as err:
-        from kpi_pipeline.orchestration.full_disk import (
-            fail_run,
-            full_disk_message,
-        )  # late: Dagster
+        # late: Dagster
+        from kpi_pipeline.orchestration.full_disk import fail_run, full_disk_message
 
         home = Path(os.environ.get("DAGSTER_HOME", settings.warehouse_path.parent / ".dagster"))
         message = full_disk_message(err, [settings.warehouse_path.parent, home])

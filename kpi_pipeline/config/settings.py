@@ -43,7 +43,8 @@ WRITER_POOL = "duckdb"
 
 
 def portfolio_folder(config_path: Path) -> str | None:
-    """The business's folder name when ``config_path`` is ``<root>/businesses/<folder>/kpi.yaml``."""
+    """The business's folder name when ``config_path`` is
+    ``<root>/businesses/<folder>/kpi.yaml``."""
     # remembered: every row the calendar and the snapshots write asks for the business id, and
     # resolving the path each time was 0.8 s of a one-source nightly run (docs/ARCHITECTURE.md)
     return _portfolio_folder(config_path, None if config_path.is_absolute() else os.getcwd())
@@ -65,7 +66,8 @@ class ConfigError(ValueError):
 
 
 class Labels(Strict):
-    """A label per report language: ``{en: Treatments performed, nl: Uitgevoerde behandelingen}``."""
+    """A label per report language: ``{en: Treatments performed, nl:
+    Uitgevoerde behandelingen}``."""
 
     en: str = Field(min_length=1)
     nl: str | None = None
@@ -158,7 +160,8 @@ class Settings(Strict):
 
     @property
     def slug(self) -> str | None:
-        """The business's folder name when kpi.yaml lives in a portfolio (businesses/<slug>/), else None."""
+        """The business's folder name when kpi.yaml lives in a portfolio (businesses/<slug>/),
+        else None."""
         return portfolio_folder(self.config_path)
 
     @property
@@ -174,7 +177,8 @@ class Settings(Strict):
 
     @property
     def key_prefix(self) -> list[str]:
-        """Asset keys are one namespace per Dagster instance: a portfolio's carry the business first."""
+        """Asset keys are one namespace per Dagster instance:
+        a portfolio's carry the business first."""
         return [self.slug] if self.slug else []
 
     @property
@@ -183,8 +187,9 @@ class Settings(Strict):
         return f"{WRITER_POOL}_{self.slug}" if self.slug else WRITER_POOL
 
     def stream_pool(self, source: str) -> str:
-        """A raw stream's pool: in a portfolio the platform's (its rate limit is shared by every account
-        of the app), the load itself then waits on the warehouse's file lock; alone, the writer pool."""
+        """A raw stream's pool: in a portfolio the platform's (its rate limit is shared by every
+        account of the app), the load itself then waits on the warehouse's file lock; alone,
+        the writer pool."""
         return API_POOLS[source] if self.slug else self.writer_pool
 
     def pools(self) -> list[str]:
@@ -357,8 +362,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
         )
 
     own = {k: v for k, v in dotenv_values(config_path.parent / ".env").items() if v is not None}
-    # a portfolio's business reads its own .env first: the same ${STRIPE_API_KEY} differs per business,
-    # and a value in the environment must not leak into a business whose .env sets its own
+    # a portfolio's business reads its own .env first: the same ${STRIPE_API_KEY} differs per
+    # business, and a value in the environment must not leak into a business whose .env sets its own
     folder = portfolio_folder(config_path)
     env = {**os.environ, **own} if folder is not None else {**own, **os.environ}
     missing: list[tuple[str, str]] = []

@@ -136,7 +136,8 @@ class KpiDef(BaseModel):
 
     @property
     def shown_decimals(self) -> int:
-        """Decimals people see: whole counts, percentages with one, money with two (``decimals`` overrides)."""
+        """Decimals people see: whole counts, percentages with one,
+        money with two (``decimals`` overrides)."""
         if self.decimals is not None:
             return self.decimals
         return {"count": 0, "ratio": 1, "currency": 2}[self.unit]
@@ -229,16 +230,19 @@ def _reads_words(kpi: KpiDef, reads: tuple[tuple[str, str], ...]) -> str:
         return "Reads the CSV: covered through the last date entered for this KPI, never further."
     words = f"Reads {', '.join(needed)}: covered when these loaded {when}" if needed else "Reads"
     if now:
-        words += f"{'; ' if needed else ' '}{', '.join(now)} where recorded (only reported as of now, or recently)"
+        words += (
+            f"{'; ' if needed else ' '}{', '.join(now)} where recorded "
+            "(only reported as of now, or recently)"
+        )
     return words + "."
 
 
 PACING_WORDS = {
     "linear": "Open periods: paced linearly (projected = to-date / elapsed share).",
-    "history": "Open periods: paced by history (to-date x final / to-date at the same share last year, "
-    "else last period; linearly without either).",
-    "cohort": "Maturing cohorts (open, or closed inside the conversion window): projected by the cohorts "
-    "that matured (to-date x final / to-date at the same age); too early without one, "
+    "history": "Open periods: paced by history (to-date x final / to-date at the same share last "
+    "year, else last period; linearly without either).",
+    "cohort": "Maturing cohorts (open, or closed inside the conversion window): projected by the "
+    "cohorts that matured (to-date x final / to-date at the same age); too early without one, "
     "never missed for want of time.",
     "none": "Open periods: not paced (projected = the value as it stands).",
 }
@@ -276,7 +280,8 @@ def print_catalog(
         print(f"{domain}")
         for k in group:
             print(
-                f"  {k.id:<34} {k.unit:<8} {k.aggregation:<8} {k.direction:<6} {k.label_in(language)}"
+                f"  {k.id:<34} {k.unit:<8} {k.aggregation:<8} {k.direction:<6} "
+                f"{k.label_in(language)}"
             )
             print(f"  {'':<34} {k.description}")
             words = PACING_WORDS[k.pacing]

@@ -79,7 +79,8 @@ class Cohorts:
         return sum(n * due for n, due in weights) / (total * counts[-1]) if total else None
 
     def factor(self, kpi_id: str, start: dt.date, end: dt.date) -> float | None:
-        """final / to-date for the cohort start..end at its members' ages (projected = actual x factor).
+        """final / to-date for the cohort start..end at its members' ages
+        (projected = actual x factor).
 
         None when it cannot be projected yet: no matured cohort, or none of its conversions are
         due yet at these ages.
@@ -132,7 +133,8 @@ def read_cohorts(wh: Warehouse, settings: Settings, as_of: dt.date) -> Cohorts:
     rows: list = []
     if wh.table_exists(MEMBERS_TABLE):
         rows = wh.query(
-            f"select kpi_id, day, conversion_days, members from {MEMBERS_TABLE} where business_id = ?",
+            "select kpi_id, day, conversion_days, "
+            f"members from {MEMBERS_TABLE} where business_id = ?",
             [settings.business_id],
         )
     return cohorts_from_rows(rows, as_of, settings.conversion_window_days, settings.history_start)

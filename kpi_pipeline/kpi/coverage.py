@@ -1,9 +1,9 @@
 """Which days each KPI's inputs covered: the line between "zero", "partial" and "no data".
 
 Coverage is per input (README.md#what-the-numbers-mean): a KPI reads certain raw streams (its
-lineage through the SQL models, :mod:`kpi_pipeline.kpi.lineage`), and its period is covered when those
-streams loaded every day of it, not when every stream of its platform did. A stream covers the days
-its loads' windows spanned (``raw._loads``, clipped to history_start and as-of); a covered day
+lineage through the SQL models, :mod:`kpi_pipeline.kpi.lineage`), and its period is covered when
+those streams loaded every day of it, not when every stream of its platform did. A stream covers the
+days its loads' windows spanned (``raw._loads``, clipped to history_start and as-of); a covered day
 without events counts 0, an uncovered one is unknown. Point-in-time streams (``snapshot``: "only
 reported as of now") are a best-available input, never a requirement: a back-dated run still scores
 what the rest gives. Streams computed per as-of or per month count as covering every day up to
@@ -140,7 +140,8 @@ class Coverage:
         loads: dict[StreamId, list[tuple[dt.date, dt.date]]] = {}
         if wh.table_exists("raw._loads"):
             for source, stream, start, end in wh.query(
-                "select distinct source, stream, window_start, window_end from raw._loads where business_id = ?",
+                "select distinct source, stream, window_start, window_end from "
+                "raw._loads where business_id = ?",
                 [settings.business_id],
             ):
                 loads.setdefault((source, stream), []).append((start, end))
@@ -169,7 +170,8 @@ class Coverage:
                     "changes",
                     "snapshot",
                 ):  # a snapshot's window: the day it recorded;
-                    # "changes" (records upserted by last modification): the span its load left complete
+                    # "changes" (records upserted by last modification):
+                    # the span its load left complete
                     for start, end in windows:
                         covered |= _days(max(start, first), min(end, as_of))
                 days[sid] = covered
@@ -205,8 +207,8 @@ class Coverage:
     # ------------------------------------------------------------------ questions
 
     def required(self, kpi_id: str) -> list[StreamId]:
-        """The streams a KPI's value needs (point-in-time and supplementary streams are a best-available
-        input, never a requirement)."""
+        """The streams a KPI's value needs (point-in-time and supplementary streams are a
+        best-available input, never a requirement)."""
         return [
             sid
             for sid in self.kpi_inputs.get(kpi_id, ())
@@ -286,7 +288,8 @@ class Coverage:
             gap_start, gap_end = _first_gap(days, first_needed, through)
             if gap_start > days[-1]:
                 return Verdict(
-                    uncovered=f"{name} not loaded after {_fmt(days[-1])} (failed or not synced since)"
+                    uncovered=f"{name} not loaded after {_fmt(days[-1])} "
+                    "(failed or not synced since)"
                 )
             return Verdict(
                 uncovered=f"{name} not loaded for {_fmt(gap_start)}..{_fmt(gap_end)} "
@@ -303,7 +306,8 @@ class Coverage:
             )
         days, note = self.limits.get(sid, (0, ""))
         until = self.loaded_until.get(sid)
-        # the platform's oldest day when the stream was last loaded: older days cannot be had any more
+        # the platform's oldest day when the stream was last loaded:
+        # older days cannot be had any more
         if days and until is not None and covered_from <= until - dt.timedelta(days=days - 2):
             return (
                 f"since {_fmt(covered_from)}: {note} "

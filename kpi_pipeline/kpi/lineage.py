@@ -7,10 +7,10 @@ The KPI models name each KPI by a string literal in one branch of a ``union all`
 stg_mailchimp__campaigns``): ``kpis.kpi_daily`` and ``kpis.kpi_ranges`` are generated that way
 from each KPI's formula in the catalog (:mod:`kpi_pipeline.sql.kpi_sql`), one branch per part and
 dimension. A KPI's inputs are the tables its branches read, their CTEs followed inside the model
-and upstream models followed down to ``raw.<source>__<stream>``. So a failed invitees stream does not blank intro calls, which read
-only scheduled events, and a back-dated run that cannot record Mailchimp's membership still
-scores the open rate. A KPI no branch names (none today) falls back to every stream of its
-sources; a ``denominator_kpi`` adds the lineage of that level.
+and upstream models followed down to ``raw.<source>__<stream>``. So a failed invitees stream does
+not blank intro calls, which read only scheduled events, and a back-dated run that cannot record
+Mailchimp's membership still scores the open rate. A KPI no branch names (none today) falls back to
+every stream of its sources; a ``denominator_kpi`` adds the lineage of that level.
 """
 
 from __future__ import annotations
@@ -102,7 +102,8 @@ def kpi_raw_tables(models: list[Model]) -> dict[str, frozenset[str]]:
 
 
 def builtin_lineage() -> dict[str, frozenset[str]]:
-    """Lineage of the models of :func:`~kpi_pipeline.kpi.catalog.sql_dir` (parsed once per folder)."""
+    """Lineage of the models of :func:`~kpi_pipeline.kpi.catalog.sql_dir`
+    (parsed once per folder)."""
     return _lineage_of(sql_dir())
 
 

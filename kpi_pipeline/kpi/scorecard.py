@@ -249,7 +249,8 @@ def _row(
     previous = index.get((kpi.id, grain, "previous", start))
     last_year = index.get((kpi.id, grain, "last_year", start))
     target = target_for(settings, kpi.id, grain, start)
-    # a cohort is still maturing (never achieved or missed) until its youngest member's window has passed
+    # a cohort is still maturing (never achieved or missed)
+    # until its youngest member's window has passed
     maturing = kpi.cohort and is_maturing(end, as_of, settings.conversion_window_days)
     growth = _growth(index, kpi, grain, start) if kpi.pacing == "history" else None
     if maturing and cohorts is not None:
@@ -275,8 +276,8 @@ def _row(
             unrecorded = [] if key in index else coverage.unrecorded(kpi.id, through)
             if unrecorded:  # a level only the platform's "now" gives, and now is not this day
                 reason = (
-                    f"{unrecorded[0][0]}/{unrecorded[0][1]} is only reported as of today: nothing was "
-                    f"recorded for {through} (a back-dated run cannot record it)"
+                    f"{unrecorded[0][0]}/{unrecorded[0][1]} is only reported as of today: nothing "
+                    f"was recorded for {through} (a back-dated run cannot record it)"
                 )
     elif (
         verdict.partial_from is not None

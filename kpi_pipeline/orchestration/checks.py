@@ -1,4 +1,5 @@
-"""Asset checks: blocking where downstream must not run on bad numbers, WARN where a human should look."""
+"""Asset checks: blocking where downstream must not run on bad numbers,
+WARN where a human should look."""
 
 # no `from __future__ import annotations`: Dagster reads the context annotations at runtime
 import dagster as dg

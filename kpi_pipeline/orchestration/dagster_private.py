@@ -50,9 +50,9 @@ STOCK_EVENT_LOG = (
     "SqliteEventLogStorage",
 )  # where Dagster's config names it
 LOST = (
-    "Dagster's stock SQLite event log is used (the first `kpi demo` took 4.4x as long in bench/dagster_private.py), "
-    "Ctrl-C and SIGTERM wait until a step can stop (not while it waits for a pool) and "
-    "KPI_POOL_WAIT no longer gives up"
+    "Dagster's stock SQLite event log is used (the first `kpi demo` took 4.4x as long in "
+    "bench/dagster_private.py), Ctrl-C and SIGTERM wait until a step can stop (not while it waits "
+    "for a pool) and KPI_POOL_WAIT no longer gives up"
 )
 
 
@@ -88,7 +88,8 @@ def _numbers(version: str) -> tuple[int, ...] | None:
 
 
 def tested() -> bool:
-    """True on a Dagster version kpi's private uses were tested with; else warns once per process."""
+    """True on a Dagster version kpi's private uses were tested with;
+    else warns once per process."""
     version = installed_version()
     numbers = _numbers(version)
     ok = numbers is not None and TESTED_FROM <= numbers < TESTED_BELOW
@@ -259,8 +260,8 @@ def _stock_sqlite_event_log() -> type[_FromConfig]:
             tempfile.TemporaryDirectory() as folder,
             dg.DagsterInstance.local_temp(folder) as instance,
         ):
-            # typed as Dagster's abstract EventLogStorage; the class an instance was built with from its
-            # config is a ConfigurableClass (which _FromConfig describes)
+            # typed as Dagster's abstract EventLogStorage; the class an instance was built with from
+            # its config is a ConfigurableClass (which _FromConfig describes)
             return type(instance.event_log_storage)  # type: ignore[return-value]
 
 
@@ -304,8 +305,8 @@ def _batched_storage_class() -> type[_FromConfig]:
     from sqlalchemy import event
     from sqlalchemy.engine import Connection, Engine
 
-    # the asset events Dagster's SQLite store_event writes alike (run file, index, tags, the asset's row);
-    # a run's planned events come as one batch when it is created
+    # the asset events Dagster's SQLite store_event writes alike (run file, index, tags, the asset's
+    # row); a run's planned events come as one batch when it is created
     batched = {
         DagsterEventType.ASSET_MATERIALIZATION,
         DagsterEventType.ASSET_OBSERVATION,

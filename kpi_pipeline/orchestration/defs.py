@@ -18,8 +18,9 @@ from kpi_pipeline.sql.models import business_models
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Every asset, check, job and schedule of one kpi.yaml."""
-    # Python assets link their function's source in the UI; SQL models and streams link their own file
-    # only the models a configured source feeds (docs/ARCHITECTURE.md#a-business-runs-only-its-own-models)
+    # Python assets link their function's source in the UI; SQL models and streams link their own
+    # file only the models a configured source feeds
+    # (docs/ARCHITECTURE.md#a-business-runs-only-its-own-models)
     models = business_models(raw_tables(settings), settings.kpis())
     python = dg.with_source_code_references(
         [*kpi_assets(settings, {m.table for m in models}), *report_assets(settings)]
@@ -58,8 +59,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
 
 
 def _prefixed(defs: list, prefix: list[str]) -> list:
-    """``defs`` with every asset key (their own, their deps', their checks' targets) under ``prefix``:
-    Dagster's ``key_prefix`` of ``load_assets_from_modules``, for definitions built in code."""
+    """``defs`` with every asset key (their own, their deps', their checks' targets) under
+    ``prefix``: Dagster's ``key_prefix`` of ``load_assets_from_modules``,
+    for definitions built in code."""
     keys = {
         key
         for d in defs

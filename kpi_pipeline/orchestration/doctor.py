@@ -58,7 +58,8 @@ def _repair(
 
 
 def warehouse_problem(settings: Settings, say: Say, wait: float | None = None) -> str | None:
-    """Disk full, folder not writable, or the file held by another program (after a bounded wait)."""
+    """Disk full, folder not writable, or the file held by another program
+    (after a bounded wait)."""
     path = settings.warehouse_path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -119,10 +120,11 @@ def diagnose(
     for state in runs:
         say(f"  {state.describe()}")
         if (state.alive is None or (state.alive and state.host)) and state.slots:
-            # a daemon's run, or one on another host heard of lately: running, or dead where this host cannot see
+            # a daemon's run, or one on another host heard of lately: running,
+            # or dead where this host cannot see
             say(
-                f"    if its process is gone: `kpi doctor --repair --run {state.run_id[:8]}` fails it and frees "
-                "its slot"
+                f"    if its process is gone: `kpi doctor --repair --run {state.run_id[:8]}` fails "
+                "it and frees its slot"
                 + (
                     " (a sync does so by itself once the host is silent for KPI_RUN_DEAD_AFTER)"
                     if state.host

@@ -89,8 +89,8 @@ def full_disk_message(err: BaseException, folders: Iterable[Path]) -> str | None
         dict.fromkeys(str(f) for f in free if disk_of(f) == mount)
     )  # in the order given
     return (
-        f"disk full: no space left on the disk mounted at {mount} (it holds {held}); free some space "
-        "there, then run `kpi sync` again"
+        f"disk full: no space left on the disk mounted at {mount} (it holds {held}); free some "
+        "space there, then run `kpi sync` again"
     )
 
 

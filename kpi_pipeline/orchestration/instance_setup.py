@@ -45,14 +45,16 @@ FRESHNESS_BLOCK = "\nfreshness:\n  enabled: true\n"
 # transaction as its Postgres event log does (kpi_pipeline/event_log.py; README "Performance").
 # An instance with storage of its own (PostgreSQL) keeps it. On a Dagster version kpi was not
 # tested with, a new instance gets Dagster's default storage, and one that names ours gets
-# Dagster's stock class through it (kpi_pipeline/orchestration/dagster_private.py): the yaml is never rewritten.
+# Dagster's stock class through it (kpi_pipeline/orchestration/dagster_private.py):
+# the yaml is never rewritten.
 EVENT_LOG_BLOCK = """
 event_log_storage:
   module: kpi_pipeline.event_log
   class: EventLogStorage
   config: {}
 """
-# a portfolio: the daemon runs this many businesses' nightly runs at a time (2 cores: 2), the rest queue
+# a portfolio: the daemon runs this many businesses' nightly runs at a time (2 cores: 2),
+# the rest queue
 PORTFOLIO_RUNS = "  runs:\n    max_concurrent_runs: 2\n"
 
 

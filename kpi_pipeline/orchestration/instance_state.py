@@ -108,7 +108,8 @@ def heartbeat(instance: dg.DagsterInstance, run_id: str) -> None:
 
 
 def last_heard(instance: dg.DagsterInstance, record: dg.RunRecord) -> float:
-    """The latest sign of life of a run: its heartbeat, its last event, its start (else its creation)."""
+    """The latest sign of life of a run: its heartbeat, its last event,
+    its start (else its creation)."""
     run_id = record.dagster_run.run_id
     times = [record.start_time or record.create_timestamp.timestamp()]
     beat = instance.run_storage.get_cursor_values({HEARTBEAT_KEY + run_id}).get(
@@ -255,7 +256,8 @@ def repair(
             free_pool_slots(instance, state.run_id)
             pools = ", ".join(state.pools) or POOL
             done.append(
-                f"freed the {pools} pool slot held by run {state.run_id[:8]} ({', '.join(state.slots)})"
+                f"freed the {pools} pool slot held by run {state.run_id[:8]} "
+                f"({', '.join(state.slots)})"
                 if state.slots
                 else f"removed run {state.run_id[:8]}'s steps from the {pools} pool's queue"
             )

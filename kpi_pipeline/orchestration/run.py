@@ -155,7 +155,8 @@ def _progress_logger(out: TextIO, watch: _Watch) -> dg.LoggerDefinition:
                     data = event.event_specific_data
                     if not data.passed:
                         out.write(
-                            f"    ! check {data.check_name} on {data.asset_key.to_user_string()} did not pass\n"
+                            f"    ! check {data.check_name} on {data.asset_key.to_user_string()} "
+                            "did not pass\n"
                         )
                 out.flush()
 
@@ -195,7 +196,8 @@ class _Supervisor:
             )
             if stopped:  # the interrupt may have landed in Dagster's clean-up of its log capture
                 end_log_capture(run_id)
-        else:  # stopping a run from outside relies on Dagster's internals: Dagster's own stop instead
+        else:
+            # stopping a run from outside relies on Dagster's internals: Dagster's own stop instead
             stopped = self._run_here(work, run_id, box)
         try:
             self._settle(run_id, stopped)
@@ -225,7 +227,8 @@ class _Supervisor:
                     if since is not None and not told:
                         told = True
                         self.out.write(
-                            f"  waiting for the {self.watch.blocked_pool} pool: {self._holders(run_id)}\n"
+                            f"  waiting for the {self.watch.blocked_pool} pool: "
+                            f"{self._holders(run_id)}\n"
                         )
                         self.out.flush()
                     if (
@@ -236,9 +239,10 @@ class _Supervisor:
                         holders = pool_holders(self.instance, own_run=run_id)
                         ids = " ".join(f"--run {h.run_id[:8]}" for h in holders)
                         stopped = (
-                            f"gave up after waiting {self.pool_wait:.0f}s for the {self.watch.blocked_pool} pool, held by "
-                            f"{self._holders(run_id)}; if that run is dead, `kpi doctor --repair {ids}` "
-                            f"frees it (KPI_POOL_WAIT sets the wait)"
+                            f"gave up after waiting {self.pool_wait:.0f}s for the "
+                            f"{self.watch.blocked_pool} pool, held by {self._holders(run_id)}; if "
+                            f"that run is dead, `kpi doctor --repair {ids}` frees it "
+                            "(KPI_POOL_WAIT sets the wait)"
                         )
                         self._stop(thread, run_id, stopped)
                 except KeyboardInterrupt:
@@ -265,7 +269,8 @@ class _Supervisor:
                 if self.watch.blocked_since is not None and not told:
                     told = True
                     self.out.write(
-                        f"  waiting for the {self.watch.blocked_pool} pool: {self._holders(run_id)}\n"
+                        f"  waiting for the {self.watch.blocked_pool} pool: "
+                        f"{self._holders(run_id)}\n"
                     )
                     self.out.flush()
 
@@ -285,7 +290,10 @@ class _Supervisor:
             run = self.instance.get_run_by_id(run_id)
             if run is not None and run.status == dg.DagsterRunStatus.FAILURE:
                 self.instance.report_run_canceled(run, message="interrupted (Ctrl-C or SIGTERM)")
-            return "interrupted (Ctrl-C or SIGTERM) at the end of a step (this Dagster stops a run only there)"
+            return (
+                "interrupted (Ctrl-C or SIGTERM) at the end of a step "
+                "(this Dagster stops a run only there)"
+            )
         return ""
 
     def _holders(self, run_id: str) -> str:
@@ -324,7 +332,8 @@ class _Supervisor:
 
 def _interrupted(result: Any) -> bool:
     """Whether Dagster ended ``result``'s run because of Ctrl-C or SIGTERM (its own handling: the
-    step running then fails with DagsterExecutionInterruptedError, or the run with the interrupt)."""
+    step running then fails with DagsterExecutionInterruptedError,
+    or the run with the interrupt)."""
     names = {dg.DagsterExecutionInterruptedError.__name__, KeyboardInterrupt.__name__}
     for event in result.all_events if result is not None else []:
         data = (
@@ -476,7 +485,8 @@ def summary_lines(outcome: RunOutcome) -> list[str]:
     """One line per stream: rows landed, HTTP requests made, seconds."""
     width = max((len(s.asset) for s in outcome.streams), default=10)
     lines = [
-        f"{s.asset.ljust(width)}  {s.rows:>8,} rows  {s.requests:>5} requests  {s.seconds:>6.1f}s  {s.window}"
+        f"{s.asset.ljust(width)}  {s.rows:>8,} rows  {s.requests:>5} requests  {s.seconds:>6.1f}s  "
+        f"{s.window}"
         for s in outcome.streams
     ]
     if outcome.failures:

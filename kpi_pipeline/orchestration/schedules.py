@@ -88,7 +88,8 @@ FRESH_WITHIN_HOURS = 3  # the nightly run has this long to finish before its ass
 
 def nightly_freshness(settings: Settings) -> dg.FreshnessPolicy:
     """Fresh when materialized in the 24 hours before the nightly run's deadline (nightly_at plus
-    three hours, business time): the UI shows a source or the scorecard stale after a missed night."""
+    three hours, business time): the UI shows a source or the scorecard stale
+    after a missed night."""
     hour, minute = (int(x) for x in settings.schedule.nightly_at.split(":"))
     deadline = (hour + FRESH_WITHIN_HOURS) % 24
     return dg.FreshnessPolicy.cron(

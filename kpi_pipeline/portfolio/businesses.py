@@ -19,7 +19,9 @@ from pathlib import Path
 from kpi_pipeline.config.settings import BUSINESSES_DIR, SLUG, ConfigError, Settings, load_config
 
 PORTFOLIO_LOCATION = "portfolio"  # the location of the cross-business assets (the portfolio copy)
-PORTFOLIO_FILE = "portfolio_analytics.duckdb"  # <root>/data/: not "portfolio.duckdb", whose catalog name clashes with the schema: every business's published tables
+# <root>/data/: not "portfolio.duckdb", whose catalog name clashes with the schema: every business's
+# published tables
+PORTFOLIO_FILE = "portfolio_analytics.duckdb"
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,8 @@ class Business:
 
 
 def portfolio_root(start: Path | None = None) -> Path | None:
-    """The portfolio folder: env ``KPI_PORTFOLIO``, else the current folder when it holds businesses/."""
+    """The portfolio folder: env ``KPI_PORTFOLIO``, else the current folder when it holds
+    businesses/."""
     value = os.environ.get("KPI_PORTFOLIO")
     if value:
         return Path(value).resolve()
@@ -91,7 +94,7 @@ PORTFOLIO_LOCATION_FILE = """\
 from kpi_pipeline.portfolio.defs import portfolio_definitions
 
 defs = portfolio_definitions({root!s})
-"""
+"""  # noqa: E501
 
 
 def business_definitions(config_path: str):  # noqa: ANN201 - dagster.Definitions, imported lazily
@@ -131,7 +134,8 @@ def write_workspace(root: Path, home: Path) -> Path:
             stale.unlink()
     workspace = home / "workspace.yaml"
     text = (
-        "# Written by kpi-pipeline (kpi init-instance): a code location per business of the portfolio.\n"
+        "# Written by kpi-pipeline (kpi init-instance): a code location per business of the "
+        "portfolio.\n"
         "load_from:\n" + "".join(entries)
     )
     if not workspace.exists() or workspace.read_text() != text:

@@ -1,11 +1,13 @@
-"""The analysts' portfolio copy: ``<root>/data/portfolio_analytics.duckdb``, every business's published tables
-in one file with ``business_id`` on every row, plus ``portfolio.businesses`` (who, currency, as-of).
+"""The analysts' portfolio copy: ``<root>/data/portfolio_analytics.duckdb``, every business's
+published tables in one file with ``business_id`` on every row, plus ``portfolio.businesses`` (who,
+currency, as-of).
 
 Built from each business's published ``analytics.duckdb``, attached read-only (a running sync is
 never blocked or touched), into a temp file flushed to the disk and renamed over the last copy; an
 analyst's writes to the last copy (a ``.wal``, or a file changed since it was written) are kept
-aside first, as for a business's published copy (:mod:`kpi_pipeline.warehouse.published`). Money stays in each
-business's currency (``portfolio.businesses.currency``): nothing here adds amounts across them.
+aside first, as for a business's published copy (:mod:`kpi_pipeline.warehouse.published`). Money
+stays in each business's currency (``portfolio.businesses.currency``):
+nothing here adds amounts across them.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ def _quote(name: str) -> str:
 def build_portfolio_copy(
     root: Path, settings: dict[str, Settings], broken: dict[str, str]
 ) -> CopyResult:
-    """Write the portfolio copy from the businesses in ``settings``; ``broken``: slug -> why it is left out."""
+    """Write the portfolio copy from the businesses in ``settings``; ``broken``:
+    slug -> why it is left out."""
     target = portfolio_copy_path(root)
     target.parent.mkdir(parents=True, exist_ok=True)
     result = CopyResult(target, missing=dict(broken))
@@ -90,10 +93,11 @@ def build_portfolio_copy(
                 con.execute(f"create schema if not exists {_quote(schema)}")
             for (schema, table), aliases in sorted(columns.items()):
                 parts = [
-                    f"select ? as business_id, * exclude (business_id) from {_quote(a)}.{_quote(schema)}."
-                    f"{_quote(table)}"
+                    "select ? as business_id, * exclude (business_id) from "
+                    f"{_quote(a)}.{_quote(schema)}.{_quote(table)}"
                     if _has_business_id(con, a, schema, table)
-                    else f"select ? as business_id, * from {_quote(a)}.{_quote(schema)}.{_quote(table)}"
+                    else "select ? as business_id, * from "
+                    f"{_quote(a)}.{_quote(schema)}.{_quote(table)}"
                     for a in aliases
                 ]
                 con.execute(
@@ -112,7 +116,8 @@ def build_portfolio_copy(
 
 
 def _replace(tmp: Path, target: Path, result: CopyResult) -> None:
-    """Put the finished ``tmp`` in place of ``target`` durably, keeping an analyst's writes aside."""
+    """Put the finished ``tmp`` in place of ``target`` durably,
+    keeping an analyst's writes aside."""
     with open(
         tmp, "rb"
     ) as written:  # on the disk before its name is (a power cut after the rename)
@@ -154,8 +159,9 @@ def _businesses_table(
 ) -> None:
     con.execute("create schema if not exists portfolio")
     con.execute(
-        "create table portfolio.businesses (business_id varchar, business varchar, timezone varchar, "
-        "currency varchar, sources varchar[], in_copy boolean, note varchar, copied_at timestamptz)"
+        "create table portfolio.businesses (business_id varchar, business varchar, timezone "
+        "varchar, currency varchar, sources varchar[], in_copy boolean, note varchar, "
+        "copied_at timestamptz)"
     )
     now = dt.datetime.now(dt.timezone.utc)
     rows: list[

@@ -22,8 +22,8 @@ def portfolio_definitions(root: str) -> dg.Definitions:
 
     @dg.asset(key=PORTFOLIO_KEY, group_name="portfolio", kinds={"duckdb"}, pool="portfolio")
     def portfolio_duckdb(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        """data/portfolio_analytics.duckdb: every business's published tables (attached read-only), business_id on
-        every row, and portfolio.businesses."""
+        """data/portfolio_analytics.duckdb: every business's published tables (attached read-only),
+        business_id on every row, and portfolio.businesses."""
         good, bad = load_all(businesses(base))
         result = build_portfolio_copy(
             base, good, {s: str(e).splitlines()[0] for s, e in bad.items()}

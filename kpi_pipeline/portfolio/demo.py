@@ -252,7 +252,8 @@ def write_portfolio(root: Path, count: int, as_of: dt.date) -> list[Path]:
             folder.mkdir(parents=True, exist_ok=True)
             doc = kpi_yaml(t, as_of)
             config.write_text(
-                f"# A sandbox business of `kpi demo --businesses {count}`: edit it like any kpi.yaml.\n"
+                f"# A sandbox business of `kpi demo --businesses {count}`: "
+                "edit it like any kpi.yaml.\n"
                 + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110)
             )
             if "manual" in t.sources:

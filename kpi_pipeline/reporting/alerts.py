@@ -124,7 +124,10 @@ def change_message(
             f"*{_mrkdwn(c.label)}* ({c.period}): {ANNOUNCED[c.status]}: actual {c.actual}, "
             f"target {c.target}{projection}"
         )
-    title = f"{settings.business}: {len(changes)} KPI{'s' if len(changes) > 1 else ''} turned (as of {as_of})"
+    title = (
+        f"{settings.business}: {len(changes)} KPI{'s' if len(changes) > 1 else ''} turned "
+        f"(as of {as_of})"
+    )
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title[:150]}}
     ]
@@ -171,8 +174,8 @@ def failure_message(
     when = f" (as of {as_of})" if as_of else ""
     title = f"{settings.business}: the {job} run failed{when}"
     footer = (
-        f"Run {run_id[:8]}. The scorecard is refreshed from what did load; KPIs of a source that did not "
-        "load show no data until it does."
+        f"Run {run_id[:8]}. The scorecard is refreshed from what did load; KPIs of a source that "
+        "did not load show no data until it does."
     )
     body = "\n".join(lines) or "the run failed before any step (see the run in the Dagster UI)"
     return {
@@ -254,8 +257,8 @@ def announce_changes(
         announced = {
             (k, g, pd.Timestamp(p).date()): s
             for k, g, p, s in wh.query(
-                f"select kpi_id, grain, period_start, arg_max(announced, sent_at) from {ALERTS_TABLE} "
-                "where business_id = ? group by all",
+                "select kpi_id, grain, period_start, arg_max(announced, sent_at) from "
+                f"{ALERTS_TABLE} where business_id = ? group by all",
                 [settings.business_id],
             )
         }
@@ -311,7 +314,8 @@ def root_message(error: Any) -> str:
         error = error.cause
     if error is None:
         return "failed"
-    # "kpi_pipeline.warehouse.storage.StorageError: disk full ..." -> the words; keep the name of others
+    # "kpi_pipeline.warehouse.storage.StorageError: disk full ..." -> the words;
+    # keep the name of others
     return re.sub(r"^(kpi_pipeline|connectors)(\.\w+)*\.\w+: ", "", error.message.strip())
 
 

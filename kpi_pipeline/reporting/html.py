@@ -100,7 +100,8 @@ def sparkline(points: list[Point], is_open: bool) -> Spark | None:
 
 @dataclass(frozen=True)
 class Bar:
-    """A progress bar: how much of the target reached (capped at 100%), and the expected-to-date mark."""
+    """A progress bar: how much of the target reached (capped at 100%),
+    and the expected-to-date mark."""
 
     fill: float
     mark: float | None

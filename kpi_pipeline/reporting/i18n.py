@@ -37,7 +37,8 @@ _REASONS: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            rf"^(?P<stream>[a-z0-9_]+/[a-z0-9_]+) is only reported as of today: nothing was recorded for "
+            rf"^(?P<stream>[a-z0-9_]+/[a-z0-9_]+) is only reported as of today: "
+            rf"nothing was recorded for "
             rf"(?P<date>{_D})"
         ),
         "reason_snapshot",
@@ -109,12 +110,14 @@ WORDS: dict[str, dict[str, str]] = {
     },
     "reason_after": {
         "en": "no data: {stream} not loaded after {date} (failed or not synced since)",
-        "nl": "geen gegevens: {stream} niet geladen na {date} (mislukt of sindsdien niet gesynchroniseerd)",
+        "nl": "geen gegevens: {stream} niet geladen na {date} "
+        "(mislukt of sindsdien niet gesynchroniseerd)",
     },
     "reason_gap": {
-        "en": "no data: {stream} not loaded for {date} to {end} (kpi sync --start and --end fill it)",
-        "nl": "geen gegevens: {stream} niet geladen van {date} tot {end} (kpi sync --start en --end vullen "
-        "het aan)",
+        "en": "no data: {stream} not loaded for {date} to {end} "
+        "(kpi sync --start and --end fill it)",
+        "nl": "geen gegevens: {stream} niet geladen van {date} tot {end} (kpi sync --start en "
+        "--end vullen het aan)",
     },
     "reason_snapshot": {
         "en": "no data: {stream} is only reported as of today; nothing was recorded for {date}",
@@ -358,8 +361,9 @@ class Formatter:
 
     def compared(self, change: Any, kpi: Any, decimals: int | None = None) -> str:
         """A :class:`~kpi_pipeline.reporting.change.Change` of ``kpi``: its percentage over a real
-        base ("▲ 12.3%"); over a tiny base, where a percentage would read +800%, "▲ new" (from 0 to a
-        count or amount) or "▲ from 1" (the base in the KPI's unit; the current value is beside it)."""
+        base ("▲ 12.3%"); over a tiny base, where a percentage would read +800%, "▲ new" (from 0 to
+        a count or amount) or "▲ from 1" (the base in the KPI's unit;
+        the current value is beside it)."""
         if change.basis is None:
             return self.DASH
         if change.basis == "pct":

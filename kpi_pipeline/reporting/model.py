@@ -84,7 +84,8 @@ class Card:
 
     @property
     def vs_previous(self) -> Change:
-        """The change against the previous period, as shown (a tiny base reads "from N", not +800%)."""
+        """The change against the previous period, as shown (a tiny base reads "from N",
+        not +800%)."""
         return compare(self.kpi, self.actual, self.previous_actual, self.change_pct)
 
     @property
@@ -94,8 +95,9 @@ class Card:
 
     @property
     def decimals(self) -> int:
-        """The KPI's shown decimals, or up to two more when the actual and the target would otherwise
-        read the same while they differ (an email click rate of 5.98% missing a target of 6.0%)."""
+        """The KPI's shown decimals, or up to two more when the actual and the target would
+        otherwise read the same while they differ (an email click rate of 5.98% missing a target of
+        6.0%)."""
         base, actual, target = self.kpi.shown_decimals, self.actual, self.target
         if actual is None or target is None or actual == target:
             return base
@@ -319,9 +321,9 @@ def load_scorecard(
     )
     try:  # only the views' periods: the breakdowns shown
         values = query(
-            f"select kpi_id, grain, period_start, dimension, dimension_value, value from kpis.kpi_values "
-            f"where business_id = ? and dimension is not null and kpi_id in ({kpi_marks}) "
-            f"and ({view_marks or 'false'})",
+            "select kpi_id, grain, period_start, dimension, dimension_value, value from "
+            "kpis.kpi_values where business_id = ? and dimension is not null and kpi_id in "
+            f"({kpi_marks}) and ({view_marks or 'false'})",
             [
                 settings.business_id,
                 *BREAKDOWN_KPIS,

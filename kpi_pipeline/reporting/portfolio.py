@@ -92,7 +92,8 @@ def business_row(settings: Settings, grain: str, today: dt.date | None = None) -
                 "(business_id, kpi_id) where s.business_id = ? and s.grain = ?",
                 [settings.business_id, grain],
             ).df()
-            # raw.manual__metrics exists only where the CSV is configured (docs/ARCHITECTURE.md#a-business-runs-only-its-own-models)
+            # raw.manual__metrics exists only where the CSV is configured
+            # (docs/ARCHITECTURE.md#a-business-runs-only-its-own-models)
             manual = (
                 dict(con.execute(MANUAL_THROUGH_SQL, [settings.business_id]).fetchall())
                 if "manual" in settings.enabled_sources()
@@ -214,7 +215,8 @@ def portfolio_json(rows: list[BusinessRow], grain: str) -> str:
 
 
 def portfolio_html(rows: list[BusinessRow], grain: str, version: str, output: Path | None) -> str:
-    """One self-contained page; each business links to its own scorecard (relative to ``output``)."""
+    """One self-contained page; each business links to its own scorecard
+    (relative to ``output``)."""
 
     def link(row: BusinessRow) -> str | None:
         if not row.scorecard or not Path(row.scorecard).exists():

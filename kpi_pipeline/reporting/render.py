@@ -1,6 +1,7 @@
 """The scorecard in every format: table (terminal), markdown (Dagster's UI), HTML, JSON.
 
-Values from platforms, the CSV and kpi.yaml are escaped in Markdown (reporting.markdown) and in HTML (Jinja2).
+Values from platforms, the CSV and kpi.yaml are escaped in Markdown (reporting.markdown)
+and in HTML (Jinja2).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ FORMATS = ("table", "markdown", "html", "json")
 def render(
     fmt_name: str, card: Scorecard, fmt: Formatter, version: str, file: TextIO | None = None
 ) -> str:
-    """The text of the scorecard in a format; ``table`` printed to a terminal ``file`` gets colour."""
+    """The text of the scorecard in a format; ``table`` printed to a terminal
+    ``file`` gets colour."""
     if fmt_name == "table":
         return render_text(card, fmt, file)
     if fmt_name == "markdown":

@@ -22,7 +22,8 @@ BAD = ("off_track", "missed")
 
 @dataclass
 class YearLine:
-    """A KPI's year target as the review period closes: to date, still needed, and per remaining period.
+    """A KPI's year target as the review period closes: to date, still needed,
+    and per remaining period.
 
     Sums add up their periods; levels (subscribers, followers) stand where the period ended. A ratio
     or unique count cannot be added up from periods: its line shows the year's value as of as-of.
@@ -48,7 +49,8 @@ class YearLine:
 
     @property
     def reached(self) -> bool:
-        """A `higher` goal already met, or a `lower` limit already used up (nothing left to plan)."""
+        """A `higher` goal already met, or a `lower` limit already used up
+        (nothing left to plan)."""
         needed = self.needed
         if needed is None:
             return False
@@ -56,7 +58,8 @@ class YearLine:
 
     @property
     def per_period(self) -> float | None:
-        """What each remaining period must bring (sums) or add (levels); for a `lower` sum, the most it may."""
+        """What each remaining period must bring (sums) or add (levels); for a `lower` sum,
+        the most it may."""
         needed = self.needed
         if needed is None or self.remaining == 0 or self.reached:
             return None
@@ -114,7 +117,8 @@ class Review:
     def movers(self, up: bool) -> list[Card]:
         """The three largest changes against the previous period, up or down: the largest relative
         changes first; a change over a tiny base (from 0, from 1 lead) ranks after every one over a
-        real base, however large its percentage (:func:`~kpi_pipeline.reporting.change.mover_rank`)."""
+        real base, however large its percentage
+        (:func:`~kpi_pipeline.reporting.change.mover_rank`)."""
         moved = []
         for card in self.cards:
             change = card.vs_previous
@@ -203,7 +207,8 @@ def _year_lines(
 def build_review(
     snaps: pd.DataFrame, settings: Settings, as_of: dt.date, grain: str, start: dt.date
 ) -> Review:
-    """The review of the ``grain`` period starting at ``start``, from the snapshots as of ``as_of``."""
+    """The review of the ``grain`` period starting at ``start``,
+    from the snapshots as of ``as_of``."""
     view = build_views(snaps, settings, as_of, (grain,), {grain: start})[0]
     before = previous_start(grain, start, settings.week_start)
     previous = {

@@ -14,20 +14,22 @@ from kpi_pipeline.config.settings import Settings
 from kpi_pipeline.kpi.periods import period_start, previous_start
 
 Query = Callable[[str, list[Any]], pd.DataFrame]
-# the as-of of the newest run: rows kept final from earlier runs keep their own as-of and computed_at
+# the as-of of the newest run: rows kept final from earlier runs keep their
+# own as-of and computed_at
 CURRENT_AS_OF_SQL = (
     "select as_of from snapshots.kpi_snapshots where business_id = ? "
     "order by computed_at desc, as_of desc limit 1"
 )
 
-# a past as-of: that run's rows, with the periods that were already final then (kept, not re-recorded)
+# a past as-of: that run's rows, with the periods that were already final then (kept,
+# not re-recorded)
 PAST_SQL = """
 select * from snapshots.kpi_snapshot_history where business_id = ? and as_of = ?
 union all by name
 select * from snapshots.kpi_snapshots s where s.business_id = ? and s.is_final and s.period_end <= ? and not exists (
     select 1 from snapshots.kpi_snapshot_history h where h.business_id = s.business_id and h.as_of = ?
     and h.kpi_id = s.kpi_id and h.grain = s.grain and h.period_start = s.period_start)
-"""
+"""  # noqa: E501
 
 
 class NoSnapshot(Exception):
@@ -41,7 +43,8 @@ def current_as_of(query: Query, business_id: str) -> dt.date | None:
 
 def _history_as_ofs(query: Query, business_id: str) -> list[dt.date]:
     frame = query(
-        "select distinct as_of from snapshots.kpi_snapshot_history where business_id = ? order by 1",
+        "select distinct as_of from snapshots.kpi_snapshot_history where "
+        "business_id = ? order by 1",
         [business_id],
     )
     return [pd.Timestamp(v).date() for v in frame.iloc[:, 0]]
@@ -53,9 +56,10 @@ def no_snapshot_message(requested: dt.date, available: list[dt.date]) -> str:
     more = f" (and {len(available) - 5} earlier)" if len(available) > 5 else ""
     return (
         f"no snapshot as of {requested}: snapshots exist as of {have}{more}.\n"
-        f"To see the scorecard as it stood on {requested}, run `kpi sync --as-of {requested}` (it re-fetches "
-        f"each source's lookback ending that day and records that day's snapshot), then "
-        f"`kpi report --as-of {requested}`; a plain `kpi sync` afterwards brings the current scorecard back."
+        f"To see the scorecard as it stood on {requested}, run `kpi sync --as-of {requested}` (it "
+        "re-fetches each source's lookback ending that day and records that day's snapshot), then "
+        f"`kpi report --as-of {requested}`; a plain `kpi sync` afterwards brings "
+        "the current scorecard back."
     )
 
 
@@ -63,8 +67,8 @@ def no_snapshot_message(requested: dt.date, available: list[dt.date]) -> str:
 def published_snapshots(
     settings: Settings, requested: dt.date | None = None
 ) -> Iterator[tuple[dt.date, pd.DataFrame, Query]]:
-    """(as-of, snapshots, query) from data/analytics.duckdb: the current snapshots, or those the history
-    recorded for ``requested``.
+    """(as-of, snapshots, query) from data/analytics.duckdb: the current snapshots, or those the
+    history recorded for ``requested``.
 
     Raises:
         NoSnapshot: no published copy, no snapshot yet, or none for ``requested``.

@@ -32,7 +32,7 @@ def probe_sources(
             continue
         rows = len(page.records) if page is not None else 0
         say(
-            f"  ok {source}: {spec.name} answered ({rows} record{'s' if rows != 1 else ''} for {as_of}, "
-            f"{time.monotonic() - started:.1f}s)"
+            f"  ok {source}: {spec.name} answered ({rows} record{'s' if rows != 1 else ''} for "
+            f"{as_of}, {time.monotonic() - started:.1f}s)"
         )
     return failed

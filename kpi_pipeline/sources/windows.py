@@ -87,9 +87,8 @@ def person_salt(settings: Settings) -> str:
 
 def stream_context(settings: Settings, as_of: dt.date) -> StreamContext:
     """Point-in-time values stand for as-of only when the platforms' today is as-of + 1."""
-    from kpi_pipeline.kpi.calendar import (
-        calendar_windows,
-    )  # late: pandas, ~0.35 s of `kpi`'s start-up
+    # late: pandas, ~0.35 s of `kpi`'s start-up
+    from kpi_pipeline.kpi.calendar import calendar_windows
 
     now = today(settings, as_of)
     snapshot = as_of if now == as_of + dt.timedelta(days=1) else None
@@ -133,7 +132,8 @@ def stream_window(
     tags: Mapping[str, Any],
     loaded_until: dt.date | None = None,
 ) -> Window | None:
-    """The window of one stream in a run over the days ``span`` (None: its lookback ending at as-of).
+    """The window of one stream in a run over the days ``span`` (None:
+    its lookback ending at as-of).
 
     In lookback mode (the nightly run, ``kpi sync`` without dates) a stream re-fetches its own
     lookback ending at the run's day, whatever partition the run is for; and when its last load

@@ -20,7 +20,8 @@ from kpi_pipeline.kpi.catalog import SAFE_LOADER
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 ROW_COUNT = "row_count"
-DECLARED = "keys_and_values"  # one check per model for all it declares: each check is events in Dagster's log
+# one check per model for all it declares: each check is events in Dagster's log
+DECLARED = "keys_and_values"
 HISTORY = 5  # previous builds a row count is compared with
 DROP = 0.5  # fewer than half the usual rows: warn
 
@@ -132,6 +133,7 @@ def row_count_anomaly(rows: int, previous: list[int]) -> tuple[bool, str]:
     if usual > 0 and rows < DROP * usual:
         return (
             False,
-            f"{rows:,} rows, under half of the usual {usual:,.0f} (median of the last {len(previous[:HISTORY])})",
+            f"{rows:,} rows, under half of the usual {usual:,.0f} (median of the last "
+            f"{len(previous[:HISTORY])})",
         )
     return True, f"{rows:,} rows (previous median {usual:,.0f})"

@@ -70,7 +70,8 @@ _EMPTY = {  # a catalog without such formulas still makes the table, with its co
     DAILY: (
         "    select null::varchar as business_id, null::varchar as kpi_id, null::date as day,\n"
         "           null::varchar as dimension, null::varchar as dimension_value,\n"
-        "           null::decimal(38, 6) as numerator, null::decimal(38, 6) as denominator\n    where false"
+        "           null::decimal(38, 6) as numerator, null::decimal(38, 6) "
+        "as denominator\n    where false"
     ),
     RANGES: (
         "    select null::varchar as business_id, null::varchar as kpi_id,\n"

@@ -131,7 +131,8 @@ class ParseCache:
         return set(self.remembered(sql, lambda: sorted(find_tables(sql))))
 
     def remembered(self, text: str, parse: Callable[[], Any]) -> Any:
-        """What ``parse`` gives for ``text`` (JSON: a list or a dict), parsed only the first time."""
+        """What ``parse`` gives for ``text`` (JSON: a list or a dict),
+        parsed only the first time."""
         digest = hashlib.sha256(text.encode()).hexdigest()
         found = self.known.get(digest)
         if not isinstance(found, (list, dict)):
@@ -235,9 +236,8 @@ def load_models(
         try:
             deps = cache.tables(sql)
         except Exception as err:
-            from sqlglot.errors import (
-                ParseError,
-            )  # late: see find_tables; loaded already by the parse
+            # late: see find_tables; loaded already by the parse
+            from sqlglot.errors import ParseError
 
             if not isinstance(err, ParseError):
                 raise

@@ -53,7 +53,8 @@ def load_memory() -> str:
 
 
 def count_of(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> int:
-    """The number a ``select count(*) ...`` gives (DuckDB types every ``fetchone()`` as maybe None)."""
+    """The number a ``select count(*) ...`` gives (DuckDB types every ``fetchone()`` as maybe
+    None)."""
     row = con.execute(sql, list(params or [])).fetchone()
     if row is None:
         raise RuntimeError(f"no row from {sql!r}")
@@ -258,7 +259,8 @@ class Warehouse:
         whole: bool = False,
     ) -> int:
         """Stage the batches, check them, then delete what they replace and insert them in one
-        transaction: the rows of a date range (``date_range``), of their keys, or all (``whole``)."""
+        transaction: the rows of a date range (``date_range``), of their keys,
+        or all (``whole``)."""
         with self.writer() as con:
             name = self.ensure_raw_table(con, table, columns, key)
             staging = f"raw._incoming_{ident(table)}"
@@ -276,8 +278,8 @@ class Warehouse:
                     date_column, start, end = date_range
                     outside = count_of(
                         con,
-                        f"select count(*) from {staging} where {ident(date_column)} not between ? and ?"
-                        f" or {ident(date_column)} is null",
+                        f"select count(*) from {staging} where {ident(date_column)} not between ? "
+                        f"and ? or {ident(date_column)} is null",
                         [start, end],
                     )
                 foreign = count_of(
@@ -366,7 +368,8 @@ class Warehouse:
                 con.execute("begin transaction")
                 exists = count_of(
                     con,
-                    "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                    "select count(*) from information_schema.tables where "
+                    "table_schema = ? and table_name = ?",
                     table.split(".", 1),
                 )
                 if mode == "replace" or not exists:
@@ -395,7 +398,8 @@ class Warehouse:
         schema, name = table.split(".", 1)
         return bool(
             self.query(
-                "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                "select count(*) from information_schema.tables where "
+                "table_schema = ? and table_name = ?",
                 [schema, name],
             )[0][0]
         )
@@ -404,8 +408,9 @@ class Warehouse:
 
     def publish(self, target: str | Path, say: Callable[[str], None] | None = None) -> Path:
         """Replace ``target`` (the analysts' copy) atomically and durably with the current warehouse
-        (:func:`kpi_pipeline.warehouse.published.replace_published`), under the writer lock: rows a killed load
-        had staged are dropped and the file checkpointed first, so the copy is whole in one file.
+        (:func:`kpi_pipeline.warehouse.published.replace_published`), under the writer lock: rows a
+        killed load had staged are dropped and the file checkpointed first,
+        so the copy is whole in one file.
         """
         if self._memory:
             raise ValueError("an in-memory warehouse cannot be published")

@@ -34,7 +34,8 @@ _armed: dict[str, Callable[[], None]] = {}
 
 
 def fault_point(name: str) -> None:
-    """Do nothing, unless a test armed ``name``: then run its callable, or end the process at once."""
+    """Do nothing, unless a test armed ``name``: then run its callable,
+    or end the process at once."""
     assert name in POINTS, f"unknown fault point {name!r}"
     action = _armed.get(name)
     if action is not None:

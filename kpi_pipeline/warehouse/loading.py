@@ -66,7 +66,10 @@ class Progress:
         elif self.reached is not None and start <= self.reached < end:
             done = ((self.reached - start).days + 1) / ((end - start).days + 1)
             left = (now - self.started) * (1 - done) / done
-            text += f", through {self.reached} of {start}..{end} ({done:.0%}), about {math.ceil(left)}s left"
+            text += (
+                f", through {self.reached} of {start}..{end} ({done:.0%}), "
+                f"about {math.ceil(left)}s left"
+            )
         self.say(text)
 
 
@@ -81,7 +84,8 @@ class LoadResult:
     retries: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
-    # a stream of changes: the days its table holds complete after this load (recorded in raw._loads)
+    # a stream of changes: the days its table holds complete after this load
+    # (recorded in raw._loads)
     complete: Window | None = None
 
 
@@ -150,7 +154,8 @@ def page_to_arrow(
                 f" (field {col.path or col.name})" if not (col.derive or col.from_account) else ""
             )
             raise FatalError(
-                f"a record without its {name}{field}, which the API always sends; nothing was loaded",
+                f"a record without its {name}{field}, which the API always sends; "
+                "nothing was loaded",
                 platform=spec.source,
                 stream=spec.name,
                 hint="the platform changed its API or answered with a partial record; run the sync "
@@ -165,7 +170,8 @@ def page_to_arrow(
 
 
 def missing_fields(spec: StreamSpec, columns: list[Any], rows: int) -> Exception:
-    """The error of a load where no record has a required metric: renamed or dropped by the platform."""
+    """The error of a load where no record has a required metric:
+    renamed or dropped by the platform."""
     fields = ", ".join(
         f"{c.path or c.name}" + (f" (column {c.name})" if c.path and c.path != c.name else "")
         for c in columns
@@ -186,8 +192,8 @@ def _check_currencies(spec: StreamSpec, values: list[Any], ctx: StreamContext) -
         home = ctx.currency or "the business currency"
         rates = ", ".join(f"{c}: <{home} per {c}>" for c in foreign)
         raise ConfigurationError(
-            f"amounts in {', '.join(foreign)}, but the business keeps {home} and kpi.yaml has no rate for "
-            f"{'them' if len(foreign) > 1 else 'it'}; nothing was loaded",
+            f"amounts in {', '.join(foreign)}, but the business keeps {home} and kpi.yaml has no "
+            f"rate for {'them' if len(foreign) > 1 else 'it'}; nothing was loaded",
             platform=spec.source,
             stream=spec.name,
             hint=f"add `fx: {{{rates}}}` to kpi.yaml, or set currency to the account's",
@@ -208,7 +214,8 @@ def load_stream(
     result = LoadResult(spec.name, None)
     ensure_tables(warehouse, [spec])  # downstream models can run even when nothing was fetchable
     if spec.first_load_all and _first_load(warehouse, spec):
-        # e.g. "first successful payment" needs every earlier payment, not only those since history_start
+        # e.g. "first successful payment" needs every earlier payment,
+        # not only those since history_start
         ctx.warn(
             f"{spec.source}/{spec.name}: first load: fetching the whole history up to {window.end}"
         )
@@ -313,8 +320,9 @@ def record_load(
             record_load(warehouse, spec, result, ctx, own)
         return
     con.execute(
-        "create table if not exists raw._loads (business_id varchar, source varchar, stream varchar, "
-        "window_start date, window_end date, as_of date, rows bigint, requests bigint, loaded_at timestamptz)"
+        "create table if not exists raw._loads (business_id varchar, source varchar, stream "
+        "varchar, window_start date, window_end date, as_of date, rows bigint, requests bigint, "
+        "loaded_at timestamptz)"
     )
     span = result.window
     if spec.kind == "changes":  # the days left complete, not only those whose records changed

@@ -55,7 +55,8 @@ def published_problem(path: Path) -> str | None:
         duckdb.connect(str(path), read_only=True).close()
     except duckdb.Error as err:
         if LOCK_HOLDER.search(str(err)):
-            return None  # held open for writing: said by the publish that meets it, which waits for nobody
+            # held open for writing: said by the publish that meets it, which waits for nobody
+            return None
         return (
             f"the published copy {path} does not open ({str(err).splitlines()[0]}); "
             "`kpi doctor --repair` publishes it again"
@@ -100,8 +101,9 @@ def replace_published(
     if kept is not None and say is not None:
         log = f" (with {kept.name}.wal)" if wal_of(kept).exists() else ""
         say(
-            f"an analyst had written to {target.name} (it is read-only for analysts): kept their file in "
-            f"{kept}{log}; it opens with their tables; then published a new {target.name}; see the README, "
+            f"an analyst had written to {target.name} (it is read-only for analysts): kept their "
+            f"file in {kept}{log}; it opens with their tables; then published a new {target.name}; "
+            "see the README, "
             f'"Your own tables"'
         )
     return target
@@ -143,9 +145,10 @@ def written_since_published(target: Path) -> bool:
 
 
 def keep_analyst_writes(target: Path, now: dt.datetime | None = None) -> Path | None:
-    """If an analyst wrote to ``target`` (their unsaved writes in its ``.wal``, or a file changed since
-    it was published), move the file and any log aside together as ``<name>.analyst-<UTC time>``
-    (+ ``.wal``), which opens with their writes; the new name, else None.
+    """If an analyst wrote to ``target`` (their unsaved writes in its ``.wal``, or a file changed
+    since it was published), move the file and any log aside together as
+    ``<name>.analyst-<UTC time>`` (+ ``.wal``), which opens with their writes; the new name, else
+    None.
 
     Raises:
         PublishedInUse: a program still holds ``target`` open for writing (moving its files
@@ -161,9 +164,10 @@ def keep_analyst_writes(target: Path, now: dt.datetime | None = None) -> Path | 
             holder = LOCK_HOLDER.search(str(err))
             if holder:
                 raise PublishedInUse(
-                    f"{target.name} is open for writing in {Path(holder['program']).name} (PID {holder['pid']}); "
-                    f"the published copy is read-only for analysts (open it with `duckdb -readonly`): close "
-                    f"that program, then run `kpi sync` again; nothing was published"
+                    f"{target.name} is open for writing in {Path(holder['program']).name} (PID "
+                    f"{holder['pid']}); the published copy is read-only for analysts (open it with "
+                    "`duckdb -readonly`): close that program, then run `kpi sync` again; "
+                    "nothing was published"
                 ) from None
             # any other error (a log that no longer matches its file): the files are still theirs
     stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")

@@ -36,18 +36,24 @@ def storage_problem(err: BaseException, path: str | Path) -> str | None:
     folder = Path(path).parent
     if code == errno.ENOSPC or "No space left on device" in text:
         return (
-            f"disk full: no space left in {folder}; free some space (the sync needs about twice the "
-            f"warehouse's size), then run `kpi sync` again"
+            f"disk full: no space left in {folder}; free some space (the sync needs about twice "
+            "the warehouse's size), then run `kpi sync` again"
         )
     if code == errno.EFBIG or "File too large" in text:
-        return f"a file size limit stops writing in {folder} (ulimit -f); raise it, then run `kpi sync` again"
+        return (
+            f"a file size limit stops writing in {folder} (ulimit -f); "
+            "raise it, then run `kpi sync` again"
+        )
     if code in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
         return (
             f"permission denied writing in {folder}; make the folder and its files writable by "
             f"the user running kpi ({_user()})"
         )
     if code == errno.EROFS or "Read-only file system" in text:
-        return f"{folder} is on a read-only file system; point `warehouse:` in kpi.yaml at a writable folder"
+        return (
+            f"{folder} is on a read-only file system; "
+            "point `warehouse:` in kpi.yaml at a writable folder"
+        )
     holder = LOCK_HOLDER.search(text)
     if holder:
         return lock_message(path, holder["program"], holder["pid"])
@@ -57,9 +63,9 @@ def storage_problem(err: BaseException, path: str | Path) -> str | None:
 def lock_message(path: str | Path, program: str, pid: str) -> str:
     name = Path(path).name
     return (
-        f"{name} is open in another program ({Path(program).name}, PID {pid}), so the sync cannot write it; "
-        f"close that program. Analysts should open the published copy, {PUBLISHED_FILE}, which a sync never "
-        "locks"
+        f"{name} is open in another program ({Path(program).name}, PID {pid}), so the sync cannot "
+        f"write it; close that program. Analysts should open the published copy, {PUBLISHED_FILE}, "
+        "which a sync never locks"
     )
 
 

@@ -1,4 +1,5 @@
-"""Dagster's metadata conventions for a warehouse table: row count, column schema, code reference."""
+"""Dagster's metadata conventions for a warehouse table: row count, column schema,
+code reference."""
 
 from __future__ import annotations
 

@@ -125,6 +125,7 @@ def previous_row_counts(context: dg.AssetExecutionContext, key: dg.AssetKey) -> 
 def model_assets(
     models: list[Model], raw_tables: list[str], pool: str
 ) -> list[dg.AssetsDefinition]:
-    """An asset (in ``pool``) for each of a business's models (:func:`kpi_pipeline.sql.models.business_models`)."""
+    """An asset (in ``pool``) for each of a business's models
+    (:func:`kpi_pipeline.sql.models.business_models`)."""
     defined = {*raw_tables, *PYTHON_TABLES, *(m.table for m in models)}
     return [build_model_asset(m, defined, pool) for m in models]

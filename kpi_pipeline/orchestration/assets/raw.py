@@ -92,7 +92,8 @@ def build_raw_asset(
                     wh,
                     progress=lambda text: context.log.info(PROGRESS_MARK + text),
                 )
-                # a daily stream's row count is that of the days it loaded; another's, its whole table
+                # a daily stream's row count is that of the days it loaded; another's,
+                # its whole table
                 described = table_metadata(wh, table, result.rows if spec.daily else None)
         except (ConnectorError, StorageError):
             raise  # their messages are in words and redacted already
@@ -130,7 +131,8 @@ def loaded_until(wh: Warehouse, spec: StreamSpec) -> dt.date | None:
         if not wh.table_exists("raw._loads"):
             return None
         return wh.query(
-            "select max(window_end) from raw._loads where business_id = ? and source = ? and stream = ?",
+            "select max(window_end) from raw._loads where business_id = ? and "
+            "source = ? and stream = ?",
             [wh.business_id, spec.source, spec.name],
         )[0][0]
 

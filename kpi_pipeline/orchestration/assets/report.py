@@ -28,7 +28,8 @@ def report_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     def scorecard(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
-        """data/reports/scorecard.html: the current month, quarter and year by domain, with trends."""
+        """data/reports/scorecard.html: the current month, quarter and year by domain,
+        with trends."""
         # late: pandas, ~0.6 s of every load of the definitions (UI, daemon, run); Babel, Jinja
         from kpi_pipeline.reporting.html import scorecard_html
         from kpi_pipeline.reporting.i18n import Formatter
@@ -66,8 +67,9 @@ def report_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     def alerts(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
-        """snapshots.alerts: the KPI turns announced to alerts.webhook_url (off track, missed, back on
-        track), each once; a webhook that fails is retried, then tried again after the next run."""
+        """snapshots.alerts: the KPI turns announced to alerts.webhook_url (off track, missed, back
+        on track), each once; a webhook that fails is retried,
+        then tried again after the next run."""
         from kpi_pipeline.reporting.alerts import announce_changes  # late: pandas (see scorecard)
 
         outcome = announce_changes(

@@ -44,7 +44,8 @@ def kpi_assets(settings: Settings, models: set[str]) -> list[dg.AssetsDefinition
         key=table_key("kpis.parameters"), group_name="kpis", kinds={"python", "duckdb"}, pool=pool
     )
     def parameters(warehouse: WarehouseResource) -> dg.MaterializeResult:
-        """Settings the SQL models read: which event types are intro calls, which stages are leads."""
+        """Settings the SQL models read: which event types are intro calls,
+        which stages are leads."""
         from kpi_pipeline.kpi.calendar import parameters_frame  # late: pandas (see catalog)
 
         return _written(warehouse.get(), "kpis.parameters", parameters_frame(settings))
@@ -79,7 +80,8 @@ def kpi_assets(settings: Settings, models: set[str]) -> list[dg.AssetsDefinition
     def coverage(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
-        """Days each source covered: a covered day without events counts 0, an uncovered one is unknown."""
+        """Days each source covered: a covered day without events counts 0,
+        an uncovered one is unknown."""
         wh = warehouse.get()
         with wh.writer():
             return _written(
@@ -122,7 +124,8 @@ def kpi_assets(settings: Settings, models: set[str]) -> list[dg.AssetsDefinition
     def kpi_snapshots(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
-        """Every KPI per week, month, quarter and year against its target; history appended per as-of."""
+        """Every KPI per week, month, quarter and year against its target;
+        history appended per as-of."""
         # late: pandas and Babel (see catalog)
         from kpi_pipeline.reporting.i18n import Formatter
         from kpi_pipeline.reporting.markdown import markdown
