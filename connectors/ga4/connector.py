@@ -80,9 +80,8 @@ class Ga4Client:
         timeout: float = 60.0,
         policy: RetryPolicy | None = None,
     ) -> None:
-        from google.analytics.data_v1beta import (
-            BetaAnalyticsDataClient,
-        )  # late: see _credentials_class
+        # late: see _credentials_class
+        from google.analytics.data_v1beta import BetaAnalyticsDataClient
 
         try:
             credentials = _credentials_class().from_service_account_file(

@@ -85,6 +85,7 @@ def _sync(
     # late: Dagster
     import dagster as dg
 
+    # late: Dagster (through the Dagster layer)
     from kpi_pipeline.orchestration.doctor import preflight
     from kpi_pipeline.orchestration.full_disk import keep_reserve
     from kpi_pipeline.orchestration.instance_setup import ensure_instance
