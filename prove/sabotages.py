@@ -165,7 +165,7 @@ SABOTAGES = (
             ),
         ),
         (
-            "tests/test_reporting.py::test_a_hostile_kpi_label_stays_text_in_the_markdown_the_dagster_ui_shows",
+            "tests/test_scorecard_formats.py::test_a_hostile_kpi_label_stays_text_in_the_markdown_the_dagster_ui_shows",
         ),
     ),
     Sabotage(

@@ -1,7 +1,7 @@
-"""Scorecard rows built by hand, for the reporting tests (test_reporting.py,
-test_report_command.py).
+"""Scorecard rows built by hand, for the reporting tests (test_scorecard_formats.py,
+test_review.py, test_report_command.py).
 
-A helper module, not a test module, so neither test file imports the other.
+A helper module, not a test module, so no test file imports another.
 """
 
 import datetime as dt
@@ -48,3 +48,39 @@ def row(kpi_id, grain, start, end, actual, target=None, status="achieved", **kw)
 def frame(rows):
     """Rows as the kpi_snapshots frame the reports read."""
     return pd.DataFrame(rows, columns=SNAPSHOT_COLUMNS)
+
+
+def revenue_year(settings):
+    """Revenue per month Jan..Nov 2026 (November open: 6,000 so far) and the quarters."""
+    rows = []
+    for m in range(1, 12):
+        start, end = month(m)
+        actual = 6000.0 if m == 11 else 10000.0 + 500 * m
+        rows.append(
+            row(
+                "revenue",
+                "month",
+                start,
+                end,
+                actual,
+                12000.0,
+                "achieved" if actual >= 12000 else ("off_track" if m == 11 else "missed"),
+                previous_actual=10000.0 + 500 * (m - 1) if m > 1 else None,
+                expected_to_date=6000.0 if m == 11 else 12000.0,
+            )
+        )
+    for q in range(1, 5):
+        start, end = month(3 * q - 2)[0], month(3 * q)[1]
+        actual = sum(r["actual"] for r in rows if start <= r["period_start"] <= end)
+        rows.append(
+            row(
+                "revenue",
+                "quarter",
+                start,
+                end,
+                actual,
+                36000.0,
+                "achieved" if actual >= 36000 else "missed" if end <= AS_OF else "off_track",
+            )
+        )
+    return rows

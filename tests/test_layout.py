@@ -178,7 +178,6 @@ OVER_LIMIT = {
     "tests/test_marketing_connectors.py": "pending: over since ruff format (246 lines before)",
     "tests/test_portfolio.py": "pending: over since ruff format (292 lines before)",
     "tests/test_portfolio_e2e.py": "pending: as test_e2e.py",
-    "tests/test_reporting.py": "pending: over since ruff format (302 lines before)",
 }
 
 

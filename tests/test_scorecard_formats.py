@@ -1,4 +1,4 @@
-"""The scorecard, the review and their formats, from snapshot rows written here by hand.
+"""The scorecard's views and their HTML, Markdown and JSON, from snapshot rows written here by hand.
 
 Expected values are spelled out literally (or computed from the rows by simple arithmetic),
 never taken from the reporting code.
@@ -8,19 +8,17 @@ import datetime as dt
 import json
 import re
 
-import pandas as pd
 import pytest
 
 from kpi_pipeline.config.settings import load_config
 from kpi_pipeline.kpi.scorecard import NOTHING_TO_DIVIDE
 from kpi_pipeline.reporting.html import review_text, scorecard_html, sparkline
-from kpi_pipeline.reporting.i18n import DOMAIN_WORDS, STATUS_WORDS, WORDS, Formatter
+from kpi_pipeline.reporting.i18n import Formatter
 from kpi_pipeline.reporting.markdown import markdown
 from kpi_pipeline.reporting.model import Point, Scorecard, build_views, json_doc
 from kpi_pipeline.reporting.review import build_review
-from tests.snapshot_rows import frame, month, row
+from tests.snapshot_rows import AS_OF, frame, month, revenue_year, row
 
-AS_OF = dt.date(2026, 11, 15)
 HOSTILE = (
     "**Bold** <script>alert(1)</script> [click](http://evil.example) | cell\n"
     "next `code` _x_ &lt; #1"
@@ -30,133 +28,6 @@ HOSTILE = (
 @pytest.fixture(scope="module")
 def settings():
     return load_config("kpi.yaml")
-
-
-def revenue_year(settings):
-    """Revenue per month Jan..Nov 2026 (November open: 6,000 so far) and the quarters."""
-    rows = []
-    for m in range(1, 12):
-        start, end = month(m)
-        actual = 6000.0 if m == 11 else 10000.0 + 500 * m
-        rows.append(
-            row(
-                "revenue",
-                "month",
-                start,
-                end,
-                actual,
-                12000.0,
-                "achieved" if actual >= 12000 else ("off_track" if m == 11 else "missed"),
-                previous_actual=10000.0 + 500 * (m - 1) if m > 1 else None,
-                expected_to_date=6000.0 if m == 11 else 12000.0,
-            )
-        )
-    for q in range(1, 5):
-        start, end = month(3 * q - 2)[0], month(3 * q)[1]
-        actual = sum(r["actual"] for r in rows if start <= r["period_start"] <= end)
-        rows.append(
-            row(
-                "revenue",
-                "quarter",
-                start,
-                end,
-                actual,
-                36000.0,
-                "achieved" if actual >= 36000 else "missed" if end <= AS_OF else "off_track",
-            )
-        )
-    return rows
-
-
-# ---------------------------------------------------------------- formats
-
-
-def test_numbers_money_percentages_and_dates_in_dutch_and_english(settings):
-    nl, en = Formatter("nl", "EUR"), Formatter("en", "EUR")
-    assert nl.number(2475) == "2.475" and en.number(2475) == "2,475"
-    assert (
-        nl.money(3672.19) == "€\xa03.672,19" and en.money(3672.19) == "€3,672.19"
-    )  # a space that never breaks
-    assert nl.percent(0.301) == "30,1%" and en.percent(0.301) == "30.1%"
-    assert (
-        nl.date(dt.date(2026, 11, 29)) == "29 november 2026"
-        and en.date(dt.date(2026, 11, 29)) == "29 November 2026"
-    )
-    assert (
-        nl.period("month", dt.date(2026, 11, 1)) == "november 2026"
-        and en.period("quarter", dt.date(2026, 7, 1)) == "Q3 2026"
-    )
-    assert (
-        Formatter("en", "USD").money(-12.5) == "-US$12.50"
-        and Formatter("nl", "JPY").money(1234) == "JP¥\xa01.234"
-    )
-    assert (
-        en.change(0.1234) == "▲ 12.3%"
-        and nl.change(-0.04) == "▼ 4,0%"
-        and en.change(0.0) == "= 0.0%"
-    )
-    for f in (nl, en):
-        assert f.number(None) == f.money(float("nan")) == f.percent(pd.NA) == f.change(None) == "–"
-
-
-def test_whole_counts_stay_whole_and_quotients_keep_two_decimals(settings):
-    kpis = {k.id: k for k in settings.kpis()}
-    en = Formatter("en", "EUR")
-    assert en.of(55.56, kpis["intro_calls"]) == "56"  # a projected count is a whole number too
-    assert (
-        en.of(1.0166, kpis["orders_per_customer"]) == "1.02"
-        and en.of(1.05, kpis["orders_per_customer"]) == "1.05"
-    )
-    assert (
-        en.of(0.29631, kpis["email_open_rate"]) == "29.6%"
-        and en.of(136.0666, kpis["average_order_value"]) == "€136.07"
-    )
-    assert en.target(35, kpis["newsletter_unsubscribes"]) == "at most 35"
-    assert Formatter("nl", "EUR").target(35, kpis["newsletter_unsubscribes"]) == "hoogstens 35"
-
-
-def test_every_word_status_and_domain_has_english_and_dutch():
-    for table in (WORDS, STATUS_WORDS, DOMAIN_WORDS):
-        for key, words in table.items():
-            assert set(words) == {"en", "nl"} and all(words.values()), key
-    assert len({w["nl"] for w in STATUS_WORDS.values()}) == len(STATUS_WORDS)  # one word per status
-
-
-def test_no_data_reasons_are_translated():
-    nl = Formatter("nl", "EUR")
-    assert nl.reason(NOTHING_TO_DIVIDE) == "geen gegevens: niets om door te delen in deze periode"
-    text = nl.reason(
-        "source not covered through 2026-11-14: mailchimp, ga4 (failed, stale or not loaded)"
-    )
-    assert text.startswith(
-        "geen gegevens: Mailchimp, Google Analytics niet geladen tot en met 14 nov 2026"
-    )
-
-
-def test_a_custom_kpi_takes_a_label_per_language(tmp_path):
-    text = (
-        open("kpi.yaml")
-        .read()
-        .replace(
-            "  - {id: treatments_performed, label: Treatments performed,",
-            "  - {id: treatments_performed, label: {en: Treatments performed, nl: "
-            "Uitgevoerde behandelingen},",
-        )
-    )
-    (tmp_path / "kpi.yaml").write_text(text.replace("language: en", "language: nl"))
-    kpi = {k.id: k for k in load_config(tmp_path / "kpi.yaml").kpis()}["treatments_performed"]
-    assert (
-        kpi.label_in("nl") == "Uitgevoerde behandelingen"
-        and kpi.label_in("en") == "Treatments performed"
-    )
-    (tmp_path / "kpi.yaml").write_text(
-        text.replace("label: {en: Treatments performed, nl:", "label: {fr: x, nl:")
-    )
-    with pytest.raises(Exception, match=r"custom_kpis\.0\.label"):
-        load_config(tmp_path / "kpi.yaml")
-
-
-# ---------------------------------------------------------------- the scorecard
 
 
 def test_views_group_kpis_by_domain_with_twelve_periods_of_trend(settings):
@@ -350,119 +221,6 @@ def test_the_json_format_is_rounded_and_says_currency_change_and_reason(settings
     )
     assert by_id["newsletter_churn_rate"]["status_reason"] == NOTHING_TO_DIVIDE
     assert doc["sources"] == {"stripe": "2026-11-15", "mailchimp": "2026-11-12"}
-
-
-# ---------------------------------------------------------------- the review
-
-
-def review_rows(settings):
-    """Q2 and Q3 2026 for a few KPIs; Q3's numbers chosen so every section has something."""
-    q2, q3 = (
-        (dt.date(2026, 4, 1), dt.date(2026, 6, 30)),
-        (dt.date(2026, 7, 1), dt.date(2026, 9, 30)),
-    )
-    rows = revenue_year(settings)
-    spec = {  # kpi: (Q2 actual, Q2 status, Q3 actual, Q3 target, Q3 status)
-        "leads": (300.0, "missed", 330.0, 380.0, "missed"),
-        "intro_calls": (160.0, "achieved", 120.0, 150.0, "missed"),
-        "ad_clicks": (10000.0, "missed", 14000.0, 13500.0, "achieved"),
-        "email_open_rate": (0.30, "missed", 0.31, 0.35, "missed"),
-        "instagram_followers": (4000.0, "missed", 4535.0, 5000.0, "missed"),
-        "newsletter_unsubscribes": (90.0, "achieved", 80.0, 100.0, "achieved"),
-    }
-    for kpi, (a2, s2, a3, t3, s3) in spec.items():
-        rows.append(row(kpi, "quarter", *q2, a2, t3, s2))
-        rows.append(
-            row(kpi, "quarter", *q3, a3, t3, s3, previous_actual=a2, change_pct=(a3 - a2) / a2)
-        )
-    rows.append(
-        row(
-            "email_open_rate",
-            "year",
-            dt.date(2026, 1, 1),
-            dt.date(2026, 12, 31),
-            0.32,
-            0.35,
-            "at_risk",
-        )
-    )
-    return rows
-
-
-def test_the_quarter_review(settings):
-    rows = review_rows(settings)
-    review = build_review(frame(rows), settings, AS_OF, "quarter", dt.date(2026, 7, 1))
-    assert review.period == "2026-Q3" and review.is_closed
-    assert {c.kpi.id for c in review.achieved} == {
-        "ad_clicks",
-        "newsletter_unsubscribes",
-        "revenue",
-    }
-    assert {c.kpi.id for c in review.missed} == {
-        "leads",
-        "intro_calls",
-        "email_open_rate",
-        "instagram_followers",
-    }
-    assert [c.kpi.id for c in review.movers(True)] == [
-        "ad_clicks",
-        "instagram_followers",
-        "leads",
-    ]  # +40%, +13%, +10%
-    assert [c.kpi.id for c in review.movers(False)] == [
-        "intro_calls",
-        "newsletter_unsubscribes",
-    ]  # -25%, -11%
-    assert {c.kpi.id for c, _ in review.twice_off} == {
-        "leads",
-        "email_open_rate",
-        "instagram_followers",
-    }
-    year = {y.kpi.id: y for y in review.year}
-    revenue = year["revenue"]  # Jan..Sep: 10,000 + 500 m each
-    assert (
-        revenue.to_date == sum(10000 + 500 * m for m in range(1, 10)) and revenue.target == 140000
-    )
-    assert revenue.per_period == pytest.approx((140000 - revenue.to_date) / 1)  # Q4 remains
-    assert year["instagram_followers"].to_date == 4535 and year["instagram_followers"].needed == 465
-    assert year["email_open_rate"].to_date == 0.32 and year["email_open_rate"].status == "at_risk"
-    assert not year["email_open_rate"].additive and year["email_open_rate"].needed is None
-    assert (
-        review.next_period == "2026-Q4"
-        and dict((k.id, t) for k, t in review.next_targets)["intro_calls"] == 150
-    )
-
-
-def test_the_month_review_says_what_each_remaining_month_must_bring(settings):
-    review = build_review(
-        frame(revenue_year(settings)), settings, AS_OF, "month", dt.date(2026, 10, 1)
-    )
-    revenue = {y.kpi.id: y for y in review.year}["revenue"]
-    to_date = sum(10000 + 500 * m for m in range(1, 11))
-    assert revenue.to_date == to_date and revenue.remaining == 2
-    assert revenue.per_period == pytest.approx((140000 - to_date) / 2)
-    assert (
-        review.next_period == "2026-11" and review.cards[0].status == "achieved"
-    )  # 15,000 against 12,000
-    text = review_text(review, Formatter("en", "EUR"), "9.9", "markdown")
-    assert (
-        f"| Revenue | €{to_date:,.2f} | €140,000.00 | €{140000 - to_date:,.2f} | "
-        f"€{(140000 - to_date) / 2:,.2f} |" in text
-    )
-
-
-def test_a_review_of_an_open_period_says_so_and_a_missing_period_is_named(settings):
-    rows = [r for r in revenue_year(settings) if r["period_start"] != dt.date(2026, 2, 1)]
-    review = build_review(frame(rows), settings, AS_OF, "month", dt.date(2026, 11, 1))
-    assert not review.is_closed
-    revenue = {y.kpi.id: y for y in review.year}["revenue"]
-    assert revenue.to_date is None and revenue.without_data == ("2026-02",)
-    html = review_text(review, Formatter("nl", "EUR"), "9.9", "html")
-    assert (
-        "De periode loopt nog" in html
-        and "geen gegevens voor 2026-02" in html
-        and "Evaluatie" in html
-    )
 
 
 def test_an_actual_just_short_of_its_target_does_not_read_the_same(settings):
