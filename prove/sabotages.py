@@ -125,7 +125,7 @@ SABOTAGES = (
             ),
         ),
         (
-            "tests/test_portfolio.py::test_an_analysts_writes_to_the_portfolio_copy_are_kept_aside_saved_or_not",
+            "tests/test_portfolio_copy.py::test_an_analysts_writes_to_the_portfolio_copy_are_kept_aside_saved_or_not",
         ),
     ),
     Sabotage(

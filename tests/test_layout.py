@@ -175,7 +175,6 @@ OVER_LIMIT = {
     "tests/test_dagster_private.py": "pending: over since ruff format, run stops",
     "tests/test_defs.py": "pending: over since ruff format (271 lines before)",
     "tests/test_e2e.py": "pending: one module-scoped sync its tests share (split: a sync a file)",
-    "tests/test_portfolio.py": "pending: over since ruff format (292 lines before)",
     "tests/test_portfolio_e2e.py": "pending: as test_e2e.py",
 }
 
