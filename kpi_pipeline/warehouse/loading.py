@@ -15,7 +15,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.errors import ConfigurationError, FatalError
-from connectors.registry import connect
 from connectors.streams import (
     WHOLE_HISTORY_START,
     Page,
@@ -340,7 +339,3 @@ def record_load(
             result.requests,
         ],
     )
-
-
-def connect_source(source: str, values: dict[str, Any]) -> Any:
-    return connect(source, values)

@@ -9,7 +9,7 @@ import dagster as dg
 
 from connectors.errors import ConnectorError
 from connectors.http import redact
-from connectors.registry import streams
+from connectors.registry import connect, streams
 from connectors.streams import StreamSpec
 from kpi_pipeline.config.settings import Settings
 from kpi_pipeline.orchestration.assets.keys import group_for, table_key
@@ -25,7 +25,7 @@ from kpi_pipeline.sources.windows import (
     tag_span,
 )
 from kpi_pipeline.warehouse.database import StorageError, Warehouse
-from kpi_pipeline.warehouse.loading import connect_source, load_stream
+from kpi_pipeline.warehouse.loading import load_stream
 
 
 def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
@@ -82,7 +82,7 @@ def build_raw_asset(
             )
             return dg.MaterializeResult(metadata={"rows": 0, "requests": 0, "window": "none"})
         try:
-            client = connect_source(spec.source, source_settings(settings, spec.source, as_of))
+            client = connect(spec.source, source_settings(settings, spec.source, as_of))
             with wh.writer():  # the load and the table's description share one open of the file
                 result = load_stream(
                     spec,
