@@ -8,6 +8,7 @@ import pytest
 
 from kpi_pipeline.orchestration.assets.models import model_assets
 from kpi_pipeline.orchestration.resources import WarehouseResource
+from kpi_pipeline.reporting.alerts import root_message
 from kpi_pipeline.sql.checks import ChecksFileError, load_checks, row_count_anomaly
 from kpi_pipeline.sql.models import SQL_DIR, load_models, platform_folders
 from kpi_pipeline.warehouse.database import Warehouse
@@ -198,6 +199,24 @@ def test_one_step_builds_the_models_and_a_failed_blocking_check_stops_only_its_d
         raise_on_error=False,
     )
     assert result.success and materialized(result) == {"kpis/orders_per_day"}
+
+
+def test_a_model_that_fails_to_build_stops_its_dependents_and_the_step_the_rest_is_built(tmp_path):
+    sql_dir = project(tmp_path / "sql", "stg_orders:\n  unique: [order_id]\n")
+    (sql_dir / "kpis" / "broken.sql").write_text("select order_id from staging.stg_orders\n")
+    (sql_dir / "kpis" / "on_broken.sql").write_text("select * from kpis.broken\n")
+    wh = Warehouse(str(tmp_path / "wh.duckdb"), "shop")
+    fill(wh, [("o1", "2026-11-01", "paid")])
+    assets, resources = build(sql_dir, tmp_path / "wh.duckdb")
+    assert dg.materialize(assets, resources=resources).success
+    # broken now: its table of the last run is there, yet what reads it is not built on it
+    (sql_dir / "kpis" / "broken.sql").write_text("select no_such_column from staging.stg_orders\n")
+    assets, resources = build(sql_dir, tmp_path / "wh.duckdb")
+    result = dg.materialize(assets, resources=resources, raise_on_error=False)
+    assert materialized(result) == {"staging/stg_orders", "kpis/orders_per_day"}
+    (failure,) = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    assert "no_such_column" in root_message(failure.step_failure_data.error)  # what kpi sync says
+    assert not result.success
 
 
 @pytest.mark.parametrize(

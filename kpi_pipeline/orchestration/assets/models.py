@@ -16,7 +16,7 @@ from kpi_pipeline.sql.checks import DECLARED, HISTORY, ROW_COUNT, row_count_anom
 from kpi_pipeline.sql.models import PYTHON_TABLES, Model
 from kpi_pipeline.warehouse.database import Warehouse
 from kpi_pipeline.warehouse.loading import ensure_tables
-from kpi_pipeline.warehouse.storage import StorageError
+from kpi_pipeline.warehouse.storage import StorageError, storage_problem
 
 MODELS_STEP = "sql_models"  # the one step (op) that builds a business's models
 
@@ -104,28 +104,30 @@ def build_models_asset(models: list[Model], defined: set[str], pool: str) -> dg.
             )
         stopped: dict[str, str] = {}  # table whose dependents are not built -> why
         errors: list[Exception] = []
-        for model in chosen:
-            name = table_key(model.table).to_user_string()
-            upstream = sorted(model.deps & stopped.keys())
-            if upstream:
-                stopped[model.table] = stopped[upstream[0]]
-                context.log.warning(f"{name} not built: upstream, {stopped[model.table]}")
-                continue
-            try:
-                result = build_model(context, wh, model)
-            except StorageError:  # a full disk would fail every later model the same way
-                raise
-            except Exception as err:  # noqa: BLE001 - its dependents stop, the others build
-                context.log.error(f"{name} failed: {err}")
-                stopped[model.table] = f"{name} failed"
-                errors.append(err)
-                continue
-            yield result
-            if any(
-                not r.passed and r.severity == dg.AssetCheckSeverity.ERROR
-                for r in result.check_results or []
-            ):
-                stopped[model.table] = f"{name} did not pass its blocking check"
+        with wh.writer():  # one open of the file for every model (a nested writer reuses it)
+            for model in chosen:
+                name = table_key(model.table).to_user_string()
+                upstream = sorted(model.deps & stopped.keys())
+                if upstream:
+                    stopped[model.table] = stopped[upstream[0]]
+                    context.log.warning(f"{name} not built: upstream, {stopped[model.table]}")
+                    continue
+                try:
+                    result = build_model(context, wh, model)
+                except Exception as err:  # noqa: BLE001 - its dependents stop, the others build
+                    if isinstance(err, StorageError) or storage_problem(err, wh.path):
+                        # a full disk would fail every later model the same way
+                        raise
+                    context.log.error(f"{name} failed: {err}")
+                    stopped[model.table] = f"{name} failed"
+                    errors.append(err)
+                    continue
+                yield result
+                if any(
+                    not r.passed and r.severity == dg.AssetCheckSeverity.ERROR
+                    for r in result.check_results or []
+                ):
+                    stopped[model.table] = f"{name} did not pass its blocking check"
         if errors:  # Dagster fails the step itself for a failed blocking check once all is yielded
             raise errors[0]
 
@@ -137,7 +139,7 @@ def build_model(
 ) -> dg.MaterializeResult:
     """Rebuild one model's table, check it and describe it."""
     key = table_key(model.table)
-    with wh.writer() as con:  # one open of the file for the build, its checks and its metadata
+    with wh.writer() as con:  # the step's open connection
         rows = wh.rebuild(model.table, model.sql)
         found = run_checks(con, model.table, model.checks)
         metadata = table_metadata(con, model.table, rows)
