@@ -382,7 +382,26 @@ def test_the_code_location_is_named_after_the_business_and_freshness_is_on(tmp_p
 
 
 # A business runs only its own work (docs/ARCHITECTURE.md#a-business-runs-only-its-own-models):
-# a Mailchimp-only business's nightly job, step by step, written out by hand.
+# a Mailchimp-only business's nightly job, step by step, and the models its one models step
+# builds, written out by hand.
+MAILCHIMP_ONLY_MODELS = {
+    *(
+        f"staging/stg_mailchimp__{e}"
+        for e in (
+            "campaigns",
+            "growth_history",
+            "list_activity",
+            "list_snapshots",
+            "member_engagement",
+        )
+    ),
+    "kpis/newsletter_subscriber_levels",
+    "kpis/kpi_daily",
+    "kpis/kpi_ranges",
+    "kpis/kpi_zero_days",
+    "kpis/kpi_window_values",
+    "kpis/kpi_values",
+}
 MAILCHIMP_ONLY_STEPS = {
     *(
         f"raw__mailchimp__{s}"
@@ -395,27 +414,12 @@ MAILCHIMP_ONLY_STEPS = {
             "members",
         )
     ),
-    *(
-        f"staging__stg_mailchimp__{e}"
-        for e in (
-            "campaigns",
-            "growth_history",
-            "list_activity",
-            "list_snapshots",
-            "member_engagement",
-        )
-    ),
-    "kpis__newsletter_subscriber_levels",
-    "kpis__kpi_daily",
-    "kpis__kpi_ranges",
-    "kpis__kpi_zero_days",
-    "kpis__kpi_window_values",
-    "kpis__kpi_values",
-    "kpis__kpi_values_ratios_between_zero_and_one",
+    "sql_models",  # every SQL model above: one step, not one each
     "kpis__catalog",
     "kpis__parameters",
     "kpis__calendar_windows",
     "kpis__coverage",
+    "kpis__kpi_values_ratios_between_zero_and_one",  # a check of its own (checks.py)
     "snapshots__targets",
     "snapshots__kpi_snapshots",
     "snapshots__kpi_snapshots_sources_fresh",
@@ -445,7 +449,10 @@ def test_a_one_source_business_runs_only_its_own_steps(tmp_path, monkeypatch):
     settings = _subset_settings(tmp_path, monkeypatch, ["mailchimp"])
     defs = build_definitions(settings)
     steps = {node.name for node in defs.resolve_job_def("nightly").graph.nodes}
-    assert steps == MAILCHIMP_ONLY_STEPS  # 28 steps; every source's models made it 50
+    assert steps == MAILCHIMP_ONLY_STEPS  # 18 steps; a step per model made it 28
+    models = defs.resolve_assets_def(dg.AssetKey(["kpis", "kpi_daily"]))
+    assert models.node_def.name == "sql_models" and models.can_subset
+    assert {k.to_user_string() for k in models.keys} == MAILCHIMP_ONLY_MODELS
     # its daily KPI model is assembled from its own KPIs' formulas: no branch of another platform's
     sql = defs.resolve_asset_graph().get(dg.AssetKey(["kpis", "kpi_daily"])).metadata["sql"].md_str
     assert "'email_open_rate' as kpi_id" in sql

@@ -6,8 +6,9 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from kpi_pipeline.orchestration.assets.models import build_model_asset
+from kpi_pipeline.orchestration.assets.models import model_assets
 from kpi_pipeline.orchestration.resources import WarehouseResource
+from kpi_pipeline.reporting.alerts import root_message
 from kpi_pipeline.sql.checks import ChecksFileError, load_checks, row_count_anomaly
 from kpi_pipeline.sql.models import SQL_DIR, load_models, platform_folders
 from kpi_pipeline.warehouse.database import Warehouse
@@ -43,8 +44,7 @@ CHECKS = (
 
 def build(sql_dir, wh_path):
     models = load_models(["raw.orders"], sql_dir, with_platforms=False)
-    defined = {"raw.orders", *(m.table for m in models)}
-    assets = [build_model_asset(m, defined, "duckdb") for m in models]
+    assets = model_assets(models, ["raw.orders"], "duckdb")
     return assets, {"warehouse": WarehouseResource(path=str(wh_path), business_id="shop")}
 
 
@@ -149,9 +149,74 @@ def test_a_sudden_drop_in_rows_warns_without_stopping_the_run(tmp_path):
         "day",
         "status",
     ]
-    definition = next(a for a in assets if a.key.path[-1] == "stg_orders")
-    refs = definition.metadata_by_key[definition.key]["dagster/code_references"].code_references
+    (definition,) = assets  # one step builds both models
+    key = dg.AssetKey(["staging", "stg_orders"])
+    refs = definition.metadata_by_key[key]["dagster/code_references"].code_references
     assert refs[0].file_path.endswith("staging/stg_orders.sql")  # the UI links the SQL file
+
+
+def test_one_step_builds_the_models_and_a_failed_blocking_check_stops_only_its_dependents(
+    tmp_path,
+):
+    sql_dir = project(tmp_path / "sql", CHECKS)
+    # beside the blocked chain: a model that does not read stg_orders (built after it) ...
+    (sql_dir / "staging" / "stg_statuses.sql").write_text(
+        "select distinct status from raw.orders\n"
+    )
+    (sql_dir / "kpis" / "orders_per_week.sql").write_text(  # ... and one two models downstream
+        "select date_trunc('week', day) as week, sum(n) as n from kpis.orders_per_day group by 1\n"
+    )
+    wh = Warehouse(str(tmp_path / "wh.duckdb"), "shop")
+    fill(wh, [("o1", "2026-11-01", "paid"), ("o1", "2026-11-01", "paid")])  # a duplicate key
+    assets, resources = build(sql_dir, tmp_path / "wh.duckdb")
+
+    @dg.asset(deps=[dg.AssetKey(["staging", "stg_statuses"])])
+    def report() -> None:  # a step after the models' step, on a model that was built
+        raise AssertionError("a step after a failed blocking check ran")
+
+    result = dg.materialize([*assets, report], resources=resources, raise_on_error=False)
+    started = [
+        e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_START
+    ]
+    assert started == ["sql_models"]  # every model in one step; report not started
+    assert not checks_of(result)["keys_and_values"].passed
+    assert materialized(result) == {"staging/stg_orders", "staging/stg_statuses"}
+    assert not result.success
+    with wh.reader() as con:  # neither dependent was built, not even as an empty table
+        built = {
+            r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()
+        }
+    assert {"stg_orders", "stg_statuses"} <= built and not {
+        "orders_per_day",
+        "orders_per_week",
+    } & built
+    # a selection builds only what it selects (kpi sync --source, one model in the UI)
+    fill(wh, [("o1", "2026-11-01", "paid")])
+    result = dg.materialize(
+        [*assets, report],
+        resources=resources,
+        selection=["kpis/orders_per_day"],
+        raise_on_error=False,
+    )
+    assert result.success and materialized(result) == {"kpis/orders_per_day"}
+
+
+def test_a_model_that_fails_to_build_stops_its_dependents_and_the_step_the_rest_is_built(tmp_path):
+    sql_dir = project(tmp_path / "sql", "stg_orders:\n  unique: [order_id]\n")
+    (sql_dir / "kpis" / "broken.sql").write_text("select order_id from staging.stg_orders\n")
+    (sql_dir / "kpis" / "on_broken.sql").write_text("select * from kpis.broken\n")
+    wh = Warehouse(str(tmp_path / "wh.duckdb"), "shop")
+    fill(wh, [("o1", "2026-11-01", "paid")])
+    assets, resources = build(sql_dir, tmp_path / "wh.duckdb")
+    assert dg.materialize(assets, resources=resources).success
+    # broken now: its table of the last run is there, yet what reads it is not built on it
+    (sql_dir / "kpis" / "broken.sql").write_text("select no_such_column from staging.stg_orders\n")
+    assets, resources = build(sql_dir, tmp_path / "wh.duckdb")
+    result = dg.materialize(assets, resources=resources, raise_on_error=False)
+    assert materialized(result) == {"staging/stg_orders", "kpis/orders_per_day"}
+    (failure,) = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    assert "no_such_column" in root_message(failure.step_failure_data.error)  # what kpi sync says
+    assert not result.success
 
 
 @pytest.mark.parametrize(
