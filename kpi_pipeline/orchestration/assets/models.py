@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from connectors.registry import SOURCES
+from connectors.registry import platforms, streams
 from kpi_pipeline.orchestration.assets.keys import group_for, table_key
 from kpi_pipeline.orchestration.assets.metadata import code_reference, table_metadata
 from kpi_pipeline.orchestration.resources import WarehouseResource
@@ -97,8 +97,8 @@ def build_models_asset(models: list[Model], defined: set[str], pool: str) -> dg.
                 wh,
                 [
                     spec
-                    for _, specs in SOURCES.values()
-                    for spec in specs.values()
+                    for name in platforms()
+                    for spec in streams(name).values()
                     if spec.table in raw
                 ],
             )
