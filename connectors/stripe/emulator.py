@@ -5,22 +5,15 @@ first, ``limit`` 1-100, ``starting_after``, ``created[gte|lt]``, amounts in cent
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
 from connectors.sandbox.faults import renaming, rewriting
 from connectors.sandbox.server import ApiError, ApiServer, Request, Response
 from connectors.sandbox.world import World
+from connectors.stripe.emulator_balance import balance_transactions, failure_id, ts
 
 STRIPE_KEY = "sk_test_sandbox0000"
-DISPUTE_FEE = (
-    1500  # euro cents Stripe withholds when a dispute opens (and gives back when it is won)
-)
-
-
-def _ts(value: dt.datetime) -> int:
-    return int(value.timestamp())
 
 
 # --------------------------------------------------------------------------- Stripe
@@ -140,7 +133,7 @@ class StripeEmulator:
                 "paid": status == "succeeded",
                 "refunded": refunded == p.amount,
                 "captured": p.status == "succeeded",
-                "created": _ts(p.created_at),
+                "created": ts(p.created_at),
                 "customer": p.customer_id,
                 "invoice": p.invoice_id,
                 "billing_details": {"email": p.email, "name": None, "address": None, "phone": None},
@@ -157,7 +150,7 @@ class StripeEmulator:
                 charge.update(
                     {
                         "failure_code": "insufficient_funds",
-                        "failure_balance_transaction": _failure_id(p),
+                        "failure_balance_transaction": failure_id(p),
                         "failure_message": "The customer's account has insufficient funds to cover "
                         "this payment.",
                     }
@@ -206,9 +199,9 @@ class StripeEmulator:
                     "total": p.amount,
                     "amount_due": p.amount,
                     "amount_paid": p.amount if paid else 0,
-                    "created": _ts(p.created_at),
+                    "created": ts(p.created_at),
                     "charge": p.charge_id,
-                    "status_transitions": {"paid_at": _ts(p.created_at) if paid else None},
+                    "status_transitions": {"paid_at": ts(p.created_at) if paid else None},
                     # Stripe embeds the first 10 lines; the rest come from the invoice's lines list
                     "lines": {
                         "object": "list",
@@ -239,7 +232,7 @@ class StripeEmulator:
             {
                 "id": cid,
                 "object": "customer",
-                "created": _ts(at),
+                "created": ts(at),
                 "email": email,
                 "name": None,
                 "metadata": {},
@@ -249,128 +242,8 @@ class StripeEmulator:
         ]
 
     def _balance_transactions(self, req: Request) -> list[dict[str, Any]]:
-        """Settled money in the account's currency (euros): one entry per charge (``payment`` for a
-        bank debit), one per refund, a ``payment_failure_refund`` when the bank returns a debit, a
-        dispute's withdrawal and its reinstatement when won (``adjustment``),
-        each on its own date."""
-        s = self.world.sales
         expand = req.query.get("expand[]") == "data.source"
-        out = []
-
-        def entry(
-            txn: str, kind: str, category: str, when, amount: int, fee: int, source: dict, rate
-        ) -> None:
-            out.append(
-                {
-                    "id": txn,
-                    "object": "balance_transaction",
-                    "amount": amount,
-                    "currency": "eur",
-                    "fee": fee,
-                    "net": amount - fee,
-                    "exchange_rate": rate,
-                    "type": kind,
-                    "reporting_category": category,
-                    "created": _ts(when),
-                    "available_on": _ts(when + dt.timedelta(days=7)),
-                    "status": "available" if when + dt.timedelta(days=7) < s.now else "pending",
-                    "source": source if expand else source["id"],
-                }
-            )
-
-        for p in s.charged():
-            rate = None if p.currency == "eur" else p.settled(10_000) / 10_000
-            charge = {
-                "id": p.charge_id,
-                "object": "charge",
-                "amount": p.amount,
-                "currency": p.currency,
-            }
-            amount = p.settled(p.amount)
-            entry(
-                "txn_" + p.charge_id[3:],
-                "charge" if p.method == "card" else "payment",
-                "charge",
-                p.created_at,
-                amount,
-                round(amount * 0.015) + 25,
-                charge,
-                rate,
-            )
-            for n, (when, refund) in enumerate(p.refunds):
-                if s.seen(when):
-                    rid = f"re_{p.charge_id[3:]}{n}"
-                    source = {
-                        "id": rid,
-                        "object": "refund",
-                        "amount": refund,
-                        "currency": p.currency,
-                        "charge": p.charge_id,
-                        "created": _ts(when),
-                        "status": "succeeded",
-                    }
-                    entry(
-                        "txn_" + rid[3:],
-                        "refund",
-                        "refund",
-                        when,
-                        -p.settled(refund),
-                        0,
-                        source,
-                        rate,
-                    )
-            if s.seen(
-                p.returned_at
-            ):  # the source is the charge itself (its failure_balance_transaction)
-                entry(
-                    _failure_id(p),
-                    "payment_failure_refund",
-                    "charge_failure",
-                    p.returned_at,
-                    -amount,
-                    0,
-                    charge,
-                    rate,
-                )
-            if p.disputed_at is not None and s.seen(p.disputed_at):
-                won = s.seen(p.dispute_won_at)
-                dispute = {
-                    "id": "dp_" + p.charge_id[3:],
-                    "object": "dispute",
-                    "amount": p.amount,
-                    "currency": p.currency,
-                    "charge": p.charge_id,
-                    "reason": "fraudulent",
-                    "status": "won" if won else "needs_response",
-                    "created": _ts(p.disputed_at),
-                }
-                entry(
-                    "txn_" + p.charge_id[3:] + "dp",
-                    "adjustment",
-                    "dispute",
-                    p.disputed_at,
-                    -amount,
-                    DISPUTE_FEE,
-                    dispute,
-                    rate,
-                )
-                if won:
-                    entry(
-                        "txn_" + p.charge_id[3:] + "dr",
-                        "adjustment",
-                        "dispute_reversal",
-                        p.dispute_won_at,
-                        amount,
-                        -DISPUTE_FEE,
-                        dispute,
-                        rate,
-                    )
-        kind = req.query.get("type")
-        return [t for t in out if kind is None or t["type"] == kind]
-
-
-def _failure_id(p) -> str:
-    return "txn_" + p.charge_id[3:] + "rt"
+        return balance_transactions(self.world.sales, expand, req.query.get("type"))
 
 
 def _method_details(p) -> dict[str, Any]:
