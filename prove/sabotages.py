@@ -40,13 +40,13 @@ SABOTAGES = (
         "no transaction: delete, insert and record each committed alone",
         (
             (
-                "kpi_pipeline/warehouse/database.py",
-                'con.execute("begin transaction")\n                    if date_range',
-                "pass\n                    if date_range",
+                "kpi_pipeline/warehouse/raw_loads.py",
+                'con.execute("begin transaction")\n            if date_range',
+                "pass\n            if date_range",
             ),
             (
-                "kpi_pipeline/warehouse/database.py",
-                'fault_point("load:before_commit")\n                    con.execute("commit")',
+                "kpi_pipeline/warehouse/raw_loads.py",
+                'fault_point("load:before_commit")\n            con.execute("commit")',
                 'fault_point("load:before_commit")',
             ),
         ),

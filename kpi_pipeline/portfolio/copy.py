@@ -22,7 +22,6 @@ import duckdb
 
 from kpi_pipeline.config.settings import Settings
 from kpi_pipeline.portfolio.businesses import portfolio_copy_path
-from kpi_pipeline.warehouse.database import count_of, load_memory
 from kpi_pipeline.warehouse.published import (
     PublishedInUse,
     keep_analyst_writes,
@@ -30,6 +29,8 @@ from kpi_pipeline.warehouse.published import (
     sync_folder,
     wal_of,
 )
+from kpi_pipeline.warehouse.raw_loads import load_memory
+from kpi_pipeline.warehouse.statements import count_of
 
 
 @dataclass

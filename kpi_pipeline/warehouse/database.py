@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -20,12 +19,11 @@ import duckdb
 import pyarrow as pa
 from filelock import FileLock, Timeout
 
-from kpi_pipeline.warehouse.faults import fault_point
 from kpi_pipeline.warehouse.published import replace_published
+from kpi_pipeline.warehouse.raw_loads import swap_in
+from kpi_pipeline.warehouse.statements import SCHEMAS, _rollback, count_of, ident, qualified
 from kpi_pipeline.warehouse.storage import LOCK_HOLDER, StorageError, storage_problem
 
-SCHEMAS = ("raw", "staging", "kpis", "snapshots")
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 ARROW_TYPES = {
     "VARCHAR": pa.string(),
     "BIGINT": pa.int64(),
@@ -36,50 +34,6 @@ ARROW_TYPES = {
     "DATE[]": pa.list_(pa.date32()),
     "DECIMAL(18,2)": pa.decimal128(18, 2),
 }
-
-
-LOAD_MEMORY = "64MB"  # DuckDB's memory while a load stages its pages (env KPI_LOAD_MEMORY)
-_SIZE = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$", re.IGNORECASE)
-
-
-def load_memory() -> str:
-    """KPI_LOAD_MEMORY (default 64MB), refused unless it is a size DuckDB reads, like 256MB."""
-    value = os.environ.get("KPI_LOAD_MEMORY", LOAD_MEMORY).strip()
-    if not _SIZE.match(value):
-        raise ValueError(
-            f"KPI_LOAD_MEMORY: {value!r} is not a size like 64MB or 1GB; nothing was loaded"
-        )
-    return value
-
-
-def count_of(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> int:
-    """The number a ``select count(*) ...`` gives (DuckDB types every ``fetchone()`` as maybe
-    None)."""
-    row = con.execute(sql, list(params or [])).fetchone()
-    if row is None:
-        raise RuntimeError(f"no row from {sql!r}")
-    return int(row[0])
-
-
-def _rollback(con: duckdb.DuckDBPyConnection) -> None:
-    """Roll back if a transaction is still open; a failed commit has already ended it, and its
-    "no transaction is active" must not hide the real error."""
-    with contextlib.suppress(duckdb.Error):
-        con.execute("rollback")
-
-
-def ident(name: str) -> str:
-    """Check an identifier built from our own declarations; refuse anything else."""
-    if not _IDENT.match(name):
-        raise ValueError(f"refusing identifier {name!r}")
-    return name
-
-
-def qualified(table: str) -> str:
-    schema, _, name = table.partition(".")
-    if schema not in SCHEMAS:
-        raise ValueError(f"unknown schema in {table!r}; known: {', '.join(SCHEMAS)}")
-    return f"{schema}.{ident(name)}"
 
 
 class Warehouse:
@@ -258,82 +212,13 @@ class Warehouse:
         date_range: tuple[str, dt.date, dt.date] | None,
         whole: bool = False,
     ) -> int:
-        """Stage the batches, check them, then delete what they replace and insert them in one
-        transaction: the rows of a date range (``date_range``), of their keys,
-        or all (``whole``)."""
+        """Under a writer: ``raw.<table>`` made (or widened), then the batches swapped in
+        (:func:`kpi_pipeline.warehouse.raw_loads.swap_in`)."""
         with self.writer() as con:
             name = self.ensure_raw_table(con, table, columns, key)
-            staging = f"raw._incoming_{ident(table)}"
-            con.execute(f"create or replace table {staging} as select * from {name} limit 0")
-            try:
-                # the staged rows are a table of the file, and DuckDB keeps at most this much of
-                # them in memory: a million records cost about what a hundred thousand do
-                con.execute(f"set memory_limit = '{load_memory()}'")
-                for batch in batches:
-                    con.register("_batch", batch)
-                    con.execute(f"insert into {staging} by name select * from _batch")
-                    con.unregister("_batch")
-                outside = 0
-                if date_range is not None:
-                    date_column, start, end = date_range
-                    outside = count_of(
-                        con,
-                        f"select count(*) from {staging} where {ident(date_column)} not between ? "
-                        f"and ? or {ident(date_column)} is null",
-                        [start, end],
-                    )
-                foreign = count_of(
-                    con,
-                    f"select count(*) from {staging} where business_id is distinct from ?",
-                    [self.business_id],
-                )
-                if foreign:
-                    raise ValueError(
-                        f"raw.{table}: {foreign} row(s) belong to another business; nothing loaded"
-                    )
-                keys = ", ".join(ident(k) for k in key)
-                dupes = count_of(con, f"select count(*) - count(distinct ({keys})) from {staging}")
-                if outside or dupes:
-                    why = (
-                        f"{outside} row(s) fall outside {start}..{end}"
-                        if outside
-                        else f"{dupes} row(s) repeat the key ({keys})"
-                    )
-                    raise ValueError(f"raw.{table}: {why}; nothing loaded")
-                try:
-                    con.execute("begin transaction")
-                    if date_range is not None:
-                        con.execute(
-                            f"delete from {name} where business_id = ? and {ident(date_column)} "
-                            "between ? and ?",
-                            [self.business_id, start, end],
-                        )
-                    elif whole:
-                        con.execute(f"delete from {name} where business_id = ?", [self.business_id])
-                    else:  # the staged rows are all the business's (checked above)
-                        same = " and ".join(f"{name}.{ident(k)} = s.{ident(k)}" for k in key)
-                        con.execute(
-                            f"delete from {name} using {staging} as s where {name}.business_id = ? "
-                            f"and {same}",
-                            [self.business_id],
-                        )
-                    fault_point("load:after_delete")
-                    con.execute(f"insert into {name} by name select * from {staging}")
-                    count = count_of(con, f"select count(*) from {staging}")
-                    fault_point("load:after_insert")
-                    if on_commit is not None:
-                        on_commit(con, count)
-                    fault_point("load:before_commit")
-                    con.execute("commit")
-                except Exception:
-                    _rollback(con)
-                    raise
-            finally:  # loaded or not, nothing staged is left behind (nor published)
-                with contextlib.suppress(duckdb.Error):
-                    con.execute(f"drop table if exists {staging}")
-                with contextlib.suppress(duckdb.Error):
-                    con.execute("reset memory_limit")
-            return count
+            return swap_in(
+                con, self.business_id, table, name, key, batches, on_commit, date_range, whole
+            )
 
     # ------------------------------------------------------------------ models
 
