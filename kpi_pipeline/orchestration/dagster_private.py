@@ -21,7 +21,8 @@ versions the tests ran on (:data:`TESTED_FROM` up to :data:`TESTED_BELOW`, pinne
 pyproject.toml). On any other version kpi falls back to Dagster's stock storage and Dagster's own
 Ctrl-C handling, with one warning (:func:`tested`) naming the version and what is lost: a slower
 instance, never a broken one (hand-freed slots stay wherever the call exists: see
-:func:`free_pool_slots`). tests/test_dagster_private.py has a test per behaviour relied on.
+:func:`free_pool_slots`). tests/test_dagster_private.py (the event log) and
+tests/test_dagster_private_stops.py (stopping a run) have a test per behaviour relied on.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from typing import Any, Protocol
 
 import dagster as dg
 
-TESTED_FROM = (1, 13, 27)  # the Dagster versions tests/test_dagster_private.py passed on
+TESTED_FROM = (1, 13, 27)  # the Dagster versions tests/test_dagster_private*.py passed on
 TESTED_BELOW = (1, 14)
 PIN = "dagster>=1.13.27,<1.14"  # pyproject.toml's (a test holds them together)
 # tests only: pretend this Dagster version (to show the fallback in a child process too)
