@@ -25,8 +25,11 @@ import dagster as dg
 import pytest
 import tomllib
 
-from kpi_pipeline.orchestration import dagster_private, run
+from kpi_pipeline.orchestration import dagster_private
 from kpi_pipeline.orchestration.instance_setup import EVENT_LOG_BLOCK, INSTANCE_YAML
+from kpi_pipeline.orchestration.processes import processes
+from kpi_pipeline.orchestration.progress import Watch
+from kpi_pipeline.orchestration.supervisor import Supervisor
 from tests.conftest import AS_OF
 from tests.sync_processes import HANG, KPI, environment, small_setup
 
@@ -251,15 +254,15 @@ def _own_children(run_id: str) -> list[str]:
     ``tail -F`` of the run's logs and the watchers beside them."""
     return [
         args
-        for _, ppid, args in dagster_private.processes()
+        for _, ppid, args in processes()
         if ppid == os.getpid() and (run_id in args or "watch_orphans" in args)
     ]
 
 
-def _supervised(instance: dg.DagsterInstance, job, stop_when=None) -> tuple[run._Supervisor, str]:
+def _supervised(instance: dg.DagsterInstance, job, stop_when=None) -> tuple[Supervisor, str]:
     """``job`` run as `kpi sync` runs it (this thread supervising); ``stop_when(thread)``, checked
     from a helper thread, sends this process SIGTERM as soon as it is true of the run's thread."""
-    supervisor = run._Supervisor(instance, run._Watch(), io.StringIO(), pool_wait=HANG)
+    supervisor = Supervisor(instance, Watch(), io.StringIO(), pool_wait=HANG)
 
     def stopper() -> None:
         _wait_for(
@@ -268,7 +271,7 @@ def _supervised(instance: dg.DagsterInstance, job, stop_when=None) -> tuple[run.
             ),
             "the moment to stop",
         )
-        _thread.interrupt_main(signal.SIGTERM)  # as SIGTERM arriving: run.py's handler takes it
+        _thread.interrupt_main(signal.SIGTERM)  # as SIGTERM arriving: the supervisor's handler
 
     if stop_when is not None:
         threading.Thread(target=stopper, daemon=True).start()
