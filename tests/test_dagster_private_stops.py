@@ -17,7 +17,10 @@ import uuid
 import dagster as dg
 import pytest
 
-from kpi_pipeline.orchestration import dagster_private, run
+from kpi_pipeline.orchestration import dagster_private
+from kpi_pipeline.orchestration.processes import processes
+from kpi_pipeline.orchestration.progress import Watch
+from kpi_pipeline.orchestration.supervisor import Supervisor
 from tests.dagster_homes import dagster_home
 from tests.dagster_homes import pretend_untested as _pretend_untested
 from tests.sync_processes import HANG
@@ -90,15 +93,15 @@ def _own_children(run_id: str) -> list[str]:
     ``tail -F`` of the run's logs and the watchers beside them."""
     return [
         args
-        for _, ppid, args in dagster_private.processes()
+        for _, ppid, args in processes()
         if ppid == os.getpid() and (run_id in args or "watch_orphans" in args)
     ]
 
 
-def _supervised(instance: dg.DagsterInstance, job, stop_when=None) -> tuple[run._Supervisor, str]:
+def _supervised(instance: dg.DagsterInstance, job, stop_when=None) -> tuple[Supervisor, str]:
     """``job`` run as `kpi sync` runs it (this thread supervising); ``stop_when(thread)``, checked
     from a helper thread, sends this process SIGTERM as soon as it is true of the run's thread."""
-    supervisor = run._Supervisor(instance, run._Watch(), io.StringIO(), pool_wait=HANG)
+    supervisor = Supervisor(instance, Watch(), io.StringIO(), pool_wait=HANG)
 
     def stopper() -> None:
         _wait_for(
@@ -107,7 +110,9 @@ def _supervised(instance: dg.DagsterInstance, job, stop_when=None) -> tuple[run.
             ),
             "the moment to stop",
         )
-        _thread.interrupt_main(signal.SIGTERM)  # as SIGTERM arriving: run.py's handler takes it
+        _thread.interrupt_main(
+            signal.SIGTERM
+        )  # as SIGTERM arriving: the supervisor's handler takes it
 
     if stop_when is not None:
         threading.Thread(target=stopper, daemon=True).start()

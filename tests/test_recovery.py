@@ -22,8 +22,8 @@ import pytest
 
 from kpi_pipeline.cli.main import main
 from kpi_pipeline.config.settings import load_config
-from kpi_pipeline.orchestration.dagster_private import processes
 from kpi_pipeline.orchestration.instance_state import PID_TAG, POOL, STARTED_BY_TAG, process_tag
+from kpi_pipeline.orchestration.processes import processes
 from tests.conftest import AS_OF
 from tests.sync_processes import HANG, read_until, start_sync
 from tests.sync_processes import event as _event

@@ -64,7 +64,7 @@ def cmd_sync(args: argparse.Namespace, settings: Settings, *, demo: bool = False
         message = full_disk_message(err, [settings.warehouse_path.parent, home])
         if message is None:
             raise
-        run_id = getattr(err, "kpi_run_id", None)  # set by run.py on the error of a run it started
+        run_id = getattr(err, "kpi_run_id", None)  # set by the supervisor of a run it started
         if run_id:
             fail_run(home, run_id, message)
         print(

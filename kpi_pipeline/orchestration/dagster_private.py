@@ -31,15 +31,15 @@ import importlib
 import os
 import re
 import signal
-import subprocess
 import tempfile
 import threading
 import warnings
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Protocol
 
 import dagster as dg
+
+from kpi_pipeline.orchestration.processes import processes
 
 TESTED_FROM = (1, 13, 27)  # the Dagster versions tests/test_dagster_private*.py passed on
 TESTED_BELOW = (1, 14)
@@ -166,39 +166,6 @@ def interrupt_thread(thread: threading.Thread) -> bool:
 
 CAPTURE_TAIL = "tail -F -c +0 "  # how Dagster's compute-log capture mirrors a run's stdout/stderr
 CAPTURE_WATCHER = "watch_orphans.py"  # the script it starts beside each tail, to kill it if we die
-
-
-def processes() -> list[tuple[int, int, str]]:
-    """Every process as (pid, parent pid, command line): from /proc where there is one (a slim
-    container has no ``ps``), else from ``ps``; empty when neither can be read."""
-    proc = Path("/proc")
-    if proc.is_dir():
-        found = []
-        for entry in proc.iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-                args = (
-                    (entry / "cmdline")
-                    .read_bytes()
-                    .replace(b"\0", b" ")
-                    .decode(errors="replace")
-                    .strip()
-                )
-            except OSError:  # ended while being read
-                continue
-            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])  # after "pid (comm) state"
-            found.append((int(entry.name), ppid, args))
-        return found
-    try:
-        listing = subprocess.run(
-            ["ps", "-ww", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, check=False
-        ).stdout
-    except OSError:
-        return []
-    rows = [line.split(None, 2) for line in listing.splitlines()]
-    return [(int(r[0]), int(r[1]), r[2]) for r in rows if len(r) == 3]
 
 
 def end_log_capture(run_id: str) -> int:
