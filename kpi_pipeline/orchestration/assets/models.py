@@ -88,7 +88,15 @@ def build_models_asset(models: list[Model], defined: set[str], pool: str) -> dg.
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ) -> Iterator[dg.MaterializeResult]:
         wh = warehouse.get()
-        chosen = [m for m in models if table_key(m.table) in context.selected_asset_keys]
+        # each model's key as this definition has it (a portfolio's business puts its slug in
+        # front of every key, keeping the output names): found through its output's name
+        keys = {
+            m.table: context.assets_def.keys_by_output_name[
+                table_key(m.table).to_python_identifier()
+            ]
+            for m in models
+        }
+        chosen = [m for m in models if keys[m.table] in context.selected_asset_keys]
         # a raw table not loaded yet (one this run did not select on a new warehouse, or another
         # source's that a model of this business reads as well) is read empty
         raw = {dep.removeprefix("raw.") for m in chosen for dep in m.deps if dep.startswith("raw.")}
@@ -106,14 +114,14 @@ def build_models_asset(models: list[Model], defined: set[str], pool: str) -> dg.
         errors: list[Exception] = []
         with wh.writer():  # one open of the file for every model (a nested writer reuses it)
             for model in chosen:
-                name = table_key(model.table).to_user_string()
+                name = keys[model.table].to_user_string()
                 upstream = sorted(model.deps & stopped.keys())
                 if upstream:
                     stopped[model.table] = stopped[upstream[0]]
                     context.log.warning(f"{name} not built: upstream, {stopped[model.table]}")
                     continue
                 try:
-                    result = build_model(context, wh, model)
+                    result = build_model(context, wh, model, keys[model.table])
                 except Exception as err:  # noqa: BLE001 - its dependents stop, the others build
                     if isinstance(err, StorageError) or storage_problem(err, wh.path):
                         # a full disk would fail every later model the same way
@@ -135,10 +143,9 @@ def build_models_asset(models: list[Model], defined: set[str], pool: str) -> dg.
 
 
 def build_model(
-    context: dg.AssetExecutionContext, wh: Warehouse, model: Model
+    context: dg.AssetExecutionContext, wh: Warehouse, model: Model, key: dg.AssetKey
 ) -> dg.MaterializeResult:
-    """Rebuild one model's table, check it and describe it."""
-    key = table_key(model.table)
+    """Rebuild one model's table, check it and describe it (``key``: its asset's)."""
     with wh.writer() as con:  # the step's open connection
         rows = wh.rebuild(model.table, model.sql)
         found = run_checks(con, model.table, model.checks)
