@@ -88,15 +88,15 @@ def build_models_asset(models: list[Model], defined: set[str], pool: str) -> dg.
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ) -> Iterator[dg.MaterializeResult]:
         wh = warehouse.get()
-        # each model's key as this definition has it (a portfolio's business puts its slug in
-        # front of every key, keeping the output names): found through its output's name
+        # each selected model's key as this definition has it (a portfolio's business puts its
+        # slug in front of every key, keeping the output names): found through its output's name
+        selected = context.assets_def.keys_by_output_name  # the selected outputs only
         keys = {
-            m.table: context.assets_def.keys_by_output_name[
-                table_key(m.table).to_python_identifier()
-            ]
+            m.table: selected[out]
             for m in models
+            if (out := table_key(m.table).to_python_identifier()) in selected
         }
-        chosen = [m for m in models if keys[m.table] in context.selected_asset_keys]
+        chosen = [m for m in models if keys.get(m.table) in context.selected_asset_keys]
         # a raw table not loaded yet (one this run did not select on a new warehouse, or another
         # source's that a model of this business reads as well) is read empty
         raw = {dep.removeprefix("raw.") for m in chosen for dep in m.deps if dep.startswith("raw.")}
