@@ -12,6 +12,7 @@
    floor (fetch, JSON-decode, bulk insert from Arrow) and by dlt; rows per second, peak memory.
 5. KPI build at scale: the 3-year demo warehouse at 50x and 100x its volume, built by our code
    against the same model SQL run straight in DuckDB.
+   (Sections 4 and 5 are in bench/ingest_scale.py; the table's rows in bench/rows.py.)
 6. Portfolio scale (bench/portfolio.py): 1, 10 and 100 businesses, first backfill, nightly, peak
    memory and Dagster's storage, on SQLite and on PostgreSQL.
 7. The nightly by sources (bench/sources.py): a one-, two- and nine-source business against
@@ -25,7 +26,6 @@ Benchmarks are not tests: nothing here fails on a time; the goals column says me
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import platform
 import re
@@ -51,25 +51,10 @@ from bench.harness import (
     stream_lines,
     timed,
 )
+from bench.ingest_scale import ingest, kpi_build  # noqa: E402
 from bench.portfolio import SIZES, record, section  # noqa: E402
 from bench.portfolio import scale as portfolio_scale
-
-QUICK = "--quick" in sys.argv
-LATENCY = (
-    sources.LATENCY
-)  # seconds: a typical round trip to a platform's API from a small business's server
-ROWS: list[tuple[str, str, str, str, str]] = []  # (what, ours, baseline, ratio, goal)
-NOTES: list[str] = []
-
-
-def row(what: str, ours: str, baseline: str, ratio: float | str, goal: str) -> None:
-    ROWS.append((what, ours, baseline, ratio if isinstance(ratio, str) else f"{ratio:.2f}x", goal))
-    print(f"{what}: {ours} | {baseline} | {ROWS[-1][3]} | {goal}", flush=True)
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "MISSED"
-
+from bench.rows import LATENCY, NOTES, QUICK, ROWS, row, verdict  # noqa: E402
 
 # ---------------------------------------------------------------------------- 1. start-up
 
@@ -250,128 +235,6 @@ def year_nightly(
             "| stream | window | rows | requests |\n| --- | --- | ---: | ---: |\n"
             + "\n".join(f"| {s[0]} | {s[4]} | {s[1]:,} | {s[2]} |" for s in lines)
         )
-
-
-# ---------------------------------------------------------------------------- 4. ingest
-
-
-def ingest(tmp: Path) -> None:
-    sizes = (10_000, 100_000) if QUICK else (100_000, 1_000_000)
-    peaks: dict[tuple[str, int], float] = {}
-    for size in sizes:
-        with RemoteSandbox(audience=size) as sandbox:
-            # the sandbox makes each page once and then serves it as made: one pass first, untimed,
-            # so that every way measured below pays for its own work, not for the server's
-            warm = timed(
-                python(
-                    str(ROOT / "bench" / "ingest.py"),
-                    "floor",
-                    sandbox.urls["mailchimp"],
-                    str(tmp / f"ingest_warm_{size}"),
-                ),
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
-            )
-            assert warm.code == 0, warm.output[-2000:]
-            speed = {}
-            for way in ("floor", "ours", "dlt"):
-                folder = tmp / f"ingest_{way}_{size}"
-                result = timed(
-                    python(
-                        str(ROOT / "bench" / "ingest.py"),
-                        way,
-                        sandbox.urls["mailchimp"],
-                        str(folder),
-                    ),
-                    env={**os.environ, "PYTHONPATH": str(ROOT)},
-                )
-                if result.code != 0:
-                    NOTES.append(
-                        f"ingest {way} {size:,}: failed:\n\n```\n{result.output[-1500:]}\n```"
-                    )
-                    continue
-                doc = json.loads(result.output.strip().splitlines()[-1])
-                speed[way] = doc["rows"] / doc["seconds"]
-                peaks[(way, size)] = result.peak_mb
-                row(
-                    f"ingest {size:,} Mailchimp members: {way}",
-                    f"{doc['rows'] / doc['seconds']:,.0f} rows/s",
-                    f"peak {result.peak_mb:,.0f} MB",
-                    "",
-                    "",
-                )
-            if "ours" in speed and "floor" in speed:
-                row(
-                    f"ingest {size:,}: ours against the floor",
-                    f"{speed['ours']:,.0f} rows/s",
-                    f"floor {speed['floor']:,.0f} rows/s",
-                    speed["floor"] / speed["ours"],
-                    f"within 1.5x: {verdict(speed['floor'] / speed['ours'] <= 1.5)}",
-                )
-            if "ours" in speed and "dlt" in speed:
-                row(
-                    f"ingest {size:,}: ours against dlt",
-                    f"{speed['ours']:,.0f} rows/s",
-                    f"dlt {speed['dlt']:,.0f} rows/s",
-                    speed["ours"] / speed["dlt"],
-                    "at least 3x (dlt's time over ours): "
-                    f"{verdict(speed['ours'] / speed['dlt'] >= 3)}",
-                )
-    small, big = sizes
-    for way in ("ours", "floor", "dlt"):
-        if (way, small) in peaks and (way, big) in peaks:
-            ratio = peaks[(way, big)] / peaks[(way, small)]
-            row(
-                f"ingest peak memory, {big:,} against {small:,}: {way}",
-                f"{peaks[(way, big)]:,.0f} MB",
-                f"{peaks[(way, small)]:,.0f} MB",
-                ratio,
-                f"at most 1.3x: {verdict(ratio <= 1.3)}" if way == "ours" else "",
-            )
-
-
-# ---------------------------------------------------------------------------- 5. KPI build at scale
-
-
-def kpi_build(tmp: Path, source: Path) -> None:
-    from bench.scale import build_bare, build_ours, scaled_copy
-    from kpi_pipeline.config.settings import load_config
-
-    settings = load_config(tmp / "demo3y" / "kpi.yaml").model_copy(update={"demo": True})
-    as_of = DEMO_TODAY - dt.timedelta(days=1)
-    times = {}
-    for copies in (5, 10) if QUICK else (50, 100):
-        ours_path, bare_path = (
-            tmp / f"scale{copies}_ours.duckdb",
-            tmp / f"scale{copies}_bare.duckdb",
-        )
-        rows = scaled_copy(source, ours_path, copies)
-        scaled_copy(source, bare_path, copies)
-        # each built twice, alternating (the second replaces every table), the best of each kept:
-        # one build is a few seconds and DuckDB's threads make single figures jump by 20%
-        bare, ours = build_bare(bare_path), build_ours(ours_path, settings, as_of)
-        bare, ours = (
-            min(bare, build_bare(bare_path)),
-            min(ours, build_ours(ours_path, settings, as_of)),
-        )
-        times[copies] = ours
-        row(
-            f"KPI build, {copies}x the demo ({rows:,} raw rows, 3 years)",
-            f"{ours:.1f}s",
-            f"straight SQL {bare:.1f}s",
-            ours / bare,
-            f"within 1.2x: {verdict(ours / bare <= 1.2)}",
-        )
-        ours_path.unlink()
-        bare_path.unlink()
-    small, big = sorted(times)
-    ratio = times[big] / times[small]
-    row(
-        f"KPI build, {big}x against {small}x",
-        f"{times[big]:.1f}s",
-        f"{times[small]:.1f}s",
-        ratio,
-        f"within 2.2x: {verdict(ratio <= 2.2)}",
-    )
 
 
 def main() -> None:
