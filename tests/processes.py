@@ -4,6 +4,7 @@ that catches a hang (never a slow machine)."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -12,6 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import dagster as dg
 
 
 def free_port() -> int:
@@ -44,4 +47,39 @@ def start_daemon(workspace: Path, cwd: Path, log: Path) -> subprocess.Popen:
         env=dict(os.environ),
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
+    )
+
+
+def launch_scheduled_night(
+    defs: dg.Definitions, fire: Any, workspace: Path, location: str, cwd: Path, timeout: float
+) -> None:
+    """The nightly schedule's tick at ``fire``, submitted to the run queue as the scheduler does
+    (``dagster job launch`` with the tick's tags): no race with a clock."""
+    with dg.build_schedule_context(
+        scheduled_execution_time=fire, repository_def=defs.get_repository_def()
+    ) as context:
+        request = defs.resolve_schedule_def("nightly_sync").evaluate_tick(context).run_requests[0]
+    tags = {
+        **request.tags,
+        "dagster/partition": request.partition_key,
+        "kpi/tick": fire.isoformat(),
+    }
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "job",
+            "launch",
+            "-w",
+            str(workspace),
+            "-l",
+            location,
+            "-j",
+            "nightly",
+            "--tags",
+            json.dumps(tags),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=timeout,
+        cwd=cwd,
     )

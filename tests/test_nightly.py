@@ -10,10 +10,6 @@ minute, and nothing here races a clock. Its bounds are generous and only catch a
 from __future__ import annotations
 
 import datetime as dt
-import json
-import subprocess
-import sys
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -25,7 +21,7 @@ from kpi_pipeline.orchestration import dagster_private
 from kpi_pipeline.orchestration.defs import build_definitions
 from kpi_pipeline.orchestration.run import ensure_instance
 from tests.conftest import live_environment, subset_config
-from tests.processes import start_daemon, wait_until
+from tests.processes import launch_scheduled_night, start_daemon, wait_until
 from tests.webhook import Receiver
 
 BOUND = 600.0  # seconds: a hang, not a slow machine
@@ -74,36 +70,13 @@ def test_the_schedule_fires_a_source_fails_the_refresh_runs_and_the_owner_is_tol
                 )
             # the schedule's tick, submitted to the run queue as the scheduler does:
             # no race with a clock
-            defs = build_definitions(settings)
-            with dg.build_schedule_context(
-                scheduled_execution_time=fire, repository_def=defs.get_repository_def()
-            ) as context:
-                request = (
-                    defs.resolve_schedule_def("nightly_sync").evaluate_tick(context).run_requests[0]
-                )
-            tags = {
-                **request.tags,
-                "dagster/partition": request.partition_key,
-                "kpi/tick": fire.isoformat(),
-            }
-            subprocess.run(
-                [
-                    str(Path(sys.executable).parent / "dagster"),
-                    "job",
-                    "launch",
-                    "-w",
-                    str(home / "workspace.yaml"),
-                    "-l",
-                    settings.business_id,
-                    "-j",
-                    "nightly",
-                    "--tags",
-                    json.dumps(tags),
-                ],
-                check=True,
-                capture_output=True,
-                timeout=BOUND,
-                cwd=tmp_path,
+            launch_scheduled_night(
+                build_definitions(settings),
+                fire,
+                home / "workspace.yaml",
+                settings.business_id,
+                tmp_path,
+                BOUND,
             )
             with dg.DagsterInstance.get() as instance:
 

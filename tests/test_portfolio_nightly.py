@@ -10,9 +10,6 @@ Its bounds are generous and only catch a hang.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import subprocess
-import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -23,7 +20,7 @@ from connectors.sandbox import CREDENTIALS, Sandbox
 from kpi_pipeline.config.settings import load_config
 from kpi_pipeline.orchestration.defs import build_definitions
 from kpi_pipeline.orchestration.run import ensure_portfolio_instance
-from tests.processes import start_daemon, wait_until
+from tests.processes import launch_scheduled_night, start_daemon, wait_until
 
 BOUND = 600.0  # seconds: a hang, not a slow machine
 ZONES = {"east": "Pacific/Auckland", "west": "America/Los_Angeles"}
@@ -66,38 +63,13 @@ def test_each_business_runs_in_its_own_night_as_its_own_run(tmp_path, monkeypatc
             # the schedule's tick, submitted to the run queue as the scheduler does:
             # no race with a clock
             for slug in ZONES:
-                defs = build_definitions(load_config(tmp_path / "businesses" / slug / "kpi.yaml"))
-                with dg.build_schedule_context(
-                    scheduled_execution_time=fire, repository_def=defs.get_repository_def()
-                ) as context:
-                    request = (
-                        defs.resolve_schedule_def("nightly_sync")
-                        .evaluate_tick(context)
-                        .run_requests[0]
-                    )
-                tags = {
-                    **request.tags,
-                    "dagster/partition": request.partition_key,
-                    "kpi/tick": fire.isoformat(),
-                }
-                subprocess.run(
-                    [
-                        str(Path(sys.executable).parent / "dagster"),
-                        "job",
-                        "launch",
-                        "-w",
-                        str(home / "workspace.yaml"),
-                        "-l",
-                        slug,
-                        "-j",
-                        "nightly",
-                        "--tags",
-                        json.dumps(tags),
-                    ],
-                    check=True,
-                    capture_output=True,
-                    timeout=BOUND,
-                    cwd=tmp_path,
+                launch_scheduled_night(
+                    build_definitions(load_config(tmp_path / "businesses" / slug / "kpi.yaml")),
+                    fire,
+                    home / "workspace.yaml",
+                    slug,
+                    tmp_path,
+                    BOUND,
                 )
             with dg.DagsterInstance.get() as instance:
 
