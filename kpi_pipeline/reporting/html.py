@@ -9,6 +9,7 @@ from functools import lru_cache
 
 import jinja2
 
+from kpi_pipeline.reporting import moment as first_screen
 from kpi_pipeline.reporting.i18n import Formatter
 from kpi_pipeline.reporting.markdown import md_escape
 from kpi_pipeline.reporting.model import TREND_PERIODS, Card, Point, Scorecard
@@ -29,7 +30,9 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["md"] = md_escape
-    env.globals.update(spark=sparkline, bar=bar, trend_periods=TREND_PERIODS)
+    env.globals.update(
+        spark=sparkline, bar=bar, trend_periods=TREND_PERIODS, first_screen=first_screen
+    )
     return env
 
 

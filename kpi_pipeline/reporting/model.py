@@ -173,6 +173,7 @@ class Scorecard:
     views: list[View]
     freshness: dict[str, dt.date | None]
     breakdowns: dict[str, list[Breakdown]] = field(default_factory=dict)  # grain -> breakdowns
+    moment: Any = None  # reporting.moment.Moment: the first screen (none for a --period asked)
 
     @property
     def cards(self) -> list[Card]:
@@ -334,6 +335,9 @@ def load_scorecard(
         values = None
     card = Scorecard(settings.business, as_of, settings.demo, settings.currency, views, freshness)
     card.breakdowns = breakdowns(values, settings, views)
+    from kpi_pipeline.reporting.moment import moment_of  # late: moment imports this module
+
+    card.moment = None if period else moment_of(snaps, settings, as_of, grains[0])
     return card
 
 
@@ -388,6 +392,7 @@ def json_doc(card: Scorecard, language: str) -> str:
         "currency": card.currency,
         "demo": card.demo,
         "sources": {s: (d.isoformat() if d else None) for s, d in card.freshness.items()},
+        "moment": card.moment.json(language, card.currency) if card.moment else None,
         "kpis": kpis,
     }
     return json.dumps(doc, indent=2, ensure_ascii=False)

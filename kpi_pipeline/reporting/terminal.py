@@ -14,6 +14,15 @@ from rich.text import Text
 from kpi_pipeline.reporting.change import Change
 from kpi_pipeline.reporting.i18n import Formatter
 from kpi_pipeline.reporting.model import Card, Scorecard
+from kpi_pipeline.reporting.moment import (
+    Moment,
+    closed_line,
+    current_line,
+    headline,
+    reason,
+    verdicts,
+    year_title,
+)
 
 STYLE = {
     "on_track": "bold green",
@@ -50,6 +59,8 @@ def tables(card: Scorecard, fmt: Formatter, plain: bool) -> list[object]:
     ]
     if stale:
         out.append(Text("; ".join(stale), style="red"))
+    if card.moment is not None:
+        out += _moment(card.moment, fmt)
     for view in card.views:
         out.append(Text(""))
         heading = fmt.view_title(view.grain, view.start, view.period)
@@ -102,6 +113,31 @@ def tables(card: Scorecard, fmt: Formatter, plain: bool) -> list[object]:
                     _change(c, c.vs_last_year, fmt),
                 )
             out.append(table)
+    return out
+
+
+def _moment(m: Moment, fmt: Formatter) -> list[Text]:
+    """The first screen (reporting.moment): the closed period's verdicts first while the current
+    one is too early, else the current one's summary first; the year; what to act on first."""
+    out = [Text("")]
+    if not m.closed_first:
+        out.append(Text(current_line(m, fmt), style="bold"))
+    if m.closed is not None:
+        out.append(Text(closed_line(m, fmt), style="bold"))
+        for status in ("missed", "achieved") if m.closed_first else ():
+            names = [c.kpi.label_in(fmt.language) for c in verdicts(m.closed) if c.status == status]
+            if names:
+                line = f"  {MARK[status]} {fmt.status(status)}: {', '.join(names)}"
+                out.append(Text(line, style=STYLE[status]))
+    out.append(Text(year_title(m, fmt), style="bold"))
+    out += [Text(f"  {headline(c, fmt)}") for c in m.headlines] or [
+        Text(f"  {fmt.t('moment_no_year')}", style="dim")
+    ]
+    out.append(Text(fmt.t("moment_actions_h"), style="bold"))
+    out += [
+        Text(f"  {n}. {a.card.kpi.label_in(fmt.language)}: {reason(a.card, fmt)}")
+        for n, a in enumerate(m.actions, 1)
+    ] or [Text(f"  {fmt.t('moment_no_actions')}", style="dim")]
     return out
 
 
