@@ -58,7 +58,7 @@ def _requested_as_of(args: argparse.Namespace) -> dt.date | None:
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     # late: pandas, Babel, Jinja, rich
     from kpi_pipeline.reporting.i18n import Formatter
-    from kpi_pipeline.reporting.model import load_scorecard
+    from kpi_pipeline.reporting.moment import load
     from kpi_pipeline.reporting.render import render
     from kpi_pipeline.reporting.store import NoSnapshot, published_snapshots
 
@@ -67,7 +67,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         with published_snapshots(settings, _requested_as_of(args)) as (as_of, snaps, query):
             for grain, start in period.items():
                 _started(args.period, start, as_of, grain, settings)
-            card = load_scorecard(query, settings, as_of, grains, period, snaps)
+            card = load(query, settings, as_of, grains, period, snaps)
     except NoSnapshot as err:
         print(str(err), file=sys.stderr)
         return FAILED

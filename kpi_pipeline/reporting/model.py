@@ -173,7 +173,7 @@ class Scorecard:
     views: list[View]
     freshness: dict[str, dt.date | None]
     breakdowns: dict[str, list[Breakdown]] = field(default_factory=dict)  # grain -> breakdowns
-    moment: Any = None  # reporting.moment.Moment: the first screen (none for a --period asked)
+    moment: Any = None  # reporting.moment.Moment: the first screen (reporting.moment.load)
 
     @property
     def cards(self) -> list[Card]:
@@ -281,6 +281,7 @@ def breakdowns(
 
 
 BREAKDOWN_KPIS = ("website_sessions", "ad_spend", "sales_by_product")
+SNAPSHOTS_SQL = "select * from snapshots.kpi_snapshots where business_id = ?"
 
 
 def load_scorecard(
@@ -293,9 +294,7 @@ def load_scorecard(
 ) -> Scorecard:
     """The scorecard from a warehouse (or its published copy) through ``query(sql, params)``."""
     if snaps is None:
-        snaps = query(
-            "select * from snapshots.kpi_snapshots where business_id = ?", [settings.business_id]
-        )
+        snaps = query(SNAPSHOTS_SQL, [settings.business_id])
     views = build_views(snaps, settings, as_of, grains, period)
     freshness: dict[str, dt.date | None] = dict.fromkeys(settings.enabled_sources())
     try:
@@ -335,9 +334,6 @@ def load_scorecard(
         values = None
     card = Scorecard(settings.business, as_of, settings.demo, settings.currency, views, freshness)
     card.breakdowns = breakdowns(values, settings, views)
-    from kpi_pipeline.reporting.moment import moment_of  # late: moment imports this module
-
-    card.moment = None if period else moment_of(snaps, settings, as_of, grains[0])
     return card
 
 

@@ -13,6 +13,7 @@ the snapshots', nothing about a KPI is computed here but the ranking.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,15 @@ from babel.numbers import format_compact_currency
 from kpi_pipeline.config.settings import Settings
 from kpi_pipeline.kpi.periods import period_start, previous_start
 from kpi_pipeline.reporting.i18n import WORDS, Formatter
-from kpi_pipeline.reporting.model import Card, View, build_views, status_counts
+from kpi_pipeline.reporting.model import (
+    SNAPSHOTS_SQL,
+    Card,
+    Scorecard,
+    View,
+    build_views,
+    load_scorecard,
+    status_counts,
+)
 
 ACTIONS = 3
 TOO_EARLY_SHARE = 0.5  # more than half of the judged cards too early: the period is too early
@@ -220,6 +229,23 @@ def moment_of(
     )
     (year,) = build_views(snaps, settings, as_of, ["year"])
     return build_moment(current, previous, year)
+
+
+def load(
+    query: Callable[[str, list[Any]], pd.DataFrame],
+    settings: Settings,
+    as_of: dt.date,
+    grains: Sequence[str],
+    period: dict[str, dt.date] | None = None,
+    snaps: pd.DataFrame | None = None,
+) -> Scorecard:
+    """:func:`~kpi_pipeline.reporting.model.load_scorecard` with the first screen, at the first
+    grain shown; none when a period was asked for (``kpi report --period``)."""
+    if snaps is None:
+        snaps = query(SNAPSHOTS_SQL, [settings.business_id])
+    card = load_scorecard(query, settings, as_of, grains, period, snaps)
+    card.moment = None if period else moment_of(snaps, settings, as_of, grains[0])
+    return card
 
 
 # ------------------------------------------------------------------------------ words

@@ -33,12 +33,13 @@ def report_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         # late: pandas, ~0.6 s of every load of the definitions (UI, daemon, run); Babel, Jinja
         from kpi_pipeline.reporting.html import scorecard_html
         from kpi_pipeline.reporting.i18n import Formatter
-        from kpi_pipeline.reporting.model import REPORT_GRAINS, load_scorecard
+        from kpi_pipeline.reporting.model import REPORT_GRAINS
+        from kpi_pipeline.reporting.moment import load
 
         as_of = resolve_as_of(settings, context.run.tags)
         wh = warehouse.get()
         with wh.reader():  # one open of the file for the scorecard's queries
-            card = load_scorecard(wh.query_df, settings, as_of, REPORT_GRAINS["html"])
+            card = load(wh.query_df, settings, as_of, REPORT_GRAINS["html"])
         path = settings.reports_dir / "scorecard.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
