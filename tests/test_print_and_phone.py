@@ -204,6 +204,13 @@ WORD_BREAKS = """() => {
 }"""
 
 
+BREAKABLE = """() => [...document.body.querySelectorAll('*')]
+  .filter(e => e.getClientRects().length && e.textContent.trim())
+  .filter(e => { const s = getComputedStyle(e);
+    return s.overflowWrap === 'anywhere' || ['break-all', 'break-word'].includes(s.wordBreak); })
+  .map(e => e.tagName + '.' + e.className + ': ' + e.textContent.trim().slice(0, 30))"""
+
+
 @pytest.mark.parametrize(
     "name, cards",
     [
@@ -234,4 +241,6 @@ def test_on_a_phone_no_sideways_scroll_full_width_cards_and_whole_words(
     )
     broken = page.evaluate(WORD_BREAKS)
     assert not broken, f"words broken across lines: {broken[:10]}"
+    anywhere = page.evaluate(BREAKABLE)
+    assert not anywhere, f"elements whose words may break anywhere: {anywhere[:5]}"
     shot(page, f"phone-{name}")
