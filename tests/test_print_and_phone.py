@@ -12,18 +12,17 @@ rendered from rows written here (six businesses, every domain, long KPI names).
 
 from __future__ import annotations
 
+import datetime as dt
 import io
-import shutil
 from pathlib import Path
 
 import pdfplumber
 import pytest
 
 from kpi_pipeline.reporting.portfolio import BusinessRow, Freshness, portfolio_html
-from tests.browser import chromium  # skips the module without Chromium
-from tests.conftest import AS_OF, live_environment
+from tests.browser import chromium, demo_business  # skips the module without Chromium
+from tests.conftest import AS_OF
 
-ROOT = Path(__file__).resolve().parent.parent
 SHOTS = Path(__file__).resolve().parent / "artifacts"
 PHONE = {"width": 390, "height": 844}
 # the bars' fills (templates/scorecard.html.j2): on track / achieved, at risk, off track / missed,
@@ -40,13 +39,7 @@ def pages(sandbox, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("print")
     mp = pytest.MonkeyPatch()
-    live_environment(mp, sandbox, folder)
-    (folder / "data").mkdir()
-    shutil.copy(ROOT / "data" / "manual_metrics.csv", folder / "data" / "manual_metrics.csv")
-    text = (ROOT / "kpi.yaml").read_text()
-    (folder / "kpi.yaml").write_text(
-        text.replace("history_start: 2025-10-01", "history_start: 2026-06-01")
-    )
+    demo_business(mp, sandbox, folder, dt.date(2026, 6, 1))
     try:
         args = ["--config", str(folder / "kpi.yaml"), "--as-of", AS_OF.isoformat()]
         assert main(["sync", *args, "--start", "2026-06-01"]) == 0
