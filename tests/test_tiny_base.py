@@ -221,7 +221,7 @@ def test_the_reviews_biggest_movers_rank_a_tiny_base_after_every_real_percentage
     )
     assert "800" not in text
     html = review_text(review, Formatter("nl", "EUR"), "9.9", "html")
-    movers = re.search(r'<section id="movers-up">.*?</section>', html, re.S).group(0)
+    movers = re.search(r'<section id="movers-good">.*?</section>', html, re.S).group(0)
     assert re.findall(r'<tr data-kpi="(\w+)">.*?data-basis="\w*">([^<]*)<', movers) == [
         ("revenue", "▲ 10,0%"),
         ("ad_impressions", "▲ nieuw"),

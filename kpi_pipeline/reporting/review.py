@@ -91,11 +91,20 @@ class Review:
 
     @property
     def achieved(self) -> list[Card]:
+        """Closed: the KPIs that achieved their target. Open: those on course to achieve it (on
+        track by projection, or already achieved)."""
         return self.with_status("achieved", *(() if self.is_closed else ("on_track",)))
 
     @property
     def missed(self) -> list[Card]:
+        """Closed: the KPIs that missed their target. Open: those projected to miss it (at risk
+        or off track by projection, or already missed)."""
         return self.with_status("missed", *(() if self.is_closed else ("off_track", "at_risk")))
+
+    @property
+    def no_data(self) -> list[Card]:
+        """The KPIs without a value in the period, each named with its reason."""
+        return self.with_status("no_data")
 
     @property
     def still_open(self) -> list[Card]:
@@ -114,18 +123,20 @@ class Review:
     def counts(self) -> dict[str, int]:
         return status_counts(c.status for c in self.cards)
 
-    def movers(self, up: bool) -> list[Card]:
-        """The three largest changes against the previous period, up or down: the largest relative
+    def movers(self, good: bool) -> list[Card]:
+        """The three largest changes against the previous period that are good news (``good``)
+        or bad news in each KPI's direction (fewer sick days is good news): the largest relative
         changes first; a change over a tiny base (from 0, from 1 lead) ranks after every one over a
         real base, however large its percentage
         (:func:`~kpi_pipeline.reporting.change.mover_rank`)."""
-        moved = []
-        for card in self.cards:
-            change = card.vs_previous
-            size = change.pct if change.basis == "pct" else change.delta
-            if size is not None and (size > 0) == up and abs(size) >= 0.0005:
-                moved.append(card)
+        moved = [c for c in self.cards if c.good(c.vs_previous) is good]
         return sorted(moved, key=lambda c: mover_rank(c.vs_previous))[:MOVERS]
+
+    @property
+    def year_columns(self) -> list[dt.date]:
+        """The dates the year lines stand at, one column each: the period's end (sums and levels of
+        a closed period) and as-of (ratios and unique counts, and anything of an open period)."""
+        return sorted({y.through for y in self.year})
 
     @property
     def twice_off(self) -> list[tuple[Card, Card]]:
@@ -160,6 +171,7 @@ def _year_lines(
         if s.year == start.year
     )
     frame = snaps.assign(period_start=pd.to_datetime(snaps["period_start"]).dt.date)
+    through = min(end, as_of)  # an open period's sums and levels stand at as-of
     out = []
     for card in cards:
         kpi = card.kpi
@@ -177,9 +189,9 @@ def _year_lines(
             }
             gaps = tuple(label(grain, s, settings.week_start) for s in periods if s not in known)
             to_date = None if gaps else float(rows["actual"].sum())
-            out.append(YearLine(kpi, to_date, target, end, remaining, True, without_data=gaps))
+            out.append(YearLine(kpi, to_date, target, through, remaining, True, without_data=gaps))
         elif kpi.aggregation == "last":
-            out.append(YearLine(kpi, card.actual, target, end, remaining, True))
+            out.append(YearLine(kpi, card.actual, target, through, remaining, True))
         else:
             row = frame[
                 (frame.kpi_id == kpi.id) & (frame.grain == "year") & (frame.period_start == year)
