@@ -17,7 +17,7 @@ from kpi_pipeline.config.settings import load_config
 from kpi_pipeline.orchestration.defs import build_definitions
 from kpi_pipeline.orchestration.run import run_pipeline
 from tests import expected_kpis
-from tests.conftest import live_environment, subset_config, write_config
+from tests.conftest import business_copy, live_environment, subset_config, write_config
 
 AS_OF = dt.date(2026, 11, 3)  # a Tuesday: November 10% gone (too early), week 45 2 of 7 days
 HISTORY_START = dt.date(2026, 9, 1)
@@ -55,14 +55,7 @@ def checked(sandbox, tmp_path_factory):
     outcome = run_pipeline(settings, AS_OF, start=HISTORY_START, end=AS_OF, out=out)
     assert outcome.success, out.getvalue()
     with dg.DagsterInstance.get() as instance:
-        evaluations = {
-            e.dagster_event.event_specific_data.check_name: e.dagster_event.event_specific_data
-            for e in instance.all_logs(
-                outcome.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
-            )
-            if e.dagster_event.event_specific_data.asset_key.path == list(SNAPSHOTS)
-            and e.dagster_event.event_specific_data.check_name != "sources_fresh"  # not a KPI's
-        }
+        evaluations = kpi_evaluations(instance, outcome.run_id, dg.AssetKey(list(SNAPSHOTS)))
         (snapshots,) = [
             e.dagster_event.event_specific_data.materialization
             for e in instance.all_logs(
@@ -70,8 +63,20 @@ def checked(sandbox, tmp_path_factory):
             )
             if e.dagster_event.event_specific_data.materialization.asset_key.path == list(SNAPSHOTS)
         ]
-    yield evaluations, snapshots, settings.warehouse_path
+    yield evaluations, snapshots, settings.warehouse_path, settings.config_path
     mp.undo()
+
+
+def kpi_evaluations(instance, run_id: str, snapshots: dg.AssetKey) -> dict:
+    """The run's check evaluations on ``snapshots`` but sources_fresh (not a KPI's), by name."""
+    return {
+        e.check_name: e
+        for e in (
+            log.dagster_event.event_specific_data
+            for log in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        )
+        if e.asset_key == snapshots and e.check_name != "sources_fresh"
+    }
 
 
 def judged_row(con, kpi: str) -> dict:
@@ -98,7 +103,7 @@ def judged_row(con, kpi: str) -> dict:
 def test_one_check_per_scored_kpi_passing_only_on_track_or_achieved_with_the_snapshots_figures(
     checked,
 ):
-    evaluations, _, warehouse = checked
+    evaluations, _, warehouse, _ = checked
     scored = expected_kpis.scored(SOURCES)
     assert set(evaluations) == {f"kpi_{kpi}" for kpi in scored}
     con = duckdb.connect(str(warehouse), read_only=True)
@@ -133,13 +138,26 @@ def test_one_check_per_scored_kpi_passing_only_on_track_or_achieved_with_the_sna
 
 
 def test_the_status_line_names_the_period_of_every_count(checked):
-    _, snapshots, _ = checked
+    _, snapshots, _, _ = checked
     status = snapshots.metadata["status"].value
     parts = status.split("; ")
     assert any(p.startswith("Month October 2026: ") and "missed" in p for p in parts), status
     assert any(p.startswith("Week 45 (2 Nov 2026): ") for p in parts), status
     assert all(p.startswith(("Month ", "Week ", "Quarter ", "Year ")) for p in parts), status
     assert "off_track" not in snapshots.metadata  # it counted every grain's periods at once
+
+
+def test_a_run_of_one_source_of_two_judges_every_kpi_again(checked, tmp_path, monkeypatch):
+    """`kpi sync --source stripe`: a subset run; the snapshots are rebuilt whole, so every KPI's
+    check is evaluated, Mailchimp's too."""
+    evaluations, *_, config = checked
+    settings, _ = business_copy(config, tmp_path, monkeypatch)
+    outcome = run_pipeline(settings, AS_OF, sources=["stripe"], out=io.StringIO())
+    assert outcome.success
+    with dg.DagsterInstance.get() as instance:
+        again = kpi_evaluations(instance, outcome.run_id, dg.AssetKey(list(SNAPSHOTS)))
+    assert set(again) == set(evaluations)
+    assert {n: e.passed for n, e in again.items()} == {n: e.passed for n, e in evaluations.items()}
 
 
 def two_source_config(folder):
@@ -187,17 +205,11 @@ def test_a_portfolio_business_has_its_checks_on_its_own_snapshots(sandbox, tmp_p
     assert outcome.success
     snapshots = dg.AssetKey(["solo", *SNAPSHOTS])
     with dg.DagsterInstance.get() as instance:
-        found = {
-            e.dagster_event.event_specific_data.check_name: e.dagster_event.event_specific_data
-            for e in instance.all_logs(
-                outcome.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
-            )
-            if e.dagster_event.event_specific_data.asset_key == snapshots
-        }
+        found = kpi_evaluations(instance, outcome.run_id, snapshots)
         latest = instance.get_latest_asset_check_evaluation_record(
             dg.AssetCheckKey(snapshots, "kpi_orders")
         )
-    assert set(found) - {"sources_fresh"} == {f"kpi_{k}" for k in expected_kpis.scored(["stripe"])}
+    assert set(found) == {f"kpi_{k}" for k in expected_kpis.scored(["stripe"])}
     assert latest is not None and latest.run_id == outcome.run_id
     evaluation = latest.event.dagster_event.event_specific_data
     assert not evaluation.passed and evaluation.metadata["period"].value == "2026-10"
