@@ -213,3 +213,37 @@ def test_a_portfolio_business_has_its_checks_on_its_own_snapshots(sandbox, tmp_p
     assert latest is not None and latest.run_id == outcome.run_id
     evaluation = latest.event.dagster_event.event_specific_data
     assert not evaluation.passed and evaluation.metadata["period"].value == "2026-10"
+
+
+def test_a_too_early_period_without_a_closed_one_before_it_is_judged_and_passes(tmp_path):
+    """The first month of a history: nothing closed to fall back on, nothing to act on yet."""
+    import pandas as pd
+
+    from kpi_pipeline.orchestration.kpi_checks import check_results, verdicts
+
+    settings = load_config(two_source_config(tmp_path))
+    row = {
+        "kpi_id": "revenue",
+        "grain": "month",
+        "period": "2026-11",
+        "period_start": dt.date(2026, 11, 1),
+        "period_end": dt.date(2026, 11, 30),
+        "status": "too_early",
+        "status_reason": None,
+        "is_closed": False,
+        "is_final": False,
+        **dict.fromkeys(FIGURES),
+    }
+    rows = pd.DataFrame(
+        [row, {**row, "kpi_id": "orders", "status": "no_data", "status_reason": "x"}]
+    )
+    found = {v.kpi_id: v for v in verdicts(rows, settings, AS_OF)}
+    assert set(found) == {"revenue", "orders"}  # KPIs without a row have no verdict to give
+    results = {
+        r.check_name: r for r in check_results(found.values(), {"kpi_revenue", "kpi_orders"})
+    }
+    assert (
+        results["kpi_revenue"].passed
+        and results["kpi_revenue"].metadata["period"].value == "2026-11"
+    )
+    assert not results["kpi_orders"].passed and results["kpi_orders"].description.endswith(": x")
