@@ -42,6 +42,11 @@ def check_name(kpi_id: str) -> str:
     return f"kpi_{kpi_id}"
 
 
+def is_kpi_check(asset_key: dg.AssetKey, name: str) -> bool:
+    """A KPI's verdict (not a data problem: `kpi sync`'s progress leaves it to the scorecard)."""
+    return asset_key.path[-2:] == ["snapshots", "kpi_snapshots"] and name.startswith("kpi_")
+
+
 def judged_grain(settings: Settings, kpi_id: str) -> str:
     configured = settings.targets.get(kpi_id, {})
     return next((g for g in JUDGED_GRAINS if g in configured), "month")
