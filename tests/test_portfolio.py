@@ -13,6 +13,7 @@ from kpi_pipeline.cli.portfolio import child_argv, worst
 from kpi_pipeline.config.settings import API_POOLS, ConfigError, load_config
 from kpi_pipeline.orchestration.defs import build_definitions
 from kpi_pipeline.portfolio.businesses import businesses, select, write_workspace
+from tests import expected_kpis
 from tests.portfolio_folders import ALPHA, alpha_and_beta, business
 
 
@@ -73,6 +74,9 @@ def test_unknown_business_is_named_with_the_known_ones(root):
         select(root, ["gamma"])
 
 
+SOURCES = {"alpha": ["mailchimp", "stripe"], "beta": ["stripe", "meta_ads"]}  # ALPHA's, BETA's
+
+
 def test_keys_pools_and_schedules_are_each_businesses_own(root):
     defs = {
         slug: build_definitions(load_config(root / "businesses" / slug / "kpi.yaml"))
@@ -88,6 +92,11 @@ def test_keys_pools_and_schedules_are_each_businesses_own(root):
             assert all(p in own for p in graph.get(key).parent_keys), key
         checks = graph.asset_check_keys
         assert checks and all(c.asset_key.path[0] == slug for c in checks)
+        # a check per KPI of the business's own sources, on its own snapshots (issue 24 §5)
+        snapshots = dg.AssetKey([slug, "snapshots", "kpi_snapshots"])
+        assert {c.name for c in checks if c.asset_key == snapshots} == {"sources_fresh"} | {
+            f"kpi_{kpi}" for kpi in expected_kpis.scored(SOURCES[slug])
+        }
     assert not keys["alpha"] & keys["beta"]
 
     alpha_graph = defs["alpha"].resolve_asset_graph()

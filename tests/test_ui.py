@@ -1,7 +1,8 @@
 """The Dagster UI in a real browser: `dagster dev` on a free port over a synced DAGSTER_HOME, and
 headless Chromium (Debian's, driven by Playwright) checks what an operator looks for: the asset
-groups, the nightly schedule, the per-model checks, the scorecard in the snapshots' metadata and
-the `kpi sync` run, launched by "kpi sync". Screenshots land in tests/artifacts/ (not in git).
+groups, the nightly schedule, the per-model checks, the scorecard in the snapshots' metadata, each
+KPI's verdict as a check of the snapshots and the `kpi sync` run, launched by "kpi sync".
+Screenshots land in tests/artifacts/ (not in git).
 
 Every wait is for something to appear, bounded generously: a slow machine only makes it slower.
 """
@@ -200,3 +201,13 @@ def test_the_kpi_sync_run_shows_launched_by_kpi_sync(page: Page):
         page.get_by_text("kpi sync", exact=True).first
     ).to_be_visible()  # the "Launched by" column
     expect(page.get_by_text("Manually launched")).to_have_count(0)
+
+
+def test_each_kpis_verdict_is_a_check_of_the_snapshots_with_its_figures(page: Page):
+    page.goto("/assets/snapshots/kpi_snapshots?view=checks")
+    for check in ("kpi_revenue", "kpi_orders", "kpi_email_open_rate", "sources_fresh"):
+        expect(page.get_by_text(check, exact=True).first).to_be_visible()
+    page.get_by_text("kpi_revenue", exact=True).first.click()
+    # the unreachable target: off track this month, a warning with the period and the figures
+    expect(page.get_by_text("month 2026-11 (current period): off track").first).to_be_visible()
+    expect(page.get_by_text("100000000", exact=False).first).to_be_visible()

@@ -13,6 +13,7 @@ import dagster as dg
 from dagster import DagsterEventType
 
 from kpi_pipeline.orchestration.instance_state import POOL
+from kpi_pipeline.orchestration.kpi_checks import is_kpi_check
 from kpi_pipeline.reporting.alerts import root_message
 from kpi_pipeline.sources.windows import PROGRESS_MARK
 
@@ -86,7 +87,8 @@ def progress_logger(out: TextIO, watch: Watch) -> dg.LoggerDefinition:
                     out.write(f"  - {name} skipped (an upstream step failed)\n")
                 elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
                     data = event.event_specific_data
-                    if not data.passed:
+                    # a KPI's verdict is no data problem: the sync ends with the scorecard's
+                    if not data.passed and not is_kpi_check(data.asset_key, data.check_name):
                         out.write(
                             f"    ! check {data.check_name} on {data.asset_key.to_user_string()} "
                             "did not pass\n"

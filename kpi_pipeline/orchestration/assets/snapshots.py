@@ -16,6 +16,12 @@ from kpi_pipeline.kpi.coverage import Coverage, coverage_table
 from kpi_pipeline.orchestration.assets.keys import table_key
 from kpi_pipeline.orchestration.assets.metadata import table_metadata
 from kpi_pipeline.orchestration.assets.raw import raw_tables
+from kpi_pipeline.orchestration.kpi_checks import (
+    check_results,
+    kpi_check_specs,
+    status_line,
+    verdicts,
+)
 from kpi_pipeline.orchestration.resources import WarehouseResource
 from kpi_pipeline.orchestration.schedules import nightly_freshness
 from kpi_pipeline.sources.windows import resolve_as_of
@@ -108,8 +114,12 @@ def kpi_assets(settings: Settings, models: set[str]) -> list[dg.AssetsDefinition
             targets_frame(settings, resolve_as_of(settings, context.run.tags)),
         )
 
+    snapshots_key = table_key("snapshots.kpi_snapshots")
+
     @dg.asset(
-        key=table_key("snapshots.kpi_snapshots"),
+        key=snapshots_key,
+        # a check per scored KPI, its verdict from this step's rows: no step of their own
+        check_specs=kpi_check_specs(settings, snapshots_key),
         deps=[
             table_key("kpis.kpi_window_values"),
             table_key("snapshots.targets"),
@@ -137,6 +147,8 @@ def kpi_assets(settings: Settings, models: set[str]) -> list[dg.AssetsDefinition
             rows = write_snapshots(wh, settings, as_of)
             described = table_metadata(wh, "snapshots.kpi_snapshots", len(rows))
         fmt = Formatter(settings.language, settings.currency)
+        found = verdicts(rows, settings, as_of)
+        selected = {key.name for key in context.selected_asset_check_keys}
         card = Scorecard(
             settings.business,
             as_of,
@@ -150,12 +162,14 @@ def kpi_assets(settings: Settings, models: set[str]) -> list[dg.AssetsDefinition
                 "scorecard": dg.MetadataValue.md(
                     markdown(card, fmt)
                 ),  # the current month and quarter
-                "status": fmt.summary(card.views[0].counts()),  # the current month
+                # the checks' verdicts, each count beside the period it is of
+                "status": status_line(found, fmt),
                 "as_of": str(as_of),
                 "rows": len(rows),
-                "off_track": int((rows["status"] == "off_track").sum()),
+                "kpis_warning": sum(not v.passed for v in found),  # the checks that warn
                 **described,
-            }
+            },
+            check_results=check_results(found, selected),
         )
 
     return [catalog, parameters, calendar, coverage, targets, kpi_snapshots]
