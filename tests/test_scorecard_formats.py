@@ -233,3 +233,24 @@ def test_an_actual_just_short_of_its_target_does_not_read_the_same(settings):
     text = markdown(card, Formatter("en", "EUR"))
     assert "| Email click rate | 5.98% | 6.00% |" in text  # not "6.0% | 6.0% | missed"
     assert "| Email open rate | 30.0% | 35.0% |" in text  # one decimal when that tells them apart
+
+
+def test_a_no_data_reason_wraps_within_the_kpi_column_of_the_terminal(settings):
+    """A long no-data reason does not widen the KPI column past the view's longest KPI name: it
+    wraps under the name, and the figures stay beside it."""
+    from kpi_pipeline.reporting.terminal import render_text
+
+    reason = "not entered yet: the CSV has this KPI through 16 Nov 2026 " * 2
+    rows = [
+        row("staff_sick_days", "month", *month(11), None, 5.0, "no_data", status_reason=reason),
+        row("revenue", "month", *month(11), 6000.0, 12000.0, "on_track"),
+    ]
+    (view,) = build_views(frame(rows), settings, AS_OF, ("month",))
+    card = Scorecard("Studio Lumen", AS_OF, False, "EUR", [view], {})
+    text = render_text(card, Formatter("en", "EUR"))
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("Staff sick days"))
+    header, sick = lines[at - 2], lines[at]  # the HR table's header, above its rule
+    assert header.index("Actual") <= len("Staff sick days") + 16, header  # not a 120-wide column
+    assert "–" in sick and "at most 5" in sick  # the figures on the name's line
+    assert all(len(line) < 110 for line in lines if "not entered yet" in line or "CSV" in line)

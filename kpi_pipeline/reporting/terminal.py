@@ -32,6 +32,7 @@ STYLE = {
     "missed": "bold red",
 }
 MARK = {"on_track": "✓", "achieved": "✓", "at_risk": "!", "off_track": "✗", "missed": "✗"}
+NAME_MIN_WIDTH = 24  # the KPI column: as wide as the longest name, a no-data reason wraps in it
 
 
 def _change(card: Card, change: Change, fmt: Formatter) -> Text:
@@ -67,6 +68,7 @@ def tables(card: Scorecard, fmt: Formatter, plain: bool) -> list[object]:
         out.append(Text.assemble((heading, "bold"), ": ", fmt.summary(view.counts())))
         if not view.sections:
             out.append(Text(fmt.t("no_kpis")))
+        name_width = max([NAME_MIN_WIDTH] + [len(c.kpi.label_in(fmt.language)) for c in view.cards])
         for section in view.sections:
             table = Table(
                 title=f"{fmt.domain(section.domain)} ({fmt.summary(section.counts())})",
@@ -85,8 +87,13 @@ def tables(card: Scorecard, fmt: Formatter, plain: bool) -> list[object]:
                 ("vs_previous", "right"),
                 ("vs_last_year", "right"),
             )
-            for column, justify in columns:
-                table.add_column(fmt.t(column), justify=justify, no_wrap=column != "kpi")
+            for column, justify in columns:  # a no-data reason wraps within the KPIs' names
+                table.add_column(
+                    fmt.t(column),
+                    justify=justify,
+                    no_wrap=column != "kpi",
+                    max_width=name_width if column == "kpi" else None,
+                )
             for c in section.cards:
                 unit, digits = c.kpi.unit, c.decimals
                 status = Text(
