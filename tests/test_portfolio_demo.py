@@ -213,6 +213,17 @@ def truth(root: Path, slug: str, start: str, statuses: tuple[str, ...]) -> dict[
     return out
 
 
+def final(root: Path, slug: str, start: str) -> bool:
+    """Whether every month KPI achieved or missed in the period is final, by plain SQL."""
+    path = root / "businesses" / slug / "data" / "analytics.duckdb"
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(
+            "select bool_and(is_final) from snapshots.kpi_snapshots where grain = 'month' and "
+            "period_start = ? and status in ('achieved', 'missed')",
+            [dt.date.fromisoformat(start + "-01")],
+        ).fetchone()[0]
+
+
 def test_on_the_6th_the_view_shows_the_closed_month_and_says_so(demo):
     root = demo["root"]
     shown = kpi(root, "report", "--portfolio", "--format", "json")
@@ -227,14 +238,16 @@ def test_on_the_6th_the_view_shows_the_closed_month_and_says_so(demo):
         assert row["as_of"] == AS_OF6.isoformat() and row["closed"] is True
         assert row["period"] == SEPTEMBER and row["current_period"] == OCTOBER
         assert row["counts"] == september
-        assert re.match(r"September 2026 \(closed.*; October 2026 too early\)", row["period_name"])
+        assert row["final"] is final(root, slug, SEPTEMBER)
+        assert ("not final yet" in row["period_name"]) is not row["final"]
+        assert re.match(r"September 2026 \(closed.*; October too early\)", row["period_name"])
     table = kpi(root, "report", "--portfolio")
     assert table.returncode == 0 and "September 2026 (closed" in table.stdout, table.stdout
     assert "0/0/0" not in table.stdout
     for slug in demo["slugs"]:
         counts = rows[slug]["counts"]["marketing"]
         line = next(line for line in table.stdout.splitlines() if line.startswith(slug))
-        assert f"{counts['achieved']} ok/{counts['missed']} missed" in line
+        assert f"{counts['achieved']} achieved, {counts['missed']} missed" in line
 
 
 def test_the_portfolio_page_has_the_demo_banner_and_the_fallback_label(demo):
@@ -242,7 +255,7 @@ def test_the_portfolio_page_has_the_demo_banner_and_the_fallback_label(demo):
 
     page = (demo["root"] / "data" / "reports" / "portfolio.html").read_text()
     assert f'class="banner" role="note">{Formatter("en").t("demo_banner")}</p>' in page
-    assert "September 2026 (closed" in page and "October 2026 too early" in page
+    assert "September 2026 (closed" in page and "October too early" in page
     assert " achieved</span>" in page
 
 

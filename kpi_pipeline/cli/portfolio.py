@@ -314,7 +314,7 @@ def kpi_command() -> str:
 def next_commands(root: Path, slug: str) -> list[str]:
     """The commands that show the portfolio demo, runnable as printed from the current folder."""
     here = Path.cwd().resolve() == root.resolve()
-    prefix = "" if here else f"KPI_PORTFOLIO={runnable(str(root))} "
+    prefix = "" if here else f"KPI_PORTFOLIO={runnable(str(root)).removeprefix('./')} "
     kpi = kpi_command()
     return [f"{prefix}{kpi} report --portfolio", f"{prefix}{kpi} report --business {slug}"]
 

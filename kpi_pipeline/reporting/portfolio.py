@@ -153,9 +153,11 @@ def business_row(settings: Settings, grain: str, today: dt.date | None = None) -
         judged = counted[counted["status"].isin(CLOSED)]
         row.final = bool(judged["is_final"].fillna(False).all())
     names = Formatter("en", settings.currency)
+    current = names.period(grain, start, row.current_period)
+    if grain in ("month", "quarter") and start.year == shown.year:
+        current = current.removesuffix(f" {start.year}")  # "December", "Q4": the year is said
     row.period_name = names.period(grain, shown, row.period) + (
-        f" ({'closed' if row.final else 'closed, not final yet'}; "
-        f"{names.period(grain, start, row.current_period)} too early)"
+        f" ({'closed' if row.final else 'closed, not final yet'}; {current} too early)"
         if closed
         else " (to date)"
     )
@@ -196,7 +198,7 @@ def _counts(row: BusinessRow, domain: str) -> str:
     if not c:
         return "-"
     if row.closed:
-        return f"{c['achieved']} ok/{c['missed']} missed"
+        return f"{c['achieved']} achieved, {c['missed']} missed"
     return f"{c['on_track']}/{c['at_risk']}/{c['off_track']}"
 
 
@@ -261,9 +263,9 @@ def portfolio_table(rows: list[BusinessRow], grain: str) -> str:
     console = Console(file=io.StringIO(), width=160, no_color=True, highlight=False, emoji=False)
     with console.capture() as captured:
         console.print(
-            f"Portfolio: {len(rows)} business{'es' if len(rows) != 1 else ''}, {grain} to date "
-            "(per domain: on track / at risk / off track; while a period is too early to judge, "
-            "the last closed one: achieved / missed); who needs a call first"
+            f"Portfolio: {len(rows)} business{'es' if len(rows) != 1 else ''}, who needs a call "
+            f"first: per domain the {grain} to date, on track / at risk / off track\n"
+            "(while it is too early to judge, the last closed one: achieved, missed)"
         )
         if demo_note(rows):
             console.print(demo_note(rows))
