@@ -109,6 +109,8 @@ def kpi(root: Path, *args: str, tty: bool = False) -> subprocess.CompletedProces
 
 def instance_holds(home: Path) -> tuple[list[dg.DagsterRun], list[dg.AssetKey]]:
     """The runs and the materialized assets of the instance in ``home``, read by Dagster."""
+    if not home.exists():
+        return [], []
     with (
         mock.patch.dict(os.environ, DAGSTER_HOME=str(home)),  # kpi's event log storage reads it
         dg.DagsterInstance.from_config(str(home)) as instance,
@@ -178,7 +180,7 @@ def test_the_next_commands_run_as_printed_from_where_the_demo_ran(demo):
     start = next(i for i, line in enumerate(lines) if line.startswith("next: "))
     commands = [lines[start].removeprefix("next: ")]
     commands += [line.strip() for line in lines[start + 1 :] if line.startswith("      ")]
-    assert len(commands) == 2 and commands[0].split()[1] != "kpi", commands
+    assert len(commands) == 2, lines[start:]
     for command in commands:
         done = subprocess.run(
             ["sh", "-c", command],
