@@ -294,6 +294,11 @@ def test_html_on_a_terminal_is_written_to_a_file_and_piped_html_is_printed(demo)
     assert on_screen.returncode == 0, on_screen.stderr
     assert on_screen.stdout.strip() == f"wrote {scorecard}" and "<html" not in on_screen.stdout
     assert scorecard.read_text().lstrip().startswith("<!doctype html>")
+    scorecard.unlink()  # a business alone (its kpi.yaml, no portfolio): the same
+    alone = kpi(
+        root, "report", "--config", f"businesses/{first}/kpi.yaml", "--format", "html", tty=True
+    )
+    assert alone.stdout.strip() == f"wrote {scorecard}" and scorecard.exists(), alone.stdout[:300]
     piped = kpi(root, "report", "--business", first, "--format", "html")
     assert piped.stdout.lstrip().startswith("<!doctype html>")
     view = root / "data" / "reports" / "portfolio.html"
