@@ -114,10 +114,14 @@ def cmd_report(args: argparse.Namespace, settings: Settings, to_file: bool = Fal
         out = html_path(args, settings)
     if out is not None:
         text = render(args.format, card, fmt, version())
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")  # a browser never reads half a page
-        tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-        os.replace(tmp, out)
+        text = text if text.endswith("\n") else text + "\n"
+        if args.output:  # the user's file as given (/dev/stdout included)
+            out.write_text(text, encoding="utf-8")
+        else:  # the scorecard a browser may be showing: never half a page
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, out)
         print(f"wrote {out}")
         return OK
     text = render(args.format, card, fmt, version(), file=sys.stdout)
