@@ -8,6 +8,7 @@ from typing import Any
 
 import dagster as dg
 
+from kpi_pipeline.sql.descriptions import column_description
 from kpi_pipeline.warehouse.database import Warehouse
 
 
@@ -29,8 +30,16 @@ def table_metadata(source: Warehouse | Any, table: str, rows: int | None = None)
         )
     return {
         "dagster/row_count": int(rows),
-        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(c, t) for c, t in columns]),
+        "dagster/column_schema": column_schema(table, columns),
     }
+
+
+def column_schema(table: str, columns: list[tuple[str, str]]) -> dg.TableSchema:
+    """Dagster's column schema of ``table``: each (name, type) with the description the published
+    copy's comment carries too (:mod:`kpi_pipeline.sql.descriptions`)."""
+    return dg.TableSchema(
+        columns=[dg.TableColumn(c, t, description=column_description(table, c)) for c, t in columns]
+    )
 
 
 def code_reference(path: Path, line: int = 1) -> dict[str, Any]:
