@@ -1,5 +1,5 @@
-"""The analysts' views of the published copy (DESIGN.md §4.3): ``analytics.scorecard`` and
-``analytics.kpi_history``, their SQL and what each column means.
+"""The analysts' views of the published copy (README "For analysts"): ``analyst.scorecard`` and
+``analyst.kpi_history``, their SQL and what each column means.
 
 The SQL is stored in the published file and bound by the analyst's DuckDB when they query it, so it
 keeps to what DuckDB 1.4 (the oldest version the copy is written for) understands. Both views work
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 # a KPI's figure rounded to the decimals people see (kpis.catalog.decimals): a ratio is a fraction
 # (0.412), shown as a percentage with that many decimals, so it keeps two more
-_ROUND = "round({x}, c.decimals + case when c.unit = 'ratio' then 2 else 0 end)"
+_ROUND = "round({x}, (c.decimals + case when c.unit = 'ratio' then 2 else 0 end)::integer)"
 # the same figure as text: 41.2%, 25,106.96 EUR, 80
 _SHOWN = (
     "case when {x} is null then null when c.unit = 'ratio' then "
-    "format('{{:,.{{}}f}}%', {x} * 100, c.decimals) when c.unit = 'currency' then "
-    "format('{{:,.{{}}f}}', {x}, c.decimals) || coalesce(' ' || cur.value, '') "
-    "else format('{{:,.{{}}f}}', {x}, c.decimals) end"
+    "format('{{:,.{{}}f}}%', {x} * 100, c.decimals::integer) when c.unit = 'currency' then "
+    "format('{{:,.{{}}f}}', {x}, c.decimals::integer) || coalesce(' ' || cur.value, '') "
+    "else format('{{:,.{{}}f}}', {x}, c.decimals::integer) end"
 )
 
 
@@ -90,7 +90,7 @@ def _figure_docs(name: str, what: str) -> dict[str, str]:
 
 
 VIEWS: dict[str, tuple[str, str, dict[str, str]]] = {
-    "analytics.scorecard": (
+    "analyst.scorecard": (
         SCORECARD_SQL,
         "The scorecard as of the latest sync: every KPI for the current and the last closed week, "
         "month, quarter and year, with its label, domain, unit, status and rounded figures",
@@ -121,7 +121,7 @@ VIEWS: dict[str, tuple[str, str, dict[str, str]]] = {
             "is_final": "the period's figures will not change any more",
         },
     ),
-    "analytics.kpi_history": (
+    "analyst.kpi_history": (
         HISTORY_SQL,
         "A KPI's values over periods: one row per KPI, grain and period of the current "
         "snapshots, with its label, target and status",
