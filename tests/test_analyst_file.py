@@ -8,6 +8,7 @@ project): a subprocess imports it alone. Truth comes from plain SQL on the snaps
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 import subprocess
@@ -120,6 +121,18 @@ def test_the_scorecard_has_labels_periods_and_rounded_figures_from_the_snapshots
         assert {r[3] for r in rows if re.fullmatch(r"2026-W\d\d", r[3])}
         for *_, shown, actual, rounded in rows:
             assert rounded == round(actual, 2) and shown.endswith(" EUR")
+        # the last closed period is the one right before the current one, for every grain
+        ends = plain(
+            copy,
+            "select grain, period_role, period_start, period_end from analyst.scorecard "
+            "where kpi_id = 'revenue'",
+        )
+        starts = {(g, r): (s, e) for g, r, s, e in ends}
+        for grain in ("week", "month"):
+            assert (
+                starts[grain, "last closed"][1] + dt.timedelta(days=1)
+                == starts[grain, "current"][0]
+            )
     history = plain(
         path,
         "select count(*) from analyst.kpi_history h join snapshots.kpi_snapshots s "
