@@ -240,3 +240,27 @@ def test_every_command_of_the_readmes_analyst_section_runs_as_written(copies, tm
     # the scorecard's labels, the history of revenue and the comments came out
     assert "Revenue" in shown and "2026-11" in shown and "last closed" in shown
     assert "where a paced KPI should be by as_of" in shown
+
+
+def test_a_warehouse_an_earlier_release_built_still_publishes_its_tables_described(
+    copies, tmp_path
+):
+    """`kpi doctor --repair` publishes a warehouse before any sync of this release rebuilt it: no
+    kpis.catalog.decimals, so no views yet, but the tables and their comments are there."""
+    from kpi_pipeline.warehouse.database import Warehouse
+
+    folder, _ = copies
+    old = tmp_path / "warehouse.duckdb"
+    shutil.copy(folder / "data" / "warehouse.duckdb", old)
+    with duckdb.connect(str(old)) as con:
+        con.execute("alter table kpis.catalog drop column decimals")
+    target = Warehouse(old, "crash_test").publish(tmp_path / "analytics.duckdb")
+    assert plain(target, "select count(*) from duckdb_views() where schema_name = 'analyst'") == [
+        (0,)
+    ]
+    [(columns, comments)] = plain(
+        target,
+        "select count(*), count(comment) from duckdb_columns() "
+        "where table_name = 'kpi_snapshots' and schema_name = 'snapshots'",
+    )
+    assert columns == comments > 20
