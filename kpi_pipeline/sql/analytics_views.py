@@ -82,6 +82,21 @@ _STATUS = (
 )
 
 
+# the columns both views start with: which KPI, of which business, over which period
+_KPI_PERIOD = {
+    "business_id": "the business (the slug of kpi.yaml's business)",
+    "kpi_id": "the KPI's id (kpis.catalog)",
+    "label": _LABEL,
+    "domain": _DOMAIN,
+    "unit": _UNIT,
+    "direction": _DIRECTION,
+    "grain": "week, month, quarter or year",
+    "period": _PERIOD,
+    "period_start": "the period's first day (business-local)",
+    "period_end": "the period's last day (business-local)",
+}
+
+
 def _figure_docs(name: str, what: str) -> dict[str, str]:
     return {
         name: f"{what}, rounded to the decimals the report shows (a ratio stays a fraction)",
@@ -95,18 +110,9 @@ VIEWS: dict[str, tuple[str, str, dict[str, str]]] = {
         "The scorecard as of the latest sync: every KPI for the current and the last closed week, "
         "month, quarter and year, with its label, domain, unit, status and rounded figures",
         {
-            "business_id": "the business (the slug of kpi.yaml's business)",
+            **_KPI_PERIOD,
             "as_of": "the latest as-of of the snapshots: the last day whose data counts",
-            "kpi_id": "the KPI's id (kpis.catalog)",
-            "label": _LABEL,
-            "domain": _DOMAIN,
-            "unit": _UNIT,
-            "direction": _DIRECTION,
-            "grain": "week, month, quarter or year",
-            "period": _PERIOD,
             "period_role": "current (the period holding as_of) or last closed (the one before it)",
-            "period_start": "the period's first day (business-local)",
-            "period_end": "the period's last day (business-local)",
             "status": _STATUS,
             "status_reason": "why the status is what it is when that needs saying (no_data: "
             "which stream and why; partial: since when)",
@@ -126,16 +132,7 @@ VIEWS: dict[str, tuple[str, str, dict[str, str]]] = {
         "A KPI's values over periods: one row per KPI, grain and period of the current "
         "snapshots, with its label, target and status",
         {
-            "business_id": "the business (the slug of kpi.yaml's business)",
-            "kpi_id": "the KPI's id (kpis.catalog)",
-            "label": _LABEL,
-            "domain": _DOMAIN,
-            "unit": _UNIT,
-            "direction": _DIRECTION,
-            "grain": "week, month, quarter or year",
-            "period": _PERIOD,
-            "period_start": "the period's first day (business-local)",
-            "period_end": "the period's last day (business-local)",
+            **_KPI_PERIOD,
             "as_of": "the as-of the row was computed for (a final row keeps its own)",
             "value": "the KPI's value for the period, unrounded (to date for an open period)",
             **_figure_docs("actual", "the value (to date for an open period)"),
