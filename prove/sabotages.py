@@ -298,4 +298,18 @@ SABOTAGES = (
             "tests/test_coverage_per_input.py::test_a_failing_invitees_stream_does_not_blank_intro_calls",
         ),
     ),
+    Sabotage(
+        "The analysts' copies open in DuckDB 1.4 and later",
+        "the copies written in DuckDB 2.0's default storage version",
+        (
+            (
+                "kpi_pipeline/warehouse/analyst_file.py",
+                ' (storage_version {_text(STORAGE_VERSION)})"',
+                '"',
+            ),
+        ),
+        (
+            "tests/test_analyst_file.py::test_duckdb_1_4_opens_both_published_copies_and_their_views",
+        ),
+    ),
 )
