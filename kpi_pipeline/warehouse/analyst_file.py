@@ -37,6 +37,7 @@ def new_copy(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection whose default database is a new file at ``path`` in ``STORAGE_VERSION``, under
     a bounded memory (DuckDB spills beyond it); detached (and so checkpointed) on leaving."""
     path.unlink(missing_ok=True)
+    path.with_name(path.name + ".wal").unlink(missing_ok=True)  # a log left beside a killed one
     con = duckdb.connect(":memory:")
     try:
         con.execute(f"set memory_limit = '{load_memory()}'")
