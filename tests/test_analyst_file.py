@@ -264,3 +264,44 @@ def test_a_warehouse_an_earlier_release_built_still_publishes_its_tables_describ
         "where table_name = 'kpi_snapshots' and schema_name = 'snapshots'",
     )
     assert columns == comments > 20
+
+
+KILLED_PUBLISH = (
+    "import sys; from kpi_pipeline.warehouse.database import Warehouse; "
+    "Warehouse(sys.argv[1], 'crash_test').publish(sys.argv[2])"
+)
+
+
+def test_a_publish_killed_during_its_copy_leaves_debris_doctor_finds_log_and_all(copies, tmp_path):
+    """DuckDB writes the new copy through its log (``.<name>.<pid>.tmp.wal``): a kill leaves both,
+    and `kpi doctor --repair` removes both."""
+    import os
+
+    from kpi_pipeline.orchestration.instance_state import debris, remove_debris
+    from kpi_pipeline.warehouse.faults import ENV, EXIT_CODE
+
+    folder, _ = copies
+    business = tmp_path / "business"
+    shutil.copytree(folder, business, ignore=shutil.ignore_patterns(".dagster"))
+    data = business / "data"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            KILLED_PUBLISH,
+            str(data / "warehouse.duckdb"),
+            str(data / "x.duckdb"),
+        ],
+        env={**os.environ, ENV: "publish:during_copy"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == EXIT_CODE, done.stderr
+    left = sorted(p.name for p in data.iterdir() if p.name.endswith((".tmp", ".tmp.wal")))
+    assert len(left) == 2 and left[1] == left[0] + ".wal"
+    settings = load_config(business / "kpi.yaml")
+    assert sorted(p.name for p in debris(settings)) == left
+    remove_debris(settings)
+    assert not [p for p in data.iterdir() if p.name.endswith((".tmp", ".tmp.wal"))]
