@@ -5,10 +5,13 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster
 
 .PHONY: demo demo-portfolio lint test test-random test-reverse prove ui ui-portfolio bench bench-portfolio clean
 
+# .venv/duckdb-1.4: DuckDB 1.4 (the long-term-support line) beside the project's own, never imported
+# by it: tests/test_analyst_file.py opens the published copies with it
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --upgrade --target .venv/duckdb-1.4 'duckdb>=1.4,<1.5'
 	touch $(STAMP)
 
 demo: $(STAMP)

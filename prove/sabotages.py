@@ -61,8 +61,8 @@ SABOTAGES = (
         (
             (
                 "kpi_pipeline/warehouse/published.py",
-                "copy_durably(source, tmp,",
-                "copy_durably(source, target,",
+                "write_analyst_copy(source, tmp,",
+                "write_analyst_copy(source, target,",
             ),
             ("kpi_pipeline/warehouse/published.py", "os.replace(tmp, target)", "pass"),
         ),
@@ -73,7 +73,7 @@ SABOTAGES = (
     Sabotage(
         "A publish flushes the new copy to the disk before the rename",
         "no fsync of the copy",
-        (("kpi_pipeline/warehouse/published.py", "        os.fsync(out.fileno())\n", ""),),
+        (("kpi_pipeline/warehouse/analyst_file.py", "        os.fsync(written.fileno())\n", ""),),
         (
             "tests/test_published_copy.py::test_publish_flushes_the_copy_before_the_rename_and_the_folder_after",
         ),
@@ -296,6 +296,20 @@ SABOTAGES = (
         ),
         (
             "tests/test_coverage_per_input.py::test_a_failing_invitees_stream_does_not_blank_intro_calls",
+        ),
+    ),
+    Sabotage(
+        "The analysts' copies open in DuckDB 1.4 and later",
+        "the copies written in DuckDB 2.0's default storage version",
+        (
+            (
+                "kpi_pipeline/warehouse/analyst_file.py",
+                ' (storage_version {_text(STORAGE_VERSION)})"',
+                '"',
+            ),
+        ),
+        (
+            "tests/test_analyst_file.py::test_duckdb_1_4_opens_both_published_copies_and_their_views",
         ),
     ),
 )

@@ -144,6 +144,7 @@ def catalog_frame(settings: Settings) -> pd.DataFrame:
                 "share": k.share,
                 "pacing": k.pacing,
                 "cohort": k.cohort,
+                "decimals": k.shown_decimals,  # analyst.scorecard rounds with it
             }
             for k in settings.kpis()
         ]

@@ -48,7 +48,7 @@ HEARTBEAT_EVERY = 60.0  # seconds between a running sync's heartbeats
 DEAD_AFTER = (
     600.0  # seconds without a heartbeat or event before a run on another host counts as dead
 )
-_TMP = re.compile(r"^\..+\.(?P<pid>\d+)\.tmp$")
+_TMP = re.compile(r"^\..+\.(?P<pid>\d+)\.tmp(\.wal)?$")  # (+ DuckDB's log of a copy it wrote)
 
 
 def _start_ticks(pid: int) -> str:

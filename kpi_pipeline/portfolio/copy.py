@@ -12,7 +12,6 @@ nothing here adds amounts across them.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import duckdb
 
 from kpi_pipeline.config.settings import Settings
 from kpi_pipeline.portfolio.businesses import portfolio_copy_path
+from kpi_pipeline.warehouse.analyst_file import describe, new_copy
 from kpi_pipeline.warehouse.published import (
     PublishedInUse,
     keep_analyst_writes,
@@ -29,7 +29,6 @@ from kpi_pipeline.warehouse.published import (
     sync_folder,
     wal_of,
 )
-from kpi_pipeline.warehouse.raw_loads import load_memory
 from kpi_pipeline.warehouse.statements import count_of
 
 
@@ -59,10 +58,10 @@ def build_portfolio_copy(
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     try:
-        with contextlib.closing(duckdb.connect(str(tmp))) as con:
-            # table by table through a bounded memory (DuckDB spills beyond it): the copy of 100
-            # businesses took 1.7 GB unbounded (bench/RESULTS.md, "Portfolio scale")
-            con.execute(f"set memory_limit = '{load_memory()}'")
+        # in the storage version analysts' DuckDB reads, table by table through a bounded memory
+        # (DuckDB spills beyond it): the copy of 100 businesses took 1.7 GB unbounded
+        # (bench/RESULTS.md, "Portfolio scale")
+        with new_copy(tmp) as con:
             con.execute("set preserve_insertion_order = false")
             columns: dict[
                 tuple[str, str], list[str]
@@ -110,6 +109,7 @@ def build_portfolio_copy(
             _businesses_table(con, settings, result)
             for alias in {a for aliases in columns.values() for a in aliases}:
                 con.execute(f"detach {_quote(alias)}")
+            describe(con)  # the same views and comments as a business's copy
         _replace(tmp, target, result)
     finally:
         tmp.unlink(missing_ok=True)

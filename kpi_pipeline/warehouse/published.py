@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from kpi_pipeline.warehouse.analyst_file import write_analyst_copy
 from kpi_pipeline.warehouse.faults import fault_point
 from kpi_pipeline.warehouse.storage import (
     LOCK_HOLDER,
@@ -70,10 +71,11 @@ def replace_published(
     """Replace ``target`` (the analysts' copy) atomically and durably with a copy of ``source`` (the
     warehouse, checkpointed, which the caller keeps anyone from writing meanwhile).
 
-    The copy is written to a temp file beside it, flushed to the disk and renamed over it, and
-    the rename flushed; an analyst holding the old file open keeps reading the old, complete
-    state. An analyst's unsaved writes left beside it (``<target>.wal``) are moved aside with
-    the file they belong to, and ``say`` tells where.
+    The copy is written to a temp file beside it in the storage version analysts' DuckDB reads, with
+    the views and comments (:mod:`kpi_pipeline.warehouse.analyst_file`), flushed to the disk and
+    renamed over it, and the rename flushed; an analyst holding the old file open keeps reading
+    the old, complete state. An analyst's unsaved writes left beside it (``<target>.wal``) are
+    moved aside with the file they belong to, and ``say`` tells where.
 
     Raises:
         StorageError: no room for the copy, a program holding ``target`` open for writing, or
@@ -82,7 +84,8 @@ def replace_published(
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     check_free_space(target.parent, os.path.getsize(source))
     try:
-        copy_durably(source, tmp, halfway=lambda: fault_point("publish:during_copy"))
+        # in the storage version analysts' DuckDB reads, with the views and comments
+        write_analyst_copy(source, tmp, halfway=lambda: fault_point("publish:during_copy"))
         fault_point("publish:before_rename")
         kept = keep_analyst_writes(target)
         record_published(target, coming=tmp)
@@ -92,11 +95,12 @@ def replace_published(
     except PublishedInUse as err:
         tmp.unlink(missing_ok=True)
         raise StorageError(str(err)) from None
-    except OSError as err:
+    except (OSError, duckdb.Error) as err:
         tmp.unlink(missing_ok=True)  # never leave a partial copy filling the disk
+        wal_of(tmp).unlink(missing_ok=True)
+        why = err.strerror if isinstance(err, OSError) else str(err).splitlines()[0]
         raise StorageError(
-            storage_problem(err, target)
-            or f"publishing {target.name} failed: {err.strerror or err}"
+            storage_problem(err, target) or f"publishing {target.name} failed: {why or err}"
         ) from None
     if kept is not None and say is not None:
         log = f" (with {kept.name}.wal)" if wal_of(kept).exists() else ""
@@ -184,23 +188,6 @@ def keep_analyst_writes(target: Path, now: dt.datetime | None = None) -> Path | 
         )  # the log last: until then the pair stays together under one name
     sync_folder(target.parent)
     return kept
-
-
-def copy_durably(source: str | Path, dest: Path, halfway: Callable[[], None] | None = None) -> None:
-    """Copy ``source`` to ``dest`` and flush it to the disk before anyone renames it into place: a
-    rename is durable before the data it names is, and a power cut would leave an empty file.
-    ``halfway`` is called once half of the bytes are written (a test's fault point)."""
-    size, written = os.path.getsize(source), 0
-    with open(source, "rb") as src, open(dest, "wb") as out:
-        while chunk := src.read(min(1 << 20, max(size // 2, 1))):
-            out.write(chunk)
-            written += len(chunk)
-            if halfway is not None and written >= size // 2:
-                out.flush()  # the half written is in the file, as a kill would leave it
-                halfway()
-                halfway = None
-        out.flush()
-        os.fsync(out.fileno())
 
 
 def sync_folder(folder: Path) -> None:

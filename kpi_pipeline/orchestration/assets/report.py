@@ -11,6 +11,7 @@ import dagster as dg
 from kpi_pipeline import version
 from kpi_pipeline.config.settings import PUBLISHED_FILE, Settings
 from kpi_pipeline.orchestration.assets.keys import ALERTS_KEY, PUBLISH_KEY, REPORT_KEY, table_key
+from kpi_pipeline.orchestration.assets.metadata import published_schemas
 from kpi_pipeline.orchestration.resources import WarehouseResource
 from kpi_pipeline.sources.windows import resolve_as_of
 from kpi_pipeline.warehouse.database import StorageError, storage_problem
@@ -100,7 +101,12 @@ def report_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             os.path.join(os.path.dirname(wh.path), PUBLISHED_FILE), say=context.log.warning
         )
         return dg.MaterializeResult(
-            metadata={"path": dg.MetadataValue.path(str(target)), "bytes": target.stat().st_size}
+            metadata={
+                "path": dg.MetadataValue.path(str(target)),
+                "bytes": target.stat().st_size,
+                # what no other asset describes: the analysts' views, the load log, the history
+                **published_schemas(target, settings.enabled_sources()),
+            }
         )
 
     return [scorecard, alerts, analytics_duckdb]
