@@ -58,8 +58,7 @@ def plain(path: Path, sql: str) -> list[tuple]:
 
 
 SCORED = (
-    "select kpi_id, period, status from analyst.scorecard where grain = 'month' "
-    "order by kpi_id, period"
+    "select kpi_id, period, status from scorecard where grain = 'month' order by kpi_id, period"
 )
 
 
@@ -110,7 +109,7 @@ def test_the_scorecard_has_labels_periods_and_rounded_figures_from_the_snapshots
         rows = plain(
             copy,
             "select v.label = c.label, v.domain = c.domain, v.unit = c.unit, v.period, "
-            "v.period_role, v.actual_shown, s.actual, v.actual from analyst.scorecard v "
+            "v.period_role, v.actual_shown, s.actual, v.actual from scorecard v "
             "join kpis.catalog c using (business_id, kpi_id) join snapshots.kpi_snapshots s "
             "using (business_id, kpi_id, grain, period_start) where v.kpi_id = 'revenue'",
         )
@@ -124,7 +123,7 @@ def test_the_scorecard_has_labels_periods_and_rounded_figures_from_the_snapshots
         # the last closed period is the one right before the current one, for every grain
         ends = plain(
             copy,
-            "select grain, period_role, period_start, period_end from analyst.scorecard "
+            "select grain, period_role, period_start, period_end from scorecard "
             "where kpi_id = 'revenue'",
         )
         starts = {(g, r): (s, e) for g, r, s, e in ends}
@@ -135,7 +134,7 @@ def test_the_scorecard_has_labels_periods_and_rounded_figures_from_the_snapshots
             )
     history = plain(
         path,
-        "select count(*) from analyst.kpi_history h join snapshots.kpi_snapshots s "
+        "select count(*) from kpi_history h join snapshots.kpi_snapshots s "
         "using (business_id, kpi_id, grain, period_start) where h.value = s.actual",
     )
     assert history[0][0] == plain(path, "select count(actual) from snapshots.kpi_snapshots")[0][0]
@@ -181,8 +180,8 @@ def test_every_table_view_and_column_has_the_dagster_description_as_its_comment(
             "where database_name = current_database() and not internal",
         )
         assert {f"{s}.{t}" for s, t, _ in objects} >= {
-            "analyst.scorecard",
-            "analyst.kpi_history",
+            "main.scorecard",
+            "main.kpi_history",
             "snapshots.kpi_snapshots",
         }
         assert not [(s, t) for s, t, c in objects if not (c or "").strip()]
@@ -255,9 +254,9 @@ def test_a_warehouse_an_earlier_release_built_still_publishes_its_tables_describ
     with duckdb.connect(str(old)) as con:
         con.execute("alter table kpis.catalog drop column decimals")
     target = Warehouse(old, "crash_test").publish(tmp_path / "analytics.duckdb")
-    assert plain(target, "select count(*) from duckdb_views() where schema_name = 'analyst'") == [
-        (0,)
-    ]
+    assert plain(
+        target, "select count(*) from duckdb_views() where schema_name = 'main' and not internal"
+    ) == [(0,)]
     [(columns, comments)] = plain(
         target,
         "select count(*), count(comment) from duckdb_columns() "

@@ -144,7 +144,7 @@ def catalog_frame(settings: Settings) -> pd.DataFrame:
                 "share": k.share,
                 "pacing": k.pacing,
                 "cohort": k.cohort,
-                "decimals": k.shown_decimals,  # analyst.scorecard rounds with it
+                "decimals": k.shown_decimals,  # the scorecard view rounds with it
             }
             for k in settings.kpis()
         ]

@@ -1,5 +1,6 @@
-"""The analysts' views of the published copy (README "For analysts"): ``analyst.scorecard`` and
-``analyst.kpi_history``, their SQL and what each column means.
+"""The analysts' views of the published copy (README "For analysts"): ``scorecard`` and
+``kpi_history`` in the file's default schema (``analytics.scorecard`` once ``analytics.duckdb`` is
+open), their SQL and what each column means.
 
 The SQL is stored in the published file and bound by the analyst's DuckDB when they query it, so it
 keeps to what DuckDB 1.4 (the oldest version the copy is written for) understands. Both views work
@@ -105,7 +106,7 @@ def _figure_docs(name: str, what: str) -> dict[str, str]:
 
 
 VIEWS: dict[str, tuple[str, str, dict[str, str]]] = {
-    "analyst.scorecard": (
+    "main.scorecard": (
         SCORECARD_SQL,
         "The scorecard as of the latest sync: every KPI for the current and the last closed week, "
         "month, quarter and year, with its label, domain, unit, status and rounded figures",
@@ -127,7 +128,7 @@ VIEWS: dict[str, tuple[str, str, dict[str, str]]] = {
             "is_final": "the period's figures will not change any more",
         },
     ),
-    "analyst.kpi_history": (
+    "main.kpi_history": (
         HISTORY_SQL,
         "A KPI's values over periods: one row per KPI, grain and period of the current "
         "snapshots, with its label, target and status",

@@ -17,7 +17,7 @@ from kpi_pipeline.sql.analytics_views import VIEWS
 from kpi_pipeline.sql.models import platform_folders
 
 _SNAPSHOT = {
-    "kpi_id": "the KPI's id (kpis.catalog; analyst.scorecard adds its label, domain and unit)",
+    "kpi_id": "the KPI's id (kpis.catalog; the scorecard view adds its label, domain and unit)",
     "grain": "week, month, quarter or year",
     "period": "the period's label: 2026-11 (month), 2026-Q4, 2026-W48 (ISO week), 2026 (year)",
     "as_of": "the last day whose data counted when the row was computed",

@@ -81,7 +81,6 @@ def describe(con: duckdb.DuckDBPyConnection) -> None:
         ).fetchall()
     }
     if {"snapshots.kpi_snapshots", "kpis.catalog", "kpis.parameters"} <= tables:
-        con.execute("create schema if not exists analyst")
         for view, (sql, _, _) in VIEWS.items():
             try:
                 con.execute(f"create or replace view {view} as {sql}")
