@@ -14,7 +14,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	.venv/bin/kpi demo
 
-# five sandbox businesses in portfolio-demo/ (a process each, two at a time), then the portfolio view
+# five sandbox businesses in portfolio-demo/ (a process each, two at a time), then the portfolio view;
+# their runs go to the portfolio's own instance (the one make ui-portfolio opens), never to .dagster
+demo-portfolio: export DAGSTER_HOME = $(CURDIR)/portfolio-demo/.dagster
 demo-portfolio: $(STAMP)
 	.venv/bin/kpi demo --businesses 5 --dir portfolio-demo
 

@@ -232,6 +232,7 @@ SLOW_MODULES = (
     "test_e2e.py",
     "test_recovery.py",
     "test_portfolio_e2e.py",
+    "test_portfolio_demo.py",
     "test_subsets.py",
     "test_storage_problems.py",
     "test_people_and_money.py",

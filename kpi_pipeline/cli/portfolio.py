@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from kpi_pipeline import version
+from kpi_pipeline.cli.args import date_arg
 from kpi_pipeline.cli.exits import BAD_INPUT, FAILED, OK, BadInput
+from kpi_pipeline.cli.report import report_each
 from kpi_pipeline.config.settings import ConfigError, Settings
 from kpi_pipeline.portfolio.businesses import Business, businesses, instance_home, load_all, select
 from kpi_pipeline.portfolio.copy import build_portfolio_copy
@@ -186,6 +190,15 @@ def run_portfolio(
         )
         return BAD_INPUT
     codes = []
+    if args.command == "report" and args.format != "table":  # one document, no `== slug ==`
+        loaded = []
+        for business in chosen:
+            try:
+                loaded.append((business.slug, business.load()))
+            except ConfigError as err:
+                print(f"error: {err}", file=sys.stderr)
+                codes.append(BAD_INPUT)
+        return worst(codes + report_each(args, loaded))
     for business in chosen:
         print(f"== {business.slug} ==")
         try:
@@ -236,6 +249,8 @@ def portfolio_report(args: argparse.Namespace, root: Path, chosen: list[Business
         grain,
     )
     output = Path(args.output) if args.output else None
+    if output is None and args.format == "html" and sys.stdout.isatty():  # not 100 KB of markup
+        output = root / "data" / "reports" / "portfolio.html"
     if args.format == "html":
         text = portfolio_html(rows, grain, version(), output)
     elif args.format == "json":
@@ -257,6 +272,53 @@ def portfolio_report(args: argparse.Namespace, root: Path, chosen: list[Business
     return OK
 
 
+def demo_instance(root: Path) -> str | None:
+    """The portfolio demo keeps to its own Dagster instance, ``root``/.dagster, when DAGSTER_HOME
+    is unset or is the single business's default (.dagster beside ./kpi.yaml or KPI_CONFIG's, the
+    one `make demo` and `make ui` use): its runs never land among the business's. Another
+    DAGSTER_HOME, set on purpose, is kept. Sets DAGSTER_HOME; returns a note when it replaced one.
+    """
+    single = Path(os.environ.get("KPI_CONFIG") or "kpi.yaml").resolve().parent / ".dagster"
+    given = os.environ.get("DAGSTER_HOME")
+    if given and Path(given).resolve() != single.resolve():
+        return None
+    os.environ["DAGSTER_HOME"] = str(root / ".dagster")
+    if given and single.resolve() != (root / ".dagster").resolve():
+        return f"note: the portfolio demo keeps to its own Dagster instance (not {given})"
+    return None
+
+
+def runnable(path: str) -> str:
+    """``path`` as a shell word that runs from here: relative when it is under the current
+    folder, else absolute."""
+    absolute = os.path.abspath(path)  # not resolve(): a venv's python is a symlink
+    relative = os.path.relpath(absolute)
+    if relative.startswith(".."):
+        return shlex.quote(absolute)
+    return shlex.quote(relative if "/" in relative else f"./{relative}")
+
+
+def kpi_command() -> str:
+    """How the user runs ``kpi`` from here, as this process was started: ``kpi`` when that is the
+    one on PATH, else its path (``.venv/bin/kpi`` after `make demo-portfolio`), else this Python
+    with ``-m kpi_pipeline.cli``."""
+    started = Path(sys.argv[0])
+    if started.name == "kpi" and started.is_file():
+        on_path = shutil.which("kpi")
+        if on_path and Path(on_path).resolve() == started.resolve():
+            return "kpi"
+        return runnable(str(started))
+    return f"{runnable(sys.executable)} -m kpi_pipeline.cli"
+
+
+def next_commands(root: Path, slug: str) -> list[str]:
+    """The commands that show the portfolio demo, runnable as printed from the current folder."""
+    here = Path.cwd().resolve() == root.resolve()
+    prefix = "" if here else f"KPI_PORTFOLIO={runnable(str(root)).removeprefix('./')} "
+    kpi = kpi_command()
+    return [f"{prefix}{kpi} report --portfolio", f"{prefix}{kpi} report --business {slug}"]
+
+
 def portfolio_demo(args: argparse.Namespace, argv: list[str]) -> int:
     """``kpi demo --businesses N``: write N sandbox businesses under --dir, sync each from its
     history's start, build the portfolio copy, print the portfolio view and write it as HTML."""
@@ -267,17 +329,26 @@ def portfolio_demo(args: argparse.Namespace, argv: list[str]) -> int:
         )
         return BAD_INPUT
     root = Path(args.dir or "portfolio-demo").resolve()
-    as_of = dt.date.today() - dt.timedelta(days=1)
+    requested = args.as_of or os.environ.get("KPI_AS_OF")
+    try:
+        as_of = date_arg(requested, "--as-of") if requested else dt.date.today() - dt.timedelta(1)
+    except BadInput as err:
+        print(f"error: {err}", file=sys.stderr)
+        return BAD_INPUT
     chosen = [Business(p.parent.name, p) for p in write_portfolio(root, args.businesses, as_of)]
+    note = demo_instance(root)
     print(
         f"portfolio demo: {len(chosen)} sandbox businesses in {root} (each its own process, "
-        f"{args.jobs} at a time)"
+        f"{args.jobs} at a time; Dagster instance {instance_home(root)})"
     )
+    if note:
+        print(note)
     # late: Dagster, ~1.2 s
     from kpi_pipeline.orchestration.instance_setup import ensure_portfolio_instance
 
     ensure_portfolio_instance(root)  # made once, before the businesses' processes open it together
-    results = fan_out(root, chosen, ["sync", "--history"], args.jobs)
+    sync = ["sync", "--history", *(["--as-of", requested] if requested else [])]
+    results = fan_out(root, chosen, sync, args.jobs)
     _summary(results, print)
     refresh_portfolio_copy(root, chosen, print)
     print()
@@ -285,5 +356,8 @@ def portfolio_demo(args: argparse.Namespace, argv: list[str]) -> int:
     portfolio_report(args, root, chosen)
     args.format, args.output = "html", str(root / "data" / "reports" / "portfolio.html")
     portfolio_report(args, root, chosen)
-    print(f"next: cd {root} && kpi report --portfolio; kpi report --business {chosen[0].slug}")
+    first, *more = next_commands(root, chosen[0].slug)
+    print(f"next: {first}")
+    for command in more:
+        print(f"      {command}")
     return worst([code for code, _ in results.values()])

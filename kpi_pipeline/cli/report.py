@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from kpi_pipeline import version
 from kpi_pipeline.cli.args import date_arg
-from kpi_pipeline.cli.exits import FAILED, OK, BadInput
+from kpi_pipeline.cli.exits import BAD_INPUT, FAILED, OK, BadInput
 from kpi_pipeline.config.settings import Settings
 from kpi_pipeline.kpi.periods import (
     SNAPSHOT_GRAINS,
@@ -23,6 +25,9 @@ from kpi_pipeline.kpi.periods import (
     period_end,
     period_start,
 )
+
+if TYPE_CHECKING:  # pandas: imported late
+    from kpi_pipeline.reporting.model import Scorecard
 
 
 def _selection(
@@ -55,11 +60,11 @@ def _requested_as_of(args: argparse.Namespace) -> dt.date | None:
     return date_arg(requested, "--as-of") if requested else None
 
 
-def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+def scorecard_for(args: argparse.Namespace, settings: Settings) -> Scorecard | None:
+    """The scorecard ``kpi report`` shows, from the published copy; None when there is none to
+    read (the reason printed on stderr)."""
     # late: pandas, Babel, Jinja, rich
-    from kpi_pipeline.reporting.i18n import Formatter
     from kpi_pipeline.reporting.moment import load
-    from kpi_pipeline.reporting.render import render
     from kpi_pipeline.reporting.store import NoSnapshot, published_snapshots
 
     grains, period = _selection(args, settings)
@@ -67,10 +72,10 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         with published_snapshots(settings, _requested_as_of(args)) as (as_of, snaps, query):
             for grain, start in period.items():
                 _started(args.period, start, as_of, grain, settings)
-            card = load(query, settings, as_of, grains, period, snaps)
+            return load(query, settings, as_of, grains, period, snaps)
     except NoSnapshot as err:
         print(str(err), file=sys.stderr)
-        return FAILED
+        return None
     except duckdb.Error as err:
         if not str(err).startswith("IO Error"):
             raise
@@ -79,18 +84,89 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
             "`kpi doctor --repair` publishes it again",
             file=sys.stderr,
         )
+        return None
+
+
+def html_path(args: argparse.Namespace, settings: Settings) -> Path:
+    """Where ``kpi report --format html`` writes when it does not print: the scorecard's usual
+    place (data/reports/scorecard.html, the one each sync writes), or beside it one named after
+    the --grain, --period or --as-of asked for (a past view never replaces the current one)."""
+    parts = [args.grain if args.grain and not args.period else None, args.period]
+    as_of = _requested_as_of(args)
+    parts.append(f"as-of-{as_of}" if as_of else None)
+    name = "-".join(["scorecard", *(p for p in parts if p)])
+    return settings.reports_dir / f"{name}.html"
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings, to_file: bool = False) -> int:
+    """Print the scorecard, or write it to --output. HTML is written to a file (its path printed)
+    when stdout is a terminal, or with ``to_file``: 157 KB of markup is no use on a screen."""
+    # late: Babel, Jinja, rich
+    from kpi_pipeline.reporting.i18n import Formatter
+    from kpi_pipeline.reporting.render import render
+
+    card = scorecard_for(args, settings)
+    if card is None:
         return FAILED
     fmt = Formatter(settings.language, settings.currency)
-    if args.output:
+    out = Path(args.output) if args.output else None
+    if out is None and args.format == "html" and (to_file or sys.stdout.isatty()):
+        out = html_path(args, settings)
+    if out is not None:
         text = render(args.format, card, fmt, version())
-        out = Path(args.output)
-        out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        text = text if text.endswith("\n") else text + "\n"
+        if args.output:  # the user's file as given (/dev/stdout included)
+            out.write_text(text, encoding="utf-8")
+        else:  # the scorecard a browser may be showing: never half a page
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, out)
         print(f"wrote {out}")
         return OK
     text = render(args.format, card, fmt, version(), file=sys.stdout)
     if text:
         print(text, end="" if text.endswith("\n") else "\n")
     return OK
+
+
+def report_each(args: argparse.Namespace, chosen: list[tuple[str, Settings]]) -> list[int]:
+    """``kpi report --format json|markdown|html`` over a portfolio's businesses (``chosen``: slug,
+    settings): one document on stdout, never a ``== slug ==`` line in it; an exit code per
+    business. One business: its own document, as `kpi report` prints it. Several: JSON is one
+    document, ``{"businesses": [...]}`` (each business's document with its ``slug``); Markdown
+    gives each business a ``#`` heading; HTML, a page per business, is written to each business's
+    usual place (paths printed)."""
+    # late: Babel, Jinja, rich
+    from kpi_pipeline.reporting.i18n import Formatter
+    from kpi_pipeline.reporting.markdown import md_escape
+    from kpi_pipeline.reporting.render import render
+
+    codes, parts = [], []
+    for slug, settings in chosen:
+        try:
+            if len(chosen) == 1 or args.format == "html":
+                codes.append(cmd_report(args, settings, to_file=len(chosen) > 1))
+                continue
+            card = scorecard_for(args, settings)
+        except BadInput as err:  # for this business (a period before its history)
+            print(f"error: {slug}: {err}", file=sys.stderr)
+            codes.append(BAD_INPUT)
+            continue
+        codes.append(OK if card else FAILED)
+        if card is not None:
+            fmt = Formatter(settings.language, settings.currency)
+            text = render(args.format, card, fmt, version())
+            parts.append(
+                {"slug": slug, **json.loads(text)}
+                if args.format == "json"
+                else f"# {md_escape(settings.business)}\n\n{text}"
+            )
+    if args.format == "json" and len(chosen) > 1:
+        print(json.dumps({"businesses": parts}, indent=2, ensure_ascii=False))
+    elif parts:
+        print("\n".join(str(part) for part in parts), end="")
+    return codes
 
 
 def cmd_review(args: argparse.Namespace, settings: Settings) -> int:

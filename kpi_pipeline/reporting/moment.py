@@ -13,7 +13,7 @@ the snapshots', nothing about a KPI is computed here but the ranking.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,10 +154,16 @@ def _num(value: Any) -> float | None:
     return None if value is None else round(float(value), 4)
 
 
-def too_early(view: View) -> bool:
-    """Whether most of the view's judged cards (those with a target and data) are too early."""
-    judged = [c.status for c in view.cards if c.status not in UNJUDGED]
+def too_early_to_judge(statuses: Iterable[str]) -> bool:
+    """Whether most of a period's judged statuses (KPIs with a target and data) are too early:
+    the rule of the first screen, the portfolio and nothing else."""
+    judged = [s for s in statuses if s not in UNJUDGED]
     return not judged or judged.count("too_early") > TOO_EARLY_SHARE * len(judged)
+
+
+def too_early(view: View) -> bool:
+    """Whether the view's period is too early to judge (:func:`too_early_to_judge`)."""
+    return too_early_to_judge(c.status for c in view.cards)
 
 
 def last_closed_fallback(current: View, previous: View | None) -> tuple[View, bool]:

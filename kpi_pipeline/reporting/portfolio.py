@@ -1,10 +1,11 @@
 """The portfolio view: one row per business for the coach, who needs a call first.
 
 Each row reads that business's own published copy (never another's): per domain the KPIs on track,
-at risk and off track in the current period of the grain, the KPIs off track two periods running,
-and how far each source's data is behind. Sorted by who needs a call: a business that cannot be
-read (bad kpi.yaml, never synced) first, then the most KPIs off track twice running, the most off
-track now, the most sources behind, the most at risk.
+at risk and off track in the current period of the grain (while the current period is too early to
+judge, the last closed period's KPIs achieved and missed, and the row says so), the KPIs off track
+two periods running, and how far each source's data is behind. Sorted by who needs a call: a
+business that cannot be read (bad kpi.yaml, never synced) first, then the most KPIs off track twice
+running, the most off track (or missed) now, the most sources behind, the most at risk.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from kpi_pipeline.kpi.coverage import LOADED_THROUGH_SQL, MANUAL_THROUGH_SQL, th
 from kpi_pipeline.kpi.periods import label, period_start
 from kpi_pipeline.reporting.html import environment
 from kpi_pipeline.reporting.i18n import Formatter
+from kpi_pipeline.reporting.moment import too_early_to_judge
 
 DOMAINS = ("marketing", "sales", "production", "customer_service", "hr")
 GOOD, RISK, BAD = ("on_track", "achieved"), ("at_risk",), ("off_track", "missed")
 DECISIVE = (*GOOD, *RISK, *BAD)
+CLOSED = ("achieved", "missed")
 
 
 @dataclass
@@ -46,10 +49,15 @@ class BusinessRow:
     business: str
     problem: str | None = None  # why the business could not be read
     as_of: str | None = None
-    period: str | None = None
+    period: str | None = None  # the period counted: the current one, or the last closed one
     counts: dict[str, dict[str, int]] = field(
         default_factory=dict
-    )  # domain -> on_track/at_risk/off_track
+    )  # domain -> on_track/at_risk/off_track; for a closed period achieved/missed
+    current_period: str | None = None  # the period as_of falls in
+    closed: bool = False  # counts are of the last closed period: the current one is too early
+    final: bool | None = None  # with closed: every KPI counted is final (its data will not change)
+    period_name: str | None = None  # "November 2026 (closed; December 2026 too early)"
+    demo: bool = False  # a sandbox business (kpi.yaml's demo: true)
     off_track_twice: list[str] = field(
         default_factory=list
     )  # KPI labels, off track two periods running
@@ -67,18 +75,36 @@ class BusinessRow:
         return (
             self.problem is None,
             -len(self.off_track_twice),
-            -self.total("off_track"),
+            -self.total("off_track") - self.total("missed"),
             -len(self.behind),
             -self.total("at_risk"),
             self.slug,
         )
 
 
+def judged_period(
+    snaps: pd.DataFrame, grain: str, start: dt.date, week_start: str
+) -> tuple[dt.date, bool]:
+    """The period the portfolio counts: the current one (``start``), unless it is too early to
+    judge (most KPIs too early, as in the first days of a month: the first screen's rule,
+    :func:`~kpi_pipeline.reporting.moment.too_early_to_judge`) and the period before it
+    has closed verdicts (achieved, missed); then that closed period. Returns (its start, whether it
+    is the closed one)."""
+    if not too_early_to_judge(snaps[snaps["period_start"] == start]["status"]):
+        return start, False
+    previous = period_start(grain, start - dt.timedelta(days=1), week_start)
+    before = snaps[snaps["period_start"] == previous]
+    return (previous, True) if before["status"].isin(CLOSED).any() else (start, False)
+
+
 def business_row(settings: Settings, grain: str, today: dt.date | None = None) -> BusinessRow:
     """The row of one business, from its published copy only."""
     slug = settings.slug or settings.business_id
     row = BusinessRow(
-        slug, settings.business, scorecard=str(settings.reports_dir / "scorecard.html")
+        slug,
+        settings.business,
+        scorecard=str(settings.reports_dir / "scorecard.html"),
+        demo=settings.demo,
     )
     path = settings.published_path
     if not path.exists():
@@ -87,7 +113,8 @@ def business_row(settings: Settings, grain: str, today: dt.date | None = None) -
     try:
         with duckdb.connect(str(path), read_only=True) as con:
             snaps = con.execute(
-                "select s.kpi_id, s.grain, s.period_start, s.status, s.as_of, s.computed_at, "
+                "select s.kpi_id, s.grain, s.period_start, s.status, s.is_final, s.as_of, "
+                "s.computed_at, "
                 "c.domain, c.label from snapshots.kpi_snapshots s join kpis.catalog c using "
                 "(business_id, kpi_id) where s.business_id = ? and s.grain = ?",
                 [settings.business_id, grain],
@@ -110,17 +137,32 @@ def business_row(settings: Settings, grain: str, today: dt.date | None = None) -
         return row
     as_of = pd.Timestamp(snaps.sort_values(["computed_at", "as_of"]).iloc[-1]["as_of"]).date()
     start = period_start(grain, as_of, settings.week_start)
-    row.as_of, row.period = str(as_of), label(grain, start, settings.week_start)
     snaps["period_start"] = pd.to_datetime(snaps["period_start"]).dt.date
-    current = snaps[snaps["period_start"] == start]
+    shown, closed = judged_period(snaps, grain, start, settings.week_start)
+    row.as_of, row.period = str(as_of), label(grain, shown, settings.week_start)
+    row.current_period, row.closed = label(grain, start, settings.week_start), closed
+    counted = snaps[snaps["period_start"] == shown]
+    kinds = (
+        {"achieved": ("achieved",), "missed": ("missed",)}
+        if closed
+        else {"on_track": GOOD, "at_risk": RISK, "off_track": BAD}
+    )
     for domain in DOMAINS:
-        mine = current[current["domain"] == domain]
+        mine = counted[counted["domain"] == domain]
         if not mine.empty:
-            row.counts[domain] = {
-                "on_track": int(mine["status"].isin(GOOD).sum()),
-                "at_risk": int(mine["status"].isin(RISK).sum()),
-                "off_track": int(mine["status"].isin(BAD).sum()),
-            }
+            row.counts[domain] = {k: int(mine["status"].isin(v).sum()) for k, v in kinds.items()}
+    if closed:
+        judged = counted[counted["status"].isin(CLOSED)]
+        row.final = bool(judged["is_final"].fillna(False).all())
+    names = Formatter("en", settings.currency)
+    current = names.period(grain, start, row.current_period)
+    if grain in ("month", "quarter") and start.year == shown.year:
+        current = current.removesuffix(f" {start.year}")  # "December", "Q4": the year is said
+    row.period_name = names.period(grain, shown, row.period) + (
+        f" ({'closed' if row.final else 'closed, not final yet'}; {current} too early)"
+        if closed
+        else " (to date)"
+    )
     for _kpi_id, periods in snaps[
         snaps["status"].isin(DECISIVE) & (snaps["period_start"] <= start)
     ].groupby("kpi_id"):
@@ -155,7 +197,11 @@ def portfolio_rows(
 
 def _counts(row: BusinessRow, domain: str) -> str:
     c = row.counts.get(domain)
-    return f"{c['on_track']}/{c['at_risk']}/{c['off_track']}" if c else "-"
+    if not c:
+        return "-"
+    if row.closed:
+        return f"{c['achieved']} achieved, {c['missed']} missed"
+    return f"{c['on_track']}/{c['at_risk']}/{c['off_track']}"
 
 
 def _names(labels: list[str], shown: int = 2) -> str:
@@ -175,6 +221,17 @@ def _behind(row: BusinessRow) -> str:
     )
 
 
+def demo_note(rows: list[BusinessRow]) -> str | None:
+    """The demo banner (as on a business's scorecard) when the businesses are sandbox ones; when
+    only some are, it names them."""
+    demo = [r.slug for r in rows if r.demo]
+    if not demo:
+        return None
+    if len(demo) == len(rows):
+        return Formatter("en", "EUR").t("demo_banner")
+    return f"Demo data: {', '.join(demo)} show the built-in sandbox's numbers, not their accounts."
+
+
 def portfolio_table(rows: list[BusinessRow], grain: str) -> str:
     """The terminal view (plain text, rich's table): per domain on track / at risk / off track, the
     KPIs off track twice running, the sources behind."""
@@ -182,28 +239,38 @@ def portfolio_table(rows: list[BusinessRow], grain: str) -> str:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name in (
         "business",
+        "period",
         *(d.replace("customer_service", "service") for d in used),
         "off track twice",
         "behind",
     ):
         table.add_column(
             name,
-            justify="right" if name not in ("business", "off track twice", "behind") else "left",
+            justify="left"
+            if name in ("business", "period", "off track twice", "behind")
+            else "right",
             overflow="fold",
         )
     for r in rows:
         if r.problem is not None:
-            table.add_row(r.slug, *[""] * len(used), f"! {r.problem}", "")
+            table.add_row(r.slug, "", *[""] * len(used), f"! {r.problem}", "")
         else:
             table.add_row(
-                r.slug, *(_counts(r, d) for d in used), _names(r.off_track_twice), _behind(r)
+                r.slug,
+                r.period_name,
+                *(_counts(r, d) for d in used),
+                _names(r.off_track_twice),
+                _behind(r),
             )
     console = Console(file=io.StringIO(), width=160, no_color=True, highlight=False, emoji=False)
     with console.capture() as captured:
         console.print(
-            f"Portfolio: {len(rows)} business{'es' if len(rows) != 1 else ''}, {grain} to date "
-            "(per domain: on track / at risk / off track); who needs a call first"
+            f"Portfolio: {len(rows)} business{'es' if len(rows) != 1 else ''}, who needs a call "
+            f"first: per domain the {grain} to date, on track / at risk / off track\n"
+            "(while it is too early to judge, the last closed one: achieved, missed)"
         )
+        if demo_note(rows):
+            console.print(demo_note(rows))
         console.print(table)
     return "\n".join(line.rstrip() for line in captured.get().rstrip().splitlines())
 
@@ -234,6 +301,7 @@ def portfolio_html(rows: list[BusinessRow], grain: str, version: str, output: Pa
             link=link,
             behind=_behind,
             version=version,
+            demo=demo_note(rows),
             f=Formatter("en", "EUR"),
             made=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         )
