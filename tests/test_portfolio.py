@@ -4,6 +4,7 @@ credentials."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import runpy
 
 import dagster as dg
@@ -284,3 +285,24 @@ def test_the_platforms_pool_limits_are_set_once_and_an_operators_own_is_kept(tmp
             for pool in API_POOL_LIMITS
         }
     assert limits == {**API_POOL_LIMITS, "api_meta": 5}
+
+
+def test_a_portfolios_catalog_json_is_one_document(root, monkeypatch, capsys):
+    """`kpi catalog --format json` in a portfolio is one JSON document (issue 24: `jq` reads it),
+    as `kpi report` is: one --business, its own list; several, {"businesses": [...]}."""
+    from kpi_pipeline.cli.main import main
+
+    monkeypatch.chdir(root)
+    for name in ("KPI_CONFIG", "KPI_PORTFOLIO", "MAILCHIMP_API_KEY", "STRIPE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["catalog", "--format", "json"]) == 0
+    every = json.loads(capsys.readouterr().out)  # no `== alpha ==` before it
+    assert [b["slug"] for b in every["businesses"]] == ["alpha", "beta"]
+    for doc in every["businesses"]:
+        assert {k["id"] for k in doc["kpis"]} >= expected_kpis.enabled(SOURCES[doc["slug"]])
+    assert main(["catalog", "--format", "json", "--business", "beta"]) == 0
+    beta = json.loads(capsys.readouterr().out)
+    assert {k["id"] for k in beta} >= expected_kpis.enabled(SOURCES["beta"])
+    assert not {k["id"] for k in beta} & expected_kpis.needing("mailchimp")  # beta's own list
+    assert main(["catalog", "--business", "beta"]) == 0  # the table keeps its header
+    assert capsys.readouterr().out.startswith("== beta ==")

@@ -4,10 +4,13 @@ published copy (never waiting for, nor blocking, a running sync)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import io
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -166,6 +169,38 @@ def report_each(args: argparse.Namespace, chosen: list[tuple[str, Settings]]) ->
         print(json.dumps({"businesses": parts}, indent=2, ensure_ascii=False))
     elif parts:
         print("\n".join(str(part) for part in parts), end="")
+    return codes
+
+
+def json_each(
+    args: argparse.Namespace,
+    chosen: list[tuple[str, Settings]],
+    command: Callable[[argparse.Namespace, Settings], int],
+) -> list[int]:
+    """A command's ``--format json`` over a portfolio's businesses as one document, as
+    :func:`report_each` gives the report's: one business, its own document; several,
+    ``{"businesses": [...]}``, each business's document with its ``slug`` (a list, such as
+    `kpi catalog`'s KPIs, under ``kpis``). An exit code per business; one that fails is left out."""
+    codes, parts = [], []
+    for slug, settings in chosen:
+        printed = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(printed):
+                codes.append(command(args, settings))
+        except BadInput as err:
+            print(f"error: {slug}: {err}", file=sys.stderr)
+            codes.append(BAD_INPUT)
+            continue
+        if codes[-1] == OK:
+            doc = json.loads(printed.getvalue())
+            parts.append(
+                doc
+                if len(chosen) == 1
+                else {"slug": slug, **(doc if isinstance(doc, dict) else {"kpis": doc})}
+            )
+    if parts or len(chosen) > 1:
+        document = {"businesses": parts} if len(chosen) > 1 else parts[0]
+        print(json.dumps(document, indent=2, ensure_ascii=False))
     return codes
 
 
