@@ -29,6 +29,7 @@ from kpi_pipeline.kpi.periods import label, period_start
 from kpi_pipeline.reporting.html import environment
 from kpi_pipeline.reporting.i18n import Formatter
 from kpi_pipeline.reporting.moment import too_early_to_judge
+from kpi_pipeline.sources.windows import today
 
 DOMAINS = ("marketing", "sales", "production", "customer_service", "hr")
 GOOD, RISK, BAD = ("on_track", "achieved"), ("at_risk",), ("off_track", "missed")
@@ -97,8 +98,11 @@ def judged_period(
     return (previous, True) if before["status"].isin(CLOSED).any() else (start, False)
 
 
-def business_row(settings: Settings, grain: str, today: dt.date | None = None) -> BusinessRow:
-    """The row of one business, from its published copy only."""
+def business_row(settings: Settings, grain: str, asked: dt.date | None = None) -> BusinessRow:
+    """The row of one business, from its published copy only. Its sources are behind by the days
+    between what they covered and the report's as-of: ``asked`` (--as-of, env KPI_AS_OF), else
+    yesterday by the platforms' clock (env KPI_TODAY, else the wall clock: a business whose sync
+    stopped shows behind), but for a sandbox business its own as-of (a back-dated demo's clock)."""
     slug = settings.slug or settings.business_id
     row = BusinessRow(
         slug,
@@ -169,10 +173,10 @@ def business_row(settings: Settings, grain: str, today: dt.date | None = None) -
         last_two = periods.sort_values("period_start", ascending=False)["status"].head(2).tolist()
         if len(last_two) == 2 and all(s in BAD for s in last_two):
             row.off_track_twice.append(str(periods["label"].iloc[0]))
-    yesterday = settings.default_as_of(today)
+    yesterday = asked or (as_of if settings.demo else settings.default_as_of(today(settings)))
     for source in settings.enabled_sources():
         through = (
-            min(covered[source], as_of) if covered.get(source) else None
+            min(covered[source], as_of, yesterday) if covered.get(source) else None
         )  # windows may run ahead
         row.freshness.append(
             Freshness(
@@ -185,9 +189,9 @@ def business_row(settings: Settings, grain: str, today: dt.date | None = None) -
 
 
 def portfolio_rows(
-    settings: dict[str, Settings], broken: dict[str, str], grain: str, today: dt.date | None = None
+    settings: dict[str, Settings], broken: dict[str, str], grain: str, asked: dt.date | None = None
 ) -> list[BusinessRow]:
-    rows = [business_row(s, grain, today) for s in settings.values()]
+    rows = [business_row(s, grain, asked) for s in settings.values()]
     rows += [BusinessRow(slug, slug, problem=why) for slug, why in broken.items()]
     return sorted(rows, key=BusinessRow.urgency)
 
