@@ -306,3 +306,37 @@ def test_a_portfolios_catalog_json_is_one_document(root, monkeypatch, capsys):
     assert not {k["id"] for k in beta} & expected_kpis.needing("mailchimp")  # beta's own list
     assert main(["catalog", "--business", "beta"]) == 0  # the table keeps its header
     assert capsys.readouterr().out.startswith("== beta ==")
+
+
+def test_the_portfolio_table_reads_on_120_columns_with_its_period_said_once():
+    """On the 6th every business falls back to the closed month: the table says the period in
+    full once, above it, and each business's period and counts stay on its own line."""
+    from kpi_pipeline.reporting.portfolio import BusinessRow, Freshness, portfolio_table
+
+    name = "September 2026 (closed, not final yet; October too early)"
+    domains = ("marketing", "sales", "production", "customer_service", "hr")
+    rows = [
+        BusinessRow(
+            slug=slug,
+            business=slug,
+            as_of="2026-10-06",
+            period="2026-09",
+            current_period="2026-10",
+            closed=True,
+            final=False,
+            period_name=name,
+            counts={d: {"achieved": 12 - i, "missed": 3 + i} for d in domains},
+            off_track_twice=["Email click-to-open rate", "Instagram follower growth rate"][:i],
+            freshness=[Freshness("google_ads", "2026-10-03", 3), Freshness("stripe", None, None)],
+        )
+        for i, slug in enumerate(["studio-lumen", "harbour-goods", "kapsalon-de-schaar"])
+    ]
+    rows.append(BusinessRow("broken-bakery", "Broken", problem="kpi.yaml is invalid: no business"))
+    text = portfolio_table(rows, "month")
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 120, text
+    assert f"Period: {name}" in lines and text.count("September 2026") == 1, text
+    for i, slug in enumerate(["studio-lumen", "harbour-goods", "kapsalon-de-schaar"]):
+        (line,) = [line for line in lines if line.startswith(slug)]
+        assert "Sep 2026 closed" in line and line.count(f"{12 - i}/{3 + i}") == 5, text
+    assert "! broken-bakery: kpi.yaml is invalid: no business" in lines, text

@@ -244,12 +244,16 @@ def test_on_the_6th_the_view_shows_the_closed_month_and_says_so(demo):
         assert ("not final yet" in row["period_name"]) is not row["final"]
         assert re.match(r"September 2026 \(closed.*; October too early\)", row["period_name"])
     table = kpi(root, "report", "--portfolio")
-    assert table.returncode == 0 and "September 2026 (closed" in table.stdout, table.stdout
-    assert "0/0/0" not in table.stdout
+    assert table.returncode == 0, table.stderr
+    (name,) = {row["period_name"] for row in rows.values()}  # said once, above the table
+    assert f"Period: {name}\n" in table.stdout and table.stdout.count("September 2026") == 1
+    assert "0/0/0" not in table.stdout and "achieved / missed" in table.stdout
     for slug in demo["slugs"]:
         counts = rows[slug]["counts"]["marketing"]
         line = next(line for line in table.stdout.splitlines() if line.startswith(slug))
-        assert f"{counts['achieved']} achieved, {counts['missed']} missed" in line
+        cell = "Sep 2026 final" if rows[slug]["final"] else "Sep 2026 closed"
+        assert cell in line and f"{counts['achieved']}/{counts['missed']}" in line, line
+    assert max(len(line) for line in table.stdout.splitlines()) <= 120, table.stdout
 
 
 def loaded_through(root: Path, slug: str) -> dict[str, dt.date]:

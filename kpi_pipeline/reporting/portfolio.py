@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+from babel.dates import format_date
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -35,6 +36,7 @@ DOMAINS = ("marketing", "sales", "production", "customer_service", "hr")
 GOOD, RISK, BAD = ("on_track", "achieved"), ("at_risk",), ("off_track", "missed")
 DECISIVE = (*GOOD, *RISK, *BAD)
 CLOSED = ("achieved", "missed")
+WIDTH = 120  # the terminal table's columns
 
 
 @dataclass
@@ -203,9 +205,31 @@ def _counts(row: BusinessRow, domain: str) -> str:
     c = row.counts.get(domain)
     if not c:
         return "-"
-    if row.closed:
-        return f"{c['achieved']} achieved, {c['missed']} missed"
+    if row.closed:  # the legend above the table names them
+        return f"{c['achieved']}/{c['missed']}"
     return f"{c['on_track']}/{c['at_risk']}/{c['off_track']}"
+
+
+def period_cell(row: BusinessRow, grain: str) -> str:
+    """The table's short period: "Sep 2026 closed" (not final yet), "Sep 2026 final", "Oct 2026 to
+    date"; the legend above the table says each in full, once."""
+    if not row.period:
+        return ""
+    short = row.period
+    if grain == "month":
+        short = format_date(dt.date.fromisoformat(f"{row.period}-01"), "LLL y", locale="en")
+    elif grain == "quarter":
+        short = " ".join(reversed(row.period.split("-")))  # 2026-Q3: "Q3 2026"
+    return f"{short} {('final' if row.final else 'closed') if row.closed else 'to date'}"
+
+
+def period_legend(rows: list[BusinessRow], grain: str) -> list[str]:
+    """Each short period cell in full, once: "Period: September 2026 (closed, not final yet;
+    October too early)" when every business shows the same one."""
+    full = {period_cell(r, grain): r.period_name for r in rows if r.period_name}
+    if len(full) == 1:
+        return [f"Period: {name}" for name in full.values()]
+    return [f"{cell}: {name}" for cell, name in full.items()]
 
 
 def _names(labels: list[str], shown: int = 2) -> str:
@@ -248,34 +272,39 @@ def portfolio_table(rows: list[BusinessRow], grain: str) -> str:
         "off track twice",
         "behind",
     ):
+        wraps = name in ("off track twice", "behind")  # the rest stays on the business's line
         table.add_column(
             name,
-            justify="left"
-            if name in ("business", "period", "off track twice", "behind")
-            else "right",
+            justify="left" if wraps or name in ("business", "period") else "right",
             overflow="fold",
+            no_wrap=not wraps,
         )
     for r in rows:
         if r.problem is not None:
-            table.add_row(r.slug, "", *[""] * len(used), f"! {r.problem}", "")
+            table.add_row(r.slug, "", *[""] * len(used), "! see below", "")
         else:
             table.add_row(
                 r.slug,
-                r.period_name,
+                period_cell(r, grain),
                 *(_counts(r, d) for d in used),
                 _names(r.off_track_twice),
                 _behind(r),
             )
-    console = Console(file=io.StringIO(), width=160, no_color=True, highlight=False, emoji=False)
+    console = Console(file=io.StringIO(), width=WIDTH, no_color=True, highlight=False, emoji=False)
     with console.capture() as captured:
         console.print(
             f"Portfolio: {len(rows)} business{'es' if len(rows) != 1 else ''}, who needs a call "
             f"first: per domain the {grain} to date, on track / at risk / off track\n"
-            "(while it is too early to judge, the last closed one: achieved, missed)"
+            "(while it is too early to judge, the last closed one: achieved / missed)"
         )
         if demo_note(rows):
             console.print(demo_note(rows))
+        for line in period_legend(rows, grain):
+            console.print(line)
         console.print(table)
+        for r in rows:
+            if r.problem is not None:  # a sentence: under the table, not folded into a column
+                console.print(f"! {r.slug}: {r.problem}")
     return "\n".join(line.rstrip() for line in captured.get().rstrip().splitlines())
 
 
