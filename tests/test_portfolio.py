@@ -4,6 +4,7 @@ credentials."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import runpy
 
 import dagster as dg
@@ -284,3 +285,58 @@ def test_the_platforms_pool_limits_are_set_once_and_an_operators_own_is_kept(tmp
             for pool in API_POOL_LIMITS
         }
     assert limits == {**API_POOL_LIMITS, "api_meta": 5}
+
+
+def test_a_portfolios_catalog_json_is_one_document(root, monkeypatch, capsys):
+    """`kpi catalog --format json` in a portfolio is one JSON document (issue 24: `jq` reads it),
+    as `kpi report` is: one --business, its own list; several, {"businesses": [...]}."""
+    from kpi_pipeline.cli.main import main
+
+    monkeypatch.chdir(root)
+    for name in ("KPI_CONFIG", "KPI_PORTFOLIO", "MAILCHIMP_API_KEY", "STRIPE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["catalog", "--format", "json"]) == 0
+    every = json.loads(capsys.readouterr().out)  # no `== alpha ==` before it
+    assert [b["slug"] for b in every["businesses"]] == ["alpha", "beta"]
+    for doc in every["businesses"]:
+        assert {k["id"] for k in doc["kpis"]} >= expected_kpis.enabled(SOURCES[doc["slug"]])
+    assert main(["catalog", "--format", "json", "--business", "beta"]) == 0
+    beta = json.loads(capsys.readouterr().out)
+    assert {k["id"] for k in beta} >= expected_kpis.enabled(SOURCES["beta"])
+    assert not {k["id"] for k in beta} & expected_kpis.needing("mailchimp")  # beta's own list
+    assert main(["catalog", "--business", "beta"]) == 0  # the table keeps its header
+    assert capsys.readouterr().out.startswith("== beta ==")
+
+
+def test_the_portfolio_table_reads_on_120_columns_with_its_period_said_once():
+    """On the 6th every business falls back to the closed month: the table says the period in
+    full once, above it, and each business's period and counts stay on its own line."""
+    from kpi_pipeline.reporting.portfolio import BusinessRow, Freshness, portfolio_table
+
+    name = "September 2026 (closed, not final yet; October too early)"
+    domains = ("marketing", "sales", "production", "customer_service", "hr")
+    rows = [
+        BusinessRow(
+            slug=slug,
+            business=slug,
+            as_of="2026-10-06",
+            period="2026-09",
+            current_period="2026-10",
+            closed=True,
+            final=False,
+            period_name=name,
+            counts={d: {"achieved": 12 - i, "missed": 3 + i} for d in domains},
+            off_track_twice=["Email click-to-open rate", "Instagram follower growth rate"][:i],
+            freshness=[Freshness("google_ads", "2026-10-03", 3), Freshness("stripe", None, None)],
+        )
+        for i, slug in enumerate(["studio-lumen", "harbour-goods", "kapsalon-de-schaar"])
+    ]
+    rows.append(BusinessRow("broken-bakery", "Broken", problem="kpi.yaml is invalid: no business"))
+    text = portfolio_table(rows, "month")
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 120, text
+    assert f"Period: {name}" in lines and text.count("September 2026") == 1, text
+    for i, slug in enumerate(["studio-lumen", "harbour-goods", "kapsalon-de-schaar"]):
+        (line,) = [line for line in lines if line.startswith(slug)]
+        assert "Sep 2026 closed" in line and line.count(f"{12 - i}/{3 + i}") == 5, text
+    assert "! broken-bakery: kpi.yaml is invalid: no business" in lines, text

@@ -244,12 +244,48 @@ def test_on_the_6th_the_view_shows_the_closed_month_and_says_so(demo):
         assert ("not final yet" in row["period_name"]) is not row["final"]
         assert re.match(r"September 2026 \(closed.*; October too early\)", row["period_name"])
     table = kpi(root, "report", "--portfolio")
-    assert table.returncode == 0 and "September 2026 (closed" in table.stdout, table.stdout
-    assert "0/0/0" not in table.stdout
+    assert table.returncode == 0, table.stderr
+    (name,) = {row["period_name"] for row in rows.values()}  # said once, above the table
+    assert f"Period: {name}\n" in table.stdout and table.stdout.count("September 2026") == 1
+    assert "0/0/0" not in table.stdout and "achieved / missed" in table.stdout
     for slug in demo["slugs"]:
         counts = rows[slug]["counts"]["marketing"]
         line = next(line for line in table.stdout.splitlines() if line.startswith(slug))
-        assert f"{counts['achieved']} achieved, {counts['missed']} missed" in line
+        cell = "Sep 2026 final" if rows[slug]["final"] else "Sep 2026 closed"
+        assert cell in line and f"{counts['achieved']}/{counts['missed']}" in line, line
+    assert max(len(line) for line in table.stdout.splitlines()) <= 120, table.stdout
+
+
+def loaded_through(root: Path, slug: str) -> dict[str, dt.date]:
+    """Per source, the last day all its streams were loaded through, by plain SQL on raw._loads."""
+    path = root / "businesses" / slug / "data" / "analytics.duckdb"
+    with duckdb.connect(str(path), read_only=True) as con:
+        return dict(
+            con.execute(
+                "select source, min(last) from (select source, stream, max(window_end) as last "
+                "from raw._loads group by all) group by source"
+            ).fetchall()
+        )
+
+
+def test_sources_behind_count_to_the_reports_as_of_not_the_wall_clock(demo):
+    """As of 6 October (the wall clock two months on), a source loaded through the 6th is not
+    behind: days behind count to the as-of the report shows, asked for or the demo's own."""
+    root = demo["root"]
+    assert dt.date.today() > AS_OF6 + dt.timedelta(days=2)  # the past, for the wall clock
+    for asked in ((), ("--as-of", AS_OF6.isoformat()), ("--as-of", "2026-10-04")):
+        shown = kpi(root, "report", "--portfolio", "--format", "json", *asked)
+        assert shown.returncode == 0, shown.stderr
+        upto = dt.date.fromisoformat(asked[1]) if asked else AS_OF6
+        for row in json.loads(shown.stdout)["businesses"]:
+            through = loaded_through(root, row["slug"])
+            assert through and row["freshness"], row
+            for fresh in row["freshness"]:
+                expected = min(through[fresh["source"]], upto)
+                assert fresh["through"] == expected.isoformat(), (asked, fresh)
+                assert fresh["days_behind"] == (upto - expected).days, (asked, fresh)
+    printed = demo["run"].stdout  # the demo's own view, as of the 6th
+    assert not re.search(r"mailchimp \d+d", printed), printed[-3000:]
 
 
 def test_the_portfolio_page_has_the_demo_banner_and_the_fallback_label(demo):

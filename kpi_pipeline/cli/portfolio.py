@@ -26,7 +26,7 @@ from pathlib import Path
 from kpi_pipeline import version
 from kpi_pipeline.cli.args import date_arg
 from kpi_pipeline.cli.exits import BAD_INPUT, FAILED, OK, BadInput
-from kpi_pipeline.cli.report import report_each
+from kpi_pipeline.cli.report import json_each, report_each, requested_as_of
 from kpi_pipeline.config.settings import ConfigError, Settings
 from kpi_pipeline.portfolio.businesses import Business, businesses, instance_home, load_all, select
 from kpi_pipeline.portfolio.copy import build_portfolio_copy
@@ -190,7 +190,10 @@ def run_portfolio(
         )
         return BAD_INPUT
     codes = []
-    if args.command == "report" and args.format != "table":  # one document, no `== slug ==`
+    machine = getattr(args, "format", "table") == "json" or (
+        args.command == "report" and args.format != "table"
+    )
+    if machine:  # one document, no `== slug ==` (`kpi catalog --format json` too)
         loaded = []
         for business in chosen:
             try:
@@ -198,7 +201,9 @@ def run_portfolio(
             except ConfigError as err:
                 print(f"error: {err}", file=sys.stderr)
                 codes.append(BAD_INPUT)
-        return worst(codes + report_each(args, loaded))
+        if args.command == "report":
+            return worst(codes + report_each(args, loaded))
+        return worst(codes + json_each(args, loaded, commands[args.command]))
     for business in chosen:
         print(f"== {business.slug} ==")
         try:
@@ -243,10 +248,16 @@ def portfolio_report(args: argparse.Namespace, root: Path, chosen: list[Business
 
     grain = args.grain or "month"
     good, bad = load_all(chosen)
+    try:
+        asked = requested_as_of(args)
+    except BadInput as err:
+        print(f"error: {err}", file=sys.stderr)
+        return BAD_INPUT
     rows = portfolio_rows(
         good,
         {slug: f"kpi.yaml is invalid: {str(err).splitlines()[0]}" for slug, err in bad.items()},
         grain,
+        asked,  # the sources' days behind count to it
     )
     output = Path(args.output) if args.output else None
     if output is None and args.format == "html" and sys.stdout.isatty():  # not 100 KB of markup

@@ -4,10 +4,13 @@ published copy (never waiting for, nor blocking, a running sync)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import io
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,7 +57,7 @@ def _selection(
     return (grain,), {grain: start}
 
 
-def _requested_as_of(args: argparse.Namespace) -> dt.date | None:
+def requested_as_of(args: argparse.Namespace) -> dt.date | None:
     """A past as-of asked for (--as-of, else env KPI_AS_OF), or None for the latest sync's."""
     requested = args.as_of or os.environ.get("KPI_AS_OF")
     return date_arg(requested, "--as-of") if requested else None
@@ -69,7 +72,7 @@ def scorecard_for(args: argparse.Namespace, settings: Settings) -> Scorecard | N
 
     grains, period = _selection(args, settings)
     try:  # the published copy: reading it never waits for (or blocks) a running sync
-        with published_snapshots(settings, _requested_as_of(args)) as (as_of, snaps, query):
+        with published_snapshots(settings, requested_as_of(args)) as (as_of, snaps, query):
             for grain, start in period.items():
                 _started(args.period, start, as_of, grain, settings)
             return load(query, settings, as_of, grains, period, snaps)
@@ -92,7 +95,7 @@ def html_path(args: argparse.Namespace, settings: Settings) -> Path:
     place (data/reports/scorecard.html, the one each sync writes), or beside it one named after
     the --grain, --period or --as-of asked for (a past view never replaces the current one)."""
     parts = [args.grain if args.grain and not args.period else None, args.period]
-    as_of = _requested_as_of(args)
+    as_of = requested_as_of(args)
     parts.append(f"as-of-{as_of}" if as_of else None)
     name = "-".join(["scorecard", *(p for p in parts if p)])
     return settings.reports_dir / f"{name}.html"
@@ -169,6 +172,38 @@ def report_each(args: argparse.Namespace, chosen: list[tuple[str, Settings]]) ->
     return codes
 
 
+def json_each(
+    args: argparse.Namespace,
+    chosen: list[tuple[str, Settings]],
+    command: Callable[[argparse.Namespace, Settings], int],
+) -> list[int]:
+    """A command's ``--format json`` over a portfolio's businesses as one document, as
+    :func:`report_each` gives the report's: one business, its own document; several,
+    ``{"businesses": [...]}``, each business's document with its ``slug`` (a list, such as
+    `kpi catalog`'s KPIs, under ``kpis``). An exit code per business; one that fails is left out."""
+    codes, parts = [], []
+    for slug, settings in chosen:
+        printed = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(printed):
+                codes.append(command(args, settings))
+        except BadInput as err:
+            print(f"error: {slug}: {err}", file=sys.stderr)
+            codes.append(BAD_INPUT)
+            continue
+        if codes[-1] == OK:
+            doc = json.loads(printed.getvalue())
+            parts.append(
+                doc
+                if len(chosen) == 1
+                else {"slug": slug, **(doc if isinstance(doc, dict) else {"kpis": doc})}
+            )
+    if parts or len(chosen) > 1:
+        document = {"businesses": parts} if len(chosen) > 1 else parts[0]
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+    return codes
+
+
 def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
     # late: pandas, Babel, Jinja
     from kpi_pipeline.reporting.html import review_text
@@ -181,7 +216,7 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
     args.grain = None
     (grain,), period = _selection(args, settings)
     try:
-        with published_snapshots(settings, _requested_as_of(args)) as (as_of, snaps, _):
+        with published_snapshots(settings, requested_as_of(args)) as (as_of, snaps, _):
             _started(args.period, period[grain], as_of, grain, settings)
             review = build_review(snaps, settings, as_of, grain, period[grain])
     except NoSnapshot as err:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+from babel.dates import format_date
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -29,11 +30,13 @@ from kpi_pipeline.kpi.periods import label, period_start
 from kpi_pipeline.reporting.html import environment
 from kpi_pipeline.reporting.i18n import Formatter
 from kpi_pipeline.reporting.moment import too_early_to_judge
+from kpi_pipeline.sources.windows import today
 
 DOMAINS = ("marketing", "sales", "production", "customer_service", "hr")
 GOOD, RISK, BAD = ("on_track", "achieved"), ("at_risk",), ("off_track", "missed")
 DECISIVE = (*GOOD, *RISK, *BAD)
 CLOSED = ("achieved", "missed")
+WIDTH = 120  # the terminal table's columns
 
 
 @dataclass
@@ -97,8 +100,11 @@ def judged_period(
     return (previous, True) if before["status"].isin(CLOSED).any() else (start, False)
 
 
-def business_row(settings: Settings, grain: str, today: dt.date | None = None) -> BusinessRow:
-    """The row of one business, from its published copy only."""
+def business_row(settings: Settings, grain: str, asked: dt.date | None = None) -> BusinessRow:
+    """The row of one business, from its published copy only. Its sources are behind by the days
+    between what they covered and the report's as-of: ``asked`` (--as-of, env KPI_AS_OF), else
+    yesterday by the platforms' clock (env KPI_TODAY, else the wall clock: a business whose sync
+    stopped shows behind), but for a sandbox business its own as-of (a back-dated demo's clock)."""
     slug = settings.slug or settings.business_id
     row = BusinessRow(
         slug,
@@ -169,10 +175,10 @@ def business_row(settings: Settings, grain: str, today: dt.date | None = None) -
         last_two = periods.sort_values("period_start", ascending=False)["status"].head(2).tolist()
         if len(last_two) == 2 and all(s in BAD for s in last_two):
             row.off_track_twice.append(str(periods["label"].iloc[0]))
-    yesterday = settings.default_as_of(today)
+    yesterday = asked or (as_of if settings.demo else settings.default_as_of(today(settings)))
     for source in settings.enabled_sources():
         through = (
-            min(covered[source], as_of) if covered.get(source) else None
+            min(covered[source], as_of, yesterday) if covered.get(source) else None
         )  # windows may run ahead
         row.freshness.append(
             Freshness(
@@ -185,9 +191,9 @@ def business_row(settings: Settings, grain: str, today: dt.date | None = None) -
 
 
 def portfolio_rows(
-    settings: dict[str, Settings], broken: dict[str, str], grain: str, today: dt.date | None = None
+    settings: dict[str, Settings], broken: dict[str, str], grain: str, asked: dt.date | None = None
 ) -> list[BusinessRow]:
-    rows = [business_row(s, grain, today) for s in settings.values()]
+    rows = [business_row(s, grain, asked) for s in settings.values()]
     rows += [BusinessRow(slug, slug, problem=why) for slug, why in broken.items()]
     return sorted(rows, key=BusinessRow.urgency)
 
@@ -199,9 +205,31 @@ def _counts(row: BusinessRow, domain: str) -> str:
     c = row.counts.get(domain)
     if not c:
         return "-"
-    if row.closed:
-        return f"{c['achieved']} achieved, {c['missed']} missed"
+    if row.closed:  # the legend above the table names them
+        return f"{c['achieved']}/{c['missed']}"
     return f"{c['on_track']}/{c['at_risk']}/{c['off_track']}"
+
+
+def period_cell(row: BusinessRow, grain: str) -> str:
+    """The table's short period: "Sep 2026 closed" (not final yet), "Sep 2026 final", "Oct 2026 to
+    date"; the legend above the table says each in full, once."""
+    if not row.period:
+        return ""
+    short = row.period
+    if grain == "month":
+        short = format_date(dt.date.fromisoformat(f"{row.period}-01"), "LLL y", locale="en")
+    elif grain == "quarter":
+        short = " ".join(reversed(row.period.split("-")))  # 2026-Q3: "Q3 2026"
+    return f"{short} {('final' if row.final else 'closed') if row.closed else 'to date'}"
+
+
+def period_legend(rows: list[BusinessRow], grain: str) -> list[str]:
+    """Each short period cell in full, once: "Period: September 2026 (closed, not final yet;
+    October too early)" when every business shows the same one."""
+    full = {period_cell(r, grain): r.period_name for r in rows if r.period_name}
+    if len(full) == 1:
+        return [f"Period: {name}" for name in full.values()]
+    return [f"{cell}: {name}" for cell, name in full.items()]
 
 
 def _names(labels: list[str], shown: int = 2) -> str:
@@ -244,34 +272,39 @@ def portfolio_table(rows: list[BusinessRow], grain: str) -> str:
         "off track twice",
         "behind",
     ):
+        wraps = name in ("off track twice", "behind")  # the rest stays on the business's line
         table.add_column(
             name,
-            justify="left"
-            if name in ("business", "period", "off track twice", "behind")
-            else "right",
+            justify="left" if wraps or name in ("business", "period") else "right",
             overflow="fold",
+            no_wrap=not wraps,
         )
     for r in rows:
         if r.problem is not None:
-            table.add_row(r.slug, "", *[""] * len(used), f"! {r.problem}", "")
+            table.add_row(r.slug, "", *[""] * len(used), "! see below", "")
         else:
             table.add_row(
                 r.slug,
-                r.period_name,
+                period_cell(r, grain),
                 *(_counts(r, d) for d in used),
                 _names(r.off_track_twice),
                 _behind(r),
             )
-    console = Console(file=io.StringIO(), width=160, no_color=True, highlight=False, emoji=False)
+    console = Console(file=io.StringIO(), width=WIDTH, no_color=True, highlight=False, emoji=False)
     with console.capture() as captured:
         console.print(
             f"Portfolio: {len(rows)} business{'es' if len(rows) != 1 else ''}, who needs a call "
             f"first: per domain the {grain} to date, on track / at risk / off track\n"
-            "(while it is too early to judge, the last closed one: achieved, missed)"
+            "(while it is too early to judge, the last closed one: achieved / missed)"
         )
         if demo_note(rows):
             console.print(demo_note(rows))
+        for line in period_legend(rows, grain):
+            console.print(line)
         console.print(table)
+        for r in rows:
+            if r.problem is not None:  # a sentence: under the table, not folded into a column
+                console.print(f"! {r.slug}: {r.problem}")
     return "\n".join(line.rstrip() for line in captured.get().rstrip().splitlines())
 
 
