@@ -170,3 +170,19 @@ def test_the_last_closed_fallback_for_the_portfolio(settings):
     judged = frame([open_month("revenue", 9000.0, 16000.0, "on_track", 1.0)])
     (current,) = build_views(judged, settings, SIXTH, ["month"])
     assert last_closed_fallback(current, november) == (current, False)
+
+
+def test_a_year_headline_not_judged_says_why(settings):
+    """A year that started before history_start is partial, not scored: its headline says so and
+    since when, in the reader's language (never a bare "partial" beside a figure)."""
+    reason = (
+        "partial: since 2026-03-01: history_start is 2026-03-01 (an earlier history_start and "
+        "kpi sync --history fill the rest)"
+    )
+    rows = [year("revenue", 99900.0, 120000.0, "partial", None) | {"status_reason": reason}]
+    (view,) = build_views(frame(rows), settings, SIXTH, ["year"])
+    (revenue,) = view.cards
+    assert headline(revenue, EN).startswith("Revenue: €99.9k of €120k for the year: partial: since")
+    assert "1 Mar 2026" in headline(revenue, EN)
+    assert "history_start" in headline(revenue, EN)
+    assert "1 mrt 2026" in headline(revenue, NL)

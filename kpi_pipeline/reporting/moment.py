@@ -307,6 +307,8 @@ def headline(card: Card, fmt: Formatter) -> str:
         actual=amount(card, card.actual, fmt),
         target=_target(card, fmt),
     )
+    if card.reason and card.status in UNJUDGED:  # why it is not judged: "partial: since 1 Mar"
+        return f"{text}: {fmt.reason(card.reason)}"
     if card.is_closed:
         return f"{text}: {fmt.status(card.status)}"
     if card.projected is not None and card.status not in UNJUDGED:

@@ -32,7 +32,7 @@ STYLE = {
     "missed": "bold red",
 }
 MARK = {"on_track": "✓", "achieved": "✓", "at_risk": "!", "off_track": "✗", "missed": "✗"}
-NAME_MIN_WIDTH = 24  # the KPI column: as wide as the longest name, a no-data reason wraps in it
+NAME_MIN_WIDTH = 36  # the KPI column: as wide as the longest name, a no-data reason wraps in it
 
 
 def _change(card: Card, change: Change, fmt: Formatter) -> Text:
