@@ -6,7 +6,6 @@ KPI_REQUIRE_BROWSER is set (.ci/run sets it after installing chromium): then it 
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 from collections.abc import Iterator
@@ -27,7 +26,6 @@ if CHROMIUM is None:
         allow_module_level=True,
     )
 
-ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 WAIT_MS = 120_000  # for a page element to appear
 # the flags this machine's closed network needs: no background calls to Google's hosts
@@ -65,20 +63,3 @@ def _patient_expectations() -> None:
 
 
 _patient_expectations()
-
-
-def demo_business(
-    mp: pytest.MonkeyPatch, sandbox: Any, folder: Path, history_start: dt.date
-) -> str:
-    """The shipped kpi.yaml (demo mode) and its manual CSV in ``folder``, its history from
-    ``history_start``, served by ``sandbox``: the text of the kpi.yaml written."""
-    from tests.conftest import live_environment
-
-    live_environment(mp, sandbox, folder)
-    (folder / "data").mkdir()
-    shutil.copy(ROOT / "data" / "manual_metrics.csv", folder / "data" / "manual_metrics.csv")
-    text = (ROOT / "kpi.yaml").read_text()
-    assert "demo: true" in text and "history_start: 2025-10-01" in text
-    text = text.replace("history_start: 2025-10-01", f"history_start: {history_start}")
-    (folder / "kpi.yaml").write_text(text)
-    return text

@@ -12,17 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.conftest import live_environment
+from tests.demo_folder import demo_business, dutch_copy
 
 SIXTH = dt.date(2026, 10, 6)
 HISTORY_START = dt.date(2026, 1, 1)
-ROOT = Path(__file__).resolve().parent.parent
 SHOTS = Path("/work/shots/h1")
 
 
@@ -34,21 +32,9 @@ def synced(sandbox, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("sixth")
     mp = pytest.MonkeyPatch()
-    live_environment(mp, sandbox, folder)
-    (folder / "data").mkdir()
-    shutil.copy(ROOT / "data" / "manual_metrics.csv", folder / "data" / "manual_metrics.csv")
-    text = (ROOT / "kpi.yaml").read_text()
-    assert "history_start: 2025-10-01" in text and "language: en" in text
-    text = text.replace("history_start: 2025-10-01", f"history_start: {HISTORY_START}")
-    (folder / "kpi.yaml").write_text(text)
-    (folder / "nl").mkdir()
-    (folder / "nl" / "kpi.yaml").write_text(
-        text.replace("language: en", "language: nl")
-        .replace(
-            "warehouse: data/warehouse.duckdb", f"warehouse: {folder / 'data/warehouse.duckdb'}"
-        )
-        .replace("path: data/manual_metrics.csv", f"path: {folder / 'data/manual_metrics.csv'}")
-    )
+    text = demo_business(mp, sandbox, folder, HISTORY_START)
+    assert "language: en" in text
+    dutch_copy(folder, text)
     try:
         args = ["--config", str(folder / "kpi.yaml"), "--as-of", SIXTH.isoformat()]
         assert main(["sync", *args, "--start", HISTORY_START.isoformat()]) == 0

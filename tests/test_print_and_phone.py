@@ -20,8 +20,9 @@ import pdfplumber
 import pytest
 
 from kpi_pipeline.reporting.portfolio import BusinessRow, Freshness, portfolio_html
-from tests.browser import chromium, demo_business  # skips the module without Chromium
+from tests.browser import chromium  # skips the module without Chromium
 from tests.conftest import AS_OF
+from tests.demo_folder import demo_business
 
 SHOTS = Path(__file__).resolve().parent / "artifacts"
 PHONE = {"width": 390, "height": 844}

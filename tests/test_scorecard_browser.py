@@ -18,8 +18,9 @@ import pytest
 from playwright.sync_api import expect  # noqa: E402
 
 from connectors.sandbox import marketing_world
-from tests.browser import ARTIFACTS, chromium, demo_business  # skips the module without Chromium
+from tests.browser import ARTIFACTS, chromium  # skips the module without Chromium
 from tests.conftest import AS_OF
+from tests.demo_folder import demo_business, dutch_copy
 
 HISTORY_START = dt.date(
     2026, 6, 1
@@ -38,14 +39,7 @@ def demo(sandbox, tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo")
     mp = pytest.MonkeyPatch()
     text = demo_business(mp, sandbox, folder, HISTORY_START)
-    (folder / "nl").mkdir()
-    (folder / "nl" / "kpi.yaml").write_text(
-        text.replace("language: en", "language: nl")
-        .replace(
-            "warehouse: data/warehouse.duckdb", f"warehouse: {folder / 'data' / 'warehouse.duckdb'}"
-        )
-        .replace("path: data/manual_metrics.csv", f"path: {folder / 'data' / 'manual_metrics.csv'}")
-    )
+    dutch_copy(folder, text)
     ads = (
         sandbox.world.ads
     )  # the cached world the demo's sandbox serves: renamed for this module only

@@ -254,3 +254,14 @@ def test_a_no_data_reason_wraps_within_the_kpi_column_of_the_terminal(settings):
     assert header.index("Actual") < 60, header  # not as wide as the 118-character reason
     assert "–" in sick and "at most 5" in sick  # the figures on the name's line
     assert all(len(line) < 110 for line in lines if "not entered yet" in line or "CSV" in line)
+
+
+def test_a_reason_in_html_stays_text_and_keeps_its_commands_on_one_line():
+    """A reason is escaped like every other text, and a word with hyphens ("--history") is kept on
+    one line: a browser may break after a hyphen, leaving "--" at a line's end on a phone."""
+    from kpi_pipeline.reporting.html import whole_words
+
+    html = str(whole_words("run kpi sync --history <script>x</script> for 2026-Q4"))
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert '<span class="nw">--history</span>' in html
+    assert '<span class="nw">2026-Q4</span>' in html

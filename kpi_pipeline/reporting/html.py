@@ -4,10 +4,12 @@ each: inline CSS and SVG, no script, no font, no request at view time."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 import jinja2
+from markupsafe import Markup, escape
 
 from kpi_pipeline.reporting import moment as first_screen
 from kpi_pipeline.reporting.i18n import Formatter
@@ -16,6 +18,17 @@ from kpi_pipeline.reporting.model import TREND_PERIODS, Card, Point, Scorecard
 from kpi_pipeline.reporting.review import Review
 
 SPARK_W, SPARK_H, SPARK_PAD = 120, 32, 3
+_HYPHENATED = re.compile(r"\S*\w-+\w\S*|-+\w\S*")  # kpi sync --history, 2026-Q4, e-mail
+
+
+def whole_words(text: str) -> Markup:
+    """``text`` escaped, each word with a hyphen kept on one line (a browser may break after a
+    hyphen: "--" at a line's end and "history" on the next is not a command anyone can read)."""
+    out, last = [], 0
+    for found in _HYPHENATED.finditer(text):
+        out += [escape(text[last : found.start()]), Markup('<span class="nw">%s</span>') % found[0]]
+        last = found.end()
+    return Markup("").join([*out, escape(text[last:])])
 
 
 @lru_cache(maxsize=1)
@@ -30,6 +43,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["md"] = md_escape
+    env.filters["whole"] = whole_words
     env.globals.update(
         spark=sparkline, bar=bar, trend_periods=TREND_PERIODS, first_screen=first_screen
     )
