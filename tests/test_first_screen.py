@@ -21,7 +21,7 @@ from tests.demo_folder import demo_business, dutch_copy
 
 SIXTH = dt.date(2026, 10, 6)
 HISTORY_START = dt.date(2026, 1, 1)
-SHOTS = Path("/work/shots/h1")
+SHOTS = Path(__file__).resolve().parent / "artifacts"  # screenshots kept for people (gitignored)
 
 
 @pytest.fixture(scope="module")
