@@ -312,4 +312,19 @@ SABOTAGES = (
             "tests/test_analyst_file.py::test_duckdb_1_4_opens_both_published_copies_and_their_views",
         ),
     ),
+    Sabotage(
+        "A new warehouse is in DuckDB 1.4's storage version and published byte for byte",
+        "the warehouse created in DuckDB 2.0's default storage version",
+        (
+            (
+                "kpi_pipeline/warehouse/database.py",
+                "                create_readable(self.path)",
+                "                pass",
+            ),
+        ),
+        (
+            "tests/test_fast_publish.py::"
+            "test_a_new_warehouse_is_in_1_4_storage_and_is_published_byte_for_byte",
+        ),
+    ),
 )

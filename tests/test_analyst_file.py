@@ -271,9 +271,26 @@ KILLED_PUBLISH = (
 )
 
 
-def test_a_publish_killed_during_its_copy_leaves_debris_doctor_finds_log_and_all(copies, tmp_path):
-    """DuckDB writes the new copy through its log (``.<name>.<pid>.tmp.wal``): a kill leaves both,
-    and `kpi doctor --repair` removes both."""
+def in_2_0_storage(path: Path) -> None:
+    """Rewrite the warehouse ``path`` in DuckDB 2.0's storage version, as an earlier release
+    created it (DuckDB's default; 1.4 cannot open it)."""
+    old = path.with_name("old-" + path.name)
+    with duckdb.connect(":memory:") as con:
+        con.execute(f"attach '{path}' as w (read_only)")
+        con.execute(f"attach '{old}' as o")
+        con.execute("copy from database w to o")
+        tags = con.execute("select tags from duckdb_databases() where database_name = 'o'")
+        assert tags.fetchone() == ({"storage_version": "v2.0.0+"},)
+    old.replace(path)
+
+
+@pytest.mark.parametrize("storage", ["v1.4.0", "v2.0.0"])
+def test_a_publish_killed_during_its_copy_leaves_debris_doctor_finds_log_and_all(
+    copies, tmp_path, storage
+):
+    """A warehouse in 1.4's version is copied byte for byte: a kill leaves the partial copy
+    (``.<name>.<pid>.tmp``); an older one is written by DuckDB through its log
+    (``.<name>.<pid>.tmp.wal``): a kill leaves both. `kpi doctor --repair` removes all."""
     import os
 
     from kpi_pipeline.orchestration.instance_state import debris, remove_debris
@@ -283,6 +300,8 @@ def test_a_publish_killed_during_its_copy_leaves_debris_doctor_finds_log_and_all
     business = tmp_path / "business"
     shutil.copytree(folder, business, ignore=shutil.ignore_patterns(".dagster"))
     data = business / "data"
+    if storage == "v2.0.0":
+        in_2_0_storage(data / "warehouse.duckdb")
     done = subprocess.run(
         [
             sys.executable,
@@ -299,7 +318,10 @@ def test_a_publish_killed_during_its_copy_leaves_debris_doctor_finds_log_and_all
     )
     assert done.returncode == EXIT_CODE, done.stderr
     left = sorted(p.name for p in data.iterdir() if p.name.endswith((".tmp", ".tmp.wal")))
-    assert len(left) == 2 and left[1] == left[0] + ".wal"
+    if storage == "v2.0.0":
+        assert len(left) == 2 and left[1] == left[0] + ".wal"
+    else:
+        assert len(left) == 1 and left[0].endswith(".tmp")
     settings = load_config(business / "kpi.yaml")
     assert sorted(p.name for p in debris(settings)) == left
     remove_debris(settings)

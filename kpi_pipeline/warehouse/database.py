@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 from filelock import FileLock, Timeout
 
+from kpi_pipeline.warehouse.analyst_file import comment_all, create_readable
 from kpi_pipeline.warehouse.published import replace_published
 from kpi_pipeline.warehouse.raw_loads import swap_in
 from kpi_pipeline.warehouse.statements import SCHEMAS, _rollback, count_of, ident, qualified
@@ -97,11 +98,13 @@ class Warehouse:
                     con.close()
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """Open the file read-write, waiting up to ``open_wait`` seconds for another program that
+        """Open the file read-write (created in DuckDB 1.4's storage version when new: its published
+        copy is then a byte copy), waiting up to ``open_wait`` seconds for another program that
         holds it; then :class:`StorageError` naming that program."""
         deadline = time.monotonic() + self.open_wait
         while True:
             try:
+                create_readable(self.path)  # a new warehouse in the analysts' storage version
                 return duckdb.connect(self.path)
             except duckdb.IOException as err:
                 problem = storage_problem(err, self.path)
@@ -307,6 +310,8 @@ class Warehouse:
                     "and table_name like '\\_incoming\\_%' escape '\\'"
                 ).fetchall():
                     con.execute(f"drop table raw.{ident(leftover)}")
+                # the comments the analysts read, kept here: a byte copy arrives with them
+                comment_all(con, con.execute("select current_database()").fetchall()[0][0])
                 con.execute("checkpoint")
             except duckdb.Error as err:
                 raise StorageError(
