@@ -38,8 +38,8 @@ def _name(value: str) -> str:
 def create_readable(path: str | Path) -> None:
     """Create the DuckDB file ``path`` in ``STORAGE_VERSION`` if it does not exist yet (DuckDB
     keeps a file's version for its life; a file that exists is left as it is)."""
-    if os.path.exists(path):
-        return
+    if os.path.exists(path) or str(path).startswith(("md:", "motherduck:", ":memory:")):
+        return  # an existing file keeps its version; a service or memory is not a file here
     version = f"storage_version {_text(STORAGE_VERSION)}"
     with duckdb.connect(":memory:") as con:
         con.execute(f"attach {_text(str(path))} as new ({version})")
