@@ -17,6 +17,7 @@ from babel.numbers import format_currency, format_decimal, format_percent
 
 from connectors.registry import platforms
 from kpi_pipeline.kpi.scorecard import NO_VALUE, NOTHING_TO_DIVIDE
+from kpi_pipeline.reporting.moment_words import MOMENT_WORDS
 from kpi_pipeline.reporting.review_words import REVIEW_WORDS
 
 _SOURCE_REASON = re.compile(
@@ -161,6 +162,7 @@ WORDS: dict[str, dict[str, str]] = {
         "nl": "Gemaakt door kpi-pipeline {version}",
     },
     **REVIEW_WORDS,
+    **MOMENT_WORDS,
 }
 
 STATUS_WORDS = {
